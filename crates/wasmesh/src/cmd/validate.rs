@@ -1,0 +1,10 @@
+//! `wasmesh validate`.
+
+use std::process::ExitCode;
+
+#[derive(clap::Args)]
+pub struct Args {}
+
+pub fn run(_args: Args) -> anyhow::Result<ExitCode> {
+    super::unimplemented("validate")
+}
