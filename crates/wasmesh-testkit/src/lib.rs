@@ -1,2 +1,13 @@
 //! Helpers shared by the tests of every crate: building the plugins under `plugins/` for
 //! `wasm32-wasip1`, free loopback ports, and starting peers.
+//!
+//! ```no_run
+//! let wasm = wasmesh_testkit::plugin("headers"); // plugins/headers → …/headers.wasm
+//! let port = wasmesh_testkit::free_port();
+//! ```
+
+mod plugins;
+mod ports;
+
+pub use plugins::{plugin, plugin_bytes, plugins_dir, repo_root};
+pub use ports::free_port;

@@ -1,0 +1,65 @@
+//! Adds one request header and one response header: the smallest useful plugin, used by
+//! the host's tests, the proxy's tests and the benchmark.
+//!
+//! Request: adds `x-wasm-request: <value>`; response: adds `x-wasm-response: <value>`.
+//! `<value>` is `pluginConfig.value` when set, else the plugin's root id (its `pluginName`),
+//! so a chain of several instances shows its execution order in repeated headers.
+
+use proxy_wasm::traits::{Context, HttpContext, RootContext};
+use proxy_wasm::types::{Action, ContextType, LogLevel};
+
+proxy_wasm::main! {{
+    proxy_wasm::set_log_level(LogLevel::Info);
+    proxy_wasm::set_root_context(|_| Box::new(HeadersRoot { value: String::new() }));
+}}
+
+struct HeadersRoot {
+    value: String,
+}
+
+impl Context for HeadersRoot {}
+
+impl RootContext for HeadersRoot {
+    fn on_configure(&mut self, _size: usize) -> bool {
+        let config = self.get_plugin_configuration().unwrap_or_default();
+        let configured = serde_json::from_slice::<serde_json::Value>(&config)
+            .ok()
+            .and_then(|v| v.get("value").and_then(|v| v.as_str()).map(str::to_owned));
+        self.value = match configured {
+            Some(value) => value,
+            None => self
+                .get_property(vec!["plugin_root_id"])
+                .and_then(|id| String::from_utf8(id).ok())
+                .unwrap_or_else(|| "headers".to_owned()),
+        };
+        true
+    }
+
+    fn create_http_context(&self, _id: u32) -> Option<Box<dyn HttpContext>> {
+        Some(Box::new(Headers {
+            value: self.value.clone(),
+        }))
+    }
+
+    fn get_type(&self) -> Option<ContextType> {
+        Some(ContextType::HttpContext)
+    }
+}
+
+struct Headers {
+    value: String,
+}
+
+impl Context for Headers {}
+
+impl HttpContext for Headers {
+    fn on_http_request_headers(&mut self, _n: usize, _eos: bool) -> Action {
+        self.add_http_request_header("x-wasm-request", &self.value);
+        Action::Continue
+    }
+
+    fn on_http_response_headers(&mut self, _n: usize, _eos: bool) -> Action {
+        self.add_http_response_header("x-wasm-response", &self.value);
+        Action::Continue
+    }
+}
