@@ -1,0 +1,84 @@
+use super::*;
+
+fn entry(url: &str, bytes: &[u8], last_used: u64) -> Entry {
+    Entry {
+        url: url.into(),
+        sha256: sha256_hex(bytes),
+        manifest_digest: None,
+        size: bytes.len() as u64,
+        resource: "ns.p@1".into(),
+        fetched_at: last_used,
+        last_used,
+        signature: None,
+    }
+}
+
+#[test]
+fn entries_survive_reopening_and_corruption_is_a_miss() {
+    let dir = tempfile::tempdir().unwrap();
+    let cache = ModuleCache::open(dir.path(), Duration::from_secs(3600), 1 << 20).unwrap();
+    let module = b"\0asm\x01\0\0\0".to_vec();
+    cache.insert(&key_of("http://a/x.wasm"), entry("http://a/x.wasm", &module, now_secs()), &module).unwrap();
+    drop(cache);
+
+    let cache = ModuleCache::open(dir.path(), Duration::from_secs(3600), 1 << 20).unwrap();
+    let (found, bytes) = cache.lookup(&key_of("http://a/x.wasm")).unwrap();
+    assert_eq!(&bytes[..], &module[..]);
+    assert_eq!(found.url, "http://a/x.wasm");
+    assert!(cache.lookup(&key_of("http://a/other.wasm")).is_none());
+
+    std::fs::write(dir.path().join("modules").join(format!("{}.wasm", sha256_hex(&module))), b"garbage").unwrap();
+    assert!(cache.lookup(&key_of("http://a/x.wasm")).is_none());
+    assert_eq!(cache.len(), 0);
+}
+
+#[test]
+fn the_size_cap_evicts_least_recently_used_first() {
+    let dir = tempfile::tempdir().unwrap();
+    let cache = ModuleCache::open(dir.path(), Duration::from_secs(3600), 250).unwrap();
+    let (a, b, c) = (vec![1u8; 100], vec![2u8; 100], vec![3u8; 100]);
+    let now = now_secs();
+    cache.insert("a", entry("a", &a, now - 30), &a).unwrap();
+    cache.insert("b", entry("b", &b, now - 20), &b).unwrap();
+    assert!(cache.lookup("a").is_some()); // a is now the most recently used
+    cache.insert("c", entry("c", &c, now), &c).unwrap();
+    assert!(cache.lookup("b").is_none(), "b was least recently used");
+    assert!(cache.lookup("a").is_some());
+    assert!(cache.lookup("c").is_some());
+    assert_eq!(cache.total_bytes(), 200);
+    assert!(!dir.path().join("modules").join(format!("{}.wasm", sha256_hex(&b))).exists());
+}
+
+#[test]
+fn two_urls_of_one_module_share_a_file_and_count_once() {
+    let dir = tempfile::tempdir().unwrap();
+    let cache = ModuleCache::open(dir.path(), Duration::from_secs(3600), 150).unwrap();
+    let m = vec![7u8; 100];
+    cache.insert("x", entry("x", &m, now_secs()), &m).unwrap();
+    cache.insert("y", entry("y", &m, now_secs()), &m).unwrap();
+    assert_eq!(cache.len(), 2);
+    assert_eq!(cache.total_bytes(), 100);
+}
+
+#[test]
+fn expired_entries_are_purged_and_a_module_over_the_cap_is_not_stored() {
+    let dir = tempfile::tempdir().unwrap();
+    let cache = ModuleCache::open(dir.path(), Duration::from_secs(60), 50).unwrap();
+    let small = vec![1u8; 10];
+    cache.insert("old", entry("old", &small, now_secs() - 120), &small).unwrap();
+    cache.insert("big", entry("big", &[0u8; 60], now_secs()), &[0u8; 60]).unwrap();
+    assert_eq!(cache.len(), 1);
+    assert_eq!(cache.purge_expired(), 1);
+    assert_eq!(cache.len(), 0);
+}
+
+#[test]
+fn the_index_holds_no_credentials() {
+    let dir = tempfile::tempdir().unwrap();
+    let cache = ModuleCache::open(dir.path(), Duration::from_secs(60), 1000).unwrap();
+    let m = vec![1u8; 10];
+    let url = "http://user:hunter2@h/m.wasm";
+    cache.insert(&key_of(url), entry(&crate::source::redact_url(url), &m, now_secs()), &m).unwrap();
+    let index = std::fs::read_to_string(dir.path().join("index.json")).unwrap();
+    assert!(!index.contains("hunter2"), "{index}");
+}
