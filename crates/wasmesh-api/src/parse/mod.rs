@@ -1,0 +1,297 @@
+//! Parsing multi-document YAML and JSON into typed, validated documents, keeping where
+//! each document came from so every error can point at it.
+//!
+//! Each document goes through three passes over its own text: a check that reads every
+//! value (syntax errors, duplicate keys), a lenient read of `apiVersion`/`kind`/`metadata`
+//! (to know what it is and which resource it names even when it is broken), and the typed
+//! read (unknown fields, wrong types, unknown enum values). Then [`crate::validate`] checks
+//! the API's rules.
+
+mod dupcheck;
+mod split;
+
+use crate::{
+    error::{DocumentError, Error, ErrorKind, Origin},
+    meta::{Kind, ResourceKey},
+    resource::{Document, Resource},
+};
+use dupcheck::{DupCheck, DUPLICATE_KEY};
+use serde::{de::DeserializeOwned, Deserialize};
+use split::Chunk;
+use std::sync::{Arc, LazyLock};
+
+/// The text format of a file.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Format {
+    /// Any number of documents separated by `---`.
+    Yaml,
+    /// Any number of JSON values one after the other.
+    Json,
+}
+
+impl Format {
+    /// `.yaml`/`.yml` → YAML, `.json` → JSON; other files are not resource files.
+    pub fn from_path(path: &str) -> Option<Format> {
+        let lower = path.to_ascii_lowercase();
+        if lower.ends_with(".yaml") || lower.ends_with(".yml") {
+            Some(Format::Yaml)
+        } else if lower.ends_with(".json") {
+            Some(Format::Json)
+        } else {
+            None
+        }
+    }
+}
+
+/// A document of a file: valid, or rejected with its errors.
+pub type Parsed = Result<Document, Box<DocumentError>>;
+
+/// Parses and validates every document of `text`; `file` is how errors name the file.
+/// Empty documents (only comments or blank lines) are skipped and not counted.
+pub fn parse(file: &str, text: &str, format: Format) -> Vec<Parsed> {
+    split::split(text, format)
+        .into_iter()
+        .enumerate()
+        .map(|(index, chunk)| {
+            let origin = Origin {
+                file: file.to_string(),
+                document: index + 1,
+                line: chunk.content_line,
+            };
+            parse_document(origin, &chunk, format)
+        })
+        .collect()
+}
+
+/// What a document says it is, read leniently.
+#[derive(Deserialize, Default)]
+#[serde(rename_all = "camelCase")]
+struct Header {
+    #[serde(default)]
+    api_version: Option<serde_json::Value>,
+    #[serde(default)]
+    kind: Option<serde_json::Value>,
+    #[serde(default)]
+    metadata: Option<HeaderMeta>,
+}
+
+#[derive(Deserialize, Default)]
+struct HeaderMeta {
+    #[serde(default)]
+    name: Option<serde_json::Value>,
+    #[serde(default)]
+    namespace: Option<serde_json::Value>,
+}
+
+fn parse_document(origin: Origin, chunk: &Chunk, format: Format) -> Parsed {
+    let reject = |key: Option<ResourceKey>, errors: Vec<Error>| {
+        Box::new(DocumentError {
+            origin: origin.clone(),
+            key,
+            span: chunk.span.clone(),
+            errors,
+        })
+    };
+    let error_at = |raw: RawError, kind: ErrorKind| Error {
+        origin: origin.clone(),
+        line: raw.line.map_or(origin.line, |l| chunk.first_line + l - 1),
+        path: raw.path,
+        kind,
+    };
+
+    let header = read::<Option<Header>>(chunk, format, false)
+        .ok()
+        .flatten()
+        .unwrap_or_default();
+    let text = |v: &Option<serde_json::Value>| v.as_ref().and_then(|v| v.as_str()).map(str::to_string);
+    let kind_name = text(&header.kind);
+    let meta = header.metadata.unwrap_or_default();
+    // Which resource the document names, even when it is broken: the store keeps that
+    // resource's last good version.
+    let key = kind_name.as_deref().and_then(Kind::from_name).and_then(|kind| {
+        let namespace = text(&meta.namespace).unwrap_or_else(|| crate::meta::DEFAULT_NAMESPACE.to_string());
+        text(&meta.name).map(|name| ResourceKey::new(kind, namespace, name))
+    });
+
+    if let Err(raw) = read::<DupCheck>(chunk, format, false) {
+        let kind = match raw.message.strip_prefix(DUPLICATE_KEY) {
+            Some(key) => ErrorKind::DuplicateKey(key.to_string()),
+            None => ErrorKind::Syntax(raw.message.clone()),
+        };
+        let mut raw = raw;
+        if let ErrorKind::DuplicateKey(dup) = &kind {
+            raw.path = if raw.path.is_empty() {
+                dup.clone()
+            } else {
+                format!("{}.{dup}", raw.path)
+            };
+        }
+        return Err(reject(key, vec![error_at(raw, kind)]));
+    }
+
+    let simple = |path: &str, kind: ErrorKind| Error {
+        origin: origin.clone(),
+        line: origin.line,
+        path: path.to_string(),
+        kind,
+    };
+    let kind = match (
+        &header.kind,
+        kind_name.as_deref().map(|n| (n, Kind::from_name(n))),
+    ) {
+        (_, Some((_, Some(kind)))) => kind,
+        (_, Some((name, None))) => {
+            return Err(reject(
+                None,
+                vec![simple("kind", ErrorKind::UnknownKind(name.to_string()))],
+            ));
+        }
+        (None | Some(serde_json::Value::Null), None) => {
+            return Err(reject(None, vec![simple("kind", ErrorKind::MissingKind)]));
+        }
+        (Some(other), None) => {
+            return Err(reject(
+                None,
+                vec![simple("kind", ErrorKind::UnknownKind(other.to_string()))],
+            ));
+        }
+    };
+
+    let api_version = text(&header.api_version).unwrap_or_default();
+    if !kind.api_versions().contains(&api_version.as_str()) {
+        let shown = header.api_version.as_ref().map_or_else(
+            || "(missing)".to_string(),
+            |v| v.to_string().trim_matches('"').to_string(),
+        );
+        let error = simple(
+            "apiVersion",
+            ErrorKind::ApiVersion {
+                kind: kind.as_str(),
+                value: shown,
+                allowed: kind.api_versions().join(", "),
+            },
+        );
+        return Err(reject(key, vec![error]));
+    }
+
+    let redact = kind == Kind::Secret;
+    let typed = match kind {
+        Kind::WasmPlugin => read(chunk, format, redact).map(|r| Resource::WasmPlugin(Arc::new(r))),
+        Kind::Secret => read(chunk, format, redact).map(|r| Resource::Secret(Arc::new(r))),
+        Kind::RequestAuthentication => {
+            read(chunk, format, redact).map(|r| Resource::RequestAuthentication(Arc::new(r)))
+        }
+        Kind::AuthorizationPolicy => {
+            read(chunk, format, redact).map(|r| Resource::AuthorizationPolicy(Arc::new(r)))
+        }
+        Kind::Proxy => read(chunk, format, redact).map(|r| Resource::Proxy(Arc::new(r))),
+    };
+    let resource = match typed {
+        Ok(resource) => resource,
+        Err(raw) => {
+            let kind = ErrorKind::Schema(raw.message.clone());
+            return Err(reject(key, vec![error_at(raw, kind)]));
+        }
+    };
+
+    let problems = crate::validate::validate(&resource);
+    if !problems.is_empty() {
+        let errors = problems
+            .into_iter()
+            .map(|p| Error {
+                origin: origin.clone(),
+                line: origin.line,
+                path: p.path,
+                kind: p.kind,
+            })
+            .collect();
+        return Err(reject(key, errors));
+    }
+    Ok(Document {
+        origin,
+        span: chunk.span.clone(),
+        resource,
+    })
+}
+
+/// An error of one read, before it is placed in the file.
+struct RawError {
+    path: String,
+    message: String,
+    /// Line within the chunk's text.
+    line: Option<usize>,
+}
+
+fn read<T: DeserializeOwned>(chunk: &Chunk, format: Format, redact: bool) -> Result<T, RawError> {
+    let (path, message, line) = match format {
+        Format::Yaml => {
+            let de = serde_yaml_ng::Deserializer::from_str(&chunk.text);
+            match serde_path_to_error::deserialize(de) {
+                Ok(value) => return Ok(value),
+                Err(e) => {
+                    let path = e.path().to_string();
+                    let inner = e.into_inner();
+                    let line = inner.location().map(|l| l.line());
+                    (path, inner.to_string(), line)
+                }
+            }
+        }
+        Format::Json => {
+            let mut de = serde_json::Deserializer::from_str(&chunk.text);
+            match serde_path_to_error::deserialize(&mut de) {
+                Ok(value) => match de.end() {
+                    Ok(()) => return Ok(value),
+                    Err(e) => (String::new(), e.to_string(), Some(e.line())),
+                },
+                Err(e) => {
+                    let path = e.path().to_string();
+                    let inner = e.into_inner();
+                    let line = (inner.line() > 0).then_some(inner.line());
+                    (path, inner.to_string(), line)
+                }
+            }
+        }
+    };
+    let path = if path == "." { String::new() } else { path };
+    let mut message = plain_message(&message, &path);
+    if redact {
+        message = redact_strings(&message);
+    }
+    Err(RawError { path, message, line })
+}
+
+static LOCATION: LazyLock<regex::Regex> =
+    LazyLock::new(|| regex::Regex::new(r" at line \d+ column \d+").expect("valid regex"));
+static QUOTED_STRING: LazyLock<regex::Regex> =
+    LazyLock::new(|| regex::Regex::new(r#"string "(?:[^"\\]|\\.)*""#).expect("valid regex"));
+
+/// serde's message without the parser's own location and path (we print ours), and with
+/// Rust type names put in words.
+fn plain_message(message: &str, path: &str) -> String {
+    let mut m = LOCATION.replace_all(message, "").into_owned();
+    // The YAML parser starts its messages with its own path, which may stop at the parent.
+    if let Some((head, rest)) = m.split_once(": ") {
+        let is_path = !head.is_empty() && !head.contains(' ');
+        if is_path && (head == "." || path.starts_with(head)) {
+            m = rest.to_string();
+        }
+    }
+    for (rust, words) in [
+        ("expected i64", "expected an integer"),
+        ("expected i32", "expected an integer"),
+        ("expected u32", "expected an integer"),
+        ("expected a boolean", "expected true or false"),
+        ("expected a borrowed string", "expected a string"),
+        ("expected struct ", "expected a mapping for "),
+    ] {
+        m = m.replace(rust, words);
+    }
+    m
+}
+
+/// Secret values must not reach logs: string values in messages become `a string`.
+fn redact_strings(message: &str) -> String {
+    QUOTED_STRING
+        .replace_all(message, "a string (value hidden)")
+        .into_owned()
+}

@@ -1,0 +1,191 @@
+//! wasmesh's own `Proxy` (`wasmesh.io/v1alpha1`): what a standalone proxy serves. Its
+//! `metadata.labels` are the workload labels that selectors match.
+
+use crate::meta::ObjectMeta;
+use serde::{Deserialize, Serialize};
+use std::{net::SocketAddr, time::Duration};
+
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields, rename_all = "camelCase")]
+pub struct Proxy {
+    pub api_version: String,
+    pub kind: String,
+    pub metadata: ObjectMeta,
+    pub spec: ProxySpec,
+}
+
+#[derive(Debug, Clone, Default, PartialEq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields, rename_all = "camelCase")]
+pub struct ProxySpec {
+    pub listeners: Vec<Listener>,
+    /// Upstreams: targets of routes, of tcp listeners and of plugins' http/gRPC calls.
+    #[serde(default)]
+    pub clusters: Vec<Cluster>,
+}
+
+impl Proxy {
+    /// The cluster named `name`.
+    pub fn cluster(&self, name: &str) -> Option<&Cluster> {
+        self.spec.clusters.iter().find(|c| c.name == name)
+    }
+}
+
+/// A socket the proxy accepts connections on.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields, rename_all = "camelCase")]
+pub struct Listener {
+    /// Unique within the proxy.
+    pub name: String,
+    /// `IP:PORT`, like `127.0.0.1:8080` or `[::1]:8080`.
+    pub address: SocketAddr,
+    #[serde(default)]
+    pub protocol: ListenerProtocol,
+    /// Matched against a WasmPlugin's `match[].mode`.
+    #[serde(default)]
+    pub traffic_direction: TrafficDirection,
+    /// Serve TLS (https, h2 through ALPN) with this certificate.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub tls: Option<ListenerTls>,
+    /// http listeners: the first route that matches wins.
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub routes: Vec<Route>,
+    /// tcp listeners: the cluster the bytes go to.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub cluster: Option<String>,
+}
+
+/// `listeners[].protocol`.
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq, Hash, Serialize, Deserialize)]
+#[serde(rename_all = "lowercase")]
+pub enum ListenerProtocol {
+    /// HTTP/1.1 and h2c (HTTP/2 with prior knowledge); runs `type: HTTP` plugins.
+    #[default]
+    Http,
+    /// Raw TCP; runs `type: NETWORK` plugins.
+    Tcp,
+}
+
+/// `listeners[].trafficDirection`.
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq, Hash, Serialize, Deserialize)]
+pub enum TrafficDirection {
+    /// Inbound: `match[].mode: SERVER` plugins apply.
+    #[default]
+    #[serde(rename = "SERVER")]
+    Server,
+    /// Outbound: `match[].mode: CLIENT` plugins apply.
+    #[serde(rename = "CLIENT")]
+    Client,
+}
+
+/// `listeners[].tls`: PEM files.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields, rename_all = "camelCase")]
+pub struct ListenerTls {
+    pub cert_file: String,
+    pub key_file: String,
+}
+
+/// `listeners[].routes[]`.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields, rename_all = "camelCase")]
+pub struct Route {
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub name: Option<String>,
+    #[serde(rename = "match")]
+    pub r#match: RouteMatch,
+    /// A cluster of `spec.clusters`.
+    pub cluster: String,
+    /// Whole-request timeout, like `15s`. Unset: no timeout.
+    #[serde(
+        default,
+        with = "crate::duration::option",
+        skip_serializing_if = "Option::is_none"
+    )]
+    pub timeout: Option<Duration>,
+}
+
+/// `routes[].match`: exactly one of `prefix`, `exact`, `regex` (on the path, without the
+/// query), and optional header conditions that must all hold.
+#[derive(Debug, Clone, Default, PartialEq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields, rename_all = "camelCase")]
+pub struct RouteMatch {
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub prefix: Option<String>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub exact: Option<String>,
+    /// Must match the whole path (as Envoy's `safe_regex`).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub regex: Option<String>,
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub headers: Vec<HeaderMatch>,
+}
+
+/// How a route matches the path.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum PathMatch<'a> {
+    Prefix(&'a str),
+    Exact(&'a str),
+    /// Whole-path regex.
+    Regex(&'a str),
+}
+
+impl RouteMatch {
+    /// The path condition; validation guarantees exactly one is set.
+    pub fn path(&self) -> PathMatch<'_> {
+        match (&self.prefix, &self.exact, &self.regex) {
+            (_, Some(exact), _) => PathMatch::Exact(exact),
+            (_, _, Some(regex)) => PathMatch::Regex(regex),
+            (Some(prefix), _, _) => PathMatch::Prefix(prefix),
+            (None, None, None) => PathMatch::Prefix("/"),
+        }
+    }
+}
+
+/// `routes[].match.headers[]`: the header must be present and, when given, equal `exact`
+/// or fully match `regex`.
+#[derive(Debug, Clone, Default, PartialEq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields, rename_all = "camelCase")]
+pub struct HeaderMatch {
+    pub name: String,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub exact: Option<String>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub regex: Option<String>,
+}
+
+/// `clusters[]`: an upstream.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields, rename_all = "camelCase")]
+pub struct Cluster {
+    pub name: String,
+    /// `HOST:PORT`, used round robin.
+    pub endpoints: Vec<String>,
+    #[serde(default)]
+    pub protocol: ClusterProtocol,
+    /// Unset: [`Cluster::DEFAULT_CONNECT_TIMEOUT`].
+    #[serde(
+        default,
+        with = "crate::duration::option",
+        skip_serializing_if = "Option::is_none"
+    )]
+    pub connect_timeout: Option<Duration>,
+}
+
+impl Cluster {
+    /// The connect timeout when none is set (Envoy's default is 5s).
+    pub const DEFAULT_CONNECT_TIMEOUT: Duration = Duration::from_secs(5);
+
+    pub fn connect_timeout(&self) -> Duration {
+        self.connect_timeout.unwrap_or(Self::DEFAULT_CONNECT_TIMEOUT)
+    }
+}
+
+/// `clusters[].protocol`.
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq, Hash, Serialize, Deserialize)]
+#[serde(rename_all = "lowercase")]
+pub enum ClusterProtocol {
+    #[default]
+    Http1,
+    /// h2c (prior knowledge); needed for gRPC.
+    Http2,
+}

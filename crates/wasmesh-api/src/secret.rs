@@ -1,0 +1,182 @@
+//! `v1 Secret` of type `kubernetes.io/dockerconfigjson`: registry credentials for
+//! `imagePullSecret`. Its values never appear in `Debug` output or errors.
+
+use crate::meta::ObjectMeta;
+use base64::Engine as _;
+use serde::{Deserialize, Serialize};
+use std::{collections::BTreeMap, fmt};
+
+/// The only Secret type wasmesh reads.
+pub const DOCKER_CONFIG_JSON_TYPE: &str = "kubernetes.io/dockerconfigjson";
+/// The key holding the docker config in `data` / `stringData`.
+pub const DOCKER_CONFIG_JSON_KEY: &str = ".dockerconfigjson";
+
+/// A Kubernetes Secret. `Debug` prints the keys of `data`, never the values.
+#[derive(Clone, PartialEq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields, rename_all = "camelCase")]
+pub struct Secret {
+    pub api_version: String,
+    pub kind: String,
+    pub metadata: ObjectMeta,
+    /// Must be `kubernetes.io/dockerconfigjson`.
+    #[serde(default, rename = "type", skip_serializing_if = "Option::is_none")]
+    pub secret_type: Option<String>,
+    /// Base64 values.
+    #[serde(default, skip_serializing_if = "BTreeMap::is_empty")]
+    pub data: BTreeMap<String, String>,
+    /// Plain values; win over `data` for the same key, as in Kubernetes.
+    #[serde(default, skip_serializing_if = "BTreeMap::is_empty")]
+    pub string_data: BTreeMap<String, String>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub immutable: Option<bool>,
+}
+
+impl fmt::Debug for Secret {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.debug_struct("Secret")
+            .field("metadata", &self.metadata)
+            .field("type", &self.secret_type)
+            .field("data_keys", &self.data.keys().collect::<Vec<_>>())
+            .field("string_data_keys", &self.string_data.keys().collect::<Vec<_>>())
+            .finish_non_exhaustive()
+    }
+}
+
+/// Why a Secret's docker config can't be read. Never carries the secret's content.
+#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
+pub enum SecretError {
+    /// Neither `data` nor `stringData` has `.dockerconfigjson`.
+    #[error("has no `.dockerconfigjson` in data or stringData")]
+    Missing,
+    /// `data[".dockerconfigjson"]` is not base64.
+    #[error("data[\".dockerconfigjson\"] is not valid base64")]
+    Base64,
+    /// The config is not JSON of the form `{"auths": {...}}`.
+    #[error(".dockerconfigjson is not a docker config JSON ({{\"auths\": {{...}}}}): {0}")]
+    Json(String),
+    /// An `auth` entry is not base64 of `user:password`.
+    #[error("auths[\"{0}\"].auth is not base64 of `username:password`")]
+    Auth(String),
+}
+
+/// The parsed `.dockerconfigjson`: credentials per registry.
+#[derive(Clone, Default, PartialEq, Deserialize)]
+pub struct DockerConfig {
+    #[serde(default)]
+    pub auths: BTreeMap<String, DockerAuth>,
+}
+
+impl fmt::Debug for DockerConfig {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.debug_struct("DockerConfig")
+            .field("registries", &self.auths.keys().collect::<Vec<_>>())
+            .finish()
+    }
+}
+
+/// One registry's entry in a docker config.
+#[derive(Clone, Default, PartialEq, Deserialize)]
+pub struct DockerAuth {
+    #[serde(default)]
+    pub auth: Option<String>,
+    #[serde(default)]
+    pub username: Option<String>,
+    #[serde(default)]
+    pub password: Option<String>,
+    #[serde(default, rename = "identitytoken")]
+    pub identity_token: Option<String>,
+}
+
+/// Credentials for one registry. `Debug` shows the user name only.
+#[derive(Clone, PartialEq, Eq)]
+pub enum RegistryCredentials {
+    Basic {
+        username: String,
+        password: String,
+    },
+    /// An OAuth2 refresh token (docker's `identitytoken`).
+    IdentityToken(String),
+}
+
+impl fmt::Debug for RegistryCredentials {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        match self {
+            RegistryCredentials::Basic { username, .. } => {
+                write!(f, "Basic {{ username: {username:?}, password: <redacted> }}")
+            }
+            RegistryCredentials::IdentityToken(_) => f.write_str("IdentityToken(<redacted>)"),
+        }
+    }
+}
+
+impl Secret {
+    /// The `.dockerconfigjson` bytes, from `stringData` or base64 `data`.
+    pub fn docker_config_json(&self) -> Result<Vec<u8>, SecretError> {
+        if let Some(plain) = self.string_data.get(DOCKER_CONFIG_JSON_KEY) {
+            return Ok(plain.as_bytes().to_vec());
+        }
+        let encoded = self
+            .data
+            .get(DOCKER_CONFIG_JSON_KEY)
+            .ok_or(SecretError::Missing)?;
+        base64::engine::general_purpose::STANDARD
+            .decode(encoded.trim())
+            .map_err(|_| SecretError::Base64)
+    }
+
+    /// The parsed docker config; every `auth` entry is checked too.
+    pub fn docker_config(&self) -> Result<DockerConfig, SecretError> {
+        let bytes = self.docker_config_json()?;
+        let config: DockerConfig = serde_json::from_slice(&bytes)
+            // serde_json's messages name positions and types, not the content.
+            .map_err(|e| SecretError::Json(format!("line {} column {}", e.line(), e.column())))?;
+        for (registry, entry) in &config.auths {
+            entry
+                .credentials()
+                .map_err(|()| SecretError::Auth(registry.clone()))?;
+        }
+        Ok(config)
+    }
+}
+
+impl DockerConfig {
+    /// The credentials for `registry` (`host[:port]`). Entries may be written as a bare
+    /// host, with a scheme, or with a path (`https://index.docker.io/v1/`).
+    pub fn credentials_for(&self, registry: &str) -> Option<RegistryCredentials> {
+        self.auths
+            .iter()
+            .find(|(key, _)| registry_host(key) == registry)
+            .and_then(|(_, entry)| entry.credentials().ok().flatten())
+    }
+}
+
+fn registry_host(key: &str) -> &str {
+    let without_scheme = key.split_once("://").map_or(key, |(_, rest)| rest);
+    without_scheme.split('/').next().unwrap_or(without_scheme)
+}
+
+impl DockerAuth {
+    fn credentials(&self) -> Result<Option<RegistryCredentials>, ()> {
+        if let Some(token) = &self.identity_token {
+            return Ok(Some(RegistryCredentials::IdentityToken(token.clone())));
+        }
+        if let Some(auth) = &self.auth {
+            let decoded = base64::engine::general_purpose::STANDARD
+                .decode(auth.trim())
+                .map_err(|_| ())?;
+            let text = String::from_utf8(decoded).map_err(|_| ())?;
+            let (username, password) = text.split_once(':').ok_or(())?;
+            return Ok(Some(RegistryCredentials::Basic {
+                username: username.to_string(),
+                password: password.to_string(),
+            }));
+        }
+        match (&self.username, &self.password) {
+            (Some(username), Some(password)) => Ok(Some(RegistryCredentials::Basic {
+                username: username.clone(),
+                password: password.clone(),
+            })),
+            _ => Ok(None),
+        }
+    }
+}
