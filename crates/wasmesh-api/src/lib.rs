@@ -17,7 +17,9 @@ pub mod meta;
 pub mod parse;
 pub mod proxy;
 pub mod request_authentication;
+pub mod resolve;
 pub mod resource;
+pub mod resources;
 pub mod secret;
 pub mod selector;
 pub mod timestamp;
@@ -30,6 +32,8 @@ pub use meta::{Kind, NamespacedName, ObjectMeta, ResourceKey, DEFAULT_NAMESPACE,
 pub use parse::{parse, Format, Parsed};
 pub use proxy::{Cluster, Listener, ListenerProtocol, Proxy, Route, TrafficDirection};
 pub use request_authentication::RequestAuthentication;
+pub use resolve::{resolve, Builtin, Filter, ListenerChain, NotSelected, Reason, WorkloadChains};
 pub use resource::{Document, Resource};
+pub use resources::Resources;
 pub use secret::Secret;
 pub use wasm_plugin::{FailStrategy, Phase, PluginType, PullPolicy, WasmPlugin};
