@@ -5,7 +5,9 @@
 //! annotation. We read and write that layout; keyless (Fulcio/Rekor) signatures are not
 //! supported.
 
-use crate::{digest::digest_hex, error::FetchError, oci::registry_error, sign::SigningKey, verify::PublicKey};
+use crate::{
+    digest::digest_hex, error::FetchError, oci::registry_error, sign::SigningKey, verify::PublicKey,
+};
 use base64::{engine::general_purpose::STANDARD, Engine};
 use oci_client::{
     manifest::{OciDescriptor, OciImageManifest, OCI_IMAGE_MEDIA_TYPE},
@@ -33,7 +35,11 @@ pub(crate) fn signature_tag(digest: &str) -> String {
 }
 
 fn signature_reference(image: &Reference, digest: &str) -> Reference {
-    Reference::with_tag(image.registry().to_owned(), image.repository().to_owned(), signature_tag(digest))
+    Reference::with_tag(
+        image.registry().to_owned(),
+        image.repository().to_owned(),
+        signature_tag(digest),
+    )
 }
 
 /// The simple-signing payload for `digest` of `image`.
@@ -50,9 +56,16 @@ pub(crate) fn payload_for(image: &Reference, digest: &str) -> Vec<u8> {
 }
 
 /// Checks that one of `signatures` is valid for `key` and names `digest`.
-pub(crate) fn verify_signatures(key: &PublicKey, signatures: &[CosignSignature], digest: &str) -> Result<(), String> {
+pub(crate) fn verify_signatures(
+    key: &PublicKey,
+    signatures: &[CosignSignature],
+    digest: &str,
+) -> Result<(), String> {
     if signatures.is_empty() {
-        return Err(format!("no signature found (tag {} is missing or empty)", signature_tag(digest)));
+        return Err(format!(
+            "no signature found (tag {} is missing or empty)",
+            signature_tag(digest)
+        ));
     }
     let mut reasons = Vec::new();
     for sig in signatures {
@@ -68,14 +81,20 @@ pub(crate) fn verify_signatures(key: &PublicKey, signatures: &[CosignSignature],
         }
     }
     reasons.dedup();
-    Err(format!("none of {} signature(s) is valid: {}", signatures.len(), reasons.join("; ")))
+    Err(format!(
+        "none of {} signature(s) is valid: {}",
+        signatures.len(),
+        reasons.join("; ")
+    ))
 }
 
 fn signed_digest(payload: &[u8]) -> Result<String, String> {
     let doc: serde_json::Value =
         serde_json::from_slice(payload).map_err(|_| "the signed payload is not JSON".to_owned())?;
     if doc["critical"]["type"] != PAYLOAD_TYPE {
-        return Err(format!("the signed payload's critical.type is not {PAYLOAD_TYPE:?}"));
+        return Err(format!(
+            "the signed payload's critical.type is not {PAYLOAD_TYPE:?}"
+        ));
     }
     doc["critical"]["image"]["docker-manifest-digest"]
         .as_str()
@@ -102,7 +121,11 @@ pub(crate) async fn fetch_signatures(
         if layer.media_type != PAYLOAD_MEDIA_TYPE {
             continue;
         }
-        let Some(encoded) = layer.annotations.as_ref().and_then(|a| a.get(SIGNATURE_ANNOTATION)) else {
+        let Some(encoded) = layer
+            .annotations
+            .as_ref()
+            .and_then(|a| a.get(SIGNATURE_ANNOTATION))
+        else {
             continue;
         };
         let Ok(signature) = STANDARD.decode(encoded.trim()) else {

@@ -30,11 +30,19 @@ pub enum FetchError {
 
     /// An HTTP(S) request failed on the network, after every retry.
     #[error("module {url}: request failed after {attempts} attempt(s): {reason}")]
-    Http { url: String, attempts: u32, reason: String },
+    Http {
+        url: String,
+        attempts: u32,
+        reason: String,
+    },
 
     /// An HTTP(S) request got no complete answer in time, after every retry.
     #[error("module {url}: no complete answer within {timeout:?} (after {attempts} attempt(s))")]
-    Timeout { url: String, timeout: Duration, attempts: u32 },
+    Timeout {
+        url: String,
+        timeout: Duration,
+        attempts: u32,
+    },
 
     /// The server answered with an error status.
     #[error("module {url}: server answered HTTP {status} (after {attempts} attempt(s))")]
@@ -108,11 +116,15 @@ impl FetchError {
         match self {
             FetchError::DigestMismatch { .. } => "checksum_mismatched",
             FetchError::Signature { .. } | FetchError::VerificationKey { .. } => "signature_failure",
-            FetchError::UnknownImageFormat { .. } | FetchError::Registry { .. } | FetchError::Unauthorized { .. } => {
-                "manifest_failure"
+            FetchError::UnknownImageFormat { .. }
+            | FetchError::Registry { .. }
+            | FetchError::Unauthorized { .. } => "manifest_failure",
+            FetchError::NotWasm { .. } | FetchError::Unpack { .. } | FetchError::TooLarge { .. } => {
+                "invalid_module"
             }
-            FetchError::NotWasm { .. } | FetchError::Unpack { .. } | FetchError::TooLarge { .. } => "invalid_module",
-            FetchError::Http { .. } | FetchError::Timeout { .. } | FetchError::HttpStatus { .. } => "download_failure",
+            FetchError::Http { .. } | FetchError::Timeout { .. } | FetchError::HttpStatus { .. } => {
+                "download_failure"
+            }
             _ => "fetch_failure",
         }
     }

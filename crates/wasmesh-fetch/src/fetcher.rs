@@ -144,7 +144,10 @@ impl Fetcher {
             }
         }
         match source {
-            Source::File(path) => self.fetch_file(&path, &shown, expected.as_deref(), key.as_ref()).await,
+            Source::File(path) => {
+                self.fetch_file(&path, &shown, expected.as_deref(), key.as_ref())
+                    .await
+            }
             remote => self.fetch_remote(req, remote, &shown, expected, key).await,
         }
     }
@@ -203,7 +206,12 @@ impl Fetcher {
     }
 
     /// Unwraps gz/tar, then checks the module's sha256 (when given) and shape.
-    fn unwrap_and_check(&self, raw: Vec<u8>, shown: &str, expected: Option<&str>) -> Result<Vec<u8>, FetchError> {
+    fn unwrap_and_check(
+        &self,
+        raw: Vec<u8>,
+        shown: &str,
+        expected: Option<&str>,
+    ) -> Result<Vec<u8>, FetchError> {
         let limit = self.inner.opts.max_module_bytes;
         let bytes = unwrap_archive(raw, limit).map_err(|e| match e {
             UnwrapError::TooLarge(size) => FetchError::TooLarge {
@@ -255,9 +263,20 @@ impl Fetcher {
 
         let cache = inner.cache.clone();
         let lookup_key = cache_key.clone();
-        let cached = tokio::task::spawn_blocking(move || cache.lookup(&lookup_key)).await.ok().flatten();
+        let cached = tokio::task::spawn_blocking(move || cache.lookup(&lookup_key))
+            .await
+            .ok()
+            .flatten();
         if let Some((entry, bytes)) = cached {
-            if let Some(module) = cache_hit(&entry, bytes, policy, &resource, expected.as_deref(), key.as_ref(), &source) {
+            if let Some(module) = cache_hit(
+                &entry,
+                bytes,
+                policy,
+                &resource,
+                expected.as_deref(),
+                key.as_ref(),
+                &source,
+            ) {
                 inner.metrics.lookup(true);
                 tracing::debug!(url = %shown, sha256 = %module.sha256, "module from cache");
                 return Ok(module);
@@ -266,8 +285,14 @@ impl Fetcher {
         inner.metrics.lookup(false);
 
         let fetched = match &source {
-            Source::Http(url) => self.fetch_http(url, shown, expected.as_deref(), key.as_ref()).await,
-            Source::Oci(image) => self.fetch_oci(req, image, shown, expected.as_deref(), key.as_ref()).await,
+            Source::Http(url) => {
+                self.fetch_http(url, shown, expected.as_deref(), key.as_ref())
+                    .await
+            }
+            Source::Oci(image) => {
+                self.fetch_oci(req, image, shown, expected.as_deref(), key.as_ref())
+                    .await
+            }
             Source::File(_) => unreachable!("file urls are not remote"),
         };
         let fetched = match fetched {
@@ -383,7 +408,8 @@ impl Fetcher {
             attempts: opts.http_attempts,
             initial: opts.initial_backoff,
         };
-        let (bytes, manifest_digest) = oci::fetch(&client, image, &auth, opts.max_module_bytes, retry, shown).await?;
+        let (bytes, manifest_digest) =
+            oci::fetch(&client, image, &auth, opts.max_module_bytes, retry, shown).await?;
         if let Some(expected) = expected {
             let actual = digest_hex(&manifest_digest);
             if actual != expected {
@@ -403,9 +429,11 @@ impl Fetcher {
             None => None,
             Some(key) => {
                 let sigs = cosign::fetch_signatures(&client, image, &auth, &manifest_digest, shown).await?;
-                cosign::verify_signatures(key, &sigs, &manifest_digest).map_err(|reason| FetchError::Signature {
-                    url: shown.to_owned(),
-                    reason,
+                cosign::verify_signatures(key, &sigs, &manifest_digest).map_err(|reason| {
+                    FetchError::Signature {
+                        url: shown.to_owned(),
+                        reason,
+                    }
                 })?;
                 Some(SignatureMaterial::Cosign(sigs))
             }
@@ -474,7 +502,9 @@ fn cache_hit(
     if let Some(key) = key {
         let valid = match (&entry.signature, &entry.manifest_digest) {
             (Some(SignatureMaterial::Detached(sig)), _) => key.verify(&bytes, sig).is_ok(),
-            (Some(SignatureMaterial::Cosign(sigs)), Some(digest)) => cosign::verify_signatures(key, sigs, digest).is_ok(),
+            (Some(SignatureMaterial::Cosign(sigs)), Some(digest)) => {
+                cosign::verify_signatures(key, sigs, digest).is_ok()
+            }
             _ => false,
         };
         if !valid {

@@ -34,7 +34,12 @@ impl HttpFetcher {
             let blocked = attempt
                 .url()
                 .host_str()
-                .and_then(|h| h.trim_start_matches('[').trim_end_matches(']').parse::<IpAddr>().ok())
+                .and_then(|h| {
+                    h.trim_start_matches('[')
+                        .trim_end_matches(']')
+                        .parse::<IpAddr>()
+                        .ok()
+                })
                 .is_some_and(|ip| redirect_guard.is_blocked(ip));
             if blocked {
                 attempt.error("redirect to a blocked address")

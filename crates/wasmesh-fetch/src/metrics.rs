@@ -55,21 +55,34 @@ impl FetchMetrics {
             cache_entries: self.cache_entries.load(Ordering::Relaxed),
             cache_hits: self.lookup_hit.load(Ordering::Relaxed),
             cache_misses: self.lookup_miss.load(Ordering::Relaxed),
-            remote_fetches: self.remote_fetch.lock().unwrap_or_else(|p| p.into_inner()).clone(),
+            remote_fetches: self
+                .remote_fetch
+                .lock()
+                .unwrap_or_else(|p| p.into_inner())
+                .clone(),
         }
     }
 
     /// Appends the metrics in the Prometheus text exposition format.
     pub fn write_prometheus(&self, out: &mut String) {
         let s = self.snapshot();
-        let _ = writeln!(out, "# HELP wasm_cache_entries Number of Wasm modules in the module cache.");
+        let _ = writeln!(
+            out,
+            "# HELP wasm_cache_entries Number of Wasm modules in the module cache."
+        );
         let _ = writeln!(out, "# TYPE wasm_cache_entries gauge");
         let _ = writeln!(out, "wasm_cache_entries {}", s.cache_entries);
-        let _ = writeln!(out, "# HELP wasm_cache_lookup_count Number of module cache lookups.");
+        let _ = writeln!(
+            out,
+            "# HELP wasm_cache_lookup_count Number of module cache lookups."
+        );
         let _ = writeln!(out, "# TYPE wasm_cache_lookup_count counter");
         let _ = writeln!(out, "wasm_cache_lookup_count{{hit=\"true\"}} {}", s.cache_hits);
         let _ = writeln!(out, "wasm_cache_lookup_count{{hit=\"false\"}} {}", s.cache_misses);
-        let _ = writeln!(out, "# HELP wasm_remote_fetch_count Number of remote module fetches, by result.");
+        let _ = writeln!(
+            out,
+            "# HELP wasm_remote_fetch_count Number of remote module fetches, by result."
+        );
         let _ = writeln!(out, "# TYPE wasm_remote_fetch_count counter");
         for (result, n) in &s.remote_fetches {
             let _ = writeln!(out, "wasm_remote_fetch_count{{result=\"{result}\"}} {n}");

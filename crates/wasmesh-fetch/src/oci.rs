@@ -32,7 +32,11 @@ pub(crate) const OCI_LAYER_TAR: &str = "application/vnd.oci.image.layer.v1.tar";
 /// An OCI client for one registry: plain HTTP only when the registry is listed as insecure.
 pub(crate) fn client(insecure: bool, timeout: Duration) -> Client {
     Client::new(ClientConfig {
-        protocol: if insecure { ClientProtocol::Http } else { ClientProtocol::Https },
+        protocol: if insecure {
+            ClientProtocol::Http
+        } else {
+            ClientProtocol::Https
+        },
         read_timeout: Some(timeout),
         connect_timeout: Some(timeout),
         // No platform choice for Wasm: an index must name the module's manifest itself.
@@ -58,7 +62,9 @@ pub(crate) fn layout_of(manifest: &OciImageManifest) -> Result<Layout, String> {
     let Some(last) = manifest.layers.last() else {
         return Err("the manifest has no layers".into());
     };
-    if [DOCKER_LAYER_GZIP, DOCKER_LAYER_TAR, OCI_LAYER_GZIP, OCI_LAYER_TAR].contains(&last.media_type.as_str()) {
+    if [DOCKER_LAYER_GZIP, DOCKER_LAYER_TAR, OCI_LAYER_GZIP, OCI_LAYER_TAR]
+        .contains(&last.media_type.as_str())
+    {
         return Ok(Layout::TarWithPlugin(last.clone()));
     }
     let wasm_layers: Vec<&OciDescriptor> = manifest
@@ -68,10 +74,12 @@ pub(crate) fn layout_of(manifest: &OciImageManifest) -> Result<Layout, String> {
         .collect();
     match wasm_layers.as_slice() {
         [one] => Ok(Layout::RawWasm((*one).clone())),
-        [] => Err(format!(
+        [] => {
+            Err(format!(
             "no layer is a Wasm module ({WASM_LAYER}) and the last layer is not an image layer (layers: {})",
             manifest.layers.iter().map(|l| l.media_type.as_str()).collect::<Vec<_>>().join(", ")
-        )),
+        ))
+        }
         many => Err(format!("{} layers are Wasm modules; expected one", many.len())),
     }
 }
@@ -168,7 +176,10 @@ pub(crate) fn registry_error(url: &str, e: OciDistributionError) -> FetchError {
             reason: "the token service refused the credentials".into(),
         },
         OciDistributionError::RegistryError { envelope, .. }
-            if envelope.errors.iter().any(|err| matches!(err.code, C::Unauthorized | C::Denied)) =>
+            if envelope
+                .errors
+                .iter()
+                .any(|err| matches!(err.code, C::Unauthorized | C::Denied)) =>
         {
             FetchError::Unauthorized {
                 url,

@@ -74,22 +74,33 @@ impl FetchOptions {
                 parse_go_duration(&v).ok_or_else(|| bad("WASM_HTTP_REQUEST_TIMEOUT", &v, "a duration"))?;
         }
         if let Some(v) = var("WASM_HTTP_REQUEST_MAX_RETRIES") {
-            let n: u32 = v.trim().parse().map_err(|_| bad("WASM_HTTP_REQUEST_MAX_RETRIES", &v, "a number"))?;
+            let n: u32 = v
+                .trim()
+                .parse()
+                .map_err(|_| bad("WASM_HTTP_REQUEST_MAX_RETRIES", &v, "a number"))?;
             opts.http_attempts = n.max(1);
         }
         if let Some(v) = var("ISTIO_WASM_MAX_BINARY_SIZE_BYTES") {
-            opts.max_module_bytes =
-                v.trim().parse().map_err(|_| bad("ISTIO_WASM_MAX_BINARY_SIZE_BYTES", &v, "a number"))?;
+            opts.max_module_bytes = v
+                .trim()
+                .parse()
+                .map_err(|_| bad("ISTIO_WASM_MAX_BINARY_SIZE_BYTES", &v, "a number"))?;
         }
         if let Some(v) = var("WASM_CACHE_MAX_BYTES") {
-            opts.max_cache_bytes = v.trim().parse().map_err(|_| bad("WASM_CACHE_MAX_BYTES", &v, "a number"))?;
+            opts.max_cache_bytes = v
+                .trim()
+                .parse()
+                .map_err(|_| bad("WASM_CACHE_MAX_BYTES", &v, "a number"))?;
         }
         if let Some(v) = var("WASM_INSECURE_REGISTRIES") {
             opts.insecure_registries = split_list(&v).map(str::to_owned).collect();
         }
         if let Some(v) = var("BLOCKED_CIDRS_IN_WASM_FETCH") {
             opts.blocked_cidrs = split_list(&v)
-                .map(|c| c.parse().map_err(|_| bad("BLOCKED_CIDRS_IN_WASM_FETCH", c, "a CIDR")))
+                .map(|c| {
+                    c.parse()
+                        .map_err(|_| bad("BLOCKED_CIDRS_IN_WASM_FETCH", c, "a CIDR"))
+                })
                 .collect::<Result<_, _>>()?;
         }
         Ok(opts)
@@ -119,7 +130,9 @@ pub(crate) fn parse_go_duration(text: &str) -> Option<Duration> {
         let num_len = rest.find(|c: char| !(c.is_ascii_digit() || c == '.'))?;
         let value: f64 = rest[..num_len].parse().ok()?;
         rest = &rest[num_len..];
-        let unit_len = rest.find(|c: char| c.is_ascii_digit() || c == '.').unwrap_or(rest.len());
+        let unit_len = rest
+            .find(|c: char| c.is_ascii_digit() || c == '.')
+            .unwrap_or(rest.len());
         let secs = match &rest[..unit_len] {
             "ns" => 1e-9,
             "us" | "µs" => 1e-6,

@@ -154,9 +154,7 @@ pub async fn push_module(
 
 /// The blobs (layers, then config) and the manifest of `module` in `format`.
 pub(crate) fn build_image(module: &[u8], format: PushFormat) -> (Vec<Vec<u8>>, Vec<u8>, &'static str) {
-    let descriptor = |media_type: &str, blob: &[u8]| {
-        json!({"mediaType": media_type, "digest": format!("sha256:{}", sha256_hex(blob)), "size": blob.len()})
-    };
+    let descriptor = |media_type: &str, blob: &[u8]| json!({"mediaType": media_type, "digest": format!("sha256:{}", sha256_hex(blob)), "size": blob.len()});
     let title = json!({"org.opencontainers.image.title": "plugin.wasm"});
     match format {
         PushFormat::Wasm | PushFormat::WasmSingleLayer => {
@@ -177,7 +175,11 @@ pub(crate) fn build_image(module: &[u8], format: PushFormat) -> (Vec<Vec<u8>>, V
                 "layers": layers,
             });
             blobs.push(config);
-            (blobs, serde_json::to_vec(&manifest).unwrap_or_default(), OCI_MANIFEST)
+            (
+                blobs,
+                serde_json::to_vec(&manifest).unwrap_or_default(),
+                OCI_MANIFEST,
+            )
         }
         PushFormat::OciImage | PushFormat::DockerImage => {
             let tar = tar_with_plugin(module);
@@ -200,7 +202,11 @@ pub(crate) fn build_image(module: &[u8], format: PushFormat) -> (Vec<Vec<u8>>, V
                 "config": descriptor(config_type, &config),
                 "layers": [descriptor(layer_type, &layer)],
             });
-            (vec![layer, config], serde_json::to_vec(&manifest).unwrap_or_default(), manifest_type)
+            (
+                vec![layer, config],
+                serde_json::to_vec(&manifest).unwrap_or_default(),
+                manifest_type,
+            )
         }
     }
 }

@@ -26,7 +26,11 @@ impl Retry {
             match op().await {
                 Ok(value) => return Ok(value),
                 Err(e) if attempt < self.attempts.max(1) && retryable(&e) => {
-                    tracing::debug!(attempt, wait_ms = wait.as_millis() as u64, "retrying a module fetch");
+                    tracing::debug!(
+                        attempt,
+                        wait_ms = wait.as_millis() as u64,
+                        "retrying a module fetch"
+                    );
                     tokio::time::sleep(wait).await;
                     wait = wait.saturating_mul(2).min(Duration::from_secs(30));
                     attempt += 1;

@@ -54,9 +54,7 @@ impl Source {
 }
 
 fn parse_reference(text: &str) -> Result<Source, String> {
-    let reference: Reference = text
-        .parse()
-        .map_err(|e| format!("not an image reference: {e}"))?;
+    let reference: Reference = text.parse().map_err(|e| format!("not an image reference: {e}"))?;
     Ok(Source::Oci(reference))
 }
 

@@ -57,7 +57,11 @@ impl reqwest::dns::Resolve for AddressGuard {
         let guard = self.clone();
         Box::pin(async move {
             let addrs: Vec<SocketAddr> = tokio::net::lookup_host((name.as_str(), 0)).await?.collect();
-            let allowed: Vec<SocketAddr> = addrs.iter().copied().filter(|a| !guard.is_blocked(a.ip())).collect();
+            let allowed: Vec<SocketAddr> = addrs
+                .iter()
+                .copied()
+                .filter(|a| !guard.is_blocked(a.ip()))
+                .collect();
             if allowed.is_empty() && !addrs.is_empty() {
                 let msg = format!("{} resolves only to blocked addresses", name.as_str());
                 return Err(msg.into());

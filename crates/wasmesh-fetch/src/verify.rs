@@ -56,8 +56,9 @@ impl PublicKey {
                     .map_err(|_| "the ECDSA P-256 signature does not match the key and content".to_owned())
             }
             PublicKey::Ed25519(key) => {
-                let sig = ed25519_dalek::Signature::from_slice(signature)
-                    .map_err(|_| format!("an Ed25519 signature has 64 bytes, this one {}", signature.len()))?;
+                let sig = ed25519_dalek::Signature::from_slice(signature).map_err(|_| {
+                    format!("an Ed25519 signature has 64 bytes, this one {}", signature.len())
+                })?;
                 key.verify(message, &sig)
                     .map_err(|_| "the Ed25519 signature does not match the key and content".to_owned())
             }
@@ -68,7 +69,11 @@ impl PublicKey {
 /// Decodes a detached `.sig` file: base64 text (as `cosign sign-blob` writes), or the raw
 /// signature bytes (as `openssl dgst -sign` / `openssl pkeyutl -sign` write).
 pub(crate) fn decode_signature_file(content: &[u8]) -> Vec<u8> {
-    let text: Vec<u8> = content.iter().copied().filter(|b| !b.is_ascii_whitespace()).collect();
+    let text: Vec<u8> = content
+        .iter()
+        .copied()
+        .filter(|b| !b.is_ascii_whitespace())
+        .collect();
     match STANDARD.decode(&text) {
         Ok(decoded) if !decoded.is_empty() => decoded,
         _ => content.to_vec(),

@@ -10,7 +10,10 @@ const MAGIC: &[u8; 4] = b"\0asm";
 /// Checks that `bytes` look like a complete Wasm module; the error says why not.
 pub fn check_module(bytes: &[u8]) -> Result<(), String> {
     if bytes.len() < 8 {
-        return Err(format!("{} bytes is shorter than a Wasm header (8 bytes)", bytes.len()));
+        return Err(format!(
+            "{} bytes is shorter than a Wasm header (8 bytes)",
+            bytes.len()
+        ));
     }
     if &bytes[..4] != MAGIC {
         return Err(format!(
@@ -20,15 +23,18 @@ pub fn check_module(bytes: &[u8]) -> Result<(), String> {
     }
     let version = u32::from_le_bytes([bytes[4], bytes[5], bytes[6], bytes[7]]);
     if version != 1 {
-        return Err(format!("Wasm binary version {version} is not 1 (components are not Proxy-Wasm plugins)"));
+        return Err(format!(
+            "Wasm binary version {version} is not 1 (components are not Proxy-Wasm plugins)"
+        ));
     }
     let mut at = 8;
     let mut index = 0;
     while at < bytes.len() {
         let section_start = at;
         at += 1; // section id
-        let (size, used) = read_leb_u32(&bytes[at..])
-            .ok_or_else(|| format!("truncated: section {index} at offset {section_start} has no complete size"))?;
+        let (size, used) = read_leb_u32(&bytes[at..]).ok_or_else(|| {
+            format!("truncated: section {index} at offset {section_start} has no complete size")
+        })?;
         at += used;
         let remaining = bytes.len() - at;
         if size as usize > remaining {
@@ -96,7 +102,9 @@ fn is_tar(bytes: &[u8]) -> bool {
 /// Reads `plugin.wasm` (any directory) from a tar, or its only `.wasm` file.
 pub(crate) fn wasm_from_tar(bytes: &[u8], limit: u64) -> Result<Vec<u8>, UnwrapError> {
     let mut archive = tar::Archive::new(bytes);
-    let entries = archive.entries().map_err(|e| UnwrapError::Invalid(format!("tar: {e}")))?;
+    let entries = archive
+        .entries()
+        .map_err(|e| UnwrapError::Invalid(format!("tar: {e}")))?;
     let mut wasm_files: Vec<(String, Vec<u8>)> = Vec::new();
     for entry in entries {
         let mut entry = entry.map_err(|e| UnwrapError::Invalid(format!("tar: {e}")))?;
@@ -126,7 +134,11 @@ pub(crate) fn wasm_from_tar(bytes: &[u8], limit: u64) -> Result<Vec<u8>, UnwrapE
         0 => Err(UnwrapError::Invalid("the tar holds no plugin.wasm".into())),
         _ => Err(UnwrapError::Invalid(format!(
             "the tar holds no plugin.wasm but several .wasm files: {}",
-            wasm_files.iter().map(|(p, _)| p.as_str()).collect::<Vec<_>>().join(", ")
+            wasm_files
+                .iter()
+                .map(|(p, _)| p.as_str())
+                .collect::<Vec<_>>()
+                .join(", ")
         ))),
     }
 }

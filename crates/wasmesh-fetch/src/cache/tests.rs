@@ -18,7 +18,13 @@ fn entries_survive_reopening_and_corruption_is_a_miss() {
     let dir = tempfile::tempdir().unwrap();
     let cache = ModuleCache::open(dir.path(), Duration::from_secs(3600), 1 << 20).unwrap();
     let module = b"\0asm\x01\0\0\0".to_vec();
-    cache.insert(&key_of("http://a/x.wasm"), entry("http://a/x.wasm", &module, now_secs()), &module).unwrap();
+    cache
+        .insert(
+            &key_of("http://a/x.wasm"),
+            entry("http://a/x.wasm", &module, now_secs()),
+            &module,
+        )
+        .unwrap();
     drop(cache);
 
     let cache = ModuleCache::open(dir.path(), Duration::from_secs(3600), 1 << 20).unwrap();
@@ -27,7 +33,13 @@ fn entries_survive_reopening_and_corruption_is_a_miss() {
     assert_eq!(found.url, "http://a/x.wasm");
     assert!(cache.lookup(&key_of("http://a/other.wasm")).is_none());
 
-    std::fs::write(dir.path().join("modules").join(format!("{}.wasm", sha256_hex(&module))), b"garbage").unwrap();
+    std::fs::write(
+        dir.path()
+            .join("modules")
+            .join(format!("{}.wasm", sha256_hex(&module))),
+        b"garbage",
+    )
+    .unwrap();
     assert!(cache.lookup(&key_of("http://a/x.wasm")).is_none());
     assert_eq!(cache.len(), 0);
 }
@@ -46,7 +58,11 @@ fn the_size_cap_evicts_least_recently_used_first() {
     assert!(cache.lookup("a").is_some());
     assert!(cache.lookup("c").is_some());
     assert_eq!(cache.total_bytes(), 200);
-    assert!(!dir.path().join("modules").join(format!("{}.wasm", sha256_hex(&b))).exists());
+    assert!(!dir
+        .path()
+        .join("modules")
+        .join(format!("{}.wasm", sha256_hex(&b)))
+        .exists());
 }
 
 #[test]
@@ -65,8 +81,12 @@ fn expired_entries_are_purged_and_a_module_over_the_cap_is_not_stored() {
     let dir = tempfile::tempdir().unwrap();
     let cache = ModuleCache::open(dir.path(), Duration::from_secs(60), 50).unwrap();
     let small = vec![1u8; 10];
-    cache.insert("old", entry("old", &small, now_secs() - 120), &small).unwrap();
-    cache.insert("big", entry("big", &[0u8; 60], now_secs()), &[0u8; 60]).unwrap();
+    cache
+        .insert("old", entry("old", &small, now_secs() - 120), &small)
+        .unwrap();
+    cache
+        .insert("big", entry("big", &[0u8; 60], now_secs()), &[0u8; 60])
+        .unwrap();
     assert_eq!(cache.len(), 1);
     assert_eq!(cache.purge_expired(), 1);
     assert_eq!(cache.len(), 0);
@@ -78,7 +98,13 @@ fn the_index_holds_no_credentials() {
     let cache = ModuleCache::open(dir.path(), Duration::from_secs(60), 1000).unwrap();
     let m = vec![1u8; 10];
     let url = "http://user:hunter2@h/m.wasm";
-    cache.insert(&key_of(url), entry(&crate::source::redact_url(url), &m, now_secs()), &m).unwrap();
+    cache
+        .insert(
+            &key_of(url),
+            entry(&crate::source::redact_url(url), &m, now_secs()),
+            &m,
+        )
+        .unwrap();
     let index = std::fs::read_to_string(dir.path().join("index.json")).unwrap();
     assert!(!index.contains("hunter2"), "{index}");
 }

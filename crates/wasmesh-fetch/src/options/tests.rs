@@ -33,8 +33,12 @@ fn environment_overrides_defaults() {
 
 #[test]
 fn a_bad_variable_is_named_in_the_error() {
-    let err = FetchOptions::from_lookup("/cache", |k| (k == "WASM_MODULE_EXPIRY").then(|| "soon".into())).unwrap_err();
-    assert_eq!(err.to_string(), "fetch options: WASM_MODULE_EXPIRY=\"soon\" is not a duration");
+    let err = FetchOptions::from_lookup("/cache", |k| (k == "WASM_MODULE_EXPIRY").then(|| "soon".into()))
+        .unwrap_err();
+    assert_eq!(
+        err.to_string(),
+        "fetch options: WASM_MODULE_EXPIRY=\"soon\" is not a duration"
+    );
 }
 
 #[test]

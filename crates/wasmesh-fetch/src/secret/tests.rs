@@ -13,28 +13,44 @@ fn auth_field_username_password_and_registry_token_are_understood() {
     let cfg = DockerConfigJson::from_json(json.as_bytes()).unwrap();
     assert_eq!(
         cfg.credentials_for("127.0.0.1:5000"),
-        Some(&Credentials::Basic { username: "alice".into(), password: "s3cret:with:colons".into() })
+        Some(&Credentials::Basic {
+            username: "alice".into(),
+            password: "s3cret:with:colons".into()
+        })
     );
     assert_eq!(
         cfg.credentials_for("registry-1.docker.io"),
-        Some(&Credentials::Basic { username: "bob".into(), password: "pw2".into() })
+        Some(&Credentials::Basic {
+            username: "bob".into(),
+            password: "pw2".into()
+        })
     );
-    assert_eq!(cfg.credentials_for("ghcr.io"), Some(&Credentials::Bearer("tok".into())));
+    assert_eq!(
+        cfg.credentials_for("ghcr.io"),
+        Some(&Credentials::Bearer("tok".into()))
+    );
     assert_eq!(cfg.credentials_for("127.0.0.1:5001"), None);
 }
 
 #[test]
 fn debug_and_errors_never_show_the_secret() {
-    let json = format!(r#"{{"auths": {{"r:1": {{"auth": "{}"}}}}}}"#, STANDARD.encode("alice:topsecret"));
+    let json = format!(
+        r#"{{"auths": {{"r:1": {{"auth": "{}"}}}}}}"#,
+        STANDARD.encode("alice:topsecret")
+    );
     let cfg = DockerConfigJson::from_json(json.as_bytes()).unwrap();
     let shown = format!("{cfg:?} {:?}", cfg.credentials_for("r:1").unwrap());
     assert!(!shown.contains("topsecret"), "{shown}");
     assert!(shown.contains("alice"));
 
-    let err = DockerConfigJson::from_json(br#"{"auths": {"r:1": {"auth": "topsecret!!"}}}"#).unwrap_err().to_string();
+    let err = DockerConfigJson::from_json(br#"{"auths": {"r:1": {"auth": "topsecret!!"}}}"#)
+        .unwrap_err()
+        .to_string();
     assert!(!err.contains("topsecret"), "{err}");
     assert!(err.contains("auths[\"r:1\"].auth"), "{err}");
-    let err = DockerConfigJson::from_json(br#"{"auths": "topsecret"#).unwrap_err().to_string();
+    let err = DockerConfigJson::from_json(br#"{"auths": "topsecret"#)
+        .unwrap_err()
+        .to_string();
     assert!(!err.contains("topsecret"), "{err}");
 }
 

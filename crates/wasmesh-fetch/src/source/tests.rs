@@ -2,14 +2,28 @@ use super::*;
 
 #[test]
 fn schemes_are_recognised_and_no_scheme_means_oci() {
-    assert!(matches!(Source::parse("file:///tmp/a.wasm"), Ok(Source::File(p)) if p == PathBuf::from("/tmp/a.wasm")));
-    assert!(matches!(Source::parse("https://example.com/a.wasm"), Ok(Source::Http(_))));
-    let Ok(Source::Oci(r)) = Source::parse("oci://127.0.0.1:5000/plugins/auth:v1") else { panic!() };
+    assert!(
+        matches!(Source::parse("file:///tmp/a.wasm"), Ok(Source::File(p)) if p == std::path::Path::new("/tmp/a.wasm"))
+    );
+    assert!(matches!(
+        Source::parse("https://example.com/a.wasm"),
+        Ok(Source::Http(_))
+    ));
+    let Ok(Source::Oci(r)) = Source::parse("oci://127.0.0.1:5000/plugins/auth:v1") else {
+        panic!()
+    };
     assert_eq!(r.registry(), "127.0.0.1:5000");
     assert_eq!(r.repository(), "plugins/auth");
     assert_eq!(r.tag(), Some("v1"));
-    let Ok(Source::Oci(r)) = Source::parse("ghcr.io/org/plugin@sha256:0123456789abcdef0123456789abcdef0123456789abcdef0123456789abcdef") else { panic!() };
-    assert_eq!(r.digest(), Some("sha256:0123456789abcdef0123456789abcdef0123456789abcdef0123456789abcdef"));
+    let Ok(Source::Oci(r)) = Source::parse(
+        "ghcr.io/org/plugin@sha256:0123456789abcdef0123456789abcdef0123456789abcdef0123456789abcdef",
+    ) else {
+        panic!()
+    };
+    assert_eq!(
+        r.digest(),
+        Some("sha256:0123456789abcdef0123456789abcdef0123456789abcdef0123456789abcdef")
+    );
 }
 
 #[test]

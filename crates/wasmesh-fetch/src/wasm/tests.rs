@@ -34,12 +34,18 @@ fn a_complete_module_passes() {
 
 #[test]
 fn bad_magic_short_and_truncated_modules_say_why() {
-    assert!(check_module(b"\0asm").unwrap_err().contains("shorter than a Wasm header"));
-    assert!(check_module(b"<html>hello</html>").unwrap_err().contains("does not start with the Wasm magic"));
+    assert!(check_module(b"\0asm")
+        .unwrap_err()
+        .contains("shorter than a Wasm header"));
+    assert!(check_module(b"<html>hello</html>")
+        .unwrap_err()
+        .contains("does not start with the Wasm magic"));
     let m = module();
     let err = check_module(&m[..m.len() - 1]).unwrap_err();
     assert_eq!(err, "truncated: section 0 at offset 8 needs 4 bytes, 3 remain");
-    assert!(check_module(b"\0asm\x0d\0\x01\0").unwrap_err().contains("version"));
+    assert!(check_module(b"\0asm\x0d\0\x01\0")
+        .unwrap_err()
+        .contains("version"));
 }
 
 #[test]
@@ -49,18 +55,28 @@ fn gzip_tar_and_tar_gz_wrappers_are_unwrapped() {
     let t = tar_of(&[("README", b"docs"), ("dir/plugin.wasm", &m)]);
     assert_eq!(unwrap_archive(t.clone(), 1 << 20).unwrap(), m);
     assert_eq!(unwrap_archive(gzip(&t), 1 << 20).unwrap(), m);
-    assert_eq!(unwrap_archive(tar_of(&[("filter.wasm", &m)]), 1 << 20).unwrap(), m);
+    assert_eq!(
+        unwrap_archive(tar_of(&[("filter.wasm", &m)]), 1 << 20).unwrap(),
+        m
+    );
     assert_eq!(unwrap_archive(m.clone(), 1 << 20).unwrap(), m);
 }
 
 #[test]
 fn a_tar_without_a_module_or_with_two_is_refused() {
-    assert!(matches!(unwrap_archive(tar_of(&[("a.txt", b"x")]), 1 << 20), Err(UnwrapError::Invalid(e)) if e.contains("no plugin.wasm")));
-    assert!(matches!(unwrap_archive(tar_of(&[("a.wasm", b"x"), ("b.wasm", b"y")]), 1 << 20), Err(UnwrapError::Invalid(e)) if e.contains("a.wasm, b.wasm")));
+    assert!(
+        matches!(unwrap_archive(tar_of(&[("a.txt", b"x")]), 1 << 20), Err(UnwrapError::Invalid(e)) if e.contains("no plugin.wasm"))
+    );
+    assert!(
+        matches!(unwrap_archive(tar_of(&[("a.wasm", b"x"), ("b.wasm", b"y")]), 1 << 20), Err(UnwrapError::Invalid(e)) if e.contains("a.wasm, b.wasm"))
+    );
 }
 
 #[test]
 fn unpacking_stops_at_the_limit() {
     let big = vec![0u8; 10_000];
-    assert!(matches!(unwrap_archive(gzip(&big), 1000), Err(UnwrapError::TooLarge(_))));
+    assert!(matches!(
+        unwrap_archive(gzip(&big), 1000),
+        Err(UnwrapError::TooLarge(_))
+    ));
 }
