@@ -1,0 +1,91 @@
+//! The benchmark harness: runs wasmesh, nginx and the bare upstream side by side in one run,
+//! alternating scenarios round by round so that the ratios hold on a noisy shared machine,
+//! and writes `bench/results/*.json`, `BENCHMARKS.md` and a chart.
+//!
+//! Run it through `bench/run.sh` (it builds the release binary and the plugins first).
+
+mod chart;
+mod jwt;
+mod measure;
+mod peers;
+mod procstat;
+mod report;
+mod scenario;
+mod wrk;
+
+use anyhow::{Context, Result};
+use clap::Parser;
+use std::{path::PathBuf, time::Duration};
+
+#[derive(Parser, Debug)]
+#[command(about = "wasmesh benchmark harness")]
+pub struct Args {
+    /// Quick mode: one round of short runs (under two minutes in all).
+    #[arg(long)]
+    pub short: bool,
+    /// The wasmesh binary to measure.
+    #[arg(long, default_value = "target/release/wasmesh")]
+    pub wasmesh: PathBuf,
+    /// Directory holding the plugin modules (headers.wasm, body.wasm).
+    #[arg(long, default_value = "target/wasm-plugins/wasm32-wasip1/release")]
+    pub plugins: PathBuf,
+    /// Scratch directory for configs, logs and caches.
+    #[arg(long, default_value = "bench/work")]
+    pub work: PathBuf,
+    /// Where the JSON results go.
+    #[arg(long, default_value = "bench/results")]
+    pub results: PathBuf,
+    /// The Markdown report to write.
+    #[arg(long, default_value = "BENCHMARKS.md")]
+    pub report: PathBuf,
+    /// Open connections of the load generator.
+    #[arg(long, default_value_t = 50)]
+    pub connections: u32,
+    /// Seconds per measured run (default: 3 short, 10 full).
+    #[arg(long)]
+    pub duration: Option<u64>,
+    /// Rounds over all scenarios (default: 1 short, 3 full).
+    #[arg(long)]
+    pub rounds: Option<u32>,
+    /// Only these scenarios (comma-separated names, e.g. nginx,wasmesh-0).
+    #[arg(long, value_delimiter = ',')]
+    pub only: Vec<String>,
+}
+
+fn main() -> Result<()> {
+    let args = Args::parse();
+    let plan = measure::Plan {
+        duration: Duration::from_secs(args.duration.unwrap_or(if args.short { 3 } else { 10 })),
+        warmup: Duration::from_secs(1),
+        rounds: args.rounds.unwrap_or(if args.short { 1 } else { 3 }),
+        connections: args.connections,
+    };
+    std::fs::create_dir_all(&args.work)?;
+    std::fs::create_dir_all(&args.results)?;
+    let work = std::fs::canonicalize(&args.work)?;
+    let plugins = std::fs::canonicalize(&args.plugins)
+        .with_context(|| format!("plugin modules not found in {}", args.plugins.display()))?;
+    let wasmesh = std::fs::canonicalize(&args.wasmesh)
+        .with_context(|| format!("wasmesh binary not found at {}", args.wasmesh.display()))?;
+    let scenarios: Vec<_> = scenario::all()
+        .into_iter()
+        .filter(|s| args.only.is_empty() || args.only.iter().any(|o| o == s.name))
+        .collect();
+
+    let run = measure::run(&plan, &scenarios, &work, &plugins, &wasmesh)?;
+    let stamp = run.machine.date.replace([':', '-'], "");
+    let json = serde_json::to_string_pretty(&run)?;
+    let mode = if args.short { "short" } else { "full" };
+    std::fs::write(args.results.join(format!("{stamp}-{mode}.json")), &json)?;
+    std::fs::write(args.results.join("latest.json"), &json)?;
+    std::fs::write(args.results.join("chart.svg"), chart::svg(&run))?;
+    std::fs::write(&args.report, report::markdown(&run, mode))?;
+    println!("\n{}", report::table(&run));
+    println!(
+        "wrote {}, {} and {}",
+        args.report.display(),
+        args.results.join("latest.json").display(),
+        args.results.join("chart.svg").display()
+    );
+    Ok(())
+}

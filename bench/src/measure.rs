@@ -1,0 +1,403 @@
+//! One benchmark run: every scenario once per round, in the same order each round, each
+//! target started fresh (so peak RSS is its own), then cold start and reload latency.
+
+use crate::{
+    peers::{self, Peer},
+    procstat,
+    scenario::{self, Env, Scenario, Target},
+    wrk,
+};
+use anyhow::{bail, Context, Result};
+use serde::{Deserialize, Serialize};
+use std::{
+    path::Path,
+    process::Command,
+    time::{Duration, Instant},
+};
+
+pub struct Plan {
+    pub duration: Duration,
+    pub warmup: Duration,
+    pub rounds: u32,
+    pub connections: u32,
+}
+
+#[derive(Debug, Serialize, Deserialize)]
+pub struct Run {
+    pub machine: Machine,
+    pub connections: u32,
+    pub duration_s: u64,
+    pub rounds: u32,
+    pub scenarios: Vec<ScenarioResult>,
+    pub cold_start: Option<ColdStart>,
+    pub reload_ms: Option<Vec<f64>>,
+    pub notes: Vec<String>,
+}
+
+#[derive(Debug, Serialize, Deserialize)]
+pub struct Machine {
+    pub date: String,
+    pub cpus: usize,
+    pub cpu_model: String,
+    pub nginx: String,
+    pub wasmesh_rev: String,
+    pub load_cpu: String,
+    pub server_cpu: String,
+}
+
+#[derive(Debug, Serialize, Deserialize)]
+pub struct ScenarioResult {
+    pub name: String,
+    pub title: String,
+    pub plugins: Option<usize>,
+    /// One entry per round that completed.
+    pub rounds: Vec<RoundResult>,
+    /// Why a round failed, if one did.
+    pub errors: Vec<String>,
+}
+
+#[derive(Debug, Serialize, Deserialize, Clone)]
+pub struct RoundResult {
+    pub load: wrk::LoadResult,
+    pub rps: f64,
+    /// CPU seconds the proxy (all its processes) spent per 1000 requests; none for `direct`.
+    pub cpu_s_per_1k: Option<f64>,
+    pub peak_rss_bytes: Option<u64>,
+}
+
+impl ScenarioResult {
+    /// The round with the median requests/s (the one reported).
+    pub fn median(&self) -> Option<&RoundResult> {
+        let mut v: Vec<&RoundResult> = self.rounds.iter().collect();
+        v.sort_by(|a, b| a.rps.total_cmp(&b.rps));
+        v.get(v.len() / 2).copied()
+    }
+}
+
+#[derive(Debug, Serialize, Deserialize)]
+pub struct ColdStart {
+    /// Process start → first 200 through a one-plugin chain, empty compiled-module cache.
+    pub cold_cache_ms: Vec<f64>,
+    /// The same with the cache the previous start left.
+    pub warm_cache_ms: Vec<f64>,
+}
+
+pub fn median(v: &[f64]) -> Option<f64> {
+    let mut v = v.to_vec();
+    v.sort_by(f64::total_cmp);
+    v.get(v.len() / 2).copied()
+}
+
+fn cmd_line(program: &str, args: &[&str]) -> String {
+    Command::new(program)
+        .args(args)
+        .output()
+        .map(|o| {
+            let s = if o.stdout.is_empty() { o.stderr } else { o.stdout };
+            String::from_utf8_lossy(&s).trim().to_string()
+        })
+        .unwrap_or_else(|_| "unknown".into())
+}
+
+fn machine(load_cpu: &str, server_cpu: &str) -> Machine {
+    let cpu_model = std::fs::read_to_string("/proc/cpuinfo")
+        .ok()
+        .and_then(|c| {
+            c.lines()
+                .find(|l| l.starts_with("model name"))
+                .map(|l| l.split(':').nth(1).unwrap_or("").trim().to_string())
+        })
+        .unwrap_or_else(|| "unknown".into());
+    Machine {
+        date: cmd_line("date", &["-u", "+%Y-%m-%dT%H:%M:%SZ"]),
+        cpus: std::thread::available_parallelism().map(|n| n.get()).unwrap_or(1),
+        cpu_model,
+        nginx: cmd_line("nginx", &["-v"]),
+        wasmesh_rev: cmd_line("git", &["rev-parse", "--short", "HEAD"]),
+        load_cpu: load_cpu.into(),
+        server_cpu: server_cpu.into(),
+    }
+}
+
+pub fn run(plan: &Plan, scenarios: &[Scenario], work: &Path, plugins: &Path, wasmesh: &Path) -> Result<Run> {
+    // Two cores: the load generator on one, proxy and upstream on the other — the same
+    // layout for every scenario, so nginx and wasmesh meet the same contention.
+    let cpus = std::thread::available_parallelism().map(|n| n.get()).unwrap_or(1);
+    let (load_cpu, server_cpu) = if cpus >= 2 { ("0", "1") } else { ("0", "0") };
+    let upstream_port = peers::free_port()?;
+    let _upstream = peers::upstream(work, upstream_port, server_cpu)?;
+    let mut results: Vec<ScenarioResult> = scenarios
+        .iter()
+        .map(|s| ScenarioResult {
+            name: s.name.into(),
+            title: s.title.into(),
+            plugins: s.plugins,
+            rounds: vec![],
+            errors: vec![],
+        })
+        .collect();
+
+    for round in 1..=plan.rounds {
+        for (scenario, result) in scenarios.iter().zip(results.iter_mut()) {
+            eprint!("round {round}/{}: {:<14} ", plan.rounds, scenario.name);
+            match one(
+                plan,
+                scenario,
+                work,
+                plugins,
+                wasmesh,
+                upstream_port,
+                server_cpu,
+                load_cpu,
+            ) {
+                Ok(r) => {
+                    eprintln!(
+                        "{:>9.0} req/s  p99 {:>6} µs  errors {}",
+                        r.rps,
+                        r.load.p99_us,
+                        r.load.errors + r.load.non_2xx
+                    );
+                    result.rounds.push(r);
+                }
+                Err(e) => {
+                    eprintln!("failed: {e:#}");
+                    result.errors.push(format!("{e:#}"));
+                }
+            }
+        }
+    }
+
+    let mut notes = vec![];
+    let cold_start = cold_start(work, plugins, wasmesh, upstream_port, server_cpu)
+        .map_err(|e| notes.push(format!("cold start not measured: {e:#}")))
+        .ok();
+    let reload_ms = reload(work, plugins, wasmesh, upstream_port, server_cpu)
+        .map_err(|e| notes.push(format!("reload latency not measured: {e:#}")))
+        .ok();
+    Ok(Run {
+        machine: machine(load_cpu, server_cpu),
+        connections: plan.connections,
+        duration_s: plan.duration.as_secs(),
+        rounds: plan.rounds,
+        scenarios: results,
+        cold_start,
+        reload_ms,
+        notes,
+    })
+}
+
+#[allow(clippy::too_many_arguments)]
+fn one(
+    plan: &Plan,
+    scenario: &Scenario,
+    work: &Path,
+    plugins: &Path,
+    wasmesh: &Path,
+    upstream_port: u16,
+    server_cpu: &str,
+    load_cpu: &str,
+) -> Result<RoundResult> {
+    let header = scenario::request_header(scenario)?;
+    let (port, proxy): (u16, Option<Peer>) = match &scenario.target {
+        Target::Direct => (upstream_port, None),
+        Target::Nginx => {
+            let port = peers::free_port()?;
+            (
+                port,
+                Some(peers::nginx_proxy(work, port, upstream_port, server_cpu)?),
+            )
+        }
+        Target::Wasmesh(chain) => {
+            let port = peers::free_port()?;
+            let env = Env {
+                plugins,
+                listen_port: port,
+                upstream_port,
+            };
+            let config = work.join(format!("config-{}", scenario.name));
+            scenario::write_config(&config, chain, &env)?;
+            let mut peer = start_wasmesh(
+                work,
+                wasmesh,
+                &config,
+                &work.join("cache"),
+                server_cpu,
+                scenario.name,
+            )?;
+            wait_ready(
+                port,
+                scenario.path,
+                header.as_deref(),
+                &mut peer,
+                work,
+                scenario.name,
+            )?;
+            (port, Some(peer))
+        }
+    };
+    let url = format!("http://127.0.0.1:{port}{}", scenario.path);
+    let load = |duration| wrk::Load {
+        url: &url,
+        connections: plan.connections,
+        duration,
+        header: header.as_deref(),
+        cpu: load_cpu,
+    };
+    wrk::run(work, &load(plan.warmup))?;
+    let pids = proxy
+        .as_ref()
+        .map(|p| procstat::with_children(p.pid()))
+        .unwrap_or_default();
+    let cpu_before: f64 = pids.iter().filter_map(|p| procstat::cpu_seconds(*p).ok()).sum();
+    let result = wrk::run(work, &load(plan.duration))?;
+    let cpu_after: f64 = pids.iter().filter_map(|p| procstat::cpu_seconds(*p).ok()).sum();
+    let peak_rss_bytes = if pids.is_empty() {
+        None
+    } else {
+        Some(
+            pids.iter()
+                .filter_map(|p| procstat::peak_rss_bytes(*p).ok())
+                .sum(),
+        )
+    };
+    if result.requests == 0 {
+        bail!("no request completed");
+    }
+    let bad = result.errors + result.non_2xx;
+    if bad * 100 > result.requests {
+        bail!("{bad} of {} requests failed or were not 2xx", result.requests);
+    }
+    drop(proxy);
+    Ok(RoundResult {
+        rps: result.requests_per_second(),
+        cpu_s_per_1k: (!pids.is_empty()).then(|| (cpu_after - cpu_before) * 1000.0 / result.requests as f64),
+        peak_rss_bytes,
+        load: result,
+    })
+}
+
+fn start_wasmesh(
+    work: &Path,
+    binary: &Path,
+    config: &Path,
+    cache: &Path,
+    cpu: &str,
+    name: &str,
+) -> Result<Peer> {
+    let admin = peers::free_port()?;
+    peers::wasmesh(
+        binary,
+        config,
+        cache,
+        admin,
+        cpu,
+        &work.join(format!("wasmesh-{name}.log")),
+    )
+}
+
+fn wait_ready(
+    port: u16,
+    path: &str,
+    header: Option<&str>,
+    peer: &mut Peer,
+    work: &Path,
+    name: &str,
+) -> Result<Duration> {
+    let start = Instant::now();
+    let mut last = String::from("no answer");
+    while start.elapsed() < Duration::from_secs(30) {
+        if let Some(status) = peer.exited() {
+            last = format!("wasmesh exited ({status})");
+            break;
+        }
+        match peers::get(port, path, header) {
+            Ok((200, _)) => return Ok(start.elapsed()),
+            Ok((status, _)) => last = format!("status {status}"),
+            Err(e) => last = e.to_string(),
+        }
+        std::thread::sleep(Duration::from_millis(1));
+    }
+    let log = std::fs::read_to_string(work.join(format!("wasmesh-{name}.log"))).unwrap_or_default();
+    let tail: Vec<&str> = log.lines().rev().take(15).collect();
+    bail!(
+        "wasmesh gave no 200 (last: {last}); log tail:\n{}",
+        tail.into_iter().rev().collect::<Vec<_>>().join("\n")
+    )
+}
+
+fn cold_start(
+    work: &Path,
+    plugins: &Path,
+    wasmesh: &Path,
+    upstream_port: u16,
+    cpu: &str,
+) -> Result<ColdStart> {
+    let mut cold = vec![];
+    let mut warm = vec![];
+    for i in 0..3 {
+        let cache = work.join(format!("cold-cache-{i}"));
+        if cache.exists() {
+            std::fs::remove_dir_all(&cache)?;
+        }
+        for (label, into) in [("cold", &mut cold), ("warm", &mut warm)] {
+            let port = peers::free_port()?;
+            let env = Env {
+                plugins,
+                listen_port: port,
+                upstream_port,
+            };
+            let config = work.join("config-cold-start");
+            scenario::write_config(&config, &scenario::Chain::Headers(1), &env)?;
+            let start = Instant::now();
+            let mut peer = start_wasmesh(
+                work,
+                wasmesh,
+                &config,
+                &cache,
+                cpu,
+                &format!("cold-start-{label}"),
+            )?;
+            wait_ready(port, "/", None, &mut peer, work, &format!("cold-start-{label}"))?;
+            into.push(start.elapsed().as_secs_f64() * 1000.0);
+        }
+    }
+    Ok(ColdStart {
+        cold_cache_ms: cold,
+        warm_cache_ms: warm,
+    })
+}
+
+/// File change → first response carrying the new plugin configuration.
+fn reload(work: &Path, plugins: &Path, wasmesh: &Path, upstream_port: u16, cpu: &str) -> Result<Vec<f64>> {
+    let port = peers::free_port()?;
+    let env = Env {
+        plugins,
+        listen_port: port,
+        upstream_port,
+    };
+    let config = work.join("config-reload");
+    scenario::write_config(&config, &scenario::Chain::Headers(0), &env)?;
+    scenario::write_header_plugin(&config, &env, "v0")?;
+    let mut peer = start_wasmesh(work, wasmesh, &config, &work.join("cache"), cpu, "reload")?;
+    wait_ready(port, "/", None, &mut peer, work, "reload")?;
+    let mut times = vec![];
+    for i in 1..=5 {
+        let value = format!("v{i}");
+        let start = Instant::now();
+        scenario::write_header_plugin(&config, &env, &value)?;
+        let wanted = format!("x-wasm-response: {value}");
+        loop {
+            let (_, response) = peers::get(port, "/", None).context("request during reload")?;
+            if response.to_ascii_lowercase().contains(&wanted) {
+                break;
+            }
+            if start.elapsed() > Duration::from_secs(10) {
+                bail!("the new configuration ({value}) was not visible within 10s");
+            }
+            std::thread::sleep(Duration::from_millis(1));
+        }
+        times.push(start.elapsed().as_secs_f64() * 1000.0);
+    }
+    drop(peer);
+    Ok(times)
+}

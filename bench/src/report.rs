@@ -1,0 +1,216 @@
+//! The Markdown report: one table of every scenario with ratios against nginx and against
+//! wasmesh without plugins, the targets and whether this run met them.
+
+use crate::measure::{median, Run, ScenarioResult};
+use std::fmt::Write as _;
+
+const MIB: f64 = 1024.0 * 1024.0;
+
+fn find<'a>(run: &'a Run, name: &str) -> Option<&'a ScenarioResult> {
+    run.scenarios
+        .iter()
+        .find(|s| s.name == name && !s.rounds.is_empty())
+}
+
+fn rps(run: &Run, name: &str) -> Option<f64> {
+    find(run, name).and_then(|s| s.median()).map(|r| r.rps)
+}
+
+fn ratio(a: Option<f64>, b: Option<f64>) -> String {
+    match (a, b) {
+        (Some(a), Some(b)) if b > 0.0 => format!("{:.2}×", a / b),
+        _ => "–".into(),
+    }
+}
+
+fn ms(us: u64) -> String {
+    format!("{:.2}", us as f64 / 1000.0)
+}
+
+pub fn table(run: &Run) -> String {
+    let nginx = rps(run, "nginx");
+    let base = rps(run, "wasmesh-0");
+    let mut t = String::from(
+        "| scenario | req/s | vs nginx | vs wasmesh-0 | p50 ms | p90 ms | p99 ms | p99.9 ms | proxy CPU s / 1k req | proxy peak RSS MiB |\n\
+         |---|---:|---:|---:|---:|---:|---:|---:|---:|---:|\n",
+    );
+    for s in &run.scenarios {
+        let Some(r) = s.median() else {
+            let _ = writeln!(
+                t,
+                "| {} | failed: {} |||||||||",
+                s.title,
+                s.errors.first().map(|e| first_line(e)).unwrap_or("")
+            );
+            continue;
+        };
+        let _ = writeln!(
+            t,
+            "| {} | {:.0} | {} | {} | {} | {} | {} | {} | {} | {} |",
+            s.title,
+            r.rps,
+            ratio(Some(r.rps), nginx),
+            if s.name.starts_with("wasmesh") {
+                ratio(Some(r.rps), base)
+            } else {
+                "–".into()
+            },
+            ms(r.load.p50_us),
+            ms(r.load.p90_us),
+            ms(r.load.p99_us),
+            ms(r.load.p999_us),
+            r.cpu_s_per_1k.map(|c| format!("{c:.3}")).unwrap_or("–".into()),
+            r.peak_rss_bytes
+                .map(|b| format!("{:.1}", b as f64 / MIB))
+                .unwrap_or("–".into()),
+        );
+    }
+    t
+}
+
+fn first_line(s: &str) -> &str {
+    s.lines().next().unwrap_or("")
+}
+
+/// Each target of the benchmark issue with this run's value and a verdict.
+fn targets(run: &Run) -> Vec<(String, String, Option<bool>)> {
+    let mut out = vec![];
+    let get = |n| find(run, n).and_then(|s| s.median());
+    let (nginx, w0, w1, w10) = (
+        get("nginx"),
+        get("wasmesh-0"),
+        get("wasmesh-1"),
+        get("wasmesh-10"),
+    );
+    let mut add = |what: &str, value: Option<String>, ok: Option<bool>| {
+        out.push((
+            what.to_string(),
+            value.unwrap_or_else(|| "not measured".into()),
+            ok,
+        ));
+    };
+    let r = |a: Option<f64>, b: Option<f64>| a.zip(b).map(|(a, b)| a / b);
+    let rr = r(w0.map(|x| x.rps), nginx.map(|x| x.rps));
+    add(
+        "wasmesh, no plugins: req/s ≥ 1.0× nginx",
+        rr.map(|v| format!("{v:.2}×")),
+        rr.map(|v| v >= 1.0),
+    );
+    let p = r(
+        w0.map(|x| x.load.p99_us as f64),
+        nginx.map(|x| x.load.p99_us as f64),
+    );
+    add(
+        "wasmesh, no plugins: p99 ≤ nginx's",
+        p.map(|v| format!("{v:.2}× nginx's p99")),
+        p.map(|v| v <= 1.0),
+    );
+    let c1 = r(w1.map(|x| x.rps), w0.map(|x| x.rps)).map(|v| 1.0 - v);
+    add(
+        "1 header plugin costs ≤ 5% of throughput",
+        c1.map(|v| format!("{:.1}%", v * 100.0)),
+        c1.map(|v| v <= 0.05),
+    );
+    let c10 = r(w10.map(|x| x.rps), w0.map(|x| x.rps)).map(|v| 1.0 - v);
+    add(
+        "10 header plugins cost ≤ 30%",
+        c10.map(|v| format!("{:.1}%", v * 100.0)),
+        c10.map(|v| v <= 0.30),
+    );
+    let rss1 = w1.and_then(|x| x.peak_rss_bytes).map(|b| b as f64 / MIB);
+    add(
+        "peak RSS with 1 plugin ≤ 40 MiB",
+        rss1.map(|v| format!("{v:.1} MiB")),
+        rss1.map(|v| v <= 40.0),
+    );
+    let per = w1
+        .and_then(|x| x.peak_rss_bytes)
+        .zip(w10.and_then(|x| x.peak_rss_bytes))
+        .map(|(a, b)| (b as f64 - a as f64) / 9.0 / MIB);
+    add(
+        "each additional plugin ≤ 2 MiB (1 worker)",
+        per.map(|v| format!("{v:.2} MiB")),
+        per.map(|v| v <= 2.0),
+    );
+    let warm = run.cold_start.as_ref().and_then(|c| median(&c.warm_cache_ms));
+    add(
+        "cold start to first 200, warm module cache ≤ 200 ms",
+        warm.map(|v| format!("{v:.0} ms")),
+        warm.map(|v| v <= 200.0),
+    );
+    let reload = run.reload_ms.as_ref().and_then(|v| median(v));
+    add(
+        "reload visible ≤ 1 s after the file changes",
+        reload.map(|v| format!("{v:.0} ms")),
+        reload.map(|v| v <= 1000.0),
+    );
+    out
+}
+
+pub fn markdown(run: &Run, mode: &str) -> String {
+    let m = &run.machine;
+    let mut s = String::new();
+    let _ = writeln!(s, "# Benchmarks\n");
+    let _ = writeln!(
+        s,
+        "Produced by `bench/run.sh{}` on {} (wasmesh `{}`). Every scenario ran in the same run, \
+         alternating, {} round(s) of {} s at {} connections; the round with the median req/s is shown. \
+         The machine: {} CPUs ({}); the load generator (wrk, 1 thread) pinned to CPU {}, the proxy \
+         (1 worker) and the upstream (nginx serving a fixed body, 1 worker) pinned to CPU {}. \
+         nginx: {}. Raw data: `bench/results/latest.json`.\n",
+        if mode == "short" { " --short" } else { "" },
+        m.date,
+        m.wasmesh_rev,
+        run.rounds,
+        run.duration_s,
+        run.connections,
+        m.cpus,
+        m.cpu_model,
+        m.load_cpu,
+        m.server_cpu,
+        m.nginx
+    );
+    s += &table(run);
+    let _ = writeln!(
+        s,
+        "\n![throughput and p99 against plugin count](bench/results/chart.svg)\n"
+    );
+    let _ = writeln!(s, "## Targets\n\n| target | this run | met |\n|---|---|---|");
+    for (what, value, ok) in targets(run) {
+        let verdict = match ok {
+            Some(true) => "yes",
+            Some(false) => "**no**",
+            None => "–",
+        };
+        let _ = writeln!(s, "| {what} | {value} | {verdict} |");
+    }
+    if let Some(c) = &run.cold_start {
+        let _ = writeln!(
+            s,
+            "\n## Start and reload\n\nProcess start → first 200 through a one-plugin chain (median of {}): \
+             empty compiled-module cache {:.0} ms, warm cache {:.0} ms.",
+            c.cold_cache_ms.len(),
+            median(&c.cold_cache_ms).unwrap_or(f64::NAN),
+            median(&c.warm_cache_ms).unwrap_or(f64::NAN)
+        );
+    }
+    if let Some(r) = &run.reload_ms {
+        let _ = writeln!(
+            s,
+            "\nConfig file rewritten → first response from the new chain (median of {}): {:.0} ms.",
+            r.len(),
+            median(r).unwrap_or(f64::NAN)
+        );
+    }
+    let failed: Vec<_> = run.scenarios.iter().filter(|x| !x.errors.is_empty()).collect();
+    if !run.notes.is_empty() || !failed.is_empty() {
+        let _ = writeln!(s, "\n## What did not run\n");
+        for n in &run.notes {
+            let _ = writeln!(s, "- {}", first_line(n));
+        }
+        for f in failed {
+            let _ = writeln!(s, "- {}: {}", f.name, first_line(&f.errors[0]));
+        }
+    }
+    s
+}

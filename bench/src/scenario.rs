@@ -1,0 +1,245 @@
+//! The scenarios of one benchmark run and the wasmesh config each one needs. Every scenario
+//! loads the same upstream through a different target, so the ratios between them are what
+//! the plugins, the built-in filters or the proxy itself cost.
+
+use crate::jwt;
+use anyhow::Result;
+use std::{fmt::Write as _, fs, path::Path};
+
+/// What a scenario sends its load to.
+#[derive(Debug, Clone, PartialEq)]
+pub enum Target {
+    /// Straight to the upstream: the floor.
+    Direct,
+    /// nginx as a reverse proxy: the bar.
+    Nginx,
+    /// wasmesh with this chain.
+    Wasmesh(Chain),
+}
+
+/// The filters a wasmesh scenario puts in the chain.
+#[derive(Debug, Clone, PartialEq)]
+pub enum Chain {
+    /// `n` instances of the header plugin, each its own WasmPlugin, spread over the phases.
+    Headers(usize),
+    /// The body-rewriting plugin on a 64 KiB response.
+    Body,
+    /// The built-in JWT authn and an authz policy requiring a request principal.
+    Jwt,
+}
+
+#[derive(Debug, Clone)]
+pub struct Scenario {
+    pub name: &'static str,
+    pub title: &'static str,
+    pub target: Target,
+    pub path: &'static str,
+    /// Plugins in the chain, for the throughput-against-plugin-count chart.
+    pub plugins: Option<usize>,
+}
+
+pub fn all() -> Vec<Scenario> {
+    use Chain::*;
+    use Target::*;
+    let s = |name, title, target, path, plugins| Scenario {
+        name,
+        title,
+        target,
+        path,
+        plugins,
+    };
+    vec![
+        s("direct", "direct to upstream (floor)", Direct, "/", None),
+        s("nginx", "nginx reverse proxy", Nginx, "/", None),
+        s(
+            "wasmesh-0",
+            "wasmesh, no plugins",
+            Wasmesh(Headers(0)),
+            "/",
+            Some(0),
+        ),
+        s(
+            "wasmesh-1",
+            "wasmesh, 1 header plugin",
+            Wasmesh(Headers(1)),
+            "/",
+            Some(1),
+        ),
+        s(
+            "wasmesh-5",
+            "wasmesh, 5 header plugins",
+            Wasmesh(Headers(5)),
+            "/",
+            Some(5),
+        ),
+        s(
+            "wasmesh-10",
+            "wasmesh, 10 header plugins",
+            Wasmesh(Headers(10)),
+            "/",
+            Some(10),
+        ),
+        s(
+            "wasmesh-body",
+            "wasmesh, 64 KiB body rewrite",
+            Wasmesh(Body),
+            "/64k",
+            None,
+        ),
+        s(
+            "wasmesh-jwt",
+            "wasmesh, JWT authn + authz",
+            Wasmesh(Jwt),
+            "/",
+            None,
+        ),
+    ]
+}
+
+const PHASES: [&str; 4] = ["AUTHN", "AUTHZ", "STATS", "UNSPECIFIED"];
+
+/// Where the bench finds plugin modules and peers.
+pub struct Env<'a> {
+    pub plugins: &'a Path,
+    pub listen_port: u16,
+    pub upstream_port: u16,
+}
+
+/// Writes the config directory of a wasmesh scenario: the Proxy plus its chain.
+pub fn write_config(dir: &Path, chain: &Chain, env: &Env<'_>) -> Result<()> {
+    if dir.exists() {
+        fs::remove_dir_all(dir)?;
+    }
+    fs::create_dir_all(dir)?;
+    fs::write(dir.join("proxy.yaml"), proxy_yaml(env))?;
+    let mut docs = String::new();
+    match chain {
+        Chain::Headers(n) => {
+            for i in 0..*n {
+                docs += &plugin_yaml(
+                    &format!("headers-{i}"),
+                    PHASES[i % 4],
+                    &env.plugins.join("headers.wasm"),
+                    &format!("p{i}"),
+                );
+            }
+        }
+        Chain::Body => docs += &plugin_yaml("body", "UNSPECIFIED", &env.plugins.join("body.wasm"), "body"),
+        Chain::Jwt => docs += &jwt_yaml()?,
+    }
+    if !docs.is_empty() {
+        fs::write(dir.join("chain.yaml"), docs)?;
+    }
+    Ok(())
+}
+
+/// Rewrites one header plugin's `value`: the reload-latency measurement waits for it to show.
+pub fn write_header_plugin(dir: &Path, env: &Env<'_>, value: &str) -> Result<()> {
+    let doc = plugin_yaml(
+        "headers-0",
+        "UNSPECIFIED",
+        &env.plugins.join("headers.wasm"),
+        value,
+    );
+    let tmp = dir.join(".chain.yaml.tmp");
+    fs::write(&tmp, doc)?;
+    fs::rename(tmp, dir.join("chain.yaml"))?;
+    Ok(())
+}
+
+fn proxy_yaml(env: &Env<'_>) -> String {
+    format!(
+        "apiVersion: wasmesh.io/v1alpha1
+kind: Proxy
+metadata:
+  name: gateway
+  namespace: bench
+  labels: {{app: bench}}
+spec:
+  listeners:
+  - name: http
+    address: 127.0.0.1:{listen}
+    protocol: http
+    trafficDirection: SERVER
+    routes:
+    - name: default
+      match: {{prefix: /}}
+      cluster: backend
+      timeout: 15s
+  clusters:
+  - name: backend
+    endpoints: [\"127.0.0.1:{upstream}\"]
+    protocol: http1
+    connectTimeout: 1s
+",
+        listen = env.listen_port,
+        upstream = env.upstream_port
+    )
+}
+
+fn plugin_yaml(name: &str, phase: &str, module: &Path, value: &str) -> String {
+    let mut s = String::new();
+    let _ = write!(
+        s,
+        "---
+apiVersion: extensions.istio.io/v1alpha1
+kind: WasmPlugin
+metadata:
+  name: {name}
+  namespace: bench
+spec:
+  selector:
+    matchLabels: {{app: bench}}
+  url: file://{module}
+  phase: {phase}
+  pluginConfig:
+    value: {value}
+",
+        module = module.display()
+    );
+    s
+}
+
+fn jwt_yaml() -> Result<String> {
+    let jwt = jwt::make()?;
+    Ok(format!(
+        "---
+apiVersion: security.istio.io/v1
+kind: RequestAuthentication
+metadata:
+  name: jwt
+  namespace: bench
+spec:
+  selector:
+    matchLabels: {{app: bench}}
+  jwtRules:
+  - issuer: {issuer}
+    jwks: '{jwks}'
+---
+apiVersion: security.istio.io/v1
+kind: AuthorizationPolicy
+metadata:
+  name: require-jwt
+  namespace: bench
+spec:
+  selector:
+    matchLabels: {{app: bench}}
+  action: ALLOW
+  rules:
+  - from:
+    - source:
+        requestPrincipals: [\"{issuer}/{subject}\"]
+",
+        issuer = jwt::ISSUER,
+        subject = jwt::SUBJECT,
+        jwks = jwt.jwks
+    ))
+}
+
+/// The header a scenario's requests carry.
+pub fn request_header(scenario: &Scenario) -> Result<Option<String>> {
+    Ok(match scenario.target {
+        Target::Wasmesh(Chain::Jwt) => Some(format!("Authorization: Bearer {}", jwt::make()?.token)),
+        _ => None,
+    })
+}
