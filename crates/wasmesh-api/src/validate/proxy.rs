@@ -1,0 +1,209 @@
+//! Proxy rules: unique names and addresses, routes that can match, clusters that exist.
+
+use super::security::is_header_name;
+use crate::{
+    error::FieldError,
+    proxy::{ListenerProtocol, Proxy},
+};
+use std::collections::HashSet;
+
+pub(super) fn check(proxy: &Proxy, out: &mut Vec<FieldError>) {
+    let spec = &proxy.spec;
+    let clusters: HashSet<&str> = spec.clusters.iter().map(|c| c.name.as_str()).collect();
+    let cluster_names = || {
+        let mut names: Vec<&str> = clusters.iter().copied().collect();
+        names.sort_unstable();
+        if names.is_empty() {
+            "none are defined in spec.clusters".to_string()
+        } else {
+            format!("defined: {}", names.join(", "))
+        }
+    };
+    if spec.listeners.is_empty() {
+        out.push(FieldError::rule(
+            "spec.listeners",
+            "at least one listener is required",
+        ));
+    }
+    let mut names = HashSet::new();
+    let mut addresses = HashSet::new();
+    for (i, l) in spec.listeners.iter().enumerate() {
+        let at = format!("spec.listeners[{i}]");
+        if l.name.is_empty() {
+            out.push(FieldError::invalid(
+                format!("{at}.name"),
+                "",
+                "a name is required",
+            ));
+        } else if !names.insert(l.name.as_str()) {
+            out.push(FieldError::invalid(
+                format!("{at}.name"),
+                &l.name,
+                "listener names must be unique",
+            ));
+        }
+        if !addresses.insert(l.address) {
+            out.push(FieldError::invalid(
+                format!("{at}.address"),
+                &l.address.to_string(),
+                "another listener already uses this address",
+            ));
+        }
+        if let Some(tls) = &l.tls {
+            if tls.cert_file.is_empty() {
+                out.push(FieldError::invalid(
+                    format!("{at}.tls.certFile"),
+                    "",
+                    "a PEM certificate file is required",
+                ));
+            }
+            if tls.key_file.is_empty() {
+                out.push(FieldError::invalid(
+                    format!("{at}.tls.keyFile"),
+                    "",
+                    "a PEM key file is required",
+                ));
+            }
+        }
+        match l.protocol {
+            ListenerProtocol::Tcp => {
+                if !l.routes.is_empty() {
+                    out.push(FieldError::rule(
+                        format!("{at}.routes"),
+                        "tcp listeners have no routes; set cluster instead",
+                    ));
+                }
+                match &l.cluster {
+                    None => out.push(FieldError::rule(
+                        format!("{at}.cluster"),
+                        "a tcp listener needs the cluster its connections go to",
+                    )),
+                    Some(c) if !clusters.contains(c.as_str()) => out.push(FieldError::invalid(
+                        format!("{at}.cluster"),
+                        c,
+                        format!("no such cluster; {}", cluster_names()),
+                    )),
+                    Some(_) => {}
+                }
+            }
+            ListenerProtocol::Http => {
+                if l.cluster.is_some() {
+                    out.push(FieldError::rule(
+                        format!("{at}.cluster"),
+                        "http listeners send requests through routes; cluster is for tcp listeners",
+                    ));
+                }
+            }
+        }
+        for (j, route) in l.routes.iter().enumerate() {
+            let at = format!("{at}.routes[{j}]");
+            let m = &route.r#match;
+            let set = [m.prefix.is_some(), m.exact.is_some(), m.regex.is_some()]
+                .iter()
+                .filter(|s| **s)
+                .count();
+            if set != 1 {
+                out.push(FieldError::rule(
+                    format!("{at}.match"),
+                    "set exactly one of prefix, exact or regex",
+                ));
+            }
+            for (field, value) in [("prefix", &m.prefix), ("exact", &m.exact)] {
+                if let Some(v) = value {
+                    if !v.starts_with('/') {
+                        out.push(FieldError::invalid(
+                            format!("{at}.match.{field}"),
+                            v,
+                            "a path starts with /",
+                        ));
+                    }
+                }
+            }
+            if let Some(re) = &m.regex {
+                check_regex(&format!("{at}.match.regex"), re, out);
+            }
+            for (k, h) in m.headers.iter().enumerate() {
+                let hat = format!("{at}.match.headers[{k}]");
+                if !is_header_name(&h.name) {
+                    out.push(FieldError::invalid(
+                        format!("{hat}.name"),
+                        &h.name,
+                        "must be an HTTP header name",
+                    ));
+                }
+                if h.exact.is_some() && h.regex.is_some() {
+                    out.push(FieldError::rule(&hat, "set at most one of exact or regex"));
+                }
+                if let Some(re) = &h.regex {
+                    check_regex(&format!("{hat}.regex"), re, out);
+                }
+            }
+            if !clusters.contains(route.cluster.as_str()) {
+                out.push(FieldError::invalid(
+                    format!("{at}.cluster"),
+                    &route.cluster,
+                    format!("no such cluster; {}", cluster_names()),
+                ));
+            }
+        }
+    }
+    let mut seen = HashSet::new();
+    for (i, c) in spec.clusters.iter().enumerate() {
+        let at = format!("spec.clusters[{i}]");
+        if c.name.is_empty() {
+            out.push(FieldError::invalid(
+                format!("{at}.name"),
+                "",
+                "a name is required",
+            ));
+        } else if !seen.insert(c.name.as_str()) {
+            out.push(FieldError::invalid(
+                format!("{at}.name"),
+                &c.name,
+                "cluster names must be unique",
+            ));
+        }
+        if c.endpoints.is_empty() {
+            out.push(FieldError::rule(
+                format!("{at}.endpoints"),
+                "at least one endpoint (HOST:PORT) is required",
+            ));
+        }
+        for (j, e) in c.endpoints.iter().enumerate() {
+            if !is_host_port(e) {
+                out.push(FieldError::invalid(
+                    format!("{at}.endpoints[{j}]"),
+                    e,
+                    "must be HOST:PORT (127.0.0.1:9000, [::1]:9000, localhost:9000)",
+                ));
+            }
+        }
+    }
+}
+
+fn check_regex(path: &str, re: &str, out: &mut Vec<FieldError>) {
+    if let Err(e) = regex::Regex::new(re) {
+        let why = e.to_string().lines().last().unwrap_or("").trim().to_string();
+        out.push(FieldError::invalid(
+            path,
+            re,
+            format!("not a valid regular expression: {why}"),
+        ));
+    }
+}
+
+fn is_host_port(s: &str) -> bool {
+    let Some((host, port)) = s.rsplit_once(':') else {
+        return false;
+    };
+    let port_ok = port.parse::<u16>().is_ok_and(|p| p > 0);
+    let host_ok = if let Some(inner) = host.strip_prefix('[').and_then(|h| h.strip_suffix(']')) {
+        inner.parse::<std::net::Ipv6Addr>().is_ok()
+    } else {
+        !host.is_empty()
+            && host
+                .split('.')
+                .all(|part| !part.is_empty() && part.bytes().all(|b| b.is_ascii_alphanumeric() || b == b'-'))
+    };
+    port_ok && host_ok
+}
