@@ -1,0 +1,101 @@
+//! Small HTTP servers run in-process on loopback: each request goes to a handler that sees
+//! the path and how many requests came before it.
+
+use bytes::Bytes;
+use http_body_util::{combinators::BoxBody, BodyExt, Full, StreamBody};
+use hyper::{body::Frame, Request, Response, StatusCode};
+use std::{
+    convert::Infallible,
+    sync::{
+        atomic::{AtomicUsize, Ordering},
+        Arc,
+    },
+    time::Duration,
+};
+
+pub type Body = BoxBody<Bytes, Infallible>;
+
+pub struct Server {
+    pub addr: std::net::SocketAddr,
+    pub hits: Arc<AtomicUsize>,
+    task: tokio::task::JoinHandle<()>,
+}
+
+impl Server {
+    pub fn url(&self, path: &str) -> String {
+        format!("http://{}{path}", self.addr)
+    }
+
+    pub fn hits(&self) -> usize {
+        self.hits.load(Ordering::SeqCst)
+    }
+}
+
+impl Drop for Server {
+    fn drop(&mut self) {
+        self.task.abort();
+    }
+}
+
+/// Serves `handler(path, request number starting at 0)`.
+pub async fn serve<F>(handler: F) -> Server
+where
+    F: Fn(&str, usize) -> Response<Body> + Send + Sync + 'static,
+{
+    let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
+    let addr = listener.local_addr().unwrap();
+    let hits = Arc::new(AtomicUsize::new(0));
+    let handler = Arc::new(handler);
+    let counter = hits.clone();
+    let task = tokio::spawn(async move {
+        loop {
+            let Ok((stream, _)) = listener.accept().await else {
+                return;
+            };
+            let (handler, counter) = (handler.clone(), counter.clone());
+            tokio::spawn(async move {
+                let service = hyper::service::service_fn(move |req: Request<hyper::body::Incoming>| {
+                    let n = counter.fetch_add(1, Ordering::SeqCst);
+                    let response = handler(req.uri().path(), n);
+                    async move { Ok::<_, Infallible>(response) }
+                });
+                let _ = hyper::server::conn::http1::Builder::new()
+                    .serve_connection(hyper_util::rt::TokioIo::new(stream), service)
+                    .await;
+            });
+        }
+    });
+    Server { addr, hits, task }
+}
+
+pub fn bytes(status: u16, body: impl Into<Bytes>) -> Response<Body> {
+    Response::builder()
+        .status(StatusCode::from_u16(status).unwrap())
+        .body(Full::new(body.into()).boxed())
+        .unwrap()
+}
+
+/// A body that sends its headers, then never a byte.
+pub fn hang() -> Response<Body> {
+    let stream = futures::stream::once(async {
+        tokio::time::sleep(Duration::from_secs(3600)).await;
+        Ok::<_, Infallible>(Frame::data(Bytes::new()))
+    });
+    Response::new(StreamBody::new(stream).boxed())
+}
+
+/// `total` bytes of a module-looking body in 1 MiB chunks, without a Content-Length (so only
+/// counting while reading can stop it).
+pub fn endless_module(total: usize) -> Response<Body> {
+    const CHUNK: usize = 1 << 20;
+    let mut first = vec![0u8; CHUNK];
+    first[..8].copy_from_slice(b"\0asm\x01\0\0\0");
+    let first = Bytes::from(first);
+    let zeros = Bytes::from(vec![0u8; CHUNK]);
+    let chunks = total.div_ceil(CHUNK);
+    let stream =
+        futures::stream::iter((0..chunks).map(move |i| {
+            Ok::<_, Infallible>(Frame::data(if i == 0 { first.clone() } else { zeros.clone() }))
+        }));
+    Response::new(StreamBody::new(stream).boxed())
+}
