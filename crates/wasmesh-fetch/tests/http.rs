@@ -220,7 +220,7 @@ async fn detached_signatures_from_openssl_are_verified() {
         };
         let got = fetcher.fetch(&signed("/p.wasm", &key.public_pem)).await.unwrap();
         assert!(
-            got.signature_verified && &got.bytes[..] == &m[..],
+            got.signature_verified && got.bytes[..] == m[..],
             "ed25519={ed25519}"
         );
 
