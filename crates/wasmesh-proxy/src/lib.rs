@@ -1,2 +1,33 @@
 //! The data plane: listeners, routes, clusters, the filter chain with its built-in
 //! filters, hot reload and the admin endpoint.
+//!
+//! Threading follows Envoy: N workers, each a current-thread runtime with its own
+//! `SO_REUSEPORT` listeners, upstream pools and plugin VMs ([`worker`]); a control thread
+//! reads the config, builds [`snapshot::Snapshot`]s off the request path and serves the
+//! admin endpoint ([`run`]). Not here: parsing and selecting resources (`wasmesh-api`),
+//! watching the config directory (`wasmesh-config`), fetching modules (`wasmesh-fetch`),
+//! the Proxy-Wasm ABI (`wasmesh-wasm`).
+
+mod admin;
+pub mod body;
+pub mod build;
+pub mod chain;
+pub mod cluster;
+pub mod error;
+mod exec;
+mod forward;
+mod handler;
+mod listener;
+pub mod route;
+pub mod run;
+mod serde_duration;
+pub mod snapshot;
+mod source;
+pub mod stats;
+mod tcp;
+mod tunnel;
+mod upstream;
+mod worker;
+
+pub use error::ProxyError;
+pub use run::{run, Options, RunError};

@@ -1,0 +1,96 @@
+//! The one body type that flows through the proxy, in both directions.
+//!
+//! An enum rather than a boxed trait object, so that the common cases — a body streamed
+//! untouched from the downstream connection to the upstream one, or back — cost no
+//! allocation and no dynamic dispatch.
+
+use bytes::Bytes;
+use http::HeaderMap;
+use http_body::{Body, Frame, SizeHint};
+use hyper::body::Incoming;
+use std::pin::Pin;
+use std::task::{Context, Poll};
+
+use crate::upstream::PooledBody;
+
+/// The error a body frame can fail with.
+pub type BodyError = Box<dyn std::error::Error + Send + Sync>;
+
+/// A request or response body as it passes through the proxy.
+pub enum ProxyBody {
+    /// No body at all.
+    Empty,
+    /// A body held in memory (local replies, buffered bodies), with optional trailers.
+    Full {
+        data: Option<Bytes>,
+        trailers: Option<HeaderMap>,
+    },
+    /// A body still arriving from a connection.
+    Incoming(Incoming),
+    /// A response body from a pooled upstream connection, which hands the connection back
+    /// to its pool when the body ends.
+    Upstream(PooledBody),
+}
+
+// === impl ProxyBody ===
+
+impl ProxyBody {
+    /// A body made of one piece of data.
+    pub fn full(data: impl Into<Bytes>) -> Self {
+        let data = data.into();
+        ProxyBody::Full {
+            data: (!data.is_empty()).then_some(data),
+            trailers: None,
+        }
+    }
+}
+
+impl From<Incoming> for ProxyBody {
+    fn from(body: Incoming) -> Self {
+        ProxyBody::Incoming(body)
+    }
+}
+
+impl Body for ProxyBody {
+    type Data = Bytes;
+    type Error = BodyError;
+
+    fn poll_frame(
+        self: Pin<&mut Self>,
+        cx: &mut Context<'_>,
+    ) -> Poll<Option<Result<Frame<Bytes>, BodyError>>> {
+        match self.get_mut() {
+            ProxyBody::Empty => Poll::Ready(None),
+            ProxyBody::Full { data, trailers } => {
+                if let Some(data) = data.take() {
+                    return Poll::Ready(Some(Ok(Frame::data(data))));
+                }
+                Poll::Ready(trailers.take().map(|t| Ok(Frame::trailers(t))))
+            }
+            ProxyBody::Incoming(body) => Pin::new(body).poll_frame(cx).map_err(|e| e.into()),
+            ProxyBody::Upstream(body) => Pin::new(body).poll_frame(cx),
+        }
+    }
+
+    fn is_end_stream(&self) -> bool {
+        match self {
+            ProxyBody::Empty => true,
+            ProxyBody::Full { data, trailers } => data.is_none() && trailers.is_none(),
+            ProxyBody::Incoming(body) => body.is_end_stream(),
+            ProxyBody::Upstream(body) => body.is_end_stream(),
+        }
+    }
+
+    fn size_hint(&self) -> SizeHint {
+        match self {
+            ProxyBody::Empty => SizeHint::with_exact(0),
+            ProxyBody::Full { data, trailers } => match (data, trailers) {
+                (Some(d), None) => SizeHint::with_exact(d.len() as u64),
+                (None, None) => SizeHint::with_exact(0),
+                _ => SizeHint::default(),
+            },
+            ProxyBody::Incoming(body) => body.size_hint(),
+            ProxyBody::Upstream(body) => body.size_hint(),
+        }
+    }
+}

@@ -1,0 +1,379 @@
+//! Building a [`Snapshot`] from resources: the `Proxy` resource's listeners, routes and
+//! clusters, and the RequestAuthentication and AuthorizationPolicy resources that apply to
+//! the workload, compiled into the built-in filters. Pure apart from reading TLS files.
+
+use http::HeaderName;
+use std::collections::HashMap;
+use std::sync::Arc;
+
+use wasmesh_api::{authorization_policy as ap, proxy as px, AuthorizationPolicy};
+use wasmesh_api::{Builtin, Filter, WorkloadChains};
+
+use crate::chain::authn::{Authn, JwtRule, TokenLocation};
+use crate::chain::authz::{self, Authz, Condition, ConditionKey, IpBlocks};
+use crate::chain::matcher::Patterns;
+use crate::chain::{ChainSpec, FilterSpec};
+use crate::cluster::{Cluster, ClusterProtocol, Clusters};
+use crate::route::{HeaderMatch, HeaderValueMatch, PathMatch, Route, RouteTable};
+use crate::snapshot::{ListenerConfig, ListenerProtocol, ListenerTls, Snapshot, TrafficDirection, Workload};
+
+/// Why a snapshot could not be built; the previous one stays in force.
+#[derive(Debug, thiserror::Error)]
+pub enum BuildError {
+    /// A cluster could not be built.
+    #[error(transparent)]
+    Cluster(#[from] crate::cluster::ClusterError),
+    /// A route or TCP listener names a cluster that does not exist.
+    #[error("listener {listener}: unknown cluster {cluster:?}")]
+    UnknownCluster { listener: String, cluster: String },
+    /// A regex does not compile.
+    #[error("listener {listener}, route {route}: bad regex: {source}")]
+    Regex {
+        listener: String,
+        route: String,
+        #[source]
+        source: regex::Error,
+    },
+    /// A header name is not valid.
+    #[error("{context}: {name:?} is not a valid header name")]
+    HeaderName { context: String, name: String },
+    /// TLS files could not be read or used.
+    #[error("listener {listener}: TLS: {reason}")]
+    Tls { listener: String, reason: String },
+    /// An AuthorizationPolicy could not be compiled.
+    #[error("AuthorizationPolicy {policy}: {reason}")]
+    Policy { policy: String, reason: String },
+}
+
+/// The resources a snapshot is built from.
+pub struct Inputs<'a> {
+    pub version: u64,
+    pub proxy: &'a wasmesh_api::Proxy,
+    /// What `resolve` selected for this workload, per listener.
+    pub chains: &'a WorkloadChains,
+    /// Bodies fetched for `jwksUri`s, by URI (or why the fetch failed).
+    pub jwks: &'a HashMap<String, Result<String, String>>,
+}
+
+/// Builds a snapshot.
+pub fn snapshot(inputs: Inputs<'_>) -> Result<Snapshot, BuildError> {
+    let proxy = inputs.proxy;
+    let clusters = proxy
+        .spec
+        .clusters
+        .iter()
+        .map(|c| {
+            let protocol = match c.protocol {
+                px::ClusterProtocol::Http1 => ClusterProtocol::Http1,
+                px::ClusterProtocol::Http2 => ClusterProtocol::Http2,
+            };
+            Cluster::new(&c.name, &c.endpoints, protocol, c.connect_timeout())
+        })
+        .collect::<Result<Vec<_>, _>>()?;
+    let clusters = Arc::new(Clusters::new(clusters));
+    let builtins = Builtins::new(&inputs)?;
+    let listeners = proxy
+        .spec
+        .listeners
+        .iter()
+        .map(|l| {
+            let chain = Arc::new(builtins.chain(inputs.chains, &l.name));
+            listener(l, &clusters, chain).map(Arc::new)
+        })
+        .collect::<Result<_, _>>()?;
+    Ok(Snapshot {
+        version: inputs.version,
+        workload: Workload {
+            namespace: proxy.metadata.namespace().to_string(),
+            name: proxy.metadata.name.clone(),
+        },
+        listeners,
+        clusters,
+    })
+}
+
+fn listener(
+    l: &px::Listener,
+    clusters: &Clusters,
+    chain: Arc<ChainSpec>,
+) -> Result<ListenerConfig, BuildError> {
+    let cluster_index = |name: &str| {
+        clusters.index_of(name).ok_or_else(|| BuildError::UnknownCluster {
+            listener: l.name.clone(),
+            cluster: name.to_string(),
+        })
+    };
+    let routes = l
+        .routes
+        .iter()
+        .enumerate()
+        .map(|(i, r)| {
+            let name = r.name.clone().unwrap_or_else(|| format!("{}-{i}", l.name));
+            let regex_err = |source| BuildError::Regex {
+                listener: l.name.clone(),
+                route: name.clone(),
+                source,
+            };
+            let path = match r.r#match.path() {
+                px::PathMatch::Prefix(p) => PathMatch::Prefix(p.to_string()),
+                px::PathMatch::Exact(p) => PathMatch::Exact(p.to_string()),
+                px::PathMatch::Regex(p) => PathMatch::regex(p).map_err(regex_err)?,
+            };
+            let headers = r
+                .r#match
+                .headers
+                .iter()
+                .map(|h| {
+                    let hname = header_name(&h.name, || format!("listener {}, route {name}", l.name))?;
+                    let value = match (&h.exact, &h.regex) {
+                        (Some(e), _) => HeaderValueMatch::Exact(e.clone()),
+                        (None, Some(re)) => HeaderValueMatch::regex(re).map_err(regex_err)?,
+                        (None, None) => HeaderValueMatch::Present,
+                    };
+                    Ok(HeaderMatch { name: hname, value })
+                })
+                .collect::<Result<_, BuildError>>()?;
+            Ok(Route {
+                cluster_index: cluster_index(&r.cluster)?,
+                cluster: r.cluster.clone(),
+                name,
+                path,
+                headers,
+                timeout: r.timeout,
+            })
+        })
+        .collect::<Result<Vec<_>, BuildError>>()?;
+    let tls = l.tls.as_ref().map(|t| tls(&l.name, t)).transpose()?;
+    Ok(ListenerConfig {
+        name: l.name.clone(),
+        address: l.address,
+        protocol: match l.protocol {
+            px::ListenerProtocol::Http => ListenerProtocol::Http,
+            px::ListenerProtocol::Tcp => ListenerProtocol::Tcp,
+        },
+        traffic_direction: match l.traffic_direction {
+            px::TrafficDirection::Server => TrafficDirection::Server,
+            px::TrafficDirection::Client => TrafficDirection::Client,
+        },
+        tls,
+        routes: RouteTable::new(routes),
+        tcp_cluster: l.cluster.as_deref().map(cluster_index).transpose()?,
+        chain,
+    })
+}
+
+fn tls(listener: &str, t: &px::ListenerTls) -> Result<ListenerTls, BuildError> {
+    let err = |reason: String| BuildError::Tls {
+        listener: listener.to_string(),
+        reason,
+    };
+    let certs = std::fs::read(&t.cert_file).map_err(|e| err(format!("cannot read {}: {e}", t.cert_file)))?;
+    let key = std::fs::read(&t.key_file).map_err(|e| err(format!("cannot read {}: {e}", t.key_file)))?;
+    let certs = rustls_pemfile::certs(&mut certs.as_slice())
+        .collect::<Result<Vec<_>, _>>()
+        .map_err(|e| err(format!("{}: {e}", t.cert_file)))?;
+    let key = rustls_pemfile::private_key(&mut key.as_slice())
+        .map_err(|e| err(format!("{}: {e}", t.key_file)))?
+        .ok_or_else(|| err(format!("{}: no private key found", t.key_file)))?;
+    let provider = Arc::new(rustls::crypto::ring::default_provider());
+    let mut config = rustls::ServerConfig::builder_with_provider(provider)
+        .with_safe_default_protocol_versions()
+        .map_err(|e| err(e.to_string()))?
+        .with_no_client_auth()
+        .with_single_cert(certs, key)
+        .map_err(|e| err(e.to_string()))?;
+    config.alpn_protocols = vec![b"h2".to_vec(), b"http/1.1".to_vec()];
+    Ok(ListenerTls {
+        cert_file: t.cert_file.clone(),
+        key_file: t.key_file.clone(),
+        config: Arc::new(config),
+    })
+}
+
+fn header_name(name: &str, context: impl FnOnce() -> String) -> Result<HeaderName, BuildError> {
+    HeaderName::from_bytes(name.to_ascii_lowercase().as_bytes()).map_err(|_| BuildError::HeaderName {
+        context: context(),
+        name: name.to_string(),
+    })
+}
+
+/// The built-in filters, compiled once and shared by every listener's chain.
+struct Builtins {
+    authn: Option<Arc<Authn>>,
+    authz: Option<Arc<Authz>>,
+}
+
+impl Builtins {
+    fn new(inputs: &Inputs<'_>) -> Result<Self, BuildError> {
+        let rules = jwt_rules(inputs)?;
+        let policies = inputs
+            .chains
+            .authorization_policies
+            .iter()
+            .filter_map(|p| policy(p).transpose())
+            .collect::<Result<Vec<_>, _>>()?;
+        Ok(Builtins {
+            authn: (!rules.is_empty()).then(|| Arc::new(Authn::new(rules))),
+            authz: (!policies.is_empty()).then(|| Arc::new(Authz::new(policies))),
+        })
+    }
+
+    /// The listener's chain in the order `resolve` gave; a built-in with nothing to enforce
+    /// is left out, so that requests do not pay for it.
+    fn chain(&self, chains: &WorkloadChains, listener: &str) -> ChainSpec {
+        let Some(lc) = chains.listener(listener) else {
+            return ChainSpec::default();
+        };
+        let filters = lc
+            .filters
+            .iter()
+            .filter_map(|f| match f {
+                Filter::Builtin(Builtin::Authn) => self.authn.clone().map(FilterSpec::Authn),
+                Filter::Builtin(Builtin::Authz) => self.authz.clone().map(FilterSpec::Authz),
+                Filter::Builtin(Builtin::Stats) => Some(FilterSpec::Stats),
+                Filter::Builtin(Builtin::Router) => Some(FilterSpec::Router),
+                Filter::Wasm(p) => {
+                    tracing::error!(plugin = %format!("{}.{}", p.metadata.namespace(), p.metadata.name),
+                        "Unimplemented: running wasm plugins is not wired in yet; plugin skipped");
+                    None
+                }
+            })
+            .collect();
+        ChainSpec { filters }
+    }
+}
+
+fn jwt_rules(inputs: &Inputs<'_>) -> Result<Vec<JwtRule>, BuildError> {
+    let mut out = Vec::new();
+    for ra in &inputs.chains.request_authentications {
+        for r in &ra.spec.jwt_rules {
+            let context = || {
+                format!(
+                    "RequestAuthentication {}/{}",
+                    ra.metadata.namespace(),
+                    ra.metadata.name
+                )
+            };
+            let keys = match (&r.jwks, &r.jwks_uri) {
+                (Some(inline), _) => JwtRule::parse_jwks(inline),
+                (None, Some(uri)) => match inputs.jwks.get(uri) {
+                    Some(Ok(body)) => JwtRule::parse_jwks(body),
+                    Some(Err(e)) => Err(e.clone()),
+                    None => Err(format!("JWKS from {uri} not fetched yet")),
+                },
+                (None, None) => Err("no jwks or jwksUri".to_string()),
+            };
+            if let Err(e) = &keys {
+                tracing::warn!(issuer = %r.issuer, error = %e, "{}: JWKS unusable; tokens of this issuer will be rejected", context());
+            }
+            let mut locations = Vec::new();
+            for h in &r.from_headers {
+                locations.push(TokenLocation::Header {
+                    name: header_name(&h.name, context)?,
+                    prefix: h.prefix.clone().unwrap_or_default(),
+                });
+            }
+            locations.extend(r.from_params.iter().cloned().map(TokenLocation::Param));
+            locations.extend(r.from_cookies.iter().cloned().map(TokenLocation::Cookie));
+            if locations.is_empty() {
+                locations = JwtRule::default_locations();
+            }
+            let output_payload_to_header = r
+                .output_payload_to_header
+                .as_deref()
+                .map(|h| header_name(h, context))
+                .transpose()?;
+            let claim_to_headers = r
+                .output_claim_to_headers
+                .iter()
+                .map(|c| Ok((header_name(&c.header, context)?, c.claim.clone())))
+                .collect::<Result<_, BuildError>>()?;
+            out.push(JwtRule {
+                issuer: r.issuer.clone(),
+                audiences: r.audiences.clone(),
+                keys,
+                locations,
+                forward_original_token: r.forward_original_token.unwrap_or(false),
+                output_payload_to_header,
+                claim_to_headers,
+            });
+        }
+    }
+    Ok(out)
+}
+
+/// Compiles one AuthorizationPolicy; AUDIT policies change no decision and are left out.
+fn policy(p: &AuthorizationPolicy) -> Result<Option<authz::Policy>, BuildError> {
+    let name = format!("{}/{}", p.metadata.namespace(), p.metadata.name);
+    let err = |reason: String| BuildError::Policy {
+        policy: name.clone(),
+        reason,
+    };
+    let action = match p.action() {
+        ap::Action::Allow => authz::Action::Allow,
+        ap::Action::Deny => authz::Action::Deny,
+        ap::Action::Audit => return Ok(None),
+        ap::Action::Custom => {
+            return Err(err(
+                "Unimplemented: action CUSTOM (external authorization) is not supported".into(),
+            ))
+        }
+    };
+    let rules = p
+        .spec
+        .rules
+        .iter()
+        .map(|r| {
+            let from = r
+                .from
+                .iter()
+                .map(|f| {
+                    let s = &f.source;
+                    let mut principals = s.principals.clone();
+                    principals.extend(s.service_accounts.iter().cloned());
+                    let mut not_principals = s.not_principals.clone();
+                    not_principals.extend(s.not_service_accounts.iter().cloned());
+                    Ok(authz::Source {
+                        principals: Patterns::new(&principals, &not_principals),
+                        request_principals: Patterns::new(&s.request_principals, &s.not_request_principals),
+                        namespaces: Patterns::new(&s.namespaces, &s.not_namespaces),
+                        ip_blocks: IpBlocks::parse(&s.ip_blocks, &s.not_ip_blocks).map_err(&err)?,
+                        remote_ip_blocks: IpBlocks::parse(&s.remote_ip_blocks, &s.not_remote_ip_blocks)
+                            .map_err(&err)?,
+                    })
+                })
+                .collect::<Result<_, BuildError>>()?;
+            let to =
+                r.to.iter()
+                    .map(|t| {
+                        let o = &t.operation;
+                        authz::Operation {
+                            hosts: Patterns::new(&o.hosts, &o.not_hosts),
+                            ports: Patterns::new(&o.ports, &o.not_ports),
+                            methods: Patterns::new(&o.methods, &o.not_methods),
+                            paths: Patterns::new(&o.paths, &o.not_paths),
+                        }
+                    })
+                    .collect();
+            let when = r
+                .when
+                .iter()
+                .map(|c| {
+                    let key = ConditionKey::parse(&c.key).map_err(|e| err(e.to_string()))?;
+                    let ip_values = if matches!(key, ConditionKey::SourceIp) {
+                        IpBlocks::parse(&c.values, &c.not_values).map_err(&err)?
+                    } else {
+                        IpBlocks::default()
+                    };
+                    Ok(Condition {
+                        key,
+                        values: Patterns::new(&c.values, &c.not_values),
+                        ip_values,
+                    })
+                })
+                .collect::<Result<_, BuildError>>()?;
+            Ok(authz::Rule { from, to, when })
+        })
+        .collect::<Result<_, BuildError>>()?;
+    Ok(Some(authz::Policy { name, action, rules }))
+}

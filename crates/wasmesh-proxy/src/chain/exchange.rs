@@ -1,0 +1,29 @@
+//! The state of one request as it passes the chain.
+
+use http::request;
+use std::net::SocketAddr;
+
+/// The downstream connection a request came on.
+#[derive(Debug, Clone)]
+pub struct ConnInfo {
+    pub peer: SocketAddr,
+    pub local: SocketAddr,
+    /// The TLS server name the client asked for, on TLS listeners.
+    pub sni: Option<String>,
+    pub tls: bool,
+}
+
+/// What the authn filter learned from a valid JWT (Istio's `request.auth.*` attributes).
+#[derive(Debug, Clone)]
+pub struct RequestAuth {
+    /// `<iss>/<sub>`.
+    pub principal: String,
+    pub claims: serde_json::Map<String, serde_json::Value>,
+}
+
+/// One request on its way through the chain.
+pub struct Exchange<'a> {
+    pub request: request::Parts,
+    pub conn: &'a ConnInfo,
+    pub auth: Option<RequestAuth>,
+}

@@ -1,0 +1,122 @@
+//! Errors that end a request, and the one place where they become responses (the
+//! "rescue" step): every failure a client can see is spelled out here, with its status
+//! code and Envoy's response flag.
+
+use http::{header, HeaderValue, Response, StatusCode};
+use std::time::Duration;
+
+use crate::body::ProxyBody;
+
+/// Why a request could not be proxied.
+#[derive(Debug, thiserror::Error)]
+pub enum ProxyError {
+    /// No route of the listener matched the request.
+    #[error("no route matched {method} {path} on listener {listener}")]
+    NoRoute {
+        listener: String,
+        method: http::Method,
+        path: String,
+    },
+    /// The route names a cluster that has no endpoints.
+    #[error("no healthy upstream in cluster {cluster}")]
+    NoHealthyUpstream { cluster: String },
+    /// The TCP connection to the upstream failed.
+    #[error("upstream connect error: {source} (cluster {cluster}, endpoint {endpoint})")]
+    UpstreamConnect {
+        cluster: String,
+        endpoint: String,
+        #[source]
+        source: std::io::Error,
+    },
+    /// The TCP connection to the upstream took longer than the cluster's connectTimeout.
+    #[error("upstream connect timeout after {timeout:?} (cluster {cluster}, endpoint {endpoint})")]
+    UpstreamConnectTimeout {
+        cluster: String,
+        endpoint: String,
+        timeout: Duration,
+    },
+    /// The upstream closed or reset the stream before it sent response headers.
+    #[error("upstream reset before response headers: {source} (cluster {cluster}, endpoint {endpoint})")]
+    UpstreamReset {
+        cluster: String,
+        endpoint: String,
+        #[source]
+        source: hyper::Error,
+    },
+    /// The upstream did not answer within the route's timeout.
+    #[error("upstream request timeout after {timeout:?} (route {route})")]
+    RouteTimeout { route: String, timeout: Duration },
+    /// A filter asked to buffer a request body larger than the per-request limit.
+    #[error("request body larger than the buffer limit of {limit} bytes")]
+    RequestTooLarge { limit: usize },
+    /// A filter asked to buffer a response body larger than the per-request limit.
+    #[error("response body larger than the buffer limit of {limit} bytes")]
+    ResponseTooLarge { limit: usize },
+    /// A plugin failed and its failStrategy is FAIL_CLOSE.
+    #[error("plugin {plugin} failed: {reason}")]
+    PluginFailed { plugin: String, reason: String },
+    /// A request that the proxy refuses to forward as it stands.
+    #[error("bad request: {0}")]
+    BadRequest(String),
+    /// A feature that is not built yet; never silently skipped.
+    #[error("Unimplemented: {0}")]
+    Unimplemented(&'static str),
+}
+
+// === impl ProxyError ===
+
+impl ProxyError {
+    /// The status code a client sees for this error.
+    pub fn status(&self) -> StatusCode {
+        match self {
+            ProxyError::NoRoute { .. } => StatusCode::NOT_FOUND,
+            ProxyError::NoHealthyUpstream { .. }
+            | ProxyError::UpstreamConnect { .. }
+            | ProxyError::UpstreamConnectTimeout { .. }
+            | ProxyError::UpstreamReset { .. }
+            | ProxyError::PluginFailed { .. } => StatusCode::SERVICE_UNAVAILABLE,
+            ProxyError::RouteTimeout { .. } => StatusCode::GATEWAY_TIMEOUT,
+            ProxyError::RequestTooLarge { .. } => StatusCode::PAYLOAD_TOO_LARGE,
+            ProxyError::ResponseTooLarge { .. } | ProxyError::Unimplemented(_) => {
+                StatusCode::INTERNAL_SERVER_ERROR
+            }
+            ProxyError::BadRequest(_) => StatusCode::BAD_REQUEST,
+        }
+    }
+
+    /// Envoy's response flag for this error, as it appears in the `response_flags` label.
+    pub fn response_flag(&self) -> &'static str {
+        match self {
+            ProxyError::NoRoute { .. } => "NR",
+            ProxyError::NoHealthyUpstream { .. } => "UH",
+            ProxyError::UpstreamConnect { .. } | ProxyError::UpstreamConnectTimeout { .. } => "UF",
+            ProxyError::UpstreamReset { .. } => "UC",
+            ProxyError::RouteTimeout { .. } => "UT",
+            ProxyError::RequestTooLarge { .. } | ProxyError::ResponseTooLarge { .. } => "-",
+            ProxyError::PluginFailed { .. } => "UAEX",
+            ProxyError::BadRequest(_) => "DPE",
+            ProxyError::Unimplemented(_) => "-",
+        }
+    }
+
+    /// The response a client sees: the status, and the error's message as a plain-text body.
+    pub fn into_response(self) -> Response<ProxyBody> {
+        let status = self.status();
+        match status {
+            StatusCode::NOT_FOUND => tracing::debug!(error = %self, "request failed"),
+            _ => tracing::warn!(error = %self, "request failed"),
+        }
+        local_reply(status, format!("{self}\n"))
+    }
+}
+
+/// A response made by the proxy itself.
+pub fn local_reply(status: StatusCode, body: impl Into<bytes::Bytes>) -> Response<ProxyBody> {
+    let mut resp = Response::new(ProxyBody::full(body));
+    *resp.status_mut() = status;
+    resp.headers_mut().insert(
+        header::CONTENT_TYPE,
+        HeaderValue::from_static("text/plain; charset=utf-8"),
+    );
+    resp
+}

@@ -1,0 +1,172 @@
+//! One HTTP request, from the downstream connection to the upstream and back: the chain's
+//! request path, the router, the chain's response path, then stats.
+
+use http::{header, request, Request, Response, StatusCode};
+use hyper::body::Incoming;
+use std::convert::Infallible;
+use std::rc::Rc;
+use std::time::{Duration, Instant};
+
+use crate::body::ProxyBody;
+use crate::chain::{Exchange, RequestFlow};
+use crate::error::ProxyError;
+use crate::forward;
+use crate::stats::{Labels, Observation};
+use crate::upstream::Target;
+use crate::worker::{ConnCtx, WorkerListener};
+
+/// Envoy's default route timeout.
+const DEFAULT_ROUTE_TIMEOUT: Duration = Duration::from_secs(15);
+
+/// What the router learned, for stats.
+struct Routed {
+    cluster: Option<Rc<str>>,
+    flag: &'static str,
+}
+
+/// Serves one request on the listener snapshot current when it arrived.
+pub async fn handle(
+    mut req: Request<Incoming>,
+    conn: Rc<ConnCtx>,
+) -> Result<Response<ProxyBody>, Infallible> {
+    let start = Instant::now();
+    let listener = conn.slot.current();
+    let on_upgrade = forward::upgrade_of_request(&req).map(|v| (v, hyper::upgrade::on(&mut req)));
+    let (parts, body) = req.into_parts();
+    let request_bytes = content_length(&parts.headers);
+    let protocol = request_protocol(&parts);
+    let mut ex = Exchange {
+        request: parts,
+        conn: &conn.info,
+        auth: None,
+    };
+    let chain = &listener.config.chain;
+    let (response, end, routed) = match chain.on_request(&mut ex).await {
+        RequestFlow::Forward => {
+            let mut routed = Routed {
+                cluster: None,
+                flag: "-",
+            };
+            let resp = match route_and_send(&listener, &conn, &mut ex, body, on_upgrade, &mut routed).await {
+                Ok(resp) => resp,
+                Err(e) => {
+                    routed.flag = e.response_flag();
+                    e.into_response()
+                }
+            };
+            (resp, chain.filters.len(), routed)
+        }
+        RequestFlow::Reply { index, response } => (
+            response,
+            index,
+            Routed {
+                cluster: None,
+                flag: "-",
+            },
+        ),
+    };
+    let (mut parts, body) = response.into_parts();
+    chain.on_response(end, &mut ex, &mut parts);
+    let labels = Labels {
+        reporter: listener.reporter,
+        destination_workload: listener.workload.clone(),
+        destination_workload_namespace: listener.workload_namespace.clone(),
+        destination_service: routed
+            .cluster
+            .map(|c| std::sync::Arc::from(&*c))
+            .unwrap_or_else(|| listener.unknown.clone()),
+        request_protocol: protocol,
+        response_code: parts.status.as_u16(),
+        response_flags: routed.flag,
+    };
+    conn.worker.stats.record(Observation {
+        labels: &labels,
+        duration: start.elapsed(),
+        request_bytes,
+        response_bytes: content_length(&parts.headers),
+    });
+    Ok(Response::from_parts(parts, body))
+}
+
+/// The router: picks the route and an endpoint, and waits for the upstream's headers.
+async fn route_and_send(
+    listener: &WorkerListener,
+    conn: &ConnCtx,
+    ex: &mut Exchange<'_>,
+    body: Incoming,
+    on_upgrade: Option<(http::HeaderValue, hyper::upgrade::OnUpgrade)>,
+    routed: &mut Routed,
+) -> Result<Response<ProxyBody>, ProxyError> {
+    let Some(route) = listener.config.routes.find(&ex.request) else {
+        return Err(ProxyError::NoRoute {
+            listener: listener.config.name.clone(),
+            method: ex.request.method.clone(),
+            path: ex.request.uri.path().to_string(),
+        });
+    };
+    let cluster = listener.snapshot.clusters.get(route.cluster_index);
+    routed.cluster = Some(listener.cluster_names[route.cluster_index].clone());
+    let endpoint =
+        listener
+            .pick_endpoint(route.cluster_index)
+            .ok_or_else(|| ProxyError::NoHealthyUpstream {
+                cluster: cluster.name.clone(),
+            })?;
+    let mut parts = std::mem::replace(&mut ex.request, empty_parts());
+    let (upgrade, downstream_upgrade) = match on_upgrade {
+        Some((v, on)) => (Some(v), Some(on)),
+        None => (None, None),
+    };
+    forward::to_upstream(&mut parts, cluster.protocol, endpoint, upgrade.as_ref());
+    let upstream_req = Request::from_parts(parts, ProxyBody::Incoming(body));
+    let timeout = route.timeout.unwrap_or(DEFAULT_ROUTE_TIMEOUT);
+    let send = conn
+        .worker
+        .pool
+        .send(Target { cluster, endpoint }, upstream_req, upgrade.is_some());
+    let resp = match tokio::time::timeout(timeout, send).await {
+        Ok(r) => r?,
+        Err(_) => {
+            return Err(ProxyError::RouteTimeout {
+                route: route.name.clone(),
+                timeout,
+            })
+        }
+    };
+    let (mut parts, body) = resp.into_parts();
+    if parts.status == StatusCode::SWITCHING_PROTOCOLS {
+        if let Some(downstream) = downstream_upgrade {
+            let mut upstream_resp = Response::from_parts(parts.clone(), body);
+            let upstream = hyper::upgrade::on(&mut upstream_resp);
+            tokio::task::spawn_local(crate::tunnel::splice_upgrades(downstream, upstream));
+            return Ok(Response::from_parts(parts, ProxyBody::Empty));
+        }
+    }
+    forward::to_downstream(&mut parts);
+    Ok(Response::from_parts(parts, body))
+}
+
+fn empty_parts() -> request::Parts {
+    Request::new(()).into_parts().0
+}
+
+fn content_length(headers: &http::HeaderMap) -> u64 {
+    headers
+        .get(header::CONTENT_LENGTH)
+        .and_then(|v| v.to_str().ok())
+        .and_then(|v| v.parse().ok())
+        .unwrap_or(0)
+}
+
+/// Istio's `request_protocol` label: `grpc` for gRPC, else `http`.
+fn request_protocol(parts: &request::Parts) -> &'static str {
+    let grpc = parts
+        .headers
+        .get(header::CONTENT_TYPE)
+        .is_some_and(|v| v.as_bytes().starts_with(b"application/grpc"));
+    if grpc {
+        "grpc"
+    } else {
+        "http"
+    }
+}

@@ -1,0 +1,233 @@
+//! Starting and stopping the proxy: the workers, the admin endpoint, the config loop that
+//! swaps snapshots in, and graceful shutdown on SIGTERM/SIGINT.
+
+use std::collections::BTreeMap;
+use std::net::SocketAddr;
+use std::path::PathBuf;
+use std::sync::atomic::{AtomicU64, Ordering};
+use std::sync::{Arc, Mutex};
+use std::time::Duration;
+
+use serde_json::{json, Value};
+use tokio::sync::watch;
+
+use crate::snapshot::{Snapshot, Workload};
+use crate::stats::Stats;
+
+/// How `wasmesh proxy` was asked to run.
+#[derive(Debug, Clone)]
+pub struct Options {
+    pub config_dir: PathBuf,
+    pub workload: Workload,
+    pub admin: SocketAddr,
+    pub root_namespace: String,
+    /// Worker threads; 0 means one per core.
+    pub workers: usize,
+    /// How long in-flight requests may take to finish on shutdown.
+    pub drain_timeout: Duration,
+    /// Where fetched modules and compiled code are kept.
+    pub cache_dir: Option<PathBuf>,
+}
+
+/// Why the proxy could not start.
+#[derive(Debug, thiserror::Error)]
+pub enum RunError {
+    /// The admin address could not be bound.
+    #[error("cannot bind the admin endpoint {addr}: {source}")]
+    Admin {
+        addr: SocketAddr,
+        #[source]
+        source: std::io::Error,
+    },
+    /// The control runtime or a worker thread could not start.
+    #[error("cannot start: {0}")]
+    Start(#[source] std::io::Error),
+    /// The config could not be read at all.
+    #[error("{0}")]
+    Config(String),
+}
+
+/// Appends metrics text to `/stats/prometheus`.
+pub type MetricsRenderer = Arc<dyn Fn(&mut String) + Send + Sync>;
+
+/// The last outcome of applying the config, for `/ready`, `/config_dump` and `/plugins`.
+#[derive(Default)]
+pub struct Status {
+    /// Set when the last change could not be applied; the previous snapshot stays.
+    pub last_error: Option<String>,
+    /// Per plugin: state, digest, last error (filled in by the plugin loader).
+    pub plugins: BTreeMap<String, Value>,
+    /// Metrics text that other parts of the process add to `/stats/prometheus`.
+    pub extra_metrics: Vec<MetricsRenderer>,
+}
+
+/// State shared by the control thread and the workers. Only the snapshot channel and the
+/// stats atomics are touched on the request path, and the snapshot only on a change.
+pub struct Shared {
+    pub snapshots: watch::Sender<Arc<Snapshot>>,
+    pub shutdown: watch::Sender<bool>,
+    pub stats: Arc<Stats>,
+    /// The snapshot version each worker has applied.
+    pub applied: Vec<AtomicU64>,
+    pub drain_timeout: Duration,
+    bind_errors: Mutex<BTreeMap<String, String>>,
+    pub status: Mutex<Status>,
+}
+
+// === impl Shared ===
+
+impl Shared {
+    pub fn new(workload: Workload, workers: usize, drain_timeout: Duration) -> Arc<Self> {
+        Arc::new(Shared {
+            snapshots: watch::Sender::new(Arc::new(Snapshot::empty(workload))),
+            shutdown: watch::Sender::new(false),
+            stats: Arc::new(Stats::default()),
+            applied: (0..workers).map(|_| AtomicU64::new(0)).collect(),
+            drain_timeout,
+            bind_errors: Mutex::new(BTreeMap::new()),
+            status: Mutex::new(Status::default()),
+        })
+    }
+
+    pub fn set_bind_error(&self, listener: &str, error: String) {
+        lock(&self.bind_errors).insert(listener.to_string(), error);
+    }
+
+    pub fn clear_bind_error(&self, listener: &str) {
+        lock(&self.bind_errors).remove(listener);
+    }
+
+    /// Ready once a config is in force, every worker serves it and every listener is bound.
+    pub fn readiness(&self) -> Result<(), String> {
+        if *self.shutdown.borrow() {
+            return Err("draining".into());
+        }
+        let version = self.snapshots.borrow().version;
+        if version == 0 {
+            let why = lock(&self.status).last_error.clone();
+            return Err(why.unwrap_or_else(|| "no config applied yet".into()));
+        }
+        if let Some(w) = self
+            .applied
+            .iter()
+            .position(|a| a.load(Ordering::Acquire) < version)
+        {
+            return Err(format!("worker {w} has not applied config version {version} yet"));
+        }
+        let errors = lock(&self.bind_errors);
+        if let Some((l, e)) = errors.iter().next() {
+            return Err(format!("listener {l}: {e}"));
+        }
+        Ok(())
+    }
+
+    /// Publishes a new snapshot to the workers.
+    pub fn publish(&self, snapshot: Snapshot) {
+        tracing::info!(
+            version = snapshot.version,
+            listeners = snapshot.listeners.len(),
+            "config applied"
+        );
+        lock(&self.status).last_error = None;
+        self.snapshots.send_replace(Arc::new(snapshot));
+    }
+
+    /// Records a change that could not be applied.
+    pub fn reject(&self, error: String) {
+        tracing::error!(error = %error, "config change rejected; the previous config stays in force");
+        lock(&self.status).last_error = Some(error);
+    }
+
+    pub fn render_extra_metrics(&self, out: &mut String) {
+        let renderers = lock(&self.status).extra_metrics.clone();
+        for r in renderers {
+            r(out);
+        }
+    }
+
+    pub fn config_dump(&self) -> Value {
+        let snapshot = self.snapshots.borrow().clone();
+        let status = lock(&self.status);
+        json!({
+            "version": snapshot.version,
+            "workload": snapshot.workload,
+            "lastError": status.last_error,
+            "listeners": snapshot.listeners,
+            "clusters": snapshot.clusters.iter().collect::<Vec<_>>(),
+            "bindErrors": *lock(&self.bind_errors),
+        })
+    }
+
+    pub fn plugins_json(&self) -> Value {
+        let status = lock(&self.status);
+        Value::Array(status.plugins.values().cloned().collect())
+    }
+}
+
+pub(crate) fn lock<T>(m: &Mutex<T>) -> std::sync::MutexGuard<'_, T> {
+    m.lock().unwrap_or_else(|e| e.into_inner())
+}
+
+/// Runs the proxy until SIGTERM or SIGINT, then drains. Blocks the calling thread.
+pub fn run(options: Options) -> Result<(), RunError> {
+    let workers = if options.workers == 0 {
+        std::thread::available_parallelism().map(|n| n.get()).unwrap_or(1)
+    } else {
+        options.workers
+    };
+    let shared = Shared::new(options.workload.clone(), workers, options.drain_timeout);
+    let rt = tokio::runtime::Builder::new_current_thread()
+        .enable_all()
+        .build()
+        .map_err(RunError::Start)?;
+    let admin = rt
+        .block_on(tokio::net::TcpListener::bind(options.admin))
+        .map_err(|source| RunError::Admin {
+            addr: options.admin,
+            source,
+        })?;
+    tracing::info!(admin = %options.admin, workers, "wasmesh proxy starting");
+    let mut threads = Vec::new();
+    for id in 0..workers {
+        let shared = shared.clone();
+        let t = std::thread::Builder::new()
+            .name(format!("wasmesh-worker-{id}"))
+            .spawn(move || crate::worker::run(id, shared))
+            .map_err(RunError::Start)?;
+        threads.push(t);
+    }
+    let result = rt.block_on(async {
+        tokio::spawn(crate::admin::serve(admin, shared.clone()));
+        let control = tokio::spawn(crate::source::follow(options.clone(), shared.clone()));
+        tokio::select! {
+            _ = shutdown_signal() => Ok(()),
+            r = control => match r {
+                Ok(Ok(())) => Ok(()),
+                Ok(Err(e)) => Err(e),
+                Err(e) => Err(RunError::Config(format!("config loop failed: {e}"))),
+            },
+        }
+    });
+    tracing::info!(deadline = ?options.drain_timeout, "draining");
+    shared.shutdown.send_replace(true);
+    for t in threads {
+        let _ = t.join();
+    }
+    tracing::info!("stopped");
+    result
+}
+
+async fn shutdown_signal() {
+    use tokio::signal::unix::{signal, SignalKind};
+    let mut term = match signal(SignalKind::terminate()) {
+        Ok(s) => s,
+        Err(e) => {
+            tracing::error!(error = %e, "cannot listen for SIGTERM");
+            return std::future::pending().await;
+        }
+    };
+    tokio::select! {
+        _ = term.recv() => tracing::info!("SIGTERM received"),
+        _ = tokio::signal::ctrl_c() => tracing::info!("SIGINT received"),
+    }
+}

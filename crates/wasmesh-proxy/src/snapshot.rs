@@ -1,0 +1,103 @@
+//! A snapshot: everything the workers need to serve, built off the request path and
+//! swapped in whole. A request keeps the snapshot it started with until it ends.
+
+use std::net::SocketAddr;
+use std::sync::Arc;
+
+use crate::chain::ChainSpec;
+use crate::cluster::Clusters;
+use crate::route::RouteTable;
+
+/// What a listener speaks.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, serde::Serialize)]
+#[serde(rename_all = "lowercase")]
+pub enum ListenerProtocol {
+    /// HTTP/1.1 and h2c (prior knowledge); HTTP/1.1 and h2 by ALPN with TLS.
+    Http,
+    /// Raw TCP, for `type: NETWORK` plugins.
+    Tcp,
+}
+
+/// Inbound (SERVER) or outbound (CLIENT) traffic, for WasmPlugin `match.mode` and the
+/// `reporter` label of metrics.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, serde::Serialize)]
+#[serde(rename_all = "UPPERCASE")]
+pub enum TrafficDirection {
+    Server,
+    Client,
+}
+
+/// A listener's TLS settings: the files, and the server config built from them.
+#[derive(Clone)]
+pub struct ListenerTls {
+    pub cert_file: String,
+    pub key_file: String,
+    pub config: Arc<rustls::ServerConfig>,
+}
+
+impl std::fmt::Debug for ListenerTls {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("ListenerTls")
+            .field("cert_file", &self.cert_file)
+            .field("key_file", &self.key_file)
+            .finish_non_exhaustive()
+    }
+}
+
+impl serde::Serialize for ListenerTls {
+    fn serialize<S: serde::Serializer>(&self, s: S) -> Result<S::Ok, S::Error> {
+        use serde::ser::SerializeStruct;
+        // File names only: key material never leaves the process.
+        let mut st = s.serialize_struct("tls", 2)?;
+        st.serialize_field("certFile", &self.cert_file)?;
+        st.serialize_field("keyFile", &self.key_file)?;
+        st.end()
+    }
+}
+
+/// One listener, compiled.
+#[derive(Debug, serde::Serialize)]
+#[serde(rename_all = "camelCase")]
+pub struct ListenerConfig {
+    pub name: String,
+    pub address: SocketAddr,
+    pub protocol: ListenerProtocol,
+    pub traffic_direction: TrafficDirection,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub tls: Option<ListenerTls>,
+    pub routes: RouteTable,
+    /// TCP listeners: the cluster the bytes go to (index, name).
+    #[serde(skip)]
+    pub tcp_cluster: Option<usize>,
+    /// The filters of this listener, in execution order.
+    pub chain: Arc<ChainSpec>,
+}
+
+/// The workload this proxy serves.
+#[derive(Debug, Clone, serde::Serialize)]
+pub struct Workload {
+    pub namespace: String,
+    pub name: String,
+}
+
+/// Everything the workers serve.
+#[derive(Debug)]
+pub struct Snapshot {
+    /// Increases by one with each applied change.
+    pub version: u64,
+    pub workload: Workload,
+    pub listeners: Vec<Arc<ListenerConfig>>,
+    pub clusters: Arc<Clusters>,
+}
+
+impl Snapshot {
+    /// The snapshot before any config was read: serves nothing.
+    pub fn empty(workload: Workload) -> Self {
+        Snapshot {
+            version: 0,
+            workload,
+            listeners: Vec::new(),
+            clusters: Arc::new(Clusters::default()),
+        }
+    }
+}

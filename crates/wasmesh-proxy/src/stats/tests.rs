@@ -1,0 +1,53 @@
+use super::*;
+
+fn labels(code: u16) -> Labels {
+    Labels {
+        reporter: "destination",
+        destination_workload: "gw".into(),
+        destination_workload_namespace: "istio-system".into(),
+        destination_service: "backend".into(),
+        request_protocol: "http",
+        response_code: code,
+        response_flags: "-",
+    }
+}
+
+#[test]
+fn records_count_and_histograms_per_label_set() {
+    let stats = Arc::new(Stats::default());
+    let w = WorkerStats::new(stats.clone());
+    for code in [200, 200, 404] {
+        w.record(Observation {
+            labels: &labels(code),
+            duration: Duration::from_millis(3),
+            request_bytes: 10,
+            response_bytes: 2000,
+        });
+    }
+    assert_eq!(stats.requests_with_code(200), 2);
+    assert_eq!(stats.requests_with_code(404), 1);
+    let mut out = String::new();
+    stats.render(&mut out);
+    assert!(
+        out.contains("istio_requests_total{reporter=\"destination\""),
+        "{out}"
+    );
+    assert!(
+        out.contains("response_code=\"200\",response_flags=\"-\",connection_security_policy=\"none\"} 2"),
+        "{out}"
+    );
+    // 3 ms falls in the 5 ms bucket, not the 1 ms one.
+    assert!(
+        out.contains(
+            "response_code=\"200\",response_flags=\"-\",connection_security_policy=\"none\",le=\"1\"} 0"
+        ),
+        "{out}"
+    );
+    assert!(
+        out.contains(
+            "response_code=\"200\",response_flags=\"-\",connection_security_policy=\"none\",le=\"5\"} 2"
+        ),
+        "{out}"
+    );
+    assert!(out.contains("istio_response_bytes_sum{"), "{out}");
+}

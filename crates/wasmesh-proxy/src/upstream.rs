@@ -1,0 +1,261 @@
+//! Each worker's upstream connections: an HTTP/1.1 pool of idle keep-alive connections and
+//! one multiplexed HTTP/2 connection per endpoint.
+//!
+//! The pool lives on one worker thread only (`Rc` and `RefCell`, no lock): this is Envoy's
+//! model of per-worker connection pools. An HTTP/1.1 connection goes back to the pool when
+//! the response body it carried has been read to its end; a body dropped early takes its
+//! connection with it, because the connection is then in an unknown state.
+
+use bytes::Bytes;
+use http::{Request, Response};
+use http_body::{Body, Frame, SizeHint};
+use hyper::body::Incoming;
+use hyper::client::conn::{http1, http2};
+use hyper_util::rt::TokioIo;
+use std::cell::RefCell;
+use std::collections::HashMap;
+use std::net::SocketAddr;
+use std::pin::Pin;
+use std::rc::{Rc, Weak};
+use std::task::{Context, Poll};
+use tokio::net::TcpStream;
+
+use crate::body::{BodyError, ProxyBody};
+use crate::cluster::{Cluster, ClusterProtocol, Endpoint};
+use crate::error::ProxyError;
+use crate::exec::LocalExec;
+
+/// Idle HTTP/1.1 connections kept per endpoint; more than this are closed when they end.
+const MAX_IDLE_PER_ENDPOINT: usize = 256;
+
+/// One worker's connections to every upstream endpoint it has talked to.
+#[derive(Default)]
+pub struct UpstreamPool {
+    idle: RefCell<HashMap<SocketAddr, Vec<http1::SendRequest<ProxyBody>>>>,
+    h2: RefCell<HashMap<SocketAddr, http2::SendRequest<ProxyBody>>>,
+}
+
+/// Where a request goes: the cluster (for its protocol and timeouts) and the endpoint.
+pub struct Target<'a> {
+    pub cluster: &'a Cluster,
+    pub endpoint: &'a Endpoint,
+}
+
+// === impl UpstreamPool ===
+
+impl UpstreamPool {
+    /// Sends a request to an endpoint and waits for the response headers.
+    ///
+    /// `upgrade` keeps the HTTP/1.1 connection out of the pool, because after a `101` it
+    /// carries the upgraded protocol's bytes.
+    pub async fn send(
+        self: &Rc<Self>,
+        target: Target<'_>,
+        req: Request<ProxyBody>,
+        upgrade: bool,
+    ) -> Result<Response<ProxyBody>, ProxyError> {
+        match target.cluster.protocol {
+            ClusterProtocol::Http1 => self.send_h1(target, req, upgrade).await,
+            ClusterProtocol::Http2 => self.send_h2(target, req).await,
+        }
+    }
+
+    async fn send_h1(
+        self: &Rc<Self>,
+        target: Target<'_>,
+        mut req: Request<ProxyBody>,
+        upgrade: bool,
+    ) -> Result<Response<ProxyBody>, ProxyError> {
+        let addr = target.endpoint.addr;
+        // Reuse an idle connection; one that the peer closed meanwhile gives the request
+        // back unsent, and it is tried on the next one.
+        while let Some(mut sender) = self.take_idle(addr) {
+            if sender.ready().await.is_err() {
+                continue;
+            }
+            match sender.try_send_request(req).await {
+                Ok(resp) => return Ok(self.wrap_h1(resp, addr, sender, upgrade)),
+                Err(mut e) => match e.take_message() {
+                    Some(r) => req = r,
+                    None => return Err(reset(&target, e.into_error())),
+                },
+            }
+        }
+        let stream = connect(&target).await?;
+        let (mut sender, conn) = http1::Builder::new()
+            .handshake(TokioIo::new(stream))
+            .await
+            .map_err(|e| reset(&target, e))?;
+        tokio::task::spawn_local(async move {
+            if let Err(e) = conn.with_upgrades().await {
+                tracing::debug!(error = %e, "upstream connection ended with an error");
+            }
+        });
+        let resp = sender.send_request(req).await.map_err(|e| reset(&target, e))?;
+        Ok(self.wrap_h1(resp, addr, sender, upgrade))
+    }
+
+    fn wrap_h1(
+        self: &Rc<Self>,
+        resp: Response<Incoming>,
+        addr: SocketAddr,
+        sender: http1::SendRequest<ProxyBody>,
+        upgrade: bool,
+    ) -> Response<ProxyBody> {
+        if upgrade && resp.status() == http::StatusCode::SWITCHING_PROTOCOLS {
+            return resp.map(ProxyBody::Incoming);
+        }
+        let giveback = Giveback {
+            pool: Rc::downgrade(self),
+            addr,
+            sender,
+        };
+        resp.map(|body| {
+            let mut body = PooledBody {
+                inner: body,
+                giveback: Some(giveback),
+            };
+            body.maybe_give_back();
+            ProxyBody::Upstream(body)
+        })
+    }
+
+    fn take_idle(&self, addr: SocketAddr) -> Option<http1::SendRequest<ProxyBody>> {
+        let mut idle = self.idle.borrow_mut();
+        let list = idle.get_mut(&addr)?;
+        while let Some(s) = list.pop() {
+            if !s.is_closed() {
+                return Some(s);
+            }
+        }
+        None
+    }
+
+    fn give_back(&self, addr: SocketAddr, sender: http1::SendRequest<ProxyBody>) {
+        if sender.is_closed() {
+            return;
+        }
+        let mut idle = self.idle.borrow_mut();
+        let list = idle.entry(addr).or_default();
+        if list.len() < MAX_IDLE_PER_ENDPOINT {
+            list.push(sender);
+        }
+    }
+
+    async fn send_h2(
+        self: &Rc<Self>,
+        target: Target<'_>,
+        req: Request<ProxyBody>,
+    ) -> Result<Response<ProxyBody>, ProxyError> {
+        let addr = target.endpoint.addr;
+        let existing = self.h2.borrow().get(&addr).cloned();
+        let mut sender = match existing {
+            Some(s) if !s.is_closed() => s,
+            _ => {
+                let stream = connect(&target).await?;
+                let (sender, conn) = http2::Builder::new(LocalExec)
+                    .handshake(TokioIo::new(stream))
+                    .await
+                    .map_err(|e| reset(&target, e))?;
+                tokio::task::spawn_local(async move {
+                    if let Err(e) = conn.await {
+                        tracing::debug!(error = %e, "upstream h2 connection ended with an error");
+                    }
+                });
+                self.h2.borrow_mut().insert(addr, sender.clone());
+                sender
+            }
+        };
+        sender.ready().await.map_err(|e| reset(&target, e))?;
+        let resp = sender.send_request(req).await.map_err(|e| reset(&target, e))?;
+        Ok(resp.map(ProxyBody::Incoming))
+    }
+}
+
+async fn connect(target: &Target<'_>) -> Result<TcpStream, ProxyError> {
+    let timeout = target.cluster.connect_timeout;
+    let stream = tokio::time::timeout(timeout, TcpStream::connect(target.endpoint.addr))
+        .await
+        .map_err(|_| ProxyError::UpstreamConnectTimeout {
+            cluster: target.cluster.name.clone(),
+            endpoint: target.endpoint.authority.clone(),
+            timeout,
+        })?
+        .map_err(|source| ProxyError::UpstreamConnect {
+            cluster: target.cluster.name.clone(),
+            endpoint: target.endpoint.authority.clone(),
+            source,
+        })?;
+    let _ = stream.set_nodelay(true);
+    Ok(stream)
+}
+
+fn reset(target: &Target<'_>, source: hyper::Error) -> ProxyError {
+    ProxyError::UpstreamReset {
+        cluster: target.cluster.name.clone(),
+        endpoint: target.endpoint.authority.clone(),
+        source,
+    }
+}
+
+/// What a finished response body hands back to the pool.
+struct Giveback {
+    pool: Weak<UpstreamPool>,
+    addr: SocketAddr,
+    sender: http1::SendRequest<ProxyBody>,
+}
+
+/// A response body from a pooled HTTP/1.1 connection.
+pub struct PooledBody {
+    inner: Incoming,
+    giveback: Option<Giveback>,
+}
+
+// === impl PooledBody ===
+
+impl PooledBody {
+    fn maybe_give_back(&mut self) {
+        if self.inner.is_end_stream() {
+            if let Some(g) = self.giveback.take() {
+                if let Some(pool) = g.pool.upgrade() {
+                    pool.give_back(g.addr, g.sender);
+                }
+            }
+        }
+    }
+}
+
+impl Body for PooledBody {
+    type Data = Bytes;
+    type Error = BodyError;
+
+    fn poll_frame(
+        mut self: Pin<&mut Self>,
+        cx: &mut Context<'_>,
+    ) -> Poll<Option<Result<Frame<Bytes>, BodyError>>> {
+        let this = &mut *self;
+        let polled = Pin::new(&mut this.inner).poll_frame(cx);
+        match &polled {
+            Poll::Ready(None) => {
+                this.maybe_give_back();
+                if let Some(g) = this.giveback.take() {
+                    if let Some(pool) = g.pool.upgrade() {
+                        pool.give_back(g.addr, g.sender);
+                    }
+                }
+            }
+            Poll::Ready(Some(Ok(_))) => this.maybe_give_back(),
+            Poll::Ready(Some(Err(_))) => this.giveback = None,
+            Poll::Pending => {}
+        }
+        polled.map_err(|e| e.into())
+    }
+
+    fn is_end_stream(&self) -> bool {
+        self.inner.is_end_stream()
+    }
+
+    fn size_hint(&self) -> SizeHint {
+        self.inner.size_hint()
+    }
+}

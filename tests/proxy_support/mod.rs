@@ -1,0 +1,197 @@
+//! What the proxy's end-to-end tests share: an upstream echo server, and the real
+//! `wasmesh proxy` binary started on a config directory the test writes.
+
+#![allow(dead_code)]
+
+pub mod echo;
+
+use std::io::Write as _;
+use std::net::SocketAddr;
+use std::path::{Path, PathBuf};
+use std::process::{Child, Command, Stdio};
+use std::time::{Duration, Instant};
+
+pub use wasmesh_testkit::free_port;
+
+/// A running `wasmesh proxy`, stopped (SIGKILL) when dropped.
+pub struct ProxyProcess {
+    pub child: Child,
+    pub admin: SocketAddr,
+    pub dir: tempfile::TempDir,
+    log: PathBuf,
+}
+
+/// A loopback address with a free port.
+pub fn free_addr() -> SocketAddr {
+    SocketAddr::from(([127, 0, 0, 1], free_port()))
+}
+
+impl ProxyProcess {
+    /// Writes `files` (name, text) into a fresh config dir, starts the proxy for
+    /// `workload` with `workers` workers, and waits for `/ready`.
+    pub fn start(workload: &str, files: &[(&str, &str)], workers: usize) -> Self {
+        let dir = tempfile::tempdir().expect("temp dir");
+        for (name, text) in files {
+            std::fs::write(dir.path().join(name), text).expect("write config");
+        }
+        let p = Self::spawn(dir, workload, workers);
+        p.wait_ready();
+        p
+    }
+
+    /// Starts the proxy without waiting for `/ready`.
+    pub fn spawn(dir: tempfile::TempDir, workload: &str, workers: usize) -> Self {
+        let admin = free_addr();
+        let log = dir.path().join("proxy.log");
+        let log_file = std::fs::File::create(&log).expect("log file");
+        let child = Command::new(env!("CARGO_BIN_EXE_wasmesh"))
+            .args(["proxy", "--config"])
+            .arg(dir.path())
+            .args(["--workload", workload, "--admin", &admin.to_string()])
+            .args(["--workers", &workers.to_string(), "--drain-timeout", "5s"])
+            .env("RUST_LOG", "info,wasmesh_proxy=debug")
+            .stdout(Stdio::null())
+            .stderr(log_file)
+            .spawn()
+            .expect("start wasmesh proxy");
+        ProxyProcess {
+            child,
+            admin,
+            dir,
+            log,
+        }
+    }
+
+    pub fn config_dir(&self) -> &Path {
+        self.dir.path()
+    }
+
+    /// Replaces a config file atomically (write then rename), as editors and tools do.
+    pub fn write_config(&self, name: &str, text: &str) {
+        let tmp = self.dir.path().join(format!(".{name}.tmp"));
+        let mut f = std::fs::File::create(&tmp).expect("tmp");
+        f.write_all(text.as_bytes()).expect("write");
+        f.sync_all().ok();
+        std::fs::rename(&tmp, self.dir.path().join(name)).expect("rename");
+    }
+
+    /// The proxy's log so far.
+    pub fn log(&self) -> String {
+        std::fs::read_to_string(&self.log).unwrap_or_default()
+    }
+
+    /// GETs an admin path; returns status and body.
+    pub fn admin_get(&self, path: &str) -> (u16, String) {
+        http_get(self.admin, path)
+    }
+
+    pub fn wait_ready(&self) {
+        let deadline = Instant::now() + Duration::from_secs(20);
+        loop {
+            if let (200, _) = self.admin_get("/ready") {
+                return;
+            }
+            if Instant::now() > deadline {
+                panic!("proxy not ready after 20s; log:\n{}", self.log());
+            }
+            std::thread::sleep(Duration::from_millis(50));
+        }
+    }
+
+    /// Waits until `/config_dump` reports at least `version`.
+    pub fn wait_version(&self, version: u64) {
+        let deadline = Instant::now() + Duration::from_secs(10);
+        loop {
+            let (_, body) = self.admin_get("/config_dump");
+            let v: serde_json::Value = serde_json::from_str(&body).unwrap_or_default();
+            if v["version"].as_u64().unwrap_or(0) >= version {
+                return;
+            }
+            if Instant::now() > deadline {
+                panic!(
+                    "config version {version} not applied; dump: {body}\nlog:\n{}",
+                    self.log()
+                );
+            }
+            std::thread::sleep(Duration::from_millis(50));
+        }
+    }
+
+    /// Sends a signal to the proxy.
+    pub fn signal(&self, sig: &str) {
+        Command::new("kill")
+            .args([&format!("-{sig}"), &self.child.id().to_string()])
+            .status()
+            .expect("kill");
+    }
+}
+
+impl Drop for ProxyProcess {
+    fn drop(&mut self) {
+        let _ = self.child.kill();
+        let _ = self.child.wait();
+    }
+}
+
+/// A minimal blocking HTTP/1.1 GET, for the admin endpoint (no client library needed).
+pub fn http_get(addr: SocketAddr, path: &str) -> (u16, String) {
+    use std::io::Read as _;
+    let Ok(mut s) = std::net::TcpStream::connect_timeout(&addr, Duration::from_secs(2)) else {
+        return (0, String::new());
+    };
+    let _ = s.set_read_timeout(Some(Duration::from_secs(5)));
+    let req = format!("GET {path} HTTP/1.1\r\nhost: admin\r\nconnection: close\r\n\r\n");
+    if s.write_all(req.as_bytes()).is_err() {
+        return (0, String::new());
+    }
+    let mut buf = Vec::new();
+    let _ = s.read_to_end(&mut buf);
+    let text = String::from_utf8_lossy(&buf).to_string();
+    let status = text
+        .split_whitespace()
+        .nth(1)
+        .and_then(|s| s.parse().ok())
+        .unwrap_or(0);
+    let body = text
+        .split_once("\r\n\r\n")
+        .map(|(_, b)| b.to_string())
+        .unwrap_or_default();
+    (status, body)
+}
+
+/// A `Proxy` resource with one HTTP listener and the given routes and clusters (YAML
+/// fragments indented for their place).
+pub fn proxy_yaml(listen: SocketAddr, routes: &str, clusters: &str) -> String {
+    format!(
+        r#"apiVersion: wasmesh.io/v1alpha1
+kind: Proxy
+metadata:
+  name: gw
+  namespace: istio-system
+  labels: {{istio: ingressgateway}}
+spec:
+  listeners:
+  - name: http
+    address: {listen}
+    protocol: http
+    routes:
+{routes}
+  clusters:
+{clusters}
+"#
+    )
+}
+
+/// A cluster entry for [`proxy_yaml`].
+pub fn cluster_yaml(name: &str, endpoints: &[SocketAddr], protocol: &str) -> String {
+    let eps: Vec<String> = endpoints.iter().map(|e| format!("\"{e}\"")).collect();
+    format!(
+        "  - name: {name}\n    endpoints: [{}]\n    protocol: {protocol}\n    connectTimeout: 1s\n",
+        eps.join(", ")
+    )
+}
+
+/// A route entry for [`proxy_yaml`].
+pub fn route_yaml(name: &str, matcher: &str, cluster: &str) -> String {
+    format!("    - name: {name}\n      match: {matcher}\n      cluster: {cluster}\n      timeout: 5s\n")
+}
