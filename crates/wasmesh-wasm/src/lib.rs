@@ -1,2 +1,89 @@
-//! The Proxy-Wasm host on wasmtime: engine, compiled-module cache, VMs per worker,
-//! root/stream contexts and the ABI hostcalls.
+//! The Proxy-Wasm host on wasmtime: engine, compiled-module caches (memory and disk), one
+//! VM per plugin per worker, root/HTTP/TCP contexts, and every hostcall of ABI 0.2.1
+//! (and 0.2.0 / 0.1.0 guests). It does not fetch modules (`wasmesh-fetch`), parse
+//! resources (`wasmesh-api`) or speak HTTP (`wasmesh-proxy`): the proxy drives it through
+//! the filter API below and gives it the outside world through [`Host`].
+//!
+//! # The seam, in the order the proxy uses it
+//!
+//! 1. **Process-wide** (Send + Sync, clone freely): one [`WasmHost`] per process, from
+//!    [`HostConfig`] (sandbox [`Limits`], on-disk cache folder, pool size). It owns the
+//!    wasmtime `Engine` (Cranelift, pooling allocator with copy-on-write memory init, epoch
+//!    interruption driven by a ticker thread), the `Linker` with every hostcall, the
+//!    compiled-module caches keyed by the module's sha256, the ABI's shared data and shared
+//!    queues (one store for all VMs of the process), and the plugin-defined metrics.
+//!    [`WasmHost::metrics`] renders them for the admin `/stats/prometheus` page.
+//! 2. **Per plugin** (Send + Sync): [`WasmHost::load`] turns a [`PluginSpec`] (names,
+//!    `pluginConfig` as JSON, `vmConfig.env`, failStrategy, module bytes + sha256) into an
+//!    `Arc<CompiledPlugin>`: compiled once per digest (or loaded from the disk cache),
+//!    linked once (`InstancePre`), ABI version detected from the `proxy_abi_version_*`
+//!    export. Load errors are [`WasmError`]s naming the plugin and digest.
+//! 3. **Per plugin per worker** (`!Send`, lives on the worker's current-thread runtime):
+//!    [`PluginVm::start`] instantiates the plugin, runs `_initialize`,
+//!    `proxy_on_context_create` for the root context, `proxy_on_vm_start` with the VM
+//!    configuration and `proxy_on_configure` with `pluginConfig` (root id = `pluginName`).
+//!    It must be called inside a `tokio::task::LocalSet`: http/gRPC calls, timers
+//!    (`proxy_set_tick_period_milliseconds` → `proxy_on_tick`) and shared-queue
+//!    notifications are local tasks of the VM. [`PluginVm::failure`] tells whether it is
+//!    healthy.
+//! 4. **Per request / connection**: [`PluginVm::http_context`] (or
+//!    [`PluginVm::tcp_context`]) with the [`StreamInfo`] the proxy knows gives an
+//!    [`HttpContext`] ([`TcpContext`]). Its async methods — `on_request_headers`,
+//!    `on_request_body`, `on_request_trailers`, `on_response_*`; `on_new_connection`,
+//!    `on_downstream_data`, `on_upstream_data`, `on_*_close` — take the data by `&mut`, let
+//!    the plugin read and change it, and return a [`Verdict`] ([`TcpVerdict`]): continue,
+//!    buffer (bodies: StopIterationAndBuffer), local reply, close, or failed. A paused
+//!    plugin is awaited inside the future until it resumes (`proxy_continue_stream` from an
+//!    http call answer, a timer via `proxy_set_effective_context`, …), replies, closes or
+//!    fails. Envoy's default: a plugin paused on headers gets no body callbacks until it
+//!    resumes. Wrap the future in the route's timeout: a plugin may never resume. Dropping
+//!    the context (or [`HttpContext::finish`]) runs `proxy_on_done`, `proxy_on_log`,
+//!    `proxy_on_delete`. Built-in filters publish facts for later plugins with
+//!    [`HttpContext::set_property`] (e.g. `request.auth.principal`).
+//! 5. **Failures** (trap, callback time budget, memory cap, rejected configuration):
+//!    logged once with the plugin's name, counted (`wasm_plugin_failures_total`), the VM is
+//!    marked failed, and the proxy gets a [`Failure`] whose [`Failure::action`] is decided by
+//!    failStrategy: FAIL_CLOSE → `Reject(503 naming the plugin)`, FAIL_OPEN → `Skip`,
+//!    FAIL_RELOAD → `Reject` for this request, and the next `http_context()` after the
+//!    backoff recreates the VM.
+//!
+//! # Sandbox
+//! No filesystem and no sockets (WASI calls for them answer `EBADF`/`ENOTCAPABLE`; the
+//! environment holds only `vmConfig.env`), a memory cap per VM, a time budget per callback,
+//! and every guest pointer and length bounds-checked: a bad one gets
+//! `InvalidMemoryAccess`, never a host access out of bounds.
+
+#![deny(missing_docs)]
+
+pub mod abi;
+mod engine;
+mod error;
+mod failure;
+mod filter;
+mod host;
+mod http_context;
+mod metrics;
+mod module_cache;
+mod plugin;
+mod core;
+mod exports;
+mod shared;
+mod spec;
+mod state;
+mod tcp_context;
+mod vm;
+
+pub use engine::{HostConfig, WasmHost};
+pub use error::WasmError;
+pub use failure::{FailAction, Failure, FailureReason};
+pub use filter::{HeaderMap, LocalReply, PeerType, StreamInfo, TcpVerdict, Verdict};
+pub use host::{
+    CallError, GrpcCallRequest, GrpcCallResponse, GrpcCallResult, Host, HttpCallRequest, HttpCallResponse,
+    HttpCallResult, LogLevel, NoHost,
+};
+pub use http_context::HttpContext;
+pub use metrics::{MetricKind, MetricSample, Metrics};
+pub use plugin::{AbiVersion, CompiledPlugin};
+pub use spec::{EnvValue, FailStrategy, Limits, PluginKind, PluginSpec};
+pub use tcp_context::TcpContext;
+pub use vm::PluginVm;

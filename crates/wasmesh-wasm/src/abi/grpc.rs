@@ -1,0 +1,118 @@
+//! gRPC: unary calls (`proxy_grpc_call`) with cancel/close, and `proxy_get_status`.
+//! Streams (`proxy_grpc_stream`, `proxy_grpc_send`) answer `Unimplemented`, logged once.
+
+use std::time::Duration;
+
+use bytes::Bytes;
+use wasmtime::{Caller, Linker};
+
+use super::memory::{give, read, read_string, status, write_u32, HostResult};
+use super::{pairs, Status};
+use crate::state::{PendingCall, VmState, ROOT_CONTEXT_ID};
+use crate::{CallError, GrpcCallRequest, HeaderMap};
+
+type C<'a> = Caller<'a, VmState>;
+
+pub fn add_to_linker(linker: &mut Linker<VmState>) -> wasmtime::Result<()> {
+    linker.func_wrap(
+        "env",
+        "proxy_grpc_call",
+        |mut c: C<'_>,
+         upstream_ptr: u32,
+         upstream_size: u32,
+         service_ptr: u32,
+         service_size: u32,
+         method_ptr: u32,
+         method_size: u32,
+         metadata_ptr: u32,
+         metadata_size: u32,
+         message_ptr: u32,
+         message_size: u32,
+         timeout_ms: u32,
+         token_ptr: u32| {
+            status(grpc_call(
+                &mut c,
+                [
+                    (upstream_ptr, upstream_size),
+                    (service_ptr, service_size),
+                    (method_ptr, method_size),
+                    (metadata_ptr, metadata_size),
+                    (message_ptr, message_size),
+                ],
+                timeout_ms,
+                token_ptr,
+            ))
+        },
+    )?;
+    linker.func_wrap(
+        "env",
+        "proxy_grpc_stream",
+        |mut c: C<'_>, _: u32, _: u32, _: u32, _: u32, _: u32, _: u32, _: u32, _: u32, _: u32| {
+            c.data_mut().warn_unimplemented("proxy_grpc_stream");
+            Ok(Status::Unimplemented as u32)
+        },
+    )?;
+    linker.func_wrap("env", "proxy_grpc_send", |mut c: C<'_>, _: u32, _: u32, _: u32, _: u32| {
+        c.data_mut().warn_unimplemented("proxy_grpc_send");
+        Ok(Status::Unimplemented as u32)
+    })?;
+    linker.func_wrap("env", "proxy_grpc_cancel", |mut c: C<'_>, token: u32| Ok(cancel(c.data_mut(), token) as u32))?;
+    linker.func_wrap("env", "proxy_grpc_close", |mut c: C<'_>, token: u32| Ok(cancel(c.data_mut(), token) as u32))?;
+    linker.func_wrap("env", "proxy_get_status", |mut c: C<'_>, code_ptr: u32, msg_ptr: u32, msg_size: u32| {
+        status(get_status(&mut c, code_ptr, msg_ptr, msg_size))
+    })?;
+    Ok(())
+}
+
+fn grpc_call(c: &mut C<'_>, parts: [(u32, u32); 5], timeout_ms: u32, token_ptr: u32) -> HostResult {
+    let cluster = read_string(c, parts[0].0, parts[0].1)?;
+    let service = read_string(c, parts[1].0, parts[1].1)?;
+    let method = read_string(c, parts[2].0, parts[2].1)?;
+    let initial_metadata: HeaderMap =
+        pairs::deserialize(&read(c, parts[3].0, parts[3].1)?).ok_or(Status::BadArgument)?.into_iter().collect();
+    let message = Bytes::from(read(c, parts[4].0, parts[4].1)?);
+    write_u32(c, token_ptr, 0)?;
+    let timeout = Duration::from_millis(timeout_ms.into());
+    let request = GrpcCallRequest { cluster, service, method, initial_metadata, message, timeout };
+    let state = c.data_mut();
+    let future = match state.host.grpc_call(request) {
+        Ok(future) => future,
+        Err(CallError::UnknownCluster(_)) => return Err(Status::BadArgument.into()),
+        Err(_) => return Err(Status::InternalFailure.into()),
+    };
+    state.next_token = state.next_token.wrapping_add(1).max(1);
+    let token = state.next_token;
+    let context = if state.effective == 0 { ROOT_CONTEXT_ID } else { state.effective };
+    let core = state.core.clone();
+    let task = tokio::task::spawn_local(async move {
+        let result = match tokio::time::timeout(timeout.max(Duration::from_millis(1)), future).await {
+            Ok(result) => result,
+            Err(_) => Err(CallError::Timeout),
+        };
+        if let Some(core) = core.upgrade() {
+            core.deliver_grpc_call(token, result);
+        }
+    });
+    state.calls.insert(token, PendingCall { context, task: task.abort_handle() });
+    write_u32(c, token_ptr, token)?;
+    Ok(())
+}
+
+fn cancel(state: &mut VmState, token: u32) -> Status {
+    match state.calls.remove(&token) {
+        Some(call) => {
+            call.task.abort();
+            Status::Ok
+        }
+        None => Status::NotFound,
+    }
+}
+
+fn get_status(c: &mut C<'_>, code_ptr: u32, msg_ptr: u32, msg_size: u32) -> HostResult {
+    let (code, message) = match &c.data().call {
+        Some(call) => (call.grpc_status, call.grpc_message.clone().unwrap_or_default()),
+        None => return Err(Status::NotFound.into()),
+    };
+    write_u32(c, code_ptr, code)?;
+    give(c, message.as_bytes(), msg_ptr, msg_size)
+}

@@ -1,0 +1,131 @@
+//! Header and trailer maps (and gRPC / http-call metadata) of the effective context.
+
+use bytes::Bytes;
+use wasmtime::{Caller, Linker};
+
+use super::memory::{give, read, status, write_u32, HostResult};
+use super::{pairs, Status};
+use crate::state::VmState;
+use crate::HeaderMap;
+
+type C<'a> = Caller<'a, VmState>;
+
+/// The spec's map types.
+const REQUEST_HEADERS: u32 = 0;
+const REQUEST_TRAILERS: u32 = 1;
+const RESPONSE_HEADERS: u32 = 2;
+const RESPONSE_TRAILERS: u32 = 3;
+const GRPC_INITIAL_METADATA: u32 = 4;
+const GRPC_TRAILING_METADATA: u32 = 5;
+const HTTP_CALL_RESPONSE_HEADERS: u32 = 6;
+const HTTP_CALL_RESPONSE_TRAILERS: u32 = 7;
+
+pub fn add_to_linker(linker: &mut Linker<VmState>) -> wasmtime::Result<()> {
+    linker.func_wrap("env", "proxy_get_header_map_pairs", |mut c: C<'_>, map: u32, ptr_ptr: u32, size_ptr: u32| {
+        status(get_pairs(&mut c, map, ptr_ptr, size_ptr))
+    })?;
+    linker.func_wrap("env", "proxy_set_header_map_pairs", |mut c: C<'_>, map: u32, ptr: u32, size: u32| {
+        status(set_pairs(&mut c, map, ptr, size))
+    })?;
+    linker.func_wrap(
+        "env",
+        "proxy_get_header_map_value",
+        |mut c: C<'_>, map: u32, key_ptr: u32, key_size: u32, ptr_ptr: u32, size_ptr: u32| {
+            status(get_value(&mut c, map, key_ptr, key_size, ptr_ptr, size_ptr))
+        },
+    )?;
+    linker.func_wrap(
+        "env",
+        "proxy_add_header_map_value",
+        |mut c: C<'_>, map: u32, key_ptr: u32, key_size: u32, value_ptr: u32, value_size: u32| {
+            status(change(&mut c, map, (key_ptr, key_size), Some((value_ptr, value_size)), Change::Add))
+        },
+    )?;
+    linker.func_wrap(
+        "env",
+        "proxy_replace_header_map_value",
+        |mut c: C<'_>, map: u32, key_ptr: u32, key_size: u32, value_ptr: u32, value_size: u32| {
+            status(change(&mut c, map, (key_ptr, key_size), Some((value_ptr, value_size)), Change::Replace))
+        },
+    )?;
+    linker.func_wrap("env", "proxy_remove_header_map_value", |mut c: C<'_>, map: u32, key_ptr: u32, key_size: u32| {
+        status(change(&mut c, map, (key_ptr, key_size), None, Change::Remove))
+    })?;
+    linker.func_wrap("env", "proxy_get_header_map_size", |mut c: C<'_>, map: u32, size_ptr: u32| {
+        let size = with_map(c.data_mut(), map, |m| pairs::serialize(m).len() as u32);
+        status(size.map_err(Into::into).and_then(|size| write_u32(&mut c, size_ptr, size).map_err(Into::into)))
+    })?;
+    Ok(())
+}
+
+/// Runs `f` on map `map` of the effective context. Maps that do not exist in this context
+/// (e.g. response headers of the root context) read as empty and drop writes, as the SDKs
+/// expect an `Ok` there.
+fn with_map<R>(state: &mut VmState, map: u32, f: impl FnOnce(&mut HeaderMap) -> R) -> Result<R, Status> {
+    if map > HTTP_CALL_RESPONSE_TRAILERS {
+        return Err(Status::BadArgument);
+    }
+    if (GRPC_INITIAL_METADATA..=HTTP_CALL_RESPONSE_TRAILERS).contains(&map) {
+        return Ok(match state.call.as_mut() {
+            Some(call) => f(match map {
+                GRPC_INITIAL_METADATA | HTTP_CALL_RESPONSE_HEADERS => &mut call.headers,
+                GRPC_TRAILING_METADATA | HTTP_CALL_RESPONSE_TRAILERS => &mut call.trailers,
+                _ => unreachable!("checked above"),
+            }),
+            None => f(&mut HeaderMap::new()),
+        });
+    }
+    Ok(match state.stream() {
+        Some(s) => f(match map {
+            REQUEST_HEADERS => &mut s.request_headers,
+            REQUEST_TRAILERS => &mut s.request_trailers,
+            RESPONSE_HEADERS => &mut s.response_headers,
+            _ => {
+                debug_assert_eq!(map, RESPONSE_TRAILERS);
+                &mut s.response_trailers
+            }
+        }),
+        None => f(&mut HeaderMap::new()),
+    })
+}
+
+fn get_pairs(c: &mut C<'_>, map: u32, ptr_ptr: u32, size_ptr: u32) -> HostResult {
+    let bytes = with_map(c.data_mut(), map, |m| pairs::serialize(m))?;
+    give(c, &bytes, ptr_ptr, size_ptr)
+}
+
+fn set_pairs(c: &mut C<'_>, map: u32, ptr: u32, size: u32) -> HostResult {
+    let bytes = read(c, ptr, size)?;
+    let parsed: HeaderMap = pairs::deserialize(&bytes).ok_or(Status::BadArgument)?.into_iter().collect();
+    with_map(c.data_mut(), map, |m| *m = parsed)?;
+    Ok(())
+}
+
+fn get_value(c: &mut C<'_>, map: u32, key_ptr: u32, key_size: u32, ptr_ptr: u32, size_ptr: u32) -> HostResult {
+    let key = read(c, key_ptr, key_size)?;
+    let value = with_map(c.data_mut(), map, |m| m.get(&key).cloned())?;
+    match value {
+        Some(value) => give(c, &value, ptr_ptr, size_ptr),
+        None => Err(Status::NotFound.into()),
+    }
+}
+
+enum Change {
+    Add,
+    Replace,
+    Remove,
+}
+
+fn change(c: &mut C<'_>, map: u32, key: (u32, u32), value: Option<(u32, u32)>, how: Change) -> HostResult {
+    let key = read(c, key.0, key.1)?;
+    let value = match value {
+        Some((ptr, size)) => Bytes::from(read(c, ptr, size)?),
+        None => Bytes::new(),
+    };
+    with_map(c.data_mut(), map, |m| match how {
+        Change::Add => m.add(&key, value),
+        Change::Replace => m.set(&key, value),
+        Change::Remove => m.remove(&key),
+    })?;
+    Ok(())
+}

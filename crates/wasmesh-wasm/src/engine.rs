@@ -1,0 +1,137 @@
+//! The process-wide host: wasmtime engine, linker, module caches, shared data and queues,
+//! metrics, and the epoch ticker that enforces the callback time budget.
+
+use std::path::PathBuf;
+use std::sync::atomic::{AtomicBool, Ordering};
+use std::sync::Arc;
+use std::time::Duration;
+
+use wasmtime::{Config, Engine, InstanceAllocationStrategy, Linker, PoolingAllocationConfig};
+
+use crate::metrics::Metrics;
+use crate::module_cache::ModuleCache;
+use crate::plugin::CompiledPlugin;
+use crate::shared::{SharedData, SharedQueues};
+use crate::state::VmState;
+use crate::{Limits, PluginSpec, WasmError};
+
+/// How often the epoch advances: the granularity of the callback time budget.
+pub(crate) const EPOCH_TICK: Duration = Duration::from_millis(5);
+
+/// Settings of a [`WasmHost`].
+#[derive(Clone, Debug)]
+pub struct HostConfig {
+    /// Sandbox limits applied to every VM.
+    pub limits: Limits,
+    /// Folder of the on-disk compiled-code cache; `None` disables it.
+    pub cache_dir: Option<PathBuf>,
+    /// Use the pooling allocator with this many VM slots (instances and memories); `None`
+    /// allocates on demand. Pooling makes VM creation a few microseconds but reserves
+    /// address space for every slot up front.
+    pub pool_slots: Option<u32>,
+}
+
+impl Default for HostConfig {
+    fn default() -> Self {
+        HostConfig { limits: Limits::default(), cache_dir: None, pool_slots: Some(256) }
+    }
+}
+
+/// The process-wide Proxy-Wasm host. Cheap to clone; Send + Sync.
+#[derive(Clone)]
+pub struct WasmHost {
+    pub(crate) inner: Arc<HostInner>,
+}
+
+pub(crate) struct HostInner {
+    pub engine: Engine,
+    pub linker: Linker<VmState>,
+    pub limits: Limits,
+    pub cache: ModuleCache,
+    pub shared_data: SharedData,
+    pub queues: SharedQueues,
+    pub metrics: Metrics,
+    ticker_stop: Arc<AtomicBool>,
+}
+
+impl Drop for HostInner {
+    fn drop(&mut self) {
+        self.ticker_stop.store(true, Ordering::Relaxed);
+    }
+}
+
+impl WasmHost {
+    /// Creates the engine, the linker with every hostcall, and starts the epoch ticker.
+    pub fn new(config: HostConfig) -> Result<WasmHost, WasmError> {
+        let mut wasm_config = Config::new();
+        wasm_config.epoch_interruption(true);
+        wasm_config.memory_init_cow(true);
+        wasm_config.parallel_compilation(true);
+        // Proxy-Wasm guests use linear memory only; the workspace's wasmtime has no GC
+        // collector compiled in.
+        wasm_config.wasm_gc(false);
+        wasm_config.wasm_exceptions(false);
+        wasm_config.gc_support(false);
+        if let Some(slots) = config.pool_slots {
+            let mut pool = PoolingAllocationConfig::default();
+            pool.total_core_instances(slots);
+            pool.total_memories(slots);
+            pool.total_tables(slots);
+            pool.max_memory_size(config.limits.memory_bytes);
+            // Keep a few pages resident per slot so re-creating a VM is cheap.
+            pool.linear_memory_keep_resident(64 << 10);
+            wasm_config.allocation_strategy(InstanceAllocationStrategy::Pooling(pool));
+        }
+        let engine = Engine::new(&wasm_config).map_err(|e| WasmError::Engine(format!("{e:#}")))?;
+        let mut linker = Linker::new(&engine);
+        crate::abi::add_to_linker(&mut linker).map_err(|e| WasmError::Engine(format!("{e:#}")))?;
+        let cache = ModuleCache::new(&engine, config.cache_dir.clone())?;
+        let ticker_stop = Arc::new(AtomicBool::new(false));
+        spawn_ticker(engine.weak(), ticker_stop.clone());
+        Ok(WasmHost {
+            inner: Arc::new(HostInner {
+                engine,
+                linker,
+                limits: config.limits,
+                cache,
+                shared_data: SharedData::default(),
+                queues: SharedQueues::default(),
+                metrics: Metrics::default(),
+                ticker_stop,
+            }),
+        })
+    }
+
+    /// Compiles (or finds in a cache) and links the plugin's module, and checks it is a
+    /// Proxy-Wasm module of a supported ABI version with the callbacks its kind needs.
+    pub fn load(&self, spec: PluginSpec) -> Result<Arc<CompiledPlugin>, WasmError> {
+        CompiledPlugin::load(self.clone(), spec).map(Arc::new)
+    }
+
+    /// Plugin-defined metrics and the host's own (failures, VM creations), for the admin
+    /// page.
+    pub fn metrics(&self) -> &Metrics {
+        &self.inner.metrics
+    }
+
+    /// The sandbox limits in force.
+    pub fn limits(&self) -> &Limits {
+        &self.inner.limits
+    }
+}
+
+fn spawn_ticker(engine: wasmtime::EngineWeak, stop: Arc<AtomicBool>) {
+    let spawned = std::thread::Builder::new().name("wasm-epoch".into()).spawn(move || {
+        while !stop.load(Ordering::Relaxed) {
+            std::thread::sleep(EPOCH_TICK);
+            match engine.upgrade() {
+                Some(engine) => engine.increment_epoch(),
+                None => return,
+            }
+        }
+    });
+    if let Err(e) = spawned {
+        // Without the ticker no callback can be interrupted; say so loudly.
+        tracing::error!("could not start the wasm epoch ticker, callback time budgets are off: {e}");
+    }
+}

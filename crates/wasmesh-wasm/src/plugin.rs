@@ -1,0 +1,114 @@
+//! A plugin compiled and linked once, shared by the VMs of every worker.
+
+use wasmtime::{ExternType, InstancePre, Module};
+
+use crate::module_cache::CacheHit;
+use crate::state::VmState;
+use crate::{PluginSpec, WasmError, WasmHost};
+
+/// The Proxy-Wasm ABI version a guest was built for, from its `proxy_abi_version_*` export.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, PartialOrd, Ord)]
+pub enum AbiVersion {
+    /// `proxy_abi_version_0_1_0`.
+    V0_1_0,
+    /// `proxy_abi_version_0_2_0`.
+    V0_2_0,
+    /// `proxy_abi_version_0_2_1`.
+    V0_2_1,
+}
+
+impl AbiVersion {
+    fn detect(module: &Module) -> Option<AbiVersion> {
+        let exported = |name: &str| module.get_export(name).is_some_and(|t| matches!(t, ExternType::Func(_)));
+        if exported("proxy_abi_version_0_2_1") {
+            Some(AbiVersion::V0_2_1)
+        } else if exported("proxy_abi_version_0_2_0") {
+            Some(AbiVersion::V0_2_0)
+        } else if exported("proxy_abi_version_0_1_0") {
+            Some(AbiVersion::V0_1_0)
+        } else {
+            None
+        }
+    }
+}
+
+/// A plugin ready to be instantiated: its spec, its compiled module (shared by digest) and
+/// the pre-linked instance. Send + Sync; each worker makes its [`crate::PluginVm`] from it.
+pub struct CompiledPlugin {
+    pub(crate) host: WasmHost,
+    pub(crate) spec: PluginSpec,
+    pub(crate) pre: InstancePre<VmState>,
+    pub(crate) abi: AbiVersion,
+    pub(crate) plugin_name: String,
+    cache_hit: CacheHit,
+}
+
+impl std::fmt::Debug for CompiledPlugin {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("CompiledPlugin")
+            .field("plugin", &self.plugin_name)
+            .field("sha256", &self.spec.sha256)
+            .field("abi", &self.abi)
+            .finish()
+    }
+}
+
+impl CompiledPlugin {
+    pub(crate) fn load(host: WasmHost, spec: PluginSpec) -> Result<CompiledPlugin, WasmError> {
+        let plugin_name = spec.plugin_name();
+        let inner = &host.inner;
+        let (module, cache_hit) =
+            inner.cache.get_or_compile(&inner.engine, &plugin_name, &spec.sha256, &spec.module)?;
+        let abi = AbiVersion::detect(&module).ok_or_else(|| WasmError::UnsupportedAbi {
+            plugin: plugin_name.clone(),
+            digest: spec.sha256.clone(),
+        })?;
+        let link_error = |e: wasmtime::Error| WasmError::Link {
+            plugin: plugin_name.clone(),
+            digest: spec.sha256.clone(),
+            message: format!("{e:#}"),
+        };
+        // Imports we do not offer (e.g. WASI calls outside the spec's subset) trap when
+        // called instead of refusing the module, as Envoy's null stubs do.
+        let mut linker = inner.linker.clone();
+        linker.define_unknown_imports_as_traps(&module).map_err(link_error)?;
+        let pre = linker.instantiate_pre(&module).map_err(link_error)?;
+        let needs = match spec.kind {
+            crate::PluginKind::Http => "proxy_on_request_headers",
+            crate::PluginKind::Network => "proxy_on_new_connection",
+        };
+        if module.get_export(needs).is_none() {
+            return Err(WasmError::Kind {
+                plugin: plugin_name,
+                message: format!("the module does not export {needs}, which its type ({:?}) needs", spec.kind),
+            });
+        }
+        tracing::debug!(plugin = %plugin_name, sha256 = %spec.sha256, ?abi, ?cache_hit, "plugin loaded");
+        Ok(CompiledPlugin { host, spec, pre, abi, plugin_name, cache_hit })
+    }
+
+    /// The spec it was loaded from.
+    pub fn spec(&self) -> &PluginSpec {
+        &self.spec
+    }
+
+    /// `<namespace>.<name>`.
+    pub fn plugin_name(&self) -> &str {
+        &self.plugin_name
+    }
+
+    /// The guest's ABI version.
+    pub fn abi_version(&self) -> AbiVersion {
+        self.abi
+    }
+
+    /// True when the compiled code came from the on-disk cache (no compilation happened).
+    pub fn loaded_from_disk_cache(&self) -> bool {
+        self.cache_hit == CacheHit::Disk
+    }
+
+    /// The host it belongs to.
+    pub fn host(&self) -> &WasmHost {
+        &self.host
+    }
+}

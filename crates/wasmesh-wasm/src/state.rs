@@ -1,0 +1,140 @@
+//! What a VM's wasmtime `Store` holds: the plugin's settings, the host, the contexts' data
+//! (header maps, buffers, flags) that the hostcalls read and change, and the memory cap.
+
+use std::collections::{HashMap, HashSet};
+use std::rc::{Rc, Weak};
+use std::sync::Arc;
+use std::time::Instant;
+
+use bytes::Bytes;
+use tokio::sync::mpsc::UnboundedSender;
+use tokio::sync::Notify;
+use tokio::task::AbortHandle;
+use wasmtime::{Memory, ResourceLimiter, TypedFunc};
+
+use crate::vm::VmCore;
+use crate::{CompiledPlugin, HeaderMap, Host, LocalReply, StreamInfo};
+
+/// The id of the root context (the only one per VM; stream contexts count up from 2).
+pub const ROOT_CONTEXT_ID: u32 = 1;
+
+pub struct VmState {
+    pub plugin: Arc<CompiledPlugin>,
+    pub host: Rc<dyn Host>,
+    pub core: Weak<VmCore>,
+    pub memory: Option<Memory>,
+    pub malloc: Option<TypedFunc<u32, u32>>,
+    pub cap: MemoryCap,
+    /// The context hostcalls act on (`proxy_set_effective_context` changes it).
+    pub effective: u32,
+    pub contexts: HashMap<u32, StreamState>,
+    /// Properties set while the root context is effective.
+    pub root_properties: HashMap<String, Bytes>,
+    /// The answer being delivered in `proxy_on_http_call_response` / gRPC callbacks.
+    pub call: Option<CallData>,
+    pub next_token: u32,
+    pub calls: HashMap<u32, PendingCall>,
+    pub tick_generation: u64,
+    pub queue_owner: Option<UnboundedSender<u32>>,
+    pub env: Vec<(String, String)>,
+    /// Partial lines written to WASI stdout (0) and stderr (1).
+    pub stdio: [Vec<u8>; 2],
+    pub started: Instant,
+    /// Unimplemented hostcalls already logged for this VM (logged once each).
+    pub warned: HashSet<&'static str>,
+}
+
+/// A call (http or gRPC) in flight, owned by a context.
+pub struct PendingCall {
+    pub context: u32,
+    pub task: AbortHandle,
+}
+
+/// The answer of an http or gRPC call while its callback runs.
+#[derive(Default)]
+pub struct CallData {
+    pub headers: HeaderMap,
+    pub body: Bytes,
+    pub trailers: HeaderMap,
+    pub grpc_status: u32,
+    pub grpc_message: Option<String>,
+}
+
+/// The data of one HTTP or TCP stream context.
+pub struct StreamState {
+    pub request_headers: HeaderMap,
+    pub request_body: Bytes,
+    pub request_trailers: HeaderMap,
+    pub response_headers: HeaderMap,
+    pub response_body: Bytes,
+    pub response_trailers: HeaderMap,
+    pub downstream_data: Bytes,
+    pub upstream_data: Bytes,
+    /// `end_of_stream` of the data being handled (for `proxy_get_buffer_status`).
+    pub end_of_stream: bool,
+    pub local_reply: Option<LocalReply>,
+    pub close: bool,
+    pub resumed: bool,
+    pub notify: Rc<Notify>,
+    pub properties: HashMap<String, Bytes>,
+    pub info: StreamInfo,
+}
+
+impl StreamState {
+    pub fn new(info: StreamInfo) -> Self {
+        StreamState {
+            request_headers: HeaderMap::new(),
+            request_body: Bytes::new(),
+            request_trailers: HeaderMap::new(),
+            response_headers: HeaderMap::new(),
+            response_body: Bytes::new(),
+            response_trailers: HeaderMap::new(),
+            downstream_data: Bytes::new(),
+            upstream_data: Bytes::new(),
+            end_of_stream: false,
+            local_reply: None,
+            close: false,
+            resumed: false,
+            notify: Rc::new(Notify::new()),
+            properties: HashMap::new(),
+            info,
+        }
+    }
+}
+
+impl VmState {
+    /// The stream the effective context names (`None` for the root context).
+    pub fn stream(&mut self) -> Option<&mut StreamState> {
+        let id = self.effective;
+        self.contexts.get_mut(&id)
+    }
+
+    /// Logs through the host, once per VM, that a plugin used a hostcall we do not offer.
+    pub fn warn_unimplemented(&mut self, hostcall: &'static str) {
+        if self.warned.insert(hostcall) {
+            let plugin = self.plugin.plugin_name.clone();
+            tracing::warn!(plugin = %plugin, hostcall, "plugin called an unimplemented hostcall; it gets Unimplemented");
+        }
+    }
+}
+
+/// Caps a VM's linear memory; remembers a refusal so a following trap is reported as
+/// "memory limit" rather than as a bare trap.
+pub struct MemoryCap {
+    pub max_bytes: usize,
+    pub denied: bool,
+}
+
+impl ResourceLimiter for MemoryCap {
+    fn memory_growing(&mut self, _current: usize, desired: usize, _maximum: Option<usize>) -> wasmtime::Result<bool> {
+        if desired > self.max_bytes {
+            self.denied = true;
+            return Ok(false);
+        }
+        Ok(true)
+    }
+
+    fn table_growing(&mut self, _current: usize, desired: usize, _maximum: Option<usize>) -> wasmtime::Result<bool> {
+        Ok(desired <= 1_000_000)
+    }
+}

@@ -1,0 +1,140 @@
+//! `TcpContext`: one connection through one network plugin.
+
+use std::rc::Rc;
+
+use bytes::Bytes;
+
+use crate::vm::VmCore;
+use crate::{Failure, PeerType, TcpVerdict};
+
+/// One TCP stream context. Dropping it ends the context (`proxy_on_done`, `proxy_on_log`,
+/// `proxy_on_delete`).
+pub struct TcpContext {
+    core: Rc<VmCore>,
+    id: u32,
+    finished: bool,
+}
+
+impl TcpContext {
+    pub(crate) fn new(core: Rc<VmCore>, id: u32) -> Self {
+        TcpContext { core, id, finished: false }
+    }
+
+    /// `proxy_on_new_connection`. A plugin that pauses here is awaited until it resumes
+    /// (`proxy_continue_stream`), closes or fails.
+    pub async fn on_new_connection(&mut self) -> TcpVerdict {
+        let Some(f) = self.core.exports.on_new_connection.clone() else { return TcpVerdict::Continue };
+        self.reset_flags();
+        let result = self.core.call("proxy_on_new_connection", &f, self.id, self.id);
+        match self.settle(result) {
+            TcpVerdict::Buffer => self.wait_resumed().await,
+            verdict => verdict,
+        }
+    }
+
+    /// `proxy_on_downstream_data`: bytes from the client, which the plugin may change.
+    pub async fn on_downstream_data(&mut self, data: &mut Bytes, end_of_stream: bool) -> TcpVerdict {
+        self.data(true, data, end_of_stream)
+    }
+
+    /// `proxy_on_upstream_data`: bytes from the server, which the plugin may change.
+    pub async fn on_upstream_data(&mut self, data: &mut Bytes, end_of_stream: bool) -> TcpVerdict {
+        self.data(false, data, end_of_stream)
+    }
+
+    /// `proxy_on_downstream_connection_close`.
+    pub fn on_downstream_close(&mut self, peer: PeerType) {
+        if let Some(f) = self.core.exports.on_downstream_connection_close.clone() {
+            let _ = self.core.call("proxy_on_downstream_connection_close", &f, self.id, (self.id, peer as u32));
+        }
+    }
+
+    /// `proxy_on_upstream_connection_close`.
+    pub fn on_upstream_close(&mut self, peer: PeerType) {
+        if let Some(f) = self.core.exports.on_upstream_connection_close.clone() {
+            let _ = self.core.call("proxy_on_upstream_connection_close", &f, self.id, (self.id, peer as u32));
+        }
+    }
+
+    /// Ends the context now.
+    pub fn finish(mut self) {
+        self.end();
+    }
+
+    fn end(&mut self) {
+        if !self.finished {
+            self.finished = true;
+            self.core.finish_stream(self.id);
+        }
+    }
+
+    fn reset_flags(&self) {
+        self.core.with_stream(self.id, |s| s.resumed = false);
+    }
+
+    fn data(&mut self, downstream: bool, data: &mut Bytes, end_of_stream: bool) -> TcpVerdict {
+        let f = if downstream {
+            self.core.exports.on_downstream_data.clone()
+        } else {
+            self.core.exports.on_upstream_data.clone()
+        };
+        let Some(f) = f else { return TcpVerdict::Continue };
+        let size = data.len() as u32;
+        let moved = self.core.with_stream(self.id, |s| {
+            let slot = if downstream { &mut s.downstream_data } else { &mut s.upstream_data };
+            *slot = std::mem::take(data);
+            s.end_of_stream = end_of_stream;
+            s.resumed = false;
+        });
+        if moved.is_none() {
+            return TcpVerdict::Continue;
+        }
+        let name = if downstream { "proxy_on_downstream_data" } else { "proxy_on_upstream_data" };
+        let result = self.core.call(name, &f, self.id, (self.id, size, end_of_stream as u32));
+        let verdict = self.settle(result);
+        let out = self.core.with_stream(self.id, |s| {
+            std::mem::take(if downstream { &mut s.downstream_data } else { &mut s.upstream_data })
+        });
+        if let Some(out) = out {
+            *data = out;
+        }
+        verdict
+    }
+
+    fn settle(&self, result: Result<u32, Failure>) -> TcpVerdict {
+        let action = match result {
+            Ok(action) => action,
+            Err(failure) => return TcpVerdict::Failed(failure),
+        };
+        if self.core.with_stream(self.id, |s| s.close) == Some(true) {
+            return TcpVerdict::Close;
+        }
+        if action == 0 {
+            TcpVerdict::Continue
+        } else {
+            TcpVerdict::Buffer
+        }
+    }
+
+    async fn wait_resumed(&self) -> TcpVerdict {
+        let Some(notify) = self.core.with_stream(self.id, |s| s.notify.clone()) else {
+            return TcpVerdict::Continue;
+        };
+        loop {
+            if let Some(failure) = self.core.failed() {
+                return TcpVerdict::Failed(failure);
+            }
+            match self.core.with_stream(self.id, |s| (s.close, std::mem::take(&mut s.resumed))) {
+                Some((true, _)) => return TcpVerdict::Close,
+                Some((false, true)) | None => return TcpVerdict::Continue,
+                Some((false, false)) => notify.notified().await,
+            }
+        }
+    }
+}
+
+impl Drop for TcpContext {
+    fn drop(&mut self) {
+        self.end();
+    }
+}

@@ -1,0 +1,113 @@
+//! `PluginVm`: one plugin's VM on one worker, re-created under FAIL_RELOAD.
+
+use std::cell::{Cell, RefCell};
+use std::rc::Rc;
+use std::sync::Arc;
+use std::time::{Duration, Instant};
+
+pub(crate) use crate::core::VmCore;
+use crate::{CompiledPlugin, FailStrategy, Failure, FailureReason, Host, HttpContext, StreamInfo, TcpContext};
+
+/// One plugin's VM on one worker (`!Send`: it lives on the worker's thread). Create it
+/// inside a `tokio::task::LocalSet`: its calls, timers and queue notifications are local
+/// tasks.
+pub struct PluginVm {
+    plugin: Arc<CompiledPlugin>,
+    host: Rc<dyn Host>,
+    core: RefCell<Option<Rc<VmCore>>>,
+    last_failure: RefCell<Option<Failure>>,
+    backoff: Cell<Duration>,
+    retry_at: Cell<Option<Instant>>,
+}
+
+impl PluginVm {
+    /// Instantiates the plugin and runs its start-up (`_initialize`, root context,
+    /// `proxy_on_vm_start`, `proxy_on_configure`). Never fails outright: a VM that could not
+    /// start reports it through [`PluginVm::failure`], and its contexts are refused with that
+    /// failure (FAIL_RELOAD retries after the backoff).
+    pub fn start(plugin: Arc<CompiledPlugin>, host: Rc<dyn Host>) -> PluginVm {
+        let backoff = plugin.host.inner.limits.reload_backoff.0;
+        let vm = PluginVm {
+            plugin,
+            host,
+            core: RefCell::new(None),
+            last_failure: RefCell::new(None),
+            backoff: Cell::new(backoff),
+            retry_at: Cell::new(None),
+        };
+        vm.create_core();
+        vm
+    }
+
+    fn create_core(&self) {
+        match VmCore::create(self.plugin.clone(), self.host.clone()) {
+            Ok(core) => {
+                *self.core.borrow_mut() = Some(core);
+                *self.last_failure.borrow_mut() = None;
+            }
+            Err(failure) => {
+                *self.core.borrow_mut() = None;
+                *self.last_failure.borrow_mut() = Some(failure);
+            }
+        }
+    }
+
+    /// The plugin this VM runs.
+    pub fn plugin(&self) -> &Arc<CompiledPlugin> {
+        &self.plugin
+    }
+
+    /// Why the VM is not usable, if it is not.
+    pub fn failure(&self) -> Option<Failure> {
+        if let Some(core) = self.core.borrow().as_ref() {
+            return core.failed();
+        }
+        self.last_failure.borrow().clone()
+    }
+
+    /// A healthy VM, re-creating a failed one under FAIL_RELOAD once the backoff passed.
+    fn healthy(&self) -> Result<Rc<VmCore>, Failure> {
+        let Some(failure) = self.failure() else {
+            return Ok(self.core.borrow().clone().expect("a VM without failure has a core"));
+        };
+        if failure.strategy == FailStrategy::FailReload {
+            let now = Instant::now();
+            match self.retry_at.get() {
+                None => self.retry_at.set(Some(now + self.backoff.get())),
+                Some(at) if now >= at => {
+                    tracing::info!(plugin = %failure.plugin, "re-creating the failed VM (FAIL_RELOAD)");
+                    self.create_core();
+                    match self.failure() {
+                        None => {
+                            self.backoff.set(self.plugin.host.inner.limits.reload_backoff.0);
+                            self.retry_at.set(None);
+                            return Ok(self.core.borrow().clone().expect("just created"));
+                        }
+                        Some(_) => {
+                            let max = self.plugin.host.inner.limits.reload_backoff.1;
+                            self.backoff.set((self.backoff.get() * 2).min(max));
+                            self.retry_at.set(Some(now + self.backoff.get()));
+                        }
+                    }
+                }
+                Some(_) => {}
+            }
+        }
+        let failure = self.failure().unwrap_or(failure);
+        Err(Failure { reason: FailureReason::VmFailed(failure.reason.to_string()), ..failure })
+    }
+
+    /// A new HTTP stream context for one request.
+    pub fn http_context(&self, info: StreamInfo) -> Result<HttpContext, Failure> {
+        let core = self.healthy()?;
+        let id = core.create_stream(info)?;
+        Ok(HttpContext::new(core, id))
+    }
+
+    /// A new TCP stream context for one connection.
+    pub fn tcp_context(&self, info: StreamInfo) -> Result<TcpContext, Failure> {
+        let core = self.healthy()?;
+        let id = core.create_stream(info)?;
+        Ok(TcpContext::new(core, id))
+    }
+}
