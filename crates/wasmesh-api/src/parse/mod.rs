@@ -9,6 +9,8 @@
 
 mod dupcheck;
 mod split;
+#[cfg(test)]
+mod tests;
 
 use crate::{
     error::{DocumentError, Error, ErrorKind, Origin},

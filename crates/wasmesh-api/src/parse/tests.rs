@@ -1,0 +1,238 @@
+//! Parsing: documents, origins, lines, formats, and the published examples.
+
+use super::*;
+use crate::{wasm_plugin::PullPolicy, Phase};
+
+fn ok(file: &str, text: &str, format: Format) -> Vec<Document> {
+    parse(file, text, format)
+        .into_iter()
+        .map(|d| d.unwrap_or_else(|e| panic!("{e}")))
+        .collect()
+}
+
+const TWO: &str = "# leading comment
+---
+apiVersion: v1
+kind: Secret
+metadata: {name: a, namespace: ns}
+type: kubernetes.io/dockerconfigjson
+stringData: {.dockerconfigjson: '{\"auths\": {}}'}
+---
+# only a comment: not a document
+---
+
+apiVersion: wasmesh.io/v1alpha1
+kind: Proxy
+metadata: {name: p}
+spec:
+  listeners: [{name: l, address: 127.0.0.1:1, routes: []}]
+...
+";
+
+#[test]
+fn documents_keep_file_index_line_and_span() {
+    let docs = ok("dir/two.yaml", TWO, Format::Yaml);
+    assert_eq!(docs.len(), 2);
+    assert_eq!(docs[0].origin.to_string(), "dir/two.yaml: document 1 (line 3)");
+    assert_eq!(docs[1].origin.to_string(), "dir/two.yaml: document 2 (line 12)");
+    assert_eq!(
+        docs[1].resource.key().to_string(),
+        "Proxy default/p",
+        "unset namespace is default"
+    );
+    assert!(TWO[docs[0].span.clone()].starts_with("---\napiVersion: v1"));
+    assert!(TWO[docs[1].span.clone()].contains("kind: Proxy"));
+}
+
+#[test]
+fn a_broken_document_does_not_hide_the_others() {
+    let text = "kind: WasmPlugin\napiVersion: extensions.istio.io/v1alpha1\nmetadata: {name: a}\nspec: {url: x}\n---\nkind: WasmPlugin\napiVersion: extensions.istio.io/v1alpha1\nmetadata: {name: b}\nspec: {url: [\n---\nkind: WasmPlugin\napiVersion: extensions.istio.io/v1alpha1\nmetadata: {name: c}\nspec: {url: x, priority: \"1\"}\n";
+    let docs = parse("f.yaml", text, Format::Yaml);
+    assert!(docs[0].is_ok());
+    let b = docs[1].as_ref().unwrap_err();
+    assert!(matches!(b.errors[0].kind, ErrorKind::Syntax(_)), "{b}");
+    assert_eq!(b.errors[0].origin.document, 2);
+    assert_eq!(
+        b.key.as_ref().map(|k| k.name.as_str()),
+        None,
+        "a syntax error hides the name"
+    );
+    let c = docs[2].as_ref().unwrap_err();
+    assert_eq!(
+        c.key.as_ref().map(|k| k.name.as_str()),
+        Some("c"),
+        "the store can keep c's last good version"
+    );
+    assert_eq!(c.errors[0].line, 14, "the error points at the priority line");
+    assert_eq!(
+        c.to_string(),
+        "f.yaml: document 3 (line 11, field at line 14): spec.priority: invalid type: string \"1\", expected an integer"
+    );
+}
+
+#[test]
+fn json_files_hold_one_or_more_values() {
+    let text = r#"{"apiVersion": "extensions.istio.io/v1alpha1", "kind": "WasmPlugin",
+ "metadata": {"name": "a", "namespace": "ns"}, "spec": {"url": "file:///a.wasm", "priority": 5}}
+{"apiVersion": "extensions.istio.io/v1alpha1", "kind": "WasmPlugin",
+ "metadata": {"name": "b"}, "spec": {"url": "file:///b.wasm", "url": "x"}}
+"#;
+    let docs = parse("p.json", text, Format::Json);
+    assert_eq!(docs.len(), 2);
+    let a = docs[0].as_ref().unwrap();
+    assert_eq!(a.origin.line, 1);
+    let b = docs[1].as_ref().unwrap_err();
+    assert_eq!(b.origin.line, 3);
+    assert_eq!(b.errors[0].path, "spec.url");
+    assert!(matches!(b.errors[0].kind, ErrorKind::DuplicateKey(_)), "{b}");
+    assert_eq!(Format::from_path("a/b.JSON"), Some(Format::Json));
+    assert_eq!(Format::from_path("a/b.yml"), Some(Format::Yaml));
+    assert_eq!(Format::from_path("a/README.md"), None);
+}
+
+#[test]
+fn json_syntax_errors_point_at_their_line() {
+    let text = "{\"kind\": \"WasmPlugin\",\n \"spec\": {\n  \"url\": x\n }}";
+    let docs = parse("p.json", text, Format::Json);
+    let e = docs[0].as_ref().unwrap_err();
+    assert!(matches!(e.errors[0].kind, ErrorKind::Syntax(_)), "{e}");
+    assert_eq!(e.errors[0].line, 3);
+}
+
+#[test]
+fn the_api_reference_examples_validate_unchanged() {
+    let oci = ok(
+        "plugin.yaml",
+        include_str!("../../../../examples/plugin.yaml"),
+        Format::Yaml,
+    );
+    let Resource::WasmPlugin(p) = &oci[0].resource else {
+        panic!()
+    };
+    assert_eq!(p.metadata.namespace(), "istio-system");
+    assert_eq!(p.phase(), Phase::Authn);
+    assert_eq!(
+        p.spec.image_pull_secret.as_deref(),
+        Some("private-registry-pull-secret")
+    );
+    assert_eq!(
+        p.effective_pull_policy(),
+        PullPolicy::IfNotPresent,
+        "set explicitly despite :latest"
+    );
+    assert_eq!(p.spec.plugin_config.as_ref().unwrap()["openid_realm"], "ingress");
+
+    let file = ok(
+        "plugin-file.yaml",
+        include_str!("../../../../examples/plugin-file.yaml"),
+        Format::Yaml,
+    );
+    let Resource::WasmPlugin(p) = &file[0].resource else {
+        panic!()
+    };
+    assert_eq!(p.spec.url, "file:///opt/filters/openid.wasm");
+    assert_eq!(p.qualified_name(), "istio-ingress.openid-connect");
+
+    ok(
+        "proxy.yaml",
+        include_str!("../../../../examples/proxy.yaml"),
+        Format::Yaml,
+    );
+}
+
+/// Examples in the style of Istio's WasmPlugin documentation, including the fields the
+/// API reference does not show.
+const ISTIO_DOCS: &str = r#"
+apiVersion: extensions.istio.io/v1alpha1
+kind: WasmPlugin
+metadata:
+  name: openid-connect
+  namespace: istio-ingress
+spec:
+  selector:
+    matchLabels:
+      istio: ingressgateway
+  url: oci://private-registry:5000/openid-connect/openid:latest
+  imagePullPolicy: IfNotPresent
+  imagePullSecret: private-registry-pull-secret
+  phase: AUTHN
+  pluginConfig:
+    openid_server: authn
+    openid_realm: ingress
+  vmConfig:
+    env:
+    - name: POD_NAME
+      valueFrom: HOST
+    - name: TRUST_DOMAIN
+      value: "cluster.local"
+---
+apiVersion: extensions.istio.io/v1alpha1
+kind: WasmPlugin
+metadata:
+  name: openid-connect
+  namespace: istio-ingress
+spec:
+  targetRefs:
+  - kind: Gateway
+    group: gateway.networking.k8s.io
+    name: waypoint
+  url: file:///opt/filters/openid.wasm
+  sha256: 1ef0c9a92b0420cf25f7fe5d481b231464bc88f486ca3b9c83ed5cc21d2f6210
+  phase: AUTHN
+  pluginConfig:
+    openid_server: authn
+    openid_realm: ingress
+---
+apiVersion: extensions.istio.io/v1alpha1
+kind: WasmPlugin
+metadata:
+  name: basic-auth
+  namespace: istio-system
+spec:
+  selector:
+    matchLabels:
+      istio: ingressgateway
+  url: oci://ghcr.io/istio-ecosystem/wasm-extensions/basic_auth:1.12.0
+  phase: AUTHN
+  priority: 1000
+  failStrategy: FAIL_OPEN
+  type: HTTP
+  match:
+  - mode: SERVER
+    ports:
+    - number: 80
+  pluginConfig:
+    basic_auth_rules:
+      - prefix: "/productpage"
+        request_methods:
+          - "GET"
+          - "POST"
+        credentials:
+          - "ok:test"
+          - "YWRtaW4zOmFkbWluMw=="
+"#;
+
+#[test]
+fn istio_documentation_examples_validate_unchanged() {
+    let docs = ok("istio.yaml", ISTIO_DOCS, Format::Yaml);
+    assert_eq!(docs.len(), 3);
+    let Resource::WasmPlugin(p) = &docs[2].resource else {
+        panic!()
+    };
+    assert_eq!(p.spec.priority, Some(1000));
+    assert_eq!(p.effective_pull_policy(), PullPolicy::IfNotPresent);
+}
+
+#[test]
+fn latest_tag_defaults_to_always() {
+    let docs = ok(
+        "p.yaml",
+        "apiVersion: extensions.istio.io/v1alpha1\nkind: WasmPlugin\nmetadata: {name: p}\nspec: {url: \"reg:5000/a/b:latest\"}\n",
+        Format::Yaml,
+    );
+    let Resource::WasmPlugin(p) = &docs[0].resource else {
+        panic!()
+    };
+    assert_eq!(p.effective_pull_policy(), PullPolicy::Always);
+    assert_eq!(p.full_url(), "oci://reg:5000/a/b:latest");
+}
