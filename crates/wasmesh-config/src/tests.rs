@@ -1,0 +1,195 @@
+//! The store through a real directory: bad documents are skipped, the last good version
+//! stays, removals are removals, and the watcher publishes changes quickly.
+
+use crate::*;
+use std::{fs, path::Path, time::Duration};
+use wasmesh_api::{Kind, Resource, ResourceKey};
+
+fn plugin(name: &str, priority: &str) -> String {
+    format!(
+        "---\napiVersion: extensions.istio.io/v1alpha1\nkind: WasmPlugin\nmetadata: {{name: {name}, namespace: ns}}\nspec: {{url: \"file:///{name}.wasm\", priority: {priority}}}\n"
+    )
+}
+
+fn key(name: &str) -> ResourceKey {
+    ResourceKey::new(Kind::WasmPlugin, "ns", name)
+}
+
+fn priority(store: &Store, name: &str) -> Option<i64> {
+    match store.resources().get(&key(name))? {
+        Resource::WasmPlugin(p) => p.spec.priority,
+        _ => None,
+    }
+}
+
+fn write(dir: &Path, file: &str, text: &str) {
+    fs::write(dir.join(file), text).unwrap();
+}
+
+#[test]
+fn a_bad_document_is_skipped_and_the_rest_applies() {
+    let dir = tempfile::tempdir().unwrap();
+    write(
+        dir.path(),
+        "a.yaml",
+        &format!("{}{}", plugin("a", "1"), plugin("b", "\"high\"")),
+    );
+    write(dir.path(), "c.json", "{not json");
+    write(dir.path(), "notes.txt", "ignored: not a resource file");
+    write(dir.path(), ".hidden.yaml", "ignored: hidden");
+    let mut store = Store::new();
+    let (changed, diagnostics) = DirSource::new(dir.path()).sync(&mut store).unwrap();
+    assert!(changed);
+    assert_eq!(store.resources().len(), 1);
+    assert_eq!(priority(&store, "a"), Some(1));
+    let text: Vec<String> = diagnostics.iter().map(|d| d.to_string()).collect();
+    assert_eq!(text.len(), 2, "{text:?}");
+    assert!(
+        text[0].contains("a.yaml: document 2") && text[0].contains("spec.priority"),
+        "{}",
+        text[0]
+    );
+    assert!(
+        text[1].contains("c.json: document 1") && text[1].contains("syntax error"),
+        "{}",
+        text[1]
+    );
+}
+
+#[test]
+fn the_last_good_version_stays_when_an_edit_breaks_it() {
+    let dir = tempfile::tempdir().unwrap();
+    let source = DirSource::new(dir.path());
+    let mut store = Store::new();
+    write(
+        dir.path(),
+        "p.yaml",
+        &format!("{}{}", plugin("a", "1"), plugin("b", "2")),
+    );
+    source.sync(&mut store).unwrap();
+    let generation = store.generation();
+
+    // a breaks (but still says who it is), b changes.
+    write(
+        dir.path(),
+        "p.yaml",
+        &format!("{}{}", plugin("a", "\"x\""), plugin("b", "3")),
+    );
+    let (changed, diagnostics) = source.sync(&mut store).unwrap();
+    assert!(changed);
+    assert_eq!(priority(&store, "a"), Some(1), "a keeps its last good version");
+    assert_eq!(priority(&store, "b"), Some(3));
+    assert!(diagnostics[0]
+        .to_string()
+        .contains("the last good version of WasmPlugin ns/a stays in force"));
+    assert!(store.generation() > generation);
+
+    // A document too broken to name itself keeps everything its file held.
+    write(
+        dir.path(),
+        "p.yaml",
+        &format!("{}---\nkind: [\n", plugin("b", "3")),
+    );
+    source.sync(&mut store).unwrap();
+    assert_eq!(priority(&store, "a"), Some(1));
+
+    // Fixed: a is back to what the file says; nothing changes when nothing changed.
+    write(
+        dir.path(),
+        "p.yaml",
+        &format!("{}{}", plugin("a", "5"), plugin("b", "3")),
+    );
+    source.sync(&mut store).unwrap();
+    assert_eq!(priority(&store, "a"), Some(5));
+    let generation = store.generation();
+    let (changed, diagnostics) = source.sync(&mut store).unwrap();
+    assert!(!changed && diagnostics.is_empty());
+    assert_eq!(store.generation(), generation);
+}
+
+#[test]
+fn removed_documents_and_files_remove_their_resources() {
+    let dir = tempfile::tempdir().unwrap();
+    let source = DirSource::new(dir.path());
+    let mut store = Store::new();
+    fs::create_dir(dir.path().join("sub")).unwrap();
+    write(
+        dir.path(),
+        "sub/p.yaml",
+        &format!("{}{}", plugin("a", "1"), plugin("b", "2")),
+    );
+    write(dir.path(), "q.yml", &plugin("c", "1"));
+    source.sync(&mut store).unwrap();
+    assert_eq!(store.resources().len(), 3);
+    write(dir.path(), "sub/p.yaml", &plugin("a", "1"));
+    fs::remove_file(dir.path().join("q.yml")).unwrap();
+    source.sync(&mut store).unwrap();
+    let keys: Vec<String> = store.resources().keys().map(|k| k.name.clone()).collect();
+    assert_eq!(keys, ["a"]);
+}
+
+#[test]
+fn the_first_of_two_definitions_wins_whatever_the_order_of_reading() {
+    let dir = tempfile::tempdir().unwrap();
+    write(dir.path(), "b.yaml", &plugin("a", "2"));
+    write(dir.path(), "a.yaml", &plugin("a", "1"));
+    let mut store = Store::new();
+    let (_, diagnostics) = DirSource::new(dir.path()).sync(&mut store).unwrap();
+    assert_eq!(priority(&store, "a"), Some(1));
+    let text = diagnostics[0].to_string();
+    assert!(
+        text.contains("b.yaml: document 1") && text.contains("already defined at") && text.contains("a.yaml"),
+        "{text}"
+    );
+}
+
+#[test]
+fn a_missing_directory_is_an_error() {
+    let dir = tempfile::tempdir().unwrap();
+    let err = load_dir(&dir.path().join("nope")).unwrap_err();
+    assert!(
+        err.to_string().starts_with("cannot read config directory"),
+        "{err}"
+    );
+}
+
+#[tokio::test]
+async fn the_watcher_publishes_a_change_within_a_second() {
+    let dir = tempfile::tempdir().unwrap();
+    write(dir.path(), "p.yaml", &plugin("a", "1"));
+    let watcher = watch_dir(dir.path()).unwrap();
+    let mut rx = watcher.subscribe();
+    let first = watcher.current();
+    assert_eq!(first.resources.len(), 1);
+
+    let started = std::time::Instant::now();
+    write(dir.path(), "q.yaml", &plugin("b", "1"));
+    tokio::time::timeout(Duration::from_secs(1), async {
+        loop {
+            rx.changed().await.unwrap();
+            if rx.borrow().resources.len() == 2 {
+                break;
+            }
+        }
+    })
+    .await
+    .expect("a new snapshot within one second");
+    let second = watcher.current();
+    assert!(second.generation > first.generation);
+    eprintln!("change seen after {:?}", started.elapsed());
+
+    // A broken edit: a new snapshot with the diagnostic, and b still in force.
+    write(dir.path(), "q.yaml", &plugin("b", "\"x\""));
+    tokio::time::timeout(Duration::from_secs(1), async {
+        loop {
+            rx.changed().await.unwrap();
+            if !rx.borrow().diagnostics.is_empty() {
+                break;
+            }
+        }
+    })
+    .await
+    .expect("the diagnostic within one second");
+    assert_eq!(watcher.current().resources.len(), 2);
+    assert!(watcher.current().resolve("ns", "none", "istio-system").is_none());
+}
