@@ -35,6 +35,6 @@ pub use options::FetchOptions;
 pub use push::{push_module, PushFormat, PushOptions, PushOutcome};
 pub use request::{Module, ModuleRequest, PullPolicy};
 pub use secret::{Credentials, DockerConfigJson};
-pub use sign::{sign_image, SigningKey};
+pub use sign::{detached_signature, sign_image, SigningKey};
 pub use verify::PublicKey;
 pub use wasm::check_module;

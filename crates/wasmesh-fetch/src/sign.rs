@@ -69,6 +69,15 @@ impl SigningKey {
     }
 }
 
+/// The content of a detached `<module>.sig` file for `module`: the base64 signature and a
+/// newline, as `cosign sign-blob` writes it.
+pub fn detached_signature(key: &SigningKey, module: &[u8]) -> String {
+    use base64::Engine;
+    let mut text = base64::engine::general_purpose::STANDARD.encode(key.sign(module));
+    text.push('\n');
+    text
+}
+
 /// Signs the image at `reference` cosign-style: resolves its manifest digest, signs the
 /// simple-signing payload, and pushes it under the `sha256-<digest>.sig` tag.
 /// Returns the manifest digest that was signed.
