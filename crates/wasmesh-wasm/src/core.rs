@@ -49,7 +49,10 @@ impl VmCore {
             core: Default::default(),
             memory: None,
             malloc: None,
-            cap: MemoryCap { max_bytes: limits.memory_bytes, denied: false },
+            cap: MemoryCap {
+                max_bytes: limits.memory_bytes,
+                denied: false,
+            },
             effective: ROOT_CONTEXT_ID,
             contexts: HashMap::new(),
             root_properties: HashMap::new(),
@@ -106,11 +109,21 @@ impl VmCore {
             self.call("_start", f, ROOT_CONTEXT_ID, ())?;
         }
         if let Some(f) = &ex.on_context_create {
-            self.call("proxy_on_context_create", f, ROOT_CONTEXT_ID, (ROOT_CONTEXT_ID, 0))?;
+            self.call(
+                "proxy_on_context_create",
+                f,
+                ROOT_CONTEXT_ID,
+                (ROOT_CONTEXT_ID, 0),
+            )?;
         }
         let spec = &self.plugin.spec;
         if let Some(f) = &ex.on_vm_start {
-            let ok = self.call("proxy_on_vm_start", f, ROOT_CONTEXT_ID, (ROOT_CONTEXT_ID, spec.vm_config.len() as u32))?;
+            let ok = self.call(
+                "proxy_on_vm_start",
+                f,
+                ROOT_CONTEXT_ID,
+                (ROOT_CONTEXT_ID, spec.vm_config.len() as u32),
+            )?;
             if ok == 0 {
                 return Err(self.failure(FailureReason::Rejected("proxy_on_vm_start")));
             }
@@ -126,7 +139,11 @@ impl VmCore {
     }
 
     fn failure(&self, reason: FailureReason) -> Failure {
-        Failure { plugin: self.plugin.plugin_name.clone(), reason, strategy: self.plugin.spec.fail_strategy }
+        Failure {
+            plugin: self.plugin.plugin_name.clone(),
+            reason,
+            strategy: self.plugin.spec.fail_strategy,
+        }
     }
 
     /// The failure that broke this VM, if any.
@@ -141,7 +158,11 @@ impl VmCore {
             return first.clone();
         }
         tracing::error!(plugin = %failure.plugin, strategy = ?failure.strategy, "{}", failure.reason);
-        self.plugin.host.inner.metrics.count_failure(&failure.plugin, failure.reason_label());
+        self.plugin
+            .host
+            .inner
+            .metrics
+            .count_failure(&failure.plugin, failure.reason_label());
         *self.failed.borrow_mut() = Some(failure.clone());
         if let Ok(mut store) = self.store.try_borrow_mut() {
             let data = store.data_mut();
@@ -170,25 +191,26 @@ impl VmCore {
             return Err(self.failure(FailureReason::VmFailed(failed.reason.to_string())));
         }
         let Ok(mut store) = self.store.try_borrow_mut() else {
-            return Err(self.failure(FailureReason::VmFailed(format!("{callback} called while the VM was busy"))));
+            return Err(self.failure(FailureReason::VmFailed(format!(
+                "{callback} called while the VM was busy"
+            ))));
         };
         store.data_mut().effective = effective;
         store.set_epoch_deadline(self.budget_ticks);
         let result = func.call(&mut *store, args);
-        let flushed = crate::abi::wasi::flush_stdio(store.data_mut());
+        crate::abi::wasi::flush_stdio(store.data_mut());
         match result {
-            Ok(value) => {
-                drop(store);
-                let _ = flushed;
-                Ok(value)
-            }
+            Ok(value) => Ok(value),
             Err(error) => {
                 let memory_denied = store.data().cap.denied;
                 drop(store);
                 let reason = match error.downcast_ref::<Trap>() {
                     Some(Trap::Interrupt) => FailureReason::Timeout { callback },
                     _ if memory_denied => FailureReason::MemoryLimit { callback },
-                    _ => FailureReason::Trap { callback, message: truncate(format!("{error:#}")) },
+                    _ => FailureReason::Trap {
+                        callback,
+                        message: truncate(format!("{error:#}")),
+                    },
                 };
                 Err(self.fail(self.failure(reason)))
             }
@@ -205,7 +227,9 @@ impl VmCore {
         end_of_stream: bool,
     ) -> Result<u32, Failure> {
         match func {
-            HeadersFn::WithEndOfStream(f) => self.call(callback, f, context, (context, count, end_of_stream as u32)),
+            HeadersFn::WithEndOfStream(f) => {
+                self.call(callback, f, context, (context, count, end_of_stream as u32))
+            }
             HeadersFn::Legacy(f) => self.call(callback, f, context, (context, count)),
         }
     }
@@ -270,8 +294,12 @@ impl VmCore {
 
     /// Delivers an http call's answer: `proxy_on_http_call_response`.
     pub fn deliver_http_call(&self, token: u32, result: HttpCallResult) {
-        let Ok(Some(call)) = self.with_state(|s| s.calls.remove(&token)) else { return };
-        let Some(f) = self.exports.on_http_call_response.clone() else { return };
+        let Ok(Some(call)) = self.with_state(|s| s.calls.remove(&token)) else {
+            return;
+        };
+        let Some(f) = self.exports.on_http_call_response.clone() else {
+            return;
+        };
         let data = match result {
             Ok(response) => CallData {
                 headers: response.headers,
@@ -282,7 +310,13 @@ impl VmCore {
             // Envoy reports a failed call as an answer with nothing in it.
             Err(_) => CallData::default(),
         };
-        let args = (call.context, token, data.headers.len() as u32, data.body.len() as u32, data.trailers.len() as u32);
+        let args = (
+            call.context,
+            token,
+            data.headers.len() as u32,
+            data.body.len() as u32,
+            data.trailers.len() as u32,
+        );
         let _ = self.with_state(|s| s.call = Some(data));
         let _ = self.call("proxy_on_http_call_response", &f, call.context, args);
         let _ = self.with_state(|s| s.call = None);
@@ -291,7 +325,9 @@ impl VmCore {
     /// Delivers a unary gRPC call's answer: `proxy_on_grpc_receive` on success, else
     /// `proxy_on_grpc_close` with the status (as Envoy does for unary calls).
     pub fn deliver_grpc_call(&self, token: u32, result: GrpcCallResult) {
-        let Ok(Some(call)) = self.with_state(|s| s.calls.remove(&token)) else { return };
+        let Ok(Some(call)) = self.with_state(|s| s.calls.remove(&token)) else {
+            return;
+        };
         let response = result.unwrap_or_else(|e| crate::GrpcCallResponse {
             status: 14,
             status_message: Some(e.to_string()),
@@ -309,10 +345,20 @@ impl VmCore {
         let ex = &self.exports;
         if status == 0 {
             if let Some(f) = &ex.on_grpc_receive {
-                let _ = self.call("proxy_on_grpc_receive", f, call.context, (call.context, token, size));
+                let _ = self.call(
+                    "proxy_on_grpc_receive",
+                    f,
+                    call.context,
+                    (call.context, token, size),
+                );
             }
         } else if let Some(f) = &ex.on_grpc_close {
-            let _ = self.call("proxy_on_grpc_close", f, call.context, (call.context, token, status));
+            let _ = self.call(
+                "proxy_on_grpc_close",
+                f,
+                call.context,
+                (call.context, token, status),
+            );
         }
         let _ = self.with_state(|s| s.call = None);
     }
@@ -327,7 +373,12 @@ impl VmCore {
     /// `proxy_on_queue_ready` on the root context.
     pub fn queue_ready(&self, queue: u32) {
         if let Some(f) = &self.exports.on_queue_ready {
-            let _ = self.call("proxy_on_queue_ready", f, ROOT_CONTEXT_ID, (ROOT_CONTEXT_ID, queue));
+            let _ = self.call(
+                "proxy_on_queue_ready",
+                f,
+                ROOT_CONTEXT_ID,
+                (ROOT_CONTEXT_ID, queue),
+            );
         }
     }
 }

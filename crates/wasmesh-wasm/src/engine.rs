@@ -33,7 +33,11 @@ pub struct HostConfig {
 
 impl Default for HostConfig {
     fn default() -> Self {
-        HostConfig { limits: Limits::default(), cache_dir: None, pool_slots: Some(256) }
+        HostConfig {
+            limits: Limits::default(),
+            cache_dir: None,
+            pool_slots: Some(256),
+        }
     }
 }
 
@@ -114,6 +118,11 @@ impl WasmHost {
         &self.inner.metrics
     }
 
+    /// A shared-data value as plugins of VM id `vm_id` see it (for the admin API and tests).
+    pub fn shared_data(&self, vm_id: &str, key: &str) -> Option<bytes::Bytes> {
+        self.inner.shared_data.get(vm_id, key).map(|(value, _)| value)
+    }
+
     /// The sandbox limits in force.
     pub fn limits(&self) -> &Limits {
         &self.inner.limits
@@ -121,15 +130,17 @@ impl WasmHost {
 }
 
 fn spawn_ticker(engine: wasmtime::EngineWeak, stop: Arc<AtomicBool>) {
-    let spawned = std::thread::Builder::new().name("wasm-epoch".into()).spawn(move || {
-        while !stop.load(Ordering::Relaxed) {
-            std::thread::sleep(EPOCH_TICK);
-            match engine.upgrade() {
-                Some(engine) => engine.increment_epoch(),
-                None => return,
+    let spawned = std::thread::Builder::new()
+        .name("wasm-epoch".into())
+        .spawn(move || {
+            while !stop.load(Ordering::Relaxed) {
+                std::thread::sleep(EPOCH_TICK);
+                match engine.upgrade() {
+                    Some(engine) => engine.increment_epoch(),
+                    None => return,
+                }
             }
-        }
-    });
+        });
     if let Err(e) = spawned {
         // Without the ticker no callback can be interrupted; say so loudly.
         tracing::error!("could not start the wasm epoch ticker, callback time budgets are off: {e}");

@@ -40,14 +40,6 @@ pub enum WasmError {
         /// wasmtime's explanation.
         message: String,
     },
-    /// The module's type (HTTP/NETWORK) does not match what it exports.
-    #[error("plugin {plugin}: {message}")]
-    Kind {
-        /// `<namespace>.<name>`.
-        plugin: String,
-        /// What is missing.
-        message: String,
-    },
     /// The on-disk compiled-code cache could not be used.
     #[error("compiled-code cache {path}: {source}")]
     Cache {

@@ -9,6 +9,7 @@ type F3 = TypedFunc<(u32, u32, u32), ()>;
 type R1 = TypedFunc<u32, u32>;
 type R2 = TypedFunc<(u32, u32), u32>;
 type R3 = TypedFunc<(u32, u32, u32), u32>;
+type F5 = TypedFunc<(u32, u32, u32, u32, u32), ()>;
 
 /// `proxy_on_{request,response}_headers`: ABI 0.2.x passes `end_of_stream`, 0.1.0 does not.
 #[derive(Clone)]
@@ -40,7 +41,7 @@ pub struct Exports {
     pub on_response_headers: Option<HeadersFn>,
     pub on_response_body: Option<R3>,
     pub on_response_trailers: Option<R2>,
-    pub on_http_call_response: Option<TypedFunc<(u32, u32, u32, u32, u32), ()>>,
+    pub on_http_call_response: Option<F5>,
     pub on_grpc_receive: Option<F3>,
     pub on_grpc_close: Option<F3>,
     pub malloc: Option<R1>,
@@ -58,7 +59,11 @@ impl Exports {
             instance
                 .get_typed_func::<(u32, u32, u32), u32>(&mut *store, name)
                 .map(HeadersFn::WithEndOfStream)
-                .or_else(|_| instance.get_typed_func::<(u32, u32), u32>(&mut *store, name).map(HeadersFn::Legacy))
+                .or_else(|_| {
+                    instance
+                        .get_typed_func::<(u32, u32), u32>(&mut *store, name)
+                        .map(HeadersFn::Legacy)
+                })
                 .ok()
         };
         Exports {

@@ -15,14 +15,20 @@ pub trait Host: 'static {
     /// `Err(CallError::UnknownCluster)` at once when there is no such cluster: the plugin
     /// then gets `BadArgument`, as from Envoy. The answer (or failure) is delivered into the
     /// VM as `proxy_on_http_call_response`.
-    fn http_call(&self, request: HttpCallRequest) -> Result<LocalBoxFuture<'static, HttpCallResult>, CallError> {
+    fn http_call(
+        &self,
+        request: HttpCallRequest,
+    ) -> Result<LocalBoxFuture<'static, HttpCallResult>, CallError> {
         Err(CallError::UnknownCluster(request.cluster))
     }
 
     /// Makes a unary gRPC call to an http2 cluster (`proxy_grpc_call`). The answer is
     /// delivered as `proxy_on_grpc_receive_initial_metadata`, `_receive`,
     /// `_receive_trailing_metadata` and `proxy_on_grpc_close`.
-    fn grpc_call(&self, request: GrpcCallRequest) -> Result<LocalBoxFuture<'static, GrpcCallResult>, CallError> {
+    fn grpc_call(
+        &self,
+        request: GrpcCallRequest,
+    ) -> Result<LocalBoxFuture<'static, GrpcCallResult>, CallError> {
         Err(CallError::UnknownCluster(request.cluster))
     }
 

@@ -38,7 +38,11 @@ impl Part {
 
 impl HttpContext {
     pub(crate) fn new(core: Rc<VmCore>, id: u32) -> Self {
-        HttpContext { core, id, finished: false }
+        HttpContext {
+            core,
+            id,
+            finished: false,
+        }
     }
 
     /// The context id the guest knows this stream by.
@@ -50,10 +54,15 @@ impl HttpContext {
     /// included). `end_of_stream` is true for a request without body.
     pub async fn on_request_headers(&mut self, headers: &mut HeaderMap, end_of_stream: bool) -> Verdict {
         let f = self.core.exports.on_request_headers.clone();
-        self.headers(Part::RequestHeaders, headers, end_of_stream, |core, id, n| match &f {
-            Some(f) => core.call_headers("proxy_on_request_headers", f, id, n, end_of_stream),
-            None => Ok(0),
-        })
+        self.headers(
+            Part::RequestHeaders,
+            headers,
+            end_of_stream,
+            |core, id, n| match &f {
+                Some(f) => core.call_headers("proxy_on_request_headers", f, id, n, end_of_stream),
+                None => Ok(0),
+            },
+        )
         .await
     }
 
@@ -81,10 +90,15 @@ impl HttpContext {
     /// `proxy_on_response_headers` (with `:status`).
     pub async fn on_response_headers(&mut self, headers: &mut HeaderMap, end_of_stream: bool) -> Verdict {
         let f = self.core.exports.on_response_headers.clone();
-        self.headers(Part::ResponseHeaders, headers, end_of_stream, |core, id, n| match &f {
-            Some(f) => core.call_headers("proxy_on_response_headers", f, id, n, end_of_stream),
-            None => Ok(0),
-        })
+        self.headers(
+            Part::ResponseHeaders,
+            headers,
+            end_of_stream,
+            |core, id, n| match &f {
+                Some(f) => core.call_headers("proxy_on_response_headers", f, id, n, end_of_stream),
+                None => Ok(0),
+            },
+        )
         .await
     }
 
@@ -112,7 +126,8 @@ impl HttpContext {
     /// authn filter) by its dotted path; the plugin reads it with `proxy_get_property`.
     pub fn set_property(&self, path: &str, value: impl Into<Bytes>) {
         let value = value.into();
-        self.core.with_stream(self.id, |s| s.properties.insert(path.to_owned(), value));
+        self.core
+            .with_stream(self.id, |s| s.properties.insert(path.to_owned(), value));
     }
 
     /// Ends the context now (`proxy_on_done`, `proxy_on_log`, `proxy_on_delete`); the plugin
@@ -164,7 +179,11 @@ impl HttpContext {
     ) -> Verdict {
         let size = body.len() as u32;
         let moved = self.core.with_stream(self.id, |s| {
-            let slot = if request { &mut s.request_body } else { &mut s.response_body };
+            let slot = if request {
+                &mut s.request_body
+            } else {
+                &mut s.response_body
+            };
             *slot = std::mem::take(body);
             s.end_of_stream = end_of_stream;
             s.resumed = false;
@@ -176,7 +195,11 @@ impl HttpContext {
         let verdict = self.settle(result, true, end_of_stream).await;
         if matches!(verdict, Verdict::Continue | Verdict::Buffer) {
             let out = self.core.with_stream(self.id, |s| {
-                std::mem::take(if request { &mut s.request_body } else { &mut s.response_body })
+                std::mem::take(if request {
+                    &mut s.request_body
+                } else {
+                    &mut s.response_body
+                })
             });
             if let Some(out) = out {
                 *body = out;

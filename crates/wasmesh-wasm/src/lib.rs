@@ -56,8 +56,10 @@
 #![deny(missing_docs)]
 
 pub mod abi;
+mod core;
 mod engine;
 mod error;
+mod exports;
 mod failure;
 mod filter;
 mod host;
@@ -65,8 +67,6 @@ mod http_context;
 mod metrics;
 mod module_cache;
 mod plugin;
-mod core;
-mod exports;
 mod shared;
 mod spec;
 mod state;

@@ -65,7 +65,13 @@ impl Metrics {
     /// Defines (or finds) a metric; returns its id.
     pub fn define(&self, kind: MetricKind, name: &str) -> u32 {
         let key = (kind, name.to_owned());
-        if let Some(&id) = self.registry.read().unwrap_or_else(|e| e.into_inner()).by_key.get(&key) {
+        if let Some(&id) = self
+            .registry
+            .read()
+            .unwrap_or_else(|e| e.into_inner())
+            .by_key
+            .get(&key)
+        {
             return id;
         }
         let mut registry = self.registry.write().unwrap_or_else(|e| e.into_inner());
@@ -143,11 +149,10 @@ impl Metrics {
                 let (buckets, sum) = if m.kind == MetricKind::Histogram {
                     let histogram = m.histogram.lock().unwrap_or_else(|e| e.into_inner());
                     let mut total = 0;
-                    let cumulative =
-                        BUCKETS.iter().zip(&histogram.0).map(|(b, c)| {
-                            total += c;
-                            (*b, total)
-                        });
+                    let cumulative = BUCKETS.iter().zip(&histogram.0).map(|(b, c)| {
+                        total += c;
+                        (*b, total)
+                    });
                     (cumulative.collect(), histogram.1)
                 } else {
                     (Vec::new(), 0.0)
@@ -165,19 +170,32 @@ impl Metrics {
 
     /// Counts one plugin failure (`wasm_plugin_failures_total{plugin,reason}`).
     pub(crate) fn count_failure(&self, plugin: &str, reason: &'static str) {
-        *self.failures.lock().unwrap_or_else(|e| e.into_inner()).entry((plugin.to_owned(), reason)).or_default() +=
-            1;
+        *self
+            .failures
+            .lock()
+            .unwrap_or_else(|e| e.into_inner())
+            .entry((plugin.to_owned(), reason))
+            .or_default() += 1;
     }
 
     /// Failures counted for `plugin` (all reasons).
     pub fn failures(&self, plugin: &str) -> u64 {
         let failures = self.failures.lock().unwrap_or_else(|e| e.into_inner());
-        failures.iter().filter(|((p, _), _)| p == plugin).map(|(_, n)| n).sum()
+        failures
+            .iter()
+            .filter(|((p, _), _)| p == plugin)
+            .map(|(_, n)| n)
+            .sum()
     }
 
     /// Counts one VM start (`wasm_vm_starts_total{plugin}`).
     pub(crate) fn count_vm_start(&self, plugin: &str) {
-        *self.vm_starts.lock().unwrap_or_else(|e| e.into_inner()).entry(plugin.to_owned()).or_default() += 1;
+        *self
+            .vm_starts
+            .lock()
+            .unwrap_or_else(|e| e.into_inner())
+            .entry(plugin.to_owned())
+            .or_default() += 1;
     }
 
     /// The Prometheus text exposition of every metric here.
@@ -187,7 +205,11 @@ impl Metrics {
             let name = prometheus_name(&sample.name);
             match sample.kind {
                 MetricKind::Counter | MetricKind::Gauge => {
-                    let kind = if sample.kind == MetricKind::Counter { "counter" } else { "gauge" };
+                    let kind = if sample.kind == MetricKind::Counter {
+                        "counter"
+                    } else {
+                        "gauge"
+                    };
                     let _ = writeln!(out, "# TYPE {name} {kind}\n{name} {}", sample.value);
                 }
                 MetricKind::Histogram => {
@@ -215,7 +237,11 @@ impl Metrics {
         if !starts.is_empty() {
             let _ = writeln!(out, "# TYPE wasm_vm_starts_total counter");
             for (plugin, n) in starts.iter() {
-                let _ = writeln!(out, "wasm_vm_starts_total{{plugin=\"{}\"}} {n}", label_value(plugin));
+                let _ = writeln!(
+                    out,
+                    "wasm_vm_starts_total{{plugin=\"{}\"}} {n}",
+                    label_value(plugin)
+                );
             }
         }
         out
@@ -224,8 +250,16 @@ impl Metrics {
 
 /// A Prometheus-safe metric name: `[a-zA-Z_:][a-zA-Z0-9_:]*`, other characters as `_`.
 fn prometheus_name(name: &str) -> String {
-    let mut out: String =
-        name.chars().map(|c| if c.is_ascii_alphanumeric() || c == '_' || c == ':' { c } else { '_' }).collect();
+    let mut out: String = name
+        .chars()
+        .map(|c| {
+            if c.is_ascii_alphanumeric() || c == '_' || c == ':' {
+                c
+            } else {
+                '_'
+            }
+        })
+        .collect();
     if out.is_empty() || out.starts_with(|c: char| c.is_ascii_digit()) {
         out.insert(0, '_');
     }
@@ -233,7 +267,10 @@ fn prometheus_name(name: &str) -> String {
 }
 
 fn label_value(value: &str) -> String {
-    value.replace('\\', "\\\\").replace('"', "\\\"").replace('\n', "\\n")
+    value
+        .replace('\\', "\\\\")
+        .replace('"', "\\\"")
+        .replace('\n', "\\n")
 }
 
 #[cfg(test)]

@@ -37,12 +37,19 @@ pub struct ModuleCache {
 impl ModuleCache {
     pub fn new(engine: &Engine, dir: Option<PathBuf>) -> Result<Self, WasmError> {
         if let Some(dir) = &dir {
-            std::fs::create_dir_all(dir).map_err(|source| WasmError::Cache { path: dir.clone(), source })?;
+            std::fs::create_dir_all(dir).map_err(|source| WasmError::Cache {
+                path: dir.clone(),
+                source,
+            })?;
         }
         let mut hasher = std::collections::hash_map::DefaultHasher::new();
         engine.precompile_compatibility_hash().hash(&mut hasher);
         let engine_key = format!("{:016x}", hasher.finish());
-        Ok(ModuleCache { dir, engine_key, modules: Mutex::new(HashMap::new()) })
+        Ok(ModuleCache {
+            dir,
+            engine_key,
+            modules: Mutex::new(HashMap::new()),
+        })
     }
 
     /// The compiled module for `bytes` whose sha256 is `digest` (checked by the caller).
@@ -78,7 +85,9 @@ impl ModuleCache {
     fn path(&self, digest: &str) -> Option<PathBuf> {
         // The digest is hex we computed: safe as a file name.
         let digest: String = digest.chars().filter(char::is_ascii_hexdigit).collect();
-        self.dir.as_ref().map(|dir| dir.join(format!("{digest}-{}.cwasm", self.engine_key)))
+        self.dir
+            .as_ref()
+            .map(|dir| dir.join(format!("{digest}-{}.cwasm", self.engine_key)))
     }
 
     fn load_from_disk(&self, engine: &Engine, digest: &str) -> Option<Module> {
@@ -104,9 +113,10 @@ impl ModuleCache {
 
     fn store_on_disk(&self, module: &Module, digest: &str) {
         let Some(path) = self.path(digest) else { return };
-        let result = module.serialize().map_err(|e| e.to_string()).and_then(|bytes| {
-            write_atomically(&path, &bytes).map_err(|e| e.to_string())
-        });
+        let result = module
+            .serialize()
+            .map_err(|e| e.to_string())
+            .and_then(|bytes| write_atomically(&path, &bytes).map_err(|e| e.to_string()));
         if let Err(e) = result {
             tracing::warn!(path = %path.display(), "could not write the compiled-code cache: {e}");
         }

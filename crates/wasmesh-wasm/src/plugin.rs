@@ -19,7 +19,11 @@ pub enum AbiVersion {
 
 impl AbiVersion {
     fn detect(module: &Module) -> Option<AbiVersion> {
-        let exported = |name: &str| module.get_export(name).is_some_and(|t| matches!(t, ExternType::Func(_)));
+        let exported = |name: &str| {
+            module
+                .get_export(name)
+                .is_some_and(|t| matches!(t, ExternType::Func(_)))
+        };
         if exported("proxy_abi_version_0_2_1") {
             Some(AbiVersion::V0_2_1)
         } else if exported("proxy_abi_version_0_2_0") {
@@ -58,7 +62,9 @@ impl CompiledPlugin {
         let plugin_name = spec.plugin_name();
         let inner = &host.inner;
         let (module, cache_hit) =
-            inner.cache.get_or_compile(&inner.engine, &plugin_name, &spec.sha256, &spec.module)?;
+            inner
+                .cache
+                .get_or_compile(&inner.engine, &plugin_name, &spec.sha256, &spec.module)?;
         let abi = AbiVersion::detect(&module).ok_or_else(|| WasmError::UnsupportedAbi {
             plugin: plugin_name.clone(),
             digest: spec.sha256.clone(),
@@ -71,20 +77,19 @@ impl CompiledPlugin {
         // Imports we do not offer (e.g. WASI calls outside the spec's subset) trap when
         // called instead of refusing the module, as Envoy's null stubs do.
         let mut linker = inner.linker.clone();
-        linker.define_unknown_imports_as_traps(&module).map_err(link_error)?;
+        linker
+            .define_unknown_imports_as_traps(&module)
+            .map_err(link_error)?;
         let pre = linker.instantiate_pre(&module).map_err(link_error)?;
-        let needs = match spec.kind {
-            crate::PluginKind::Http => "proxy_on_request_headers",
-            crate::PluginKind::Network => "proxy_on_new_connection",
-        };
-        if module.get_export(needs).is_none() {
-            return Err(WasmError::Kind {
-                plugin: plugin_name,
-                message: format!("the module does not export {needs}, which its type ({:?}) needs", spec.kind),
-            });
-        }
         tracing::debug!(plugin = %plugin_name, sha256 = %spec.sha256, ?abi, ?cache_hit, "plugin loaded");
-        Ok(CompiledPlugin { host, spec, pre, abi, plugin_name, cache_hit })
+        Ok(CompiledPlugin {
+            host,
+            spec,
+            pre,
+            abi,
+            plugin_name,
+            cache_hit,
+        })
     }
 
     /// The spec it was loaded from.

@@ -83,7 +83,13 @@ impl SharedQueues {
         inner.next_id += 1;
         let id = inner.next_id;
         inner.by_name.insert(key, id);
-        inner.queues.insert(id, Queue { items: VecDeque::new(), owner });
+        inner.queues.insert(
+            id,
+            Queue {
+                items: VecDeque::new(),
+                owner,
+            },
+        );
         id
     }
 

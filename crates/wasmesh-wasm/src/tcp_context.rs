@@ -17,13 +17,19 @@ pub struct TcpContext {
 
 impl TcpContext {
     pub(crate) fn new(core: Rc<VmCore>, id: u32) -> Self {
-        TcpContext { core, id, finished: false }
+        TcpContext {
+            core,
+            id,
+            finished: false,
+        }
     }
 
     /// `proxy_on_new_connection`. A plugin that pauses here is awaited until it resumes
     /// (`proxy_continue_stream`), closes or fails.
     pub async fn on_new_connection(&mut self) -> TcpVerdict {
-        let Some(f) = self.core.exports.on_new_connection.clone() else { return TcpVerdict::Continue };
+        let Some(f) = self.core.exports.on_new_connection.clone() else {
+            return TcpVerdict::Continue;
+        };
         self.reset_flags();
         let result = self.core.call("proxy_on_new_connection", &f, self.id, self.id);
         match self.settle(result) {
@@ -45,14 +51,24 @@ impl TcpContext {
     /// `proxy_on_downstream_connection_close`.
     pub fn on_downstream_close(&mut self, peer: PeerType) {
         if let Some(f) = self.core.exports.on_downstream_connection_close.clone() {
-            let _ = self.core.call("proxy_on_downstream_connection_close", &f, self.id, (self.id, peer as u32));
+            let _ = self.core.call(
+                "proxy_on_downstream_connection_close",
+                &f,
+                self.id,
+                (self.id, peer as u32),
+            );
         }
     }
 
     /// `proxy_on_upstream_connection_close`.
     pub fn on_upstream_close(&mut self, peer: PeerType) {
         if let Some(f) = self.core.exports.on_upstream_connection_close.clone() {
-            let _ = self.core.call("proxy_on_upstream_connection_close", &f, self.id, (self.id, peer as u32));
+            let _ = self.core.call(
+                "proxy_on_upstream_connection_close",
+                &f,
+                self.id,
+                (self.id, peer as u32),
+            );
         }
     }
 
@@ -81,7 +97,11 @@ impl TcpContext {
         let Some(f) = f else { return TcpVerdict::Continue };
         let size = data.len() as u32;
         let moved = self.core.with_stream(self.id, |s| {
-            let slot = if downstream { &mut s.downstream_data } else { &mut s.upstream_data };
+            let slot = if downstream {
+                &mut s.downstream_data
+            } else {
+                &mut s.upstream_data
+            };
             *slot = std::mem::take(data);
             s.end_of_stream = end_of_stream;
             s.resumed = false;
@@ -89,11 +109,21 @@ impl TcpContext {
         if moved.is_none() {
             return TcpVerdict::Continue;
         }
-        let name = if downstream { "proxy_on_downstream_data" } else { "proxy_on_upstream_data" };
-        let result = self.core.call(name, &f, self.id, (self.id, size, end_of_stream as u32));
+        let name = if downstream {
+            "proxy_on_downstream_data"
+        } else {
+            "proxy_on_upstream_data"
+        };
+        let result = self
+            .core
+            .call(name, &f, self.id, (self.id, size, end_of_stream as u32));
         let verdict = self.settle(result);
         let out = self.core.with_stream(self.id, |s| {
-            std::mem::take(if downstream { &mut s.downstream_data } else { &mut s.upstream_data })
+            std::mem::take(if downstream {
+                &mut s.downstream_data
+            } else {
+                &mut s.upstream_data
+            })
         });
         if let Some(out) = out {
             *data = out;
@@ -124,7 +154,10 @@ impl TcpContext {
             if let Some(failure) = self.core.failed() {
                 return TcpVerdict::Failed(failure);
             }
-            match self.core.with_stream(self.id, |s| (s.close, std::mem::take(&mut s.resumed))) {
+            match self
+                .core
+                .with_stream(self.id, |s| (s.close, std::mem::take(&mut s.resumed)))
+            {
                 Some((true, _)) => return TcpVerdict::Close,
                 Some((false, true)) | None => return TcpVerdict::Continue,
                 Some((false, false)) => notify.notified().await,

@@ -6,7 +6,9 @@ use std::sync::Arc;
 use std::time::{Duration, Instant};
 
 pub(crate) use crate::core::VmCore;
-use crate::{CompiledPlugin, FailStrategy, Failure, FailureReason, Host, HttpContext, StreamInfo, TcpContext};
+use crate::{
+    CompiledPlugin, FailStrategy, Failure, FailureReason, Host, HttpContext, StreamInfo, TcpContext,
+};
 
 /// One plugin's VM on one worker (`!Send`: it lives on the worker's thread). Create it
 /// inside a `tokio::task::LocalSet`: its calls, timers and queue notifications are local
@@ -68,7 +70,11 @@ impl PluginVm {
     /// A healthy VM, re-creating a failed one under FAIL_RELOAD once the backoff passed.
     fn healthy(&self) -> Result<Rc<VmCore>, Failure> {
         let Some(failure) = self.failure() else {
-            return Ok(self.core.borrow().clone().expect("a VM without failure has a core"));
+            return Ok(self
+                .core
+                .borrow()
+                .clone()
+                .expect("a VM without failure has a core"));
         };
         if failure.strategy == FailStrategy::FailReload {
             let now = Instant::now();
@@ -94,7 +100,10 @@ impl PluginVm {
             }
         }
         let failure = self.failure().unwrap_or(failure);
-        Err(Failure { reason: FailureReason::VmFailed(failure.reason.to_string()), ..failure })
+        Err(Failure {
+            reason: FailureReason::VmFailed(failure.reason.to_string()),
+            ..failure
+        })
     }
 
     /// A new HTTP stream context for one request.

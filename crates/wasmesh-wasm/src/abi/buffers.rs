@@ -47,9 +47,20 @@ pub fn add_to_linker(linker: &mut Linker<VmState>) -> wasmtime::Result<()> {
         },
     )?;
     // ABI 0.1.0: the plugin configuration.
-    linker.func_wrap("env", "proxy_get_configuration", |mut c: C<'_>, ptr_ptr: u32, size_ptr: u32| {
-        status(get_bytes(&mut c, PLUGIN_CONFIGURATION, 0, u32::MAX, ptr_ptr, size_ptr))
-    })?;
+    linker.func_wrap(
+        "env",
+        "proxy_get_configuration",
+        |mut c: C<'_>, ptr_ptr: u32, size_ptr: u32| {
+            status(get_bytes(
+                &mut c,
+                PLUGIN_CONFIGURATION,
+                0,
+                u32::MAX,
+                ptr_ptr,
+                size_ptr,
+            ))
+        },
+    )?;
     Ok(())
 }
 
@@ -57,9 +68,11 @@ fn get(state: &mut VmState, buffer: u32) -> Result<Bytes, Status> {
     match buffer {
         VM_CONFIGURATION => Ok(state.plugin.spec.vm_config.clone()),
         PLUGIN_CONFIGURATION => Ok(state.plugin.spec.plugin_config.clone()),
-        HTTP_CALL_RESPONSE_BODY | GRPC_RECEIVE_BUFFER => {
-            state.call.as_ref().map(|c| c.body.clone()).ok_or(Status::NotFound)
-        }
+        HTTP_CALL_RESPONSE_BODY | GRPC_RECEIVE_BUFFER => state
+            .call
+            .as_ref()
+            .map(|c| c.body.clone())
+            .ok_or(Status::NotFound),
         REQUEST_BODY..=UPSTREAM_DATA => {
             let s = state.stream().ok_or(Status::NotFound)?;
             Ok(match buffer {

@@ -14,21 +14,34 @@ use crate::{HeaderMap, LocalReply, LogLevel};
 type C<'a> = Caller<'a, VmState>;
 
 pub fn add_to_linker(linker: &mut Linker<VmState>) -> wasmtime::Result<()> {
-    linker.func_wrap("env", "proxy_log", |mut c: C<'_>, level: u32, ptr: u32, size: u32| {
-        status(proxy_log(&mut c, level, ptr, size))
-    })?;
+    linker.func_wrap(
+        "env",
+        "proxy_log",
+        |mut c: C<'_>, level: u32, ptr: u32, size: u32| status(proxy_log(&mut c, level, ptr, size)),
+    )?;
     linker.func_wrap("env", "proxy_get_log_level", |mut c: C<'_>, ptr: u32| {
         let level = c.data().host.log_level() as u32;
         status(write_u32(&mut c, ptr, level).map_err(Into::into))
     })?;
-    linker.func_wrap("env", "proxy_get_current_time_nanoseconds", |mut c: C<'_>, ptr: u32| {
-        let now = SystemTime::now().duration_since(UNIX_EPOCH).map(|d| d.as_nanos() as u64).unwrap_or(0);
-        status(write(&mut c, ptr, &now.to_le_bytes()).map_err(Into::into))
-    })?;
-    linker.func_wrap("env", "proxy_set_tick_period_milliseconds", |mut c: C<'_>, period: u32| {
-        crate::core::restart_ticker(c.data_mut(), period);
-        Ok(Status::Ok as u32)
-    })?;
+    linker.func_wrap(
+        "env",
+        "proxy_get_current_time_nanoseconds",
+        |mut c: C<'_>, ptr: u32| {
+            let now = SystemTime::now()
+                .duration_since(UNIX_EPOCH)
+                .map(|d| d.as_nanos() as u64)
+                .unwrap_or(0);
+            status(write(&mut c, ptr, &now.to_le_bytes()).map_err(Into::into))
+        },
+    )?;
+    linker.func_wrap(
+        "env",
+        "proxy_set_tick_period_milliseconds",
+        |mut c: C<'_>, period: u32| {
+            crate::core::restart_ticker(c.data_mut(), period);
+            Ok(Status::Ok as u32)
+        },
+    )?;
     linker.func_wrap("env", "proxy_set_effective_context", |mut c: C<'_>, id: u32| {
         let state = c.data_mut();
         if id == ROOT_CONTEXT_ID || state.contexts.contains_key(&id) {
@@ -41,9 +54,11 @@ pub fn add_to_linker(linker: &mut Linker<VmState>) -> wasmtime::Result<()> {
     // The root context's deferred `proxy_on_done` is not used by this host: contexts are
     // deleted when done, so there is nothing to wait for.
     linker.func_wrap("env", "proxy_done", |_: C<'_>| Ok(Status::Ok as u32))?;
-    linker.func_wrap("env", "proxy_continue_stream", |mut c: C<'_>, stream_type: u32| {
-        status(continue_stream(c.data_mut(), stream_type))
-    })?;
+    linker.func_wrap(
+        "env",
+        "proxy_continue_stream",
+        |mut c: C<'_>, stream_type: u32| status(continue_stream(c.data_mut(), stream_type)),
+    )?;
     linker.func_wrap("env", "proxy_close_stream", |mut c: C<'_>, stream_type: u32| {
         status(close_stream(c.data_mut(), stream_type))
     })?;
@@ -72,13 +87,25 @@ pub fn add_to_linker(linker: &mut Linker<VmState>) -> wasmtime::Result<()> {
     linker.func_wrap(
         "env",
         "proxy_call_foreign_function",
-        |mut c: C<'_>, name_ptr: u32, name_size: u32, _args_ptr: u32, _args_size: u32, ret_ptr: u32, ret_size: u32| {
-            status(call_foreign_function(&mut c, name_ptr, name_size, ret_ptr, ret_size))
+        |mut c: C<'_>,
+         name_ptr: u32,
+         name_size: u32,
+         _args_ptr: u32,
+         _args_size: u32,
+         ret_ptr: u32,
+         ret_size: u32| {
+            status(call_foreign_function(
+                &mut c, name_ptr, name_size, ret_ptr, ret_size,
+            ))
         },
     )?;
     // ABI 0.1.0.
-    linker.func_wrap("env", "proxy_continue_request", |mut c: C<'_>| status(continue_stream(c.data_mut(), 0)))?;
-    linker.func_wrap("env", "proxy_continue_response", |mut c: C<'_>| status(continue_stream(c.data_mut(), 1)))?;
+    linker.func_wrap("env", "proxy_continue_request", |mut c: C<'_>| {
+        status(continue_stream(c.data_mut(), 0))
+    })?;
+    linker.func_wrap("env", "proxy_continue_response", |mut c: C<'_>| {
+        status(continue_stream(c.data_mut(), 1))
+    })?;
     linker.func_wrap("env", "proxy_clear_route_cache", |_: C<'_>| Ok(Status::Ok as u32))?;
     Ok(())
 }
@@ -131,18 +158,36 @@ fn send_local_response(
     headers: (u32, u32),
     grpc_status: i32,
 ) -> HostResult {
-    let status_code = u16::try_from(code).ok().filter(|s| (100..=999).contains(s)).ok_or(Status::BadArgument)?;
+    let status_code = u16::try_from(code)
+        .ok()
+        .filter(|s| (100..=999).contains(s))
+        .ok_or(Status::BadArgument)?;
     let details = String::from_utf8_lossy(&read(c, details.0, details.1)?).into_owned();
     let body = Bytes::from(read(c, body.0, body.1)?);
     let headers_bytes = read(c, headers.0, headers.1)?;
-    let headers: HeaderMap = pairs::deserialize(&headers_bytes).ok_or(Status::BadArgument)?.into_iter().collect();
+    let headers: HeaderMap = pairs::deserialize(&headers_bytes)
+        .ok_or(Status::BadArgument)?
+        .into_iter()
+        .collect();
     let stream = c.data_mut().stream().ok_or(Status::NotFound)?;
-    stream.local_reply = Some(LocalReply { status: status_code, headers, body, details, grpc_status });
+    stream.local_reply = Some(LocalReply {
+        status: status_code,
+        headers,
+        body,
+        details,
+        grpc_status,
+    });
     stream.notify.notify_one();
     Ok(())
 }
 
-fn call_foreign_function(c: &mut C<'_>, name_ptr: u32, name_size: u32, ret_ptr: u32, ret_size: u32) -> HostResult {
+fn call_foreign_function(
+    c: &mut C<'_>,
+    name_ptr: u32,
+    name_size: u32,
+    ret_ptr: u32,
+    ret_size: u32,
+) -> HostResult {
     let name = read_string(c, name_ptr, name_size)?;
     match name.as_str() {
         // Routes are chosen after the filter chain, so there is no cached route to clear.

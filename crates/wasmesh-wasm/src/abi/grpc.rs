@@ -52,15 +52,27 @@ pub fn add_to_linker(linker: &mut Linker<VmState>) -> wasmtime::Result<()> {
             Ok(Status::Unimplemented as u32)
         },
     )?;
-    linker.func_wrap("env", "proxy_grpc_send", |mut c: C<'_>, _: u32, _: u32, _: u32, _: u32| {
-        c.data_mut().warn_unimplemented("proxy_grpc_send");
-        Ok(Status::Unimplemented as u32)
+    linker.func_wrap(
+        "env",
+        "proxy_grpc_send",
+        |mut c: C<'_>, _: u32, _: u32, _: u32, _: u32| {
+            c.data_mut().warn_unimplemented("proxy_grpc_send");
+            Ok(Status::Unimplemented as u32)
+        },
+    )?;
+    linker.func_wrap("env", "proxy_grpc_cancel", |mut c: C<'_>, token: u32| {
+        Ok(cancel(c.data_mut(), token) as u32)
     })?;
-    linker.func_wrap("env", "proxy_grpc_cancel", |mut c: C<'_>, token: u32| Ok(cancel(c.data_mut(), token) as u32))?;
-    linker.func_wrap("env", "proxy_grpc_close", |mut c: C<'_>, token: u32| Ok(cancel(c.data_mut(), token) as u32))?;
-    linker.func_wrap("env", "proxy_get_status", |mut c: C<'_>, code_ptr: u32, msg_ptr: u32, msg_size: u32| {
-        status(get_status(&mut c, code_ptr, msg_ptr, msg_size))
+    linker.func_wrap("env", "proxy_grpc_close", |mut c: C<'_>, token: u32| {
+        Ok(cancel(c.data_mut(), token) as u32)
     })?;
+    linker.func_wrap(
+        "env",
+        "proxy_get_status",
+        |mut c: C<'_>, code_ptr: u32, msg_ptr: u32, msg_size: u32| {
+            status(get_status(&mut c, code_ptr, msg_ptr, msg_size))
+        },
+    )?;
     Ok(())
 }
 
@@ -68,12 +80,21 @@ fn grpc_call(c: &mut C<'_>, parts: [(u32, u32); 5], timeout_ms: u32, token_ptr: 
     let cluster = read_string(c, parts[0].0, parts[0].1)?;
     let service = read_string(c, parts[1].0, parts[1].1)?;
     let method = read_string(c, parts[2].0, parts[2].1)?;
-    let initial_metadata: HeaderMap =
-        pairs::deserialize(&read(c, parts[3].0, parts[3].1)?).ok_or(Status::BadArgument)?.into_iter().collect();
+    let initial_metadata: HeaderMap = pairs::deserialize(&read(c, parts[3].0, parts[3].1)?)
+        .ok_or(Status::BadArgument)?
+        .into_iter()
+        .collect();
     let message = Bytes::from(read(c, parts[4].0, parts[4].1)?);
     write_u32(c, token_ptr, 0)?;
     let timeout = Duration::from_millis(timeout_ms.into());
-    let request = GrpcCallRequest { cluster, service, method, initial_metadata, message, timeout };
+    let request = GrpcCallRequest {
+        cluster,
+        service,
+        method,
+        initial_metadata,
+        message,
+        timeout,
+    };
     let state = c.data_mut();
     let future = match state.host.grpc_call(request) {
         Ok(future) => future,
@@ -82,7 +103,11 @@ fn grpc_call(c: &mut C<'_>, parts: [(u32, u32); 5], timeout_ms: u32, token_ptr: 
     };
     state.next_token = state.next_token.wrapping_add(1).max(1);
     let token = state.next_token;
-    let context = if state.effective == 0 { ROOT_CONTEXT_ID } else { state.effective };
+    let context = if state.effective == 0 {
+        ROOT_CONTEXT_ID
+    } else {
+        state.effective
+    };
     let core = state.core.clone();
     let task = tokio::task::spawn_local(async move {
         let result = match tokio::time::timeout(timeout.max(Duration::from_millis(1)), future).await {
@@ -93,7 +118,13 @@ fn grpc_call(c: &mut C<'_>, parts: [(u32, u32); 5], timeout_ms: u32, token_ptr: 
             core.deliver_grpc_call(token, result);
         }
     });
-    state.calls.insert(token, PendingCall { context, task: task.abort_handle() });
+    state.calls.insert(
+        token,
+        PendingCall {
+            context,
+            task: task.abort_handle(),
+        },
+    );
     write_u32(c, token_ptr, token)?;
     Ok(())
 }

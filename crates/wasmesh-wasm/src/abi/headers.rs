@@ -21,12 +21,18 @@ const HTTP_CALL_RESPONSE_HEADERS: u32 = 6;
 const HTTP_CALL_RESPONSE_TRAILERS: u32 = 7;
 
 pub fn add_to_linker(linker: &mut Linker<VmState>) -> wasmtime::Result<()> {
-    linker.func_wrap("env", "proxy_get_header_map_pairs", |mut c: C<'_>, map: u32, ptr_ptr: u32, size_ptr: u32| {
-        status(get_pairs(&mut c, map, ptr_ptr, size_ptr))
-    })?;
-    linker.func_wrap("env", "proxy_set_header_map_pairs", |mut c: C<'_>, map: u32, ptr: u32, size: u32| {
-        status(set_pairs(&mut c, map, ptr, size))
-    })?;
+    linker.func_wrap(
+        "env",
+        "proxy_get_header_map_pairs",
+        |mut c: C<'_>, map: u32, ptr_ptr: u32, size_ptr: u32| {
+            status(get_pairs(&mut c, map, ptr_ptr, size_ptr))
+        },
+    )?;
+    linker.func_wrap(
+        "env",
+        "proxy_set_header_map_pairs",
+        |mut c: C<'_>, map: u32, ptr: u32, size: u32| status(set_pairs(&mut c, map, ptr, size)),
+    )?;
     linker.func_wrap(
         "env",
         "proxy_get_header_map_value",
@@ -38,23 +44,46 @@ pub fn add_to_linker(linker: &mut Linker<VmState>) -> wasmtime::Result<()> {
         "env",
         "proxy_add_header_map_value",
         |mut c: C<'_>, map: u32, key_ptr: u32, key_size: u32, value_ptr: u32, value_size: u32| {
-            status(change(&mut c, map, (key_ptr, key_size), Some((value_ptr, value_size)), Change::Add))
+            status(change(
+                &mut c,
+                map,
+                (key_ptr, key_size),
+                Some((value_ptr, value_size)),
+                Change::Add,
+            ))
         },
     )?;
     linker.func_wrap(
         "env",
         "proxy_replace_header_map_value",
         |mut c: C<'_>, map: u32, key_ptr: u32, key_size: u32, value_ptr: u32, value_size: u32| {
-            status(change(&mut c, map, (key_ptr, key_size), Some((value_ptr, value_size)), Change::Replace))
+            status(change(
+                &mut c,
+                map,
+                (key_ptr, key_size),
+                Some((value_ptr, value_size)),
+                Change::Replace,
+            ))
         },
     )?;
-    linker.func_wrap("env", "proxy_remove_header_map_value", |mut c: C<'_>, map: u32, key_ptr: u32, key_size: u32| {
-        status(change(&mut c, map, (key_ptr, key_size), None, Change::Remove))
-    })?;
-    linker.func_wrap("env", "proxy_get_header_map_size", |mut c: C<'_>, map: u32, size_ptr: u32| {
-        let size = with_map(c.data_mut(), map, |m| pairs::serialize(m).len() as u32);
-        status(size.map_err(Into::into).and_then(|size| write_u32(&mut c, size_ptr, size).map_err(Into::into)))
-    })?;
+    linker.func_wrap(
+        "env",
+        "proxy_remove_header_map_value",
+        |mut c: C<'_>, map: u32, key_ptr: u32, key_size: u32| {
+            status(change(&mut c, map, (key_ptr, key_size), None, Change::Remove))
+        },
+    )?;
+    linker.func_wrap(
+        "env",
+        "proxy_get_header_map_size",
+        |mut c: C<'_>, map: u32, size_ptr: u32| {
+            let size = with_map(c.data_mut(), map, |m| pairs::serialize(m).len() as u32);
+            status(
+                size.map_err(Into::into)
+                    .and_then(|size| write_u32(&mut c, size_ptr, size).map_err(Into::into)),
+            )
+        },
+    )?;
     Ok(())
 }
 
@@ -96,12 +125,22 @@ fn get_pairs(c: &mut C<'_>, map: u32, ptr_ptr: u32, size_ptr: u32) -> HostResult
 
 fn set_pairs(c: &mut C<'_>, map: u32, ptr: u32, size: u32) -> HostResult {
     let bytes = read(c, ptr, size)?;
-    let parsed: HeaderMap = pairs::deserialize(&bytes).ok_or(Status::BadArgument)?.into_iter().collect();
+    let parsed: HeaderMap = pairs::deserialize(&bytes)
+        .ok_or(Status::BadArgument)?
+        .into_iter()
+        .collect();
     with_map(c.data_mut(), map, |m| *m = parsed)?;
     Ok(())
 }
 
-fn get_value(c: &mut C<'_>, map: u32, key_ptr: u32, key_size: u32, ptr_ptr: u32, size_ptr: u32) -> HostResult {
+fn get_value(
+    c: &mut C<'_>,
+    map: u32,
+    key_ptr: u32,
+    key_size: u32,
+    ptr_ptr: u32,
+    size_ptr: u32,
+) -> HostResult {
     let key = read(c, key_ptr, key_size)?;
     let value = with_map(c.data_mut(), map, |m| m.get(&key).cloned())?;
     match value {

@@ -52,11 +52,15 @@ fn http_call(
     token_ptr: u32,
 ) -> HostResult {
     let cluster = read_string(c, upstream.0, upstream.1)?;
-    let headers: HeaderMap =
-        pairs::deserialize(&read(c, headers.0, headers.1)?).ok_or(Status::BadArgument)?.into_iter().collect();
+    let headers: HeaderMap = pairs::deserialize(&read(c, headers.0, headers.1)?)
+        .ok_or(Status::BadArgument)?
+        .into_iter()
+        .collect();
     let body = Bytes::from(read(c, body.0, body.1)?);
-    let trailers: HeaderMap =
-        pairs::deserialize(&read(c, trailers.0, trailers.1)?).ok_or(Status::BadArgument)?.into_iter().collect();
+    let trailers: HeaderMap = pairs::deserialize(&read(c, trailers.0, trailers.1)?)
+        .ok_or(Status::BadArgument)?
+        .into_iter()
+        .collect();
     // As Envoy: the three pseudo-headers a request needs must be there.
     for required in [":method", ":path", ":authority"] {
         if headers.get(required).is_none_or(|v| v.is_empty()) {
@@ -65,7 +69,13 @@ fn http_call(
     }
     // Check the out-pointer before anything is sent.
     write_u32(c, token_ptr, 0)?;
-    let request = HttpCallRequest { cluster, headers, body, trailers, timeout: Duration::from_millis(timeout_ms.into()) };
+    let request = HttpCallRequest {
+        cluster,
+        headers,
+        body,
+        trailers,
+        timeout: Duration::from_millis(timeout_ms.into()),
+    };
     let timeout = request.timeout;
     let state = c.data_mut();
     let future = match state.host.http_call(request) {
@@ -75,7 +85,11 @@ fn http_call(
     };
     state.next_token = state.next_token.wrapping_add(1).max(1);
     let token = state.next_token;
-    let context = if state.effective == 0 { ROOT_CONTEXT_ID } else { state.effective };
+    let context = if state.effective == 0 {
+        ROOT_CONTEXT_ID
+    } else {
+        state.effective
+    };
     let core = state.core.clone();
     let task = tokio::task::spawn_local(async move {
         let result = match tokio::time::timeout(timeout.max(Duration::from_millis(1)), future).await {
@@ -86,7 +100,13 @@ fn http_call(
             core.deliver_http_call(token, result);
         }
     });
-    state.calls.insert(token, PendingCall { context, task: task.abort_handle() });
+    state.calls.insert(
+        token,
+        PendingCall {
+            context,
+            task: task.abort_handle(),
+        },
+    );
     write_u32(c, token_ptr, token)?;
     Ok(())
 }

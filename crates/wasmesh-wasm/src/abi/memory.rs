@@ -32,14 +32,18 @@ pub fn status(result: HostResult) -> wasmtime::Result<u32> {
 /// `[ptr, ptr + len)` inside `memory`, or `InvalidMemoryAccess`.
 pub fn slice(memory: &[u8], ptr: u32, len: u32) -> Result<&[u8], Status> {
     let start = ptr as usize;
-    let end = start.checked_add(len as usize).ok_or(Status::InvalidMemoryAccess)?;
+    let end = start
+        .checked_add(len as usize)
+        .ok_or(Status::InvalidMemoryAccess)?;
     memory.get(start..end).ok_or(Status::InvalidMemoryAccess)
 }
 
 /// Mutable `[ptr, ptr + len)`.
 pub fn slice_mut(memory: &mut [u8], ptr: u32, len: u32) -> Result<&mut [u8], Status> {
     let start = ptr as usize;
-    let end = start.checked_add(len as usize).ok_or(Status::InvalidMemoryAccess)?;
+    let end = start
+        .checked_add(len as usize)
+        .ok_or(Status::InvalidMemoryAccess)?;
     memory.get_mut(start..end).ok_or(Status::InvalidMemoryAccess)
 }
 
@@ -89,7 +93,9 @@ pub fn give(caller: &mut Caller<'_, VmState>, bytes: &[u8], ptr_ptr: u32, size_p
         0
     } else {
         let malloc = caller.data().malloc.clone().ok_or(Status::InternalFailure)?;
-        let address = malloc.call(&mut *caller, bytes.len() as u32).map_err(HostError::Trap)?;
+        let address = malloc
+            .call(&mut *caller, bytes.len() as u32)
+            .map_err(HostError::Trap)?;
         if address == 0 {
             return Err(Status::InternalFailure.into());
         }

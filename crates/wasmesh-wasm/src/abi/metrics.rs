@@ -17,16 +17,44 @@ pub fn add_to_linker(linker: &mut Linker<VmState>) -> wasmtime::Result<()> {
             status(define(&mut c, kind, name_ptr, name_size, id_ptr))
         },
     )?;
-    linker.func_wrap("env", "proxy_increment_metric", |c: C<'_>, id: u32, offset: i64| {
-        status(c.data().plugin.host.inner.metrics.increment(id, offset).map_err(Into::into))
-    })?;
+    linker.func_wrap(
+        "env",
+        "proxy_increment_metric",
+        |c: C<'_>, id: u32, offset: i64| {
+            status(
+                c.data()
+                    .plugin
+                    .host
+                    .inner
+                    .metrics
+                    .increment(id, offset)
+                    .map_err(Into::into),
+            )
+        },
+    )?;
     linker.func_wrap("env", "proxy_record_metric", |c: C<'_>, id: u32, value: u64| {
-        status(c.data().plugin.host.inner.metrics.record(id, value).map_err(Into::into))
+        status(
+            c.data()
+                .plugin
+                .host
+                .inner
+                .metrics
+                .record(id, value)
+                .map_err(Into::into),
+        )
     })?;
-    linker.func_wrap("env", "proxy_get_metric", |mut c: C<'_>, id: u32, value_ptr: u32| {
-        let value = c.data().plugin.host.inner.metrics.get(id);
-        status(value.map_err(Into::into).and_then(|v| write(&mut c, value_ptr, &v.to_le_bytes()).map_err(Into::into)))
-    })?;
+    linker.func_wrap(
+        "env",
+        "proxy_get_metric",
+        |mut c: C<'_>, id: u32, value_ptr: u32| {
+            let value = c.data().plugin.host.inner.metrics.get(id);
+            status(
+                value
+                    .map_err(Into::into)
+                    .and_then(|v| write(&mut c, value_ptr, &v.to_le_bytes()).map_err(Into::into)),
+            )
+        },
+    )?;
     Ok(())
 }
 

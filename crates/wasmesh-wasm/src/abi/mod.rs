@@ -47,7 +47,10 @@ pub mod pairs {
     /// Serialises `map`.
     pub fn serialize(map: &HeaderMap) -> Vec<u8> {
         let pairs = map.pairs();
-        let size = 4 + pairs.iter().map(|(k, v)| 8 + k.len() + v.len() + 2).sum::<usize>();
+        let size = 4 + pairs
+            .iter()
+            .map(|(k, v)| 8 + k.len() + v.len() + 2)
+            .sum::<usize>();
         let mut out = Vec::with_capacity(size);
         out.extend_from_slice(&(pairs.len() as u32).to_le_bytes());
         for (k, v) in pairs {

@@ -17,20 +17,26 @@ pub fn add_to_linker(linker: &mut Linker<VmState>) -> wasmtime::Result<()> {
         "env",
         "proxy_get_shared_data",
         |mut c: C<'_>, key_ptr: u32, key_size: u32, ptr_ptr: u32, size_ptr: u32, cas_ptr: u32| {
-            status(get_shared_data(&mut c, key_ptr, key_size, ptr_ptr, size_ptr, cas_ptr))
+            status(get_shared_data(
+                &mut c, key_ptr, key_size, ptr_ptr, size_ptr, cas_ptr,
+            ))
         },
     )?;
     linker.func_wrap(
         "env",
         "proxy_set_shared_data",
         |mut c: C<'_>, key_ptr: u32, key_size: u32, value_ptr: u32, value_size: u32, cas: u32| {
-            status(set_shared_data(&mut c, key_ptr, key_size, value_ptr, value_size, cas))
+            status(set_shared_data(
+                &mut c, key_ptr, key_size, value_ptr, value_size, cas,
+            ))
         },
     )?;
     linker.func_wrap(
         "env",
         "proxy_register_shared_queue",
-        |mut c: C<'_>, name_ptr: u32, name_size: u32, id_ptr: u32| status(register(&mut c, name_ptr, name_size, id_ptr)),
+        |mut c: C<'_>, name_ptr: u32, name_size: u32, id_ptr: u32| {
+            status(register(&mut c, name_ptr, name_size, id_ptr))
+        },
     )?;
     linker.func_wrap(
         "env",
@@ -39,32 +45,64 @@ pub fn add_to_linker(linker: &mut Linker<VmState>) -> wasmtime::Result<()> {
             status(resolve(&mut c, (vm_ptr, vm_size), (name_ptr, name_size), id_ptr))
         },
     )?;
-    linker.func_wrap("env", "proxy_enqueue_shared_queue", |mut c: C<'_>, id: u32, ptr: u32, size: u32| {
-        status(enqueue(&mut c, id, ptr, size))
-    })?;
-    linker.func_wrap("env", "proxy_dequeue_shared_queue", |mut c: C<'_>, id: u32, ptr_ptr: u32, size_ptr: u32| {
-        let item = c.data().plugin.host.inner.queues.dequeue(id);
-        status(item.map_err(Into::into).and_then(|item| give(&mut c, &item, ptr_ptr, size_ptr)))
-    })?;
+    linker.func_wrap(
+        "env",
+        "proxy_enqueue_shared_queue",
+        |mut c: C<'_>, id: u32, ptr: u32, size: u32| status(enqueue(&mut c, id, ptr, size)),
+    )?;
+    linker.func_wrap(
+        "env",
+        "proxy_dequeue_shared_queue",
+        |mut c: C<'_>, id: u32, ptr_ptr: u32, size_ptr: u32| {
+            let item = c.data().plugin.host.inner.queues.dequeue(id);
+            status(
+                item.map_err(Into::into)
+                    .and_then(|item| give(&mut c, &item, ptr_ptr, size_ptr)),
+            )
+        },
+    )?;
     Ok(())
 }
 
-fn get_shared_data(c: &mut C<'_>, key_ptr: u32, key_size: u32, ptr_ptr: u32, size_ptr: u32, cas_ptr: u32) -> HostResult {
+fn get_shared_data(
+    c: &mut C<'_>,
+    key_ptr: u32,
+    key_size: u32,
+    ptr_ptr: u32,
+    size_ptr: u32,
+    cas_ptr: u32,
+) -> HostResult {
     let key = read_string(c, key_ptr, key_size)?;
     let plugin = c.data().plugin.clone();
-    let (value, cas) = plugin.host.inner.shared_data.get(&plugin.spec.vm_id, &key).ok_or(Status::NotFound)?;
+    let (value, cas) = plugin
+        .host
+        .inner
+        .shared_data
+        .get(&plugin.spec.vm_id, &key)
+        .ok_or(Status::NotFound)?;
     write_u32(c, cas_ptr, cas)?;
     give(c, &value, ptr_ptr, size_ptr)
 }
 
-fn set_shared_data(c: &mut C<'_>, key_ptr: u32, key_size: u32, value_ptr: u32, value_size: u32, cas: u32) -> HostResult {
+fn set_shared_data(
+    c: &mut C<'_>,
+    key_ptr: u32,
+    key_size: u32,
+    value_ptr: u32,
+    value_size: u32,
+    cas: u32,
+) -> HostResult {
     if value_size as usize > MAX_VALUE {
         return Err(Status::BadArgument.into());
     }
     let key = read_string(c, key_ptr, key_size)?;
     let value = Bytes::from(read(c, value_ptr, value_size)?);
     let plugin = c.data().plugin.clone();
-    plugin.host.inner.shared_data.set(&plugin.spec.vm_id, &key, value, cas)?;
+    plugin
+        .host
+        .inner
+        .shared_data
+        .set(&plugin.spec.vm_id, &key, value, cas)?;
     Ok(())
 }
 
@@ -73,7 +111,11 @@ fn register(c: &mut C<'_>, name_ptr: u32, name_size: u32, id_ptr: u32) -> HostRe
     write_u32(c, id_ptr, 0)?;
     let owner = crate::core::queue_owner(c.data_mut());
     let plugin = c.data().plugin.clone();
-    let id = plugin.host.inner.queues.register(&plugin.spec.vm_id, &name, owner);
+    let id = plugin
+        .host
+        .inner
+        .queues
+        .register(&plugin.spec.vm_id, &name, owner);
     write_u32(c, id_ptr, id)?;
     Ok(())
 }
@@ -81,7 +123,14 @@ fn register(c: &mut C<'_>, name_ptr: u32, name_size: u32, id_ptr: u32) -> HostRe
 fn resolve(c: &mut C<'_>, vm: (u32, u32), name: (u32, u32), id_ptr: u32) -> HostResult {
     let vm_id = read_string(c, vm.0, vm.1)?;
     let name = read_string(c, name.0, name.1)?;
-    let id = c.data().plugin.host.inner.queues.resolve(&vm_id, &name).ok_or(Status::NotFound)?;
+    let id = c
+        .data()
+        .plugin
+        .host
+        .inner
+        .queues
+        .resolve(&vm_id, &name)
+        .ok_or(Status::NotFound)?;
     write_u32(c, id_ptr, id)?;
     Ok(())
 }

@@ -30,12 +30,20 @@ fn errno(result: Result<(), u32>) -> u32 {
 }
 
 pub fn add_to_linker(linker: &mut Linker<VmState>) -> wasmtime::Result<()> {
-    linker.func_wrap(WASI, "fd_write", |mut c: C<'_>, fd: u32, iovs: u32, iovs_len: u32, written_ptr: u32| {
-        Ok(errno(fd_write(&mut c, fd, iovs, iovs_len, written_ptr)))
+    linker.func_wrap(
+        WASI,
+        "fd_write",
+        |mut c: C<'_>, fd: u32, iovs: u32, iovs_len: u32, written_ptr: u32| {
+            Ok(errno(fd_write(&mut c, fd, iovs, iovs_len, written_ptr)))
+        },
+    )?;
+    linker.func_wrap(WASI, "fd_read", |_: C<'_>, _: u32, _: u32, _: u32, _: u32| {
+        Ok(EBADF)
     })?;
-    linker.func_wrap(WASI, "fd_read", |_: C<'_>, _: u32, _: u32, _: u32, _: u32| Ok(EBADF))?;
     linker.func_wrap(WASI, "fd_close", |_: C<'_>, _: u32| Ok(EBADF))?;
-    linker.func_wrap(WASI, "fd_seek", |_: C<'_>, _: u32, _: i64, _: u32, _: u32| Ok(EBADF))?;
+    linker.func_wrap(WASI, "fd_seek", |_: C<'_>, _: u32, _: i64, _: u32, _: u32| {
+        Ok(EBADF)
+    })?;
     linker.func_wrap(WASI, "fd_fdstat_get", |mut c: C<'_>, fd: u32, ptr: u32| {
         if fd > 2 {
             return Ok(EBADF);
@@ -46,51 +54,78 @@ pub fn add_to_linker(linker: &mut Linker<VmState>) -> wasmtime::Result<()> {
         Ok(errno(write(&mut c, ptr, &stat).map_err(|_| EFAULT)))
     })?;
     linker.func_wrap(WASI, "fd_prestat_get", |_: C<'_>, _: u32, _: u32| Ok(EBADF))?;
-    linker.func_wrap(WASI, "fd_prestat_dir_name", |_: C<'_>, _: u32, _: u32, _: u32| Ok(EBADF))?;
+    linker.func_wrap(WASI, "fd_prestat_dir_name", |_: C<'_>, _: u32, _: u32, _: u32| {
+        Ok(EBADF)
+    })?;
     linker.func_wrap(
         WASI,
         "path_open",
         |_: C<'_>, _: u32, _: u32, _: u32, _: u32, _: u32, _: i64, _: i64, _: u32, _: u32| Ok(ENOTCAPABLE),
     )?;
-    linker.func_wrap(WASI, "poll_oneoff", |_: C<'_>, _: u32, _: u32, _: u32, _: u32| Ok(ENOSYS))?;
-    linker.func_wrap(WASI, "sched_yield", |_: C<'_>| Ok(SUCCESS))?;
-    linker.func_wrap(WASI, "clock_time_get", |mut c: C<'_>, id: u32, _precision: u64, ptr: u32| {
-        let nanos = match id {
-            0 => SystemTime::now().duration_since(UNIX_EPOCH).map(|d| d.as_nanos() as u64).unwrap_or(0),
-            1..=3 => c.data().started.elapsed().as_nanos() as u64,
-            _ => return Ok(EINVAL),
-        };
-        Ok(errno(write(&mut c, ptr, &nanos.to_le_bytes()).map_err(|_| EFAULT)))
+    linker.func_wrap(WASI, "poll_oneoff", |_: C<'_>, _: u32, _: u32, _: u32, _: u32| {
+        Ok(ENOSYS)
     })?;
+    linker.func_wrap(WASI, "sched_yield", |_: C<'_>| Ok(SUCCESS))?;
+    linker.func_wrap(
+        WASI,
+        "clock_time_get",
+        |mut c: C<'_>, id: u32, _precision: u64, ptr: u32| {
+            let nanos = match id {
+                0 => SystemTime::now()
+                    .duration_since(UNIX_EPOCH)
+                    .map(|d| d.as_nanos() as u64)
+                    .unwrap_or(0),
+                1..=3 => c.data().started.elapsed().as_nanos() as u64,
+                _ => return Ok(EINVAL),
+            };
+            Ok(errno(
+                write(&mut c, ptr, &nanos.to_le_bytes()).map_err(|_| EFAULT),
+            ))
+        },
+    )?;
     linker.func_wrap(WASI, "clock_res_get", |mut c: C<'_>, _id: u32, ptr: u32| {
         Ok(errno(write(&mut c, ptr, &1u64.to_le_bytes()).map_err(|_| EFAULT)))
     })?;
     linker.func_wrap(WASI, "random_get", |mut c: C<'_>, ptr: u32, len: u32| {
-        Ok(errno(with_memory(&mut c, |memory, _| {
-            let out = slice_mut(memory, ptr, len)?;
-            getrandom::getrandom(out).map_err(|_| super::Status::InternalFailure)
-        })
-        .map_err(|_| EFAULT)))
+        Ok(errno(
+            with_memory(&mut c, |memory, _| {
+                let out = slice_mut(memory, ptr, len)?;
+                getrandom::getrandom(out).map_err(|_| super::Status::InternalFailure)
+            })
+            .map_err(|_| EFAULT),
+        ))
     })?;
-    linker.func_wrap(WASI, "environ_sizes_get", |mut c: C<'_>, count_ptr: u32, size_ptr: u32| {
-        let env = &c.data().env;
-        let count = env.len() as u32;
-        let size: usize = env.iter().map(|(k, v)| k.len() + v.len() + 2).sum();
-        let ok = write(&mut c, count_ptr, &count.to_le_bytes()).and_then(|()| {
-            write(&mut c, size_ptr, &(size as u32).to_le_bytes())
-        });
-        Ok(errno(ok.map_err(|_| EFAULT)))
-    })?;
-    linker.func_wrap(WASI, "environ_get", |mut c: C<'_>, environ_ptr: u32, buf_ptr: u32| {
-        Ok(errno(environ_get(&mut c, environ_ptr, buf_ptr)))
-    })?;
-    linker.func_wrap(WASI, "args_sizes_get", |mut c: C<'_>, count_ptr: u32, size_ptr: u32| {
-        let ok = write(&mut c, count_ptr, &0u32.to_le_bytes()).and_then(|()| write(&mut c, size_ptr, &0u32.to_le_bytes()));
-        Ok(errno(ok.map_err(|_| EFAULT)))
-    })?;
+    linker.func_wrap(
+        WASI,
+        "environ_sizes_get",
+        |mut c: C<'_>, count_ptr: u32, size_ptr: u32| {
+            let env = &c.data().env;
+            let count = env.len() as u32;
+            let size: usize = env.iter().map(|(k, v)| k.len() + v.len() + 2).sum();
+            let ok = write(&mut c, count_ptr, &count.to_le_bytes())
+                .and_then(|()| write(&mut c, size_ptr, &(size as u32).to_le_bytes()));
+            Ok(errno(ok.map_err(|_| EFAULT)))
+        },
+    )?;
+    linker.func_wrap(
+        WASI,
+        "environ_get",
+        |mut c: C<'_>, environ_ptr: u32, buf_ptr: u32| Ok(errno(environ_get(&mut c, environ_ptr, buf_ptr))),
+    )?;
+    linker.func_wrap(
+        WASI,
+        "args_sizes_get",
+        |mut c: C<'_>, count_ptr: u32, size_ptr: u32| {
+            let ok = write(&mut c, count_ptr, &0u32.to_le_bytes())
+                .and_then(|()| write(&mut c, size_ptr, &0u32.to_le_bytes()));
+            Ok(errno(ok.map_err(|_| EFAULT)))
+        },
+    )?;
     linker.func_wrap(WASI, "args_get", |_: C<'_>, _: u32, _: u32| Ok(SUCCESS))?;
     linker.func_wrap(WASI, "proc_exit", |_: C<'_>, code: u32| -> wasmtime::Result<()> {
-        Err(wasmtime::Error::msg(format!("the plugin called proc_exit({code})")))
+        Err(wasmtime::Error::msg(format!(
+            "the plugin called proc_exit({code})"
+        )))
     })?;
     Ok(())
 }
@@ -100,7 +135,13 @@ fn fd_write(c: &mut C<'_>, fd: u32, iovs: u32, iovs_len: u32, written_ptr: u32) 
         return Err(EBADF);
     }
     let written = with_memory(c, |memory, state| {
-        let vectors = slice(memory, iovs, iovs_len.checked_mul(8).ok_or(super::Status::InvalidMemoryAccess)?)?;
+        let vectors = slice(
+            memory,
+            iovs,
+            iovs_len
+                .checked_mul(8)
+                .ok_or(super::Status::InvalidMemoryAccess)?,
+        )?;
         let mut total = 0u32;
         let max = state.plugin.host.inner.limits.max_log_line;
         for vector in vectors.chunks_exact(8) {
@@ -156,9 +197,13 @@ fn environ_get(c: &mut C<'_>, environ_ptr: u32, buf_ptr: u32) -> Result<(), u32>
         for (i, (name, value)) in state.env.iter().enumerate() {
             let entry = format!("{name}={value}\0");
             slice_mut(memory, at, entry.len() as u32)?.copy_from_slice(entry.as_bytes());
-            let slot = environ_ptr.checked_add(4 * i as u32).ok_or(super::Status::InvalidMemoryAccess)?;
+            let slot = environ_ptr
+                .checked_add(4 * i as u32)
+                .ok_or(super::Status::InvalidMemoryAccess)?;
             slice_mut(memory, slot, 4)?.copy_from_slice(&at.to_le_bytes());
-            at = at.checked_add(entry.len() as u32).ok_or(super::Status::InvalidMemoryAccess)?;
+            at = at
+                .checked_add(entry.len() as u32)
+                .ok_or(super::Status::InvalidMemoryAccess)?;
         }
         Ok(())
     })

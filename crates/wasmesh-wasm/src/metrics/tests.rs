@@ -4,7 +4,11 @@ use super::*;
 fn counters_gauges_and_histograms_render_for_prometheus() {
     let metrics = Metrics::default();
     let c = metrics.define(MetricKind::Counter, "my.requests");
-    assert_eq!(metrics.define(MetricKind::Counter, "my.requests"), c, "defining twice gives the same id");
+    assert_eq!(
+        metrics.define(MetricKind::Counter, "my.requests"),
+        c,
+        "defining twice gives the same id"
+    );
     let g = metrics.define(MetricKind::Gauge, "my_gauge");
     let h = metrics.define(MetricKind::Histogram, "my_hist");
     metrics.increment(c, 2).unwrap();
@@ -18,7 +22,10 @@ fn counters_gauges_and_histograms_render_for_prometheus() {
     assert_eq!(metrics.get(h), Err(Status::BadArgument));
     assert_eq!(metrics.get(999), Err(Status::NotFound));
     let text = metrics.render_prometheus();
-    assert!(text.contains("# TYPE my_requests counter\nmy_requests 2\n"), "{text}");
+    assert!(
+        text.contains("# TYPE my_requests counter\nmy_requests 2\n"),
+        "{text}"
+    );
     assert!(text.contains("my_gauge 5\n"), "{text}");
     assert!(text.contains("my_hist_bucket{le=\"5\"} 1\n"), "{text}");
     assert!(text.contains("my_hist_bucket{le=\"50\"} 2\n"), "{text}");

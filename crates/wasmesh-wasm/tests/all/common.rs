@@ -1,4 +1,5 @@
-//! Shared set-up: a host with a small pool, plugins by name, and a local runtime.
+//! Shared set-up: a host with a small pool, plugins by name, a local runtime, and fake
+//! hosts that record logs and answer calls.
 
 use std::cell::RefCell;
 use std::future::Future;
@@ -7,11 +8,14 @@ use std::sync::Arc;
 use std::time::Duration;
 
 use bytes::Bytes;
+use futures::future::LocalBoxFuture;
 use wasmesh_wasm::{
-    CompiledPlugin, HeaderMap, Host, HostConfig, Limits, LogLevel, PluginSpec, PluginVm, WasmHost,
+    CallError, CompiledPlugin, GrpcCallRequest, GrpcCallResult, HeaderMap, Host, HostConfig, HttpCallRequest,
+    HttpCallResult, Limits, LogLevel, PluginSpec, PluginVm, WasmHost,
 };
 
-/// A host with test-sized limits: a 200 ms callback budget, 32 MiB per VM.
+/// A host with test-sized limits: a 200 ms callback budget, 32 MiB per VM, 256-byte log
+/// lines, 50 ms reload backoff. Compiled code is cached under `target/` across runs.
 pub fn host() -> WasmHost {
     WasmHost::new(HostConfig {
         limits: Limits {
@@ -20,7 +24,11 @@ pub fn host() -> WasmHost {
             max_log_line: 256,
             reload_backoff: (Duration::from_millis(50), Duration::from_millis(200)),
         },
-        cache_dir: None,
+        cache_dir: Some(
+            wasmesh_testkit::repo_root()
+                .join("target")
+                .join("wasm-test-cache"),
+        ),
         pool_slots: Some(16),
     })
     .expect("host")
@@ -37,20 +45,11 @@ pub fn load(host: &WasmHost, spec: PluginSpec) -> Arc<CompiledPlugin> {
 
 /// Runs `f` on a current-thread runtime inside a `LocalSet`, as a proxy worker does.
 pub fn run<F: Future>(f: F) -> F::Output {
-    let runtime = tokio::runtime::Builder::new_current_thread().enable_all().build().unwrap();
+    let runtime = tokio::runtime::Builder::new_current_thread()
+        .enable_all()
+        .build()
+        .unwrap();
     tokio::task::LocalSet::new().block_on(&runtime, f)
-}
-
-/// A host that records plugin logs.
-#[derive(Default)]
-pub struct Recorder {
-    pub logs: RefCell<Vec<(LogLevel, String)>>,
-}
-
-impl Host for Recorder {
-    fn log(&self, _plugin: &str, level: LogLevel, message: &str) {
-        self.logs.borrow_mut().push((level, message.to_owned()));
-    }
 }
 
 pub fn start(plugin: &Arc<CompiledPlugin>, host: Rc<dyn Host>) -> PluginVm {
@@ -63,11 +62,83 @@ pub fn start(plugin: &Arc<CompiledPlugin>, host: Rc<dyn Host>) -> PluginVm {
 
 /// Request headers as a client's GET would arrive.
 pub fn get(path: &str) -> HeaderMap {
-    [(":method", "GET"), (":path", path), (":authority", "example.com"), (":scheme", "http")]
-        .into_iter()
-        .collect()
+    [
+        (":method", "GET"),
+        (":path", path),
+        (":authority", "example.com"),
+        (":scheme", "http"),
+    ]
+    .into_iter()
+    .collect()
 }
 
 pub fn text(value: Option<&Bytes>) -> &str {
-    value.map(|v| std::str::from_utf8(v).unwrap()).unwrap_or("<absent>")
+    value
+        .map(|v| std::str::from_utf8(v).unwrap())
+        .unwrap_or("<absent>")
+}
+
+/// A host that records logs and calls, answers http calls to `auth` and gRPC calls to
+/// `grpc` with what the test put in, and knows `node.id`.
+#[derive(Default)]
+pub struct FakeHost {
+    pub logs: RefCell<Vec<(LogLevel, String)>>,
+    pub http_calls: RefCell<Vec<HttpCallRequest>>,
+    pub http_answer: RefCell<Option<HttpCallResult>>,
+    pub grpc_calls: RefCell<Vec<GrpcCallRequest>>,
+    pub grpc_answer: RefCell<Option<GrpcCallResult>>,
+}
+
+impl FakeHost {
+    pub fn logged(&self, level: LogLevel, needle: &str) -> bool {
+        self.logs
+            .borrow()
+            .iter()
+            .any(|(l, m)| *l == level && m.contains(needle))
+    }
+}
+
+impl Host for FakeHost {
+    fn http_call(
+        &self,
+        request: HttpCallRequest,
+    ) -> Result<LocalBoxFuture<'static, HttpCallResult>, CallError> {
+        if request.cluster != "auth" {
+            return Err(CallError::UnknownCluster(request.cluster));
+        }
+        self.http_calls.borrow_mut().push(request);
+        let answer = self
+            .http_answer
+            .borrow()
+            .clone()
+            .expect("the test sets an http answer");
+        Ok(Box::pin(async move {
+            tokio::time::sleep(Duration::from_millis(5)).await;
+            answer
+        }))
+    }
+
+    fn grpc_call(
+        &self,
+        request: GrpcCallRequest,
+    ) -> Result<LocalBoxFuture<'static, GrpcCallResult>, CallError> {
+        if request.cluster != "grpc" {
+            return Err(CallError::UnknownCluster(request.cluster));
+        }
+        self.grpc_calls.borrow_mut().push(request);
+        let answer = self
+            .grpc_answer
+            .borrow()
+            .clone()
+            .expect("the test sets a gRPC answer");
+        Ok(Box::pin(async move { answer }))
+    }
+
+    fn property(&self, path: &str) -> Option<Bytes> {
+        (path == "node.id").then(|| Bytes::from_static(b"sidecar~10.0.0.1~web.default"))
+    }
+
+    fn log(&self, _plugin: &str, level: LogLevel, message: &str) {
+        self.logs.borrow_mut().push((level, message.to_owned()));
+    }
 }

@@ -1,1 +1,106 @@
+//! ABI versions: a hand-written 0.1.0 guest (`fixtures/abi_0_1_0.wat`), detection of the
+//! version, and modules that are not Proxy-Wasm at all.
 
+use std::rc::Rc;
+
+use bytes::Bytes;
+use wasmesh_wasm::{AbiVersion, NoHost, PluginSpec, StreamInfo, Verdict, WasmError};
+
+use crate::common::*;
+
+fn fixture(name: &str) -> Vec<u8> {
+    let path = std::path::Path::new(env!("CARGO_MANIFEST_DIR"))
+        .join("tests/all/fixtures")
+        .join(name);
+    wat::parse_file(&path).unwrap_or_else(|e| panic!("{}: {e}", path.display()))
+}
+
+#[test]
+fn abi_0_1_0_guest_runs_with_the_legacy_callbacks_and_hostcalls() {
+    let host = host();
+    let mut spec = PluginSpec::new("test", "legacy", fixture("abi_0_1_0.wat"));
+    spec.plugin_config = Bytes::from_static(br#"{"abi":"0.1.0"}"#);
+    let plugin = load(&host, spec);
+    assert_eq!(plugin.abi_version(), AbiVersion::V0_1_0);
+    run(async {
+        let vm = start(&plugin, Rc::new(NoHost));
+        let mut request = get("/legacy");
+        let verdict = vm
+            .http_context(StreamInfo::default())
+            .unwrap()
+            .on_request_headers(&mut request, true)
+            .await;
+        assert_eq!(verdict, Verdict::Continue, "resumed with proxy_continue_request");
+        assert_eq!(text(request.get("x-abi")), "0.1.0");
+    });
+}
+
+#[test]
+fn abi_0_1_0_guest_reads_its_configuration_with_proxy_get_configuration() {
+    let host = host();
+    let mut spec = PluginSpec::new("test", "legacy", fixture("abi_0_1_0.wat"));
+    spec.plugin_config = Bytes::from_static(br#"{"other":"json"}"#);
+    let plugin = load(&host, spec);
+    run(async {
+        let vm = wasmesh_wasm::PluginVm::start(plugin, Rc::new(NoHost));
+        assert!(
+            vm.failure().is_some(),
+            "the fixture refuses any other configuration"
+        );
+    });
+}
+
+#[test]
+fn sdk_guests_are_detected_as_0_2_1() {
+    let host = host();
+    assert_eq!(load(&host, spec("headers")).abi_version(), AbiVersion::V0_2_1);
+}
+
+#[test]
+fn a_module_without_proxy_abi_export_is_refused_with_its_name_and_digest() {
+    let host = host();
+    let module = wat::parse_str("(module (memory (export \"memory\") 1))").unwrap();
+    let spec = PluginSpec::new("test", "not-proxy-wasm", module);
+    let digest = spec.sha256.clone();
+    let error = host.load(spec).expect_err("not a Proxy-Wasm module");
+    assert!(matches!(error, WasmError::UnsupportedAbi { .. }));
+    let message = error.to_string();
+    assert!(
+        message.contains("test.not-proxy-wasm") && message.contains(&digest),
+        "{message}"
+    );
+}
+
+#[test]
+fn bytes_that_are_not_wasm_are_a_compile_error() {
+    let host = host();
+    let error = host
+        .load(PluginSpec::new("test", "garbage", b"\0asm-not-really".to_vec()))
+        .expect_err("garbage");
+    assert!(matches!(error, WasmError::Compile { .. }), "{error}");
+}
+
+#[test]
+fn imports_outside_the_abi_trap_only_when_called() {
+    let host = host();
+    let module = wat::parse_str(
+        r#"(module
+            (import "env" "proxy_made_up_call" (func $made_up (result i32)))
+            (memory (export "memory") 1)
+            (func (export "proxy_abi_version_0_2_1"))
+            (func (export "proxy_on_context_create") (param i32 i32))
+            (func (export "proxy_on_request_headers") (param i32 i32 i32) (result i32)
+              (drop (call $made_up)) (i32.const 0)))"#,
+    )
+    .unwrap();
+    let plugin = load(&host, PluginSpec::new("test", "made-up", module));
+    run(async {
+        let vm = start(&plugin, Rc::new(NoHost));
+        let verdict = vm
+            .http_context(StreamInfo::default())
+            .unwrap()
+            .on_request_headers(&mut get("/"), true)
+            .await;
+        assert!(matches!(verdict, Verdict::Failed(_)), "{verdict:?}");
+    });
+}
