@@ -85,6 +85,41 @@ impl HttpFetcher {
         }
     }
 
+    /// Istio's check of bearer-token realms (`ssrf.go`): a registry may send us (with the
+    /// pull secret) to its token service, so the realm it names must not be a blocked address
+    /// either. Asks the registry's `/v2/` once; any failure there is left for the registry
+    /// client to report.
+    pub(crate) async fn check_token_realm(&self, base: &str, shown: &str) -> Result<(), FetchError> {
+        let Ok(response) = self.client.get(format!("{base}/v2/")).send().await else {
+            return Ok(());
+        };
+        let Some(challenge) = response.headers().get(reqwest::header::WWW_AUTHENTICATE) else {
+            return Ok(());
+        };
+        let Some(realm) = challenge.to_str().ok().and_then(realm_of) else {
+            return Ok(());
+        };
+        let invalid = |reason: String| FetchError::Registry {
+            url: shown.to_owned(),
+            reason,
+        };
+        let realm_url =
+            Url::parse(&realm).map_err(|_| invalid(format!("the token realm {realm:?} is not a url")))?;
+        if !matches!(realm_url.scheme(), "http" | "https") {
+            return Err(invalid(format!("the token realm {realm:?} is not http(s)")));
+        }
+        if let Some(host) = realm_url.host_str() {
+            let port = realm_url.port_or_known_default().unwrap_or(443);
+            if let Some(addr) = self.guard.first_blocked(host, port).await {
+                return Err(FetchError::BlockedAddress {
+                    url: shown.to_owned(),
+                    addr,
+                });
+            }
+        }
+        Ok(())
+    }
+
     async fn get_inner(&self, url: &Url, shown: &str, limit: u64) -> Result<Vec<u8>, FetchError> {
         if let Some(host) = url.host_str() {
             let port = url.port_or_known_default().unwrap_or(80);
@@ -157,3 +192,17 @@ impl HttpFetcher {
         Ok(body)
     }
 }
+
+/// The `realm` of a `Bearer realm="…",service="…"` challenge.
+pub(crate) fn realm_of(challenge: &str) -> Option<String> {
+    let rest = challenge.trim().strip_prefix("Bearer")?.trim_start();
+    rest.split(',').find_map(|part| {
+        let (name, value) = part.trim().split_once('=')?;
+        name.trim()
+            .eq_ignore_ascii_case("realm")
+            .then(|| value.trim().trim_matches('"').to_owned())
+    })
+}
+
+#[cfg(test)]
+mod tests;

@@ -469,3 +469,75 @@ async fn plain_http_registries_need_the_insecure_option() {
     opts.insecure_registries = vec![registry.addr.clone()];
     assert!(Fetcher::new(opts).unwrap().fetch(&request(url)).await.is_ok());
 }
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn token_auth_with_a_token_service() {
+    let tokens = support::token::start("alice", "t0ken-pw").await;
+    let registry = Registry::start_with_token(&tokens.realm(), &tokens.cert_pem);
+    let m = module("token-auth");
+    let mut layout = Layout::new();
+    layout.wasm_artifact("v1", &m, true);
+    layout.copy_to(
+        "v1",
+        &format!("{}/tok/p:v1", registry.addr),
+        false,
+        Some(("alice", "t0ken-pw")),
+    );
+
+    let secret = |password: &str| {
+        DockerConfigJson::single(
+            &registry.addr,
+            Credentials::Basic {
+                username: "alice".into(),
+                password: password.into(),
+            },
+        )
+    };
+    let dir = tempfile::tempdir().unwrap();
+    let fetcher = Fetcher::new(options(dir.path())).unwrap();
+    let mut req = request(registry.url("tok/p:v1"));
+    req.pull_secret = Some(secret("t0ken-pw"));
+    let before = tokens.server.hits();
+    assert_eq!(fetcher.fetch(&req).await.unwrap().bytes[..], m[..]);
+    assert!(tokens.server.hits() > before, "the pull asked the token service");
+
+    let mut wrong = request(registry.url("tok/p:v1"));
+    wrong.pull_secret = Some(secret("nope-pw"));
+    let fresh = Fetcher::new(options(&dir.path().join("fresh"))).unwrap();
+    let err = fresh.fetch(&wrong).await.unwrap_err();
+    assert!(matches!(err, FetchError::Unauthorized { .. }), "{err}");
+    assert!(!format!("{err:?}").contains("nope-pw"));
+
+    // wasmesh's push goes through the token service too.
+    let mut opts = push_opts(PushFormat::OciImage);
+    opts.auth = Some(secret("t0ken-pw"));
+    push_module(&registry.url("tok/q:v1"), &m, &opts, no_progress())
+        .await
+        .unwrap();
+    let mut req = request(registry.url("tok/q:v1"));
+    req.pull_secret = Some(secret("t0ken-pw"));
+    assert_eq!(fresh.fetch(&req).await.unwrap().bytes[..], m[..]);
+}
+
+#[tokio::test]
+async fn a_token_realm_on_a_blocked_address_is_refused() {
+    let fake = support::http_server::serve(|_, _| {
+        let mut response = support::http_server::bytes(401, "");
+        response.headers_mut().insert(
+            "www-authenticate",
+            r#"Bearer realm="http://169.254.169.254/token",service="x""#
+                .parse()
+                .unwrap(),
+        );
+        response
+    })
+    .await;
+    let dir = tempfile::tempdir().unwrap();
+    let fetcher = Fetcher::new(options(dir.path())).unwrap();
+    let err = fetcher
+        .fetch(&request(format!("oci://{}/p:v1", fake.addr)))
+        .await
+        .unwrap_err();
+    assert!(matches!(err, FetchError::BlockedAddress { .. }), "{err}");
+    assert!(err.to_string().contains("169.254.169.254"), "{err}");
+}

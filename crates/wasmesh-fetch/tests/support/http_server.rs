@@ -42,6 +42,14 @@ pub async fn serve<F>(handler: F) -> Server
 where
     F: Fn(&str, usize) -> Response<Body> + Send + Sync + 'static,
 {
+    serve_request(move |req, n| handler(req.uri.path(), n)).await
+}
+
+/// Serves `handler(request head, request number starting at 0)`.
+pub async fn serve_request<F>(handler: F) -> Server
+where
+    F: Fn(&hyper::http::request::Parts, usize) -> Response<Body> + Send + Sync + 'static,
+{
     let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
     let addr = listener.local_addr().unwrap();
     let hits = Arc::new(AtomicUsize::new(0));
@@ -56,7 +64,8 @@ where
             tokio::spawn(async move {
                 let service = hyper::service::service_fn(move |req: Request<hyper::body::Incoming>| {
                     let n = counter.fetch_add(1, Ordering::SeqCst);
-                    let response = handler(req.uri().path(), n);
+                    let (parts, _) = req.into_parts();
+                    let response = handler(&parts, n);
                     async move { Ok::<_, Infallible>(response) }
                 });
                 let _ = hyper::server::conn::http1::Builder::new()

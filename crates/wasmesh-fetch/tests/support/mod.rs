@@ -7,6 +7,7 @@ pub mod http_server;
 pub mod openssl;
 pub mod registry;
 pub mod skopeo;
+pub mod token;
 
 use std::path::Path;
 

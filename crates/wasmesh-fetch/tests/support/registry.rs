@@ -27,16 +27,22 @@ impl Registry {
         Self::start_inner(Some((user, password)))
     }
 
-    fn start_inner(auth: Option<(&str, &str)>) -> Registry {
-        super::require_tool("docker-registry", "docker-registry");
+    /// A registry that wants bearer tokens from the token service at `realm`, signed by the
+    /// key of the certificate `cert_pem` (distribution's `auth.token`).
+    pub fn start_with_token(realm: &str, cert_pem: &str) -> Registry {
         let dir = tempfile::tempdir().unwrap();
-        let port = super::free_port();
-        let addr = format!("127.0.0.1:{port}");
-        let mut config = format!(
-            "version: 0.1\nlog:\n  level: error\n  accesslog:\n    disabled: true\nstorage:\n  filesystem:\n    rootdirectory: {}\n  delete:\n    enabled: true\nhttp:\n  addr: {addr}\n",
-            dir.path().join("storage").display()
+        let cert = dir.path().join("token-cert.pem");
+        std::fs::write(&cert, cert_pem).unwrap();
+        let auth = format!(
+            "auth:\n  token:\n    realm: {realm}\n    service: wasmesh-test-registry\n    issuer: wasmesh-test-issuer\n    rootcertbundle: {}\n",
+            cert.display()
         );
-        if let Some((user, password)) = auth {
+        Self::start_with(dir, Some(auth))
+    }
+
+    fn start_inner(auth: Option<(&str, &str)>) -> Registry {
+        let dir = tempfile::tempdir().unwrap();
+        let auth = auth.map(|(user, password)| {
             super::require_tool("htpasswd", "apache2-utils");
             let out = Command::new("htpasswd")
                 .args(["-Bbn", user, password])
@@ -45,10 +51,24 @@ impl Registry {
             assert!(out.status.success(), "htpasswd failed");
             let file = dir.path().join("htpasswd");
             std::fs::write(&file, out.stdout).unwrap();
-            config.push_str(&format!(
+            format!(
                 "auth:\n  htpasswd:\n    realm: wasmesh-test\n    path: {}\n",
                 file.display()
-            ));
+            )
+        });
+        Self::start_with(dir, auth)
+    }
+
+    fn start_with(dir: tempfile::TempDir, auth: Option<String>) -> Registry {
+        super::require_tool("docker-registry", "docker-registry");
+        let port = super::free_port();
+        let addr = format!("127.0.0.1:{port}");
+        let mut config = format!(
+            "version: 0.1\nlog:\n  level: error\n  accesslog:\n    disabled: true\nstorage:\n  filesystem:\n    rootdirectory: {}\n  delete:\n    enabled: true\nhttp:\n  addr: {addr}\n",
+            dir.path().join("storage").display()
+        );
+        if let Some(auth) = auth {
+            config.push_str(&auth);
         }
         let config_path = dir.path().join("config.yml");
         std::fs::write(&config_path, config).unwrap();
