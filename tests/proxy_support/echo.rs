@@ -115,11 +115,17 @@ async fn handle(mut req: Request<Incoming>, name: Arc<str>) -> Result<Response<B
     }
     let method = req.method().to_string();
     let version = format!("{:?}", req.version());
-    let headers: serde_json::Map<String, serde_json::Value> = req
-        .headers()
-        .iter()
-        .map(|(k, v)| (k.to_string(), v.to_str().unwrap_or("").into()))
-        .collect();
+    // Repeated headers are joined with "," in their order.
+    let mut headers = serde_json::Map::new();
+    for (k, v) in req.headers() {
+        let v = v.to_str().unwrap_or("");
+        match headers.get_mut(k.as_str()) {
+            Some(serde_json::Value::String(prev)) => *prev = format!("{prev},{v}"),
+            _ => {
+                headers.insert(k.to_string(), v.into());
+            }
+        }
+    }
     let uri = req.uri().to_string();
     let mut body = req.into_body();
     let (mut len, mut sum) = (0u64, 0u64);

@@ -10,6 +10,7 @@ use http_body::{Body, Frame, SizeHint};
 use hyper::body::Incoming;
 use std::pin::Pin;
 use std::task::{Context, Poll};
+use tokio::sync::mpsc;
 
 use crate::upstream::PooledBody;
 
@@ -30,6 +31,8 @@ pub enum ProxyBody {
     /// A response body from a pooled upstream connection, which hands the connection back
     /// to its pool when the body ends.
     Upstream(PooledBody),
+    /// A body whose frames passed plugins on another task.
+    Channel(mpsc::Receiver<Result<Frame<Bytes>, BodyError>>),
 }
 
 // === impl ProxyBody ===
@@ -69,6 +72,7 @@ impl Body for ProxyBody {
             }
             ProxyBody::Incoming(body) => Pin::new(body).poll_frame(cx).map_err(|e| e.into()),
             ProxyBody::Upstream(body) => Pin::new(body).poll_frame(cx),
+            ProxyBody::Channel(rx) => rx.poll_recv(cx),
         }
     }
 
@@ -78,6 +82,7 @@ impl Body for ProxyBody {
             ProxyBody::Full { data, trailers } => data.is_none() && trailers.is_none(),
             ProxyBody::Incoming(body) => body.is_end_stream(),
             ProxyBody::Upstream(body) => body.is_end_stream(),
+            ProxyBody::Channel(_) => false,
         }
     }
 
@@ -91,6 +96,7 @@ impl Body for ProxyBody {
             },
             ProxyBody::Incoming(body) => body.size_hint(),
             ProxyBody::Upstream(body) => body.size_hint(),
+            ProxyBody::Channel(_) => SizeHint::default(),
         }
     }
 }

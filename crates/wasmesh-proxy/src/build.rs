@@ -14,6 +14,7 @@ use crate::chain::authz::{self, Authz, Condition, ConditionKey, IpBlocks};
 use crate::chain::matcher::Patterns;
 use crate::chain::{ChainSpec, FilterSpec};
 use crate::cluster::{Cluster, ClusterProtocol, Clusters};
+use crate::plugin::load::Loaded;
 use crate::route::{HeaderMatch, HeaderValueMatch, PathMatch, Route, RouteTable};
 use crate::snapshot::{ListenerConfig, ListenerProtocol, ListenerTls, Snapshot, TrafficDirection, Workload};
 
@@ -53,6 +54,8 @@ pub struct Inputs<'a> {
     pub chains: &'a WorkloadChains,
     /// Bodies fetched for `jwksUri`s, by URI (or why the fetch failed).
     pub jwks: &'a HashMap<String, Result<String, String>>,
+    /// The plugins the chains name, loaded (or why not).
+    pub plugins: &'a Loaded,
 }
 
 /// Builds a snapshot.
@@ -77,7 +80,7 @@ pub fn snapshot(inputs: Inputs<'_>) -> Result<Snapshot, BuildError> {
         .listeners
         .iter()
         .map(|l| {
-            let chain = Arc::new(builtins.chain(inputs.chains, &l.name));
+            let chain = Arc::new(builtins.chain(inputs.chains, &l.name, inputs.plugins));
             listener(l, &clusters, chain).map(Arc::new)
         })
         .collect::<Result<_, _>>()?;
@@ -220,7 +223,7 @@ impl Builtins {
 
     /// The listener's chain in the order `resolve` gave; a built-in with nothing to enforce
     /// is left out, so that requests do not pay for it.
-    fn chain(&self, chains: &WorkloadChains, listener: &str) -> ChainSpec {
+    fn chain(&self, chains: &WorkloadChains, listener: &str, plugins: &Loaded) -> ChainSpec {
         let Some(lc) = chains.listener(listener) else {
             return ChainSpec::default();
         };
@@ -233,9 +236,21 @@ impl Builtins {
                 Filter::Builtin(Builtin::Stats) => Some(FilterSpec::Stats),
                 Filter::Builtin(Builtin::Router) => Some(FilterSpec::Router),
                 Filter::Wasm(p) => {
-                    tracing::error!(plugin = %format!("{}.{}", p.metadata.namespace(), p.metadata.name),
-                        "Unimplemented: running wasm plugins is not wired in yet; plugin skipped");
-                    None
+                    let name = p.qualified_name();
+                    match plugins.get(&name) {
+                        Some(Ok(w)) => Some(FilterSpec::Wasm(w.clone())),
+                        // ARCHITECTURE §4/§5: a module that can't be had is skipped under
+                        // FAIL_OPEN and answers 503 naming the plugin otherwise.
+                        _ if p.fail_strategy() == wasmesh_api::FailStrategy::FailOpen => None,
+                        Some(Err(reason)) => Some(FilterSpec::Unavailable {
+                            plugin: name,
+                            reason: reason.clone(),
+                        }),
+                        None => Some(FilterSpec::Unavailable {
+                            plugin: name,
+                            reason: "not loaded".into(),
+                        }),
+                    }
                 }
             })
             .collect();

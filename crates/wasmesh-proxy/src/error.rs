@@ -58,6 +58,9 @@ pub enum ProxyError {
     /// A request that the proxy refuses to forward as it stands.
     #[error("bad request: {0}")]
     BadRequest(String),
+    /// A plugin reset the stream (`proxy_close_stream`).
+    #[error("stream closed by plugin {plugin}")]
+    StreamClosed { plugin: String },
     /// A feature that is not built yet; never silently skipped.
     #[error("Unimplemented: {0}")]
     Unimplemented(&'static str),
@@ -77,9 +80,9 @@ impl ProxyError {
             | ProxyError::PluginFailed { .. } => StatusCode::SERVICE_UNAVAILABLE,
             ProxyError::RouteTimeout { .. } => StatusCode::GATEWAY_TIMEOUT,
             ProxyError::RequestTooLarge { .. } => StatusCode::PAYLOAD_TOO_LARGE,
-            ProxyError::ResponseTooLarge { .. } | ProxyError::Unimplemented(_) => {
-                StatusCode::INTERNAL_SERVER_ERROR
-            }
+            ProxyError::ResponseTooLarge { .. }
+            | ProxyError::Unimplemented(_)
+            | ProxyError::StreamClosed { .. } => StatusCode::INTERNAL_SERVER_ERROR,
             ProxyError::BadRequest(_) => StatusCode::BAD_REQUEST,
         }
     }
@@ -95,7 +98,7 @@ impl ProxyError {
             ProxyError::RequestTooLarge { .. } | ProxyError::ResponseTooLarge { .. } => "-",
             ProxyError::PluginFailed { .. } => "UAEX",
             ProxyError::BadRequest(_) => "DPE",
-            ProxyError::Unimplemented(_) => "-",
+            ProxyError::Unimplemented(_) | ProxyError::StreamClosed { .. } => "-",
         }
     }
 

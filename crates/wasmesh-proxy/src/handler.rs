@@ -2,8 +2,8 @@
 //! request path, the router, the chain's response path, then stats.
 
 use http::{header, request, Request, Response, StatusCode};
+use http_body::Body as _;
 use hyper::body::Incoming;
-use std::convert::Infallible;
 use std::rc::Rc;
 use std::time::{Duration, Instant};
 
@@ -11,6 +11,7 @@ use crate::body::ProxyBody;
 use crate::chain::{Exchange, RequestFlow};
 use crate::error::ProxyError;
 use crate::forward;
+use crate::plugin::stream::{self, Contexts};
 use crate::stats::{Labels, Observation};
 use crate::upstream::Target;
 use crate::worker::{ConnCtx, WorkerListener};
@@ -24,11 +25,12 @@ struct Routed {
     flag: &'static str,
 }
 
-/// Serves one request on the listener snapshot current when it arrived.
+/// Serves one request on the listener snapshot current when it arrived. An `Err` resets
+/// the stream (a plugin's `proxy_close_stream`).
 pub async fn handle(
     mut req: Request<Incoming>,
     conn: Rc<ConnCtx>,
-) -> Result<Response<ProxyBody>, Infallible> {
+) -> Result<Response<ProxyBody>, ProxyError> {
     let start = Instant::now();
     let listener = conn.slot.current();
     let on_upgrade = forward::upgrade_of_request(&req).map(|v| (v, hyper::upgrade::on(&mut req)));
@@ -41,13 +43,51 @@ pub async fn handle(
         auth: None,
     };
     let chain = &listener.config.chain;
-    let (response, end, routed) = match chain.on_request(&mut ex).await {
+    let mut contexts: Contexts = if chain.has_plugins() {
+        (0..chain.filters.len()).map(|_| None).collect()
+    } else {
+        Vec::new()
+    };
+    let flow = chain
+        .on_request(&mut ex, &listener.vms, &mut contexts, body.is_end_stream())
+        .await;
+    let (response, end, routed) = match flow {
         RequestFlow::Forward => {
             let mut routed = Routed {
                 cluster: None,
                 flag: "-",
             };
-            let resp = match route_and_send(&listener, &conn, &mut ex, body, on_upgrade, &mut routed).await {
+            let plugins_see_body = contexts.iter().any(Option::is_some) && !body.is_end_stream();
+            let result = if plugins_see_body {
+                // The plugins may change the body's length: let it go chunked.
+                ex.request.headers.remove(header::CONTENT_LENGTH);
+                let (tx, rx) = tokio::sync::mpsc::channel(4);
+                let end = chain.filters.len();
+                let pump = stream::pump_request(body, &mut contexts, end, tx);
+                let send = route_and_send(
+                    &listener,
+                    &conn,
+                    &mut ex,
+                    ProxyBody::Channel(rx),
+                    on_upgrade,
+                    &mut routed,
+                );
+                match tokio::join!(pump, send) {
+                    (Some(reply), _) => Ok(reply),
+                    (None, sent) => sent,
+                }
+            } else {
+                route_and_send(
+                    &listener,
+                    &conn,
+                    &mut ex,
+                    ProxyBody::Incoming(body),
+                    on_upgrade,
+                    &mut routed,
+                )
+                .await
+            };
+            let resp = match result {
                 Ok(resp) => resp,
                 Err(e) => {
                     routed.flag = e.response_flag();
@@ -64,9 +104,20 @@ pub async fn handle(
                 flag: "-",
             },
         ),
+        RequestFlow::Close(plugin) => return Err(ProxyError::StreamClosed { plugin }),
     };
-    let (mut parts, body) = response.into_parts();
-    chain.on_response(end, &mut ex, &mut parts);
+    if response.extensions().get::<stream::Closed>().is_some() {
+        return Err(ProxyError::StreamClosed {
+            plugin: "request body".into(),
+        });
+    }
+    let (mut parts, mut body) = response.into_parts();
+    if let Err(why) = chain.on_response(end, &mut contexts, &mut parts, &mut body).await {
+        return Err(ProxyError::StreamClosed { plugin: why });
+    }
+    if contexts.iter().any(Option::is_some) && !body.is_end_stream() {
+        body = stream::pump_response(std::mem::take(&mut contexts), end, body);
+    }
     let labels = Labels {
         reporter: listener.reporter,
         destination_workload: listener.workload.clone(),
@@ -93,7 +144,7 @@ async fn route_and_send(
     listener: &WorkerListener,
     conn: &ConnCtx,
     ex: &mut Exchange<'_>,
-    body: Incoming,
+    body: ProxyBody,
     on_upgrade: Option<(http::HeaderValue, hyper::upgrade::OnUpgrade)>,
     routed: &mut Routed,
 ) -> Result<Response<ProxyBody>, ProxyError> {
@@ -118,7 +169,7 @@ async fn route_and_send(
         None => (None, None),
     };
     forward::to_upstream(&mut parts, cluster.protocol, endpoint, upgrade.as_ref());
-    let upstream_req = Request::from_parts(parts, ProxyBody::Incoming(body));
+    let upstream_req = Request::from_parts(parts, body);
     let timeout = route.timeout.unwrap_or(DEFAULT_ROUTE_TIMEOUT);
     let send = conn
         .worker

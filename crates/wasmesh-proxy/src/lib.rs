@@ -18,6 +18,7 @@ mod exec;
 mod forward;
 mod handler;
 mod listener;
+pub mod plugin;
 pub mod route;
 pub mod run;
 mod serde_duration;

@@ -8,9 +8,10 @@ use std::path::{Path, PathBuf};
 use std::sync::Arc;
 use std::time::{Duration, SystemTime};
 
-use wasmesh_api::{resolve, Kind, Resource, ResourceKey, Resources};
+use wasmesh_api::{resolve, Kind, Resource, ResourceKey, Resources, WasmPlugin};
 
 use crate::build::{self, Inputs};
+use crate::plugin::load::Loader;
 use crate::run::{Options, RunError, Shared};
 
 /// How often the directory is checked for changes.
@@ -24,6 +25,12 @@ pub async fn follow(options: Options, shared: Arc<Shared>) -> Result<(), RunErro
     let mut last_seen: Option<Vec<(PathBuf, SystemTime, u64)>> = None;
     let mut version = 0;
     let mut good = Resources::new();
+    let cache_dir = options
+        .cache_dir
+        .clone()
+        .unwrap_or_else(|| std::env::temp_dir().join("wasmesh-cache"));
+    let mut loader = Loader::new(&cache_dir).map_err(RunError::Config)?;
+    crate::run::lock(&shared.status).extra_metrics = loader.metrics();
     loop {
         let seen = listing(&options.config_dir);
         if last_seen.as_ref() != Some(&seen) {
@@ -34,7 +41,7 @@ pub async fn follow(options: Options, shared: Arc<Shared>) -> Result<(), RunErro
             }
             good = resources;
             version += 1;
-            match snapshot(&options, &good, version).await {
+            match snapshot(&options, &good, version, &mut loader, &shared).await {
                 Ok(s) => {
                     shared.publish(s);
                     if !errors.is_empty() {
@@ -52,6 +59,8 @@ async fn snapshot(
     options: &Options,
     resources: &Resources,
     version: u64,
+    loader: &mut Loader,
+    shared: &Shared,
 ) -> Result<crate::snapshot::Snapshot, String> {
     let key = ResourceKey::new(Kind::Proxy, &options.workload.namespace, &options.workload.name);
     let Some(Resource::Proxy(proxy)) = resources.get(&key) else {
@@ -76,11 +85,22 @@ async fn snapshot(
             }
         }
     }
+    let mut plugins: Vec<Arc<WasmPlugin>> = Vec::new();
+    for lc in &chains.listeners {
+        for p in lc.plugins() {
+            if !plugins.iter().any(|q| Arc::ptr_eq(q, p)) {
+                plugins.push(p.clone());
+            }
+        }
+    }
+    let loaded = loader.load(&plugins, resources).await;
+    crate::run::lock(&shared.status).plugins = loader.status(&plugins, &loaded);
     build::snapshot(Inputs {
         version,
         proxy,
         chains: &chains,
         jwks: &jwks,
+        plugins: &loaded,
     })
     .map_err(|e| e.to_string())
 }

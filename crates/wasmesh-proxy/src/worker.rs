@@ -15,10 +15,13 @@ use hyper_util::server::conn::auto;
 use tokio::sync::{watch, Notify};
 use tokio::task::JoinHandle;
 
-use crate::chain::ConnInfo;
+use wasmesh_wasm::{Host, PluginVm};
+
+use crate::chain::{ConnInfo, FilterSpec};
 use crate::cluster::Endpoint;
 use crate::exec::LocalExec;
 use crate::listener;
+use crate::plugin::host::WorkerHost;
 use crate::run::Shared;
 use crate::snapshot::{ListenerConfig, ListenerProtocol, Snapshot, TrafficDirection};
 use crate::stats::WorkerStats;
@@ -34,6 +37,11 @@ pub struct WorkerCtx {
     pub pool: Rc<UpstreamPool>,
     pub stats: WorkerStats,
     pub http: auto::Builder<LocalExec>,
+    /// What this worker's plugin VMs reach the outside world through.
+    host: Rc<WorkerHost>,
+    /// This worker's VM of each loaded plugin, by the plugin's address; a reload keeps the
+    /// VMs of plugins that did not change.
+    vms: RefCell<HashMap<usize, Rc<PluginVm>>>,
     /// Flips to true when the proxy starts draining.
     pub shutdown: watch::Receiver<bool>,
     active: Cell<usize>,
@@ -44,6 +52,8 @@ pub struct WorkerCtx {
 pub struct WorkerListener {
     pub config: Arc<ListenerConfig>,
     pub snapshot: Arc<Snapshot>,
+    /// This worker's VM for each plugin filter of the chain, by filter index.
+    pub vms: Vec<Option<Rc<PluginVm>>>,
     /// Round-robin positions, per cluster index.
     rr: Vec<Cell<usize>>,
     /// Cluster names, per cluster index, as worker-local strings for stats labels.
@@ -84,9 +94,10 @@ struct ListenerKey {
 // === impl WorkerListener ===
 
 impl WorkerListener {
-    fn new(config: Arc<ListenerConfig>, snapshot: Arc<Snapshot>) -> Self {
+    fn new(config: Arc<ListenerConfig>, snapshot: Arc<Snapshot>, vms: Vec<Option<Rc<PluginVm>>>) -> Self {
         let clusters = &snapshot.clusters;
         WorkerListener {
+            vms,
             rr: (0..clusters.len()).map(|_| Cell::new(0)).collect(),
             cluster_names: clusters.iter().map(|c| Rc::from(c.name.as_str())).collect(),
             reporter: match config.traffic_direction {
@@ -172,10 +183,13 @@ async fn serve(id: usize, shared: Arc<Shared>) {
     http.http2()
         .timer(TokioTimer::new())
         .max_header_list_size(MAX_HEADER_BYTES as u32);
+    let pool = Rc::new(UpstreamPool::default());
     let worker = Rc::new(WorkerCtx {
-        pool: Rc::new(UpstreamPool::default()),
+        pool: pool.clone(),
         stats: WorkerStats::new(shared.stats.clone()),
         http,
+        host: Rc::new(WorkerHost::new(pool.clone())),
+        vms: RefCell::new(HashMap::new()),
         shutdown: shared.shutdown.subscribe(),
         active: Cell::new(0),
         idle: Notify::new(),
@@ -208,14 +222,48 @@ fn apply(
     snapshot: &Arc<Snapshot>,
     bound: &mut HashMap<String, Bound>,
 ) {
+    worker.host.update(
+        snapshot.clusters.clone(),
+        format!("{}/{}", snapshot.workload.namespace, snapshot.workload.name),
+    );
+    let mut old_vms = std::mem::take(&mut *worker.vms.borrow_mut());
+    let mut vms = HashMap::new();
     let mut keep: HashMap<String, Bound> = HashMap::new();
     for config in &snapshot.listeners {
+        let listener_vms = config
+            .chain
+            .filters
+            .iter()
+            .map(|f| match f {
+                FilterSpec::Wasm(w) => {
+                    let key = Arc::as_ptr(&w.plugin) as usize;
+                    let vm = vms
+                        .get(&key)
+                        .cloned()
+                        .or_else(|| old_vms.remove(&key))
+                        .unwrap_or_else(|| {
+                            let host: Rc<dyn Host> = worker.host.clone();
+                            Rc::new(PluginVm::start(w.plugin.clone(), host))
+                        });
+                    if let Some(failure) = vm.failure() {
+                        tracing::warn!(plugin = %w.name, ?failure, "plugin VM is not usable on this worker");
+                    }
+                    vms.insert(key, vm.clone());
+                    Some(vm)
+                }
+                _ => None,
+            })
+            .collect();
         let key = ListenerKey {
             address: config.address,
             protocol: config.protocol,
             tls: config.tls.is_some(),
         };
-        let state = Rc::new(WorkerListener::new(config.clone(), snapshot.clone()));
+        let state = Rc::new(WorkerListener::new(
+            config.clone(),
+            snapshot.clone(),
+            listener_vms,
+        ));
         match bound.remove(&config.name) {
             Some(b) if b.key == key => {
                 *b.slot.current.borrow_mut() = state;
@@ -250,4 +298,5 @@ fn apply(
         old.accept.abort();
     }
     *bound = keep;
+    *worker.vms.borrow_mut() = vms;
 }

@@ -16,11 +16,16 @@ mod exchange;
 pub mod matcher;
 
 use http::{response, Response};
+use std::rc::Rc;
 use std::sync::Arc;
+use wasmesh_wasm::PluginVm;
 
 pub use exchange::{ConnInfo, Exchange, RequestAuth};
 
 use crate::body::ProxyBody;
+use crate::error::ProxyError;
+use crate::plugin::stream::{self, Contexts, Outcome};
+use crate::plugin::WasmFilter;
 
 /// One filter of a chain, as the snapshot describes it (shared by every worker).
 #[derive(Debug, Clone)]
@@ -33,14 +38,20 @@ pub enum FilterSpec {
     Stats,
     /// The upstream call.
     Router,
+    /// A Proxy-Wasm plugin.
+    Wasm(Arc<WasmFilter>),
+    /// A FAIL_CLOSE plugin whose module could not be had: every request gets 503 naming it.
+    Unavailable { plugin: String, reason: String },
 }
 
 impl serde::Serialize for FilterSpec {
     fn serialize<S: serde::Serializer>(&self, s: S) -> Result<S::Ok, S::Error> {
         use serde::ser::SerializeMap;
         let mut m = s.serialize_map(None)?;
-        m.serialize_entry("kind", "builtin")?;
-        let name = match self {
+        if !matches!(self, FilterSpec::Wasm(_) | FilterSpec::Unavailable { .. }) {
+            m.serialize_entry("kind", "builtin")?;
+        }
+        let name: &str = match self {
             FilterSpec::Authn(a) => {
                 m.serialize_entry("jwtRules", &a.rule_count())?;
                 "authn"
@@ -51,6 +62,18 @@ impl serde::Serialize for FilterSpec {
             }
             FilterSpec::Stats => "stats",
             FilterSpec::Router => "router",
+            FilterSpec::Wasm(w) => {
+                m.serialize_entry("kind", "wasm")?;
+                m.serialize_entry("url", &w.url)?;
+                m.serialize_entry("sha256", &w.plugin.spec().sha256)?;
+                &w.name
+            }
+            FilterSpec::Unavailable { plugin, reason } => {
+                m.serialize_entry("kind", "wasm")?;
+                m.serialize_entry("state", "unavailable")?;
+                m.serialize_entry("error", reason)?;
+                plugin
+            }
         };
         m.serialize_entry("name", name)?;
         m.end()
@@ -76,18 +99,44 @@ pub enum RequestFlow {
         index: usize,
         response: Response<ProxyBody>,
     },
+    /// A plugin reset the stream.
+    Close(String),
 }
 
 // === impl ChainSpec ===
 
 impl ChainSpec {
-    /// Runs the request callbacks in order.
-    pub async fn on_request(&self, ex: &mut Exchange<'_>) -> RequestFlow {
+    /// Runs the request callbacks in order. `vms` holds this worker's VM for each plugin
+    /// filter (by index); `contexts` receives the plugin contexts the request opens.
+    pub async fn on_request(
+        &self,
+        ex: &mut Exchange<'_>,
+        vms: &[Option<Rc<PluginVm>>],
+        contexts: &mut Contexts,
+        end_of_stream: bool,
+    ) -> RequestFlow {
         for (index, filter) in self.filters.iter().enumerate() {
             let reply = match filter {
                 FilterSpec::Authn(a) => a.on_request(ex),
                 FilterSpec::Authz(a) => a.on_request(ex),
                 FilterSpec::Stats | FilterSpec::Router => None,
+                FilterSpec::Unavailable { plugin, reason } => Some(
+                    ProxyError::PluginFailed {
+                        plugin: plugin.clone(),
+                        reason: reason.clone(),
+                    }
+                    .into_response(),
+                ),
+                FilterSpec::Wasm(_) => {
+                    let Some(vm) = vms.get(index).and_then(Option::as_ref) else {
+                        continue;
+                    };
+                    match stream::request_headers(vm, ex, end_of_stream, &mut contexts[index]).await {
+                        Outcome::Continue => None,
+                        Outcome::Reply(r) => Some(r),
+                        Outcome::Close(plugin) => return RequestFlow::Close(plugin),
+                    }
+                }
             };
             if let Some(response) = reply {
                 return RequestFlow::Reply { index, response };
@@ -97,14 +146,22 @@ impl ChainSpec {
     }
 
     /// Runs the response callbacks of the filters before `end`, in reverse order.
-    pub fn on_response(&self, _end: usize, _ex: &mut Exchange<'_>, _resp: &mut response::Parts) {
-        // The built-in filters have no response callbacks; plugins will.
+    pub async fn on_response(
+        &self,
+        end: usize,
+        contexts: &mut Contexts,
+        parts: &mut response::Parts,
+        body: &mut ProxyBody,
+    ) -> Result<(), String> {
+        // The built-in filters have no response callbacks; only plugins do.
+        if contexts.is_empty() {
+            return Ok(());
+        }
+        stream::response_headers(contexts, end, parts, body).await
     }
 
-    /// True when no filter has anything to do: the request goes straight to the router.
-    pub fn is_pass_through(&self) -> bool {
-        self.filters
-            .iter()
-            .all(|f| matches!(f, FilterSpec::Stats | FilterSpec::Router))
+    /// True when the chain holds plugins (and requests need a context list).
+    pub fn has_plugins(&self) -> bool {
+        self.filters.iter().any(|f| matches!(f, FilterSpec::Wasm(_)))
     }
 }

@@ -1,0 +1,208 @@
+//! What plugins reach through the host on one worker: `http_call` and gRPC calls to the
+//! proxy's clusters (over the worker's own upstream pool), and worker-wide properties.
+
+use bytes::{Buf, BufMut, Bytes, BytesMut};
+use futures::future::LocalBoxFuture;
+use http::{header, HeaderValue, Method, Request, Uri};
+use http_body_util::BodyExt;
+use std::cell::{Cell, RefCell};
+use std::rc::Rc;
+use std::sync::Arc;
+use wasmesh_wasm::{
+    CallError, GrpcCallRequest, GrpcCallResponse, GrpcCallResult, HeaderMap as WasmHeaders, Host,
+    HttpCallRequest, HttpCallResponse, HttpCallResult,
+};
+
+use super::headers::{trailers_to_wasm, wasm_to_request};
+use crate::body::ProxyBody;
+use crate::cluster::{Cluster, ClusterProtocol, Clusters, Endpoint};
+use crate::forward;
+use crate::upstream::{Target, UpstreamPool};
+
+/// One worker's [`Host`].
+pub struct WorkerHost {
+    pool: Rc<UpstreamPool>,
+    clusters: RefCell<Arc<Clusters>>,
+    next: Cell<usize>,
+    /// `node.id`-style identity: `<namespace>/<name>` of the workload.
+    node_id: RefCell<Bytes>,
+}
+
+impl WorkerHost {
+    pub fn new(pool: Rc<UpstreamPool>) -> Self {
+        WorkerHost {
+            pool,
+            clusters: RefCell::new(Arc::new(Clusters::default())),
+            next: Cell::new(0),
+            node_id: RefCell::new(Bytes::new()),
+        }
+    }
+
+    /// Follows a new snapshot's clusters.
+    pub fn update(&self, clusters: Arc<Clusters>, node_id: String) {
+        *self.clusters.borrow_mut() = clusters;
+        *self.node_id.borrow_mut() = Bytes::from(node_id);
+    }
+
+    fn target(&self, name: &str) -> Result<(Arc<Cluster>, Endpoint), CallError> {
+        let clusters = self.clusters.borrow();
+        let cluster = clusters
+            .by_name(name)
+            .cloned()
+            .ok_or_else(|| CallError::UnknownCluster(name.to_string()))?;
+        if cluster.endpoints.is_empty() {
+            return Err(CallError::Failed(format!("cluster {name} has no endpoints")));
+        }
+        let n = self.next.get();
+        self.next.set(n.wrapping_add(1));
+        let endpoint = cluster.endpoints[n % cluster.endpoints.len()].clone();
+        Ok((cluster, endpoint))
+    }
+}
+
+/// Sends one request to a cluster and reads the whole answer.
+async fn call(
+    pool: Rc<UpstreamPool>,
+    cluster: Arc<Cluster>,
+    endpoint: Endpoint,
+    mut parts: http::request::Parts,
+    body: Bytes,
+) -> Result<(http::response::Parts, Bytes, http::HeaderMap), CallError> {
+    forward::to_upstream(&mut parts, cluster.protocol, &endpoint, None);
+    let req = Request::from_parts(parts, ProxyBody::full(body));
+    let resp = pool
+        .send(
+            Target {
+                cluster: &cluster,
+                endpoint: &endpoint,
+            },
+            req,
+            false,
+        )
+        .await
+        .map_err(|e| CallError::Failed(e.to_string()))?;
+    let (parts, body) = resp.into_parts();
+    let collected = body
+        .collect()
+        .await
+        .map_err(|e| CallError::Failed(format!("reading the answer: {e}")))?;
+    let trailers = collected.trailers().cloned().unwrap_or_default();
+    Ok((parts, collected.to_bytes(), trailers))
+}
+
+impl Host for WorkerHost {
+    fn http_call(
+        &self,
+        request: HttpCallRequest,
+    ) -> Result<LocalBoxFuture<'static, HttpCallResult>, CallError> {
+        let (cluster, endpoint) = self.target(&request.cluster)?;
+        let pool = self.pool.clone();
+        let mut parts = Request::new(()).into_parts().0;
+        wasm_to_request(request.headers, &mut parts);
+        let timeout = request.timeout;
+        let body = request.body;
+        Ok(Box::pin(async move {
+            let answer = tokio::time::timeout(timeout, call(pool, cluster, endpoint, parts, body))
+                .await
+                .map_err(|_| CallError::Timeout)??;
+            let (parts, body, trailers) = answer;
+            let mut headers = WasmHeaders::new();
+            headers.add(":status", Bytes::from(parts.status.as_str().to_owned()));
+            for (k, v) in &parts.headers {
+                headers.add(k.as_str(), Bytes::copy_from_slice(v.as_bytes()));
+            }
+            Ok(HttpCallResponse {
+                headers,
+                body,
+                trailers: trailers_to_wasm(&trailers),
+            })
+        }))
+    }
+
+    fn grpc_call(
+        &self,
+        request: GrpcCallRequest,
+    ) -> Result<LocalBoxFuture<'static, GrpcCallResult>, CallError> {
+        let (cluster, endpoint) = self.target(&request.cluster)?;
+        if cluster.protocol != ClusterProtocol::Http2 {
+            return Err(CallError::Failed(format!(
+                "gRPC needs an http2 cluster; {} is http1",
+                cluster.name
+            )));
+        }
+        let pool = self.pool.clone();
+        let mut parts = Request::new(()).into_parts().0;
+        parts.method = Method::POST;
+        parts.uri = Uri::try_from(format!("/{}/{}", request.service, request.method))
+            .map_err(|e| CallError::Failed(format!("bad gRPC method name: {e}")))?;
+        for (k, v) in request.initial_metadata.into_pairs() {
+            if let (Ok(k), Ok(v)) = (
+                header::HeaderName::from_bytes(&k),
+                HeaderValue::from_maybe_shared(v),
+            ) {
+                parts.headers.append(k, v);
+            }
+        }
+        parts.headers.insert(
+            header::HOST,
+            HeaderValue::from_str(&endpoint.authority).unwrap_or(HeaderValue::from_static("localhost")),
+        );
+        parts
+            .headers
+            .insert(header::CONTENT_TYPE, HeaderValue::from_static("application/grpc"));
+        parts
+            .headers
+            .insert(header::TE, HeaderValue::from_static("trailers"));
+        let mut framed = BytesMut::with_capacity(5 + request.message.len());
+        framed.put_u8(0);
+        framed.put_u32(request.message.len() as u32);
+        framed.put_slice(&request.message);
+        let timeout = request.timeout;
+        Ok(Box::pin(async move {
+            let (parts, body, trailers) =
+                tokio::time::timeout(timeout, call(pool, cluster, endpoint, parts, framed.freeze()))
+                    .await
+                    .map_err(|_| CallError::Timeout)??;
+            // A trailers-only answer carries grpc-status in the headers.
+            let status_from = |m: &http::HeaderMap| {
+                m.get("grpc-status")
+                    .and_then(|v| v.to_str().ok())
+                    .and_then(|v| v.parse::<u32>().ok())
+            };
+            let status = status_from(&trailers)
+                .or_else(|| status_from(&parts.headers))
+                .unwrap_or(2);
+            let status_message = trailers
+                .get("grpc-message")
+                .or_else(|| parts.headers.get("grpc-message"))
+                .and_then(|v| v.to_str().ok())
+                .map(str::to_string);
+            let mut body = body;
+            let message = if body.len() >= 5 {
+                body.advance(1);
+                let len = body.get_u32() as usize;
+                body.slice(..len.min(body.len()))
+            } else {
+                Bytes::new()
+            };
+            Ok(GrpcCallResponse {
+                initial_metadata: parts
+                    .headers
+                    .iter()
+                    .map(|(k, v)| (k.as_str().as_bytes(), v.as_bytes()))
+                    .collect(),
+                message,
+                trailing_metadata: trailers_to_wasm(&trailers),
+                status,
+                status_message,
+            })
+        }))
+    }
+
+    fn property(&self, path: &str) -> Option<Bytes> {
+        match path {
+            "node.id" => Some(self.node_id.borrow().clone()),
+            _ => None,
+        }
+    }
+}

@@ -1,0 +1,291 @@
+//! One request's plugin contexts: the header callbacks, and the body pumps that pass each
+//! chunk through the plugins (request: in chain order, response: in reverse) with Envoy's
+//! StopIterationAndBuffer semantics and a per-request buffer limit.
+
+use bytes::{Bytes, BytesMut};
+use http::{response, Response, StatusCode};
+use http_body::{Body, Frame};
+use http_body_util::BodyExt;
+use tokio::sync::mpsc;
+use wasmesh_wasm::{FailAction, Failure, HttpContext, PluginVm, StreamInfo, Verdict};
+
+use super::headers;
+use crate::body::{BodyError, ProxyBody};
+use crate::chain::Exchange;
+use crate::error::ProxyError;
+
+/// Envoy's default per-stream buffer limit (1 MiB): a plugin that buffers more gets the
+/// request refused with 413, or the response replaced with 500.
+pub const BUFFER_LIMIT: usize = 1024 * 1024;
+
+/// Frames of a body that passed the plugins.
+pub type FrameSender = mpsc::Sender<Result<Frame<Bytes>, BodyError>>;
+
+/// What a callback decided for the stream.
+#[allow(clippy::large_enum_variant)] // lives on one request's stack; boxing costs more
+pub enum Outcome {
+    Continue,
+    /// Answer with this response.
+    Reply(Response<ProxyBody>),
+    /// Reset the stream (`proxy_close_stream`).
+    Close(String),
+}
+
+/// The plugin contexts of one request, by filter index (`None`: not a plugin, skipped, or
+/// not reached).
+pub type Contexts = Vec<Option<HttpContext>>;
+
+fn on_failure(failure: Failure) -> Outcome {
+    match failure.action() {
+        FailAction::Reject(reply) => Outcome::Reply(headers::local_reply(reply)),
+        FailAction::Skip => Outcome::Continue,
+    }
+}
+
+/// Creates the plugin's context and runs `on_request_headers`.
+pub async fn request_headers(
+    vm: &PluginVm,
+    ex: &mut Exchange<'_>,
+    end_of_stream: bool,
+    slot: &mut Option<HttpContext>,
+) -> Outcome {
+    let info = StreamInfo {
+        source: Some(ex.conn.peer),
+        destination: Some(ex.conn.local),
+        protocol: Some(format!("{:?}", ex.request.version)),
+        request_id: ex
+            .request
+            .headers
+            .get("x-request-id")
+            .and_then(|v| v.to_str().ok())
+            .map(str::to_string),
+        extra: Vec::new(),
+    };
+    let mut ctx = match vm.http_context(info) {
+        Ok(ctx) => ctx,
+        Err(failure) => return on_failure(failure),
+    };
+    if let Some(auth) = &ex.auth {
+        ctx.set_property("request.auth.principal", auth.principal.clone());
+        if let Ok(claims) = serde_json::to_vec(&auth.claims) {
+            ctx.set_property("request.auth.claims", claims);
+        }
+    }
+    let mut map = headers::request_to_wasm(&ex.request, ex.conn.tls);
+    let verdict = ctx.on_request_headers(&mut map, end_of_stream).await;
+    let plugin = vm.plugin().plugin_name().to_string();
+    match verdict {
+        Verdict::Continue | Verdict::Buffer => {
+            headers::wasm_to_request(map, &mut ex.request);
+            *slot = Some(ctx);
+            Outcome::Continue
+        }
+        Verdict::LocalReply(reply) => {
+            *slot = Some(ctx);
+            Outcome::Reply(headers::local_reply(reply))
+        }
+        Verdict::Close => Outcome::Close(plugin),
+        Verdict::Failed(f) => on_failure(f),
+    }
+}
+
+/// Runs `on_response_headers` of the contexts before `end`, in reverse order.
+pub async fn response_headers(
+    contexts: &mut Contexts,
+    end: usize,
+    parts: &mut response::Parts,
+    body: &mut ProxyBody,
+) -> Result<(), String> {
+    for i in (0..end.min(contexts.len())).rev() {
+        let Some(ctx) = contexts[i].as_mut() else { continue };
+        let mut map = headers::response_to_wasm(parts);
+        match ctx.on_response_headers(&mut map, body.is_end_stream()).await {
+            Verdict::Continue | Verdict::Buffer => headers::wasm_to_response(map, parts),
+            Verdict::LocalReply(reply) => replace(parts, body, headers::local_reply(reply)),
+            Verdict::Close => return Err(format!("plugin closed the stream at filter {i}")),
+            Verdict::Failed(f) => match on_failure(f) {
+                Outcome::Reply(r) => replace(parts, body, r),
+                _ => contexts[i] = None,
+            },
+        }
+    }
+    Ok(())
+}
+
+fn replace(parts: &mut response::Parts, body: &mut ProxyBody, with: Response<ProxyBody>) {
+    let (p, b) = with.into_parts();
+    *parts = p;
+    *body = b;
+}
+
+/// Passes the request body through the contexts before `end`, in order, and sends what
+/// they let through on `tx`. Returns a response when a plugin answered (or overflowed its
+/// buffer) instead.
+pub async fn pump_request(
+    mut body: hyper::body::Incoming,
+    contexts: &mut Contexts,
+    end: usize,
+    tx: FrameSender,
+) -> Option<Response<ProxyBody>> {
+    let mut pending: Vec<BytesMut> = (0..end).map(|_| BytesMut::new()).collect();
+    loop {
+        let frame = match body.frame().await {
+            None => None,
+            Some(Ok(f)) => Some(f),
+            Some(Err(e)) => {
+                let _ = tx.send(Err(e.into())).await;
+                return None;
+            }
+        };
+        let (data, eos, trailers) = match frame {
+            None => (Bytes::new(), true, None),
+            Some(f) => match f.into_data() {
+                Ok(d) => (d, false, None),
+                Err(f) => (Bytes::new(), false, f.into_trailers().ok()),
+            },
+        };
+        if trailers.is_none() {
+            match run_body(contexts, 0..end, &mut pending, data, eos, true).await {
+                Ok(Some(out)) if !out.is_empty() => {
+                    if tx.send(Ok(Frame::data(out))).await.is_err() {
+                        return None;
+                    }
+                }
+                Ok(_) => {}
+                Err(resp) => return Some(resp),
+            }
+        }
+        if let Some(t) = trailers {
+            for buf in pending.iter_mut().filter(|b| !b.is_empty()) {
+                let _ = tx.send(Ok(Frame::data(buf.split().freeze()))).await;
+            }
+            let mut map = headers::trailers_to_wasm(&t);
+            for ctx in contexts.iter_mut().take(end).flatten() {
+                match ctx.on_request_trailers(&mut map).await {
+                    Verdict::LocalReply(r) => return Some(headers::local_reply(r)),
+                    Verdict::Failed(f) => {
+                        if let Outcome::Reply(r) = on_failure(f) {
+                            return Some(r);
+                        }
+                    }
+                    _ => {}
+                }
+            }
+            let _ = tx.send(Ok(Frame::trailers(headers::wasm_to_trailers(map)))).await;
+            return None;
+        }
+        if eos {
+            return None;
+        }
+    }
+}
+
+/// Runs one chunk through the contexts in `order`. `Ok(Some(data))`: forward it;
+/// `Ok(None)`: a plugin is buffering; `Err(response)`: answer with that instead.
+async fn run_body(
+    contexts: &mut Contexts,
+    order: impl Iterator<Item = usize>,
+    pending: &mut [BytesMut],
+    chunk: Bytes,
+    eos: bool,
+    request: bool,
+) -> Result<Option<Bytes>, Response<ProxyBody>> {
+    let mut data = chunk;
+    for i in order {
+        let Some(ctx) = contexts[i].as_mut() else { continue };
+        if !pending[i].is_empty() {
+            pending[i].extend_from_slice(&data);
+            data = pending[i].split().freeze();
+        }
+        let verdict = if request {
+            ctx.on_request_body(&mut data, eos).await
+        } else {
+            ctx.on_response_body(&mut data, eos).await
+        };
+        match verdict {
+            Verdict::Continue => {}
+            Verdict::Buffer => {
+                if data.len() > BUFFER_LIMIT {
+                    let err = if request {
+                        ProxyError::RequestTooLarge { limit: BUFFER_LIMIT }
+                    } else {
+                        ProxyError::ResponseTooLarge { limit: BUFFER_LIMIT }
+                    };
+                    return Err(err.into_response());
+                }
+                pending[i].extend_from_slice(&data);
+                return Ok(None);
+            }
+            Verdict::LocalReply(r) => return Err(headers::local_reply(r)),
+            Verdict::Close => {
+                let mut r = crate::error::local_reply(StatusCode::BAD_GATEWAY, "stream closed by a plugin\n");
+                r.extensions_mut().insert(Closed);
+                return Err(r);
+            }
+            Verdict::Failed(f) => match on_failure(f) {
+                Outcome::Reply(r) => return Err(r),
+                _ => contexts[i] = None,
+            },
+        }
+    }
+    Ok(Some(data))
+}
+
+/// Marks a response that stands for a plugin's `proxy_close_stream`.
+#[derive(Clone, Copy, Debug)]
+pub struct Closed;
+
+/// Passes the response body through the contexts before `end`, in reverse order, on a
+/// task of its own; the contexts end (`on_log`) when the body does.
+pub fn pump_response(mut contexts: Contexts, end: usize, mut body: ProxyBody) -> ProxyBody {
+    let (tx, rx) = mpsc::channel(4);
+    tokio::task::spawn_local(async move {
+        let mut pending: Vec<BytesMut> = (0..end).map(|_| BytesMut::new()).collect();
+        loop {
+            let frame = match body.frame().await {
+                None => None,
+                Some(Ok(f)) => Some(f),
+                Some(Err(e)) => {
+                    let _ = tx.send(Err(e)).await;
+                    return;
+                }
+            };
+            let (data, eos, trailers) = match frame {
+                None => (Bytes::new(), true, None),
+                Some(f) => match f.into_data() {
+                    Ok(d) => (d, false, None),
+                    Err(f) => (Bytes::new(), false, f.into_trailers().ok()),
+                },
+            };
+            if let Some(t) = trailers {
+                for buf in pending.iter_mut().rev().filter(|b| !b.is_empty()) {
+                    let _ = tx.send(Ok(Frame::data(buf.split().freeze()))).await;
+                }
+                let mut map = headers::trailers_to_wasm(&t);
+                for ctx in contexts.iter_mut().take(end).rev().flatten() {
+                    let _ = ctx.on_response_trailers(&mut map).await;
+                }
+                let _ = tx.send(Ok(Frame::trailers(headers::wasm_to_trailers(map)))).await;
+                return;
+            }
+            match run_body(&mut contexts, (0..end).rev(), &mut pending, data, eos, false).await {
+                Ok(Some(out)) if !out.is_empty() => {
+                    if tx.send(Ok(Frame::data(out))).await.is_err() {
+                        return;
+                    }
+                }
+                Ok(_) => {}
+                Err(_) => {
+                    // The headers are gone already: the only honest signal left is a reset.
+                    tracing::warn!("a plugin refused the response body after its headers were sent; resetting the stream");
+                    let _ = tx.send(Err("response body refused by a plugin".into())).await;
+                    return;
+                }
+            }
+            if eos {
+                return;
+            }
+        }
+    });
+    ProxyBody::Channel(rx)
+}

@@ -1,0 +1,203 @@
+//! `wasmesh proxy` end to end with Proxy-Wasm plugins built from `plugins/`: headers on
+//! both paths in chain order, local replies, bodies, `http_call` to a cluster, and what
+//! failStrategy does with a module that can't be had.
+
+mod proxy_support;
+
+use proxy_support::echo::Echo;
+use proxy_support::*;
+use std::net::SocketAddr;
+use std::time::Duration;
+
+fn plugin_yaml(name: &str, plugin: &str, extra: &str) -> String {
+    let path = wasmesh_testkit::plugin(plugin);
+    format!(
+        "---\napiVersion: extensions.istio.io/v1alpha1\nkind: WasmPlugin\nmetadata:\n  name: {name}\n  namespace: istio-system\nspec:\n  url: file://{}\n{extra}",
+        path.display()
+    )
+}
+
+fn client() -> reqwest::Client {
+    reqwest::Client::builder()
+        .timeout(Duration::from_secs(10))
+        .build()
+        .unwrap()
+}
+
+fn start(echo: SocketAddr, extra_clusters: &str, plugins: &str) -> (ProxyProcess, SocketAddr) {
+    let listen = free_addr();
+    let clusters = format!("{}{extra_clusters}", cluster_yaml("backend", &[echo], "http1"));
+    let config = proxy_yaml(listen, &route_yaml("all", "{prefix: /}", "backend"), &clusters);
+    let proxy = ProxyProcess::start(
+        "istio-system/gw",
+        &[("proxy.yaml", &config), ("plugins.yaml", plugins)],
+        2,
+    );
+    (proxy, listen)
+}
+
+#[tokio::test]
+async fn header_plugins_run_in_priority_order_and_responses_in_reverse() {
+    let echo = Echo::start("up");
+    let plugins = [
+        plugin_yaml("low", "headers", "  priority: 1\n  pluginConfig: {value: low}\n"),
+        plugin_yaml(
+            "high",
+            "headers",
+            "  priority: 10\n  pluginConfig: {value: high}\n",
+        ),
+    ]
+    .concat();
+    let (proxy, listen) = start(echo.addr, "", &plugins);
+    let resp = client().get(format!("http://{listen}/x")).send().await.unwrap();
+    assert_eq!(resp.status(), 200, "{}", proxy.log());
+    let response_values: Vec<_> = resp
+        .headers()
+        .get_all("x-wasm-response")
+        .iter()
+        .map(|v| v.to_str().unwrap().to_string())
+        .collect();
+    assert_eq!(
+        response_values,
+        ["low", "high"],
+        "responses pass the chain in reverse"
+    );
+    let v: serde_json::Value = resp.json().await.unwrap();
+    assert_eq!(
+        v["headers"]["x-wasm-request"], "high,low",
+        "requests pass in priority order: {v}"
+    );
+
+    let (_, body) = proxy.admin_get("/plugins");
+    let plugins: serde_json::Value = serde_json::from_str(&body).unwrap();
+    let states: Vec<_> = plugins
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|p| p["state"].as_str().unwrap())
+        .collect();
+    assert_eq!(states, ["loaded", "loaded"], "{body}");
+    assert_eq!(plugins[0]["sha256"].as_str().unwrap().len(), 64);
+    let (_, dump) = proxy.admin_get("/config_dump");
+    let dump: serde_json::Value = serde_json::from_str(&dump).unwrap();
+    let chain: Vec<_> = dump["listeners"][0]["chain"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|f| f["name"].as_str().unwrap().to_string())
+        .collect();
+    assert_eq!(
+        chain,
+        ["istio-system.high", "istio-system.low", "stats", "router"]
+    );
+}
+
+#[tokio::test]
+async fn local_reply_passes_the_filters_before_it() {
+    let echo = Echo::start("up");
+    let plugins = [
+        plugin_yaml(
+            "first",
+            "headers",
+            "  priority: 10\n  pluginConfig: {value: first}\n",
+        ),
+        plugin_yaml("deny", "local_reply", "  priority: 5\n"),
+        plugin_yaml(
+            "last",
+            "headers",
+            "  priority: 1\n  pluginConfig: {value: last}\n",
+        ),
+    ]
+    .concat();
+    let (_proxy, listen) = start(echo.addr, "", &plugins);
+    let c = client();
+    let resp = c.get(format!("http://{listen}/deny/me")).send().await.unwrap();
+    assert_eq!(resp.status(), 403);
+    assert_eq!(resp.headers()["x-denied-by"], "local_reply");
+    let seen: Vec<_> = resp.headers().get_all("x-wasm-response").iter().collect();
+    assert_eq!(
+        seen,
+        ["first"],
+        "only the filter before the local reply sees its response"
+    );
+    assert_eq!(resp.text().await.unwrap(), "denied by plugin");
+    assert_eq!(
+        echo.requests.load(std::sync::atomic::Ordering::Relaxed),
+        0,
+        "the upstream was never asked"
+    );
+
+    let resp = c.get(format!("http://{listen}/allowed")).send().await.unwrap();
+    assert_eq!(resp.status(), 200);
+}
+
+#[tokio::test]
+async fn body_plugin_rewrites_request_and_response_bodies() {
+    let echo = Echo::start("up");
+    let (_proxy, listen) = start(echo.addr, "", &plugin_yaml("body", "body", ""));
+    let resp = client()
+        .post(format!("http://{listen}/upload"))
+        .body("hello body")
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(resp.status(), 200);
+    let text = resp.text().await.unwrap();
+    assert!(text.starts_with("wasm(") && text.ends_with(')'), "{text}");
+    let inner: serde_json::Value = serde_json::from_str(&text[5..text.len() - 1]).unwrap();
+    assert_eq!(inner["bodyLength"], 10);
+    // The upstream got the upper-cased body: its checksum matches "HELLO BODY".
+    let sum = b"HELLO BODY"
+        .iter()
+        .fold(0u64, |s, b| s.wrapping_mul(31).wrapping_add(*b as u64));
+    assert_eq!(inner["bodySum"], sum);
+}
+
+#[tokio::test]
+async fn http_call_reaches_a_cluster_and_resumes_the_request() {
+    let echo = Echo::start("up");
+    let auth = Echo::start("auth-server");
+    let (_proxy, listen) = start(
+        echo.addr,
+        &cluster_yaml("auth", &[auth.addr], "http1"),
+        &plugin_yaml("call", "http_call", ""),
+    );
+    let resp = client()
+        .get(format!("http://{listen}/x"))
+        .header("authorization", "Bearer abc")
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(resp.status(), 200);
+    let v: serde_json::Value = resp.json().await.unwrap();
+    let answer: serde_json::Value =
+        serde_json::from_str(v["headers"]["x-auth-answer"].as_str().unwrap()).unwrap();
+    assert_eq!(answer["server"], "auth-server");
+    assert_eq!(answer["path"], "/check");
+    assert_eq!(answer["headers"]["authorization"], "Bearer abc");
+}
+
+#[tokio::test]
+async fn unavailable_module_fail_close_gets_503_and_fail_open_is_skipped() {
+    let echo = Echo::start("up");
+    let missing = "---\napiVersion: extensions.istio.io/v1alpha1\nkind: WasmPlugin\nmetadata:\n  name: missing\n  namespace: istio-system\nspec:\n  url: file:///nonexistent/plugin.wasm\n";
+    let (proxy, listen) = start(echo.addr, "", missing);
+    let resp = client().get(format!("http://{listen}/x")).send().await.unwrap();
+    assert_eq!(resp.status(), 503);
+    let body = resp.text().await.unwrap();
+    assert!(
+        body.contains("istio-system.missing"),
+        "the 503 names the plugin: {body}"
+    );
+    let (_, plugins) = proxy.admin_get("/plugins");
+    assert!(plugins.contains("FAIL_CLOSE"), "{plugins}");
+    assert!(
+        plugins.contains("nonexistent"),
+        "the admin shows the last error: {plugins}"
+    );
+
+    proxy.write_config("plugins.yaml", &format!("{missing}  failStrategy: FAIL_OPEN\n"));
+    proxy.wait_version(2);
+    let resp = client().get(format!("http://{listen}/x")).send().await.unwrap();
+    assert_eq!(resp.status(), 200, "FAIL_OPEN skips the plugin");
+}
