@@ -25,7 +25,10 @@ use reqwest::Url;
 use std::{
     collections::HashMap,
     path::{Path, PathBuf},
-    sync::{Arc, Mutex, Weak},
+    sync::{
+        atomic::{AtomicU64, Ordering},
+        Arc, Mutex, Weak,
+    },
 };
 
 /// Gets modules for WasmPlugins. Cheap to clone; clones share the cache and metrics.
@@ -42,6 +45,8 @@ struct Inner {
     metrics: FetchMetrics,
     keychain: DockerConfigJson,
     inflight: Mutex<HashMap<String, Weak<tokio::sync::Mutex<()>>>>,
+    /// When expired entries were last purged (seconds since the epoch).
+    last_purge: AtomicU64,
     last_errors: Mutex<HashMap<String, String>>,
 }
 
@@ -70,6 +75,7 @@ impl Fetcher {
                 metrics,
                 keychain,
                 inflight: Mutex::default(),
+                last_purge: AtomicU64::new(now_secs()),
                 last_errors: Mutex::default(),
             }),
         })
@@ -255,7 +261,9 @@ impl Fetcher {
         let inner = &self.inner;
         let policy = effective_policy(req.pull_policy, &source);
         let cache_key = key_of(&req.url);
-        let resource = format!("{}@{}", req.resource_name, req.resource_version);
+        // Hashed: a resource version may be a whole spec, with secrets in its pluginConfig.
+        let resource = sha256_hex(format!("{}@{}", req.resource_name, req.resource_version).as_bytes());
+        self.purge_if_due();
 
         // Requests for one url wait for each other; the later ones find the cache filled.
         let flight = self.flight(&cache_key);
@@ -335,6 +343,24 @@ impl Fetcher {
             from_cache: false,
             signature_verified: key.is_some(),
         })
+    }
+
+    fn purge_if_due(&self) {
+        let now = now_secs();
+        let last = self.inner.last_purge.load(Ordering::Relaxed);
+        if now.saturating_sub(last) < self.inner.opts.purge_interval.as_secs() {
+            return;
+        }
+        if self
+            .inner
+            .last_purge
+            .compare_exchange(last, now, Ordering::Relaxed, Ordering::Relaxed)
+            .is_ok()
+        {
+            let fetcher = self.clone();
+            // Blocking file IO, and nothing waits for it.
+            std::thread::spawn(move || fetcher.purge_expired());
+        }
     }
 
     fn flight(&self, key: &str) -> Arc<tokio::sync::Mutex<()>> {

@@ -36,5 +36,6 @@ pub use push::{push_module, PushFormat, PushOptions, PushOutcome};
 pub use request::{Module, ModuleRequest, PullPolicy};
 pub use secret::{Credentials, DockerConfigJson};
 pub use sign::{detached_signature, sign_image, SigningKey};
+pub use source::redact_url;
 pub use verify::PublicKey;
 pub use wasm::check_module;

@@ -11,6 +11,8 @@ pub struct FetchOptions {
     pub cache_dir: PathBuf,
     /// A cached module not used for this long is removed (Istio: `WASM_MODULE_EXPIRY`, 24h).
     pub ttl: Duration,
+    /// How often expired entries are looked for, during fetches (Istio: `WASM_PURGE_INTERVAL`, 1h).
+    pub purge_interval: Duration,
     /// The cache never holds more than this many bytes of modules (default 1 GiB).
     pub max_cache_bytes: u64,
     /// Larger modules are refused (Istio: `ISTIO_WASM_MAX_BINARY_SIZE_BYTES`, 256 MiB).
@@ -38,6 +40,7 @@ impl FetchOptions {
         FetchOptions {
             cache_dir: cache_dir.into(),
             ttl: Duration::from_secs(24 * 3600),
+            purge_interval: Duration::from_secs(3600),
             max_cache_bytes: 1 << 30,
             max_module_bytes: 256 << 20,
             http_timeout: Duration::from_secs(15),
@@ -50,7 +53,7 @@ impl FetchOptions {
     }
 
     /// [`FetchOptions::new`], then Istio's environment variables where set:
-    /// `WASM_MODULE_EXPIRY`, `WASM_HTTP_REQUEST_TIMEOUT` (Go durations such as `15s`, `24h`),
+    /// `WASM_MODULE_EXPIRY`, `WASM_PURGE_INTERVAL`, `WASM_HTTP_REQUEST_TIMEOUT` (Go durations such as `15s`, `24h`),
     /// `WASM_HTTP_REQUEST_MAX_RETRIES`, `WASM_INSECURE_REGISTRIES` (comma separated),
     /// `BLOCKED_CIDRS_IN_WASM_FETCH` (comma separated), `ISTIO_WASM_MAX_BINARY_SIZE_BYTES`,
     /// and our `WASM_CACHE_MAX_BYTES`.
@@ -68,6 +71,10 @@ impl FetchOptions {
         };
         if let Some(v) = var("WASM_MODULE_EXPIRY") {
             opts.ttl = parse_go_duration(&v).ok_or_else(|| bad("WASM_MODULE_EXPIRY", &v, "a duration"))?;
+        }
+        if let Some(v) = var("WASM_PURGE_INTERVAL") {
+            opts.purge_interval =
+                parse_go_duration(&v).ok_or_else(|| bad("WASM_PURGE_INTERVAL", &v, "a duration"))?;
         }
         if let Some(v) = var("WASM_HTTP_REQUEST_TIMEOUT") {
             opts.http_timeout =

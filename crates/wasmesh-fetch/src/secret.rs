@@ -58,6 +58,10 @@ impl fmt::Debug for DockerConfigJson {
 struct RawConfig {
     #[serde(default)]
     auths: BTreeMap<String, RawAuth>,
+    #[serde(default, rename = "credsStore")]
+    creds_store: Option<String>,
+    #[serde(default, rename = "credHelpers")]
+    cred_helpers: BTreeMap<String, String>,
 }
 
 #[derive(Deserialize, Default)]
@@ -80,6 +84,10 @@ impl DockerConfigJson {
                 e.column()
             ),
         })?;
+        if raw.creds_store.is_some() || !raw.cred_helpers.is_empty() {
+            // Running helper programs from a proxy is not something we do; say so once.
+            tracing::warn!("docker config credential helpers (credsStore, credHelpers) are not supported; only \"auths\" is read");
+        }
         let mut auths = BTreeMap::new();
         for (registry, raw) in raw.auths {
             let creds = credentials_from(&registry, raw)?;

@@ -60,7 +60,7 @@ fn parse_reference(text: &str) -> Result<Source, String> {
 
 /// The url as it may appear in logs and errors: no user info, and no query string
 /// (pre-signed urls carry tokens there).
-pub(crate) fn redact_url(url: &str) -> String {
+pub fn redact_url(url: &str) -> String {
     match Url::parse(url.trim()) {
         Ok(mut parsed) if parsed.scheme() == "http" || parsed.scheme() == "https" => {
             let had_userinfo = !parsed.username().is_empty() || parsed.password().is_some();
