@@ -4,9 +4,8 @@
 //! snapshot stays in force.
 
 use std::collections::HashMap;
-use std::path::{Path, PathBuf};
 use std::sync::Arc;
-use std::time::{Duration, SystemTime};
+use std::time::Duration;
 
 use wasmesh_api::{resolve, Kind, Resource, ResourceKey, Resources, WasmPlugin};
 
@@ -14,44 +13,38 @@ use crate::build::{self, Inputs};
 use crate::plugin::load::Loader;
 use crate::run::{Options, RunError, Shared};
 
-/// How often the directory is checked for changes.
-const POLL: Duration = Duration::from_millis(200);
 /// How long a `jwksUri` fetch may take.
 const JWKS_TIMEOUT: Duration = Duration::from_secs(5);
 
-/// Reads the config directory and publishes a snapshot for each change, until the proxy
+/// Watches the config directory and publishes a snapshot for each change, until the proxy
 /// stops.
 pub async fn follow(options: Options, shared: Arc<Shared>) -> Result<(), RunError> {
-    let mut last_seen: Option<Vec<(PathBuf, SystemTime, u64)>> = None;
-    let mut version = 0;
-    let mut good = Resources::new();
+    let watcher = wasmesh_config::watch_dir(&options.config_dir)
+        .map_err(|e| RunError::Config(format!("cannot watch {}: {e}", options.config_dir.display())))?;
+    let mut changes = watcher.subscribe();
     let cache_dir = options
         .cache_dir
         .clone()
         .unwrap_or_else(|| std::env::temp_dir().join("wasmesh-cache"));
     let mut loader = Loader::new(&cache_dir).map_err(RunError::Config)?;
     crate::run::lock(&shared.status).extra_metrics = loader.metrics();
+    let mut version = 0;
     loop {
-        let seen = listing(&options.config_dir);
-        if last_seen.as_ref() != Some(&seen) {
-            last_seen = Some(seen);
-            let (resources, errors) = read_dir(&options.config_dir, &good);
-            for e in &errors {
-                tracing::error!("{e}");
-            }
-            good = resources;
-            version += 1;
-            match snapshot(&options, &good, version, &mut loader, &shared).await {
-                Ok(s) => {
-                    shared.publish(s);
-                    if !errors.is_empty() {
-                        shared.reject(errors.join("\n"));
-                    }
+        let config = changes.borrow_and_update().clone();
+        version += 1;
+        let problems: Vec<String> = config.diagnostics.iter().map(|d| d.to_string()).collect();
+        match snapshot(&options, &config.resources, version, &mut loader, &shared).await {
+            Ok(s) => {
+                shared.publish(s);
+                if !problems.is_empty() {
+                    shared.reject(problems.join("\n"));
                 }
-                Err(e) => shared.reject(e),
             }
+            Err(e) => shared.reject(e),
         }
-        tokio::time::sleep(POLL).await;
+        if changes.changed().await.is_err() {
+            return Err(RunError::Config("the config watcher stopped".into()));
+        }
     }
 }
 
@@ -122,57 +115,4 @@ async fn fetch_jwks(uri: &str, timeout: Duration) -> Result<String, String> {
         tracing::warn!(uri, error = %e, "cannot fetch JWKS");
         format!("cannot fetch JWKS from {uri}: {e}")
     })
-}
-
-/// The resource files of the directory with their modification times and sizes.
-fn listing(dir: &Path) -> Vec<(PathBuf, SystemTime, u64)> {
-    let mut out: Vec<_> = std::fs::read_dir(dir)
-        .into_iter()
-        .flatten()
-        .flatten()
-        .filter_map(|e| {
-            let path = e.path();
-            wasmesh_api::Format::from_path(&path.to_string_lossy())?;
-            let meta = e.metadata().ok()?;
-            Some((path, meta.modified().ok()?, meta.len()))
-        })
-        .collect();
-    out.sort();
-    out
-}
-
-/// Reads every document; a document that fails validation keeps the previous good version
-/// of the resource it names.
-fn read_dir(dir: &Path, previous: &Resources) -> (Resources, Vec<String>) {
-    let mut resources = Resources::new();
-    let mut errors = Vec::new();
-    for (path, _, _) in listing(dir) {
-        let name = path.to_string_lossy().to_string();
-        let Some(format) = wasmesh_api::Format::from_path(&name) else {
-            continue;
-        };
-        let text = match std::fs::read_to_string(&path) {
-            Ok(t) => t,
-            Err(e) => {
-                errors.push(format!("{name}: {e}"));
-                continue;
-            }
-        };
-        for parsed in wasmesh_api::parse(&name, &text, format) {
-            match parsed {
-                Ok(doc) => {
-                    resources.insert(doc.resource);
-                }
-                Err(e) => {
-                    if let Some(key) = e.key.as_ref() {
-                        if let Some(old) = previous.get(key) {
-                            resources.insert(old.clone());
-                        }
-                    }
-                    errors.push(e.to_string());
-                }
-            }
-        }
-    }
-    (resources, errors)
 }
