@@ -438,7 +438,20 @@ impl Fetcher {
             initial: opts.initial_backoff,
         };
         let (bytes, manifest_digest) =
-            oci::fetch(&client, image, &auth, opts.max_module_bytes, retry, shown).await?;
+            oci::fetch(&client, image, &auth, opts.max_module_bytes, retry, shown)
+                .await
+                .map_err(|e| match e {
+                    // A TLS handshake answered in plain text: the usual local-registry mistake.
+                    FetchError::Registry { url, reason } if !insecure && reason.contains("InvalidContentType") => {
+                        FetchError::Registry {
+                            url,
+                            reason: format!(
+                                "{reason} (if this registry serves plain HTTP, list it in WASM_INSECURE_REGISTRIES)"
+                            ),
+                        }
+                    }
+                    other => other,
+                })?;
         if let Some(expected) = expected {
             let actual = digest_hex(&manifest_digest);
             if actual != expected {

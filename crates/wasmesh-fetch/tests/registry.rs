@@ -465,6 +465,11 @@ async fn plain_http_registries_need_the_insecure_option() {
     let fetcher = Fetcher::new(opts).unwrap();
     let err = fetcher.fetch(&request(url.clone())).await.unwrap_err();
     assert!(matches!(err, FetchError::Registry { .. }), "{err}");
+    assert!(
+        err.to_string()
+            .contains("if this registry serves plain HTTP, list it in WASM_INSECURE_REGISTRIES"),
+        "{err}"
+    );
     let mut opts = options(&dir.path().join("2"));
     opts.insecure_registries = vec![registry.addr.clone()];
     assert!(Fetcher::new(opts).unwrap().fetch(&request(url)).await.is_ok());
