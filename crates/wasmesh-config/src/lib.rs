@@ -12,6 +12,7 @@
 
 mod diagnostic;
 mod dir;
+mod edit;
 mod error;
 mod snapshot;
 mod store;
@@ -19,6 +20,7 @@ mod watch;
 
 pub use diagnostic::Diagnostic;
 pub use dir::{load_dir, read_file, resource_files, DirSource, Scan};
+pub use edit::{plan_apply, plan_delete, Edit, EditError, Outcome};
 pub use error::ConfigError;
 pub use snapshot::Snapshot;
 pub use store::{Event, Store};

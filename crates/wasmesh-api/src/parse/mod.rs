@@ -127,6 +127,7 @@ fn parse_document(origin: Origin, chunk: &Chunk, format: Format) -> Parsed {
             } else {
                 format!("{}.{dup}", raw.path)
             };
+            raw.line = duplicate_line(&chunk.text, dup, raw.line).or(raw.line);
         }
         return Err(reject(key, vec![error_at(raw, kind)]));
     }
@@ -216,6 +217,24 @@ fn parse_document(origin: Origin, chunk: &Chunk, format: Format) -> Parsed {
     })
 }
 
+/// The parser places a duplicate-key error at the start of the mapping; the line users
+/// want is the second occurrence of the key, found from there on.
+fn duplicate_line(text: &str, key: &str, mapping_line: Option<usize>) -> Option<usize> {
+    let from = mapping_line.unwrap_or(1);
+    let is_key_line = |line: &str| {
+        let t = line.trim_start().trim_start_matches("- ");
+        [format!("{key}:"), format!("\"{key}\":"), format!("'{key}':")]
+            .iter()
+            .any(|k| t.starts_with(k.as_str()))
+    };
+    text.lines()
+        .enumerate()
+        .skip(from - 1)
+        .filter(|(_, l)| is_key_line(l))
+        .nth(1)
+        .map(|(i, _)| i + 1)
+}
+
 /// An error of one read, before it is placed in the file.
 struct RawError {
     path: String,
@@ -254,7 +273,13 @@ fn read<T: DeserializeOwned>(chunk: &Chunk, format: Format, redact: bool) -> Res
             }
         }
     };
-    let path = if path == "." { String::new() } else { path };
+    // serde_path_to_error writes `?` for a segment it could not name.
+    let path = path.replace(".?", "");
+    let path = if path == "." || path == "?" {
+        String::new()
+    } else {
+        path
+    };
     let mut message = plain_message(&message, &path);
     if redact {
         message = redact_strings(&message);

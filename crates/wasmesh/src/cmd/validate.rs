@@ -1,10 +1,72 @@
-//! `wasmesh validate`.
+//! `wasmesh validate -f PATH...`: checks every document of the files (or of the resource
+//! files under the directories) given. Exit 0 when all are valid, 1 otherwise.
 
-use std::process::ExitCode;
+use anyhow::Context as _;
+use std::{collections::BTreeMap, path::PathBuf, process::ExitCode};
+use wasmesh_api::{Origin, ResourceKey};
 
 #[derive(clap::Args)]
-pub struct Args {}
+pub struct Args {
+    /// Files or directories to validate (directories: every .yaml, .yml and .json file
+    /// under them).
+    #[arg(short = 'f', long = "filename", value_name = "PATH", required = true, num_args = 1..)]
+    pub paths: Vec<PathBuf>,
+}
 
-pub fn run(_args: Args) -> anyhow::Result<ExitCode> {
-    super::unimplemented("validate")
+pub fn run(args: Args) -> anyhow::Result<ExitCode> {
+    let mut files = Vec::new();
+    for path in &args.paths {
+        let meta = std::fs::metadata(path).with_context(|| format!("{}", path.display()))?;
+        if meta.is_dir() {
+            let found = wasmesh_config::resource_files(path)?;
+            if found.is_empty() {
+                anyhow::bail!(
+                    "{}: no .yaml, .yml or .json files in this directory",
+                    path.display()
+                );
+            }
+            files.extend(found);
+        } else {
+            files.push(path.clone());
+        }
+    }
+
+    let (mut valid, mut invalid) = (0usize, 0usize);
+    let mut seen: BTreeMap<ResourceKey, Origin> = BTreeMap::new();
+    for file in &files {
+        let parsed = wasmesh_config::read_file(file).with_context(|| format!("{}", file.display()))?;
+        for doc in parsed {
+            match doc {
+                Ok(doc) => {
+                    let key = doc.resource.key();
+                    if let Some(first) = seen.get(&key) {
+                        invalid += 1;
+                        eprintln!("error: {}: {key} is already defined at {first}", doc.origin);
+                    } else {
+                        valid += 1;
+                        println!("valid: {}: {key}", doc.origin);
+                        seen.insert(key, doc.origin);
+                    }
+                }
+                Err(e) => {
+                    invalid += 1;
+                    for error in &e.errors {
+                        eprintln!("error: {error}");
+                    }
+                }
+            }
+        }
+    }
+    let plural = |n: usize| if n == 1 { "" } else { "s" };
+    println!(
+        "{valid} valid document{}, {invalid} invalid, in {} file{}",
+        plural(valid),
+        files.len(),
+        plural(files.len())
+    );
+    Ok(if invalid == 0 {
+        ExitCode::SUCCESS
+    } else {
+        ExitCode::FAILURE
+    })
 }

@@ -1,0 +1,371 @@
+//! Editing a config directory: `apply` adds or replaces resources, `delete` removes them.
+//! The input is validated first; nothing is written unless all of it is valid. Each
+//! document is replaced where it is written (other documents and comments of that file stay
+//! as they are); each file is written atomically (a hidden temp file, then a rename).
+
+use crate::dir::resource_files;
+use std::{
+    collections::{BTreeMap, BTreeSet},
+    fmt, fs,
+    io::Write,
+    ops::Range,
+    path::{Path, PathBuf},
+};
+use wasmesh_api::{parse, DocumentError, Format, Resource, ResourceKey};
+
+/// Why an edit was refused or failed.
+#[derive(Debug, thiserror::Error)]
+pub enum EditError {
+    /// The input has invalid documents; nothing was written.
+    #[error("{} invalid document(s); nothing was changed", .0.len())]
+    Invalid(Vec<DocumentError>),
+    /// The input has no document.
+    #[error("{0} holds no document; nothing was changed")]
+    Empty(String),
+    /// The input defines a resource twice.
+    #[error("{0} is defined twice in the input; nothing was changed")]
+    Duplicate(ResourceKey),
+    /// A file could not be read or written.
+    #[error("{path}: {source}")]
+    Io {
+        path: PathBuf,
+        #[source]
+        source: std::io::Error,
+    },
+    /// The edited text did not read back as expected (a bug, or a file format mix that
+    /// can't be edited in place); nothing was written.
+    #[error("editing {path} would not give the expected resources: {why}; nothing was changed")]
+    Verify { path: PathBuf, why: String },
+    /// The config directory can't be read.
+    #[error(transparent)]
+    Config(#[from] crate::ConfigError),
+}
+
+/// What an edit does to one resource.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum Outcome {
+    /// Written to a new place in this file.
+    Created(PathBuf),
+    /// Replaced in this file.
+    Configured(PathBuf),
+    /// Already so.
+    Unchanged(PathBuf),
+    /// Removed.
+    Deleted,
+    /// `delete` of a resource that is not in the directory.
+    NotFound,
+}
+
+impl fmt::Display for Outcome {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        match self {
+            Outcome::Created(p) => write!(f, "created ({})", p.display()),
+            Outcome::Configured(p) => write!(f, "configured ({})", p.display()),
+            Outcome::Unchanged(p) => write!(f, "unchanged ({})", p.display()),
+            Outcome::Deleted => f.write_str("deleted"),
+            Outcome::NotFound => f.write_str("not found"),
+        }
+    }
+}
+
+/// A planned edit: new contents per file (`None`: remove the file) and what happens to
+/// each resource of the input.
+#[derive(Debug, Default)]
+pub struct Edit {
+    pub files: BTreeMap<PathBuf, Option<String>>,
+    pub outcomes: Vec<(ResourceKey, Outcome)>,
+}
+
+/// One document of the input.
+struct Input {
+    key: ResourceKey,
+    resource: Resource,
+    /// The document's text without its `---` line.
+    text: String,
+}
+
+/// Where a resource is written in the directory.
+struct Place {
+    path: PathBuf,
+    span: Range<usize>,
+    resource: Option<Resource>,
+}
+
+struct DirFile {
+    text: String,
+    format: Format,
+    places: Vec<(ResourceKey, Range<usize>)>,
+}
+
+fn read_input(name: &str, text: &str, format: Format) -> Result<Vec<Input>, EditError> {
+    let mut inputs = Vec::new();
+    let mut invalid = Vec::new();
+    let mut seen = BTreeSet::new();
+    for doc in parse(name, text, format) {
+        match doc {
+            Ok(doc) => {
+                let key = doc.resource.key();
+                if !seen.insert(key.clone()) {
+                    return Err(EditError::Duplicate(key));
+                }
+                inputs.push(Input {
+                    key,
+                    resource: doc.resource,
+                    text: without_marker(&text[doc.span]),
+                });
+            }
+            Err(e) => invalid.push(*e),
+        }
+    }
+    if !invalid.is_empty() {
+        return Err(EditError::Invalid(invalid));
+    }
+    if inputs.is_empty() {
+        return Err(EditError::Empty(name.to_string()));
+    }
+    Ok(inputs)
+}
+
+fn without_marker(doc: &str) -> String {
+    let body = match doc.split_once('\n') {
+        Some((first, rest)) if first.starts_with("---") && first[3..].trim().is_empty() => rest,
+        _ => doc,
+    };
+    format!("{}\n", body.trim_end())
+}
+
+fn marker_of(doc: &str) -> &str {
+    match doc.split_inclusive('\n').next() {
+        Some(first) if first.starts_with("---") => first,
+        _ => "",
+    }
+}
+
+fn read_dir_files(dir: &Path) -> Result<BTreeMap<PathBuf, DirFile>, EditError> {
+    let mut files = BTreeMap::new();
+    for path in resource_files(dir)? {
+        let text = fs::read_to_string(&path).map_err(|source| EditError::Io {
+            path: path.clone(),
+            source,
+        })?;
+        let name = path.display().to_string();
+        let format = Format::from_path(&name).unwrap_or(Format::Yaml);
+        let places = parse(&name, &text, format)
+            .into_iter()
+            .filter_map(|d| match d {
+                Ok(doc) => Some((doc.resource.key(), doc.span)),
+                Err(e) => e.key.clone().map(|k| (k, e.span.clone())),
+            })
+            .collect();
+        files.insert(path, DirFile { text, format, places });
+    }
+    Ok(files)
+}
+
+fn places_of(files: &BTreeMap<PathBuf, DirFile>, key: &ResourceKey) -> Vec<Place> {
+    let mut out = Vec::new();
+    for (path, file) in files {
+        for (k, span) in &file.places {
+            if k == key {
+                let resource = parse(&path.display().to_string(), &file.text[span.clone()], file.format)
+                    .into_iter()
+                    .next()
+                    .and_then(|d| d.ok())
+                    .map(|d| d.resource);
+                out.push(Place {
+                    path: path.clone(),
+                    span: span.clone(),
+                    resource,
+                });
+            }
+        }
+    }
+    out
+}
+
+/// Text changes per file: (span, replacement).
+type Splices = BTreeMap<PathBuf, Vec<(Range<usize>, String)>>;
+
+/// Plans `apply` of the documents in `text` (named `name`) to `dir`.
+pub fn plan_apply(dir: &Path, name: &str, text: &str, format: Format) -> Result<Edit, EditError> {
+    let inputs = read_input(name, text, format)?;
+    let files = read_dir_files(dir)?;
+    let mut splices: Splices = BTreeMap::new();
+    let mut new_files: BTreeMap<PathBuf, String> = BTreeMap::new();
+    let mut edit = Edit::default();
+    for input in inputs {
+        let places = places_of(&files, &input.key);
+        let mut places = places.into_iter();
+        let outcome = match places.next() {
+            Some(first) if first.resource.as_ref() == Some(&input.resource) && places.len() == 0 => {
+                Outcome::Unchanged(first.path)
+            }
+            Some(first) => {
+                let file = &files[&first.path];
+                let old = &file.text[first.span.clone()];
+                let same_format = file.format == format;
+                let replacement = if same_format {
+                    format!("{}{}", marker_of(old), input.text)
+                } else {
+                    String::new()
+                };
+                splices
+                    .entry(first.path.clone())
+                    .or_default()
+                    .push((first.span, replacement));
+                for other in places {
+                    splices
+                        .entry(other.path)
+                        .or_default()
+                        .push((other.span, String::new()));
+                }
+                if same_format {
+                    Outcome::Configured(first.path)
+                } else {
+                    let path = new_file_path(dir, &input.key, format, &files, &new_files);
+                    new_files.insert(path.clone(), input.text.clone());
+                    Outcome::Created(path)
+                }
+            }
+            None => {
+                let path = new_file_path(dir, &input.key, format, &files, &new_files);
+                new_files.insert(path.clone(), input.text.clone());
+                Outcome::Created(path)
+            }
+        };
+        edit.outcomes.push((input.key, outcome));
+    }
+    finish(&mut edit, &files, splices, new_files)?;
+    Ok(edit)
+}
+
+/// Plans `delete` of the resources named by the documents in `text` from `dir`.
+pub fn plan_delete(dir: &Path, name: &str, text: &str, format: Format) -> Result<Edit, EditError> {
+    let inputs = read_input(name, text, format)?;
+    let files = read_dir_files(dir)?;
+    let mut splices: Splices = BTreeMap::new();
+    let mut edit = Edit::default();
+    for input in inputs {
+        let places = places_of(&files, &input.key);
+        let outcome = if places.is_empty() {
+            Outcome::NotFound
+        } else {
+            for p in places {
+                splices.entry(p.path).or_default().push((p.span, String::new()));
+            }
+            Outcome::Deleted
+        };
+        edit.outcomes.push((input.key, outcome));
+    }
+    finish(&mut edit, &files, splices, BTreeMap::new())?;
+    Ok(edit)
+}
+
+/// Applies the splices to the texts, checks every result reads back as expected, and
+/// records the new contents.
+fn finish(
+    edit: &mut Edit,
+    files: &BTreeMap<PathBuf, DirFile>,
+    splices: Splices,
+    new_files: BTreeMap<PathBuf, String>,
+) -> Result<(), EditError> {
+    for (path, mut changes) in splices {
+        let file = &files[&path];
+        changes.sort_by_key(|(span, _)| std::cmp::Reverse(span.start));
+        let mut text = file.text.clone();
+        for (span, replacement) in changes {
+            text.replace_range(span, &replacement);
+        }
+        let removed: BTreeSet<&ResourceKey> = edit
+            .outcomes
+            .iter()
+            .filter(|(_, o)| !matches!(o, Outcome::Configured(p) if *p == path))
+            .map(|(k, _)| k)
+            .collect();
+        let expected: BTreeSet<ResourceKey> = file
+            .places
+            .iter()
+            .map(|(k, _)| k.clone())
+            .filter(|k| !removed.contains(k))
+            .collect();
+        let name = path.display().to_string();
+        let parsed = parse(&name, &text, file.format);
+        let got: BTreeSet<ResourceKey> = parsed
+            .iter()
+            .filter_map(|d| match d {
+                Ok(doc) => Some(doc.resource.key()),
+                Err(e) => e.key.clone(),
+            })
+            .collect();
+        if got != expected {
+            return Err(EditError::Verify {
+                path,
+                why: format!("expected {expected:?}, read {got:?}"),
+            });
+        }
+        let contents = if parsed.is_empty() { None } else { Some(text) };
+        edit.files.insert(path, contents);
+    }
+    for (path, text) in new_files {
+        edit.files.insert(path, Some(text));
+    }
+    Ok(())
+}
+
+fn new_file_path(
+    dir: &Path,
+    key: &ResourceKey,
+    format: Format,
+    files: &BTreeMap<PathBuf, DirFile>,
+    planned: &BTreeMap<PathBuf, String>,
+) -> PathBuf {
+    let ext = match format {
+        Format::Yaml => "yaml",
+        Format::Json => "json",
+    };
+    let base = format!(
+        "{}-{}-{}",
+        key.kind.as_str().to_ascii_lowercase(),
+        key.namespace,
+        key.name
+    );
+    (1..)
+        .map(|n| {
+            let name = if n == 1 {
+                format!("{base}.{ext}")
+            } else {
+                format!("{base}-{n}.{ext}")
+            };
+            dir.join(name)
+        })
+        .find(|p| !files.contains_key(p) && !planned.contains_key(p) && !p.exists())
+        .expect("an unused file name")
+}
+
+impl Edit {
+    /// Writes the planned files: each one atomically (temp file in the same directory,
+    /// then rename), and removes files that are left without documents.
+    pub fn write(&self) -> Result<(), EditError> {
+        for (path, contents) in &self.files {
+            let io = |source| EditError::Io {
+                path: path.clone(),
+                source,
+            };
+            match contents {
+                Some(text) => {
+                    let parent = path.parent().unwrap_or(Path::new("."));
+                    let mut tmp = tempfile::Builder::new()
+                        .prefix(".wasmesh-")
+                        .suffix(".tmp")
+                        .tempfile_in(parent)
+                        .map_err(io)?;
+                    tmp.write_all(text.as_bytes()).map_err(io)?;
+                    tmp.as_file().sync_all().map_err(io)?;
+                    tmp.persist(path).map_err(|e| io(e.error))?;
+                }
+                None => fs::remove_file(path).map_err(io)?,
+            }
+        }
+        Ok(())
+    }
+}

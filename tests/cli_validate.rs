@@ -1,0 +1,152 @@
+//! `wasmesh validate`, run as a user runs it.
+
+#[path = "support/cli.rs"]
+mod support;
+
+use support::{example, fixture, wasmesh};
+
+#[test]
+fn a_valid_directory_passes() {
+    let run = wasmesh(&["validate", "-f", fixture("mesh").to_str().unwrap()]);
+    assert_eq!(run.code, 0, "{run:?}");
+    assert!(
+        run.stdout.contains("14 valid documents, 0 invalid, in 4 files"),
+        "{run:?}"
+    );
+    assert!(
+        run.stdout
+            .contains("gateway-plugin.json: document 1 (line 1): WasmPlugin apps/gateway-authz"),
+        "{run:?}"
+    );
+    assert!(run.stderr.is_empty(), "{run:?}");
+}
+
+#[test]
+fn the_api_reference_examples_validate() {
+    let run = wasmesh(&[
+        "validate",
+        "-f",
+        example("plugin.yaml").to_str().unwrap(),
+        example("plugin-file.yaml").to_str().unwrap(),
+        example("proxy.yaml").to_str().unwrap(),
+    ]);
+    assert_eq!(run.code, 0, "{run:?}");
+    assert!(
+        run.stdout.contains("3 valid documents, 0 invalid, in 3 files"),
+        "{run:?}"
+    );
+}
+
+#[test]
+fn a_broken_file_among_good_ones_fails_with_precise_errors() {
+    let run = wasmesh(&["validate", "-f", fixture("broken").to_str().unwrap()]);
+    assert_eq!(run.code, 1, "{run:?}");
+    assert!(
+        run.stdout.contains("3 valid documents, 3 invalid, in 4 files"),
+        "{run:?}"
+    );
+    // Good documents are still reported as valid.
+    assert!(
+        run.stdout
+            .contains("plugins.yaml: document 1 (line 1): WasmPlugin apps/good"),
+        "{run:?}"
+    );
+    assert!(
+        run.stdout
+            .contains("also-good.yaml: document 1 (line 1): WasmPlugin apps/also-good"),
+        "{run:?}"
+    );
+    // Each error: file, document, line, field path, bad value, what is allowed.
+    let lines: Vec<&str> = run.stderr.lines().collect();
+    assert!(
+        lines.iter().any(|l| l.ends_with(
+            "broken/plugins.yaml: document 2 (line 8, field at line 13): spec.priority: invalid type: string \"10\", expected an integer"
+        )),
+        "{run:?}"
+    );
+    assert!(
+        lines.iter().any(|l| l.contains("broken/plugins.yaml: document 3 (line 15")
+            && l.contains("spec.phase: unknown variant `LATE`, expected one of `AUTHN`, `AUTHZ`, `STATS`, `UNSPECIFIED_PHASE`")),
+        "{run:?}"
+    );
+    assert!(
+        lines
+            .iter()
+            .any(|l| l.contains("broken/not-yaml.yaml: document 1") && l.contains("syntax error")),
+        "{run:?}"
+    );
+}
+
+#[test]
+fn every_rule_broken_in_one_document_is_reported() {
+    let dir = tempfile::tempdir().unwrap();
+    let file = dir.path().join("p.yaml");
+    std::fs::write(
+        &file,
+        "apiVersion: extensions.istio.io/v1alpha1\nkind: WasmPlugin\nmetadata: {name: p, namespace: ns}\nspec:\n  url: ftp://x/y.wasm\n  sha256: ABC\n  priority: 3000000000\n  vmConfig: {env: [{name: A, valueFrom: HOST, value: x}]}\n",
+    )
+    .unwrap();
+    let run = wasmesh(&["validate", "-f", file.to_str().unwrap()]);
+    assert_eq!(run.code, 1, "{run:?}");
+    for expected in [
+        "spec.url: \"ftp://x/y.wasm\" is not allowed: unsupported scheme `ftp`; allowed: oci:// (the default), file://, http://, https://",
+        "spec.sha256: \"ABC\" is not allowed: must be 64 lower-case hex digits",
+        "spec.priority: 3000000000 is not allowed: must be a 32-bit integer (-2147483648 to 2147483647)",
+        "spec.vmConfig.env[0].value: value is not allowed when valueFrom is HOST",
+    ] {
+        assert!(run.stderr.contains(expected), "missing `{expected}` in {run:?}");
+    }
+}
+
+#[test]
+fn unknown_kinds_fields_and_duplicate_keys_are_errors() {
+    let dir = tempfile::tempdir().unwrap();
+    let file = dir.path().join("p.yaml");
+    std::fs::write(
+        &file,
+        "apiVersion: networking.istio.io/v1\nkind: EnvoyFilter\nmetadata: {name: e}\n---\napiVersion: extensions.istio.io/v1alpha1\nkind: WasmPlugin\nmetadata: {name: p}\nspec:\n  url: x\n  pluginConfg: {}\n---\napiVersion: extensions.istio.io/v1alpha1\nkind: WasmPlugin\nmetadata: {name: q}\nspec:\n  url: x\n  phase: AUTHN\n  phase: AUTHZ\n",
+    )
+    .unwrap();
+    let run = wasmesh(&["validate", "-f", file.to_str().unwrap()]);
+    assert_eq!(run.code, 1, "{run:?}");
+    assert!(
+        run.stderr
+            .contains("document 1 (line 1): kind: unknown kind `EnvoyFilter`; allowed: WasmPlugin"),
+        "{run:?}"
+    );
+    assert!(
+        run.stderr
+            .contains("document 2 (line 5, field at line 10): spec.pluginConfg: unknown field `pluginConfg`"),
+        "{run:?}"
+    );
+    assert!(
+        run.stderr
+            .contains("document 3 (line 12, field at line 18): spec.phase: duplicate key `phase`"),
+        "{run:?}"
+    );
+}
+
+#[test]
+fn the_same_resource_twice_is_an_error() {
+    let run = wasmesh(&[
+        "validate",
+        "-f",
+        example("plugin.yaml").to_str().unwrap(),
+        example("plugin.yaml").to_str().unwrap(),
+    ]);
+    assert_eq!(run.code, 1, "{run:?}");
+    assert!(
+        run.stderr
+            .contains("WasmPlugin istio-system/openid-connect is already defined at"),
+        "{run:?}"
+    );
+}
+
+#[test]
+fn a_missing_path_is_an_error() {
+    let run = wasmesh(&["validate", "-f", "/nonexistent/plugin.yaml"]);
+    assert_eq!(run.code, 1, "{run:?}");
+    assert!(run.stderr.contains("/nonexistent/plugin.yaml"), "{run:?}");
+    let run = wasmesh(&["validate"]);
+    assert_eq!(run.code, 2, "clap's usage error: {run:?}");
+}
