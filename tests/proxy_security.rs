@@ -1,0 +1,236 @@
+//! `wasmesh proxy` end to end with Istio's security resources: RequestAuthentication (JWT
+//! with an ES256 key the test generates, inline JWKS and `jwksUri`) and
+//! AuthorizationPolicy (DENY before ALLOW, request principals, paths, `when` on claims).
+
+mod proxy_support;
+
+use base64::engine::general_purpose::URL_SAFE_NO_PAD;
+use base64::Engine as _;
+use p256::pkcs8::EncodePrivateKey as _;
+use proxy_support::echo::Echo;
+use proxy_support::*;
+use std::hash::{BuildHasher, Hasher};
+use std::time::{Duration, SystemTime, UNIX_EPOCH};
+
+const ISSUER: &str = "https://issuer.test";
+
+/// A fresh P-256 key: the PEM to sign with and the JWKS to verify with.
+fn generate_key() -> (Vec<u8>, String) {
+    let mut seed = [0u8; 32];
+    for chunk in seed.chunks_mut(8) {
+        let mut h = std::collections::hash_map::RandomState::new().build_hasher();
+        h.write_u128(SystemTime::now().duration_since(UNIX_EPOCH).unwrap().as_nanos());
+        chunk.copy_from_slice(&h.finish().to_le_bytes());
+    }
+    let secret = p256::SecretKey::from_slice(&seed).expect("a valid scalar");
+    let pem = secret
+        .to_pkcs8_pem(Default::default())
+        .unwrap()
+        .as_bytes()
+        .to_vec();
+    let point = p256::EncodedPoint::from(secret.public_key());
+    let jwks = serde_json::json!({"keys": [{
+        "kty": "EC", "crv": "P-256", "alg": "ES256", "kid": "test-key",
+        "x": URL_SAFE_NO_PAD.encode(point.x().unwrap()),
+        "y": URL_SAFE_NO_PAD.encode(point.y().unwrap()),
+    }]});
+    (pem, jwks.to_string())
+}
+
+fn sign(pem: &[u8], claims: serde_json::Value) -> String {
+    let mut header = jsonwebtoken::Header::new(jsonwebtoken::Algorithm::ES256);
+    header.kid = Some("test-key".into());
+    jsonwebtoken::encode(
+        &header,
+        &claims,
+        &jsonwebtoken::EncodingKey::from_ec_pem(pem).unwrap(),
+    )
+    .unwrap()
+}
+
+fn now() -> u64 {
+    SystemTime::now().duration_since(UNIX_EPOCH).unwrap().as_secs()
+}
+
+fn claims(iss: &str, sub: &str, aud: &str, exp: u64, groups: &[&str]) -> serde_json::Value {
+    serde_json::json!({"iss": iss, "sub": sub, "aud": aud, "exp": exp, "groups": groups})
+}
+
+fn policies(jwks_source: &str) -> String {
+    format!(
+        r#"apiVersion: security.istio.io/v1
+kind: RequestAuthentication
+metadata: {{name: jwt, namespace: istio-system}}
+spec:
+  jwtRules:
+  - issuer: "{ISSUER}"
+    audiences: [shop]
+{jwks_source}
+    outputPayloadToHeader: x-jwt-payload
+---
+apiVersion: security.istio.io/v1
+kind: AuthorizationPolicy
+metadata: {{name: allow, namespace: istio-system}}
+spec:
+  action: ALLOW
+  rules:
+  - to: [{{operation: {{paths: ["/public*"]}}}}]
+  - from: [{{source: {{requestPrincipals: ["{ISSUER}/*"]}}}}]
+    to: [{{operation: {{paths: ["/secure/*", "/admin/*"]}}}}]
+---
+apiVersion: security.istio.io/v1
+kind: AuthorizationPolicy
+metadata: {{name: deny-non-admins, namespace: istio-system}}
+spec:
+  action: DENY
+  rules:
+  - to: [{{operation: {{paths: ["/admin/*"]}}}}]
+    when:
+    - key: request.auth.claims[groups]
+      notValues: ["admins"]
+"#
+    )
+}
+
+async fn status_of(c: &reqwest::Client, url: &str, token: Option<&str>) -> (u16, String) {
+    let mut req = c.get(url);
+    if let Some(t) = token {
+        req = req.bearer_auth(t);
+    }
+    let resp = req.send().await.unwrap();
+    let status = resp.status().as_u16();
+    (status, resp.text().await.unwrap())
+}
+
+async fn check_policies(listen: std::net::SocketAddr, pem: &[u8]) {
+    let c = reqwest::Client::builder()
+        .timeout(Duration::from_secs(10))
+        .build()
+        .unwrap();
+    let url = |p: &str| format!("http://{listen}{p}");
+    let alice = sign(pem, claims(ISSUER, "alice", "shop", now() + 600, &["admins"]));
+    let bob = sign(pem, claims(ISSUER, "bob", "shop", now() + 600, &["users"]));
+
+    assert_eq!(
+        status_of(&c, &url("/public/x"), None).await.0,
+        200,
+        "no token, public path"
+    );
+    let (status, body) = status_of(&c, &url("/secure/x"), None).await;
+    assert_eq!(
+        (status, body.as_str()),
+        (403, "RBAC: access denied"),
+        "no token, no principal"
+    );
+
+    let (status, body) = status_of(&c, &url("/secure/x"), Some(&bob)).await;
+    assert_eq!(status, 200, "{body}");
+    let seen: serde_json::Value = serde_json::from_str(&body).unwrap();
+    assert!(
+        seen["headers"].get("authorization").is_none(),
+        "the token is not forwarded: {seen}"
+    );
+    let payload = URL_SAFE_NO_PAD
+        .decode(seen["headers"]["x-jwt-payload"].as_str().unwrap())
+        .unwrap();
+    let payload: serde_json::Value = serde_json::from_slice(&payload).unwrap();
+    assert_eq!(payload["sub"], "bob");
+
+    assert_eq!(
+        status_of(&c, &url("/admin/x"), Some(&alice)).await.0,
+        200,
+        "admins pass the DENY"
+    );
+    assert_eq!(
+        status_of(&c, &url("/admin/x"), Some(&bob)).await.0,
+        403,
+        "DENY when not an admin"
+    );
+
+    let cases = [
+        (claims(ISSUER, "a", "shop", now() - 3600, &[]), "Jwt is expired"),
+        (
+            claims("https://other.test", "a", "shop", now() + 600, &[]),
+            "Jwt issuer is not configured",
+        ),
+        (
+            claims(ISSUER, "a", "elsewhere", now() + 600, &[]),
+            "Audiences in Jwt are not allowed",
+        ),
+    ];
+    for (claims, reason) in cases {
+        let (status, body) = status_of(&c, &url("/public/x"), Some(&sign(pem, claims))).await;
+        assert_eq!(
+            (status, body.as_str()),
+            (401, reason),
+            "a bad token is refused even on a public path"
+        );
+    }
+    let (other_pem, _) = generate_key();
+    let forged = sign(
+        &other_pem,
+        claims(ISSUER, "mallory", "shop", now() + 600, &["admins"]),
+    );
+    assert_eq!(
+        status_of(&c, &url("/admin/x"), Some(&forged)).await,
+        (401, "Jwt verification fails".into())
+    );
+}
+
+#[tokio::test]
+async fn jwt_authn_and_authz_with_inline_jwks() {
+    let echo = Echo::start("up");
+    let (pem, jwks) = generate_key();
+    let listen = free_addr();
+    let proxy = proxy_yaml(
+        listen,
+        &route_yaml("all", "{prefix: /}", "backend"),
+        &cluster_yaml("backend", &[echo.addr], "http1"),
+    );
+    let inline = format!("    jwks: '{jwks}'");
+    let _p = ProxyProcess::start(
+        "istio-system/gw",
+        &[("proxy.yaml", &proxy), ("security.yaml", &policies(&inline))],
+        2,
+    );
+    check_policies(listen, &pem).await;
+}
+
+#[tokio::test]
+async fn jwt_keys_from_jwks_uri() {
+    let echo = Echo::start("up");
+    let (pem, jwks) = generate_key();
+    let jwks_addr = serve_once_forever(jwks);
+    let listen = free_addr();
+    let proxy = proxy_yaml(
+        listen,
+        &route_yaml("all", "{prefix: /}", "backend"),
+        &cluster_yaml("backend", &[echo.addr], "http1"),
+    );
+    let uri = format!("    jwksUri: http://{jwks_addr}/jwks.json");
+    let _p = ProxyProcess::start(
+        "istio-system/gw",
+        &[("proxy.yaml", &proxy), ("security.yaml", &policies(&uri))],
+        1,
+    );
+    check_policies(listen, &pem).await;
+}
+
+/// Serves `body` as JSON to every request, on a thread.
+fn serve_once_forever(body: String) -> std::net::SocketAddr {
+    use std::io::{Read, Write};
+    let listener = std::net::TcpListener::bind("127.0.0.1:0").unwrap();
+    let addr = listener.local_addr().unwrap();
+    std::thread::spawn(move || {
+        for mut s in listener.incoming().flatten() {
+            let mut buf = [0u8; 4096];
+            let _ = s.read(&mut buf);
+            let _ = write!(
+                s,
+                "HTTP/1.1 200 OK\r\ncontent-type: application/json\r\ncontent-length: {}\r\nconnection: close\r\n\r\n{body}",
+                body.len()
+            );
+        }
+    });
+    addr
+}
