@@ -199,20 +199,25 @@ pub fn run(options: Options) -> Result<(), RunError> {
     let result = rt.block_on(async {
         tokio::spawn(crate::admin::serve(admin, shared.clone()));
         let control = tokio::spawn(crate::source::follow(options.clone(), shared.clone()));
-        tokio::select! {
+        let result = tokio::select! {
             _ = shutdown_signal() => Ok(()),
             r = control => match r {
                 Ok(Ok(())) => Ok(()),
                 Ok(Err(e)) => Err(e),
                 Err(e) => Err(RunError::Config(format!("config loop failed: {e}"))),
             },
-        }
+        };
+        tracing::info!(deadline = ?options.drain_timeout, "draining");
+        shared.shutdown.send_replace(true);
+        // The admin endpoint keeps answering (`/ready`: draining) while the workers finish.
+        let _ = tokio::task::spawn_blocking(move || {
+            for t in threads {
+                let _ = t.join();
+            }
+        })
+        .await;
+        result
     });
-    tracing::info!(deadline = ?options.drain_timeout, "draining");
-    shared.shutdown.send_replace(true);
-    for t in threads {
-        let _ = t.join();
-    }
     tracing::info!("stopped");
     result
 }

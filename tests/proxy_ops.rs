@@ -1,0 +1,320 @@
+//! `wasmesh proxy` end to end as an operator sees it: hot reload under load with zero failed
+//! requests, a bad edit that keeps the last good state, SIGTERM drain, large bodies
+//! streaming through with bounded memory, TLS with h2 by ALPN, and WebSocket upgrades.
+
+mod proxy_support;
+
+use proxy_support::echo::Echo;
+use proxy_support::*;
+use std::io::{Read, Write};
+use std::sync::atomic::{AtomicBool, AtomicUsize, Ordering};
+use std::sync::Arc;
+use std::time::{Duration, Instant};
+
+fn client() -> reqwest::Client {
+    reqwest::Client::builder()
+        .timeout(Duration::from_secs(30))
+        .build()
+        .unwrap()
+}
+
+fn single_route(listen: std::net::SocketAddr, cluster: &str, echo: std::net::SocketAddr) -> String {
+    proxy_yaml(
+        listen,
+        &route_yaml("all", "{prefix: /}", cluster),
+        &cluster_yaml(cluster, &[echo], "http1"),
+    )
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn reload_under_load_drops_nothing_and_applies_within_a_second() {
+    let (a, b) = (Echo::start("a"), Echo::start("b"));
+    let listen = free_addr();
+    let proxy = ProxyProcess::start(
+        "istio-system/gw",
+        &[("proxy.yaml", &single_route(listen, "one", a.addr))],
+        2,
+    );
+
+    let stop = Arc::new(AtomicBool::new(false));
+    let (ok, failed, from_b) = (
+        Arc::new(AtomicUsize::new(0)),
+        Arc::new(AtomicUsize::new(0)),
+        Arc::new(AtomicUsize::new(0)),
+    );
+    let mut loops = Vec::new();
+    for _ in 0..4 {
+        let (stop, ok, failed, from_b) = (stop.clone(), ok.clone(), failed.clone(), from_b.clone());
+        loops.push(tokio::spawn(async move {
+            let c = client();
+            while !stop.load(Ordering::Relaxed) {
+                match c.get(format!("http://{listen}/x")).send().await {
+                    Ok(r) if r.status() == 200 => {
+                        if r.headers()["x-upstream"] == "b" {
+                            from_b.fetch_add(1, Ordering::Relaxed);
+                        }
+                        ok.fetch_add(1, Ordering::Relaxed);
+                    }
+                    Ok(r) => {
+                        eprintln!("status {}", r.status());
+                        failed.fetch_add(1, Ordering::Relaxed);
+                    }
+                    Err(e) => {
+                        eprintln!("error {e}");
+                        failed.fetch_add(1, Ordering::Relaxed);
+                    }
+                }
+            }
+        }));
+    }
+    tokio::time::sleep(Duration::from_millis(300)).await;
+    let changed_at = Instant::now();
+    proxy.write_config("proxy.yaml", &single_route(listen, "two", b.addr));
+    while from_b.load(Ordering::Relaxed) == 0 {
+        assert!(
+            changed_at.elapsed() < Duration::from_secs(1),
+            "the change took effect within a second"
+        );
+        tokio::time::sleep(Duration::from_millis(10)).await;
+    }
+    // A broken edit: the last good state stays and the error is reported.
+    proxy.write_config("proxy.yaml", "apiVersion: wasmesh.io/v1alpha1\nkind: Proxy\nmetadata: {name: gw, namespace: istio-system}\nspec:\n  listeners: [{name: http, address: not-an-address}]\n");
+    let deadline = Instant::now() + Duration::from_secs(5);
+    loop {
+        let (_, dump) = proxy.admin_get("/config_dump");
+        let dump: serde_json::Value = serde_json::from_str(&dump).unwrap();
+        if dump["lastError"]
+            .as_str()
+            .is_some_and(|e| e.contains("spec.listeners[0].address"))
+        {
+            break;
+        }
+        assert!(Instant::now() < deadline, "the bad edit was not reported: {dump}");
+        tokio::time::sleep(Duration::from_millis(50)).await;
+    }
+    tokio::time::sleep(Duration::from_millis(300)).await;
+    stop.store(true, Ordering::Relaxed);
+    for l in loops {
+        l.await.unwrap();
+    }
+    let (ok, failed) = (ok.load(Ordering::Relaxed), failed.load(Ordering::Relaxed));
+    assert!(ok > 100, "the load loop ran ({ok} requests)");
+    assert_eq!(failed, 0, "no request failed across reloads ({ok} succeeded)");
+    assert_eq!(
+        client()
+            .get(format!("http://{listen}/x"))
+            .send()
+            .await
+            .unwrap()
+            .headers()["x-upstream"],
+        "b",
+        "the bad edit did not undo the good one"
+    );
+}
+
+#[test]
+fn sigterm_drains_requests_in_flight_then_exits() {
+    let echo = Echo::start("slow");
+    let listen = free_addr();
+    let mut proxy = ProxyProcess::start(
+        "istio-system/gw",
+        &[("proxy.yaml", &single_route(listen, "c", echo.addr))],
+        2,
+    );
+    let slow = std::thread::spawn(move || {
+        let mut s = std::net::TcpStream::connect(listen).unwrap();
+        s.set_read_timeout(Some(Duration::from_secs(10))).unwrap();
+        s.write_all(b"GET /delay/1500 HTTP/1.1\r\nhost: x\r\n\r\n")
+            .unwrap();
+        let mut buf = Vec::new();
+        let _ = s.read_to_end(&mut buf);
+        String::from_utf8_lossy(&buf).to_string()
+    });
+    std::thread::sleep(Duration::from_millis(300));
+    proxy.signal("TERM");
+    std::thread::sleep(Duration::from_millis(200));
+    assert_eq!(proxy.admin_get("/ready").0, 503, "not ready while draining");
+    let reply = slow.join().unwrap();
+    assert!(
+        reply.starts_with("HTTP/1.1 200"),
+        "the request in flight finished: {reply}"
+    );
+    assert!(
+        reply.to_ascii_lowercase().contains("connection: close"),
+        "and the connection was closed: {reply}"
+    );
+    let deadline = Instant::now() + Duration::from_secs(10);
+    let status = loop {
+        if let Some(status) = proxy.child.try_wait().unwrap() {
+            break status;
+        }
+        assert!(Instant::now() < deadline, "the proxy did not exit after draining");
+        std::thread::sleep(Duration::from_millis(50));
+    };
+    assert!(status.success(), "{status:?}");
+    assert!(
+        std::net::TcpStream::connect(listen).is_err(),
+        "nothing listens after exit"
+    );
+}
+
+fn peak_rss_kib(pid: u32) -> u64 {
+    let status = std::fs::read_to_string(format!("/proc/{pid}/status")).unwrap();
+    status
+        .lines()
+        .find_map(|l| l.strip_prefix("VmHWM:"))
+        .and_then(|v| v.trim().trim_end_matches("kB").trim().parse().ok())
+        .unwrap()
+}
+
+#[tokio::test]
+async fn fifty_mib_each_way_streams_with_bounded_memory() {
+    use futures::StreamExt;
+    const SIZE: usize = 50 << 20;
+    let echo = Echo::start("big");
+    let listen = free_addr();
+    let proxy = ProxyProcess::start(
+        "istio-system/gw",
+        &[("proxy.yaml", &single_route(listen, "c", echo.addr))],
+        1,
+    );
+    let c = client();
+    // Warm up, then take the baseline.
+    assert_eq!(
+        c.get(format!("http://{listen}/bytes/1000"))
+            .send()
+            .await
+            .unwrap()
+            .status(),
+        200
+    );
+    let before = peak_rss_kib(proxy.child.id());
+
+    let resp = c
+        .get(format!("http://{listen}/bytes/{SIZE}"))
+        .send()
+        .await
+        .unwrap();
+    let mut stream = resp.bytes_stream();
+    let mut got = 0;
+    while let Some(chunk) = stream.next().await {
+        got += chunk.unwrap().len();
+    }
+    assert_eq!(got, SIZE);
+
+    let chunk = bytes::Bytes::from(vec![7u8; 256 * 1024]);
+    let upload =
+        futures::stream::iter((0..SIZE / chunk.len()).map(move |_| Ok::<_, std::io::Error>(chunk.clone())));
+    let resp = c
+        .post(format!("http://{listen}/upload"))
+        .body(reqwest::Body::wrap_stream(upload))
+        .send()
+        .await
+        .unwrap();
+    let v: serde_json::Value = resp.json().await.unwrap();
+    assert_eq!(v["bodyLength"], SIZE as u64);
+
+    let grown = peak_rss_kib(proxy.child.id()).saturating_sub(before);
+    assert!(
+        grown < 16 * 1024,
+        "peak memory grew by {grown} KiB moving 100 MiB: bodies must stream"
+    );
+}
+
+#[tokio::test]
+async fn tls_listener_speaks_h2_by_alpn_and_http1() {
+    let echo = Echo::start("tls");
+    let dir = tempfile::tempdir().unwrap();
+    let (cert, key) = (dir.path().join("cert.pem"), dir.path().join("key.pem"));
+    let out = std::process::Command::new("openssl")
+        .args([
+            "req",
+            "-x509",
+            "-newkey",
+            "ec",
+            "-pkeyopt",
+            "ec_paramgen_curve:prime256v1",
+            "-nodes",
+            "-days",
+            "1",
+        ])
+        .args([
+            "-subj",
+            "/CN=localhost",
+            "-addext",
+            "subjectAltName=DNS:localhost,IP:127.0.0.1",
+        ])
+        .args(["-addext", "basicConstraints=critical,CA:FALSE", "-keyout"])
+        .arg(&key)
+        .arg("-out")
+        .arg(&cert)
+        .output()
+        .expect("openssl (scripts/setup installs it)");
+    assert!(out.status.success(), "{}", String::from_utf8_lossy(&out.stderr));
+    let listen = free_addr();
+    let config = single_route(listen, "c", echo.addr).replace(
+        "    protocol: http\n",
+        &format!(
+            "    protocol: http\n    tls: {{certFile: \"{}\", keyFile: \"{}\"}}\n",
+            cert.display(),
+            key.display()
+        ),
+    );
+    let _proxy = ProxyProcess::start("istio-system/gw", &[("proxy.yaml", &config)], 1);
+    let ca = reqwest::Certificate::from_pem(&std::fs::read(&cert).unwrap()).unwrap();
+    let url = format!("https://localhost:{}/secure", listen.port());
+
+    let h2 = reqwest::Client::builder()
+        .add_root_certificate(ca.clone())
+        .build()
+        .unwrap();
+    let resp = h2.get(&url).send().await.unwrap();
+    assert_eq!(resp.version(), reqwest::Version::HTTP_2, "h2 chosen by ALPN");
+    let v: serde_json::Value = resp.json().await.unwrap();
+    assert_eq!(v["path"], "/secure");
+
+    let h1 = reqwest::Client::builder()
+        .add_root_certificate(ca)
+        .http1_only()
+        .build()
+        .unwrap();
+    let resp = h1.get(&url).send().await.unwrap();
+    assert_eq!(resp.version(), reqwest::Version::HTTP_11);
+    assert_eq!(resp.status(), 200);
+}
+
+#[test]
+fn websocket_upgrade_passes_through_both_ways() {
+    let echo = Echo::start("ws");
+    let listen = free_addr();
+    let _proxy = ProxyProcess::start(
+        "istio-system/gw",
+        &[("proxy.yaml", &single_route(listen, "c", echo.addr))],
+        1,
+    );
+    let mut s = std::net::TcpStream::connect(listen).unwrap();
+    s.set_read_timeout(Some(Duration::from_secs(5))).unwrap();
+    s.write_all(
+        b"GET /chat HTTP/1.1\r\nhost: x\r\nconnection: Upgrade\r\nupgrade: websocket\r\n\
+sec-websocket-version: 13\r\nsec-websocket-key: dGhlIHNhbXBsZSBub25jZQ==\r\n\r\n",
+    )
+    .unwrap();
+    let mut head = Vec::new();
+    let mut byte = [0u8; 1];
+    while !head.ends_with(b"\r\n\r\n") {
+        s.read_exact(&mut byte).unwrap();
+        head.push(byte[0]);
+    }
+    let head = String::from_utf8_lossy(&head).to_ascii_lowercase();
+    assert!(head.starts_with("http/1.1 101"), "{head}");
+    assert!(head.contains("upgrade: websocket"), "{head}");
+    for msg in [
+        &b"hello over the tunnel"[..],
+        &[0x81, 0x05, b'h', b'e', b'l', b'l', b'o'][..],
+    ] {
+        s.write_all(msg).unwrap();
+        let mut back = vec![0u8; msg.len()];
+        s.read_exact(&mut back).unwrap();
+        assert_eq!(back, msg, "bytes come back through the upgraded connection");
+    }
+}
