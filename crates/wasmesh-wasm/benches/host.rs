@@ -1,1 +1,132 @@
-fn main() {}
+//! The host alone, without sockets: one plugin (`plugins/headers`) that adds one request
+//! header and one response header.
+//!
+//!     cargo bench -p wasmesh-wasm --bench host
+//!
+//! - `request`: one request through the plugin: context creation, request headers (8
+//!   headers in), response headers, and the end of the context (`on_done`, `on_log`,
+//!   `on_delete`) — the host time one request costs one plugin.
+//! - `vm_start`: a warm VM creation (module compiled, pooling allocator): instantiate,
+//!   `_initialize`, root context, `on_vm_start`, `on_configure`.
+//! - Resident memory per VM is printed before the benchmarks (RSS growth over 200 VMs).
+
+use std::hint::black_box;
+use std::rc::Rc;
+use std::sync::Arc;
+
+use criterion::{criterion_group, criterion_main, Criterion};
+use futures::FutureExt;
+use wasmesh_wasm::{
+    CompiledPlugin, HeaderMap, HostConfig, NoHost, PluginSpec, PluginVm, StreamInfo, Verdict, WasmHost,
+};
+
+fn plugin() -> Arc<CompiledPlugin> {
+    let host = WasmHost::new(HostConfig {
+        pool_slots: Some(512),
+        ..Default::default()
+    })
+    .expect("host");
+    host.load(PluginSpec::new(
+        "bench",
+        "headers",
+        wasmesh_testkit::plugin_bytes("headers"),
+    ))
+    .expect("plugin")
+}
+
+fn request_headers() -> HeaderMap {
+    [
+        (":method", "GET"),
+        (":path", "/api/v1/items?page=2"),
+        (":authority", "shop.example.com"),
+        (":scheme", "http"),
+        ("user-agent", "bench/1.0"),
+        ("accept", "*/*"),
+        ("x-request-id", "0f6c1a52-6c5e-4e0e-9a43-8d1f5e2b7a10"),
+        ("x-forwarded-for", "10.0.0.1"),
+    ]
+    .into_iter()
+    .collect()
+}
+
+fn resident_bytes() -> usize {
+    let statm = std::fs::read_to_string("/proc/self/statm").unwrap_or_default();
+    let pages: usize = statm
+        .split_whitespace()
+        .nth(1)
+        .and_then(|p| p.parse().ok())
+        .unwrap_or(0);
+    pages * 4096
+}
+
+fn report_memory_per_vm(plugin: &Arc<CompiledPlugin>) {
+    const VMS: usize = 200;
+    let before = resident_bytes();
+    let vms: Vec<PluginVm> = (0..VMS)
+        .map(|_| PluginVm::start(plugin.clone(), Rc::new(NoHost)))
+        .collect();
+    // Each VM handles one request so its memory is touched as in service.
+    for vm in &vms {
+        let mut ctx = vm.http_context(StreamInfo::default()).unwrap();
+        let _ = ctx
+            .on_request_headers(&mut request_headers(), true)
+            .now_or_never();
+    }
+    let after = resident_bytes();
+    eprintln!(
+        "memory: {} VMs of `headers` added {:.1} MiB resident: {:.0} KiB per VM",
+        VMS,
+        (after.saturating_sub(before)) as f64 / (1 << 20) as f64,
+        (after.saturating_sub(before)) as f64 / VMS as f64 / 1024.0
+    );
+    drop(vms);
+}
+
+fn benches(c: &mut Criterion) {
+    let plugin = plugin();
+    report_memory_per_vm(&plugin);
+    let vm = PluginVm::start(plugin.clone(), Rc::new(NoHost));
+    assert!(vm.failure().is_none());
+
+    let template = request_headers();
+    let response_template: HeaderMap = [
+        (":status", "200"),
+        ("content-type", "text/plain"),
+        ("content-length", "2"),
+    ]
+    .into_iter()
+    .collect();
+    c.bench_function("request", |b| {
+        b.iter(|| {
+            let mut ctx = vm.http_context(StreamInfo::default()).unwrap();
+            let mut request = template.clone();
+            let verdict = ctx
+                .on_request_headers(&mut request, true)
+                .now_or_never()
+                .expect("no pause");
+            assert_eq!(verdict, Verdict::Continue);
+            let mut response = response_template.clone();
+            let verdict = ctx
+                .on_response_headers(&mut response, false)
+                .now_or_never()
+                .expect("no pause");
+            assert_eq!(verdict, Verdict::Continue);
+            ctx.finish();
+            black_box((request, response))
+        })
+    });
+
+    c.bench_function("vm_start", |b| {
+        b.iter(|| {
+            let vm = PluginVm::start(plugin.clone(), Rc::new(NoHost));
+            black_box(vm.failure().is_none())
+        })
+    });
+}
+
+criterion_group! {
+    name = host;
+    config = Criterion::default().sample_size(50).measurement_time(std::time::Duration::from_secs(5));
+    targets = benches
+}
+criterion_main!(host);
