@@ -34,15 +34,20 @@ fn printed_commands(lines: &mpsc::Receiver<String>) -> Result<Vec<Printed>, Stri
             return Ok(out);
         }
         if line.starts_with("curl ") || line.starts_with("for ") {
-            out.push(Printed { command: line, expect: vec![] });
+            out.push(Printed {
+                command: line,
+                expect: vec![],
+            });
         } else if let Some(e) = line.strip_prefix("#   expect: ") {
-            out.last_mut().ok_or("an expectation before any command")?.expect.push(e.to_string());
+            out.last_mut()
+                .ok_or("an expectation before any command")?
+                .expect
+                .push(e.to_string());
         }
     }
 }
 
 #[test]
-#[ignore = "needs the data plane to run wasm plugins (wasmesh-proxy logs: Unimplemented: running wasm plugins is not wired in yet)"]
 fn every_printed_curl_command_gives_what_the_demo_says() {
     let plugins = wasmesh_testkit::plugins_dir();
     let mut child = Command::new(env!("CARGO_BIN_EXE_wasmesh"))
@@ -72,11 +77,21 @@ fn every_printed_curl_command_gives_what_the_demo_says() {
             panic!("{why}; the demo's stderr:\n{log}");
         }
     };
-    assert!(commands.len() >= 4, "the demo printed too few commands: {commands:?}");
+    assert!(
+        commands.len() >= 4,
+        "the demo printed too few commands: {commands:?}"
+    );
 
     for printed in &commands {
-        assert!(!printed.expect.is_empty(), "{} has no expectation", printed.command);
-        let output = Command::new("sh").args(["-c", &printed.command]).output().expect("running sh");
+        assert!(
+            !printed.expect.is_empty(),
+            "{} has no expectation",
+            printed.command
+        );
+        let output = Command::new("sh")
+            .args(["-c", &printed.command])
+            .output()
+            .expect("running sh");
         let text = String::from_utf8_lossy(&output.stdout).to_ascii_lowercase();
         for e in &printed.expect {
             assert!(
