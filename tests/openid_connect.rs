@@ -491,7 +491,7 @@ async fn seed_file_plugin_logs_in_with_a_real_provider_and_istio_authn_consumes_
         provider: addr(),
         registry: None,
     };
-    let _provider = start_provider(run.provider, run.proxy);
+    let provider = start_provider(run.provider, run.proxy);
     let dir = config_dir(
         &["proxy.yaml", "plugin-file.yaml", "security.yaml"],
         &run,
@@ -570,6 +570,51 @@ async fn seed_file_plugin_logs_in_with_a_real_provider_and_istio_authn_consumes_
     // before the built-in authz filter.
     let anonymous = Browser::new().get(&format!("{base}/orders")).await;
     assert_eq!(anonymous.status, 302);
+
+    // Errors from the provider are pages, not hangs. A refused login:
+    let refused = Browser::new()
+        .get(&format!(
+            "{base}/oauth2/callback?error=access_denied&error_description=End-User+aborted"
+        ))
+        .await;
+    assert_eq!(refused.status, 401);
+    assert!(
+        refused
+            .body
+            .contains("The identity provider answered access_denied: End-User aborted"),
+        "{}",
+        refused.body
+    );
+    // A provider that is gone when the code is exchanged:
+    let mut browser = Browser::new();
+    let start = browser.get(&format!("{base}/orders")).await;
+    let state = start
+        .location
+        .as_deref()
+        .unwrap()
+        .split("state=")
+        .nth(1)
+        .unwrap()
+        .split('&')
+        .next()
+        .unwrap();
+    let state = state.to_string();
+    drop(provider);
+    let began = Instant::now();
+    let gone = browser
+        .get(&format!("{base}/oauth2/callback?code=abc&state={state}"))
+        .await;
+    assert_eq!(gone.status, 503, "{}", gone.body);
+    assert!(
+        gone.body.contains("did not answer the code exchange"),
+        "{}",
+        gone.body
+    );
+    assert!(
+        began.elapsed() < Duration::from_secs(10),
+        "the error page took {:?}",
+        began.elapsed()
+    );
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
