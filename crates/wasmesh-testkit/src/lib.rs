@@ -6,8 +6,11 @@
 //! let port = wasmesh_testkit::free_port();
 //! ```
 
+mod assemblyscript;
 mod plugins;
 mod ports;
+
+pub use assemblyscript::assemblyscript_plugin;
 
 pub use plugins::{plugin, plugin_bytes, plugins_dir, repo_root};
 pub use ports::free_port;

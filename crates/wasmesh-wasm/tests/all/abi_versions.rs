@@ -1,5 +1,6 @@
-//! ABI versions: a hand-written 0.1.0 guest (`fixtures/abi_0_1_0.wat`), detection of the
-//! version, and modules that are not Proxy-Wasm at all.
+//! ABI versions: a hand-written 0.1.0 guest (`fixtures/abi_0_1_0.wat`), a 0.2.0 guest built
+//! with AssemblyScript (a second SDK), detection of the version, and modules that are not
+//! Proxy-Wasm at all.
 
 use std::rc::Rc;
 
@@ -102,5 +103,40 @@ fn imports_outside_the_abi_trap_only_when_called() {
             .on_request_headers(&mut get("/"), true)
             .await;
         assert!(matches!(verdict, Verdict::Failed(_)), "{verdict:?}");
+    });
+}
+
+#[test]
+fn an_assemblyscript_plugin_built_with_a_second_sdk_runs() {
+    let wasm = match wasmesh_testkit::assemblyscript_plugin() {
+        Ok(path) => path,
+        Err(reason) => {
+            println!("skipped: the AssemblyScript plugin cannot be built here: {reason}");
+            return;
+        }
+    };
+    let host = host();
+    let mut spec = PluginSpec::new("test", "as-headers", std::fs::read(&wasm).unwrap());
+    // @solo-io/proxy-runtime creates the root context registered under this root id.
+    spec.root_id = "assemblyscript_headers".into();
+    spec.plugin_config = Bytes::from_static(b"configured-by-test");
+    let plugin = load(&host, spec);
+    assert_eq!(plugin.abi_version(), AbiVersion::V0_2_0);
+    run(async {
+        let vm = start(&plugin, Rc::new(NoHost));
+        let mut ctx = vm.http_context(StreamInfo::default()).unwrap();
+        let mut request = get("/from/as");
+        assert_eq!(
+            ctx.on_request_headers(&mut request, true).await,
+            Verdict::Continue
+        );
+        assert_eq!(text(request.get("x-wasm-request")), "assemblyscript");
+        assert_eq!(text(request.get("x-as-path")), "/from/as");
+        let mut response: wasmesh_wasm::HeaderMap = [(":status", "200")].into_iter().collect();
+        assert_eq!(
+            ctx.on_response_headers(&mut response, true).await,
+            Verdict::Continue
+        );
+        assert_eq!(text(response.get("x-wasm-response")), "configured-by-test");
     });
 }

@@ -1,7 +1,7 @@
 //! The host tested through real plugins built with the public Proxy-Wasm SDK (see
 //! `plugins/`), hostile plugins, and `.wat` fixtures for ABI 0.1.0. One test binary.
 
+mod abi_versions;
 mod common;
 mod features;
 mod hostile;
-mod legacy_abi;
