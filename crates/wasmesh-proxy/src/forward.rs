@@ -69,12 +69,6 @@ pub fn to_upstream(
     upgrade: Option<&HeaderValue>,
 ) {
     strip_hop_by_hop(&mut parts.headers);
-    let authority: Option<Authority> = parts.uri.authority().cloned().or_else(|| {
-        parts
-            .headers
-            .get(header::HOST)
-            .and_then(|h| Authority::try_from(h.as_bytes()).ok())
-    });
     let path = parts
         .uri
         .path_and_query()
@@ -84,8 +78,9 @@ pub fn to_upstream(
         ClusterProtocol::Http1 => {
             parts.version = Version::HTTP_11;
             if !parts.headers.contains_key(header::HOST) {
-                let host = authority
-                    .as_ref()
+                let host = parts
+                    .uri
+                    .authority()
                     .map(|a| a.as_str())
                     .unwrap_or(endpoint.authority.as_str());
                 if let Ok(v) = HeaderValue::from_str(host) {
@@ -102,7 +97,16 @@ pub fn to_upstream(
         }
         ClusterProtocol::Http2 => {
             parts.version = Version::HTTP_2;
-            let authority = authority
+            let authority = parts
+                .uri
+                .authority()
+                .cloned()
+                .or_else(|| {
+                    parts
+                        .headers
+                        .get(header::HOST)
+                        .and_then(|h| Authority::try_from(h.as_bytes()).ok())
+                })
                 .or_else(|| Authority::try_from(endpoint.authority.as_str()).ok())
                 .unwrap_or_else(|| Authority::from_static("localhost"));
             parts.headers.remove(header::HOST);

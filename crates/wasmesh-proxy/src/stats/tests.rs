@@ -51,3 +51,26 @@ fn records_count_and_histograms_per_label_set() {
     );
     assert!(out.contains("istio_response_bytes_sum{"), "{out}");
 }
+
+#[test]
+fn workers_series_are_summed() {
+    let stats = Arc::new(Stats::default());
+    let (w1, w2) = (WorkerStats::new(stats.clone()), WorkerStats::new(stats.clone()));
+    for w in [&w1, &w2, &w2] {
+        w.record(Observation {
+            labels: &labels(200),
+            duration: Duration::from_millis(1),
+            request_bytes: 0,
+            response_bytes: 0,
+        });
+    }
+    assert_eq!(stats.requests_with_code(200), 3);
+    let mut out = String::new();
+    stats.render(&mut out);
+    let totals: Vec<&str> = out
+        .lines()
+        .filter(|l| l.starts_with("istio_requests_total{"))
+        .collect();
+    assert_eq!(totals.len(), 1, "one line per label set: {out}");
+    assert!(totals[0].ends_with("} 3"), "{out}");
+}
