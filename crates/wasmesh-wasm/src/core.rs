@@ -393,7 +393,7 @@ pub fn restart_ticker(state: &mut VmState, period_ms: u32) {
     let generation = state.tick_generation;
     let core = state.core.clone();
     let period = Duration::from_millis(period_ms.into());
-    tokio::task::spawn_local(async move {
+    spawn_local(state, "timers", async move {
         let mut interval = tokio::time::interval_at(tokio::time::Instant::now() + period, period);
         interval.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Delay);
         loop {
@@ -416,7 +416,7 @@ pub fn queue_owner(state: &mut VmState) -> tokio::sync::mpsc::UnboundedSender<u3
     }
     let (sender, mut receiver) = tokio::sync::mpsc::unbounded_channel::<u32>();
     let core = state.core.clone();
-    tokio::task::spawn_local(async move {
+    spawn_local(state, "shared queue notifications", async move {
         while let Some(queue) = receiver.recv().await {
             let Some(core) = core.upgrade() else { return };
             if core.failed().is_some() {
@@ -427,6 +427,28 @@ pub fn queue_owner(state: &mut VmState) -> tokio::sync::mpsc::UnboundedSender<u3
     });
     state.queue_owner = Some(sender.clone());
     sender
+}
+
+/// Spawns a local task of the VM. Outside a `LocalSet` (a misuse of this crate) it logs once
+/// and returns `None` instead of panicking, and the feature is unavailable to the plugin.
+pub fn spawn_local(
+    state: &mut VmState,
+    what: &'static str,
+    task: impl std::future::Future<Output = ()> + 'static,
+) -> Option<tokio::task::JoinHandle<()>> {
+    let spawned = std::panic::catch_unwind(std::panic::AssertUnwindSafe(|| tokio::task::spawn_local(task)));
+    match spawned {
+        Ok(handle) => Some(handle),
+        Err(_) => {
+            if state.warned.insert(what) {
+                tracing::error!(
+                    plugin = %state.plugin.plugin_name,
+                    "{what} need the VM to run inside a tokio LocalSet; they are unavailable"
+                );
+            }
+            None
+        }
+    }
 }
 
 fn truncate(mut message: String) -> String {

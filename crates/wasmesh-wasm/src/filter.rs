@@ -184,3 +184,6 @@ pub struct StreamInfo {
     /// Further properties by dotted path, e.g. `("xds.route_name", b"default")`.
     pub extra: Vec<(String, Bytes)>,
 }
+
+#[cfg(test)]
+mod tests;

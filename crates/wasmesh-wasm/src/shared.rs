@@ -119,3 +119,6 @@ impl SharedQueues {
         queue.items.pop_front().ok_or(Status::Empty)
     }
 }
+
+#[cfg(test)]
+mod tests;

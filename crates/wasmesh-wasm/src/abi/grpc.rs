@@ -109,7 +109,7 @@ fn grpc_call(c: &mut C<'_>, parts: [(u32, u32); 5], timeout_ms: u32, token_ptr: 
         state.effective
     };
     let core = state.core.clone();
-    let task = tokio::task::spawn_local(async move {
+    let task = crate::core::spawn_local(state, "http and gRPC calls", async move {
         let result = match tokio::time::timeout(timeout.max(Duration::from_millis(1)), future).await {
             Ok(result) => result,
             Err(_) => Err(CallError::Timeout),
@@ -117,7 +117,8 @@ fn grpc_call(c: &mut C<'_>, parts: [(u32, u32); 5], timeout_ms: u32, token_ptr: 
         if let Some(core) = core.upgrade() {
             core.deliver_grpc_call(token, result);
         }
-    });
+    })
+    .ok_or(Status::InternalFailure)?;
     state.calls.insert(
         token,
         PendingCall {

@@ -91,7 +91,7 @@ fn http_call(
         state.effective
     };
     let core = state.core.clone();
-    let task = tokio::task::spawn_local(async move {
+    let task = crate::core::spawn_local(state, "http and gRPC calls", async move {
         let result = match tokio::time::timeout(timeout.max(Duration::from_millis(1)), future).await {
             Ok(result) => result,
             Err(_) => Err(CallError::Timeout),
@@ -99,7 +99,8 @@ fn http_call(
         if let Some(core) = core.upgrade() {
             core.deliver_http_call(token, result);
         }
-    });
+    })
+    .ok_or(Status::InternalFailure)?;
     state.calls.insert(
         token,
         PendingCall {

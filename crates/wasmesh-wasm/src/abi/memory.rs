@@ -106,3 +106,22 @@ pub fn give(caller: &mut Caller<'_, VmState>, bytes: &[u8], ptr_ptr: u32, size_p
     write_u32(caller, size_ptr, bytes.len() as u32)?;
     Ok(())
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn slices_outside_memory_or_overflowing_are_invalid_memory_access() {
+        let memory = [0u8; 16];
+        assert_eq!(slice(&memory, 0, 16).unwrap().len(), 16);
+        assert_eq!(slice(&memory, 16, 0).unwrap().len(), 0);
+        assert_eq!(slice(&memory, 8, 9), Err(Status::InvalidMemoryAccess));
+        assert_eq!(slice(&memory, 17, 0), Err(Status::InvalidMemoryAccess));
+        assert_eq!(
+            slice(&memory, u32::MAX, 2),
+            Err(Status::InvalidMemoryAccess),
+            "no wrap-around"
+        );
+    }
+}

@@ -231,3 +231,13 @@ fn a_plugin_that_never_resumes_leaves_the_wait_to_the_proxy() {
         assert!(waited.is_err());
     });
 }
+
+#[test]
+fn a_vm_used_outside_a_local_set_loses_timers_but_does_not_panic() {
+    let host = host();
+    let plugin = load(&host, spec("timers"));
+    // No runtime and no LocalSet: on_vm_start's proxy_set_tick_period_milliseconds cannot
+    // start the timer; that is logged and the VM still starts.
+    let vm = wasmesh_wasm::PluginVm::start(plugin, Rc::new(NoHost));
+    assert!(vm.failure().is_none());
+}
