@@ -10,7 +10,7 @@ use proxy_wasm::types::{Action, ContextType};
 
 use crate::config::Config;
 use crate::discovery::Discovery;
-use crate::flow::{self, Reply, Request, Step};
+use crate::flow::{self, ProviderStep, Reply, Request, Step};
 use crate::session::LoginState;
 
 /// The provider's metadata, fetched by the first request that needs it and kept by the VM.
@@ -71,7 +71,7 @@ impl RootContext for OidcRoot {
 enum Pending {
     Nothing,
     /// Discovery, then carry on with the step.
-    Discovery(Step),
+    Discovery(ProviderStep),
     /// The code exchange of this login.
     Token(LoginState),
 }
@@ -130,13 +130,13 @@ impl Oidc {
     }
 
     /// Carries out a step that needs the provider's metadata.
-    fn proceed(&mut self, step: Step, discovery: Rc<Discovery>) -> Action {
+    fn proceed(&mut self, step: ProviderStep, discovery: Rc<Discovery>) -> Action {
         let facts = self
             .req
             .as_ref()
             .expect("request facts are kept from the headers callback");
         match step {
-            Step::Login { return_to } => {
+            ProviderStep::Login { return_to } => {
                 let mut random = [0u8; 64];
                 if getrandom::getrandom(&mut random).is_err() {
                     self.log(
@@ -149,7 +149,7 @@ impl Oidc {
                 let reply = flow::login_redirect(&self.config, &discovery, &facts.request(), &login);
                 self.reply(reply)
             }
-            Step::Exchange {
+            ProviderStep::Exchange {
                 code,
                 login,
                 redirect_uri,
@@ -178,11 +178,10 @@ impl Oidc {
                     }
                 }
             }
-            other => unreachable!("only Login and Exchange need discovery, not {other:?}"),
         }
     }
 
-    fn discover(&mut self, then: Step) -> Action {
+    fn discover(&mut self, then: ProviderStep) -> Action {
         let config = self.config.clone();
         match self.dispatch_http_call(
             &config.openid_server,
@@ -303,7 +302,7 @@ impl HttpContext for Oidc {
                     secure,
                 ))
             }
-            step @ (Step::Login { .. } | Step::Exchange { .. }) => {
+            Step::Provider(step) => {
                 let known = self.discovery.borrow().clone();
                 match known {
                     Some(discovery) => self.proceed(step, discovery),

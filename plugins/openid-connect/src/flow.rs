@@ -53,18 +53,25 @@ pub enum Step {
         authorization: String,
         cookie: Option<String>,
     },
-    /// No session: send the browser to the provider (needs discovery), then back to `return_to`.
+    /// Something only the provider can settle: needs its metadata (discovery) first.
+    Provider(ProviderStep),
+    /// The user asks to end the session.
+    Logout { id_token_hint: Option<String> },
+    /// Answer at once.
+    Reply(Reply),
+}
+
+/// The steps that talk to the provider.
+#[derive(Debug, PartialEq, Eq)]
+pub enum ProviderStep {
+    /// No session: send the browser to the provider, then back to `return_to`.
     Login { return_to: String },
-    /// The provider sent the browser back with a code: exchange it (needs discovery).
+    /// The provider sent the browser back with a code: exchange it.
     Exchange {
         code: String,
         login: LoginState,
         redirect_uri: String,
     },
-    /// The user asks to end the session.
-    Logout { id_token_hint: Option<String> },
-    /// Answer at once.
-    Reply(Reply),
 }
 
 /// Decides what to do with a request.
@@ -99,7 +106,7 @@ pub fn classify(config: &Config, req: &Request<'_>) -> Step {
             ),
         }),
         Some(Err(CookieError::Expired)) | None if matches!(req.method, "GET" | "HEAD") => {
-            Step::Login { return_to: safe_return_path(req.path).to_string() }
+            Step::Provider(ProviderStep::Login { return_to: safe_return_path(req.path).to_string() })
         }
         Some(Err(CookieError::Expired)) | None => Step::Reply(Reply {
             status: 401,
@@ -148,11 +155,11 @@ fn callback(config: &Config, req: &Request<'_>, cookie_header: &str) -> Step {
         );
     }
     match url::query_param(req.path, "code") {
-        Some(code) if !code.is_empty() => Step::Exchange {
+        Some(code) if !code.is_empty() => Step::Provider(ProviderStep::Exchange {
             code,
             login,
             redirect_uri: req.redirect_uri(config),
-        },
+        }),
         _ => fail(
             400,
             "Login not valid",

@@ -67,9 +67,9 @@ fn login() -> LoginState {
 fn anonymous_get_starts_a_login_back_to_the_same_page() {
     assert_eq!(
         classify(&config(), &get("/orders?id=7", None)),
-        Step::Login {
+        Step::Provider(ProviderStep::Login {
             return_to: "/orders?id=7".into()
-        }
+        })
     );
 }
 
@@ -108,11 +108,11 @@ fn callback_with_matching_state_asks_for_the_exchange() {
     let step = classify(&c, &get(&path, Some(&cookie)));
     assert_eq!(
         step,
-        Step::Exchange {
+        Step::Provider(ProviderStep::Exchange {
             code: "the-code".into(),
             login: l,
             redirect_uri: "http://app.local:8080/oauth2/callback".into()
-        }
+        })
     );
 }
 
@@ -246,9 +246,9 @@ fn expired_session_logs_in_again() {
     let jar = format!("wasmesh-oidc={old}");
     assert_eq!(
         classify(&c, &get("/a", Some(&jar))),
-        Step::Login {
+        Step::Provider(ProviderStep::Login {
             return_to: "/a".into()
-        }
+        })
     );
 }
 
