@@ -14,7 +14,8 @@ use crate::engine::EPOCH_TICK;
 use crate::exports::{Exports, HeadersFn};
 use crate::state::{CallData, MemoryCap, StreamState, VmState, ROOT_CONTEXT_ID};
 use crate::{
-    CompiledPlugin, EnvValue, Failure, FailureReason, GrpcCallResult, Host, HttpCallResult, StreamInfo,
+    CompiledPlugin, EnvValue, Failure, FailureReason, GrpcCallResult, GrpcIncoming, Host, HttpCallResult,
+    StreamInfo,
 };
 
 /// Longest trap description kept in a [`Failure`].
@@ -360,6 +361,53 @@ impl VmCore {
                 (call.context, token, status),
             );
         }
+        let _ = self.with_state(|s| s.call = None);
+    }
+
+    /// Delivers one event of a gRPC stream into the VM.
+    pub fn deliver_grpc_stream(&self, token: u32, event: GrpcIncoming) {
+        let closing = matches!(event, GrpcIncoming::Close { .. });
+        let call = if closing {
+            self.with_state(|s| s.calls.remove(&token).map(|c| c.context))
+        } else {
+            self.with_state(|s| s.calls.get(&token).map(|c| c.context))
+        };
+        let Ok(Some(context)) = call else { return };
+        let ex = &self.exports;
+        let mut data = CallData::default();
+        let (name, func, arg) = match event {
+            GrpcIncoming::InitialMetadata(map) => {
+                let n = map.len() as u32;
+                data.headers = map;
+                (
+                    "proxy_on_grpc_receive_initial_metadata",
+                    &ex.on_grpc_receive_initial_metadata,
+                    n,
+                )
+            }
+            GrpcIncoming::Message(message) => {
+                let n = message.len() as u32;
+                data.body = message;
+                ("proxy_on_grpc_receive", &ex.on_grpc_receive, n)
+            }
+            GrpcIncoming::TrailingMetadata(map) => {
+                let n = map.len() as u32;
+                data.trailers = map;
+                (
+                    "proxy_on_grpc_receive_trailing_metadata",
+                    &ex.on_grpc_receive_trailing_metadata,
+                    n,
+                )
+            }
+            GrpcIncoming::Close { status, message } => {
+                data.grpc_status = status;
+                data.grpc_message = message;
+                ("proxy_on_grpc_close", &ex.on_grpc_close, status)
+            }
+        };
+        let Some(func) = func.clone() else { return };
+        let _ = self.with_state(|s| s.call = Some(data));
+        let _ = self.call(name, &func, context, (context, token, arg));
         let _ = self.with_state(|s| s.call = None);
     }
 

@@ -42,7 +42,9 @@ pub struct Exports {
     pub on_response_body: Option<R3>,
     pub on_response_trailers: Option<R2>,
     pub on_http_call_response: Option<F5>,
+    pub on_grpc_receive_initial_metadata: Option<F3>,
     pub on_grpc_receive: Option<F3>,
+    pub on_grpc_receive_trailing_metadata: Option<F3>,
     pub on_grpc_close: Option<F3>,
     pub malloc: Option<R1>,
 }
@@ -89,7 +91,9 @@ impl Exports {
             on_response_body: get!("proxy_on_response_body"),
             on_response_trailers: get!("proxy_on_response_trailers"),
             on_http_call_response: get!("proxy_on_http_call_response"),
+            on_grpc_receive_initial_metadata: get!("proxy_on_grpc_receive_initial_metadata"),
             on_grpc_receive: get!("proxy_on_grpc_receive"),
+            on_grpc_receive_trailing_metadata: get!("proxy_on_grpc_receive_trailing_metadata"),
             on_grpc_close: get!("proxy_on_grpc_close"),
             malloc: instance
                 .get_typed_func(&mut store, "proxy_on_memory_allocate")

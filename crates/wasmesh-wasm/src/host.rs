@@ -5,6 +5,8 @@ use std::time::Duration;
 
 use bytes::Bytes;
 use futures::future::LocalBoxFuture;
+use futures::stream::LocalBoxStream;
+use tokio::sync::mpsc::UnboundedReceiver;
 
 use crate::HeaderMap;
 
@@ -29,6 +31,20 @@ pub trait Host: 'static {
         &self,
         request: GrpcCallRequest,
     ) -> Result<LocalBoxFuture<'static, GrpcCallResult>, CallError> {
+        Err(CallError::UnknownCluster(request.cluster))
+    }
+
+    /// Opens a gRPC stream to an http2 cluster (`proxy_grpc_stream`). What the plugin sends
+    /// (`proxy_grpc_send`, `proxy_grpc_close`, `proxy_grpc_cancel`) arrives on `outgoing`;
+    /// what the returned stream yields is delivered into the VM as
+    /// `proxy_on_grpc_receive_initial_metadata`, `_receive`, `_receive_trailing_metadata`
+    /// and `proxy_on_grpc_close` (which ends it).
+    fn grpc_stream(
+        &self,
+        request: GrpcStreamRequest,
+        outgoing: UnboundedReceiver<GrpcOutgoing>,
+    ) -> Result<LocalBoxStream<'static, GrpcIncoming>, CallError> {
+        let _ = outgoing;
         Err(CallError::UnknownCluster(request.cluster))
     }
 
@@ -158,6 +174,48 @@ pub struct GrpcCallResponse {
 
 /// Result of a gRPC call; a transport failure reaches the plugin as status 14 (UNAVAILABLE).
 pub type GrpcCallResult = Result<GrpcCallResponse, CallError>;
+
+/// A gRPC stream a plugin opens.
+#[derive(Clone, Debug)]
+pub struct GrpcStreamRequest {
+    /// The cluster (an http2 cluster).
+    pub cluster: String,
+    /// Fully qualified service name.
+    pub service: String,
+    /// Method name.
+    pub method: String,
+    /// Initial metadata to send.
+    pub initial_metadata: HeaderMap,
+}
+
+/// What a plugin sends on its gRPC stream.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub enum GrpcOutgoing {
+    /// One message (without gRPC framing).
+    Message(Bytes),
+    /// The plugin is done sending (`end_of_stream` or `proxy_grpc_close`): half-close.
+    EndOfStream,
+    /// The plugin cancelled the stream (`proxy_grpc_cancel`): reset it.
+    Cancel,
+}
+
+/// What the proxy delivers from a gRPC stream.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub enum GrpcIncoming {
+    /// Response headers.
+    InitialMetadata(HeaderMap),
+    /// One message (without gRPC framing).
+    Message(Bytes),
+    /// Response trailers.
+    TrailingMetadata(HeaderMap),
+    /// The stream ended with this `grpc-status` (0 = OK) and `grpc-message`.
+    Close {
+        /// `grpc-status`.
+        status: u32,
+        /// `grpc-message`.
+        message: Option<String>,
+    },
+}
 
 /// Why a call to a cluster could not be made or did not complete.
 #[derive(Clone, Debug, PartialEq, Eq, thiserror::Error)]

@@ -78,8 +78,8 @@ pub use error::WasmError;
 pub use failure::{FailAction, Failure, FailureReason};
 pub use filter::{HeaderMap, LocalReply, PeerType, StreamInfo, TcpVerdict, Verdict};
 pub use host::{
-    CallError, GrpcCallRequest, GrpcCallResponse, GrpcCallResult, Host, HttpCallRequest, HttpCallResponse,
-    HttpCallResult, LogLevel, NoHost,
+    CallError, GrpcCallRequest, GrpcCallResponse, GrpcCallResult, GrpcIncoming, GrpcOutgoing,
+    GrpcStreamRequest, Host, HttpCallRequest, HttpCallResponse, HttpCallResult, LogLevel, NoHost,
 };
 pub use http_context::HttpContext;
 pub use metrics::{MetricKind, MetricSample, Metrics};

@@ -40,7 +40,7 @@ pub struct VmState {
     /// Partial lines written to WASI stdout (0) and stderr (1).
     pub stdio: [Vec<u8>; 2],
     pub started: Instant,
-    /// Unimplemented hostcalls already logged for this VM (logged once each).
+    /// Problems already logged for this VM (each is logged once).
     pub warned: HashSet<&'static str>,
 }
 
@@ -48,6 +48,8 @@ pub struct VmState {
 pub struct PendingCall {
     pub context: u32,
     pub task: AbortHandle,
+    /// gRPC streams: where the plugin's messages go.
+    pub outgoing: Option<UnboundedSender<crate::GrpcOutgoing>>,
 }
 
 /// The answer of an http or gRPC call while its callback runs.
@@ -107,14 +109,6 @@ impl VmState {
     pub fn stream(&mut self) -> Option<&mut StreamState> {
         let id = self.effective;
         self.contexts.get_mut(&id)
-    }
-
-    /// Logs through the host, once per VM, that a plugin used a hostcall we do not offer.
-    pub fn warn_unimplemented(&mut self, hostcall: &'static str) {
-        if self.warned.insert(hostcall) {
-            let plugin = self.plugin.plugin_name.clone();
-            tracing::warn!(plugin = %plugin, hostcall, "plugin called an unimplemented hostcall; it gets Unimplemented");
-        }
     }
 }
 

@@ -1,5 +1,5 @@
-//! gRPC: unary calls (`proxy_grpc_call`) with cancel/close, and `proxy_get_status`.
-//! Streams (`proxy_grpc_stream`, `proxy_grpc_send`) answer `Unimplemented`, logged once.
+//! gRPC: unary calls (`proxy_grpc_call`), streams (`proxy_grpc_stream`, `proxy_grpc_send`),
+//! `proxy_grpc_cancel` / `proxy_grpc_close` for both, and `proxy_get_status`.
 
 use std::time::Duration;
 
@@ -9,7 +9,7 @@ use wasmtime::{Caller, Linker};
 use super::memory::{give, read, read_string, status, write_u32, HostResult};
 use super::{pairs, Status};
 use crate::state::{PendingCall, VmState, ROOT_CONTEXT_ID};
-use crate::{CallError, GrpcCallRequest, HeaderMap};
+use crate::{CallError, GrpcCallRequest, GrpcIncoming, GrpcOutgoing, GrpcStreamRequest, HeaderMap};
 
 type C<'a> = Caller<'a, VmState>;
 
@@ -47,24 +47,46 @@ pub fn add_to_linker(linker: &mut Linker<VmState>) -> wasmtime::Result<()> {
     linker.func_wrap(
         "env",
         "proxy_grpc_stream",
-        |mut c: C<'_>, _: u32, _: u32, _: u32, _: u32, _: u32, _: u32, _: u32, _: u32, _: u32| {
-            c.data_mut().warn_unimplemented("proxy_grpc_stream");
-            Ok(Status::Unimplemented as u32)
+        |mut c: C<'_>,
+         upstream_ptr: u32,
+         upstream_size: u32,
+         service_ptr: u32,
+         service_size: u32,
+         method_ptr: u32,
+         method_size: u32,
+         metadata_ptr: u32,
+         metadata_size: u32,
+         token_ptr: u32| {
+            status(grpc_stream(
+                &mut c,
+                [
+                    (upstream_ptr, upstream_size),
+                    (service_ptr, service_size),
+                    (method_ptr, method_size),
+                    (metadata_ptr, metadata_size),
+                ],
+                token_ptr,
+            ))
         },
     )?;
     linker.func_wrap(
         "env",
         "proxy_grpc_send",
-        |mut c: C<'_>, _: u32, _: u32, _: u32, _: u32| {
-            c.data_mut().warn_unimplemented("proxy_grpc_send");
-            Ok(Status::Unimplemented as u32)
+        |mut c: C<'_>, token: u32, message_ptr: u32, message_size: u32, end_of_stream: u32| {
+            status(grpc_send(
+                &mut c,
+                token,
+                message_ptr,
+                message_size,
+                end_of_stream != 0,
+            ))
         },
     )?;
     linker.func_wrap("env", "proxy_grpc_cancel", |mut c: C<'_>, token: u32| {
         Ok(cancel(c.data_mut(), token) as u32)
     })?;
     linker.func_wrap("env", "proxy_grpc_close", |mut c: C<'_>, token: u32| {
-        Ok(cancel(c.data_mut(), token) as u32)
+        Ok(close(c.data_mut(), token) as u32)
     })?;
     linker.func_wrap(
         "env",
@@ -124,20 +146,119 @@ fn grpc_call(c: &mut C<'_>, parts: [(u32, u32); 5], timeout_ms: u32, token_ptr: 
         PendingCall {
             context,
             task: task.abort_handle(),
+            outgoing: None,
         },
     );
     write_u32(c, token_ptr, token)?;
     Ok(())
 }
 
+/// Cancels a call, or resets a stream.
 fn cancel(state: &mut VmState, token: u32) -> Status {
     match state.calls.remove(&token) {
         Some(call) => {
+            if let Some(outgoing) = call.outgoing {
+                let _ = outgoing.send(GrpcOutgoing::Cancel);
+            }
             call.task.abort();
             Status::Ok
         }
         None => Status::NotFound,
     }
+}
+
+/// Half-closes a stream (the answer still arrives); cancels a unary call.
+fn close(state: &mut VmState, token: u32) -> Status {
+    match state.calls.get(&token).and_then(|call| call.outgoing.clone()) {
+        Some(outgoing) => {
+            let _ = outgoing.send(GrpcOutgoing::EndOfStream);
+            Status::Ok
+        }
+        None => cancel(state, token),
+    }
+}
+
+fn grpc_stream(c: &mut C<'_>, parts: [(u32, u32); 4], token_ptr: u32) -> HostResult {
+    let cluster = read_string(c, parts[0].0, parts[0].1)?;
+    let service = read_string(c, parts[1].0, parts[1].1)?;
+    let method = read_string(c, parts[2].0, parts[2].1)?;
+    let initial_metadata: HeaderMap = pairs::deserialize(&read(c, parts[3].0, parts[3].1)?)
+        .ok_or(Status::BadArgument)?
+        .into_iter()
+        .collect();
+    write_u32(c, token_ptr, 0)?;
+    let request = GrpcStreamRequest {
+        cluster,
+        service,
+        method,
+        initial_metadata,
+    };
+    let (outgoing, receiver) = tokio::sync::mpsc::unbounded_channel();
+    let state = c.data_mut();
+    let mut incoming = match state.host.grpc_stream(request, receiver) {
+        Ok(incoming) => incoming,
+        Err(CallError::UnknownCluster(_)) => return Err(Status::BadArgument.into()),
+        Err(_) => return Err(Status::InternalFailure.into()),
+    };
+    state.next_token = state.next_token.wrapping_add(1).max(1);
+    let token = state.next_token;
+    let context = if state.effective == 0 {
+        ROOT_CONTEXT_ID
+    } else {
+        state.effective
+    };
+    let core = state.core.clone();
+    let task = crate::core::spawn_local(state, "http and gRPC calls", async move {
+        use futures::StreamExt;
+        while let Some(event) = incoming.next().await {
+            let Some(core) = core.upgrade() else { return };
+            let closed = matches!(event, GrpcIncoming::Close { .. });
+            core.deliver_grpc_stream(token, event);
+            if closed {
+                return;
+            }
+        }
+        // The proxy ended the stream without a status: report it as UNAVAILABLE.
+        if let Some(core) = core.upgrade() {
+            core.deliver_grpc_stream(
+                token,
+                GrpcIncoming::Close {
+                    status: 14,
+                    message: None,
+                },
+            );
+        }
+    })
+    .ok_or(Status::InternalFailure)?;
+    state.calls.insert(
+        token,
+        PendingCall {
+            context,
+            task: task.abort_handle(),
+            outgoing: Some(outgoing),
+        },
+    );
+    write_u32(c, token_ptr, token)?;
+    Ok(())
+}
+
+fn grpc_send(c: &mut C<'_>, token: u32, ptr: u32, size: u32, end_of_stream: bool) -> HostResult {
+    let message = Bytes::from(read(c, ptr, size)?);
+    let outgoing = c
+        .data()
+        .calls
+        .get(&token)
+        .and_then(|call| call.outgoing.clone())
+        .ok_or(Status::NotFound)?;
+    if !message.is_empty() || !end_of_stream {
+        outgoing
+            .send(GrpcOutgoing::Message(message))
+            .map_err(|_| Status::NotFound)?;
+    }
+    if end_of_stream {
+        let _ = outgoing.send(GrpcOutgoing::EndOfStream);
+    }
+    Ok(())
 }
 
 fn get_status(c: &mut C<'_>, code_ptr: u32, msg_ptr: u32, msg_size: u32) -> HostResult {

@@ -106,6 +106,7 @@ fn http_call(
         PendingCall {
             context,
             task: task.abort_handle(),
+            outgoing: None,
         },
     );
     write_u32(c, token_ptr, token)?;

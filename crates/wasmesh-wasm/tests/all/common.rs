@@ -9,9 +9,12 @@ use std::time::Duration;
 
 use bytes::Bytes;
 use futures::future::LocalBoxFuture;
+use futures::stream::LocalBoxStream;
+use tokio::sync::mpsc::UnboundedReceiver;
 use wasmesh_wasm::{
-    CallError, CompiledPlugin, GrpcCallRequest, GrpcCallResult, HeaderMap, Host, HostConfig, HttpCallRequest,
-    HttpCallResult, Limits, LogLevel, PluginSpec, PluginVm, WasmHost,
+    CallError, CompiledPlugin, GrpcCallRequest, GrpcCallResult, GrpcIncoming, GrpcOutgoing,
+    GrpcStreamRequest, HeaderMap, Host, HostConfig, HttpCallRequest, HttpCallResult, Limits, LogLevel,
+    PluginSpec, PluginVm, WasmHost,
 };
 
 /// A host with test-sized limits: a 200 ms callback budget, 32 MiB per VM, 256-byte log
@@ -87,6 +90,8 @@ pub struct FakeHost {
     pub http_answer: RefCell<Option<HttpCallResult>>,
     pub grpc_calls: RefCell<Vec<GrpcCallRequest>>,
     pub grpc_answer: RefCell<Option<GrpcCallResult>>,
+    /// What plugins sent on gRPC streams, in order.
+    pub grpc_sent: Rc<RefCell<Vec<GrpcOutgoing>>>,
 }
 
 impl FakeHost {
@@ -132,6 +137,50 @@ impl Host for FakeHost {
             .clone()
             .expect("the test sets a gRPC answer");
         Ok(Box::pin(async move { answer }))
+    }
+
+    /// An echo service: answers the first message with initial metadata `x-meta: m1` and
+    /// `echo:<message>`, every later one with `echo:<message>`, and closes with status 0
+    /// (after trailing metadata) when the plugin half-closes.
+    fn grpc_stream(
+        &self,
+        request: GrpcStreamRequest,
+        mut outgoing: UnboundedReceiver<GrpcOutgoing>,
+    ) -> Result<LocalBoxStream<'static, GrpcIncoming>, CallError> {
+        if request.cluster != "grpc" {
+            return Err(CallError::UnknownCluster(request.cluster));
+        }
+        let (incoming, events) = tokio::sync::mpsc::unbounded_channel();
+        let sent = self.grpc_sent.clone();
+        tokio::task::spawn_local(async move {
+            let mut first = true;
+            while let Some(item) = outgoing.recv().await {
+                sent.borrow_mut().push(item.clone());
+                match item {
+                    GrpcOutgoing::Message(message) => {
+                        if std::mem::take(&mut first) {
+                            let metadata = [("x-meta", "m1")].into_iter().collect();
+                            let _ = incoming.send(GrpcIncoming::InitialMetadata(metadata));
+                        }
+                        let mut echo = b"echo:".to_vec();
+                        echo.extend_from_slice(&message);
+                        let _ = incoming.send(GrpcIncoming::Message(Bytes::from(echo)));
+                    }
+                    GrpcOutgoing::EndOfStream => {
+                        let _ = incoming.send(GrpcIncoming::TrailingMetadata(HeaderMap::new()));
+                        let _ = incoming.send(GrpcIncoming::Close {
+                            status: 0,
+                            message: None,
+                        });
+                    }
+                    GrpcOutgoing::Cancel => return,
+                }
+            }
+        });
+        let stream = futures::stream::unfold(events, |mut events| async move {
+            events.recv().await.map(|event| (event, events))
+        });
+        Ok(Box::pin(stream))
     }
 
     fn property(&self, path: &str) -> Option<Bytes> {

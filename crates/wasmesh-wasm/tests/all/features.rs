@@ -220,6 +220,34 @@ fn grpc_call_plugin_gets_the_reply_or_the_failure_status() {
 }
 
 #[test]
+fn grpc_stream_plugin_talks_both_ways_and_resumes_when_the_stream_closes() {
+    let host = host();
+    let plugin = load(&host, spec("grpc_stream"));
+    run(async {
+        let fake = Rc::new(FakeHost::default());
+        let vm = start(&plugin, fake.clone());
+        let mut ctx = vm.http_context(StreamInfo::default()).unwrap();
+        let mut request = get("/hello");
+        let verdict =
+            tokio::time::timeout(Duration::from_secs(2), ctx.on_request_headers(&mut request, true))
+                .await
+                .expect("the stream closes");
+        assert_eq!(verdict, Verdict::Continue);
+        assert_eq!(text(request.get("x-stream-metadata")), "m1");
+        assert_eq!(text(request.get("x-stream-messages")), "echo:/hello,echo:bye");
+        assert_eq!(text(request.get("x-stream-status")), "0");
+        assert_eq!(
+            *fake.grpc_sent.borrow(),
+            [
+                wasmesh_wasm::GrpcOutgoing::Message(Bytes::from_static(b"/hello")),
+                wasmesh_wasm::GrpcOutgoing::Message(Bytes::from_static(b"bye")),
+                wasmesh_wasm::GrpcOutgoing::EndOfStream,
+            ]
+        );
+    });
+}
+
+#[test]
 fn timers_plugin_releases_paused_requests_on_tick() {
     let host = host();
     let plugin = load(&host, spec("timers"));
