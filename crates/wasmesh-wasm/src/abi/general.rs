@@ -90,12 +90,16 @@ pub fn add_to_linker(linker: &mut Linker<VmState>) -> wasmtime::Result<()> {
         |mut c: C<'_>,
          name_ptr: u32,
          name_size: u32,
-         _args_ptr: u32,
-         _args_size: u32,
+         args_ptr: u32,
+         args_size: u32,
          ret_ptr: u32,
          ret_size: u32| {
             status(call_foreign_function(
-                &mut c, name_ptr, name_size, ret_ptr, ret_size,
+                &mut c,
+                (name_ptr, name_size),
+                (args_ptr, args_size),
+                ret_ptr,
+                ret_size,
             ))
         },
     )?;
@@ -181,17 +185,26 @@ fn send_local_response(
     Ok(())
 }
 
+/// Envoy's foreign functions that make sense without Envoy's internals: `compress` and
+/// `uncompress` (zlib format) and `clear_route_cache`. Others are `NotFound`, as Envoy
+/// answers for a name it does not know.
 fn call_foreign_function(
     c: &mut C<'_>,
-    name_ptr: u32,
-    name_size: u32,
+    name: (u32, u32),
+    args: (u32, u32),
     ret_ptr: u32,
     ret_size: u32,
 ) -> HostResult {
-    let name = read_string(c, name_ptr, name_size)?;
-    match name.as_str() {
+    let name = read_string(c, name.0, name.1)?;
+    let out = match name.as_str() {
+        "compress" => super::foreign::compress(&read(c, args.0, args.1)?)?,
+        "uncompress" => {
+            let limit = c.data().plugin.host.inner.limits.memory_bytes;
+            super::foreign::uncompress(&read(c, args.0, args.1)?, limit)?
+        }
         // Routes are chosen after the filter chain, so there is no cached route to clear.
-        "clear_route_cache" => super::memory::give(c, &[], ret_ptr, ret_size),
-        _ => Err(Status::NotFound.into()),
-    }
+        "clear_route_cache" => Vec::new(),
+        _ => return Err(Status::NotFound.into()),
+    };
+    super::memory::give(c, &out, ret_ptr, ret_size)
 }

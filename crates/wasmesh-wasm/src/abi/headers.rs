@@ -145,6 +145,8 @@ fn get_value(
     let value = with_map(c.data_mut(), map, |m| m.get(&key).cloned())?;
     match value {
         Some(value) => give(c, &value, ptr_ptr, size_ptr),
+        // ABI 0.1.0 answered a missing key with an empty value; 0.2.0 made it NotFound.
+        None if c.data().plugin.abi == crate::AbiVersion::V0_1_0 => give(c, &[], ptr_ptr, size_ptr),
         None => Err(Status::NotFound.into()),
     }
 }

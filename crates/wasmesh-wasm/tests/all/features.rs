@@ -248,6 +248,25 @@ fn grpc_stream_plugin_talks_both_ways_and_resumes_when_the_stream_closes() {
 }
 
 #[test]
+fn foreign_functions_compress_and_uncompress_are_offered() {
+    let host = host();
+    let plugin = load(&host, spec("foreign"));
+    run(async {
+        let vm = start(&plugin, Rc::new(NoHost));
+        let path = format!("/{}", "abc".repeat(50));
+        let mut request = get(&path);
+        vm.http_context(StreamInfo::default())
+            .unwrap()
+            .on_request_headers(&mut request, true)
+            .await;
+        assert_eq!(text(request.get("x-foreign-roundtrip")), path);
+        let compressed: usize = text(request.get("x-foreign-compressed")).parse().unwrap();
+        assert!(compressed > 0 && compressed < path.len(), "{compressed}");
+        assert_eq!(text(request.get("x-foreign-unknown")), "NotFound");
+    });
+}
+
+#[test]
 fn timers_plugin_releases_paused_requests_on_tick() {
     let host = host();
     let plugin = load(&host, spec("timers"));
