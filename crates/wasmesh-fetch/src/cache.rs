@@ -12,7 +12,10 @@ use serde::{Deserialize, Serialize};
 use std::{
     collections::{BTreeMap, HashSet},
     path::{Path, PathBuf},
-    sync::Mutex,
+    sync::{
+        atomic::{AtomicU64, Ordering},
+        Mutex,
+    },
     time::{Duration, SystemTime, UNIX_EPOCH},
 };
 
@@ -55,6 +58,16 @@ pub(crate) struct ModuleCache {
     ttl: Duration,
     max_bytes: u64,
     index: Mutex<Index>,
+}
+
+/// A temporary file name next to `path` that no other writer (thread, fetcher or process)
+/// uses, so a rename only ever publishes a complete file.
+fn temp_path(path: &Path) -> PathBuf {
+    static NEXT: AtomicU64 = AtomicU64::new(0);
+    let n = NEXT.fetch_add(1, Ordering::Relaxed);
+    let mut name = path.file_name().unwrap_or_default().to_os_string();
+    name.push(format!(".tmp{}-{n}", std::process::id()));
+    path.with_file_name(name)
 }
 
 pub(crate) fn now_secs() -> u64 {
@@ -134,13 +147,15 @@ impl ModuleCache {
         }
         let path = self.module_path(&entry.sha256);
         if !path.exists() {
-            let tmp = path.with_extension(format!("tmp{}", std::process::id()));
+            let tmp = temp_path(&path);
             let io = |source| FetchError::Cache {
                 path: path.clone(),
                 source,
             };
-            std::fs::write(&tmp, bytes).map_err(io)?;
-            std::fs::rename(&tmp, &path).map_err(io)?;
+            if let Err(e) = std::fs::write(&tmp, bytes).and_then(|()| std::fs::rename(&tmp, &path)) {
+                let _ = std::fs::remove_file(&tmp);
+                return Err(io(e));
+            }
         }
         let mut index = self.lock();
         index.entries.insert(key.to_owned(), entry);
@@ -208,12 +223,13 @@ impl ModuleCache {
 
     fn save(&self, index: &Index) {
         let path = self.dir.join("index.json");
-        let tmp = self.dir.join(format!("index.json.tmp{}", std::process::id()));
+        let tmp = temp_path(&path);
         let result = serde_json::to_vec_pretty(index)
             .map_err(std::io::Error::other)
             .and_then(|json| std::fs::write(&tmp, json))
             .and_then(|()| std::fs::rename(&tmp, &path));
         if let Err(e) = result {
+            let _ = std::fs::remove_file(&tmp);
             tracing::warn!(path = %path.display(), error = %e, "cannot save the module cache index");
         }
     }

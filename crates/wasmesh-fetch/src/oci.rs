@@ -103,10 +103,10 @@ pub(crate) async fn fetch(
         reason,
     })?;
     let bytes = match layout {
-        Layout::RawWasm(layer) => pull_limited(client, image, &layer, max_bytes, url).await?,
+        Layout::RawWasm(layer) => pull_limited(client, image, &layer, max_bytes, retry, url).await?,
         Layout::TarWithPlugin(layer) => {
             // A compressed layer may grow; the cap applies to the download and the module.
-            let blob = pull_limited(client, image, &layer, max_bytes, url).await?;
+            let blob = pull_limited(client, image, &layer, max_bytes, retry, url).await?;
             let unpacked = if layer.media_type.ends_with("gzip") {
                 wasm::unwrap_archive(blob, max_bytes)
             } else {
@@ -133,6 +133,7 @@ async fn pull_limited(
     image: &Reference,
     layer: &OciDescriptor,
     max_bytes: u64,
+    retry: Retry,
     url: &str,
 ) -> Result<Vec<u8>, FetchError> {
     let too_large = |size: u64| FetchError::TooLarge {
@@ -144,10 +145,10 @@ async fn pull_limited(
         return Err(too_large(layer.size.max(0) as u64));
     }
     // The stream checks the layer digest at its end, so a truncated blob is an error here.
-    let mut stream = client
-        .pull_blob_stream(image, layer)
+    let mut stream = retry
+        .run(|| client.pull_blob_stream(image, layer), is_retryable)
         .await
-        .map_err(|e| registry_error(url, e))?;
+        .map_err(|(e, _)| registry_error(url, e))?;
     let mut out = Vec::with_capacity(layer.size as usize);
     while let Some(chunk) = stream.next().await {
         let chunk = chunk.map_err(|e| FetchError::Registry {

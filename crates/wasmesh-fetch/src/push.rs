@@ -75,7 +75,8 @@ pub struct PushOutcome {
     pub manifest_digest: String,
 }
 
-pub(crate) fn oci_client_for(_image: &Reference, insecure: bool) -> Client {
+/// The registry client `push` and `sign` use: a generous timeout, as uploads can be large.
+pub(crate) fn registry_client(insecure: bool) -> Client {
     oci::client(insecure, Duration::from_secs(60))
 }
 

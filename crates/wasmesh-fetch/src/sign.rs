@@ -2,7 +2,7 @@
 //! signature for a pushed image (see [`crate::cosign`]).
 
 use crate::{
-    cosign, error::FetchError, push::oci_client_for, secret::DockerConfigJson, source::registry_of,
+    cosign, error::FetchError, push::registry_client, secret::DockerConfigJson, source::registry_of,
     verify::PublicKey,
 };
 use p256::pkcs8::{DecodePrivateKey, EncodePublicKey, LineEnding};
@@ -95,7 +95,7 @@ pub async fn sign_image(
         });
     };
     let url = reference.to_owned();
-    let client = oci_client_for(&image, insecure);
+    let client = registry_client(insecure);
     let registry_auth = auth
         .and_then(|a| a.credentials_for(registry_of(&image)))
         .map(|c| c.to_registry_auth())

@@ -108,3 +108,37 @@ fn the_index_holds_no_credentials() {
     let index = std::fs::read_to_string(dir.path().join("index.json")).unwrap();
     assert!(!index.contains("hunter2"), "{index}");
 }
+
+#[test]
+fn concurrent_writers_never_leave_a_torn_file() {
+    let dir = tempfile::tempdir().unwrap();
+    let m = vec![5u8; 64 << 10];
+    std::thread::scope(|s| {
+        for t in 0..4 {
+            let (dir, m) = (dir.path(), &m);
+            s.spawn(move || {
+                let cache = ModuleCache::open(dir, Duration::from_secs(3600), 1 << 30).unwrap();
+                for i in 0..20 {
+                    let key = format!("{t}-{i}");
+                    cache.insert(&key, entry(&key, m, now_secs()), m).unwrap();
+                }
+            });
+        }
+    });
+    let index: serde_json::Value =
+        serde_json::from_slice(&std::fs::read(dir.path().join("index.json")).unwrap()).unwrap();
+    assert!(index["entries"].as_object().is_some_and(|e| !e.is_empty()));
+    let file = std::fs::read(
+        dir.path()
+            .join("modules")
+            .join(format!("{}.wasm", sha256_hex(&m))),
+    )
+    .unwrap();
+    assert_eq!(file, m);
+    let leftovers: Vec<_> = std::fs::read_dir(dir.path().join("modules"))
+        .unwrap()
+        .filter_map(|e| e.ok())
+        .filter(|e| e.file_name().to_string_lossy().contains(".tmp"))
+        .collect();
+    assert!(leftovers.is_empty(), "{leftovers:?}");
+}
