@@ -449,6 +449,18 @@ async fn login_and_check(run: &Run, proxy_log: &dyn Fn() -> String) -> String {
     .unwrap();
     assert_eq!(claims["sub"], "alice");
     assert_eq!(claims["iss"], issuer);
+    // ... and the ID token itself, in the Authorization header the plugin set.
+    let bearer = page
+        .body
+        .lines()
+        .find_map(|l| l.strip_prefix("authorization: Bearer "))
+        .unwrap_or_else(|| panic!("the backend got no Authorization header:\n{}", page.body));
+    let token_payload = bearer.split('.').nth(1).unwrap();
+    assert_eq!(
+        token_payload.trim_end_matches('='),
+        payload.trim_end_matches('='),
+        "the token authn verified"
+    );
     assert!(
         !page.body.contains(SESSION_COOKIE),
         "the plugin's cookie reached the backend:\n{}",

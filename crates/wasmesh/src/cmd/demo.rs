@@ -134,7 +134,13 @@ fn wait_ready(
         }
         match tries::get(admin, "/ready") {
             Ok(answer) if answer.starts_with("HTTP/1.1 200") => return Ok(()),
-            Ok(answer) => last = answer.lines().last().unwrap_or_default().to_string(),
+            Ok(answer) => {
+                last = answer.lines().last().unwrap_or_default().to_string();
+                // A listener that cannot bind will not bind by waiting.
+                if last.starts_with("NOT READY: listener") {
+                    anyhow::bail!("the proxy cannot serve the demo: {last} (try --random-ports)");
+                }
+            }
             Err(e) => last = e.to_string(),
         }
         std::thread::sleep(Duration::from_millis(200));

@@ -18,10 +18,10 @@ pub const KNOWN_USERS: [&str; 2] = ["alice", "bob"];
 pub async fn start(echo: SocketAddr, authz: SocketAddr) -> anyhow::Result<()> {
     let echo = TcpListener::bind(echo)
         .await
-        .with_context(|| format!("binding the echo upstream to {echo}"))?;
+        .with_context(|| format!("binding the echo upstream to {echo} (try --random-ports)"))?;
     let authz = TcpListener::bind(authz)
         .await
-        .with_context(|| format!("binding the authorization service to {authz}"))?;
+        .with_context(|| format!("binding the authorization service to {authz} (try --random-ports)"))?;
     tokio::spawn(serve(echo, |req| echo_answer(&req)));
     tokio::spawn(serve(authz, |req| authz_answer(&req)));
     Ok(())
