@@ -72,8 +72,8 @@ enum Pending {
     Nothing,
     /// Discovery, then carry on with the step.
     Discovery(ProviderStep),
-    /// The code exchange of this login.
-    Token(LoginState),
+    /// The code exchange of this login, against the metadata it was started with.
+    Token(LoginState, Rc<Discovery>),
 }
 
 /// The request facts, owned, kept while a call is in flight.
@@ -168,7 +168,7 @@ impl Oidc {
                     Duration::from_millis(self.config.call_timeout_ms),
                 ) {
                     Ok(_) => {
-                        self.pending = Pending::Token(login);
+                        self.pending = Pending::Token(login, discovery.clone());
                         Action::Pause
                     }
                     Err(status) => {
@@ -235,12 +235,7 @@ impl Context for Oidc {
                     }
                 }
             }
-            Pending::Token(login) => {
-                let discovery = self
-                    .discovery
-                    .borrow()
-                    .clone()
-                    .expect("discovery came before the exchange");
+            Pending::Token(login, discovery) => {
                 let facts = self
                     .req
                     .as_ref()
