@@ -82,6 +82,9 @@ impl WasmHost {
             pool.total_memories(slots);
             pool.total_tables(slots);
             pool.max_memory_size(config.limits.memory_bytes);
+            // Room for large guests (TinyGo and C++ modules have big function tables).
+            pool.table_elements(100_000);
+            pool.max_core_instance_size(2 << 20);
             // Keep a few pages resident per slot so re-creating a VM is cheap.
             pool.linear_memory_keep_resident(64 << 10);
             wasm_config.allocation_strategy(InstanceAllocationStrategy::Pooling(pool));

@@ -47,6 +47,18 @@
 //!    FAIL_RELOAD → `Reject` for this request, and the next `http_context()` after the
 //!    backoff recreates the VM.
 //!
+//! # What the host offers the guest
+//! Every hostcall of ABI 0.2.1 (`abi/` groups them like the spec), 0.1.0's
+//! `proxy_get_configuration`, `proxy_continue_request`/`_response` and
+//! `proxy_clear_route_cache`, and WASI preview1's subset. Calls leave the VM through
+//! [`Host`]: `http_call`, `grpc_call`, `grpc_stream`. Properties follow Envoy's attribute
+//! names (`request.*` from the headers, `source.*`/`destination.*` from [`StreamInfo`],
+//! `plugin_name` = `<namespace>.<name>`, `plugin_root_id`, `plugin_vm_id`, anything set with
+//! [`HttpContext::set_property`] or by the plugin, then [`Host::property`] for `node.*`,
+//! `xds.*`). Foreign functions: `compress`, `uncompress` (zlib) and `clear_route_cache`;
+//! other names answer `NotFound`, as Envoy does for unknown ones. A root context's
+//! `proxy_on_done` returning false is not waited for (there is nothing to drain).
+//!
 //! # Sandbox
 //! No filesystem and no sockets (WASI calls for them answer `EBADF`/`ENOTCAPABLE`; the
 //! environment holds only `vmConfig.env`), a memory cap per VM, a time budget per callback,
