@@ -4,79 +4,15 @@
 //! served again from the cache after the registry is gone. A module without a valid
 //! signature is not loaded, and failStrategy decides.
 
+mod fetch_proxy;
 mod proxy_support;
 #[path = "../crates/wasmesh-fetch/tests/support/mod.rs"]
 mod support;
 
-use proxy_support::{cluster_yaml, echo::Echo, free_addr, http_get, proxy_yaml, route_yaml};
-use std::{
-    net::SocketAddr,
-    path::Path,
-    process::{Child, Command, Stdio},
-    time::{Duration, Instant},
-};
+use fetch_proxy::{get, write_config, Proxy};
+use proxy_support::{echo::Echo, free_addr};
+use std::{path::Path, process::Command};
 use support::{openssl::KeyPair, registry::Registry};
-
-/// A `wasmesh proxy` with its own cache directory, allowed to pull from `registry` over
-/// plain HTTP.
-struct Proxy {
-    child: Child,
-    admin: SocketAddr,
-    log: std::path::PathBuf,
-}
-
-impl Proxy {
-    fn start(config: &Path, cache: &Path, registry: &str) -> Proxy {
-        let admin = free_addr();
-        let log = config.join(format!("proxy-{}.log", admin.port()));
-        let child = Command::new(env!("CARGO_BIN_EXE_wasmesh"))
-            .args([
-                "proxy",
-                "--workload",
-                "istio-system/gw",
-                "--workers",
-                "1",
-                "--config",
-            ])
-            .arg(config)
-            .arg("--cache-dir")
-            .arg(cache)
-            .args(["--admin", &admin.to_string()])
-            .env("WASM_INSECURE_REGISTRIES", registry)
-            .env("DOCKER_CONFIG", "/nonexistent")
-            .env("RUST_LOG", "info")
-            .stdout(Stdio::null())
-            .stderr(std::fs::File::create(&log).unwrap())
-            .spawn()
-            .expect("start wasmesh proxy");
-        let proxy = Proxy { child, admin, log };
-        let deadline = Instant::now() + Duration::from_secs(30);
-        while http_get(admin, "/ready").0 != 200 {
-            assert!(
-                Instant::now() < deadline,
-                "proxy not ready; log:\n{}",
-                proxy.log()
-            );
-            std::thread::sleep(Duration::from_millis(50));
-        }
-        proxy
-    }
-
-    fn log(&self) -> String {
-        std::fs::read_to_string(&self.log).unwrap_or_default()
-    }
-
-    fn admin(&self, path: &str) -> String {
-        http_get(self.admin, path).1
-    }
-}
-
-impl Drop for Proxy {
-    fn drop(&mut self) {
-        let _ = self.child.kill();
-        let _ = self.child.wait();
-    }
-}
 
 fn wasmesh(args: &[&str]) -> String {
     let out = Command::new(env!("CARGO_BIN_EXE_wasmesh"))
@@ -108,25 +44,6 @@ fn plugin_yaml(url: &str, sha256_hex: &str, public_pem: &str, fail: &str) -> Str
     format!(
         "---\napiVersion: extensions.istio.io/v1alpha1\nkind: WasmPlugin\nmetadata:\n  name: from-oci\n  namespace: istio-system\nspec:\n  url: {url}\n  sha256: {sha256_hex}\n  failStrategy: {fail}\n  pluginConfig: {{value: from-oci}}\n  verificationKey: |\n{key}"
     )
-}
-
-fn write_config(dir: &Path, echo: SocketAddr, listen: SocketAddr, plugin: &str) {
-    let proxy = proxy_yaml(
-        listen,
-        &route_yaml("all", "{prefix: /}", "backend"),
-        &cluster_yaml("backend", &[echo], "http1"),
-    );
-    std::fs::write(dir.join("proxy.yaml"), proxy).unwrap();
-    std::fs::write(dir.join("plugins.yaml"), plugin).unwrap();
-}
-
-async fn get(listen: SocketAddr) -> reqwest::Response {
-    reqwest::Client::new()
-        .get(format!("http://{listen}/x"))
-        .timeout(Duration::from_secs(10))
-        .send()
-        .await
-        .unwrap()
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
