@@ -8,7 +8,8 @@
 //!   `on_delete`) — the host time one request costs one plugin.
 //! - `vm_start`: a warm VM creation (module compiled, pooling allocator): instantiate,
 //!   `_initialize`, root context, `on_vm_start`, `on_configure`.
-//! - Resident memory per VM is printed before the benchmarks (RSS growth over 200 VMs).
+//! - Printed before the benchmarks: the resident memory per VM (RSS growth over 200 VMs),
+//!   and the time to compile the module cold and to load it from the on-disk cache.
 
 use std::hint::black_box;
 use std::rc::Rc;
@@ -82,7 +83,39 @@ fn report_memory_per_vm(plugin: &Arc<CompiledPlugin>) {
     drop(vms);
 }
 
+fn report_compile_times() {
+    let dir = tempfile::tempdir().expect("temporary folder");
+    let load = || {
+        let host = WasmHost::new(HostConfig {
+            cache_dir: Some(dir.path().to_path_buf()),
+            pool_slots: None,
+            ..Default::default()
+        })
+        .expect("host");
+        let began = std::time::Instant::now();
+        let plugin = host
+            .load(PluginSpec::new(
+                "bench",
+                "headers",
+                wasmesh_testkit::plugin_bytes("headers"),
+            ))
+            .expect("plugin");
+        (began.elapsed(), plugin.loaded_from_disk_cache())
+    };
+    let (cold, _) = load();
+    let (warm, from_disk) = load();
+    assert!(from_disk);
+    let size = wasmesh_testkit::plugin_bytes("headers").len();
+    eprintln!(
+        "compile: `headers` ({} KiB) compiled in {:.1} ms; loaded from the disk cache in {:.2} ms",
+        size / 1024,
+        cold.as_secs_f64() * 1e3,
+        warm.as_secs_f64() * 1e3
+    );
+}
+
 fn benches(c: &mut Criterion) {
+    report_compile_times();
     let plugin = plugin();
     report_memory_per_vm(&plugin);
     let vm = PluginVm::start(plugin.clone(), Rc::new(NoHost));

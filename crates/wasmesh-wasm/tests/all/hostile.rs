@@ -241,3 +241,39 @@ fn a_vm_used_outside_a_local_set_loses_timers_but_does_not_panic() {
     let vm = wasmesh_wasm::PluginVm::start(plugin, Rc::new(NoHost));
     assert!(vm.failure().is_none());
 }
+
+#[test]
+fn a_trap_while_a_request_is_paused_wakes_it_with_the_failure() {
+    let host = host();
+    let path =
+        std::path::Path::new(env!("CARGO_MANIFEST_DIR")).join("tests/all/fixtures/trap_while_paused.wat");
+    let module = wat::parse_file(&path).unwrap();
+    let plugin = load(
+        &host,
+        wasmesh_wasm::PluginSpec::new("test", "trap-while-paused", module),
+    );
+    run(async {
+        let fake = Rc::new(FakeHost::default());
+        *fake.http_answer.borrow_mut() = Some(Ok(Default::default()));
+        let vm = start(&plugin, fake.clone());
+        let mut ctx = vm.http_context(StreamInfo::default()).unwrap();
+        let verdict = tokio::time::timeout(
+            Duration::from_secs(2),
+            ctx.on_request_headers(&mut get("/"), true),
+        )
+        .await
+        .expect("woken by the failure");
+        let failure = failed(verdict);
+        assert!(
+            matches!(
+                failure.reason,
+                FailureReason::Trap {
+                    callback: "proxy_on_http_call_response",
+                    ..
+                }
+            ),
+            "{failure}"
+        );
+        assert_eq!(fake.http_calls.borrow().len(), 1);
+    });
+}
