@@ -153,8 +153,8 @@ impl Proxy {
     }
 }
 
-/// The status of `GET path` (blocking, so it can be used before the test's async part).
-fn http_status(at: SocketAddr, path: &str) -> Option<u16> {
+/// The status and whole answer of `GET path` (blocking, usable outside the async part).
+fn http_get(at: SocketAddr, path: &str) -> Option<(u16, String)> {
     use std::io::{Read as _, Write as _};
     let mut stream = std::net::TcpStream::connect_timeout(&at, Duration::from_secs(2)).ok()?;
     stream.set_read_timeout(Some(Duration::from_secs(5))).ok()?;
@@ -165,7 +165,11 @@ fn http_status(at: SocketAddr, path: &str) -> Option<u16> {
     .ok()?;
     let mut answer = String::new();
     stream.read_to_string(&mut answer).ok()?;
-    answer.split(' ').nth(1)?.parse().ok()
+    Some((answer.split(' ').nth(1)?.parse().ok()?, answer))
+}
+
+fn http_status(at: SocketAddr, path: &str) -> Option<u16> {
+    http_get(at, path).map(|(status, _)| status)
 }
 
 // === the example files ===
@@ -717,4 +721,47 @@ impl Registry {
         }
         registry
     }
+}
+
+/// The API reference's YAML as printed has only `openid_server` and `openid_realm`: no
+/// client can log in without credentials, so the plugin refuses the configuration in
+/// `on_configure` with a log line naming the missing key, and (FAIL_CLOSE) requests get a
+/// 503 naming the plugin instead of reaching the backend unauthenticated.
+#[test]
+fn seed_config_without_client_credentials_is_refused_with_a_clear_log_line() {
+    let wasm = wasmesh_testkit::plugin("openid-connect");
+    let digest = sha256_hex(&std::fs::read(&wasm).unwrap());
+    let run = Run {
+        proxy: addr(),
+        backend: start_backend(),
+        provider: addr(),
+        registry: None,
+    };
+    let dir = config_dir(&["proxy.yaml"], &run, None);
+    let config = dir.path().join("config");
+    let seed_form = example("plugin-file.yaml", &run, Some((&wasm, &digest)))
+        .lines()
+        .filter(|l| {
+            !["openid_authority", "client_id", "client_secret", "cookie_secret"]
+                .iter()
+                .any(|k| l.contains(k))
+        })
+        .collect::<Vec<_>>()
+        .join("\n");
+    std::fs::write(config.join("plugin-file.yaml"), seed_form).unwrap();
+    let proxy = Proxy::start(&config, addr());
+
+    let (status, answer) = http_get(run.proxy, "/orders").expect("an answer");
+    assert_eq!(status, 503, "{answer}\n{}", proxy.log());
+    assert!(
+        answer.contains("openid-connect"),
+        "the 503 should name the plugin: {answer}"
+    );
+    let log = proxy.log();
+    assert!(
+        log.contains(
+            "openid-connect: bad configuration, plugin not started: pluginConfig.client_id is required"
+        ),
+        "{log}"
+    );
 }
