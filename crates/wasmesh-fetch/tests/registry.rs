@@ -546,3 +546,39 @@ async fn a_token_realm_on_a_blocked_address_is_refused() {
     assert!(matches!(err, FetchError::BlockedAddress { .. }), "{err}");
     assert!(err.to_string().contains("169.254.169.254"), "{err}");
 }
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn an_image_index_leads_to_its_module() {
+    let registry = Registry::start();
+    let mut layout = Layout::new();
+    let m = module("indexed");
+    layout.wasm_artifact("wasi", &m, true);
+    let child = layout.descriptor("wasi");
+    layout.index(
+        "multi",
+        &[(
+            "wasi",
+            serde_json::json!({"os": "wasip1", "architecture": "wasm"}),
+        )],
+    );
+    layout.copy_with(
+        "multi",
+        &format!("{}/idx/p:v1", registry.addr),
+        false,
+        None,
+        &["--all"],
+    );
+    let (content_type, _, _) =
+        registry.raw_manifest_accepting("idx/p", "v1", "application/vnd.oci.image.index.v1+json");
+    assert_eq!(content_type, "application/vnd.oci.image.index.v1+json");
+
+    let dir = tempfile::tempdir().unwrap();
+    let fetcher = Fetcher::new(options(dir.path())).unwrap();
+    let got = fetcher.fetch(&request(registry.url("idx/p:v1"))).await.unwrap();
+    assert_eq!(got.bytes[..], m[..]);
+    assert_eq!(
+        got.manifest_digest.as_deref(),
+        child["digest"].as_str(),
+        "the digest of the module's manifest"
+    );
+}

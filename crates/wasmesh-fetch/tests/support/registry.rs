@@ -140,9 +140,34 @@ impl Registry {
         reference: &str,
         auth: Option<(&str, &str)>,
     ) -> (String, Vec<u8>, String) {
+        self.manifest_request(
+            repo,
+            reference,
+            "application/vnd.oci.image.manifest.v1+json, application/vnd.docker.distribution.manifest.v2+json",
+            auth,
+        )
+    }
+
+    /// [`Registry::raw_manifest`] with the `Accept` header given.
+    pub fn raw_manifest_accepting(
+        &self,
+        repo: &str,
+        reference: &str,
+        accept: &str,
+    ) -> (String, Vec<u8>, String) {
+        self.manifest_request(repo, reference, accept, None)
+    }
+
+    fn manifest_request(
+        &self,
+        repo: &str,
+        reference: &str,
+        accept: &str,
+        auth: Option<(&str, &str)>,
+    ) -> (String, Vec<u8>, String) {
         let mut cmd = Command::new("curl");
         cmd.args(["-sS", "-D", "-", "-H"])
-            .arg("Accept: application/vnd.oci.image.manifest.v1+json, application/vnd.docker.distribution.manifest.v2+json")
+            .arg(format!("Accept: {accept}"))
             .arg(format!("http://{}/v2/{repo}/manifests/{reference}", self.addr));
         if let Some((u, p)) = auth {
             cmd.arg("-u").arg(format!("{u}:{p}"));

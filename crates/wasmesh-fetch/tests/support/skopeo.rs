@@ -51,6 +51,34 @@ impl Layout {
         desc["digest"].as_str().unwrap().to_owned()
     }
 
+    /// The descriptor of the manifest stored under `tag`.
+    pub fn descriptor(&self, tag: &str) -> serde_json::Value {
+        let mut desc = self
+            .manifests
+            .iter()
+            .find(|d| d["annotations"]["org.opencontainers.image.ref.name"] == tag)
+            .cloned()
+            .expect("no such tag in the layout");
+        desc.as_object_mut().unwrap().remove("annotations");
+        desc
+    }
+
+    /// An image index under `tag` listing the manifests of `tags` with `platform`s.
+    pub fn index(&mut self, tag: &str, entries: &[(&str, serde_json::Value)]) -> String {
+        let manifests: Vec<serde_json::Value> = entries
+            .iter()
+            .map(|(t, platform)| {
+                let mut desc = self.descriptor(t);
+                desc["platform"] = platform.clone();
+                desc
+            })
+            .collect();
+        self.manifest(
+            tag,
+            &serde_json::json!({"schemaVersion": 2, "mediaType": "application/vnd.oci.image.index.v1+json", "manifests": manifests}),
+        )
+    }
+
     /// The Wasm artifact: the raw module as a `…module.wasm.content.layer.v1+wasm` layer,
     /// with a second (descriptor) layer when `two_layers`, as Istio expects.
     pub fn wasm_artifact(&mut self, tag: &str, module: &[u8], two_layers: bool) -> String {
@@ -115,9 +143,22 @@ impl Layout {
     /// `skopeo copy oci:<layout>:<tag> docker://<dest>`; `docker_format` converts to Docker
     /// schema 2 on the way.
     pub fn copy_to(&self, tag: &str, dest: &str, docker_format: bool, creds: Option<(&str, &str)>) {
+        self.copy_with(tag, dest, docker_format, creds, &[]);
+    }
+
+    /// [`Layout::copy_to`] with more `skopeo copy` flags (`--all` for an index).
+    pub fn copy_with(
+        &self,
+        tag: &str,
+        dest: &str,
+        docker_format: bool,
+        creds: Option<(&str, &str)>,
+        flags: &[&str],
+    ) {
         super::require_tool("skopeo", "skopeo");
         let mut cmd = Command::new("skopeo");
         cmd.args(["--insecure-policy", "copy", "--quiet", "--dest-tls-verify=false"]);
+        cmd.args(flags);
         if docker_format {
             cmd.args(["--format", "v2s2"]);
         }
