@@ -101,6 +101,12 @@ pub fn run(args: Args) -> anyhow::Result<ExitCode> {
         "  admin                  http://{}/plugins  /stats/prometheus  /config_dump",
         ports.admin
     );
+    println!(
+        "  filter chains          wasmesh describe --config {} --workload {}/{}",
+        config.path().display(),
+        setup::NAMESPACE,
+        setup::PROXY
+    );
     println!();
     println!("Try:");
     println!();
