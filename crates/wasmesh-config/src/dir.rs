@@ -7,7 +7,7 @@ use crate::{
     store::{Event, Store},
 };
 use std::{
-    collections::{BTreeMap, BTreeSet},
+    collections::{BTreeMap, BTreeSet, HashMap},
     fs,
     path::{Path, PathBuf},
 };
@@ -68,11 +68,39 @@ pub fn read_file(path: &Path) -> std::io::Result<Vec<Parsed>> {
 
 /// Reads and parses every resource file under `dir`.
 pub fn load_dir(dir: &Path) -> Result<Scan, ConfigError> {
-    let mut scan = Scan::default();
-    let mut first: BTreeMap<ResourceKey, wasmesh_api::Origin> = BTreeMap::new();
-    for path in resource_files(dir)? {
+    scan(dir, &mut ParseCache::default())
+}
+
+/// The last text and parse of each file, so a reload parses only the files that changed.
+#[derive(Debug, Default)]
+struct ParseCache {
+    files: HashMap<PathBuf, (String, Vec<Parsed>)>,
+}
+
+impl ParseCache {
+    fn read(&mut self, path: &Path) -> std::io::Result<Vec<Parsed>> {
+        let text = fs::read_to_string(path)?;
+        if let Some((cached, parsed)) = self.files.get(path) {
+            if *cached == text {
+                return Ok(parsed.clone());
+            }
+        }
         let name = path.display().to_string();
-        let parsed = match read_file(&path) {
+        let format = Format::from_path(&name).unwrap_or(Format::Yaml);
+        let parsed = parse(&name, &text, format);
+        self.files.insert(path.to_path_buf(), (text, parsed.clone()));
+        Ok(parsed)
+    }
+}
+
+fn scan(dir: &Path, cache: &mut ParseCache) -> Result<Scan, ConfigError> {
+    let mut scan = Scan::default();
+    let files = resource_files(dir)?;
+    cache.files.retain(|path, _| files.contains(path));
+    let mut first: BTreeMap<ResourceKey, wasmesh_api::Origin> = BTreeMap::new();
+    for path in files {
+        let name = path.display().to_string();
+        let parsed = match cache.read(&path) {
             Ok(parsed) => parsed,
             Err(e) => {
                 scan.diagnostics.push(Diagnostic::Unreadable {
@@ -118,15 +146,20 @@ pub fn load_dir(dir: &Path) -> Result<Scan, ConfigError> {
     Ok(scan)
 }
 
-/// A config directory as a source of events.
-#[derive(Debug, Clone)]
+/// A config directory as a source of events. It remembers each file's last text, so a
+/// reload parses only the files that changed.
+#[derive(Debug)]
 pub struct DirSource {
     dir: PathBuf,
+    cache: ParseCache,
 }
 
 impl DirSource {
     pub fn new(dir: impl Into<PathBuf>) -> Self {
-        DirSource { dir: dir.into() }
+        DirSource {
+            dir: dir.into(),
+            cache: ParseCache::default(),
+        }
     }
 
     pub fn dir(&self) -> &Path {
@@ -137,8 +170,8 @@ impl DirSource {
     /// resources no longer in any file are deleted, and a resource whose document is now
     /// broken keeps its last good version. Returns whether the store changed and the
     /// diagnostics of this load.
-    pub fn sync(&self, store: &mut Store) -> Result<(bool, Vec<Diagnostic>), ConfigError> {
-        let mut scan = load_dir(&self.dir)?;
+    pub fn sync(&mut self, store: &mut Store) -> Result<(bool, Vec<Diagnostic>), ConfigError> {
+        let mut scan = scan(&self.dir, &mut self.cache)?;
         let present: BTreeSet<ResourceKey> = scan.documents.iter().map(|d| d.resource.key()).collect();
         let mut events: Vec<Event> = Vec::new();
         for key in store.resources().keys() {

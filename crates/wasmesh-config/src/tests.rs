@@ -59,7 +59,7 @@ fn a_bad_document_is_skipped_and_the_rest_applies() {
 #[test]
 fn the_last_good_version_stays_when_an_edit_breaks_it() {
     let dir = tempfile::tempdir().unwrap();
-    let source = DirSource::new(dir.path());
+    let mut source = DirSource::new(dir.path());
     let mut store = Store::new();
     write(
         dir.path(),
@@ -110,7 +110,7 @@ fn the_last_good_version_stays_when_an_edit_breaks_it() {
 #[test]
 fn removed_documents_and_files_remove_their_resources() {
     let dir = tempfile::tempdir().unwrap();
-    let source = DirSource::new(dir.path());
+    let mut source = DirSource::new(dir.path());
     let mut store = Store::new();
     fs::create_dir(dir.path().join("sub")).unwrap();
     write(

@@ -48,7 +48,7 @@ impl Drop for ConfigWatcher {
 /// every change of its files — within [`DEBOUNCE`] plus the time to read them. A snapshot is
 /// published when the resources or the diagnostics changed.
 pub fn watch_dir(dir: impl Into<PathBuf>) -> Result<ConfigWatcher, ConfigError> {
-    let source = DirSource::new(dir);
+    let mut source = DirSource::new(dir);
     let mut store = Store::new();
     let (_, diagnostics) = source.sync(&mut store)?;
     log_diagnostics(&diagnostics);
@@ -84,7 +84,12 @@ pub fn watch_dir(dir: impl Into<PathBuf>) -> Result<ConfigWatcher, ConfigError> 
     })
 }
 
-fn run(source: DirSource, mut store: Store, events: mpsc::Receiver<()>, tx: watch::Sender<Arc<Snapshot>>) {
+fn run(
+    mut source: DirSource,
+    mut store: Store,
+    events: mpsc::Receiver<()>,
+    tx: watch::Sender<Arc<Snapshot>>,
+) {
     while events.recv().is_ok() {
         // Wait until the directory has been quiet for DEBOUNCE.
         loop {
