@@ -150,3 +150,31 @@ fn a_missing_path_is_an_error() {
     let run = wasmesh(&["validate"]);
     assert_eq!(run.code, 2, "clap's usage error: {run:?}");
 }
+
+#[test]
+fn standard_input_is_read_with_a_dash() {
+    use std::{
+        io::Write,
+        process::{Command, Stdio},
+    };
+    let mut child = Command::new(env!("CARGO_BIN_EXE_wasmesh"))
+        .args(["validate", "-f", "-"])
+        .stdin(Stdio::piped())
+        .stdout(Stdio::piped())
+        .stderr(Stdio::piped())
+        .spawn()
+        .unwrap();
+    child
+        .stdin
+        .take()
+        .unwrap()
+        .write_all(b"apiVersion: extensions.istio.io/v1alpha1\nkind: WasmPlugin\nmetadata: {name: p}\nspec: {url: x, phase: NOW}\n")
+        .unwrap();
+    let out = child.wait_with_output().unwrap();
+    let stderr = String::from_utf8_lossy(&out.stderr);
+    assert_eq!(out.status.code(), Some(1), "{stderr}");
+    assert!(
+        stderr.contains("<stdin>: document 1 (line 1, field at line 4): spec.phase: unknown variant `NOW`"),
+        "{stderr}"
+    );
+}

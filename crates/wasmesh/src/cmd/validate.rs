@@ -3,12 +3,12 @@
 
 use anyhow::Context as _;
 use std::{collections::BTreeMap, path::PathBuf, process::ExitCode};
-use wasmesh_api::{Origin, ResourceKey};
+use wasmesh_api::{Format, Origin, ResourceKey};
 
 #[derive(clap::Args)]
 pub struct Args {
     /// Files or directories to validate (directories: every .yaml, .yml and .json file
-    /// under them).
+    /// under them; `-`: standard input).
     #[arg(short = 'f', long = "filename", value_name = "PATH", required = true, num_args = 1..)]
     pub paths: Vec<PathBuf>,
 }
@@ -16,6 +16,10 @@ pub struct Args {
 pub fn run(args: Args) -> anyhow::Result<ExitCode> {
     let mut files = Vec::new();
     for path in &args.paths {
+        if path.as_os_str() == "-" {
+            files.push(path.clone());
+            continue;
+        }
         let meta = std::fs::metadata(path).with_context(|| format!("{}", path.display()))?;
         if meta.is_dir() {
             let found = wasmesh_config::resource_files(path)?;
@@ -34,7 +38,17 @@ pub fn run(args: Args) -> anyhow::Result<ExitCode> {
     let (mut valid, mut invalid) = (0usize, 0usize);
     let mut seen: BTreeMap<ResourceKey, Origin> = BTreeMap::new();
     for file in &files {
-        let parsed = wasmesh_config::read_file(file).with_context(|| format!("{}", file.display()))?;
+        let parsed = if file.as_os_str() == "-" {
+            let text = std::io::read_to_string(std::io::stdin()).context("reading standard input")?;
+            let format = if text.trim_start().starts_with('{') {
+                Format::Json
+            } else {
+                Format::Yaml
+            };
+            wasmesh_api::parse("<stdin>", &text, format)
+        } else {
+            wasmesh_config::read_file(file).with_context(|| format!("{}", file.display()))?
+        };
         for doc in parsed {
             match doc {
                 Ok(doc) => {
