@@ -117,18 +117,23 @@ impl WasmPlugin {
     }
 
     /// The pull policy in force: the one set, else `Always` for an OCI image tagged
-    /// `:latest` and `IfNotPresent` otherwise (Istio's and Kubernetes' default).
+    /// `:latest` (or not tagged at all, which means `:latest`) and `IfNotPresent` otherwise
+    /// (Istio's and Kubernetes' default).
     pub fn effective_pull_policy(&self) -> PullPolicy {
         match self.spec.image_pull_policy {
             Some(p @ (PullPolicy::IfNotPresent | PullPolicy::Always)) => p,
             _ => {
+                // An OCI reference without a tag means `:latest`, as in Kubernetes.
                 let url = self.full_url();
                 let is_latest = url.starts_with("oci://")
-                    && !url.contains("@sha256:")
+                    && !url.contains('@')
                     && url
                         .rsplit('/')
                         .next()
-                        .is_some_and(|last| last.ends_with(":latest"));
+                        .is_some_and(|last| match last.split_once(':') {
+                            Some((_, tag)) => tag == "latest",
+                            None => true,
+                        });
                 if is_latest {
                     PullPolicy::Always
                 } else {

@@ -235,4 +235,30 @@ fn latest_tag_defaults_to_always() {
     };
     assert_eq!(p.effective_pull_policy(), PullPolicy::Always);
     assert_eq!(p.full_url(), "oci://reg:5000/a/b:latest");
+    let policy = |url: &str| {
+        let docs = ok(
+            "p.yaml",
+            &format!("apiVersion: extensions.istio.io/v1alpha1\nkind: WasmPlugin\nmetadata: {{name: p}}\nspec: {{url: \"{url}\"}}\n"),
+            Format::Yaml,
+        );
+        let Resource::WasmPlugin(p) = &docs[0].resource else {
+            panic!()
+        };
+        p.effective_pull_policy()
+    };
+    assert_eq!(
+        policy("oci://reg:5000/a/b"),
+        PullPolicy::Always,
+        "no tag means latest"
+    );
+    assert_eq!(policy("oci://reg:5000/a/b:1.0"), PullPolicy::IfNotPresent);
+    assert_eq!(
+        policy("oci://reg/a@sha256:1ef0c9a92b0420cf25f7fe5d481b231464bc88f486ca3b9c83ed5cc21d2f6210"),
+        PullPolicy::IfNotPresent
+    );
+    assert_eq!(
+        policy("https://host/latest.wasm"),
+        PullPolicy::IfNotPresent,
+        "not OCI"
+    );
 }
