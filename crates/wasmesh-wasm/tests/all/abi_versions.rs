@@ -140,3 +140,31 @@ fn an_assemblyscript_plugin_built_with_a_second_sdk_runs() {
         assert_eq!(text(response.get("x-wasm-response")), "configured-by-test");
     });
 }
+
+#[test]
+fn hostcalls_answer_the_statuses_of_the_spec() {
+    let host = host();
+    let mut spec = spec("abi_probe");
+    spec.plugin_config = Bytes::from_static(b"{\"k\":1}");
+    let plugin = load(&host, spec);
+    run(async {
+        let vm = start(&plugin, Rc::new(FakeHost::default()));
+        let mut request = get("/");
+        vm.http_context(StreamInfo::default())
+            .unwrap()
+            .on_request_headers(&mut request, true)
+            .await;
+        // log level Info (2), a current time, the map size equal to the pairs' size, the
+        // plugin configuration's length.
+        assert_eq!(
+            text(request.get("x-probe-ok")),
+            "log_level=0:2,time=0:true,map_size=0:true,config_status=0:7"
+        );
+        // BadArgument = 2, NotFound = 1.
+        assert_eq!(
+            text(request.get("x-probe-errors")),
+            "effective=2,map_type=2,metric_type=2,metric_id=1,queue=1,property=1,stream_type=2,\
+             read_only_buffer=2,status_outside_call=1,cancel_unknown=1,http_call_without_path=2"
+        );
+    });
+}
