@@ -239,3 +239,50 @@ async fn sign_pushes_a_cosign_style_signature_the_fetcher_verifies() {
         .to_string();
     assert!(err.contains("none of 2 signature(s) is valid"), "{err}");
 }
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn push_and_sign_reach_a_registry_behind_a_private_ca() {
+    let (ca, cert, key_pem) = support::openssl::server_certificate();
+    let registry = Registry::start_with_tls(&cert, &key_pem);
+    let dir = tempfile::tempdir().unwrap();
+    let ca_file = dir.path().join("ca.pem");
+    std::fs::write(&ca_file, &ca).unwrap();
+    let file = dir.path().join("p.wasm");
+    let m = module("tls");
+    std::fs::write(&file, &m).unwrap();
+    let url = registry.url("tls/p:v1");
+
+    let out = wasmesh(&["push", file.to_str().unwrap(), &url], None);
+    assert_eq!(
+        out.status.code(),
+        Some(1),
+        "the private CA is not trusted by default"
+    );
+    assert!(stderr(&out).contains("certificate"), "{}", stderr(&out));
+    let ca_arg = ca_file.to_str().unwrap();
+    let out = wasmesh(&["push", file.to_str().unwrap(), &url, "--ca-file", ca_arg], None);
+    assert!(out.status.success(), "{}", stderr(&out));
+    let signer = KeyPair::generate(false);
+    let key_arg = signer.private_key_path();
+    let out = wasmesh(
+        &[
+            "sign",
+            "--key",
+            key_arg.to_str().unwrap(),
+            &url,
+            "--ca-file",
+            ca_arg,
+        ],
+        None,
+    );
+    assert!(out.status.success(), "{}", stderr(&out));
+
+    let mut opts = FetchOptions::new(dir.path().join("cache"));
+    opts.extra_ca_certificates = vec![ca.into_bytes()];
+    let got = Fetcher::new(opts)
+        .unwrap()
+        .fetch(&request(url, Some(&signer.public_pem)))
+        .await
+        .unwrap();
+    assert!(got.signature_verified && got.bytes[..] == m[..]);
+}

@@ -432,7 +432,7 @@ impl Fetcher {
         let base = format!("{}://{registry}", if insecure { "http" } else { "https" });
         self.inner.http.check_token_realm(&base, shown).await?;
         let auth = self.auth_for(image, req.pull_secret.as_ref());
-        let client = oci::client(insecure, opts.http_timeout);
+        let client = oci::client(insecure, opts.http_timeout, &opts.extra_ca_certificates);
         let retry = Retry {
             attempts: opts.http_attempts,
             initial: opts.initial_backoff,

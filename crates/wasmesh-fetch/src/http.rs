@@ -49,7 +49,16 @@ impl HttpFetcher {
                 attempt.follow()
             }
         });
-        let client = reqwest::Client::builder()
+        let mut builder = reqwest::Client::builder();
+        for pem in &opts.extra_ca_certificates {
+            let certs = reqwest::Certificate::from_pem_bundle(pem).map_err(|e| FetchError::Options {
+                reason: format!("extra CA certificates: {e}"),
+            })?;
+            for cert in certs {
+                builder = builder.add_root_certificate(cert);
+            }
+        }
+        let client = builder
             .timeout(opts.http_timeout)
             .connect_timeout(opts.http_timeout)
             .redirect(policy)
@@ -135,7 +144,9 @@ impl HttpFetcher {
             .run(
                 || self.attempt(url, limit),
                 |e| match e {
-                    AttemptError::Network { .. } => true,
+                    // A refused certificate will be refused again; anything else on the
+                    // network may pass next time.
+                    AttemptError::Network { reason, .. } => !reason.contains("certificate"),
                     AttemptError::Status(status) => is_retryable_status(*status),
                     AttemptError::TooLarge(_) => false,
                 },

@@ -14,7 +14,7 @@ use crate::{
 };
 use futures::StreamExt;
 use oci_client::{
-    client::{ClientConfig, ClientProtocol},
+    client::{Certificate, CertificateEncoding, ClientConfig, ClientProtocol},
     errors::OciDistributionError,
     manifest::{OciDescriptor, OciImageManifest},
     secrets::RegistryAuth,
@@ -30,8 +30,16 @@ pub(crate) const OCI_LAYER_GZIP: &str = "application/vnd.oci.image.layer.v1.tar+
 pub(crate) const OCI_LAYER_TAR: &str = "application/vnd.oci.image.layer.v1.tar";
 
 /// An OCI client for one registry: plain HTTP only when the registry is listed as insecure.
-pub(crate) fn client(insecure: bool, timeout: Duration) -> Client {
+pub(crate) fn client(insecure: bool, timeout: Duration, extra_ca: &[Vec<u8>]) -> Client {
+    let extra_root_certificates = extra_ca
+        .iter()
+        .map(|pem| Certificate {
+            encoding: CertificateEncoding::Pem,
+            data: pem.clone(),
+        })
+        .collect();
     Client::new(ClientConfig {
+        extra_root_certificates,
         protocol: if insecure {
             ClientProtocol::Http
         } else {
@@ -222,7 +230,9 @@ pub(crate) fn describe_request_error(e: &reqwest::Error) -> String {
 pub(crate) fn is_retryable(e: &OciDistributionError) -> bool {
     match e {
         OciDistributionError::RequestError(inner) => {
-            inner.is_connect() || inner.is_timeout() || inner.is_request() || inner.is_body()
+            // A refused certificate will be refused again.
+            (inner.is_connect() || inner.is_timeout() || inner.is_request() || inner.is_body())
+                && !describe_request_error(inner).contains("certificate")
         }
         OciDistributionError::ServerError { code, .. } => is_retryable_status(*code),
         OciDistributionError::IoError(_) => true,

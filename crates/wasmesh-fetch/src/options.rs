@@ -29,6 +29,9 @@ pub struct FetchOptions {
     /// Ranges blocked in addition to link-local and cloud-metadata addresses
     /// (Istio: `BLOCKED_CIDRS_IN_WASM_FETCH`).
     pub blocked_cidrs: Vec<IpNet>,
+    /// PEM certificates trusted besides the built-in roots, for registries and servers
+    /// behind a private CA (our `WASM_EXTRA_CA_CERTS`: a PEM file).
+    pub extra_ca_certificates: Vec<Vec<u8>>,
     /// The docker config used when a plugin has no pull secret; `None` means
     /// `$DOCKER_CONFIG/config.json`, else `~/.docker/config.json`.
     pub docker_config: Option<PathBuf>,
@@ -48,6 +51,7 @@ impl FetchOptions {
             initial_backoff: Duration::from_millis(500),
             insecure_registries: Vec::new(),
             blocked_cidrs: Vec::new(),
+            extra_ca_certificates: Vec::new(),
             docker_config: None,
         }
     }
@@ -56,7 +60,7 @@ impl FetchOptions {
     /// `WASM_MODULE_EXPIRY`, `WASM_PURGE_INTERVAL`, `WASM_HTTP_REQUEST_TIMEOUT` (Go durations such as `15s`, `24h`),
     /// `WASM_HTTP_REQUEST_MAX_RETRIES`, `WASM_INSECURE_REGISTRIES` (comma separated),
     /// `BLOCKED_CIDRS_IN_WASM_FETCH` (comma separated), `ISTIO_WASM_MAX_BINARY_SIZE_BYTES`,
-    /// and our `WASM_CACHE_MAX_BYTES`.
+    /// and our `WASM_CACHE_MAX_BYTES` and `WASM_EXTRA_CA_CERTS` (a PEM file).
     pub fn from_env(cache_dir: impl Into<PathBuf>) -> Result<Self, FetchError> {
         Self::from_lookup(cache_dir, |name| std::env::var(name).ok())
     }
@@ -109,6 +113,12 @@ impl FetchOptions {
                         .map_err(|_| bad("BLOCKED_CIDRS_IN_WASM_FETCH", c, "a CIDR"))
                 })
                 .collect::<Result<_, _>>()?;
+        }
+        if let Some(v) = var("WASM_EXTRA_CA_CERTS") {
+            let pem = std::fs::read(v.trim()).map_err(|e| FetchError::Options {
+                reason: format!("WASM_EXTRA_CA_CERTS={v:?}: {e}"),
+            })?;
+            opts.extra_ca_certificates.push(pem);
         }
         Ok(opts)
     }

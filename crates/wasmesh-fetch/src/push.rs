@@ -53,6 +53,8 @@ pub struct PushOptions {
     /// Credentials; `None` uses the user's docker config.
     pub auth: Option<DockerConfigJson>,
     pub timeout: Duration,
+    /// PEM certificates trusted besides the built-in roots.
+    pub extra_ca_certificates: Vec<Vec<u8>>,
 }
 
 impl Default for PushOptions {
@@ -62,6 +64,7 @@ impl Default for PushOptions {
             insecure: false,
             auth: None,
             timeout: Duration::from_secs(60),
+            extra_ca_certificates: Vec::new(),
         }
     }
 }
@@ -75,12 +78,12 @@ pub struct PushOutcome {
     pub manifest_digest: String,
 }
 
-/// The registry client `push` and `sign` use: a generous timeout, as uploads can be large.
-pub(crate) fn registry_client(insecure: bool) -> Client {
-    oci::client(insecure, Duration::from_secs(60))
+/// The registry client `push` and `sign` use.
+pub(crate) fn registry_client(opts: &PushOptions) -> Client {
+    oci::client(opts.insecure, opts.timeout, &opts.extra_ca_certificates)
 }
 
-fn auth_for(image: &Reference, auth: Option<&DockerConfigJson>) -> RegistryAuth {
+pub(crate) fn auth_for(image: &Reference, auth: Option<&DockerConfigJson>) -> RegistryAuth {
     let registry = registry_of(image);
     auth.cloned()
         .unwrap_or_else(|| DockerConfigJson::load_default(None))
@@ -108,7 +111,7 @@ pub async fn push_module(
         url: url.clone(),
         reason,
     })?;
-    let client = oci::client(opts.insecure, opts.timeout);
+    let client = registry_client(opts);
     let auth = auth_for(&image, opts.auth.as_ref());
     client
         .auth(&image, &auth, oci_client::RegistryOperation::Push)

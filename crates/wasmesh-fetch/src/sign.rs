@@ -2,7 +2,10 @@
 //! signature for a pushed image (see [`crate::cosign`]).
 
 use crate::{
-    cosign, error::FetchError, push::registry_client, secret::DockerConfigJson, source::registry_of,
+    cosign,
+    error::FetchError,
+    push::{auth_for, registry_client, PushOptions},
+    source::Source,
     verify::PublicKey,
 };
 use p256::pkcs8::{DecodePrivateKey, EncodePublicKey, LineEnding};
@@ -79,27 +82,18 @@ pub fn detached_signature(key: &SigningKey, module: &[u8]) -> String {
 }
 
 /// Signs the image at `reference` cosign-style: resolves its manifest digest, signs the
-/// simple-signing payload, and pushes it under the `sha256-<digest>.sig` tag.
-/// Returns the manifest digest that was signed.
-pub async fn sign_image(
-    reference: &str,
-    key: &SigningKey,
-    auth: Option<&DockerConfigJson>,
-    insecure: bool,
-) -> Result<String, FetchError> {
-    let source = crate::source::Source::parse(reference)?;
-    let crate::source::Source::Oci(image) = source else {
+/// simple-signing payload, and pushes it under the `sha256-<digest>.sig` tag, reaching the
+/// registry as `opts` says (its `format` is not used). Returns the manifest digest signed.
+pub async fn sign_image(reference: &str, key: &SigningKey, opts: &PushOptions) -> Result<String, FetchError> {
+    let Source::Oci(image) = Source::parse(reference)? else {
         return Err(FetchError::InvalidUrl {
             url: reference.to_owned(),
             reason: "not an OCI image reference".into(),
         });
     };
     let url = reference.to_owned();
-    let client = registry_client(insecure);
-    let registry_auth = auth
-        .and_then(|a| a.credentials_for(registry_of(&image)))
-        .map(|c| c.to_registry_auth())
-        .unwrap_or(oci_client::secrets::RegistryAuth::Anonymous);
+    let client = registry_client(opts);
+    let registry_auth = auth_for(&image, opts.auth.as_ref());
     let digest = match image.digest() {
         Some(d) => d.to_owned(),
         None => client

@@ -344,3 +344,29 @@ async fn credentials_in_a_url_never_reach_errors() {
     assert!(!err.contains("hunter2") && !err.contains("s3cr3t"), "{err}");
     assert!(err.contains("<redacted>@"), "{err}");
 }
+
+#[tokio::test]
+async fn https_behind_a_private_ca_is_trusted_only_when_configured() {
+    let (ca, cert, key) = support::openssl::server_certificate();
+    let m = module("over-tls");
+    let body = m.clone();
+    let server = http_server::serve_tls(&cert, &key, move |_, _| http_server::bytes(200, body.clone())).await;
+    let url = format!("https://127.0.0.1:{}/p.wasm", server.addr.port());
+    let dir = tempfile::tempdir().unwrap();
+
+    let err = Fetcher::new(options(&dir.path().join("a")))
+        .unwrap()
+        .fetch(&request(url.clone()))
+        .await
+        .unwrap_err();
+    assert!(
+        matches!(err, FetchError::Http { attempts: 1, .. }),
+        "a certificate error is not retried: {err}"
+    );
+    assert!(err.to_string().to_lowercase().contains("certificate"), "{err}");
+
+    let mut opts = options(&dir.path().join("b"));
+    opts.extra_ca_certificates = vec![ca.into_bytes()];
+    let got = Fetcher::new(opts).unwrap().fetch(&request(url)).await.unwrap();
+    assert_eq!(got.bytes[..], m[..]);
+}

@@ -377,7 +377,9 @@ async fn cosign_style_signatures_valid_wrong_key_tampered_and_missing() {
         .await
         .unwrap();
     let signing_key = SigningKey::from_pem(&key.private_pem).unwrap();
-    let digest = sign_image(&url, &signing_key, None, true).await.unwrap();
+    let digest = sign_image(&url, &signing_key, &push_opts(PushFormat::Wasm))
+        .await
+        .unwrap();
     let got = fetcher
         .fetch(&signed(url.clone(), &key.public_pem))
         .await
@@ -581,4 +583,34 @@ async fn an_image_index_leads_to_its_module() {
         child["digest"].as_str(),
         "the digest of the module's manifest"
     );
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn an_https_registry_behind_a_private_ca() {
+    let (ca, cert, key) = support::openssl::server_certificate();
+    let registry = Registry::start_with_tls(&cert, &key);
+    let m = module("tls-registry");
+    let mut layout = Layout::new();
+    layout.wasm_artifact("v1", &m, true);
+    layout.copy_to("v1", &format!("{}/tls/p:v1", registry.addr), false, None);
+
+    let dir = tempfile::tempdir().unwrap();
+    let mut opts = options(&dir.path().join("a"));
+    opts.insecure_registries.clear();
+    let err = Fetcher::new(opts)
+        .unwrap()
+        .fetch(&request(registry.url("tls/p:v1")))
+        .await
+        .unwrap_err();
+    assert!(err.to_string().contains("certificate"), "{err}");
+
+    let mut opts = options(&dir.path().join("b"));
+    opts.insecure_registries.clear();
+    opts.extra_ca_certificates = vec![ca.into_bytes()];
+    let got = Fetcher::new(opts)
+        .unwrap()
+        .fetch(&request(registry.url("tls/p:v1")))
+        .await
+        .unwrap();
+    assert_eq!(got.bytes[..], m[..]);
 }

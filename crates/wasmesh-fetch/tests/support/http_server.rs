@@ -50,6 +50,37 @@ pub async fn serve_request<F>(handler: F) -> Server
 where
     F: Fn(&hyper::http::request::Parts, usize) -> Response<Body> + Send + Sync + 'static,
 {
+    serve_inner(None, handler).await
+}
+
+/// [`serve`] over TLS with the PEM certificate chain and key given.
+pub async fn serve_tls<F>(cert_pem: &str, key_pem: &str, handler: F) -> Server
+where
+    F: Fn(&str, usize) -> Response<Body> + Send + Sync + 'static,
+{
+    use tokio_rustls::rustls::{
+        self,
+        pki_types::{pem::PemObject, CertificateDer, PrivateKeyDer},
+    };
+    let certs: Vec<CertificateDer<'static>> = CertificateDer::pem_slice_iter(cert_pem.as_bytes())
+        .map(|c| c.unwrap())
+        .collect();
+    let key = PrivateKeyDer::from_pem_slice(key_pem.as_bytes()).unwrap();
+    let config =
+        rustls::ServerConfig::builder_with_provider(Arc::new(rustls::crypto::ring::default_provider()))
+            .with_safe_default_protocol_versions()
+            .unwrap()
+            .with_no_client_auth()
+            .with_single_cert(certs, key)
+            .unwrap();
+    let acceptor = tokio_rustls::TlsAcceptor::from(Arc::new(config));
+    serve_inner(Some(acceptor), move |req, n| handler(req.uri.path(), n)).await
+}
+
+async fn serve_inner<F>(tls: Option<tokio_rustls::TlsAcceptor>, handler: F) -> Server
+where
+    F: Fn(&hyper::http::request::Parts, usize) -> Response<Body> + Send + Sync + 'static,
+{
     let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
     let addr = listener.local_addr().unwrap();
     let hits = Arc::new(AtomicUsize::new(0));
@@ -60,7 +91,7 @@ where
             let Ok((stream, _)) = listener.accept().await else {
                 return;
             };
-            let (handler, counter) = (handler.clone(), counter.clone());
+            let (handler, counter, tls) = (handler.clone(), counter.clone(), tls.clone());
             tokio::spawn(async move {
                 let service = hyper::service::service_fn(move |req: Request<hyper::body::Incoming>| {
                     let n = counter.fetch_add(1, Ordering::SeqCst);
@@ -68,9 +99,22 @@ where
                     let response = handler(&parts, n);
                     async move { Ok::<_, Infallible>(response) }
                 });
-                let _ = hyper::server::conn::http1::Builder::new()
-                    .serve_connection(hyper_util::rt::TokioIo::new(stream), service)
-                    .await;
+                let http = hyper::server::conn::http1::Builder::new();
+                match tls {
+                    None => {
+                        let _ = http
+                            .serve_connection(hyper_util::rt::TokioIo::new(stream), service)
+                            .await;
+                    }
+                    Some(acceptor) => {
+                        // A client that refuses our certificate ends the handshake; that is fine.
+                        if let Ok(stream) = acceptor.accept(stream).await {
+                            let _ = http
+                                .serve_connection(hyper_util::rt::TokioIo::new(stream), service)
+                                .await;
+                        }
+                    }
+                }
             });
         }
     });

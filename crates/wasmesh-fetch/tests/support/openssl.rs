@@ -120,3 +120,74 @@ impl KeyPair {
             .success()
     }
 }
+
+/// A private CA and a server certificate it signed for `127.0.0.1` and `localhost`:
+/// (CA certificate PEM, server certificate PEM, server key PEM).
+pub fn server_certificate() -> (String, String, String) {
+    let dir = tempfile::tempdir().unwrap();
+    let p = dir.path();
+    run(
+        &[
+            "req",
+            "-x509",
+            "-newkey",
+            "ec",
+            "-pkeyopt",
+            "ec_paramgen_curve:P-256",
+            "-nodes",
+            "-keyout",
+            "ca.key",
+            "-out",
+            "ca.pem",
+            "-subj",
+            "/CN=wasmesh test CA",
+            "-days",
+            "1",
+        ],
+        p,
+    );
+    run(
+        &[
+            "req",
+            "-newkey",
+            "ec",
+            "-pkeyopt",
+            "ec_paramgen_curve:P-256",
+            "-nodes",
+            "-keyout",
+            "server.key",
+            "-out",
+            "server.csr",
+            "-subj",
+            "/CN=localhost",
+        ],
+        p,
+    );
+    std::fs::write(
+        p.join("ext.cnf"),
+        "subjectAltName=IP:127.0.0.1,DNS:localhost\nbasicConstraints=CA:FALSE\nextendedKeyUsage=serverAuth\n",
+    )
+    .unwrap();
+    run(
+        &[
+            "x509",
+            "-req",
+            "-in",
+            "server.csr",
+            "-CA",
+            "ca.pem",
+            "-CAkey",
+            "ca.key",
+            "-CAcreateserial",
+            "-out",
+            "server.pem",
+            "-days",
+            "1",
+            "-extfile",
+            "ext.cnf",
+        ],
+        p,
+    );
+    let read = |name: &str| std::fs::read_to_string(p.join(name)).unwrap();
+    (read("ca.pem"), read("server.pem"), read("server.key"))
+}

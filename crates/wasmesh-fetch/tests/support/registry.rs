@@ -40,6 +40,20 @@ impl Registry {
         Self::start_with(dir, Some(auth))
     }
 
+    /// A registry serving HTTPS with the PEM certificate and key given.
+    pub fn start_with_tls(cert_pem: &str, key_pem: &str) -> Registry {
+        let dir = tempfile::tempdir().unwrap();
+        let (cert, key) = (dir.path().join("tls.crt"), dir.path().join("tls.key"));
+        std::fs::write(&cert, cert_pem).unwrap();
+        std::fs::write(&key, key_pem).unwrap();
+        let tls = format!(
+            "  tls:\n    certificate: {}\n    key: {}\n",
+            cert.display(),
+            key.display()
+        );
+        Self::start_with(dir, Some(tls))
+    }
+
     fn start_inner(auth: Option<(&str, &str)>) -> Registry {
         let dir = tempfile::tempdir().unwrap();
         let auth = auth.map(|(user, password)| {

@@ -36,9 +36,7 @@ pub fn run(args: Args) -> anyhow::Result<ExitCode> {
         .map_err(|e| anyhow::anyhow!("cannot read {}: {e}", args.module.display()))?;
     let opts = PushOptions {
         format: args.format,
-        insecure: args.registry.plain_http,
-        auth: args.registry.auth(&args.reference)?,
-        ..Default::default()
+        ..args.registry.push_options(&args.reference)?
     };
     let bar = ProgressBar::new(0);
     bar.set_style(
@@ -82,12 +80,32 @@ pub struct RegistryFlags {
         requires = "username"
     )]
     pub password: Option<String>,
+    /// A PEM file of CA certificates to trust besides the built-in roots (a registry behind
+    /// a private CA).
+    #[arg(long, value_name = "PEM")]
+    pub ca_file: Option<PathBuf>,
     /// A docker config with credentials (default: $DOCKER_CONFIG/config.json or ~/.docker/config.json).
     #[arg(long, conflicts_with = "username")]
     pub docker_config: Option<PathBuf>,
 }
 
 impl RegistryFlags {
+    /// How to reach the registry of `reference` (the format is left at its default).
+    pub fn push_options(&self, reference: &str) -> anyhow::Result<PushOptions> {
+        let extra_ca_certificates =
+            match &self.ca_file {
+                Some(path) => vec![std::fs::read(path)
+                    .map_err(|e| anyhow::anyhow!("cannot read {}: {e}", path.display()))?],
+                None => Vec::new(),
+            };
+        Ok(PushOptions {
+            insecure: self.plain_http,
+            auth: self.auth(reference)?,
+            extra_ca_certificates,
+            ..Default::default()
+        })
+    }
+
     /// The credentials to use for `reference`; `None` means the default docker config.
     pub fn auth(&self, reference: &str) -> anyhow::Result<Option<DockerConfigJson>> {
         let reference = reference.strip_prefix("oci://").unwrap_or(reference);

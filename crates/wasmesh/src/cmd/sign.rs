@@ -36,11 +36,11 @@ pub fn run(args: Args) -> anyhow::Result<ExitCode> {
         anyhow::bail!("nothing to sign: give a module file or an oci:// image reference");
     };
     if let Some(reference) = target.strip_prefix("oci://") {
-        let auth = args.registry.auth(reference)?;
+        let opts = args.registry.push_options(reference)?;
         let runtime = tokio::runtime::Builder::new_current_thread()
             .enable_all()
             .build()?;
-        let digest = runtime.block_on(sign_image(&target, &key, auth.as_ref(), args.registry.plain_http))?;
+        let digest = runtime.block_on(sign_image(&target, &key, &opts))?;
         println!("signed {target} ({digest})");
         println!(
             "signature tag: sha256-{}.sig",
