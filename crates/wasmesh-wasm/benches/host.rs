@@ -7,7 +7,8 @@
 //!   headers in), response headers, and the end of the context (`on_done`, `on_log`,
 //!   `on_delete`) — the host time one request costs one plugin.
 //! - `vm_start`: a warm VM creation (module compiled, pooling allocator): instantiate,
-//!   `_initialize`, root context, `on_vm_start`, `on_configure`.
+//!   `_initialize`, root context, `on_vm_start`, `on_configure`; `vm_start_on_demand`: the
+//!   same without the pooling allocator.
 //! - Printed before the benchmarks: the resident memory per VM (RSS growth over 200 VMs),
 //!   and the time to compile the module cold and to load it from the on-disk cache.
 
@@ -21,9 +22,9 @@ use wasmesh_wasm::{
     CompiledPlugin, HeaderMap, HostConfig, NoHost, PluginSpec, PluginVm, StreamInfo, Verdict, WasmHost,
 };
 
-fn plugin() -> Arc<CompiledPlugin> {
+fn plugin_with(pool_slots: Option<u32>) -> Arc<CompiledPlugin> {
     let host = WasmHost::new(HostConfig {
-        pool_slots: Some(512),
+        pool_slots,
         ..Default::default()
     })
     .expect("host");
@@ -116,7 +117,7 @@ fn report_compile_times() {
 
 fn benches(c: &mut Criterion) {
     report_compile_times();
-    let plugin = plugin();
+    let plugin = plugin_with(Some(512));
     report_memory_per_vm(&plugin);
     let vm = PluginVm::start(plugin.clone(), Rc::new(NoHost));
     assert!(vm.failure().is_none());
@@ -152,6 +153,15 @@ fn benches(c: &mut Criterion) {
     c.bench_function("vm_start", |b| {
         b.iter(|| {
             let vm = PluginVm::start(plugin.clone(), Rc::new(NoHost));
+            black_box(vm.failure().is_none())
+        })
+    });
+
+    // The same without the pooling allocator (`HostConfig::pool_slots: None`).
+    let on_demand = plugin_with(None);
+    c.bench_function("vm_start_on_demand", |b| {
+        b.iter(|| {
+            let vm = PluginVm::start(on_demand.clone(), Rc::new(NoHost));
             black_box(vm.failure().is_none())
         })
     });
