@@ -17,6 +17,7 @@ mod http;
 mod metrics;
 mod oci;
 mod options;
+mod policy;
 mod push;
 mod request;
 mod retry;

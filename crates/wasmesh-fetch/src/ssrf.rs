@@ -71,5 +71,17 @@ impl reqwest::dns::Resolve for AddressGuard {
     }
 }
 
+/// `host[:port]` of a registry, IPv6 in brackets allowed.
+pub(crate) fn split_host_port(registry: &str) -> (&str, Option<u16>) {
+    if let Some(rest) = registry.strip_prefix('[') {
+        let (host, after) = rest.split_once(']').unwrap_or((rest, ""));
+        return (host, after.strip_prefix(':').and_then(|p| p.parse().ok()));
+    }
+    match registry.rsplit_once(':') {
+        Some((host, port)) if port.bytes().all(|b| b.is_ascii_digit()) => (host, port.parse().ok()),
+        _ => (registry, None),
+    }
+}
+
 #[cfg(test)]
 mod tests;

@@ -27,3 +27,10 @@ async fn metadata_and_link_local_are_blocked_loopback_is_not() {
     );
     assert_eq!(guard.first_blocked("localhost", 80).await, None);
 }
+
+#[test]
+fn registries_split_into_host_and_port() {
+    assert_eq!(split_host_port("127.0.0.1:5000"), ("127.0.0.1", Some(5000)));
+    assert_eq!(split_host_port("ghcr.io"), ("ghcr.io", None));
+    assert_eq!(split_host_port("[::1]:5000"), ("::1", Some(5000)));
+}
