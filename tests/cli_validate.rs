@@ -89,10 +89,10 @@ fn every_rule_broken_in_one_document_is_reported() {
     let run = wasmesh(&["validate", "-f", file.to_str().unwrap()]);
     assert_eq!(run.code, 1, "{run:?}");
     for expected in [
-        "spec.url: \"ftp://x/y.wasm\" is not allowed: unsupported scheme `ftp`; allowed: oci:// (the default), file://, http://, https://",
-        "spec.sha256: \"ABC\" is not allowed: must be 64 lower-case hex digits",
-        "spec.priority: 3000000000 is not allowed: must be a 32-bit integer (-2147483648 to 2147483647)",
-        "spec.vmConfig.env[0].value: value is not allowed when valueFrom is HOST",
+        "(line 1, field at line 5): spec.url: \"ftp://x/y.wasm\" is not allowed: unsupported scheme `ftp`; allowed: oci:// (the default), file://, http://, https://",
+        "(line 1, field at line 6): spec.sha256: \"ABC\" is not allowed: must be 64 lower-case hex digits",
+        "(line 1, field at line 7): spec.priority: 3000000000 is not allowed: must be a 32-bit integer (-2147483648 to 2147483647)",
+        "(line 1, field at line 8): spec.vmConfig.env[0].value: value is not allowed when valueFrom is HOST",
     ] {
         assert!(run.stderr.contains(expected), "missing `{expected}` in {run:?}");
     }

@@ -8,6 +8,7 @@
 //! the API's rules.
 
 mod dupcheck;
+mod locate;
 mod split;
 #[cfg(test)]
 mod tests;
@@ -203,7 +204,11 @@ fn parse_document(origin: Origin, chunk: &Chunk, format: Format) -> Parsed {
             .into_iter()
             .map(|p| Error {
                 origin: origin.clone(),
-                line: origin.line,
+                line: match format {
+                    Format::Yaml => locate::locate(&chunk.text, &p.path).map(|l| chunk.first_line + l - 1),
+                    Format::Json => None,
+                }
+                .unwrap_or(origin.line),
                 path: p.path,
                 kind: p.kind,
             })
