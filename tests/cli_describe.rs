@@ -203,3 +203,34 @@ fn the_seed_example_next_to_a_proxy_gives_the_expected_chain() {
     assert_eq!(got[1]["name"], "authn");
     assert_eq!(got.as_array().unwrap().len(), 5);
 }
+
+#[test]
+fn a_missing_pull_secret_is_shown_as_a_problem() {
+    let dir = tempfile::tempdir().unwrap();
+    for f in ["plugin.yaml", "proxy.yaml"] {
+        std::fs::copy(example(f), dir.path().join(f)).unwrap();
+    }
+    let args = [
+        "describe",
+        "--config",
+        dir.path().to_str().unwrap(),
+        "--workload",
+        "istio-system/ingressgateway",
+    ];
+    let run = wasmesh(&args);
+    assert_eq!(run.code, 0, "{run:?}");
+    assert!(
+        run.stdout.contains(
+            "Problems:\n  istio-system/openid-connect: imagePullSecret private-registry-pull-secret: \
+             no Secret istio-system/private-registry-pull-secret in the config directory"
+        ),
+        "{run:?}"
+    );
+    std::fs::write(
+        dir.path().join("secret.yaml"),
+        "apiVersion: v1\nkind: Secret\nmetadata: {name: private-registry-pull-secret, namespace: istio-system}\ntype: kubernetes.io/dockerconfigjson\nstringData: {.dockerconfigjson: '{\"auths\": {}}'}\n",
+    )
+    .unwrap();
+    let run = wasmesh(&args);
+    assert!(!run.stdout.contains("Problems:"), "{run:?}");
+}

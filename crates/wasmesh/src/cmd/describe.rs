@@ -78,7 +78,7 @@ pub fn run(args: Args) -> anyhow::Result<ExitCode> {
             };
             println!("{}", serde_json::to_string_pretty(&chain_json(chain))?);
         }
-        Output::Table => print!("{}", table(proxy, &chains)),
+        Output::Table => print!("{}{}", table(proxy, &chains), problems(&chains, resources)),
     }
     Ok(ExitCode::SUCCESS)
 }
@@ -236,6 +236,33 @@ fn builtin_detail(
             let n = listener.routes.len();
             format!("{n} route{}", if n == 1 { "" } else { "s" })
         }
+    }
+}
+
+/// What will go wrong when the proxy loads these plugins, found from the configuration
+/// alone: a pull secret that is not there.
+fn problems(chains: &WorkloadChains, resources: &wasmesh_api::Resources) -> String {
+    let mut seen = std::collections::BTreeSet::new();
+    let mut out = String::new();
+    for plugin in chains.listeners.iter().flat_map(|l| l.plugins()) {
+        let ns = plugin.metadata.namespace();
+        if !seen.insert((ns.to_string(), plugin.metadata.name.clone())) {
+            continue;
+        }
+        if let Some(secret) = &plugin.spec.image_pull_secret {
+            if resources.secret(ns, secret).is_none() {
+                let _ = writeln!(
+                    out,
+                    "  {ns}/{}: imagePullSecret {secret}: no Secret {ns}/{secret} in the config directory",
+                    plugin.metadata.name
+                );
+            }
+        }
+    }
+    if out.is_empty() {
+        out
+    } else {
+        format!("\nProblems:\n{out}")
     }
 }
 
