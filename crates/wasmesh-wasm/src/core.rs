@@ -291,6 +291,25 @@ impl VmCore {
         });
     }
 
+    /// The root context's end: `proxy_on_done`, `proxy_on_delete`; stops timers and calls.
+    pub fn shut_down(&self) {
+        if self.failed().is_none() {
+            if let Some(f) = &self.exports.on_done {
+                let _ = self.call("proxy_on_done", f, ROOT_CONTEXT_ID, ROOT_CONTEXT_ID);
+            }
+            if let Some(f) = &self.exports.on_delete {
+                let _ = self.call("proxy_on_delete", f, ROOT_CONTEXT_ID, ROOT_CONTEXT_ID);
+            }
+        }
+        let _ = self.with_state(|s| {
+            s.tick_generation += 1;
+            for call in s.calls.values() {
+                call.task.abort();
+            }
+            s.calls.clear();
+        });
+    }
+
     // === asynchronous events ===
 
     /// Delivers an http call's answer: `proxy_on_http_call_response`.

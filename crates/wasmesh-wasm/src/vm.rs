@@ -106,6 +106,11 @@ impl PluginVm {
         })
     }
 
+    /// Shuts the VM down: the root context's `proxy_on_done` and `proxy_on_delete`, as when
+    /// Envoy removes a plugin. (A root context answering false to `proxy_on_done` is not
+    /// waited for.) Dropping the `PluginVm` does this too.
+    pub fn shutdown(self) {}
+
     /// A new HTTP stream context for one request.
     pub fn http_context(&self, info: StreamInfo) -> Result<HttpContext, Failure> {
         let core = self.healthy()?;
@@ -118,5 +123,13 @@ impl PluginVm {
         let core = self.healthy()?;
         let id = core.create_stream(info)?;
         Ok(TcpContext::new(core, id))
+    }
+}
+
+impl Drop for PluginVm {
+    fn drop(&mut self) {
+        if let Some(core) = self.core.borrow_mut().take() {
+            core.shut_down();
+        }
     }
 }

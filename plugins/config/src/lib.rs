@@ -2,6 +2,7 @@
 //! `on_vm_start`). `on_configure` fails (returns false) when the JSON is not an object with
 //! a string `greeting`, so the host's handling of a rejected configuration can be tested.
 //! Each request gets `x-config-greeting: <greeting>` and `x-vm-config: <vm configuration>`.
+//! When the VM shuts down, the root context logs `config: root context done`.
 
 use std::rc::Rc;
 
@@ -19,7 +20,12 @@ struct ConfigRoot {
     vm_config: Rc<String>,
 }
 
-impl Context for ConfigRoot {}
+impl Context for ConfigRoot {
+    fn on_done(&mut self) -> bool {
+        proxy_wasm::hostcalls::log(LogLevel::Info, "config: root context done").ok();
+        true
+    }
+}
 
 impl RootContext for ConfigRoot {
     fn on_vm_start(&mut self, _size: usize) -> bool {

@@ -420,7 +420,8 @@ fn config_plugin_reads_plugin_and_vm_configuration() {
     spec.vm_config = Bytes::from_static(b"vm-settings");
     let plugin = load(&host, spec);
     run(async {
-        let vm = start(&plugin, Rc::new(NoHost));
+        let fake = Rc::new(FakeHost::default());
+        let vm = start(&plugin, fake.clone());
         let mut request = get("/");
         vm.http_context(StreamInfo::default())
             .unwrap()
@@ -428,6 +429,12 @@ fn config_plugin_reads_plugin_and_vm_configuration() {
             .await;
         assert_eq!(text(request.get("x-config-greeting")), "hello from config");
         assert_eq!(text(request.get("x-vm-config")), "vm-settings");
+        assert!(!fake.logged(LogLevel::Info, "root context done"));
+        vm.shutdown();
+        assert!(
+            fake.logged(LogLevel::Info, "config: root context done"),
+            "proxy_on_done of the root"
+        );
     });
 }
 
