@@ -3,6 +3,7 @@
 //! signatures, and small in-process HTTP servers.
 #![allow(dead_code)]
 
+pub mod fetch;
 pub mod http_server;
 pub mod openssl;
 pub mod registry;
