@@ -3,7 +3,7 @@
 
 use crate::meta::ObjectMeta;
 use base64::Engine as _;
-use serde::{Deserialize, Serialize};
+use serde::{ser::SerializeStruct, Deserialize, Serialize, Serializer};
 use std::{collections::BTreeMap, fmt};
 
 /// The only Secret type wasmesh reads.
@@ -11,23 +11,24 @@ pub const DOCKER_CONFIG_JSON_TYPE: &str = "kubernetes.io/dockerconfigjson";
 /// The key holding the docker config in `data` / `stringData`.
 pub const DOCKER_CONFIG_JSON_KEY: &str = ".dockerconfigjson";
 
-/// A Kubernetes Secret. `Debug` prints the keys of `data`, never the values.
-#[derive(Clone, PartialEq, Serialize, Deserialize)]
+/// A Kubernetes Secret. `Debug` and `Serialize` (config dumps) show the keys of `data` and
+/// `stringData`, never the values.
+#[derive(Clone, PartialEq, Deserialize)]
 #[serde(deny_unknown_fields, rename_all = "camelCase")]
 pub struct Secret {
     pub api_version: String,
     pub kind: String,
     pub metadata: ObjectMeta,
     /// Must be `kubernetes.io/dockerconfigjson`.
-    #[serde(default, rename = "type", skip_serializing_if = "Option::is_none")]
+    #[serde(default, rename = "type")]
     pub secret_type: Option<String>,
     /// Base64 values.
-    #[serde(default, skip_serializing_if = "BTreeMap::is_empty")]
+    #[serde(default)]
     pub data: BTreeMap<String, String>,
     /// Plain values; win over `data` for the same key, as in Kubernetes.
-    #[serde(default, skip_serializing_if = "BTreeMap::is_empty")]
+    #[serde(default)]
     pub string_data: BTreeMap<String, String>,
-    #[serde(default, skip_serializing_if = "Option::is_none")]
+    #[serde(default)]
     pub immutable: Option<bool>,
 }
 
@@ -39,6 +40,25 @@ impl fmt::Debug for Secret {
             .field("data_keys", &self.data.keys().collect::<Vec<_>>())
             .field("string_data_keys", &self.string_data.keys().collect::<Vec<_>>())
             .finish_non_exhaustive()
+    }
+}
+
+/// The value shown in place of every secret value.
+pub const REDACTED: &str = "<redacted>";
+
+impl Serialize for Secret {
+    fn serialize<S: Serializer>(&self, serializer: S) -> Result<S::Ok, S::Error> {
+        let hide = |m: &BTreeMap<String, String>| -> BTreeMap<String, &str> {
+            m.keys().map(|k| (k.clone(), REDACTED)).collect()
+        };
+        let mut s = serializer.serialize_struct("Secret", 6)?;
+        s.serialize_field("apiVersion", &self.api_version)?;
+        s.serialize_field("kind", &self.kind)?;
+        s.serialize_field("metadata", &self.metadata)?;
+        s.serialize_field("type", &self.secret_type)?;
+        s.serialize_field("data", &hide(&self.data))?;
+        s.serialize_field("stringData", &hide(&self.string_data))?;
+        s.end()
     }
 }
 
