@@ -126,6 +126,8 @@ impl ModuleCache {
         let bytes = std::fs::read(self.module_path(&entry.sha256)).ok()?;
         if sha256_hex(&bytes) != entry.sha256 {
             tracing::warn!(url = %entry.url, "cached module is corrupt; fetching it again");
+            // Other urls may name the same file; it is wrong for them too.
+            let _ = std::fs::remove_file(self.module_path(&entry.sha256));
             self.remove(key);
             return None;
         }
@@ -146,7 +148,8 @@ impl ModuleCache {
             return Ok(());
         }
         let path = self.module_path(&entry.sha256);
-        if !path.exists() {
+        let complete = std::fs::metadata(&path).is_ok_and(|m| m.len() == bytes.len() as u64);
+        if !complete {
             let tmp = temp_path(&path);
             let io = |source| FetchError::Cache {
                 path: path.clone(),
@@ -158,7 +161,13 @@ impl ModuleCache {
             }
         }
         let mut index = self.lock();
-        index.entries.insert(key.to_owned(), entry);
+        let sha256 = entry.sha256.clone();
+        if let Some(replaced) = index.entries.insert(key.to_owned(), entry) {
+            // `Always` re-pulls replace a url's module; the old one may now be unused.
+            if replaced.sha256 != sha256 {
+                self.remove_file_if_unused(&index, &replaced.sha256);
+            }
+        }
         self.evict_over_cap(&mut index, key);
         self.save(&index);
         Ok(())

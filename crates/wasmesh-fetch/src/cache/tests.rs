@@ -142,3 +142,34 @@ fn concurrent_writers_never_leave_a_torn_file() {
         .collect();
     assert!(leftovers.is_empty(), "{leftovers:?}");
 }
+
+#[test]
+fn a_new_module_for_a_url_replaces_the_old_file() {
+    let dir = tempfile::tempdir().unwrap();
+    let cache = ModuleCache::open(dir.path(), Duration::from_secs(3600), 1 << 20).unwrap();
+    let (old, new) = (vec![1u8; 10], vec![2u8; 10]);
+    cache.insert("u", entry("u", &old, now_secs()), &old).unwrap();
+    cache.insert("u", entry("u", &new, now_secs()), &new).unwrap();
+    let files: Vec<_> = std::fs::read_dir(dir.path().join("modules")).unwrap().collect();
+    assert_eq!(files.len(), 1, "the old module file is gone");
+    assert_eq!(cache.total_bytes(), 10);
+    assert_eq!(&cache.lookup("u").unwrap().1[..], &new[..]);
+}
+
+#[test]
+fn a_corrupt_file_is_written_again_by_the_next_fetch() {
+    let dir = tempfile::tempdir().unwrap();
+    let cache = ModuleCache::open(dir.path(), Duration::from_secs(3600), 1 << 20).unwrap();
+    let m = vec![3u8; 10];
+    cache.insert("u", entry("u", &m, now_secs()), &m).unwrap();
+    std::fs::write(
+        dir.path()
+            .join("modules")
+            .join(format!("{}.wasm", sha256_hex(&m))),
+        b"xx",
+    )
+    .unwrap();
+    assert!(cache.lookup("u").is_none());
+    cache.insert("u", entry("u", &m, now_secs()), &m).unwrap();
+    assert_eq!(&cache.lookup("u").unwrap().1[..], &m[..]);
+}
