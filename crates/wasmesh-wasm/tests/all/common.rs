@@ -17,13 +17,13 @@ use wasmesh_wasm::{
     PluginSpec, PluginVm, WasmHost,
 };
 
-/// A host with test-sized limits: a 200 ms callback budget, 32 MiB per VM, 256-byte log
+/// A host with test-sized limits: a 500 ms callback budget, 32 MiB per VM, 256-byte log
 /// lines, 50 ms reload backoff. Compiled code is cached under `target/` across runs.
 pub fn host() -> WasmHost {
     WasmHost::new(HostConfig {
         limits: Limits {
             memory_bytes: 32 << 20,
-            callback_budget: Duration::from_millis(200),
+            callback_budget: Duration::from_millis(500),
             max_log_line: 256,
             reload_backoff: (Duration::from_millis(50), Duration::from_millis(200)),
         },

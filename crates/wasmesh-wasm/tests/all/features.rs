@@ -228,10 +228,12 @@ fn grpc_stream_plugin_talks_both_ways_and_resumes_when_the_stream_closes() {
         let vm = start(&plugin, fake.clone());
         let mut ctx = vm.http_context(StreamInfo::default()).unwrap();
         let mut request = get("/hello");
-        let verdict =
-            tokio::time::timeout(Duration::from_secs(2), ctx.on_request_headers(&mut request, true))
-                .await
-                .expect("the stream closes");
+        let verdict = tokio::time::timeout(
+            Duration::from_secs(10),
+            ctx.on_request_headers(&mut request, true),
+        )
+        .await
+        .expect("the stream closes");
         assert_eq!(verdict, Verdict::Continue);
         assert_eq!(text(request.get("x-stream-metadata")), "m1");
         assert_eq!(text(request.get("x-stream-messages")), "echo:/hello,echo:bye");
@@ -281,7 +283,7 @@ fn timers_plugin_releases_paused_requests_on_tick() {
                 second.on_request_headers(&mut b, true)
             )
         };
-        let (va, vb) = tokio::time::timeout(Duration::from_secs(2), both)
+        let (va, vb) = tokio::time::timeout(Duration::from_secs(10), both)
             .await
             .expect("released by a tick");
         assert_eq!((va, vb), (Verdict::Continue, Verdict::Continue));
@@ -329,7 +331,7 @@ fn shared_data_and_queues_work_across_vms() {
             .await;
         // The owner's on_queue_ready runs as a local task.
         let mut last = None;
-        for _ in 0..100 {
+        for _ in 0..1000 {
             tokio::time::sleep(Duration::from_millis(5)).await;
             last = host.shared_data("", "shared.last_event");
             if last.as_deref() == Some(b"/from-other".as_slice()) {

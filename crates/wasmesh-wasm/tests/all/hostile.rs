@@ -91,8 +91,8 @@ fn an_endless_loop_is_interrupted_by_the_time_budget_and_fail_reload_recreates_t
             }
         );
         assert!(
-            took >= Duration::from_millis(150) && took < Duration::from_secs(2),
-            "budget 200 ms, took {took:?}"
+            took >= Duration::from_millis(450) && took < Duration::from_secs(10),
+            "budget 500 ms, took {took:?}"
         );
         // FAIL_RELOAD: this request is rejected like FAIL_CLOSE...
         assert!(matches!(failure.action(), FailAction::Reject(_)));
@@ -258,7 +258,7 @@ fn a_trap_while_a_request_is_paused_wakes_it_with_the_failure() {
         let vm = start(&plugin, fake.clone());
         let mut ctx = vm.http_context(StreamInfo::default()).unwrap();
         let verdict = tokio::time::timeout(
-            Duration::from_secs(2),
+            Duration::from_secs(10),
             ctx.on_request_headers(&mut get("/"), true),
         )
         .await
