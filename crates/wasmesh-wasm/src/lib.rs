@@ -71,6 +71,7 @@ pub mod abi;
 mod core;
 mod engine;
 mod error;
+mod events;
 mod exports;
 mod failure;
 mod filter;

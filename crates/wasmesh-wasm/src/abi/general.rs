@@ -38,7 +38,7 @@ pub fn add_to_linker(linker: &mut Linker<VmState>) -> wasmtime::Result<()> {
         "env",
         "proxy_set_tick_period_milliseconds",
         |mut c: C<'_>, period: u32| {
-            crate::core::restart_ticker(c.data_mut(), period);
+            crate::events::restart_ticker(c.data_mut(), period);
             Ok(Status::Ok as u32)
         },
     )?;

@@ -131,7 +131,7 @@ fn grpc_call(c: &mut C<'_>, parts: [(u32, u32); 5], timeout_ms: u32, token_ptr: 
         state.effective
     };
     let core = state.core.clone();
-    let task = crate::core::spawn_local(state, "http and gRPC calls", async move {
+    let task = crate::events::spawn_local(state, "http and gRPC calls", async move {
         let result = match tokio::time::timeout(timeout.max(Duration::from_millis(1)), future).await {
             Ok(result) => result,
             Err(_) => Err(CallError::Timeout),
@@ -208,7 +208,7 @@ fn grpc_stream(c: &mut C<'_>, parts: [(u32, u32); 4], token_ptr: u32) -> HostRes
         state.effective
     };
     let core = state.core.clone();
-    let task = crate::core::spawn_local(state, "http and gRPC calls", async move {
+    let task = crate::events::spawn_local(state, "http and gRPC calls", async move {
         use futures::StreamExt;
         while let Some(event) = incoming.next().await {
             let Some(core) = core.upgrade() else { return };

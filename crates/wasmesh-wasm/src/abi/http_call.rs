@@ -91,7 +91,7 @@ fn http_call(
         state.effective
     };
     let core = state.core.clone();
-    let task = crate::core::spawn_local(state, "http and gRPC calls", async move {
+    let task = crate::events::spawn_local(state, "http and gRPC calls", async move {
         let result = match tokio::time::timeout(timeout.max(Duration::from_millis(1)), future).await {
             Ok(result) => result,
             Err(_) => Err(CallError::Timeout),

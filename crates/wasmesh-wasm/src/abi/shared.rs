@@ -109,7 +109,7 @@ fn set_shared_data(
 fn register(c: &mut C<'_>, name_ptr: u32, name_size: u32, id_ptr: u32) -> HostResult {
     let name = read_string(c, name_ptr, name_size)?;
     write_u32(c, id_ptr, 0)?;
-    let owner = crate::core::queue_owner(c.data_mut());
+    let owner = crate::events::queue_owner(c.data_mut());
     let plugin = c.data().plugin.clone();
     let id = plugin
         .host
