@@ -1,7 +1,7 @@
 //! `wasmesh push`: a module file → an OCI registry, in any image format wasmesh (and Istio)
 //! can pull, with a progress bar.
 
-use indicatif::{ProgressBar, ProgressStyle};
+use indicatif::{ProgressBar, ProgressDrawTarget, ProgressStyle};
 use std::{path::PathBuf, process::ExitCode, sync::Arc};
 use wasmesh_fetch::{push_module, Credentials, DockerConfigJson, PushFormat, PushOptions};
 
@@ -38,7 +38,8 @@ pub fn run(args: Args) -> anyhow::Result<ExitCode> {
         format: args.format,
         ..args.registry.push_options(&args.reference)?
     };
-    let bar = ProgressBar::new(0);
+    // Hidden until the first report, which brings the total to draw against.
+    let bar = ProgressBar::with_draw_target(None, ProgressDrawTarget::hidden());
     bar.set_style(
         ProgressStyle::with_template("{msg} [{bar:30}] {bytes}/{total_bytes} {bytes_per_sec}")
             .unwrap_or_else(|_| ProgressStyle::default_bar())
@@ -47,7 +48,10 @@ pub fn run(args: Args) -> anyhow::Result<ExitCode> {
     bar.set_message(format!("pushing {}", args.module.display()));
     let progress_bar = bar.clone();
     let progress = Arc::new(move |sent: u64, total: u64| {
-        progress_bar.set_length(total);
+        if progress_bar.length() != Some(total) {
+            progress_bar.set_length(total);
+            progress_bar.set_draw_target(ProgressDrawTarget::stderr());
+        }
         progress_bar.set_position(sent);
     });
     let runtime = tokio::runtime::Builder::new_current_thread()
