@@ -201,3 +201,72 @@ async fn unavailable_module_fail_close_gets_503_and_fail_open_is_skipped() {
     let resp = client().get(format!("http://{listen}/x")).send().await.unwrap();
     assert_eq!(resp.status(), 200, "FAIL_OPEN skips the plugin");
 }
+
+#[tokio::test]
+async fn plugins_read_envoy_attributes_and_the_authn_result() {
+    let echo = Echo::start("up");
+    let (pem, jwks) = {
+        // An HS256 key is enough here: the JWT path itself is tested in proxy_security.
+        let secret = b"properties-test-secret-of-32-bytes!";
+        use base64::Engine as _;
+        let k = base64::engine::general_purpose::URL_SAFE_NO_PAD.encode(secret);
+        (
+            secret.to_vec(),
+            format!(r#"{{"keys":[{{"kty":"oct","kid":"k","alg":"HS256","k":"{k}"}}]}}"#),
+        )
+    };
+    let authn = format!(
+        "---\napiVersion: security.istio.io/v1\nkind: RequestAuthentication\nmetadata: {{name: jwt, namespace: istio-system}}\nspec:\n  jwtRules:\n  - issuer: https://issuer.test\n    jwks: '{jwks}'\n"
+    );
+    let plugins = format!(
+        "{}{authn}",
+        plugin_yaml("props", "properties", "  phase: AUTHZ\n")
+    );
+    let (_proxy, listen) = start(echo.addr, "", &plugins);
+    let mut header = jsonwebtoken::Header::new(jsonwebtoken::Algorithm::HS256);
+    header.kid = Some("k".into());
+    let token = jsonwebtoken::encode(
+        &header,
+        &serde_json::json!({"iss": "https://issuer.test", "sub": "carol"}),
+        &jsonwebtoken::EncodingKey::from_secret(&pem),
+    )
+    .unwrap();
+    let resp = client()
+        .get(format!("http://{listen}/some/path?x=1"))
+        .bearer_auth(token)
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(resp.status(), 200);
+    let v: serde_json::Value = resp.json().await.unwrap();
+    let h = &v["headers"];
+    assert_eq!(
+        h["x-prop-request-auth-principal"], "https://issuer.test/carol",
+        "{v}"
+    );
+    assert_eq!(h["x-prop-request-url-path"], "/some/path");
+    assert_eq!(h["x-prop-request-method"], "GET");
+    assert_eq!(h["x-prop-plugin-name"], "istio-system.props");
+    assert_eq!(h["x-prop-node-id"], "istio-system/gw");
+    assert_eq!(h["x-prop-xds-cluster-name"], "backend");
+    assert_eq!(h["x-prop-destination-port"], listen.port().to_string());
+}
+
+#[tokio::test]
+async fn a_plugin_that_never_resumes_is_bounded_by_the_route_timeout() {
+    let echo = Echo::start("up");
+    let listen = free_addr();
+    let route = "    - name: all\n      match: {prefix: /}\n      cluster: backend\n      timeout: 500ms\n";
+    let config = proxy_yaml(listen, route, &cluster_yaml("backend", &[echo.addr], "http1"));
+    let plugin = plugin_yaml("stuck", "hostile_never_resume", "");
+    let _p = ProxyProcess::start(
+        "istio-system/gw",
+        &[("proxy.yaml", &config), ("plugin.yaml", &plugin)],
+        1,
+    );
+    let started = std::time::Instant::now();
+    let resp = client().get(format!("http://{listen}/x")).send().await.unwrap();
+    assert_eq!(resp.status(), 504);
+    assert!(started.elapsed() < Duration::from_secs(3));
+    assert!(resp.text().await.unwrap().contains("did not resume"));
+}

@@ -58,6 +58,9 @@ pub enum ProxyError {
     /// A request that the proxy refuses to forward as it stands.
     #[error("bad request: {0}")]
     BadRequest(String),
+    /// A plugin paused the request and did not resume it within the route's timeout.
+    #[error("a plugin paused the request and did not resume it within {timeout:?}")]
+    PluginTimeout { timeout: Duration },
     /// A plugin reset the stream (`proxy_close_stream`).
     #[error("stream closed by plugin {plugin}")]
     StreamClosed { plugin: String },
@@ -78,7 +81,7 @@ impl ProxyError {
             | ProxyError::UpstreamConnectTimeout { .. }
             | ProxyError::UpstreamReset { .. }
             | ProxyError::PluginFailed { .. } => StatusCode::SERVICE_UNAVAILABLE,
-            ProxyError::RouteTimeout { .. } => StatusCode::GATEWAY_TIMEOUT,
+            ProxyError::RouteTimeout { .. } | ProxyError::PluginTimeout { .. } => StatusCode::GATEWAY_TIMEOUT,
             ProxyError::RequestTooLarge { .. } => StatusCode::PAYLOAD_TOO_LARGE,
             ProxyError::ResponseTooLarge { .. }
             | ProxyError::Unimplemented(_)
@@ -94,7 +97,7 @@ impl ProxyError {
             ProxyError::NoHealthyUpstream { .. } => "UH",
             ProxyError::UpstreamConnect { .. } | ProxyError::UpstreamConnectTimeout { .. } => "UF",
             ProxyError::UpstreamReset { .. } => "UC",
-            ProxyError::RouteTimeout { .. } => "UT",
+            ProxyError::RouteTimeout { .. } | ProxyError::PluginTimeout { .. } => "UT",
             ProxyError::RequestTooLarge { .. } | ProxyError::ResponseTooLarge { .. } => "-",
             ProxyError::PluginFailed { .. } => "UAEX",
             ProxyError::BadRequest(_) => "DPE",

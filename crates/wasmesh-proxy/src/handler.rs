@@ -41,16 +41,36 @@ pub async fn handle(
         request: parts,
         conn: &conn.info,
         auth: None,
+        properties: Vec::new(),
     };
     let chain = &listener.config.chain;
-    let mut contexts: Contexts = if chain.has_plugins() {
-        (0..chain.filters.len()).map(|_| None).collect()
-    } else {
-        Vec::new()
+    let mut contexts: Contexts = Vec::new();
+    let mut pause_limit = DEFAULT_ROUTE_TIMEOUT;
+    if chain.has_plugins() {
+        contexts = (0..chain.filters.len()).map(|_| None).collect();
+        // Envoy computes the route before the filters run: plugins can read it.
+        if let Some(route) = listener.config.routes.find(&ex.request) {
+            ex.properties
+                .push(("xds.route_name".into(), route.name.clone().into()));
+            ex.properties
+                .push(("xds.cluster_name".into(), route.cluster.clone().into()));
+            pause_limit = route.timeout.unwrap_or(DEFAULT_ROUTE_TIMEOUT);
+        }
+    }
+    let end_of_stream = body.is_end_stream();
+    // A plugin may pause a request and never resume it: the route's timeout bounds that.
+    let flow = match tokio::time::timeout(
+        pause_limit,
+        chain.on_request(&mut ex, &listener.vms, &mut contexts, end_of_stream),
+    )
+    .await
+    {
+        Ok(flow) => flow,
+        Err(_) => RequestFlow::Reply {
+            index: 0,
+            response: ProxyError::PluginTimeout { timeout: pause_limit }.into_response(),
+        },
     };
-    let flow = chain
-        .on_request(&mut ex, &listener.vms, &mut contexts, body.is_end_stream())
-        .await;
     let (response, end, routed) = match flow {
         RequestFlow::Forward => {
             let mut routed = Routed {

@@ -26,4 +26,7 @@ pub struct Exchange<'a> {
     pub request: request::Parts,
     pub conn: &'a ConnInfo,
     pub auth: Option<RequestAuth>,
+    /// Envoy attributes the proxy knows for this request (`xds.route_name`,
+    /// `xds.cluster_name`, …), handed to plugins; filled only when the chain has plugins.
+    pub properties: Vec<(String, bytes::Bytes)>,
 }

@@ -59,7 +59,7 @@ pub async fn request_headers(
             .get("x-request-id")
             .and_then(|v| v.to_str().ok())
             .map(str::to_string),
-        extra: Vec::new(),
+        extra: ex.properties.clone(),
     };
     let mut ctx = match vm.http_context(info) {
         Ok(ctx) => ctx,

@@ -31,6 +31,7 @@ fn check(
         request: b.body(()).unwrap().into_parts().0,
         conn: &c,
         auth,
+        properties: Vec::new(),
     };
     authz.allows(&ex)
 }
