@@ -289,7 +289,7 @@ impl VmCore {
     }
 
     /// The root context's end: `proxy_on_done`, `proxy_on_delete`; stops timers and calls.
-    pub fn shut_down(&self) {
+    fn shut_down(&self) {
         if self.failed().is_none() {
             if let Some(f) = &self.exports.on_done {
                 let _ = self.call("proxy_on_done", f, ROOT_CONTEXT_ID, ROOT_CONTEXT_ID);
@@ -318,4 +318,11 @@ fn truncate(mut message: String) -> String {
         message.push('…');
     }
     message
+}
+
+impl Drop for VmCore {
+    /// The last holder (the `PluginVm` or a stream context) is gone: end the root context.
+    fn drop(&mut self) {
+        self.shut_down();
+    }
 }

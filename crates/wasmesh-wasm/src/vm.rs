@@ -106,9 +106,10 @@ impl PluginVm {
         })
     }
 
-    /// Shuts the VM down: the root context's `proxy_on_done` and `proxy_on_delete`, as when
-    /// Envoy removes a plugin. (A root context answering false to `proxy_on_done` is not
-    /// waited for.) Dropping the `PluginVm` does this too.
+    /// Shuts the VM down: once its last stream context has ended too, the root context gets
+    /// `proxy_on_done` and `proxy_on_delete`, as when Envoy removes a plugin (a root context
+    /// answering false to `proxy_on_done` is not waited for). Dropping the `PluginVm` does
+    /// the same; in-flight requests keep the VM alive until they end.
     pub fn shutdown(self) {}
 
     /// A new HTTP stream context for one request.
@@ -123,13 +124,5 @@ impl PluginVm {
         let core = self.healthy()?;
         let id = core.create_stream(info)?;
         Ok(TcpContext::new(core, id))
-    }
-}
-
-impl Drop for PluginVm {
-    fn drop(&mut self) {
-        if let Some(core) = self.core.borrow_mut().take() {
-            core.shut_down();
-        }
     }
 }
