@@ -113,6 +113,8 @@ fn the_table_shows_the_chain_and_why_plugins_were_not_selected() {
     assert!(out.contains("RequestAuthentication istio-system/jwt"), "{run:?}");
     assert!(out.contains("AuthorizationPolicy apps/require-jwt"), "{run:?}");
     for reason in [
+        "Selected:\n  apps/openid: selector matches app=web\n  apps/gateway-authz: targetRefs names this workload's Gateway public\n  \
+         istio-system/mesh-stats: in the root namespace without selector: applies to every workload\n",
         "apps/for-api-only: selector wants app=api; the workload has app=web",
         "shop/other-team: it is in namespace shop; only plugins in the workload's namespace (apps) or the root namespace (istio-system) apply",
         "apps/outbound-only on listener http: no match[] entry fits this listener (trafficDirection SERVER, port 18080)",

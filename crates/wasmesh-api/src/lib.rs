@@ -32,7 +32,9 @@ pub use meta::{Kind, NamespacedName, ObjectMeta, ResourceKey, DEFAULT_NAMESPACE,
 pub use parse::{parse, Format, Parsed};
 pub use proxy::{Cluster, Listener, ListenerProtocol, Proxy, Route, TrafficDirection};
 pub use request_authentication::RequestAuthentication;
-pub use resolve::{resolve, Builtin, Filter, ListenerChain, NotSelected, Reason, WorkloadChains};
+pub use resolve::{
+    resolve, Builtin, Filter, ListenerChain, NotSelected, Reason, Selected, Selection, WorkloadChains,
+};
 pub use resource::{Document, Resource};
 pub use resources::Resources;
 pub use secret::Secret;

@@ -17,7 +17,7 @@ mod select;
 mod tests;
 
 pub use order::execution_order;
-pub use select::Reason;
+pub use select::{Reason, Selection};
 
 use crate::{
     authorization_policy::AuthorizationPolicy,
@@ -36,6 +36,9 @@ pub struct WorkloadChains {
     pub root_namespace: String,
     /// One per listener, in the `Proxy`'s order.
     pub listeners: Vec<ListenerChain>,
+    /// Plugins that apply to the workload, and why, in execution order (whether they
+    /// fit a listener is in `listeners` and `not_selected`).
+    pub selected: Vec<Selected>,
     /// Plugins that do not run on the workload or on some listener, and why. Sorted by
     /// plugin, then listener.
     pub not_selected: Vec<NotSelected>,
@@ -124,6 +127,13 @@ impl Builtin {
     }
 }
 
+/// A plugin that applies to the workload, and why.
+#[derive(Debug, Clone, PartialEq)]
+pub struct Selected {
+    pub plugin: ResourceKey,
+    pub why: Selection,
+}
+
 /// A plugin that does not run on the workload (`listener: None`) or on one listener.
 #[derive(Debug, Clone, PartialEq)]
 pub struct NotSelected {
@@ -136,7 +146,7 @@ pub struct NotSelected {
 /// not depend on the order resources were added.
 pub fn resolve(workload: &Proxy, resources: &Resources, root_namespace: &str) -> WorkloadChains {
     let mut not_selected = Vec::new();
-    let mut selected: Vec<&Arc<WasmPlugin>> = Vec::new();
+    let mut selected: Vec<(&Arc<WasmPlugin>, Selection)> = Vec::new();
     for plugin in resources.wasm_plugins() {
         let spec = &plugin.spec;
         match select::applies_to_workload(
@@ -147,7 +157,7 @@ pub fn resolve(workload: &Proxy, resources: &Resources, root_namespace: &str) ->
             workload,
             root_namespace,
         ) {
-            Ok(()) => selected.push(plugin),
+            Ok(why) => selected.push((plugin, why)),
             Err(reason) => not_selected.push(NotSelected {
                 plugin: key_of(plugin),
                 listener: None,
@@ -155,7 +165,7 @@ pub fn resolve(workload: &Proxy, resources: &Resources, root_namespace: &str) ->
             }),
         }
     }
-    selected.sort_by(|a, b| execution_order(a, b));
+    selected.sort_by(|(a, _), (b, _)| execution_order(a, b));
 
     let listeners = workload
         .spec
@@ -163,7 +173,7 @@ pub fn resolve(workload: &Proxy, resources: &Resources, root_namespace: &str) ->
         .iter()
         .map(|listener| {
             let mut plugins = Vec::new();
-            for plugin in &selected {
+            for (plugin, _) in &selected {
                 match select::fits_listener(plugin, listener) {
                     Ok(()) => plugins.push(Arc::clone(plugin)),
                     Err(reason) => not_selected.push(NotSelected {
@@ -225,6 +235,13 @@ pub fn resolve(workload: &Proxy, resources: &Resources, root_namespace: &str) ->
         },
         root_namespace: root_namespace.to_string(),
         listeners,
+        selected: selected
+            .into_iter()
+            .map(|(plugin, why)| Selected {
+                plugin: key_of(plugin),
+                why,
+            })
+            .collect(),
         not_selected,
         request_authentications,
         authorization_policies,

@@ -85,8 +85,57 @@ impl fmt::Display for Reason {
     }
 }
 
+/// Why a plugin (or policy) applies to a workload.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum Selection {
+    /// No selector and no targetRefs: every workload of its namespace (of every namespace
+    /// when `root_namespace` is true).
+    Everything { root_namespace: bool },
+    /// Its `selector.matchLabels` are all on the workload.
+    Selector {
+        labels: Vec<(String, String)>,
+        root_namespace: bool,
+    },
+    /// Its `targetRefs` name the workload's Gateway (or GatewayClass).
+    TargetRef { kind: String, name: String },
+}
+
+impl fmt::Display for Selection {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        let scope = |root: bool| if root { "in the root namespace, " } else { "" };
+        match self {
+            Selection::Everything { root_namespace: true } => {
+                f.write_str("in the root namespace without selector: applies to every workload")
+            }
+            Selection::Everything {
+                root_namespace: false,
+            } => f.write_str("no selector: applies to every workload of its namespace"),
+            Selection::Selector {
+                labels,
+                root_namespace,
+            } if labels.is_empty() => {
+                write!(
+                    f,
+                    "{}empty selector: applies to every workload in scope",
+                    scope(*root_namespace)
+                )
+            }
+            Selection::Selector {
+                labels,
+                root_namespace,
+            } => {
+                let l: Vec<String> = labels.iter().map(|(k, v)| format!("{k}={v}")).collect();
+                write!(f, "{}selector matches {}", scope(*root_namespace), l.join(", "))
+            }
+            Selection::TargetRef { kind, name } => {
+                write!(f, "targetRefs names this workload's {kind} {name}")
+            }
+        }
+    }
+}
+
 /// Does a resource with this metadata, selector and target references apply to the
-/// workload? Shared by WasmPlugin, RequestAuthentication and AuthorizationPolicy.
+/// workload, and why? Shared by WasmPlugin, RequestAuthentication and AuthorizationPolicy.
 pub(crate) fn applies_to_workload(
     meta: &ObjectMeta,
     selector: Option<&WorkloadSelector>,
@@ -94,7 +143,7 @@ pub(crate) fn applies_to_workload(
     target_refs: &[PolicyTargetReference],
     workload: &Proxy,
     root_namespace: &str,
-) -> Result<(), Reason> {
+) -> Result<Selection, Reason> {
     let namespace = meta.namespace();
     let workload_ns = workload.metadata.namespace();
     if namespace != workload_ns && namespace != root_namespace {
@@ -108,6 +157,7 @@ pub(crate) fn applies_to_workload(
     if !refs.is_empty() {
         return targets(&refs, namespace, workload, root_namespace);
     }
+    let in_root = namespace == root_namespace && namespace != workload_ns;
     if let Some(selector) = selector {
         let labels = &workload.metadata.labels;
         for (label, wanted) in &selector.match_labels {
@@ -120,8 +170,18 @@ pub(crate) fn applies_to_workload(
                 });
             }
         }
+        return Ok(Selection::Selector {
+            labels: selector
+                .match_labels
+                .iter()
+                .map(|(k, v)| (k.clone(), v.clone()))
+                .collect(),
+            root_namespace: in_root,
+        });
     }
-    Ok(())
+    Ok(Selection::Everything {
+        root_namespace: in_root,
+    })
 }
 
 /// `targetRefs`: a Gateway in the resource's namespace whose workload carries the
@@ -133,7 +193,7 @@ fn targets(
     namespace: &str,
     workload: &Proxy,
     root_namespace: &str,
-) -> Result<(), Reason> {
+) -> Result<Selection, Reason> {
     let labels = &workload.metadata.labels;
     let mut why = Vec::new();
     for r in refs {
@@ -148,7 +208,12 @@ fn targets(
                     continue;
                 }
                 match labels.get(GATEWAY_NAME_LABEL) {
-                    Some(name) if *name == r.name => return Ok(()),
+                    Some(name) if *name == r.name => {
+                        return Ok(Selection::TargetRef {
+                            kind: r.kind.clone(),
+                            name: r.name.clone(),
+                        })
+                    }
                     Some(name) => why.push(format!(
                         "targetRefs names Gateway {}; the workload's {GATEWAY_NAME_LABEL} is {name}",
                         r.name
@@ -168,7 +233,12 @@ fn targets(
                     continue;
                 }
                 match labels.get(GATEWAY_CLASS_LABEL) {
-                    Some(name) if *name == r.name => return Ok(()),
+                    Some(name) if *name == r.name => {
+                        return Ok(Selection::TargetRef {
+                            kind: r.kind.clone(),
+                            name: r.name.clone(),
+                        })
+                    }
                     _ => why.push(format!(
                         "targetRefs names GatewayClass {}; the workload's {GATEWAY_CLASS_LABEL} is not {}",
                         r.name, r.name

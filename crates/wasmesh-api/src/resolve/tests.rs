@@ -198,6 +198,18 @@ fn root_namespace_plugins_apply_everywhere_and_other_namespaces_never() {
             "router"
         ]
     );
+    let selected: Vec<String> = c
+        .selected
+        .iter()
+        .map(|s| format!("{}: {}", s.plugin.name, s.why))
+        .collect();
+    assert_eq!(
+        selected,
+        [
+            "local: no selector: applies to every workload of its namespace",
+            "mesh-wide: in the root namespace without selector: applies to every workload",
+        ]
+    );
     let why = reason_for(&c, "elsewhere", None);
     assert!(
         why.contains("namespace other") && why.contains("istio-system"),
@@ -270,6 +282,19 @@ fn selector_and_target_refs() {
             "apps/match",
             "stats",
             "router"
+        ]
+    );
+    let why: Vec<String> = c
+        .selected
+        .iter()
+        .map(|s| format!("{}: {}", s.plugin.name, s.why))
+        .collect();
+    assert_eq!(
+        why,
+        [
+            "empty-selector: empty selector: applies to every workload in scope",
+            "gw-ref: targetRefs names this workload's Gateway public",
+            "match: selector matches istio=ingressgateway",
         ]
     );
     assert!(reason_for(&c, "wrong-value", None)

@@ -175,6 +175,13 @@ fn table(proxy: &Proxy, chains: &WorkloadChains) -> String {
             out.push_str(&columns(&rows));
         }
     }
+    let _ = writeln!(out, "\nSelected:");
+    if chains.selected.is_empty() {
+        let _ = writeln!(out, "  (none)");
+    }
+    for s in &chains.selected {
+        let _ = writeln!(out, "  {}/{}: {}", s.plugin.namespace, s.plugin.name, s.why);
+    }
     let _ = writeln!(out, "\nNot selected:");
     if chains.not_selected.is_empty() {
         let _ = writeln!(out, "  (none: every WasmPlugin applies)");
