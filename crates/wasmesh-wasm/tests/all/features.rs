@@ -431,8 +431,11 @@ fn config_plugin_reads_plugin_and_vm_configuration() {
             .await;
         assert_eq!(text(request.get("x-config-greeting")), "hello from config");
         assert_eq!(text(request.get("x-vm-config")), "vm-settings");
-        assert!(!fake.logged(LogLevel::Info, "root context done"));
+        // A request still in flight keeps the VM alive past its shutdown.
+        let in_flight = vm.http_context(StreamInfo::default()).unwrap();
         vm.shutdown();
+        assert!(!fake.logged(LogLevel::Info, "root context done"));
+        drop(in_flight);
         assert!(
             fake.logged(LogLevel::Info, "config: root context done"),
             "proxy_on_done of the root"
