@@ -61,3 +61,19 @@ fn secret_data_is_base64_of_the_json() {
     assert_eq!(cfg.registries().collect::<Vec<_>>(), vec!["r:1"]);
     assert!(DockerConfigJson::from_base64("%%%").is_err());
 }
+
+proptest::proptest! {
+    /// Whatever a bad secret holds, the error does not repeat it.
+    #[test]
+    fn errors_never_echo_secret_content(secret in "[A-Za-z0-9!@#%^&*]{8,24}") {
+        for json in [
+            format!(r#"{{"auths": {{"r:1": {{"auth": "{secret}!"}}}}}}"#),
+            format!(r#"{{"auths": {{"r:1": {{"auth": {secret}}}}}}}"#),
+            format!(r#"{{"auths": ["{secret}"]}}"#),
+        ] {
+            if let Err(e) = DockerConfigJson::from_json(json.as_bytes()) {
+                proptest::prop_assert!(!e.to_string().contains(&secret), "{}", e);
+            }
+        }
+    }
+}

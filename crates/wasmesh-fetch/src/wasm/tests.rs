@@ -80,3 +80,25 @@ fn unpacking_stops_at_the_limit() {
         Err(UnwrapError::TooLarge(_))
     ));
 }
+
+proptest::proptest! {
+    /// Whatever a server sends, checking and unwrapping it answers, never panics.
+    #[test]
+    fn arbitrary_bytes_never_panic(bytes in proptest::collection::vec(proptest::num::u8::ANY, 0..2048)) {
+        let _ = check_module(&bytes);
+        let _ = unwrap_archive(bytes.clone(), 1 << 16);
+        let mut with_magic = b"\0asm\x01\0\0\0".to_vec();
+        with_magic.extend_from_slice(&bytes);
+        let _ = check_module(&with_magic);
+    }
+
+    /// A module cut anywhere before its end is refused.
+    #[test]
+    fn every_truncation_of_a_module_is_refused(cut in 0usize..18) {
+        let mut m = b"\0asm\x01\0\0\0".to_vec();
+        m.extend_from_slice(&[0, 5, 4, b'n', b'a', b'm', b'e']);
+        m.extend_from_slice(&[0, 1, 0]);
+        proptest::prop_assume!(cut < m.len() && cut != 8 && cut != 15);
+        proptest::prop_assert!(check_module(&m[..cut]).is_err(), "cut at {}", cut);
+    }
+}
