@@ -66,7 +66,8 @@ pub fn run(args: Args) -> anyhow::Result<ExitCode> {
         root_namespace: wasmesh_api::DEFAULT_ROOT_NAMESPACE.into(),
         workers: 1,
         drain_timeout: Duration::from_secs(1),
-        cache_dir: Some(config.path().join(".cache")),
+        // The proxy's default cache: a second run of the demo does not compile again.
+        cache_dir: None,
     };
     let proxy = std::thread::Builder::new()
         .name("proxy".into())
