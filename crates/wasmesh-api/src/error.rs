@@ -38,7 +38,7 @@ pub enum ErrorKind {
     #[error("missing; allowed: {}", allowed_kinds())]
     MissingKind,
     /// The `kind` is not one wasmesh understands.
-    #[error("unknown kind `{0}`; allowed: {allowed}", allowed = allowed_kinds())]
+    #[error("unknown kind `{0}`; allowed: {allowed}{hint}", allowed = allowed_kinds(), hint = list_hint(.0))]
     UnknownKind(String),
     /// The `apiVersion` does not go with the `kind`.
     #[error("`{value}` is not an apiVersion of {kind}; allowed: {allowed}")]
@@ -57,6 +57,14 @@ pub enum ErrorKind {
     /// A rule that involves several fields.
     #[error("{0}")]
     Rule(String),
+}
+
+fn list_hint(kind: &str) -> &'static str {
+    if kind.ends_with("List") {
+        " (a List is not read: put each of its items in a document of its own, separated by ---)"
+    } else {
+        ""
+    }
 }
 
 fn allowed_kinds() -> String {
