@@ -225,6 +225,14 @@ impl HttpContext {
         if is_body && !end_of_stream {
             return Verdict::Buffer;
         }
+        self.resumed().await
+    }
+
+    /// Waits until a paused plugin resumes (`proxy_continue_stream`), replies, closes the
+    /// stream or fails. The callbacks await this themselves; a proxy needs it only after a
+    /// [`Verdict::Buffer`], when it waits for more body and the plugin may resume first
+    /// (e.g. from an http call's answer): the buffered data then goes on.
+    pub async fn resumed(&mut self) -> Verdict {
         let Some(notify) = self.core.with_stream(self.id, |s| s.notify.clone()) else {
             return Verdict::Continue;
         };

@@ -33,7 +33,7 @@ impl TcpContext {
         self.reset_flags();
         let result = self.core.call("proxy_on_new_connection", &f, self.id, self.id);
         match self.settle(result) {
-            TcpVerdict::Buffer => self.wait_resumed().await,
+            TcpVerdict::Buffer => self.resumed().await,
             verdict => verdict,
         }
     }
@@ -146,7 +146,10 @@ impl TcpContext {
         }
     }
 
-    async fn wait_resumed(&self) -> TcpVerdict {
+    /// Waits until a plugin that paused (a [`TcpVerdict::Buffer`]) resumes the connection
+    /// (`proxy_continue_stream`), closes it or fails. A proxy awaits this together with the
+    /// next data: when it resolves to `Continue`, the buffered data goes on.
+    pub async fn resumed(&self) -> TcpVerdict {
         let Some(notify) = self.core.with_stream(self.id, |s| s.notify.clone()) else {
             return TcpVerdict::Continue;
         };
