@@ -312,6 +312,10 @@ fn metadata_names_labels_and_kinds() {
                 "kind: WasmPlugins\n",
                 Some(("kind", "unknown kind `WasmPlugins`")),
             ),
+            (
+                "kind: List\n",
+                Some(("kind", "put each of its items in a document of its own")),
+            ),
             ("", Some(("kind", "missing; allowed: WasmPlugin"))),
         ],
     );
