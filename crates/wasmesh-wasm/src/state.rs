@@ -15,6 +15,10 @@ use wasmtime::{Memory, ResourceLimiter, TypedFunc};
 use crate::vm::VmCore;
 use crate::{CompiledPlugin, HeaderMap, Host, LocalReply, StreamInfo};
 
+/// Most http/gRPC calls and streams one VM may have in flight: a plugin cannot make the
+/// proxy hold unbounded work (more get `InternalFailure`).
+pub const MAX_CALLS_IN_FLIGHT: usize = 4096;
+
 /// The id of the root context (the only one per VM; stream contexts count up from 2).
 pub const ROOT_CONTEXT_ID: u32 = 1;
 

@@ -118,6 +118,9 @@ fn grpc_call(c: &mut C<'_>, parts: [(u32, u32); 5], timeout_ms: u32, token_ptr: 
         timeout,
     };
     let state = c.data_mut();
+    if state.calls.len() >= crate::state::MAX_CALLS_IN_FLIGHT {
+        return Err(Status::InternalFailure.into());
+    }
     let future = match state.host.grpc_call(request) {
         Ok(future) => future,
         Err(CallError::UnknownCluster(_)) => return Err(Status::BadArgument.into()),
@@ -195,6 +198,9 @@ fn grpc_stream(c: &mut C<'_>, parts: [(u32, u32); 4], token_ptr: u32) -> HostRes
     };
     let (outgoing, receiver) = tokio::sync::mpsc::unbounded_channel();
     let state = c.data_mut();
+    if state.calls.len() >= crate::state::MAX_CALLS_IN_FLIGHT {
+        return Err(Status::InternalFailure.into());
+    }
     let mut incoming = match state.host.grpc_stream(request, receiver) {
         Ok(incoming) => incoming,
         Err(CallError::UnknownCluster(_)) => return Err(Status::BadArgument.into()),

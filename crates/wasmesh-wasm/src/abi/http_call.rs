@@ -78,6 +78,9 @@ fn http_call(
     };
     let timeout = request.timeout;
     let state = c.data_mut();
+    if state.calls.len() >= crate::state::MAX_CALLS_IN_FLIGHT {
+        return Err(Status::InternalFailure.into());
+    }
     let future = match state.host.http_call(request) {
         Ok(future) => future,
         Err(CallError::UnknownCluster(_)) => return Err(Status::BadArgument.into()),
