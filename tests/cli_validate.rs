@@ -127,17 +127,24 @@ fn unknown_kinds_fields_and_duplicate_keys_are_errors() {
 }
 
 #[test]
-fn the_same_resource_twice_is_an_error() {
+fn the_same_resource_twice_is_a_warning() {
     let run = wasmesh(&[
         "validate",
         "-f",
         example("plugin.yaml").to_str().unwrap(),
         example("plugin.yaml").to_str().unwrap(),
     ]);
-    assert_eq!(run.code, 1, "{run:?}");
+    assert_eq!(run.code, 0, "each document is valid: {run:?}");
     assert!(
-        run.stderr
-            .contains("WasmPlugin istio-system/openid-connect is already defined at"),
+        run.stdout.contains("2 valid documents, 0 invalid, in 2 files"),
+        "{run:?}"
+    );
+    assert!(
+        run.stderr.contains("warning: ")
+            && run
+                .stderr
+                .contains("WasmPlugin istio-system/openid-connect is also defined at")
+            && run.stderr.contains("the first (in path order) is used"),
         "{run:?}"
     );
 }

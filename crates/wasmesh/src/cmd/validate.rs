@@ -53,12 +53,17 @@ pub fn run(args: Args) -> anyhow::Result<ExitCode> {
             match doc {
                 Ok(doc) => {
                     let key = doc.resource.key();
+                    valid += 1;
+                    println!("valid: {}: {key}", doc.origin);
+                    // Each document is valid on its own; loaded together as one config
+                    // directory, only the first would be used.
                     if let Some(first) = seen.get(&key) {
-                        invalid += 1;
-                        eprintln!("error: {}: {key} is already defined at {first}", doc.origin);
+                        eprintln!(
+                            "warning: {}: {key} is also defined at {first}; in one config directory \
+                             the first (in path order) is used",
+                            doc.origin
+                        );
                     } else {
-                        valid += 1;
-                        println!("valid: {}: {key}", doc.origin);
                         seen.insert(key, doc.origin);
                     }
                 }
