@@ -122,8 +122,9 @@ pub enum Verdict {
     LocalReply(LocalReply),
     /// Reset the stream (`proxy_close_stream`).
     Close,
-    /// The plugin failed (trap, time budget, bad memory access, refused context). What to
-    /// do is in [`crate::Failure::action`], decided by the plugin's failStrategy.
+    /// The plugin failed (trap, time budget, memory cap, refused context). What to do is in
+    /// [`crate::Failure::action`], decided by the plugin's failStrategy; the headers or data
+    /// passed in hold what the plugin left in them (FAIL_OPEN goes on with them).
     Failed(crate::Failure),
 }
 

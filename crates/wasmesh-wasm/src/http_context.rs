@@ -161,11 +161,10 @@ impl HttpContext {
         }
         let result = call(&self.core, self.id, count);
         let verdict = self.settle(result, false, end_of_stream).await;
-        if matches!(verdict, Verdict::Continue) {
-            // A copy stays for `proxy_on_log` and later callbacks.
-            if let Some(out) = self.core.with_stream(self.id, |s| part.map(s).clone()) {
-                *map = out;
-            }
+        // The map as the plugin left it goes back whatever the verdict (a FAIL_OPEN proxy
+        // goes on with it); a copy stays for `proxy_on_log` and later callbacks.
+        if let Some(out) = self.core.with_stream(self.id, |s| part.map(s).clone()) {
+            *map = out;
         }
         verdict
     }
@@ -193,17 +192,15 @@ impl HttpContext {
         }
         let result = call(&self.core, self.id, size);
         let verdict = self.settle(result, true, end_of_stream).await;
-        if matches!(verdict, Verdict::Continue | Verdict::Buffer) {
-            let out = self.core.with_stream(self.id, |s| {
-                std::mem::take(if request {
-                    &mut s.request_body
-                } else {
-                    &mut s.response_body
-                })
-            });
-            if let Some(out) = out {
-                *body = out;
-            }
+        let out = self.core.with_stream(self.id, |s| {
+            std::mem::take(if request {
+                &mut s.request_body
+            } else {
+                &mut s.response_body
+            })
+        });
+        if let Some(out) = out {
+            *body = out;
         }
         verdict
     }

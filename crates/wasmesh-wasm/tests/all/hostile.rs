@@ -63,8 +63,14 @@ fn a_panicking_plugin_is_skipped_under_fail_open() {
     run(async {
         let vm = start(&plugin, Rc::new(NoHost));
         let mut ctx = vm.http_context(StreamInfo::default()).unwrap();
-        let failure = failed(ctx.on_request_headers(&mut get("/"), true).await);
+        let mut request = get("/kept");
+        let failure = failed(ctx.on_request_headers(&mut request, true).await);
         assert_eq!(failure.action(), FailAction::Skip);
+        assert_eq!(
+            text(request.get(":path")),
+            "/kept",
+            "the proxy goes on with the headers"
+        );
         assert_eq!(
             vm.http_context(StreamInfo::default()).err().unwrap().action(),
             FailAction::Skip
