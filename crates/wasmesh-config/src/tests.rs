@@ -197,3 +197,27 @@ async fn the_watcher_publishes_changes_promptly() {
     assert_eq!(watcher.current().resources.len(), 2);
     assert!(watcher.current().resolve("ns", "none", "istio-system").is_none());
 }
+
+#[test]
+fn the_store_counts_only_real_changes() {
+    let docs: Vec<_> = wasmesh_api::parse("p.yaml", &plugin("a", "1"), wasmesh_api::Format::Yaml)
+        .into_iter()
+        .map(|d| d.unwrap())
+        .collect();
+    let mut store = Store::new();
+    assert!(store.apply(Event::Apply(docs[0].clone())));
+    assert_eq!(store.generation(), 1);
+    assert!(
+        !store.apply(Event::Apply(docs[0].clone())),
+        "the same resource again is no change"
+    );
+    assert_eq!(store.generation(), 1);
+    assert_eq!(store.origin(&key("a")).unwrap().file, "p.yaml");
+    assert!(store.apply(Event::Delete(key("a"))));
+    assert!(
+        !store.apply(Event::Delete(key("a"))),
+        "deleting what is not there is no change"
+    );
+    assert_eq!(store.generation(), 2);
+    assert!(store.resources().is_empty() && store.origin(&key("a")).is_none());
+}
