@@ -221,3 +221,27 @@ fn the_store_counts_only_real_changes() {
     assert_eq!(store.generation(), 2);
     assert!(store.resources().is_empty() && store.origin(&key("a")).is_none());
 }
+
+#[test]
+fn apply_moves_a_resource_out_of_a_file_of_the_other_format() {
+    let dir = tempfile::tempdir().unwrap();
+    write(
+        dir.path(),
+        "a.json",
+        r#"{"apiVersion": "extensions.istio.io/v1alpha1", "kind": "WasmPlugin",
+ "metadata": {"name": "a", "namespace": "ns"}, "spec": {"url": "file:///a.wasm"}}"#,
+    );
+    let edit = plan_apply(
+        dir.path(),
+        "in.yaml",
+        &plugin("a", "7"),
+        wasmesh_api::Format::Yaml,
+    )
+    .unwrap();
+    edit.write().unwrap();
+    assert!(!dir.path().join("a.json").exists(), "the JSON file held only a");
+    let mut store = Store::new();
+    DirSource::new(dir.path()).sync(&mut store).unwrap();
+    assert_eq!(priority(&store, "a"), Some(7));
+    assert!(matches!(&edit.outcomes[0].1, Outcome::Created(p) if p.ends_with("wasmplugin-ns-a.yaml")));
+}
