@@ -232,6 +232,8 @@ fn one(
                 work,
                 scenario.name,
             )?;
+            let (_, response) = peers::get(port, scenario.path, header.as_deref())?;
+            scenario::check_chain(chain, &response)?;
             (port, Some(peer))
         }
     };

@@ -96,7 +96,8 @@ pub fn all() -> Vec<Scenario> {
     ]
 }
 
-const PHASES: [&str; 4] = ["AUTHN", "AUTHZ", "STATS", "UNSPECIFIED"];
+/// Istio's PluginPhase values; `UNSPECIFIED_PHASE` lands last, just before the router.
+const PHASES: [&str; 4] = ["AUTHN", "AUTHZ", "STATS", "UNSPECIFIED_PHASE"];
 
 /// Where the bench finds plugin modules and peers.
 pub struct Env<'a> {
@@ -124,7 +125,14 @@ pub fn write_config(dir: &Path, chain: &Chain, env: &Env<'_>) -> Result<()> {
                 );
             }
         }
-        Chain::Body => docs += &plugin_yaml("body", "UNSPECIFIED", &env.plugins.join("body.wasm"), "body"),
+        Chain::Body => {
+            docs += &plugin_yaml(
+                "body",
+                "UNSPECIFIED_PHASE",
+                &env.plugins.join("body.wasm"),
+                "body",
+            )
+        }
         Chain::Jwt => docs += &jwt_yaml()?,
     }
     if !docs.is_empty() {
@@ -234,6 +242,26 @@ spec:
         subject = jwt::SUBJECT,
         jwks = jwt.jwks
     ))
+}
+
+/// Checks that a response came through the chain the scenario asked for, so a plugin that
+/// was skipped (a bad document, a failed fetch under FAIL_OPEN) cannot flatter the numbers.
+pub fn check_chain(chain: &Chain, response: &str) -> Result<()> {
+    let lower = response.to_ascii_lowercase();
+    let (what, seen, wanted) = match chain {
+        Chain::Headers(n) => (
+            "x-wasm-response headers",
+            lower.matches("\r\nx-wasm-response:").count(),
+            *n,
+        ),
+        Chain::Body => ("wrapped bodies", lower.matches("wasm(").count(), 1),
+        Chain::Jwt => return Ok(()),
+    };
+    anyhow::ensure!(
+        seen == wanted,
+        "expected {wanted} {what} in the response, saw {seen}:\n{response:.600}"
+    );
+    Ok(())
 }
 
 /// The header a scenario's requests carry.
