@@ -126,6 +126,12 @@ impl WasmHost {
         self.inner.shared_data.get(vm_id, key).map(|(value, _)| value)
     }
 
+    /// How many distinct compiled modules the loaded plugins use (plugins with the same
+    /// module bytes share one).
+    pub fn compiled_modules(&self) -> usize {
+        self.inner.cache.len()
+    }
+
     /// The sandbox limits in force.
     pub fn limits(&self) -> &Limits {
         &self.inner.limits

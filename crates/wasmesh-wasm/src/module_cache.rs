@@ -31,7 +31,8 @@ pub enum CacheHit {
 pub struct ModuleCache {
     dir: Option<PathBuf>,
     engine_key: String,
-    modules: Mutex<HashMap<String, Module>>,
+    /// Compiled modules in use, with the number of loaded plugins using each.
+    modules: Mutex<HashMap<String, (Module, usize)>>,
 }
 
 impl ModuleCache {
@@ -53,6 +54,7 @@ impl ModuleCache {
     }
 
     /// The compiled module for `bytes` whose sha256 is `digest` (checked by the caller).
+    /// Each success must be paired with one [`ModuleCache::release`].
     pub fn get_or_compile(
         &self,
         engine: &Engine,
@@ -60,7 +62,13 @@ impl ModuleCache {
         digest: &str,
         bytes: &[u8],
     ) -> Result<(Module, CacheHit), WasmError> {
-        if let Some(module) = self.modules.lock().unwrap_or_else(|e| e.into_inner()).get(digest) {
+        if let Some((module, users)) = self
+            .modules
+            .lock()
+            .unwrap_or_else(|e| e.into_inner())
+            .get_mut(digest)
+        {
+            *users += 1;
             return Ok((module.clone(), CacheHit::Memory));
         }
         let (module, hit) = match self.load_from_disk(engine, digest) {
@@ -75,11 +83,28 @@ impl ModuleCache {
                 (module, CacheHit::Compiled)
             }
         };
-        self.modules
-            .lock()
-            .unwrap_or_else(|e| e.into_inner())
-            .insert(digest.to_owned(), module.clone());
-        Ok((module, hit))
+        let mut modules = self.modules.lock().unwrap_or_else(|e| e.into_inner());
+        // Another thread may have compiled the same digest meanwhile: share one.
+        let (module, users) = modules.entry(digest.to_owned()).or_insert((module, 0));
+        *users += 1;
+        Ok((module.clone(), hit))
+    }
+
+    /// A plugin using `digest` is gone; the last one frees the compiled code (VMs still
+    /// running keep their own reference).
+    pub fn release(&self, digest: &str) {
+        let mut modules = self.modules.lock().unwrap_or_else(|e| e.into_inner());
+        if let Some((_, users)) = modules.get_mut(digest) {
+            *users -= 1;
+            if *users == 0 {
+                modules.remove(digest);
+            }
+        }
+    }
+
+    /// How many distinct compiled modules are in use.
+    pub fn len(&self) -> usize {
+        self.modules.lock().unwrap_or_else(|e| e.into_inner()).len()
     }
 
     fn path(&self, digest: &str) -> Option<PathBuf> {

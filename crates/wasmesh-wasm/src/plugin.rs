@@ -45,6 +45,19 @@ pub struct CompiledPlugin {
     pub(crate) abi: AbiVersion,
     pub(crate) plugin_name: String,
     cache_hit: CacheHit,
+    _lease: ModuleLease,
+}
+
+/// This plugin's use of a compiled module in the host's cache.
+struct ModuleLease {
+    host: WasmHost,
+    digest: String,
+}
+
+impl Drop for ModuleLease {
+    fn drop(&mut self) {
+        self.host.inner.cache.release(&self.digest);
+    }
 }
 
 impl std::fmt::Debug for CompiledPlugin {
@@ -65,6 +78,11 @@ impl CompiledPlugin {
             inner
                 .cache
                 .get_or_compile(&inner.engine, &plugin_name, &spec.sha256, &spec.module)?;
+        // Released when the plugin goes, or right away if the rest of loading fails.
+        let lease = ModuleLease {
+            host: host.clone(),
+            digest: spec.sha256.clone(),
+        };
         let abi = AbiVersion::detect(&module).ok_or_else(|| WasmError::UnsupportedAbi {
             plugin: plugin_name.clone(),
             digest: spec.sha256.clone(),
@@ -89,6 +107,7 @@ impl CompiledPlugin {
             abi,
             plugin_name,
             cache_hit,
+            _lease: lease,
         })
     }
 

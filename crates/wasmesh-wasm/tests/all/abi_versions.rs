@@ -168,3 +168,28 @@ fn hostcalls_answer_the_statuses_of_the_spec() {
         );
     });
 }
+
+#[test]
+fn plugins_with_the_same_module_share_one_compiled_module_until_the_last_goes() {
+    let host = host();
+    let first = load(
+        &host,
+        PluginSpec::new("a", "one", wasmesh_testkit::plugin_bytes("headers")),
+    );
+    let second = load(
+        &host,
+        PluginSpec::new("b", "two", wasmesh_testkit::plugin_bytes("headers")),
+    );
+    let other = load(&host, spec("local_reply"));
+    assert_eq!(host.compiled_modules(), 2);
+    drop(first);
+    assert_eq!(host.compiled_modules(), 2, "`b.two` still uses it");
+    drop(second);
+    assert_eq!(host.compiled_modules(), 1, "freed with its last plugin");
+    drop(other);
+    assert_eq!(host.compiled_modules(), 0);
+    // A module that fails to load holds nothing.
+    let not_proxy_wasm = wat::parse_str("(module)").unwrap();
+    assert!(host.load(PluginSpec::new("test", "bad", not_proxy_wasm)).is_err());
+    assert_eq!(host.compiled_modules(), 0);
+}
