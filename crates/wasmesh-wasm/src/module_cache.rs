@@ -145,6 +145,30 @@ impl ModuleCache {
         if let Err(e) = result {
             tracing::warn!(path = %path.display(), "could not write the compiled-code cache: {e}");
         }
+        if let Some(dir) = &self.dir {
+            evict_oldest(dir, MAX_DISK_ENTRIES);
+        }
+    }
+}
+
+/// Most compiled modules kept on disk; the least recently written go first.
+const MAX_DISK_ENTRIES: usize = 64;
+
+fn evict_oldest(dir: &Path, keep: usize) {
+    let Ok(entries) = std::fs::read_dir(dir) else {
+        return;
+    };
+    let mut files: Vec<(std::time::SystemTime, PathBuf)> = entries
+        .filter_map(Result::ok)
+        .filter(|e| e.path().extension().is_some_and(|x| x == "cwasm"))
+        .filter_map(|e| Some((e.metadata().ok()?.modified().ok()?, e.path())))
+        .collect();
+    if files.len() <= keep {
+        return;
+    }
+    files.sort();
+    for (_, path) in &files[..files.len() - keep] {
+        let _ = std::fs::remove_file(path);
     }
 }
 
@@ -152,4 +176,27 @@ fn write_atomically(path: &Path, bytes: &[u8]) -> std::io::Result<()> {
     let tmp = path.with_extension(format!("tmp{}", std::process::id()));
     std::fs::write(&tmp, bytes)?;
     std::fs::rename(&tmp, path)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn the_disk_cache_keeps_the_newest_entries() {
+        let dir = tempfile::tempdir().unwrap();
+        for i in 0..5 {
+            std::fs::write(dir.path().join(format!("{i}.cwasm")), b"x").unwrap();
+            // Distinct modification times.
+            std::thread::sleep(std::time::Duration::from_millis(20));
+        }
+        std::fs::write(dir.path().join("other.txt"), b"x").unwrap();
+        evict_oldest(dir.path(), 3);
+        let mut left: Vec<String> = std::fs::read_dir(dir.path())
+            .unwrap()
+            .map(|e| e.unwrap().file_name().into_string().unwrap())
+            .collect();
+        left.sort();
+        assert_eq!(left, ["2.cwasm", "3.cwasm", "4.cwasm", "other.txt"]);
+    }
 }
