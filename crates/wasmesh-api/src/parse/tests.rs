@@ -262,3 +262,24 @@ fn latest_tag_defaults_to_always() {
         "not OCI"
     );
 }
+
+proptest::proptest! {
+    /// Whatever the text, parsing reports errors and never panics; every error has a line
+    /// inside the file.
+    #[test]
+    fn any_text_parses_without_panicking(
+        text in "(---\n|apiVersion: |kind: |WasmPlugin|Proxy|metadata:|name: |spec:|url: |\\{|\\}|\\[|\\]|\"|'|:|-|#| |\n|\t|x|1|é|\\.\\.\\.\n)*",
+        json in proptest::bool::ANY,
+    ) {
+        let format = if json { Format::Json } else { Format::Yaml };
+        let lines = text.lines().count().max(1) + 1;
+        for doc in parse("fuzz", &text, format) {
+            if let Err(e) = doc {
+                proptest::prop_assert!(!e.errors.is_empty());
+                for err in &e.errors {
+                    proptest::prop_assert!(err.line >= 1 && err.line <= lines, "{err} (file has {lines} lines)");
+                }
+            }
+        }
+    }
+}
