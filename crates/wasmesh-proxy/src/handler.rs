@@ -12,16 +12,17 @@ use crate::chain::{Exchange, RequestFlow};
 use crate::error::ProxyError;
 use crate::forward;
 use crate::plugin::stream::{self, Contexts};
-use crate::stats::{Labels, Observation};
+use crate::stats::Labels;
 use crate::upstream::Target;
-use crate::worker::{ConnCtx, WorkerListener};
+use crate::worker::{ConnCtx, StatKey, WorkerListener};
 
 /// Envoy's default route timeout.
 const DEFAULT_ROUTE_TIMEOUT: Duration = Duration::from_secs(15);
 
 /// What the router learned, for stats.
 struct Routed {
-    cluster: Option<Rc<str>>,
+    /// The cluster's index.
+    cluster: Option<usize>,
     flag: &'static str,
 }
 
@@ -58,18 +59,18 @@ pub async fn handle(
         }
     }
     let end_of_stream = body.is_end_stream();
-    // A plugin may pause a request and never resume it: the route's timeout bounds that.
-    let flow = match tokio::time::timeout(
-        pause_limit,
-        chain.on_request(&mut ex, &listener.vms, &mut contexts, end_of_stream),
-    )
-    .await
-    {
-        Ok(flow) => flow,
-        Err(_) => RequestFlow::Reply {
-            index: 0,
-            response: ProxyError::PluginTimeout { timeout: pause_limit }.into_response(),
-        },
+    let on_request = chain.on_request(&mut ex, &listener.vms, &mut contexts, end_of_stream);
+    let flow = if pause_limit_applies(chain) {
+        // A plugin may pause a request and never resume it: the route's timeout bounds that.
+        match tokio::time::timeout(pause_limit, on_request).await {
+            Ok(flow) => flow,
+            Err(_) => RequestFlow::Reply {
+                index: 0,
+                response: ProxyError::PluginTimeout { timeout: pause_limit }.into_response(),
+            },
+        }
+    } else {
+        on_request.await
     };
     let (response, end, routed) = match flow {
         RequestFlow::Forward => {
@@ -138,24 +139,26 @@ pub async fn handle(
     if contexts.iter().any(Option::is_some) && !body.is_end_stream() {
         body = stream::pump_response(std::mem::take(&mut contexts), end, body);
     }
-    let labels = Labels {
-        reporter: listener.reporter,
-        destination_workload: listener.workload.clone(),
-        destination_workload_namespace: listener.workload_namespace.clone(),
-        destination_service: routed
-            .cluster
-            .map(|c| std::sync::Arc::from(&*c))
-            .unwrap_or_else(|| listener.unknown.clone()),
-        request_protocol: protocol,
-        response_code: parts.status.as_u16(),
-        response_flags: routed.flag,
+    let key = StatKey {
+        cluster: routed.cluster,
+        code: parts.status.as_u16(),
+        flag: routed.flag,
+        protocol,
     };
-    conn.worker.stats.record(Observation {
-        labels: &labels,
-        duration: start.elapsed(),
-        request_bytes,
-        response_bytes: content_length(&parts.headers),
-    });
+    listener
+        .series(&conn.worker.stats, key, || Labels {
+            reporter: listener.reporter,
+            destination_workload: listener.workload.clone(),
+            destination_workload_namespace: listener.workload_namespace.clone(),
+            destination_service: match routed.cluster {
+                Some(i) => std::sync::Arc::from(&*listener.cluster_names[i]),
+                None => listener.unknown.clone(),
+            },
+            request_protocol: protocol,
+            response_code: parts.status.as_u16(),
+            response_flags: routed.flag,
+        })
+        .observe(start.elapsed(), request_bytes, content_length(&parts.headers));
     Ok(Response::from_parts(parts, body))
 }
 
@@ -176,7 +179,7 @@ async fn route_and_send(
         });
     };
     let cluster = listener.snapshot.clusters.get(route.cluster_index);
-    routed.cluster = Some(listener.cluster_names[route.cluster_index].clone());
+    routed.cluster = Some(route.cluster_index);
     let endpoint =
         listener
             .pick_endpoint(route.cluster_index)
@@ -215,6 +218,11 @@ async fn route_and_send(
     }
     forward::to_downstream(&mut parts);
     Ok(Response::from_parts(parts, body))
+}
+
+/// Only chains with plugins can pause; the others need no timer.
+fn pause_limit_applies(chain: &crate::chain::ChainSpec) -> bool {
+    chain.has_plugins()
 }
 
 fn empty_parts() -> request::Parts {

@@ -58,8 +58,8 @@ impl<const N: usize> Histogram<N> {
     }
 }
 
-/// The counters of one label set.
-struct Series {
+/// The counters of one label set, on one worker.
+pub struct Series {
     requests: AtomicU64,
     duration: Histogram<19>,
     request_bytes: Histogram<8>,
@@ -218,27 +218,37 @@ impl WorkerStats {
         }
     }
 
-    pub fn record(&self, o: Observation<'_>) {
-        let series = {
-            let mut cache = self.cache.borrow_mut();
-            match cache.get(o.labels) {
-                Some(s) => s.clone(),
-                None => {
-                    let s = self.shared.register(o.labels);
-                    cache.insert(o.labels.clone(), s.clone());
-                    s
-                }
+    /// This worker's series for a label set.
+    pub fn series(&self, labels: &Labels) -> Arc<Series> {
+        let mut cache = self.cache.borrow_mut();
+        match cache.get(labels) {
+            Some(s) => s.clone(),
+            None => {
+                let s = self.shared.register(labels);
+                cache.insert(labels.clone(), s.clone());
+                s
             }
-        };
-        series.requests.fetch_add(1, Relaxed);
-        let ms = o.duration.as_secs_f64() * 1000.0;
-        series.duration.observe(&DURATION_BUCKETS_MS, ms, 1000.0);
-        series
-            .request_bytes
-            .observe(&SIZE_BUCKETS, o.request_bytes as f64, 1.0);
-        series
-            .response_bytes
-            .observe(&SIZE_BUCKETS, o.response_bytes as f64, 1.0);
+        }
+    }
+
+    pub fn record(&self, o: Observation<'_>) {
+        self.series(o.labels)
+            .observe(o.duration, o.request_bytes, o.response_bytes);
+    }
+}
+
+// === impl Series ===
+
+impl Series {
+    /// Records one finished request.
+    pub fn observe(&self, duration: Duration, request_bytes: u64, response_bytes: u64) {
+        self.requests.fetch_add(1, Relaxed);
+        let ms = duration.as_secs_f64() * 1000.0;
+        self.duration.observe(&DURATION_BUCKETS_MS, ms, 1000.0);
+        self.request_bytes
+            .observe(&SIZE_BUCKETS, request_bytes as f64, 1.0);
+        self.response_bytes
+            .observe(&SIZE_BUCKETS, response_bytes as f64, 1.0);
     }
 }
 

@@ -24,7 +24,7 @@ use crate::listener;
 use crate::plugin::host::WorkerHost;
 use crate::run::Shared;
 use crate::snapshot::{ListenerConfig, ListenerProtocol, Snapshot, TrafficDirection};
-use crate::stats::WorkerStats;
+use crate::stats::{Labels, Series, WorkerStats};
 use crate::upstream::UpstreamPool;
 
 /// Envoy's default limit on request headers (60 KiB); more gets 431.
@@ -62,6 +62,18 @@ pub struct WorkerListener {
     pub workload: Arc<str>,
     pub workload_namespace: Arc<str>,
     pub unknown: Arc<str>,
+    /// The stats series this listener's requests were recorded in, by what tells them
+    /// apart; a short list, scanned, so a request costs no label hashing.
+    series: RefCell<Vec<(StatKey, Arc<Series>)>>,
+}
+
+/// What distinguishes the stats series of one listener's requests.
+#[derive(Clone, Copy, PartialEq, Eq)]
+pub struct StatKey {
+    pub cluster: Option<usize>,
+    pub code: u16,
+    pub flag: &'static str,
+    pub protocol: &'static str,
 }
 
 /// The current [`WorkerListener`] of one bound socket; replaced on each snapshot.
@@ -107,9 +119,21 @@ impl WorkerListener {
             workload: Arc::from(snapshot.workload.name.as_str()),
             workload_namespace: Arc::from(snapshot.workload.namespace.as_str()),
             unknown: Arc::from("unknown"),
+            series: RefCell::new(Vec::new()),
             config,
             snapshot,
         }
+    }
+
+    /// The series a request with `key` is recorded in.
+    pub fn series(&self, stats: &WorkerStats, key: StatKey, labels: impl FnOnce() -> Labels) -> Arc<Series> {
+        let mut list = self.series.borrow_mut();
+        if let Some((_, s)) = list.iter().find(|(k, _)| *k == key) {
+            return s.clone();
+        }
+        let s = stats.series(&labels());
+        list.push((key, s.clone()));
+        s
     }
 
     /// The next endpoint of a cluster, round robin.
