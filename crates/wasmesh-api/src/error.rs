@@ -61,7 +61,7 @@ pub enum ErrorKind {
 
 fn list_hint(kind: &str) -> &'static str {
     if kind.ends_with("List") {
-        " (a List is not read: put each of its items in a document of its own, separated by ---)"
+        " (lists: `List` of v1, or the list of one of these kinds, like `WasmPluginList`)"
     } else {
         ""
     }

@@ -39,6 +39,17 @@ pub enum EditError {
     /// The config directory can't be read.
     #[error(transparent)]
     Config(#[from] crate::ConfigError),
+    /// A resource to change is an item of a List with other items; editing it in place
+    /// would change its neighbours.
+    #[error(
+        "{key} is an item of a List in {path}; edit that file, or split the List into documents of their own"
+    )]
+    InList { key: ResourceKey, path: PathBuf },
+    /// `apply` of a List with several items: each needs a document of its own.
+    #[error(
+        "{0} holds a List of several items; apply takes documents of their own (split the List with ---)"
+    )]
+    InputList(String),
 }
 
 /// What an edit does to one resource.
@@ -91,19 +102,50 @@ struct Place {
     resource: Option<Resource>,
 }
 
+impl Place {
+    /// Refuses a place inside a List that holds other items too.
+    fn editable(&self, files: &BTreeMap<PathBuf, DirFile>, key: &ResourceKey) -> Result<(), EditError> {
+        let shared = files[&self.path]
+            .places
+            .iter()
+            .filter(|(_, span)| *span == self.span)
+            .count()
+            > 1;
+        if shared {
+            return Err(EditError::InList {
+                key: key.clone(),
+                path: self.path.clone(),
+            });
+        }
+        Ok(())
+    }
+}
+
 struct DirFile {
     text: String,
     format: Format,
     places: Vec<(ResourceKey, Range<usize>)>,
 }
 
-fn read_input(name: &str, text: &str, format: Format) -> Result<Vec<Input>, EditError> {
+/// The valid documents of the input; `require_documents`: refuse a List of several items
+/// (their text can't be copied one by one).
+fn read_input(
+    name: &str,
+    text: &str,
+    format: Format,
+    require_documents: bool,
+) -> Result<Vec<Input>, EditError> {
     let mut inputs = Vec::new();
     let mut invalid = Vec::new();
     let mut seen = BTreeSet::new();
+    let mut spans = BTreeSet::new();
     for doc in parse(name, text, format) {
         match doc {
             Ok(doc) => {
+                let in_list = !spans.insert((doc.span.start, doc.span.end));
+                if in_list && require_documents {
+                    return Err(EditError::InputList(name.to_string()));
+                }
                 let key = doc.resource.key();
                 if !seen.insert(key.clone()) {
                     return Err(EditError::Duplicate(key));
@@ -188,13 +230,16 @@ type Splices = BTreeMap<PathBuf, Vec<(Range<usize>, String)>>;
 
 /// Plans `apply` of the documents in `text` (named `name`) to `dir`.
 pub fn plan_apply(dir: &Path, name: &str, text: &str, format: Format) -> Result<Edit, EditError> {
-    let inputs = read_input(name, text, format)?;
+    let inputs = read_input(name, text, format, true)?;
     let files = read_dir_files(dir)?;
     let mut splices: Splices = BTreeMap::new();
     let mut new_files: BTreeMap<PathBuf, String> = BTreeMap::new();
     let mut edit = Edit::default();
     for input in inputs {
         let places = places_of(&files, &input.key);
+        for p in &places {
+            p.editable(&files, &input.key)?;
+        }
         let mut places = places.into_iter();
         let outcome = match places.next() {
             Some(first) if first.resource.as_ref() == Some(&input.resource) && places.len() == 0 => {
@@ -241,12 +286,15 @@ pub fn plan_apply(dir: &Path, name: &str, text: &str, format: Format) -> Result<
 
 /// Plans `delete` of the resources named by the documents in `text` from `dir`.
 pub fn plan_delete(dir: &Path, name: &str, text: &str, format: Format) -> Result<Edit, EditError> {
-    let inputs = read_input(name, text, format)?;
+    let inputs = read_input(name, text, format, false)?;
     let files = read_dir_files(dir)?;
     let mut splices: Splices = BTreeMap::new();
     let mut edit = Edit::default();
     for input in inputs {
         let places = places_of(&files, &input.key);
+        for p in &places {
+            p.editable(&files, &input.key)?;
+        }
         let outcome = if places.is_empty() {
             Outcome::NotFound
         } else {

@@ -245,3 +245,58 @@ fn apply_moves_a_resource_out_of_a_file_of_the_other_format() {
     assert_eq!(priority(&store, "a"), Some(7));
     assert!(matches!(&edit.outcomes[0].1, Outcome::Created(p) if p.ends_with("wasmplugin-ns-a.yaml")));
 }
+
+#[test]
+fn items_of_a_list_are_loaded_but_not_edited_in_place() {
+    let dir = tempfile::tempdir().unwrap();
+    let list = "apiVersion: v1\nkind: List\nitems:\n- {apiVersion: extensions.istio.io/v1alpha1, kind: WasmPlugin, metadata: {name: a, namespace: ns}, spec: {url: x}}\n- {apiVersion: extensions.istio.io/v1alpha1, kind: WasmPlugin, metadata: {name: b, namespace: ns}, spec: {url: y}}\n";
+    write(dir.path(), "list.yaml", list);
+    let mut store = Store::new();
+    DirSource::new(dir.path()).sync(&mut store).unwrap();
+    assert_eq!(store.resources().len(), 2);
+
+    let err = plan_apply(
+        dir.path(),
+        "in.yaml",
+        &plugin("a", "3"),
+        wasmesh_api::Format::Yaml,
+    )
+    .unwrap_err();
+    assert!(
+        err.to_string()
+            .contains("WasmPlugin ns/a is an item of a List in"),
+        "{err}"
+    );
+    let err = plan_delete(
+        dir.path(),
+        "in.yaml",
+        &plugin("b", "3"),
+        wasmesh_api::Format::Yaml,
+    )
+    .unwrap_err();
+    assert!(matches!(err, EditError::InList { .. }), "{err}");
+    assert_eq!(fs::read_to_string(dir.path().join("list.yaml")).unwrap(), list);
+
+    let err = plan_apply(dir.path(), "in.yaml", list, wasmesh_api::Format::Yaml).unwrap_err();
+    assert!(matches!(err, EditError::InputList(_)), "{err}");
+    // Deleting by a list only needs the names.
+    let other = tempfile::tempdir().unwrap();
+    write(
+        other.path(),
+        "p.yaml",
+        &format!("{}{}{}", plugin("a", "1"), plugin("b", "1"), plugin("c", "1")),
+    );
+    let edit = plan_delete(other.path(), "list.yaml", list, wasmesh_api::Format::Yaml).unwrap();
+    edit.write().unwrap();
+    assert_eq!(
+        edit.outcomes
+            .iter()
+            .filter(|(_, o)| *o == Outcome::Deleted)
+            .count(),
+        2
+    );
+    let mut store = Store::new();
+    DirSource::new(other.path()).sync(&mut store).unwrap();
+    let left: Vec<&str> = store.resources().keys().map(|k| k.name.as_str()).collect();
+    assert_eq!(left, ["c"]);
+}

@@ -8,6 +8,7 @@
 //! the API's rules.
 
 mod dupcheck;
+mod list;
 mod locate;
 mod split;
 #[cfg(test)]
@@ -55,7 +56,7 @@ pub fn parse(file: &str, text: &str, format: Format) -> Vec<Parsed> {
     split::split(text, format)
         .into_iter()
         .enumerate()
-        .map(|(index, chunk)| {
+        .flat_map(|(index, chunk)| {
             let origin = Origin {
                 file: file.to_string(),
                 document: index + 1,
@@ -86,7 +87,16 @@ struct HeaderMeta {
     namespace: Option<serde_json::Value>,
 }
 
-fn parse_document(origin: Origin, chunk: &Chunk, format: Format) -> Parsed {
+fn parse_document(origin: Origin, chunk: &Chunk, format: Format) -> Vec<Parsed> {
+    if chunk.text.contains("List") {
+        if let Some(items) = list::parse_list(&origin, chunk, format) {
+            return items;
+        }
+    }
+    vec![parse_single(origin, chunk, format)]
+}
+
+fn parse_single(origin: Origin, chunk: &Chunk, format: Format) -> Parsed {
     let reject = |key: Option<ResourceKey>, errors: Vec<Error>| {
         Box::new(DocumentError {
             origin: origin.clone(),
@@ -241,14 +251,14 @@ fn duplicate_line(text: &str, key: &str, mapping_line: Option<usize>) -> Option<
 }
 
 /// An error of one read, before it is placed in the file.
-struct RawError {
+pub(super) struct RawError {
     path: String,
     message: String,
     /// Line within the chunk's text.
     line: Option<usize>,
 }
 
-fn read<T: DeserializeOwned>(chunk: &Chunk, format: Format, redact: bool) -> Result<T, RawError> {
+pub(super) fn read<T: DeserializeOwned>(chunk: &Chunk, format: Format, redact: bool) -> Result<T, RawError> {
     let (path, message, line) = match format {
         Format::Yaml => {
             let de = serde_yaml_ng::Deserializer::from_str(&chunk.text);
@@ -299,7 +309,7 @@ static QUOTED_STRING: LazyLock<regex::Regex> =
 
 /// serde's message without the parser's own location and path (we print ours), and with
 /// Rust type names put in words.
-fn plain_message(message: &str, path: &str) -> String {
+pub(super) fn plain_message(message: &str, path: &str) -> String {
     let mut m = LOCATION.replace_all(message, "").into_owned();
     // The YAML parser starts its messages with its own path, which may stop at the parent.
     if let Some((head, rest)) = m.split_once(": ") {
@@ -322,7 +332,7 @@ fn plain_message(message: &str, path: &str) -> String {
 }
 
 /// Secret values must not reach logs: string values in messages become `a string`.
-fn redact_strings(message: &str) -> String {
+pub(super) fn redact_strings(message: &str) -> String {
     QUOTED_STRING
         .replace_all(message, "a string (value hidden)")
         .into_owned()

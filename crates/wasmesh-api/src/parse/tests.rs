@@ -283,3 +283,79 @@ proptest::proptest! {
         }
     }
 }
+
+const KUBECTL_LIST: &str = "apiVersion: v1
+kind: List
+metadata:
+  resourceVersion: \"\"
+items:
+- apiVersion: extensions.istio.io/v1alpha1
+  kind: WasmPlugin
+  metadata:
+    name: a
+    namespace: apps
+    creationTimestamp: \"2024-05-01T12:00:00Z\"
+    resourceVersion: \"123\"
+    uid: 0b5c1a52-1111-2222-3333-444455556666
+  spec:
+    url: oci://registry.test/a:1.0
+    priority: 5
+- apiVersion: extensions.istio.io/v1alpha1
+  kind: WasmPlugin
+  metadata:
+    name: b
+    namespace: apps
+  spec:
+    url: oci://registry.test/b:1.0
+    priority: \"high\"
+    match:
+    - ports:
+      - number: 0
+";
+
+#[test]
+fn kubectl_lists_are_read_item_by_item() {
+    let docs = parse("list.yaml", KUBECTL_LIST, Format::Yaml);
+    assert_eq!(docs.len(), 2);
+    let a = docs[0].as_ref().unwrap();
+    assert_eq!(a.resource.key().to_string(), "WasmPlugin apps/a");
+    assert_eq!(a.origin.to_string(), "list.yaml: document 1 (line 6)");
+    let b = docs[1].as_ref().unwrap_err();
+    assert_eq!(b.key.as_ref().map(|k| k.name.as_str()), Some("b"));
+    assert_eq!(b.errors[0].path, "items[1].spec.priority");
+    assert_eq!(b.errors[0].line, 24);
+    assert!(
+        b.errors[0].kind.to_string().contains("expected an integer"),
+        "{b}"
+    );
+}
+
+#[test]
+fn a_typed_list_holds_only_its_kind() {
+    let text = "apiVersion: extensions.istio.io/v1alpha1\nkind: WasmPluginList\nitems:\n- apiVersion: v1\n  kind: Secret\n  metadata: {name: s}\n  type: kubernetes.io/dockerconfigjson\n  data: {.dockerconfigjson: \"hunter2\"}\n";
+    let docs = parse("list.yaml", text, Format::Yaml);
+    let e = docs[0].as_ref().unwrap_err();
+    assert_eq!(e.errors[0].path, "items[0].kind");
+    assert!(
+        e.errors[0]
+            .kind
+            .to_string()
+            .contains("holds WasmPlugin items, not Secret"),
+        "{e}"
+    );
+    let text = text
+        .replace("WasmPluginList", "List")
+        .replace("apiVersion: extensions.istio.io/v1alpha1", "apiVersion: v1");
+    let docs = parse("list.yaml", &text, Format::Yaml);
+    let e = docs[0].as_ref().unwrap_err();
+    assert!(
+        !e.to_string().contains("hunter2"),
+        "secret values stay hidden: {e}"
+    );
+    let docs = parse(
+        "list.yaml",
+        "apiVersion: v2\nkind: List\nitems: []\n",
+        Format::Yaml,
+    );
+    assert_eq!(docs[0].as_ref().unwrap_err().errors[0].path, "apiVersion");
+}

@@ -313,8 +313,8 @@ fn metadata_names_labels_and_kinds() {
                 Some(("kind", "unknown kind `WasmPlugins`")),
             ),
             (
-                "kind: List\n",
-                Some(("kind", "put each of its items in a document of its own")),
+                "kind: EnvoyFilterList\n",
+                Some(("kind", "lists: `List` of v1, or the list of one of these kinds")),
             ),
             ("", Some(("kind", "missing; allowed: WasmPlugin"))),
         ],
