@@ -17,6 +17,9 @@ pub struct AuthorizationPolicy {
     /// `spec: {}` (or no spec) is an ALLOW policy without rules: it denies every request.
     #[serde(default)]
     pub spec: AuthorizationPolicySpec,
+    /// Written by a control plane (exports from Kubernetes carry it); kept as given, not used.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub status: Option<serde_json::Value>,
 }
 
 #[derive(Debug, Clone, Default, PartialEq, Serialize, Deserialize)]

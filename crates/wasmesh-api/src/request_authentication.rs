@@ -16,6 +16,9 @@ pub struct RequestAuthentication {
     pub metadata: ObjectMeta,
     #[serde(default)]
     pub spec: RequestAuthenticationSpec,
+    /// Written by a control plane (exports from Kubernetes carry it); kept as given, not used.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub status: Option<serde_json::Value>,
 }
 
 #[derive(Debug, Clone, Default, PartialEq, Serialize, Deserialize)]

@@ -15,6 +15,9 @@ pub struct WasmPlugin {
     pub kind: String,
     pub metadata: ObjectMeta,
     pub spec: WasmPluginSpec,
+    /// Written by a control plane (exports from Kubernetes carry it); kept as given, not used.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub status: Option<serde_json::Value>,
 }
 
 /// `spec` of a [`WasmPlugin`].

@@ -300,6 +300,7 @@ items:
   spec:
     url: oci://registry.test/a:1.0
     priority: 5
+  status: {}
 - apiVersion: extensions.istio.io/v1alpha1
   kind: WasmPlugin
   metadata:
@@ -323,7 +324,7 @@ fn kubectl_lists_are_read_item_by_item() {
     let b = docs[1].as_ref().unwrap_err();
     assert_eq!(b.key.as_ref().map(|k| k.name.as_str()), Some("b"));
     assert_eq!(b.errors[0].path, "items[1].spec.priority");
-    assert_eq!(b.errors[0].line, 24);
+    assert_eq!(b.errors[0].line, 25);
     assert!(
         b.errors[0].kind.to_string().contains("expected an integer"),
         "{b}"
