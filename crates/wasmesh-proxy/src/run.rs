@@ -132,6 +132,11 @@ impl Shared {
         self.snapshots.send_replace(Arc::new(snapshot));
     }
 
+    /// Records documents that were skipped while the rest of the change applied.
+    pub fn note_problems(&self, problems: String) {
+        lock(&self.status).last_error = Some(problems);
+    }
+
     /// Records a change that could not be applied.
     pub fn reject(&self, error: String) {
         tracing::error!(error = %error, "config change rejected; the previous config stays in force");

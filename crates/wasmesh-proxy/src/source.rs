@@ -37,7 +37,8 @@ pub async fn follow(options: Options, shared: Arc<Shared>) -> Result<(), RunErro
             Ok(s) => {
                 shared.publish(s);
                 if !problems.is_empty() {
-                    shared.reject(problems.join("\n"));
+                    // wasmesh-config has logged each one; keep them for the admin API.
+                    shared.note_problems(problems.join("\n"));
                 }
             }
             Err(e) => shared.reject(e),

@@ -62,6 +62,43 @@ pub fn wasm_to_request(map: WasmHeaders, parts: &mut request::Parts) {
     parts.headers = headers;
 }
 
+/// Writes a plugin's view of the request back, given the view it was handed: when the
+/// plugin only appended headers (the common case), they are appended and nothing else is
+/// rebuilt.
+pub fn apply_to_request(map: WasmHeaders, before: &WasmHeaders, parts: &mut request::Parts) {
+    match appended(&map, before) {
+        Some(added) => {
+            for (k, v) in added {
+                append(&mut parts.headers, k, v.clone());
+            }
+        }
+        None => wasm_to_request(map, parts),
+    }
+}
+
+/// Writes a plugin's view of the response back; see [`apply_to_request`].
+pub fn apply_to_response(map: WasmHeaders, before: &WasmHeaders, parts: &mut response::Parts) {
+    match appended(&map, before) {
+        Some(added) => {
+            for (k, v) in added {
+                append(&mut parts.headers, k, v.clone());
+            }
+        }
+        None => wasm_to_response(map, parts),
+    }
+}
+
+/// The pairs `after` adds at the end of `before`, if that is all that changed (and none
+/// of them is a pseudo-header).
+fn appended<'a>(after: &'a WasmHeaders, before: &WasmHeaders) -> Option<&'a [(Bytes, Bytes)]> {
+    let (a, b) = (after.pairs(), before.pairs());
+    if a.len() < b.len() || a[..b.len()] != *b {
+        return None;
+    }
+    let added = &a[b.len()..];
+    (!added.iter().any(|(k, _)| k.starts_with(b":"))).then_some(added)
+}
+
 /// The response's headers with `:status` first.
 pub fn response_to_wasm(parts: &response::Parts) -> WasmHeaders {
     let mut map = WasmHeaders::new();

@@ -42,6 +42,17 @@ fn on_failure(failure: Failure) -> Outcome {
     }
 }
 
+/// Envoy's `request.protocol` values.
+fn protocol_name(version: http::Version) -> &'static str {
+    match version {
+        http::Version::HTTP_09 => "HTTP/0.9",
+        http::Version::HTTP_10 => "HTTP/1.0",
+        http::Version::HTTP_2 => "HTTP/2",
+        http::Version::HTTP_3 => "HTTP/3",
+        _ => "HTTP/1.1",
+    }
+}
+
 /// Creates the plugin's context and runs `on_request_headers`.
 pub async fn request_headers(
     vm: &PluginVm,
@@ -52,7 +63,7 @@ pub async fn request_headers(
     let info = StreamInfo {
         source: Some(ex.conn.peer),
         destination: Some(ex.conn.local),
-        protocol: Some(format!("{:?}", ex.request.version)),
+        protocol: Some(protocol_name(ex.request.version).to_string()),
         request_id: ex
             .request
             .headers
@@ -72,11 +83,12 @@ pub async fn request_headers(
         }
     }
     let mut map = headers::request_to_wasm(&ex.request, ex.conn.tls);
+    let before = map.clone();
     let verdict = ctx.on_request_headers(&mut map, end_of_stream).await;
     let plugin = vm.plugin().plugin_name().to_string();
     match verdict {
         Verdict::Continue | Verdict::Buffer => {
-            headers::wasm_to_request(map, &mut ex.request);
+            headers::apply_to_request(map, &before, &mut ex.request);
             *slot = Some(ctx);
             Outcome::Continue
         }
@@ -99,8 +111,9 @@ pub async fn response_headers(
     for i in (0..end.min(contexts.len())).rev() {
         let Some(ctx) = contexts[i].as_mut() else { continue };
         let mut map = headers::response_to_wasm(parts);
+        let before = map.clone();
         match ctx.on_response_headers(&mut map, body.is_end_stream()).await {
-            Verdict::Continue | Verdict::Buffer => headers::wasm_to_response(map, parts),
+            Verdict::Continue | Verdict::Buffer => headers::apply_to_response(map, &before, parts),
             Verdict::LocalReply(reply) => replace(parts, body, headers::local_reply(reply)),
             Verdict::Close => return Err(format!("plugin closed the stream at filter {i}")),
             Verdict::Failed(f) => match on_failure(f) {

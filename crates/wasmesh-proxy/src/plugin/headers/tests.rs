@@ -44,3 +44,30 @@ fn response_status_can_be_changed_and_bad_pairs_are_dropped() {
     assert_eq!(parts.status, 418);
     assert_eq!(parts.headers.len(), 1);
 }
+
+#[test]
+fn appended_headers_are_added_without_a_rebuild_and_other_changes_rebuild() {
+    let (mut parts, _) = http::Request::builder()
+        .uri("/a")
+        .header("host", "h")
+        .header("x-one", "1")
+        .body(())
+        .unwrap()
+        .into_parts();
+    let before = request_to_wasm(&parts, false);
+    let mut map = before.clone();
+    map.add("x-added", "yes");
+    apply_to_request(map, &before, &mut parts);
+    assert_eq!(parts.headers["x-added"], "yes");
+    assert_eq!(parts.headers["x-one"], "1");
+    assert_eq!(parts.uri, "/a");
+
+    let before = request_to_wasm(&parts, false);
+    let mut map = before.clone();
+    map.set(":path", "/b");
+    map.remove("x-one");
+    apply_to_request(map, &before, &mut parts);
+    assert_eq!(parts.uri, "/b");
+    assert!(parts.headers.get("x-one").is_none());
+    assert_eq!(parts.headers["host"], "h");
+}
