@@ -7,9 +7,9 @@ use bytes::Bytes;
 use wasmtime::{Caller, Linker};
 
 use super::memory::{give, read, read_string, status, write_u32, HostResult};
-use super::{pairs, Status};
-use crate::state::{PendingCall, VmState, ROOT_CONTEXT_ID};
-use crate::{CallError, GrpcCallRequest, GrpcIncoming, GrpcOutgoing, GrpcStreamRequest, HeaderMap};
+use super::{calls, Status};
+use crate::state::VmState;
+use crate::{GrpcCallRequest, GrpcIncoming, GrpcOutgoing, GrpcStreamRequest};
 
 type C<'a> = Caller<'a, VmState>;
 
@@ -102,10 +102,7 @@ fn grpc_call(c: &mut C<'_>, parts: [(u32, u32); 5], timeout_ms: u32, token_ptr: 
     let cluster = read_string(c, parts[0].0, parts[0].1)?;
     let service = read_string(c, parts[1].0, parts[1].1)?;
     let method = read_string(c, parts[2].0, parts[2].1)?;
-    let initial_metadata: HeaderMap = pairs::deserialize(&read(c, parts[3].0, parts[3].1)?)
-        .ok_or(Status::BadArgument)?
-        .into_iter()
-        .collect();
+    let initial_metadata = calls::read_map(c, parts[3].0, parts[3].1)?;
     let message = Bytes::from(read(c, parts[4].0, parts[4].1)?);
     write_u32(c, token_ptr, 0)?;
     let timeout = Duration::from_millis(timeout_ms.into());
@@ -117,41 +114,17 @@ fn grpc_call(c: &mut C<'_>, parts: [(u32, u32); 5], timeout_ms: u32, token_ptr: 
         message,
         timeout,
     };
-    let state = c.data_mut();
-    if state.calls.len() >= crate::state::MAX_CALLS_IN_FLIGHT {
-        return Err(Status::InternalFailure.into());
-    }
-    let future = match state.host.grpc_call(request) {
-        Ok(future) => future,
-        Err(CallError::UnknownCluster(_)) => return Err(Status::BadArgument.into()),
-        Err(_) => return Err(Status::InternalFailure.into()),
-    };
-    state.next_token = state.next_token.wrapping_add(1).max(1);
-    let token = state.next_token;
-    let context = if state.effective == 0 {
-        ROOT_CONTEXT_ID
-    } else {
-        state.effective
-    };
-    let core = state.core.clone();
-    let task = crate::events::spawn_local(state, "http and gRPC calls", async move {
-        let result = match tokio::time::timeout(timeout.max(Duration::from_millis(1)), future).await {
-            Ok(result) => result,
-            Err(_) => Err(CallError::Timeout),
-        };
-        if let Some(core) = core.upgrade() {
-            core.deliver_grpc_call(token, result);
-        }
-    })
-    .ok_or(Status::InternalFailure)?;
-    state.calls.insert(
-        token,
-        PendingCall {
-            context,
-            task: task.abort_handle(),
-            outgoing: None,
+    let token = calls::start(
+        c.data_mut(),
+        |host| host.grpc_call(request),
+        move |answer, token, core| async move {
+            let result = calls::within(timeout, answer).await;
+            if let Some(core) = core.upgrade() {
+                core.deliver_grpc_call(token, result);
+            }
         },
-    );
+        None,
+    )?;
     write_u32(c, token_ptr, token)?;
     Ok(())
 }
@@ -185,10 +158,7 @@ fn grpc_stream(c: &mut C<'_>, parts: [(u32, u32); 4], token_ptr: u32) -> HostRes
     let cluster = read_string(c, parts[0].0, parts[0].1)?;
     let service = read_string(c, parts[1].0, parts[1].1)?;
     let method = read_string(c, parts[2].0, parts[2].1)?;
-    let initial_metadata: HeaderMap = pairs::deserialize(&read(c, parts[3].0, parts[3].1)?)
-        .ok_or(Status::BadArgument)?
-        .into_iter()
-        .collect();
+    let initial_metadata = calls::read_map(c, parts[3].0, parts[3].1)?;
     write_u32(c, token_ptr, 0)?;
     let request = GrpcStreamRequest {
         cluster,
@@ -197,53 +167,32 @@ fn grpc_stream(c: &mut C<'_>, parts: [(u32, u32); 4], token_ptr: u32) -> HostRes
         initial_metadata,
     };
     let (outgoing, receiver) = tokio::sync::mpsc::unbounded_channel();
-    let state = c.data_mut();
-    if state.calls.len() >= crate::state::MAX_CALLS_IN_FLIGHT {
-        return Err(Status::InternalFailure.into());
-    }
-    let mut incoming = match state.host.grpc_stream(request, receiver) {
-        Ok(incoming) => incoming,
-        Err(CallError::UnknownCluster(_)) => return Err(Status::BadArgument.into()),
-        Err(_) => return Err(Status::InternalFailure.into()),
-    };
-    state.next_token = state.next_token.wrapping_add(1).max(1);
-    let token = state.next_token;
-    let context = if state.effective == 0 {
-        ROOT_CONTEXT_ID
-    } else {
-        state.effective
-    };
-    let core = state.core.clone();
-    let task = crate::events::spawn_local(state, "http and gRPC calls", async move {
-        use futures::StreamExt;
-        while let Some(event) = incoming.next().await {
-            let Some(core) = core.upgrade() else { return };
-            let closed = matches!(event, GrpcIncoming::Close { .. });
-            core.deliver_grpc_stream(token, event);
-            if closed {
-                return;
+    let token = calls::start(
+        c.data_mut(),
+        |host| host.grpc_stream(request, receiver),
+        |mut incoming, token, core| async move {
+            use futures::StreamExt;
+            while let Some(event) = incoming.next().await {
+                let Some(core) = core.upgrade() else { return };
+                let closed = matches!(event, GrpcIncoming::Close { .. });
+                core.deliver_grpc_stream(token, event);
+                if closed {
+                    return;
+                }
             }
-        }
-        // The proxy ended the stream without a status: report it as UNAVAILABLE.
-        if let Some(core) = core.upgrade() {
-            core.deliver_grpc_stream(
-                token,
-                GrpcIncoming::Close {
-                    status: 14,
-                    message: None,
-                },
-            );
-        }
-    })
-    .ok_or(Status::InternalFailure)?;
-    state.calls.insert(
-        token,
-        PendingCall {
-            context,
-            task: task.abort_handle(),
-            outgoing: Some(outgoing),
+            // The proxy ended the stream without a status: report it as UNAVAILABLE.
+            if let Some(core) = core.upgrade() {
+                core.deliver_grpc_stream(
+                    token,
+                    GrpcIncoming::Close {
+                        status: 14,
+                        message: None,
+                    },
+                );
+            }
         },
-    );
+        Some(outgoing),
+    )?;
     write_u32(c, token_ptr, token)?;
     Ok(())
 }

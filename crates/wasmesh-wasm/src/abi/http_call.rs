@@ -7,9 +7,9 @@ use bytes::Bytes;
 use wasmtime::{Caller, Linker};
 
 use super::memory::{read, read_string, status, write_u32, HostResult};
-use super::{pairs, Status};
-use crate::state::{PendingCall, VmState, ROOT_CONTEXT_ID};
-use crate::{CallError, HeaderMap, HttpCallRequest};
+use super::{calls, Status};
+use crate::state::VmState;
+use crate::HttpCallRequest;
 
 type C<'a> = Caller<'a, VmState>;
 
@@ -52,15 +52,9 @@ fn http_call(
     token_ptr: u32,
 ) -> HostResult {
     let cluster = read_string(c, upstream.0, upstream.1)?;
-    let headers: HeaderMap = pairs::deserialize(&read(c, headers.0, headers.1)?)
-        .ok_or(Status::BadArgument)?
-        .into_iter()
-        .collect();
+    let headers = calls::read_map(c, headers.0, headers.1)?;
     let body = Bytes::from(read(c, body.0, body.1)?);
-    let trailers: HeaderMap = pairs::deserialize(&read(c, trailers.0, trailers.1)?)
-        .ok_or(Status::BadArgument)?
-        .into_iter()
-        .collect();
+    let trailers = calls::read_map(c, trailers.0, trailers.1)?;
     // As Envoy: the three pseudo-headers a request needs must be there.
     for required in [":method", ":path", ":authority"] {
         if headers.get(required).is_none_or(|v| v.is_empty()) {
@@ -69,49 +63,25 @@ fn http_call(
     }
     // Check the out-pointer before anything is sent.
     write_u32(c, token_ptr, 0)?;
+    let timeout = Duration::from_millis(timeout_ms.into());
     let request = HttpCallRequest {
         cluster,
         headers,
         body,
         trailers,
-        timeout: Duration::from_millis(timeout_ms.into()),
+        timeout,
     };
-    let timeout = request.timeout;
-    let state = c.data_mut();
-    if state.calls.len() >= crate::state::MAX_CALLS_IN_FLIGHT {
-        return Err(Status::InternalFailure.into());
-    }
-    let future = match state.host.http_call(request) {
-        Ok(future) => future,
-        Err(CallError::UnknownCluster(_)) => return Err(Status::BadArgument.into()),
-        Err(_) => return Err(Status::InternalFailure.into()),
-    };
-    state.next_token = state.next_token.wrapping_add(1).max(1);
-    let token = state.next_token;
-    let context = if state.effective == 0 {
-        ROOT_CONTEXT_ID
-    } else {
-        state.effective
-    };
-    let core = state.core.clone();
-    let task = crate::events::spawn_local(state, "http and gRPC calls", async move {
-        let result = match tokio::time::timeout(timeout.max(Duration::from_millis(1)), future).await {
-            Ok(result) => result,
-            Err(_) => Err(CallError::Timeout),
-        };
-        if let Some(core) = core.upgrade() {
-            core.deliver_http_call(token, result);
-        }
-    })
-    .ok_or(Status::InternalFailure)?;
-    state.calls.insert(
-        token,
-        PendingCall {
-            context,
-            task: task.abort_handle(),
-            outgoing: None,
+    let token = calls::start(
+        c.data_mut(),
+        |host| host.http_call(request),
+        move |answer, token, core| async move {
+            let result = calls::within(timeout, answer).await;
+            if let Some(core) = core.upgrade() {
+                core.deliver_http_call(token, result);
+            }
         },
-    );
+        None,
+    )?;
     write_u32(c, token_ptr, token)?;
     Ok(())
 }

@@ -5,6 +5,7 @@
 //! [`Status`]. Only a trap inside the guest's allocator traps.
 
 pub(crate) mod buffers;
+mod calls;
 mod foreign;
 pub(crate) mod general;
 pub(crate) mod grpc;
