@@ -1,28 +1,16 @@
-//! What `proxy_http_call`, `proxy_grpc_call` and `proxy_grpc_stream` share: reading a
-//! serialised header map from the guest, and registering a call the host has started
-//! (the in-flight bound, a fresh token, the context that owns it, the task that delivers
-//! its answer).
+//! What `proxy_http_call`, `proxy_grpc_call` and `proxy_grpc_stream` share: registering a
+//! call the host has started (the in-flight bound, a fresh token, the context that owns it,
+//! the task that delivers its answer).
 
 use std::future::Future;
 use std::rc::Weak;
 use std::time::Duration;
 
-use tokio::sync::mpsc::UnboundedSender;
-use wasmtime::Caller;
-
-use super::memory::read;
-use super::{pairs, Status};
+use super::Status;
 use crate::state::{PendingCall, VmState, MAX_CALLS_IN_FLIGHT, ROOT_CONTEXT_ID};
 use crate::vm::VmCore;
-use crate::{CallError, GrpcOutgoing, HeaderMap, Host};
-
-/// Reads a serialised header map at `[ptr, ptr + len)` (`BadArgument` when malformed).
-pub fn read_map(c: &mut Caller<'_, VmState>, ptr: u32, len: u32) -> Result<HeaderMap, Status> {
-    Ok(pairs::deserialize(&read(c, ptr, len)?)
-        .ok_or(Status::BadArgument)?
-        .into_iter()
-        .collect())
-}
+use crate::{CallError, GrpcOutgoing, Host};
+use tokio::sync::mpsc::UnboundedSender;
 
 /// Starts a call with `open` (refused with `InternalFailure` when the VM already has
 /// [`MAX_CALLS_IN_FLIGHT`]; an unknown cluster is `BadArgument`, any other refusal

@@ -6,10 +6,10 @@ use std::time::{SystemTime, UNIX_EPOCH};
 use bytes::Bytes;
 use wasmtime::{Caller, Linker};
 
-use super::memory::{read, read_string, status, with_memory, write, write_u32, HostResult};
-use super::{pairs, Status};
+use super::memory::{read, read_map, read_string, status, with_memory, write, write_u32, HostResult};
+use super::Status;
 use crate::state::{VmState, ROOT_CONTEXT_ID};
-use crate::{HeaderMap, LocalReply, LogLevel};
+use crate::{LocalReply, LogLevel};
 
 type C<'a> = Caller<'a, VmState>;
 
@@ -168,11 +168,7 @@ fn send_local_response(
         .ok_or(Status::BadArgument)?;
     let details = String::from_utf8_lossy(&read(c, details.0, details.1)?).into_owned();
     let body = Bytes::from(read(c, body.0, body.1)?);
-    let headers_bytes = read(c, headers.0, headers.1)?;
-    let headers: HeaderMap = pairs::deserialize(&headers_bytes)
-        .ok_or(Status::BadArgument)?
-        .into_iter()
-        .collect();
+    let headers = read_map(c, headers.0, headers.1)?;
     let stream = c.data_mut().stream().ok_or(Status::NotFound)?;
     stream.local_reply = Some(LocalReply {
         status: status_code,

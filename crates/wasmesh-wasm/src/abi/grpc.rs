@@ -6,7 +6,7 @@ use std::time::Duration;
 use bytes::Bytes;
 use wasmtime::{Caller, Linker};
 
-use super::memory::{give, read, read_string, status, write_u32, HostResult};
+use super::memory::{give, read, read_map, read_string, status, write_u32, HostResult};
 use super::{calls, Status};
 use crate::state::VmState;
 use crate::{GrpcCallRequest, GrpcIncoming, GrpcOutgoing, GrpcStreamRequest};
@@ -102,7 +102,7 @@ fn grpc_call(c: &mut C<'_>, parts: [(u32, u32); 5], timeout_ms: u32, token_ptr: 
     let cluster = read_string(c, parts[0].0, parts[0].1)?;
     let service = read_string(c, parts[1].0, parts[1].1)?;
     let method = read_string(c, parts[2].0, parts[2].1)?;
-    let initial_metadata = calls::read_map(c, parts[3].0, parts[3].1)?;
+    let initial_metadata = read_map(c, parts[3].0, parts[3].1)?;
     let message = Bytes::from(read(c, parts[4].0, parts[4].1)?);
     write_u32(c, token_ptr, 0)?;
     let timeout = Duration::from_millis(timeout_ms.into());
@@ -158,7 +158,7 @@ fn grpc_stream(c: &mut C<'_>, parts: [(u32, u32); 4], token_ptr: u32) -> HostRes
     let cluster = read_string(c, parts[0].0, parts[0].1)?;
     let service = read_string(c, parts[1].0, parts[1].1)?;
     let method = read_string(c, parts[2].0, parts[2].1)?;
-    let initial_metadata = calls::read_map(c, parts[3].0, parts[3].1)?;
+    let initial_metadata = read_map(c, parts[3].0, parts[3].1)?;
     write_u32(c, token_ptr, 0)?;
     let request = GrpcStreamRequest {
         cluster,

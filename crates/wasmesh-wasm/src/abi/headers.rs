@@ -3,7 +3,7 @@
 use bytes::Bytes;
 use wasmtime::{Caller, Linker};
 
-use super::memory::{give, read, status, write_u32, HostResult};
+use super::memory::{give, read, read_map, status, write_u32, HostResult};
 use super::{pairs, Status};
 use crate::state::VmState;
 use crate::HeaderMap;
@@ -124,11 +124,7 @@ fn get_pairs(c: &mut C<'_>, map: u32, ptr_ptr: u32, size_ptr: u32) -> HostResult
 }
 
 fn set_pairs(c: &mut C<'_>, map: u32, ptr: u32, size: u32) -> HostResult {
-    let bytes = read(c, ptr, size)?;
-    let parsed: HeaderMap = pairs::deserialize(&bytes)
-        .ok_or(Status::BadArgument)?
-        .into_iter()
-        .collect();
+    let parsed = read_map(c, ptr, size)?;
     with_map(c.data_mut(), map, |m| *m = parsed)?;
     Ok(())
 }

@@ -6,7 +6,7 @@ use std::time::Duration;
 use bytes::Bytes;
 use wasmtime::{Caller, Linker};
 
-use super::memory::{read, read_string, status, write_u32, HostResult};
+use super::memory::{read, read_map, read_string, status, write_u32, HostResult};
 use super::{calls, Status};
 use crate::state::VmState;
 use crate::HttpCallRequest;
@@ -52,9 +52,9 @@ fn http_call(
     token_ptr: u32,
 ) -> HostResult {
     let cluster = read_string(c, upstream.0, upstream.1)?;
-    let headers = calls::read_map(c, headers.0, headers.1)?;
+    let headers = read_map(c, headers.0, headers.1)?;
     let body = Bytes::from(read(c, body.0, body.1)?);
-    let trailers = calls::read_map(c, trailers.0, trailers.1)?;
+    let trailers = read_map(c, trailers.0, trailers.1)?;
     // As Envoy: the three pseudo-headers a request needs must be there.
     for required in [":method", ":path", ":authority"] {
         if headers.get(required).is_none_or(|v| v.is_empty()) {

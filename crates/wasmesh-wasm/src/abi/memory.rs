@@ -2,8 +2,9 @@
 
 use wasmtime::Caller;
 
-use super::Status;
+use super::{pairs, Status};
 use crate::state::VmState;
+use crate::HeaderMap;
 
 /// A hostcall's failure: a status for the guest, or a trap (only from the guest's own
 /// allocator).
@@ -65,6 +66,14 @@ pub fn read(caller: &mut Caller<'_, VmState>, ptr: u32, len: u32) -> Result<Vec<
 /// Reads a UTF-8 string (`BadArgument` when it is not UTF-8).
 pub fn read_string(caller: &mut Caller<'_, VmState>, ptr: u32, len: u32) -> Result<String, Status> {
     String::from_utf8(read(caller, ptr, len)?).map_err(|_| Status::BadArgument)
+}
+
+/// Reads a serialised header map (`BadArgument` when it is malformed).
+pub fn read_map(caller: &mut Caller<'_, VmState>, ptr: u32, len: u32) -> Result<HeaderMap, Status> {
+    Ok(pairs::deserialize(&read(caller, ptr, len)?)
+        .ok_or(Status::BadArgument)?
+        .into_iter()
+        .collect())
 }
 
 /// Writes `bytes` at `ptr`.
