@@ -133,36 +133,10 @@ fn split_list(v: &str) -> impl Iterator<Item = &str> {
     v.split(',').map(str::trim).filter(|s| !s.is_empty())
 }
 
-/// Parses the Go durations Istio's variables use: `1h30m`, `15s`, `500ms`, `1.5h`.
+/// Parses the Go durations Istio's variables use: `1h30m`, `15s`, `500ms`, `1.5h` (the
+/// resources' own duration syntax, around which a variable may carry white space).
 pub(crate) fn parse_go_duration(text: &str) -> Option<Duration> {
-    let mut rest = text.trim();
-    if rest.is_empty() {
-        return None;
-    }
-    if rest == "0" {
-        return Some(Duration::ZERO);
-    }
-    let mut total = 0f64;
-    while !rest.is_empty() {
-        let num_len = rest.find(|c: char| !(c.is_ascii_digit() || c == '.'))?;
-        let value: f64 = rest[..num_len].parse().ok()?;
-        rest = &rest[num_len..];
-        let unit_len = rest
-            .find(|c: char| c.is_ascii_digit() || c == '.')
-            .unwrap_or(rest.len());
-        let secs = match &rest[..unit_len] {
-            "ns" => 1e-9,
-            "us" | "µs" => 1e-6,
-            "ms" => 1e-3,
-            "s" => 1.0,
-            "m" => 60.0,
-            "h" => 3600.0,
-            _ => return None,
-        };
-        total += value * secs;
-        rest = &rest[unit_len..];
-    }
-    Some(Duration::from_secs_f64(total))
+    wasmesh_api::duration::parse(text.trim()).ok()
 }
 
 #[cfg(test)]

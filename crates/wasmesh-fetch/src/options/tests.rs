@@ -10,6 +10,8 @@ fn go_durations_parse_like_istio_variables() {
     assert_eq!(parse_go_duration("0"), Some(Duration::ZERO));
     assert_eq!(parse_go_duration("15"), None);
     assert_eq!(parse_go_duration("5 days"), None);
+    // Longer than a Duration holds: refused, not a panic.
+    assert_eq!(parse_go_duration("99999999999999999999999h"), None);
 }
 
 #[test]
