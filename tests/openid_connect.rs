@@ -540,6 +540,26 @@ async fn seed_file_plugin_logs_in_with_a_real_provider_and_istio_authn_consumes_
     assert_eq!(status, 401, "tampered token: {body}\n{}", log());
     assert!(!body.contains("admin"), "{body}");
 
+    // A session past its end (sealed by us, so only the expiry decides) logs in again.
+    let now = std::time::SystemTime::now()
+        .duration_since(std::time::UNIX_EPOCH)
+        .unwrap()
+        .as_secs();
+    let expired = sealed_session(&(now - 1).to_string(), token);
+    let mut browser = Browser::new();
+    browser.jar.insert(SESSION_COOKIE.into(), expired);
+    let again = browser.get(&format!("{base}/orders")).await;
+    assert_eq!(again.status, 302, "expired session: {}", again.body);
+    assert!(
+        again
+            .location
+            .as_deref()
+            .unwrap()
+            .contains("/realms/ingress/auth?"),
+        "{:?}",
+        again.location
+    );
+
     // Logout removes the session and goes on to the provider's end-session endpoint.
     let mut browser = Browser::new();
     browser.jar.insert(SESSION_COOKIE.into(), session.clone());
@@ -556,31 +576,37 @@ async fn seed_file_plugin_logs_in_with_a_real_provider_and_istio_authn_consumes_
     );
     assert!(!browser.jar.contains_key(SESSION_COOKIE), "{:?}", out.set_cookies);
 
-    // The built-in authn ran after the plugin because of phase AUTHN. In phase AUTHZ the
-    // plugin runs after authn: authn sees no token, and authz refuses the very same session.
+    // The built-in authn ran after the plugin because of phase AUTHN. In a later phase
+    // (UNSPECIFIED_PHASE, AUTHZ) the plugin runs after authn: authn sees no token, and authz
+    // refuses the very same session; back in AUTHN it is let in again.
     let (status, _) = get_with_session(&format!("{base}/orders"), &session).await;
-    assert_eq!(status, 200, "the session still works before the phase changes");
-    let authz_phase =
-        example("plugin-file.yaml", &run, Some((&wasm, &digest))).replace("phase: AUTHN", "phase: AUTHZ");
-    std::fs::write(config.join("plugin-file.yaml.tmp"), authz_phase).unwrap();
-    std::fs::rename(
-        config.join("plugin-file.yaml.tmp"),
-        config.join("plugin-file.yaml"),
-    )
-    .unwrap();
-    let deadline = Instant::now() + Duration::from_secs(30);
-    loop {
-        let (status, body) = get_with_session(&format!("{base}/orders"), &session).await;
-        if status == 403 {
-            break;
+    assert_eq!(status, 200, "the session works in phase AUTHN");
+    let plugin_file = example("plugin-file.yaml", &run, Some((&wasm, &digest)));
+    for (phase, expected) in [("UNSPECIFIED_PHASE", 403), ("AUTHN", 200), ("AUTHZ", 403)] {
+        std::fs::write(
+            config.join("plugin-file.yaml.tmp"),
+            plugin_file.replace("phase: AUTHN", &format!("phase: {phase}")),
+        )
+        .unwrap();
+        std::fs::rename(
+            config.join("plugin-file.yaml.tmp"),
+            config.join("plugin-file.yaml"),
+        )
+        .unwrap();
+        let deadline = Instant::now() + Duration::from_secs(30);
+        loop {
+            let (status, body) = get_with_session(&format!("{base}/orders"), &session).await;
+            if status == expected {
+                break;
+            }
+            assert!([200, 403].contains(&status), "phase {phase}: {status} {body}");
+            assert!(
+                Instant::now() < deadline,
+                "phase {phase} gave no {expected} in 30s:\n{}",
+                log()
+            );
+            tokio::time::sleep(Duration::from_millis(200)).await;
         }
-        assert_eq!(status, 200, "while the change is applied: {body}");
-        assert!(
-            Instant::now() < deadline,
-            "the phase change was not applied in 30s:\n{}",
-            log()
-        );
-        tokio::time::sleep(Duration::from_millis(200)).await;
     }
     // An anonymous request is still sent to the provider: the AUTHZ-phase plugin runs
     // before the built-in authz filter.
