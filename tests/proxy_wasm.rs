@@ -348,3 +348,32 @@ async fn grpc_call_reaches_an_http2_cluster() {
     assert_eq!(v["headers"]["x-grpc-status"], "0", "{v}");
     assert_eq!(v["headers"]["x-grpc-reply"], "echo:/wasmesh.test.Echo/Say:/hello");
 }
+
+#[tokio::test]
+async fn large_bodies_stream_through_a_plugin_chain() {
+    const SIZE: usize = 3_000_000;
+    let echo = Echo::start("up");
+    let (_proxy, listen) = start(echo.addr, "", &plugin_yaml("h", "headers", ""));
+    let c = client();
+    let resp = c
+        .get(format!("http://{listen}/bytes/{SIZE}"))
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(resp.status(), 200);
+    assert!(resp.headers().get("x-wasm-response").is_some());
+    assert_eq!(
+        resp.bytes().await.unwrap().len(),
+        SIZE,
+        "a body larger than any buffer passes whole"
+    );
+    let resp = c
+        .post(format!("http://{listen}/upload"))
+        .body(vec![b'z'; SIZE])
+        .send()
+        .await
+        .unwrap();
+    let v: serde_json::Value = resp.json().await.unwrap();
+    assert_eq!(v["bodyLength"], SIZE as u64);
+    assert_eq!(v["headers"]["x-wasm-request"], "h");
+}

@@ -137,7 +137,22 @@ pub async fn handle(
         return Err(ProxyError::StreamClosed { plugin: why });
     }
     if contexts.iter().any(Option::is_some) && !body.is_end_stream() {
-        body = stream::pump_response(std::mem::take(&mut contexts), end, body);
+        let small = body.size_hint().exact().is_some_and(|n| n <= stream::SMALL_BODY);
+        body = if small {
+            match stream::filter_small_response(&mut contexts, end, body).await {
+                Ok(b) => {
+                    // The whole body is known: keep a content-length honest.
+                    if parts.headers.contains_key(header::CONTENT_LENGTH) {
+                        let n = b.size_hint().exact().unwrap_or(0);
+                        parts.headers.insert(header::CONTENT_LENGTH, n.into());
+                    }
+                    b
+                }
+                Err(why) => return Err(ProxyError::StreamClosed { plugin: why }),
+            }
+        } else {
+            stream::pump_response(std::mem::take(&mut contexts), end, body)
+        };
     }
     let key = StatKey {
         cluster: routed.cluster,

@@ -248,6 +248,60 @@ async fn run_body(
 #[derive(Clone, Copy, Debug)]
 pub struct Closed;
 
+/// Response bodies up to this size (by `content-length`) are read whole and passed to the
+/// plugins in one `end_of_stream` chunk, with no task and no channel per request.
+pub const SMALL_BODY: u64 = 64 * 1024;
+
+/// Reads a small response body whole and passes it through the contexts before `end`, in
+/// reverse order. `Err` when the body could not be read or a plugin refused it.
+pub async fn filter_small_response(
+    contexts: &mut Contexts,
+    end: usize,
+    body: ProxyBody,
+) -> Result<ProxyBody, String> {
+    let collected = body
+        .collect()
+        .await
+        .map_err(|e| format!("reading the upstream response: {e}"))?;
+    let trailers = collected.trailers().cloned();
+    let data = collected.to_bytes();
+    let mut pending: Vec<BytesMut> = (0..end).map(|_| BytesMut::new()).collect();
+    let data = match run_body(
+        contexts,
+        (0..end).rev(),
+        &mut pending,
+        data,
+        trailers.is_none(),
+        false,
+    )
+    .await
+    {
+        Ok(Some(data)) => data,
+        // Buffering on the last chunk keeps what the plugin holds.
+        Ok(None) => pending
+            .iter_mut()
+            .rev()
+            .find(|b| !b.is_empty())
+            .map(|b| b.split().freeze())
+            .unwrap_or_default(),
+        Err(_) => return Err("a plugin refused the response body".into()),
+    };
+    let trailers = match trailers {
+        Some(t) => {
+            let mut map = headers::trailers_to_wasm(&t);
+            for ctx in contexts.iter_mut().take(end).rev().flatten() {
+                let _ = ctx.on_response_trailers(&mut map).await;
+            }
+            Some(headers::wasm_to_trailers(map))
+        }
+        None => None,
+    };
+    Ok(ProxyBody::Full {
+        data: (!data.is_empty()).then_some(data),
+        trailers,
+    })
+}
+
 /// Passes the response body through the contexts before `end`, in reverse order, on a
 /// task of its own; the contexts end (`on_log`) when the body does.
 pub fn pump_response(mut contexts: Contexts, end: usize, mut body: ProxyBody) -> ProxyBody {
