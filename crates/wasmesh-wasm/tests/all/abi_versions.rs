@@ -26,11 +26,7 @@ fn abi_0_1_0_guest_runs_with_the_legacy_callbacks_and_hostcalls() {
     run(async {
         let vm = start(&plugin, Rc::new(NoHost));
         let mut request = get("/legacy");
-        let verdict = vm
-            .http_context(StreamInfo::default())
-            .unwrap()
-            .on_request_headers(&mut request, true)
-            .await;
+        let verdict = request_headers(&vm, &mut request).await;
         assert_eq!(verdict, Verdict::Continue, "resumed with proxy_continue_request");
         assert_eq!(text(request.get("x-abi")), "0.1.0");
     });
@@ -97,11 +93,7 @@ fn imports_outside_the_abi_trap_only_when_called() {
     let plugin = load(&host, PluginSpec::new("test", "made-up", module));
     run(async {
         let vm = start(&plugin, Rc::new(NoHost));
-        let verdict = vm
-            .http_context(StreamInfo::default())
-            .unwrap()
-            .on_request_headers(&mut get("/"), true)
-            .await;
+        let verdict = request_headers(&vm, &mut get("/")).await;
         assert!(matches!(verdict, Verdict::Failed(_)), "{verdict:?}");
     });
 }
@@ -150,10 +142,7 @@ fn hostcalls_answer_the_statuses_of_the_spec() {
     run(async {
         let vm = start(&plugin, Rc::new(FakeHost::default()));
         let mut request = get("/");
-        vm.http_context(StreamInfo::default())
-            .unwrap()
-            .on_request_headers(&mut request, true)
-            .await;
+        request_headers(&vm, &mut request).await;
         // log level Info (2), a current time, the map size equal to the pairs' size, the
         // plugin configuration's length.
         assert_eq!(

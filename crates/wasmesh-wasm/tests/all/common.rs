@@ -14,7 +14,7 @@ use tokio::sync::mpsc::UnboundedReceiver;
 use wasmesh_wasm::{
     CallError, CompiledPlugin, GrpcCallRequest, GrpcCallResult, GrpcIncoming, GrpcOutgoing,
     GrpcStreamRequest, HeaderMap, Host, HostConfig, HttpCallRequest, HttpCallResult, Limits, LogLevel,
-    PluginSpec, PluginVm, WasmHost,
+    PluginSpec, PluginVm, StreamInfo, Verdict, WasmHost,
 };
 
 /// A host with test-sized limits: a 500 ms callback budget, 32 MiB per VM, 256-byte log
@@ -61,6 +61,15 @@ pub fn start(plugin: &Arc<CompiledPlugin>, host: Rc<dyn Host>) -> PluginVm {
         panic!("VM did not start: {failure}");
     }
     vm
+}
+
+/// Runs `proxy_on_request_headers` (end of stream) for `request` in a fresh HTTP context of
+/// `vm`, which ends with the call.
+pub async fn request_headers(vm: &PluginVm, request: &mut HeaderMap) -> Verdict {
+    vm.http_context(StreamInfo::default())
+        .unwrap()
+        .on_request_headers(request, true)
+        .await
 }
 
 /// Request headers as a client's GET would arrive.

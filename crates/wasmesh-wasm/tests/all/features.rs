@@ -257,10 +257,7 @@ fn foreign_functions_compress_and_uncompress_are_offered() {
         let vm = start(&plugin, Rc::new(NoHost));
         let path = format!("/{}", "abc".repeat(50));
         let mut request = get(&path);
-        vm.http_context(StreamInfo::default())
-            .unwrap()
-            .on_request_headers(&mut request, true)
-            .await;
+        request_headers(&vm, &mut request).await;
         assert_eq!(text(request.get("x-foreign-roundtrip")), path);
         let compressed: usize = text(request.get("x-foreign-compressed")).parse().unwrap();
         assert!(compressed > 0 && compressed < path.len(), "{compressed}");
@@ -305,18 +302,10 @@ fn shared_data_and_queues_work_across_vms() {
         let owner = start(&plugin, Rc::new(NoHost));
         let other = start(&plugin, Rc::new(NoHost));
         let mut request = get("/one");
-        other
-            .http_context(StreamInfo::default())
-            .unwrap()
-            .on_request_headers(&mut request, true)
-            .await;
+        request_headers(&other, &mut request).await;
         assert_eq!(text(request.get("x-shared-counter")), "1");
         let mut request = get("/two");
-        owner
-            .http_context(StreamInfo::default())
-            .unwrap()
-            .on_request_headers(&mut request, true)
-            .await;
+        request_headers(&owner, &mut request).await;
         assert_eq!(
             text(request.get("x-shared-counter")),
             "2",
@@ -324,11 +313,7 @@ fn shared_data_and_queues_work_across_vms() {
         );
 
         let mut request = get("/from-other");
-        other
-            .http_context(StreamInfo::default())
-            .unwrap()
-            .on_request_headers(&mut request, true)
-            .await;
+        request_headers(&other, &mut request).await;
         // The owner's on_queue_ready runs as a local task.
         let mut last = None;
         for _ in 0..1000 {
@@ -350,10 +335,7 @@ fn metrics_plugin_defines_and_updates_metrics_seen_by_the_admin_page() {
         let vm = start(&plugin, Rc::new(NoHost));
         for expected in ["1", "2"] {
             let mut request = get("/12345");
-            vm.http_context(StreamInfo::default())
-                .unwrap()
-                .on_request_headers(&mut request, true)
-                .await;
+            request_headers(&vm, &mut request).await;
             assert_eq!(text(request.get("x-metric-requests")), expected);
         }
         let page = host.metrics().render_prometheus();
@@ -425,10 +407,7 @@ fn config_plugin_reads_plugin_and_vm_configuration() {
         let fake = Rc::new(FakeHost::default());
         let vm = start(&plugin, fake.clone());
         let mut request = get("/");
-        vm.http_context(StreamInfo::default())
-            .unwrap()
-            .on_request_headers(&mut request, true)
-            .await;
+        request_headers(&vm, &mut request).await;
         assert_eq!(text(request.get("x-config-greeting")), "hello from config");
         assert_eq!(text(request.get("x-vm-config")), "vm-settings");
         // A request still in flight keeps the VM alive past its shutdown.
@@ -488,10 +467,7 @@ fn vm_env_plugin_sees_only_vm_config_env() {
         let fake = Rc::new(FakeHost::default());
         let vm = start(&plugin, fake.clone());
         let mut request = get("/");
-        vm.http_context(StreamInfo::default())
-            .unwrap()
-            .on_request_headers(&mut request, true)
-            .await;
+        request_headers(&vm, &mut request).await;
         assert_eq!(text(request.get("x-env-greeting")), "hi there");
         assert_eq!(text(request.get("x-env-path")), host_path);
         assert_eq!(
@@ -564,10 +540,7 @@ fn the_disk_cache_spares_a_restart_the_compilation() {
     run(async {
         let vm = start(&second, Rc::new(NoHost));
         let mut request = get("/");
-        vm.http_context(StreamInfo::default())
-            .unwrap()
-            .on_request_headers(&mut request, true)
-            .await;
+        request_headers(&vm, &mut request).await;
         assert_eq!(text(request.get("x-wasm-request")), "headers");
     });
 }

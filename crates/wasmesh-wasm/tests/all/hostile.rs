@@ -129,11 +129,7 @@ fn out_of_bounds_pointers_get_invalid_memory_access() {
     run(async {
         let vm = start(&plugin, Rc::new(NoHost));
         let mut request = get("/");
-        let verdict = vm
-            .http_context(StreamInfo::default())
-            .unwrap()
-            .on_request_headers(&mut request, true)
-            .await;
+        let verdict = request_headers(&vm, &mut request).await;
         assert_eq!(verdict, Verdict::Continue);
         // proxy_log, proxy_get_header_map_value, proxy_set_buffer_bytes, proxy_get_property:
         // each answered InvalidMemoryAccess (6), and the VM lives on.
@@ -149,12 +145,7 @@ fn a_memory_bomb_hits_the_cap_and_fails_only_that_plugin() {
     let healthy = load(&host, spec("headers"));
     run(async {
         let vm = start(&plugin, Rc::new(NoHost));
-        let failure = failed(
-            vm.http_context(StreamInfo::default())
-                .unwrap()
-                .on_request_headers(&mut get("/"), true)
-                .await,
-        );
+        let failure = failed(request_headers(&vm, &mut get("/")).await);
         assert_eq!(
             failure.reason,
             FailureReason::MemoryLimit {
@@ -164,11 +155,7 @@ fn a_memory_bomb_hits_the_cap_and_fails_only_that_plugin() {
         // Another plugin of the same host is unharmed.
         let other = start(&healthy, Rc::new(NoHost));
         let mut request = get("/");
-        let verdict = other
-            .http_context(StreamInfo::default())
-            .unwrap()
-            .on_request_headers(&mut request, true)
-            .await;
+        let verdict = request_headers(&other, &mut request).await;
         assert_eq!(verdict, Verdict::Continue);
         assert_eq!(text(request.get("x-wasm-request")), "headers");
     });
@@ -182,11 +169,7 @@ fn a_huge_log_line_is_cut_to_the_limit() {
         let fake = Rc::new(FakeHost::default());
         let vm = start(&plugin, fake.clone());
         let mut request = get("/");
-        let verdict = vm
-            .http_context(StreamInfo::default())
-            .unwrap()
-            .on_request_headers(&mut request, true)
-            .await;
+        let verdict = request_headers(&vm, &mut request).await;
         assert_eq!(verdict, Verdict::Continue);
         assert_eq!(text(request.get("x-huge-log")), "done");
         let logs = fake.logs.borrow();
