@@ -17,25 +17,6 @@ pub struct HttpContext {
     finished: bool,
 }
 
-#[derive(Clone, Copy)]
-enum Part {
-    RequestHeaders,
-    RequestTrailers,
-    ResponseHeaders,
-    ResponseTrailers,
-}
-
-impl Part {
-    fn map(self, s: &mut StreamState) -> &mut HeaderMap {
-        match self {
-            Part::RequestHeaders => &mut s.request_headers,
-            Part::RequestTrailers => &mut s.request_trailers,
-            Part::ResponseHeaders => &mut s.response_headers,
-            Part::ResponseTrailers => &mut s.response_trailers,
-        }
-    }
-}
-
 impl HttpContext {
     pub(crate) fn new(core: Rc<VmCore>, id: u32) -> Self {
         HttpContext {
@@ -55,7 +36,7 @@ impl HttpContext {
     pub async fn on_request_headers(&mut self, headers: &mut HeaderMap, end_of_stream: bool) -> Verdict {
         let f = self.core.exports.on_request_headers.clone();
         self.headers(
-            Part::RequestHeaders,
+            |s| &mut s.request_headers,
             headers,
             end_of_stream,
             |core, id, n| match &f {
@@ -70,20 +51,30 @@ impl HttpContext {
     /// buffered so far plus the new chunk).
     pub async fn on_request_body(&mut self, body: &mut Bytes, end_of_stream: bool) -> Verdict {
         let f = self.core.exports.on_request_body.clone();
-        self.body(true, body, end_of_stream, |core, id, n| match &f {
-            Some(f) => core.call("proxy_on_request_body", f, id, (id, n, end_of_stream as u32)),
-            None => Ok(0),
-        })
+        self.body(
+            |s| &mut s.request_body,
+            body,
+            end_of_stream,
+            |core, id, n| match &f {
+                Some(f) => core.call("proxy_on_request_body", f, id, (id, n, end_of_stream as u32)),
+                None => Ok(0),
+            },
+        )
         .await
     }
 
     /// `proxy_on_request_trailers`.
     pub async fn on_request_trailers(&mut self, trailers: &mut HeaderMap) -> Verdict {
         let f = self.core.exports.on_request_trailers.clone();
-        self.headers(Part::RequestTrailers, trailers, true, |core, id, n| match &f {
-            Some(f) => core.call("proxy_on_request_trailers", f, id, (id, n)),
-            None => Ok(0),
-        })
+        self.headers(
+            |s| &mut s.request_trailers,
+            trailers,
+            true,
+            |core, id, n| match &f {
+                Some(f) => core.call("proxy_on_request_trailers", f, id, (id, n)),
+                None => Ok(0),
+            },
+        )
         .await
     }
 
@@ -91,7 +82,7 @@ impl HttpContext {
     pub async fn on_response_headers(&mut self, headers: &mut HeaderMap, end_of_stream: bool) -> Verdict {
         let f = self.core.exports.on_response_headers.clone();
         self.headers(
-            Part::ResponseHeaders,
+            |s| &mut s.response_headers,
             headers,
             end_of_stream,
             |core, id, n| match &f {
@@ -105,20 +96,30 @@ impl HttpContext {
     /// `proxy_on_response_body`; see [`HttpContext::on_request_body`].
     pub async fn on_response_body(&mut self, body: &mut Bytes, end_of_stream: bool) -> Verdict {
         let f = self.core.exports.on_response_body.clone();
-        self.body(false, body, end_of_stream, |core, id, n| match &f {
-            Some(f) => core.call("proxy_on_response_body", f, id, (id, n, end_of_stream as u32)),
-            None => Ok(0),
-        })
+        self.body(
+            |s| &mut s.response_body,
+            body,
+            end_of_stream,
+            |core, id, n| match &f {
+                Some(f) => core.call("proxy_on_response_body", f, id, (id, n, end_of_stream as u32)),
+                None => Ok(0),
+            },
+        )
         .await
     }
 
     /// `proxy_on_response_trailers`.
     pub async fn on_response_trailers(&mut self, trailers: &mut HeaderMap) -> Verdict {
         let f = self.core.exports.on_response_trailers.clone();
-        self.headers(Part::ResponseTrailers, trailers, true, |core, id, n| match &f {
-            Some(f) => core.call("proxy_on_response_trailers", f, id, (id, n)),
-            None => Ok(0),
-        })
+        self.headers(
+            |s| &mut s.response_trailers,
+            trailers,
+            true,
+            |core, id, n| match &f {
+                Some(f) => core.call("proxy_on_response_trailers", f, id, (id, n)),
+                None => Ok(0),
+            },
+        )
         .await
     }
 
@@ -145,14 +146,14 @@ impl HttpContext {
 
     async fn headers(
         &mut self,
-        part: Part,
+        slot: fn(&mut StreamState) -> &mut HeaderMap,
         map: &mut HeaderMap,
         end_of_stream: bool,
         call: impl FnOnce(&VmCore, u32, u32) -> Result<u32, Failure>,
     ) -> Verdict {
         let count = map.len() as u32;
         let moved = self.core.with_stream(self.id, |s| {
-            *part.map(s) = std::mem::take(map);
+            *slot(s) = std::mem::take(map);
             s.end_of_stream = end_of_stream;
             s.resumed = false;
         });
@@ -163,7 +164,7 @@ impl HttpContext {
         let verdict = self.settle(result, false, end_of_stream).await;
         // The map as the plugin left it goes back whatever the verdict (a FAIL_OPEN proxy
         // goes on with it); a copy stays for `proxy_on_log` and later callbacks.
-        if let Some(out) = self.core.with_stream(self.id, |s| part.map(s).clone()) {
+        if let Some(out) = self.core.with_stream(self.id, |s| slot(s).clone()) {
             *map = out;
         }
         verdict
@@ -171,19 +172,14 @@ impl HttpContext {
 
     async fn body(
         &mut self,
-        request: bool,
+        slot: fn(&mut StreamState) -> &mut Bytes,
         body: &mut Bytes,
         end_of_stream: bool,
         call: impl FnOnce(&VmCore, u32, u32) -> Result<u32, Failure>,
     ) -> Verdict {
         let size = body.len() as u32;
         let moved = self.core.with_stream(self.id, |s| {
-            let slot = if request {
-                &mut s.request_body
-            } else {
-                &mut s.response_body
-            };
-            *slot = std::mem::take(body);
+            *slot(s) = std::mem::take(body);
             s.end_of_stream = end_of_stream;
             s.resumed = false;
         });
@@ -192,14 +188,7 @@ impl HttpContext {
         }
         let result = call(&self.core, self.id, size);
         let verdict = self.settle(result, true, end_of_stream).await;
-        let out = self.core.with_stream(self.id, |s| {
-            std::mem::take(if request {
-                &mut s.request_body
-            } else {
-                &mut s.response_body
-            })
-        });
-        if let Some(out) = out {
+        if let Some(out) = self.core.with_stream(self.id, |s| std::mem::take(slot(s))) {
             *body = out;
         }
         verdict

@@ -4,6 +4,7 @@ use std::rc::Rc;
 
 use bytes::Bytes;
 
+use crate::state::StreamState;
 use crate::vm::VmCore;
 use crate::{Failure, PeerType, TcpVerdict};
 
@@ -89,43 +90,33 @@ impl TcpContext {
     }
 
     fn data(&mut self, downstream: bool, data: &mut Bytes, end_of_stream: bool) -> TcpVerdict {
-        let f = if downstream {
-            self.core.exports.on_downstream_data.clone()
+        let exports = &self.core.exports;
+        let (f, name, slot): (_, _, fn(&mut StreamState) -> &mut Bytes) = if downstream {
+            (
+                exports.on_downstream_data.clone(),
+                "proxy_on_downstream_data",
+                |s| &mut s.downstream_data,
+            )
         } else {
-            self.core.exports.on_upstream_data.clone()
+            (exports.on_upstream_data.clone(), "proxy_on_upstream_data", |s| {
+                &mut s.upstream_data
+            })
         };
         let Some(f) = f else { return TcpVerdict::Continue };
         let size = data.len() as u32;
         let moved = self.core.with_stream(self.id, |s| {
-            let slot = if downstream {
-                &mut s.downstream_data
-            } else {
-                &mut s.upstream_data
-            };
-            *slot = std::mem::take(data);
+            *slot(s) = std::mem::take(data);
             s.end_of_stream = end_of_stream;
             s.resumed = false;
         });
         if moved.is_none() {
             return TcpVerdict::Continue;
         }
-        let name = if downstream {
-            "proxy_on_downstream_data"
-        } else {
-            "proxy_on_upstream_data"
-        };
         let result = self
             .core
             .call(name, &f, self.id, (self.id, size, end_of_stream as u32));
         let verdict = self.settle(result);
-        let out = self.core.with_stream(self.id, |s| {
-            std::mem::take(if downstream {
-                &mut s.downstream_data
-            } else {
-                &mut s.upstream_data
-            })
-        });
-        if let Some(out) = out {
+        if let Some(out) = self.core.with_stream(self.id, |s| std::mem::take(slot(s))) {
             *data = out;
         }
         verdict
