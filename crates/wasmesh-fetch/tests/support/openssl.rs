@@ -121,11 +121,9 @@ impl KeyPair {
     }
 }
 
-/// A private CA and a server certificate it signed for `127.0.0.1` and `localhost`:
-/// (CA certificate PEM, server certificate PEM, server key PEM).
-pub fn server_certificate() -> (String, String, String) {
-    let dir = tempfile::tempdir().unwrap();
-    let p = dir.path();
+/// `openssl req -x509`: a P-256 key and a certificate for `subject`, valid for a day,
+/// written as `key` and `cert` in `dir`.
+pub fn self_signed(dir: &Path, key: &str, cert: &str, subject: &str) {
     run(
         &[
             "req",
@@ -136,16 +134,24 @@ pub fn server_certificate() -> (String, String, String) {
             "ec_paramgen_curve:P-256",
             "-nodes",
             "-keyout",
-            "ca.key",
+            key,
             "-out",
-            "ca.pem",
+            cert,
             "-subj",
-            "/CN=wasmesh test CA",
+            subject,
             "-days",
             "1",
         ],
-        p,
+        dir,
     );
+}
+
+/// A private CA and a server certificate it signed for `127.0.0.1` and `localhost`:
+/// (CA certificate PEM, server certificate PEM, server key PEM).
+pub fn server_certificate() -> (String, String, String) {
+    let dir = tempfile::tempdir().unwrap();
+    let p = dir.path();
+    self_signed(p, "ca.key", "ca.pem", "/CN=wasmesh test CA");
     run(
         &[
             "req",

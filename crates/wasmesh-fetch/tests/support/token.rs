@@ -4,7 +4,6 @@
 
 use super::http_server::{self, Server};
 use base64::{engine::general_purpose::STANDARD, Engine};
-use std::process::Command;
 
 pub struct TokenService {
     pub server: Server,
@@ -18,36 +17,8 @@ impl TokenService {
 }
 
 pub async fn start(user: &str, password: &str) -> TokenService {
-    super::require_tool("openssl", "openssl");
     let dir = tempfile::tempdir().unwrap();
-    let out = Command::new("openssl")
-        .args([
-            "req",
-            "-x509",
-            "-newkey",
-            "ec",
-            "-pkeyopt",
-            "ec_paramgen_curve:P-256",
-            "-nodes",
-        ])
-        .args([
-            "-keyout",
-            "key.pem",
-            "-out",
-            "cert.pem",
-            "-subj",
-            "/CN=wasmesh-test-token",
-            "-days",
-            "1",
-        ])
-        .current_dir(dir.path())
-        .output()
-        .unwrap();
-    assert!(
-        out.status.success(),
-        "openssl req: {}",
-        String::from_utf8_lossy(&out.stderr)
-    );
+    super::openssl::self_signed(dir.path(), "key.pem", "cert.pem", "/CN=wasmesh-test-token");
     let cert_pem = std::fs::read_to_string(dir.path().join("cert.pem")).unwrap();
     let key_pem = std::fs::read(dir.path().join("key.pem")).unwrap();
     let cert_der_b64: String = cert_pem.lines().filter(|l| !l.starts_with("-----")).collect();
