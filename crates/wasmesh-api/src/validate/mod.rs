@@ -13,6 +13,8 @@ mod security;
 mod tests;
 mod wasm_plugin;
 
+use std::collections::HashSet;
+
 use crate::{
     error::FieldError,
     meta::ObjectMeta,
@@ -84,6 +86,26 @@ fn check_targeting(
     }
     for (i, r) in target_refs.iter().enumerate() {
         check_target_ref(&format!("spec.targetRefs[{i}]"), r, namespace, out);
+    }
+}
+
+/// `{at}.name` of an entry of a list keyed by name: required, and not already in `seen`
+/// (where it is then added); `duplicate` is the rule a repeated name breaks.
+fn check_unique_name<'a>(
+    at: &str,
+    name: &'a str,
+    seen: &mut HashSet<&'a str>,
+    duplicate: &str,
+    out: &mut Vec<FieldError>,
+) {
+    if name.is_empty() {
+        out.push(FieldError::invalid(
+            format!("{at}.name"),
+            "",
+            "a name is required",
+        ));
+    } else if !seen.insert(name) {
+        out.push(FieldError::invalid(format!("{at}.name"), name, duplicate));
     }
 }
 

@@ -29,19 +29,7 @@ pub(super) fn check(proxy: &Proxy, out: &mut Vec<FieldError>) {
     let mut addresses = HashSet::new();
     for (i, l) in spec.listeners.iter().enumerate() {
         let at = format!("spec.listeners[{i}]");
-        if l.name.is_empty() {
-            out.push(FieldError::invalid(
-                format!("{at}.name"),
-                "",
-                "a name is required",
-            ));
-        } else if !names.insert(l.name.as_str()) {
-            out.push(FieldError::invalid(
-                format!("{at}.name"),
-                &l.name,
-                "listener names must be unique",
-            ));
-        }
+        super::check_unique_name(&at, &l.name, &mut names, "listener names must be unique", out);
         if !addresses.insert(l.address) {
             out.push(FieldError::invalid(
                 format!("{at}.address"),
@@ -150,19 +138,7 @@ pub(super) fn check(proxy: &Proxy, out: &mut Vec<FieldError>) {
     let mut seen = HashSet::new();
     for (i, c) in spec.clusters.iter().enumerate() {
         let at = format!("spec.clusters[{i}]");
-        if c.name.is_empty() {
-            out.push(FieldError::invalid(
-                format!("{at}.name"),
-                "",
-                "a name is required",
-            ));
-        } else if !seen.insert(c.name.as_str()) {
-            out.push(FieldError::invalid(
-                format!("{at}.name"),
-                &c.name,
-                "cluster names must be unique",
-            ));
-        }
+        super::check_unique_name(&at, &c.name, &mut seen, "cluster names must be unique", out);
         if c.endpoints.is_empty() {
             out.push(FieldError::rule(
                 format!("{at}.endpoints"),

@@ -210,6 +210,10 @@ fn wasm_plugin_vm_config_and_match() {
                 Some(("spec.vmConfig.env[1].name", "once")),
             ),
             (
+                "url: x\nvmConfig: {env: [{name: \"\", value: b}]}",
+                Some(("spec.vmConfig.env[0].name", "a name is required")),
+            ),
+            (
                 &format!(
                     "url: x\nvmConfig:\n  env:\n{}",
                     (0..257)
@@ -479,6 +483,10 @@ fn proxy_rules() {
                 Some(("spec.listeners[1].name", "unique")),
             ),
             (
+                "listeners: [{name: \"\", address: 127.0.0.1:1}]",
+                Some(("spec.listeners[0].name", "a name is required")),
+            ),
+            (
                 "listeners: [{name: a, address: 127.0.0.1:1}, {name: b, address: 127.0.0.1:1}]",
                 Some(("spec.listeners[1].address", "already uses")),
             ),
@@ -527,6 +535,10 @@ fn proxy_rules() {
             (
                 "listeners: [{name: h, address: 127.0.0.1:1}]\nclusters: [{name: c, endpoints: [\"a:1\"]}, {name: c, endpoints: [\"b:1\"]}]",
                 Some(("spec.clusters[1].name", "unique")),
+            ),
+            (
+                "listeners: [{name: h, address: 127.0.0.1:1}]\nclusters: [{name: \"\", endpoints: [\"a:1\"]}]",
+                Some(("spec.clusters[0].name", "a name is required")),
             ),
         ],
     );

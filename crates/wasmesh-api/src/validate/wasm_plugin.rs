@@ -73,19 +73,7 @@ pub(super) fn check(plugin: &WasmPlugin, out: &mut Vec<FieldError>) {
         let mut seen = HashSet::new();
         for (i, env) in vm.env.iter().enumerate() {
             let at = format!("spec.vmConfig.env[{i}]");
-            if env.name.is_empty() {
-                out.push(FieldError::invalid(
-                    format!("{at}.name"),
-                    "",
-                    "a name is required",
-                ));
-            } else if !seen.insert(env.name.as_str()) {
-                out.push(FieldError::invalid(
-                    format!("{at}.name"),
-                    &env.name,
-                    "each variable may be listed once",
-                ));
-            }
+            super::check_unique_name(&at, &env.name, &mut seen, "each variable may be listed once", out);
             let from = env.value_from.unwrap_or_default();
             match (&env.value, from) {
                 (Some(_), EnvValueSource::Host) => out.push(FieldError::rule(
