@@ -204,7 +204,9 @@ fn read_dir_files(dir: &Path) -> Result<BTreeMap<PathBuf, DirFile>, EditError> {
     Ok(files)
 }
 
-fn places_of(files: &BTreeMap<PathBuf, DirFile>, key: &ResourceKey) -> Vec<Place> {
+/// Where `key` is written in the directory; refused when one of its places can't be
+/// edited in place.
+fn places_of(files: &BTreeMap<PathBuf, DirFile>, key: &ResourceKey) -> Result<Vec<Place>, EditError> {
     let mut out = Vec::new();
     for (path, file) in files {
         for (k, span) in &file.places {
@@ -222,7 +224,10 @@ fn places_of(files: &BTreeMap<PathBuf, DirFile>, key: &ResourceKey) -> Vec<Place
             }
         }
     }
-    out
+    for p in &out {
+        p.editable(files, key)?;
+    }
+    Ok(out)
 }
 
 /// Text changes per file: (span, replacement).
@@ -236,10 +241,7 @@ pub fn plan_apply(dir: &Path, name: &str, text: &str, format: Format) -> Result<
     let mut new_files: BTreeMap<PathBuf, String> = BTreeMap::new();
     let mut edit = Edit::default();
     for input in inputs {
-        let places = places_of(&files, &input.key);
-        for p in &places {
-            p.editable(&files, &input.key)?;
-        }
+        let places = places_of(&files, &input.key)?;
         let mut places = places.into_iter();
         let outcome = match places.next() {
             Some(first) if first.resource.as_ref() == Some(&input.resource) && places.len() == 0 => {
@@ -267,16 +269,10 @@ pub fn plan_apply(dir: &Path, name: &str, text: &str, format: Format) -> Result<
                 if same_format {
                     Outcome::Configured(first.path)
                 } else {
-                    let path = new_file_path(dir, &input.key, format, &files, &new_files);
-                    new_files.insert(path.clone(), input.text.clone());
-                    Outcome::Created(path)
+                    create(dir, &input, format, &files, &mut new_files)
                 }
             }
-            None => {
-                let path = new_file_path(dir, &input.key, format, &files, &new_files);
-                new_files.insert(path.clone(), input.text.clone());
-                Outcome::Created(path)
-            }
+            None => create(dir, &input, format, &files, &mut new_files),
         };
         edit.outcomes.push((input.key, outcome));
     }
@@ -291,10 +287,7 @@ pub fn plan_delete(dir: &Path, name: &str, text: &str, format: Format) -> Result
     let mut splices: Splices = BTreeMap::new();
     let mut edit = Edit::default();
     for input in inputs {
-        let places = places_of(&files, &input.key);
-        for p in &places {
-            p.editable(&files, &input.key)?;
-        }
+        let places = places_of(&files, &input.key)?;
         let outcome = if places.is_empty() {
             Outcome::NotFound
         } else {
@@ -358,6 +351,19 @@ fn finish(
         edit.files.insert(path, Some(text));
     }
     Ok(())
+}
+
+/// Plans a new file of its own for `input`.
+fn create(
+    dir: &Path,
+    input: &Input,
+    format: Format,
+    files: &BTreeMap<PathBuf, DirFile>,
+    new_files: &mut BTreeMap<PathBuf, String>,
+) -> Outcome {
+    let path = new_file_path(dir, &input.key, format, files, new_files);
+    new_files.insert(path.clone(), input.text.clone());
+    Outcome::Created(path)
 }
 
 fn new_file_path(
