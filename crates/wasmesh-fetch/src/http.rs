@@ -119,12 +119,7 @@ impl HttpFetcher {
         }
         if let Some(host) = realm_url.host_str() {
             let port = realm_url.port_or_known_default().unwrap_or(443);
-            if let Some(addr) = self.guard.first_blocked(host, port).await {
-                return Err(FetchError::BlockedAddress {
-                    url: shown.to_owned(),
-                    addr,
-                });
-            }
+            self.guard.check(host, port, shown).await?;
         }
         Ok(())
     }
@@ -132,12 +127,7 @@ impl HttpFetcher {
     async fn get_inner(&self, url: &Url, shown: &str, limit: u64) -> Result<Vec<u8>, FetchError> {
         if let Some(host) = url.host_str() {
             let port = url.port_or_known_default().unwrap_or(80);
-            if let Some(addr) = self.guard.first_blocked(host, port).await {
-                return Err(FetchError::BlockedAddress {
-                    url: shown.to_owned(),
-                    addr,
-                });
-            }
+            self.guard.check(host, port, shown).await?;
         }
         let result = self
             .retry

@@ -3,6 +3,7 @@
 //! clear error) and again in the DNS resolver the HTTP client uses (so a name cannot resolve
 //! to a blocked address between the check and the connection).
 
+use crate::error::FetchError;
 use ipnet::IpNet;
 use std::{
     net::{IpAddr, SocketAddr},
@@ -49,6 +50,17 @@ impl AddressGuard {
         }
         let addrs = tokio::net::lookup_host((host, port)).await.ok()?;
         addrs.map(|a| a.ip()).find(|ip| self.is_blocked(*ip))
+    }
+
+    /// [`AddressGuard::first_blocked`] as the error a fetch of the module `shown` ends with.
+    pub(crate) async fn check(&self, host: &str, port: u16, shown: &str) -> Result<(), FetchError> {
+        match self.first_blocked(host, port).await {
+            Some(addr) => Err(FetchError::BlockedAddress {
+                url: shown.to_owned(),
+                addr,
+            }),
+            None => Ok(()),
+        }
     }
 }
 

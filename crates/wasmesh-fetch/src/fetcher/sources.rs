@@ -142,12 +142,7 @@ impl Fetcher {
         let opts = &self.inner.opts;
         let registry = registry_of(image);
         let (host, port) = split_host_port(registry);
-        if let Some(addr) = self.inner.guard.first_blocked(host, port.unwrap_or(443)).await {
-            return Err(FetchError::BlockedAddress {
-                url: shown.to_owned(),
-                addr,
-            });
-        }
+        self.inner.guard.check(host, port.unwrap_or(443), shown).await?;
         let insecure = opts.is_insecure(registry);
         let base = format!("{}://{registry}", if insecure { "http" } else { "https" });
         self.inner.http.check_token_realm(&base, shown).await?;
