@@ -34,9 +34,9 @@ impl VmCore {
             data.body.len() as u32,
             data.trailers.len() as u32,
         );
-        let _ = self.with_state(|s| s.call = Some(data));
-        let _ = self.call("proxy_on_http_call_response", &f, call.context, args);
-        let _ = self.with_state(|s| s.call = None);
+        self.with_answer(data, || {
+            let _ = self.call("proxy_on_http_call_response", &f, call.context, args);
+        });
     }
 
     /// Delivers a unary gRPC call's answer: `proxy_on_grpc_receive` on success, else
@@ -58,26 +58,16 @@ impl VmCore {
             grpc_message: response.status_message,
         };
         let (status, size) = (data.grpc_status, data.body.len() as u32);
-        let _ = self.with_state(|s| s.call = Some(data));
         let ex = &self.exports;
-        if status == 0 {
-            if let Some(f) = &ex.on_grpc_receive {
-                let _ = self.call(
-                    "proxy_on_grpc_receive",
-                    f,
-                    call.context,
-                    (call.context, token, size),
-                );
-            }
-        } else if let Some(f) = &ex.on_grpc_close {
-            let _ = self.call(
-                "proxy_on_grpc_close",
-                f,
-                call.context,
-                (call.context, token, status),
-            );
-        }
-        let _ = self.with_state(|s| s.call = None);
+        let (name, func, arg) = if status == 0 {
+            ("proxy_on_grpc_receive", &ex.on_grpc_receive, size)
+        } else {
+            ("proxy_on_grpc_close", &ex.on_grpc_close, status)
+        };
+        let Some(func) = func.clone() else { return };
+        self.with_answer(data, || {
+            let _ = self.call(name, &func, call.context, (call.context, token, arg));
+        });
     }
 
     /// Delivers one event of a gRPC stream into the VM.
@@ -122,8 +112,16 @@ impl VmCore {
             }
         };
         let Some(func) = func.clone() else { return };
+        self.with_answer(data, || {
+            let _ = self.call(name, &func, context, (context, token, arg));
+        });
+    }
+
+    /// Runs `deliver` while `data` is the answer the plugin's hostcalls read (buffers,
+    /// header maps and `proxy_get_status` of the call).
+    fn with_answer(&self, data: CallData, deliver: impl FnOnce()) {
         let _ = self.with_state(|s| s.call = Some(data));
-        let _ = self.call(name, &func, context, (context, token, arg));
+        deliver();
         let _ = self.with_state(|s| s.call = None);
     }
 
