@@ -13,15 +13,15 @@ use serde::{de::DeserializeOwned, Deserialize};
 use serde_json::Value;
 use std::sync::Arc;
 
+/// A list's own fields: `apiVersion`, `kind` and `metadata` are only accepted (the header
+/// has already checked them); `items` are read.
 #[derive(Deserialize)]
 #[serde(deny_unknown_fields, rename_all = "camelCase")]
+#[allow(dead_code)]
 struct ListDocument {
-    #[allow(dead_code)]
     api_version: String,
-    #[allow(dead_code)]
     kind: String,
     #[serde(default)]
-    #[allow(dead_code)]
     metadata: Option<Value>,
     #[serde(default)]
     items: Vec<Value>,
