@@ -108,7 +108,7 @@ impl Place {
         let shared = files[&self.path]
             .places
             .iter()
-            .filter(|(_, span)| *span == self.span)
+            .filter(|(_, span, _)| *span == self.span)
             .count()
             > 1;
         if shared {
@@ -124,7 +124,8 @@ impl Place {
 struct DirFile {
     text: String,
     format: Format,
-    places: Vec<(ResourceKey, Range<usize>)>,
+    /// Each document's key, span and resource (`None` when it is invalid).
+    places: Vec<(ResourceKey, Range<usize>, Option<Resource>)>,
 }
 
 /// The valid documents of the input; `require_documents`: refuse a List of several items
@@ -195,8 +196,8 @@ fn read_dir_files(dir: &Path) -> Result<BTreeMap<PathBuf, DirFile>, EditError> {
         let places = parse(&name, &text, format)
             .into_iter()
             .filter_map(|d| match d {
-                Ok(doc) => Some((doc.resource.key(), doc.span)),
-                Err(e) => e.key.clone().map(|k| (k, e.span.clone())),
+                Ok(doc) => Some((doc.resource.key(), doc.span, Some(doc.resource))),
+                Err(e) => e.key.clone().map(|k| (k, e.span.clone(), None)),
             })
             .collect();
         files.insert(path, DirFile { text, format, places });
@@ -209,17 +210,12 @@ fn read_dir_files(dir: &Path) -> Result<BTreeMap<PathBuf, DirFile>, EditError> {
 fn places_of(files: &BTreeMap<PathBuf, DirFile>, key: &ResourceKey) -> Result<Vec<Place>, EditError> {
     let mut out = Vec::new();
     for (path, file) in files {
-        for (k, span) in &file.places {
+        for (k, span, resource) in &file.places {
             if k == key {
-                let resource = parse(&path.display().to_string(), &file.text[span.clone()], file.format)
-                    .into_iter()
-                    .next()
-                    .and_then(|d| d.ok())
-                    .map(|d| d.resource);
                 out.push(Place {
                     path: path.clone(),
                     span: span.clone(),
-                    resource,
+                    resource: resource.clone(),
                 });
             }
         }
@@ -326,7 +322,7 @@ fn finish(
         let expected: BTreeSet<ResourceKey> = file
             .places
             .iter()
-            .map(|(k, _)| k.clone())
+            .map(|(k, _, _)| k.clone())
             .filter(|k| !removed.contains(k))
             .collect();
         let name = path.display().to_string();

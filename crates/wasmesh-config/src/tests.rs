@@ -300,3 +300,24 @@ fn items_of_a_list_are_loaded_but_not_edited_in_place() {
     let left: Vec<&str> = store.resources().keys().map(|k| k.name.as_str()).collect();
     assert_eq!(left, ["c"]);
 }
+
+#[test]
+fn apply_in_place_says_unchanged_or_configured() {
+    let dir = tempfile::tempdir().unwrap();
+    let text = format!("# kept\n{}{}", plugin("a", "1"), plugin("b", "2"));
+    write(dir.path(), "p.yaml", &text);
+    let path = dir.path().join("p.yaml");
+    let apply = |input: &str| plan_apply(dir.path(), "in.yaml", input, wasmesh_api::Format::Yaml).unwrap();
+
+    let same = apply(&plugin("b", "2"));
+    assert_eq!(same.outcomes, [(key("b"), Outcome::Unchanged(path.clone()))]);
+    assert!(same.files.is_empty());
+
+    let changed = apply(&plugin("b", "5"));
+    assert_eq!(changed.outcomes, [(key("b"), Outcome::Configured(path.clone()))]);
+    changed.write().unwrap();
+    assert_eq!(
+        fs::read_to_string(&path).unwrap(),
+        format!("# kept\n{}{}", plugin("a", "1"), plugin("b", "5"))
+    );
+}
