@@ -1,5 +1,5 @@
 //! Helpers shared by the tests of every crate: building the plugins under `plugins/` for
-//! `wasm32-wasip1`, free loopback ports, and starting peers.
+//! `wasm32-wasip1` (and the AssemblyScript one with npm), and free loopback ports.
 //!
 //! ```no_run
 //! let wasm = wasmesh_testkit::plugin("headers"); // plugins/headers → …/headers.wasm
