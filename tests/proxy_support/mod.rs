@@ -21,6 +21,13 @@ pub struct ProxyProcess {
     log: PathBuf,
 }
 
+/// The module and compiled-code cache of this test process's proxies: apart from the
+/// watched config dirs and from other test processes, shared so each plugin compiles once.
+fn shared_cache_dir() -> &'static Path {
+    static DIR: std::sync::OnceLock<tempfile::TempDir> = std::sync::OnceLock::new();
+    DIR.get_or_init(|| tempfile::tempdir().expect("cache dir")).path()
+}
+
 /// A loopback address with a free port.
 pub fn free_addr() -> SocketAddr {
     SocketAddr::from(([127, 0, 0, 1], free_port()))
@@ -42,13 +49,16 @@ impl ProxyProcess {
     /// Starts the proxy without waiting for `/ready`.
     pub fn spawn(dir: tempfile::TempDir, workload: &str, workers: usize) -> Self {
         let admin = free_addr();
-        let log = dir.path().join("proxy.log");
+        // The log lives outside the watched config dir.
+        let log = shared_cache_dir().join(format!("proxy-{}.log", admin.port()));
         let log_file = std::fs::File::create(&log).expect("log file");
         let child = Command::new(env!("CARGO_BIN_EXE_wasmesh"))
             .args(["proxy", "--config"])
             .arg(dir.path())
             .args(["--workload", workload, "--admin", &admin.to_string()])
             .args(["--workers", &workers.to_string(), "--drain-timeout", "5s"])
+            .arg("--cache-dir")
+            .arg(shared_cache_dir())
             .env("RUST_LOG", "info,wasmesh_proxy=debug")
             .stdout(Stdio::null())
             .stderr(log_file)

@@ -49,6 +49,10 @@ pub async fn handle(
     let mut pause_limit = DEFAULT_ROUTE_TIMEOUT;
     if chain.has_plugins() {
         contexts = (0..chain.filters.len()).map(|_| None).collect();
+        if let Some(sni) = &conn.info.sni {
+            ex.properties
+                .push(("connection.requested_server_name".into(), sni.clone().into()));
+        }
         // Envoy computes the route before the filters run: plugins can read it.
         if let Some(route) = listener.config.routes.find(&ex.request) {
             ex.properties
