@@ -41,15 +41,6 @@ pub fn sha256sum(bytes: &[u8]) -> String {
         .to_owned()
 }
 
-/// A free loopback port.
-pub fn free_port() -> u16 {
-    std::net::TcpListener::bind("127.0.0.1:0")
-        .unwrap()
-        .local_addr()
-        .unwrap()
-        .port()
-}
-
 /// Fails with a clear message when a tool the tests need is missing (CI installs them
 /// with scripts/setup), instead of passing silently.
 pub fn require_tool(name: &str, package: &str) {

@@ -75,7 +75,7 @@ impl Registry {
 
     fn start_with(dir: tempfile::TempDir, auth: Option<String>) -> Registry {
         super::require_tool("docker-registry", "docker-registry");
-        let port = super::free_port();
+        let port = wasmesh_testkit::free_port();
         let addr = format!("127.0.0.1:{port}");
         let mut config = format!(
             "version: 0.1\nlog:\n  level: error\n  accesslog:\n    disabled: true\nstorage:\n  filesystem:\n    rootdirectory: {}\n  delete:\n    enabled: true\nhttp:\n  addr: {addr}\n",
