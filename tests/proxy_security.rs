@@ -200,7 +200,7 @@ async fn jwt_authn_and_authz_with_inline_jwks() {
 async fn jwt_keys_from_jwks_uri() {
     let echo = Echo::start("up");
     let (pem, jwks) = generate_key();
-    let jwks_addr = serve_once_forever(jwks);
+    let jwks_addr = serve_forever(jwks);
     let listen = free_addr();
     let proxy = proxy_yaml(
         listen,
@@ -216,11 +216,56 @@ async fn jwt_keys_from_jwks_uri() {
     check_policies(listen, &pem).await;
 }
 
+#[tokio::test]
+async fn a_jwks_uri_that_was_down_is_fetched_again() {
+    let echo = Echo::start("up");
+    let (pem, jwks) = generate_key();
+    let jwks_addr = free_addr(); // nothing listens here yet
+    let listen = free_addr();
+    let proxy = proxy_yaml(
+        listen,
+        &route_yaml("all", "{prefix: /}", "backend"),
+        &cluster_yaml("backend", &[echo.addr], "http1"),
+    );
+    let uri = format!("    jwksUri: http://{jwks_addr}/jwks.json");
+    let _p = ProxyProcess::start(
+        "istio-system/gw",
+        &[("proxy.yaml", &proxy), ("security.yaml", &policies(&uri))],
+        1,
+    );
+    let c = reqwest::Client::new();
+    let token = sign(&pem, claims(ISSUER, "dora", "shop", now() + 600, &[]));
+    let url = format!("http://{listen}/secure/x");
+    assert_eq!(
+        status_of(&c, &url, Some(&token)).await.0,
+        401,
+        "no keys yet: the token cannot be verified"
+    );
+    serve_forever_on(jwks_addr, jwks);
+    let deadline = std::time::Instant::now() + Duration::from_secs(15);
+    while status_of(&c, &url, Some(&token)).await.0 != 200 {
+        assert!(
+            std::time::Instant::now() < deadline,
+            "the JWKS was not fetched again"
+        );
+        tokio::time::sleep(Duration::from_millis(200)).await;
+    }
+}
+
 /// Serves `body` as JSON to every request, on a thread.
-fn serve_once_forever(body: String) -> std::net::SocketAddr {
-    use std::io::{Read, Write};
+fn serve_forever(body: String) -> std::net::SocketAddr {
     let listener = std::net::TcpListener::bind("127.0.0.1:0").unwrap();
     let addr = listener.local_addr().unwrap();
+    serve_on(listener, body);
+    addr
+}
+
+fn serve_forever_on(addr: std::net::SocketAddr, body: String) {
+    serve_on(std::net::TcpListener::bind(addr).unwrap(), body);
+}
+
+fn serve_on(listener: std::net::TcpListener, body: String) {
+    use std::io::{Read, Write};
     std::thread::spawn(move || {
         for mut s in listener.incoming().flatten() {
             let mut buf = [0u8; 4096];
@@ -232,5 +277,4 @@ fn serve_once_forever(body: String) -> std::net::SocketAddr {
             );
         }
     });
-    addr
 }

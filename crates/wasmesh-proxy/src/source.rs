@@ -15,6 +15,10 @@ use crate::run::{Options, RunError, Shared};
 
 /// How long a `jwksUri` fetch may take.
 const JWKS_TIMEOUT: Duration = Duration::from_secs(5);
+/// How often `jwksUri` documents are fetched again (Istio's JWKS resolver: 20 minutes).
+const JWKS_REFRESH: Duration = Duration::from_secs(20 * 60);
+/// How soon a failed `jwksUri` fetch is tried again.
+const JWKS_RETRY: Duration = Duration::from_secs(5);
 
 /// Watches the config directory and publishes a snapshot for each change, until the proxy
 /// stops.
@@ -33,7 +37,17 @@ pub async fn follow(options: Options, shared: Arc<Shared>) -> Result<(), RunErro
         let config = changes.borrow_and_update().clone();
         version += 1;
         let problems: Vec<String> = config.diagnostics.iter().map(|d| d.to_string()).collect();
-        match snapshot(&options, &config.resources, version, &mut loader, &shared).await {
+        let mut jwks: Option<bool> = None;
+        match snapshot(
+            &options,
+            &config.resources,
+            version,
+            &mut loader,
+            &shared,
+            &mut jwks,
+        )
+        .await
+        {
             Ok(s) => {
                 shared.publish(s);
                 if !problems.is_empty() {
@@ -43,8 +57,24 @@ pub async fn follow(options: Options, shared: Arc<Shared>) -> Result<(), RunErro
             }
             Err(e) => shared.reject(e),
         }
-        if changes.changed().await.is_err() {
-            return Err(RunError::Config("the config watcher stopped".into()));
+        // Build again on a config change, or when the JWKS documents are due again (at
+        // once-failed fetches, soon; keys rotate, so also now and then).
+        let refresh = match jwks {
+            None => None,
+            Some(true) => Some(JWKS_RETRY),
+            Some(false) => Some(JWKS_REFRESH),
+        };
+        let due = async {
+            match refresh {
+                Some(d) => tokio::time::sleep(d).await,
+                None => std::future::pending().await,
+            }
+        };
+        tokio::select! {
+            changed = changes.changed() => if changed.is_err() {
+                return Err(RunError::Config("the config watcher stopped".into()));
+            },
+            _ = due => tracing::debug!("fetching JWKS documents again"),
         }
     }
 }
@@ -55,6 +85,7 @@ async fn snapshot(
     version: u64,
     loader: &mut Loader,
     shared: &Shared,
+    jwks_state: &mut Option<bool>,
 ) -> Result<crate::snapshot::Snapshot, String> {
     let key = ResourceKey::new(Kind::Proxy, &options.workload.namespace, &options.workload.name);
     let Some(Resource::Proxy(proxy)) = resources.get(&key) else {
@@ -79,6 +110,8 @@ async fn snapshot(
             }
         }
     }
+    // None: no jwksUri; Some(true): one could not be fetched.
+    *jwks_state = (!jwks.is_empty()).then(|| jwks.values().any(Result::is_err));
     let mut plugins: Vec<Arc<WasmPlugin>> = Vec::new();
     for lc in &chains.listeners {
         for p in lc.plugins() {
