@@ -2,7 +2,7 @@
 //! `kubectl get -o yaml` writes them: each item is read as a resource of its own, with
 //! errors at `items[N].<field>`.
 
-use super::{dupcheck::DupCheck, locate::locate, plain_message, read, redact_strings, Chunk, Format, Header};
+use super::{clean_path, dupcheck::DupCheck, error_message, locate::locate, read, Chunk, Format, Header};
 use crate::{
     error::{DocumentError, Error, ErrorKind, Origin},
     meta::{Kind, ResourceKey, DEFAULT_NAMESPACE},
@@ -202,16 +202,8 @@ fn parse_item(
 
 fn from_value<T: DeserializeOwned>(item: Value, redact: bool) -> Result<T, (String, String)> {
     serde_path_to_error::deserialize(item).map_err(|e| {
-        let path = e.path().to_string().replace(".?", "");
-        let path = if path == "." || path == "?" {
-            String::new()
-        } else {
-            path
-        };
-        let mut message = plain_message(&e.into_inner().to_string(), &path);
-        if redact {
-            message = redact_strings(&message);
-        }
+        let path = clean_path(&e.path().to_string());
+        let message = error_message(&e.into_inner().to_string(), &path, redact);
         (path, message)
     })
 }

@@ -288,18 +288,31 @@ pub(super) fn read<T: DeserializeOwned>(chunk: &Chunk, format: Format, redact: b
             }
         }
     };
-    // serde_path_to_error writes `?` for a segment it could not name.
+    let path = clean_path(&path);
+    let message = error_message(&message, &path, redact);
+    Err(RawError { path, message, line })
+}
+
+/// serde_path_to_error's path as we print it: without the `?` it writes for a segment it
+/// could not name, and empty for the document itself.
+pub(super) fn clean_path(path: &str) -> String {
     let path = path.replace(".?", "");
-    let path = if path == "." || path == "?" {
+    if path == "." || path == "?" {
         String::new()
     } else {
         path
-    };
-    let mut message = plain_message(&message, &path);
-    if redact {
-        message = redact_strings(&message);
     }
-    Err(RawError { path, message, line })
+}
+
+/// The message of a read error at `path` as users see it ([`plain_message`]); with
+/// `redact`, without the document's string values.
+pub(super) fn error_message(message: &str, path: &str, redact: bool) -> String {
+    let message = plain_message(message, path);
+    if redact {
+        redact_strings(&message)
+    } else {
+        message
+    }
 }
 
 static LOCATION: LazyLock<regex::Regex> =
@@ -309,7 +322,7 @@ static QUOTED_STRING: LazyLock<regex::Regex> =
 
 /// serde's message without the parser's own location and path (we print ours), and with
 /// Rust type names put in words.
-pub(super) fn plain_message(message: &str, path: &str) -> String {
+fn plain_message(message: &str, path: &str) -> String {
     let mut m = LOCATION.replace_all(message, "").into_owned();
     // The YAML parser starts its messages with its own path, which may stop at the parent.
     if let Some((head, rest)) = m.split_once(": ") {
@@ -332,7 +345,7 @@ pub(super) fn plain_message(message: &str, path: &str) -> String {
 }
 
 /// Secret values must not reach logs: string values in messages become `a string`.
-pub(super) fn redact_strings(message: &str) -> String {
+fn redact_strings(message: &str) -> String {
     QUOTED_STRING
         .replace_all(message, "a string (value hidden)")
         .into_owned()
