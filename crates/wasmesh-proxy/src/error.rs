@@ -126,3 +126,6 @@ pub fn local_reply(status: StatusCode, body: impl Into<bytes::Bytes>) -> Respons
     );
     resp
 }
+
+#[cfg(test)]
+mod tests;
