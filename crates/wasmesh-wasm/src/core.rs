@@ -164,11 +164,7 @@ impl VmCore {
         *self.failed.borrow_mut() = Some(failure.clone());
         if let Ok(mut store) = self.store.try_borrow_mut() {
             let data = store.data_mut();
-            for call in data.calls.values() {
-                call.task.abort();
-            }
-            data.calls.clear();
-            data.tick_generation += 1;
+            data.stop_timer_and_calls();
             for stream in data.contexts.values() {
                 stream.notify.notify_one();
             }
@@ -298,13 +294,7 @@ impl VmCore {
                 let _ = self.call("proxy_on_delete", f, ROOT_CONTEXT_ID, ROOT_CONTEXT_ID);
             }
         }
-        let _ = self.with_state(|s| {
-            s.tick_generation += 1;
-            for call in s.calls.values() {
-                call.task.abort();
-            }
-            s.calls.clear();
-        });
+        let _ = self.with_state(VmState::stop_timer_and_calls);
     }
 }
 

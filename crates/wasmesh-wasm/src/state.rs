@@ -38,6 +38,7 @@ pub struct VmState {
     pub call: Option<CallData>,
     pub next_token: u32,
     pub calls: HashMap<u32, PendingCall>,
+    /// The running timer task's number; changing it stops that task.
     pub tick_generation: u64,
     pub queue_owner: Option<UnboundedSender<u32>>,
     pub env: Vec<(String, String)>,
@@ -113,6 +114,14 @@ impl VmState {
     pub fn stream(&mut self) -> Option<&mut StreamState> {
         let id = self.effective;
         self.contexts.get_mut(&id)
+    }
+
+    /// Stops the timer and every call in flight: no tick and no answer is delivered after.
+    pub fn stop_timer_and_calls(&mut self) {
+        self.tick_generation += 1;
+        for (_, call) in self.calls.drain() {
+            call.task.abort();
+        }
     }
 }
 
