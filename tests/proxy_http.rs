@@ -386,3 +386,38 @@ fn parse_prometheus(text: &str) -> Vec<(String, std::collections::HashMap<String
         })
         .collect()
 }
+
+#[tokio::test]
+async fn grpc_over_h2c_keeps_its_trailers() {
+    use http_body_util::BodyExt;
+    let grpc = proxy_support::grpc::grpc_echo();
+    let listen = free_addr();
+    let config = proxy_yaml(
+        listen,
+        &route_yaml("grpc", "{prefix: /}", "grpc"),
+        &cluster_yaml("grpc", &[grpc], "http2"),
+    );
+    let _proxy = ProxyProcess::start("istio-system/gw", &[("proxy.yaml", &config)], 1);
+    let stream = tokio::net::TcpStream::connect(listen).await.unwrap();
+    let (mut send, conn) = hyper::client::conn::http2::handshake(
+        hyper_util::rt::TokioExecutor::new(),
+        hyper_util::rt::TokioIo::new(stream),
+    )
+    .await
+    .unwrap();
+    tokio::spawn(conn);
+    let mut framed = vec![0u8, 0, 0, 0, 2];
+    framed.extend_from_slice(b"hi");
+    let req = hyper::Request::post(format!("http://{listen}/pkg.Svc/Call"))
+        .header("content-type", "application/grpc")
+        .header("te", "trailers")
+        .body(http_body_util::Full::new(bytes::Bytes::from(framed)))
+        .unwrap();
+    let resp = send.send_request(req).await.unwrap();
+    assert_eq!(resp.status(), 200);
+    let collected = resp.into_body().collect().await.unwrap();
+    let trailers = collected.trailers().cloned().expect("trailers reach the client");
+    assert_eq!(trailers["grpc-status"], "0");
+    let body = collected.to_bytes();
+    assert_eq!(&body[5..], b"echo:/pkg.Svc/Call:hi");
+}

@@ -4,6 +4,7 @@
 #![allow(dead_code)]
 
 pub mod echo;
+pub mod grpc;
 
 use std::io::Write as _;
 use std::net::SocketAddr;
