@@ -14,16 +14,11 @@ use crate::{Failure, HeaderMap, Verdict};
 pub struct HttpContext {
     core: Rc<VmCore>,
     id: u32,
-    finished: bool,
 }
 
 impl HttpContext {
     pub(crate) fn new(core: Rc<VmCore>, id: u32) -> Self {
-        HttpContext {
-            core,
-            id,
-            finished: false,
-        }
+        HttpContext { core, id }
     }
 
     /// The context id the guest knows this stream by.
@@ -133,15 +128,9 @@ impl HttpContext {
 
     /// Ends the context now (`proxy_on_done`, `proxy_on_log`, `proxy_on_delete`); the plugin
     /// sees the request and response headers it last saw.
-    pub fn finish(mut self) {
-        self.end();
-    }
-
-    fn end(&mut self) {
-        if !self.finished {
-            self.finished = true;
-            self.core.finish_stream(self.id);
-        }
+    pub fn finish(self) {
+        // Dropping ends the context.
+        drop(self);
     }
 
     async fn headers(
@@ -255,6 +244,6 @@ impl HttpContext {
 
 impl Drop for HttpContext {
     fn drop(&mut self) {
-        self.end();
+        self.core.finish_stream(self.id);
     }
 }

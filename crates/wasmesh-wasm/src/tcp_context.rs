@@ -13,16 +13,11 @@ use crate::{Failure, PeerType, TcpVerdict};
 pub struct TcpContext {
     core: Rc<VmCore>,
     id: u32,
-    finished: bool,
 }
 
 impl TcpContext {
     pub(crate) fn new(core: Rc<VmCore>, id: u32) -> Self {
-        TcpContext {
-            core,
-            id,
-            finished: false,
-        }
+        TcpContext { core, id }
     }
 
     /// `proxy_on_new_connection`. A plugin that pauses here is awaited until it resumes
@@ -74,15 +69,9 @@ impl TcpContext {
     }
 
     /// Ends the context now.
-    pub fn finish(mut self) {
-        self.end();
-    }
-
-    fn end(&mut self) {
-        if !self.finished {
-            self.finished = true;
-            self.core.finish_stream(self.id);
-        }
+    pub fn finish(self) {
+        // Dropping ends the context.
+        drop(self);
     }
 
     fn reset_flags(&self) {
@@ -162,6 +151,6 @@ impl TcpContext {
 
 impl Drop for TcpContext {
     fn drop(&mut self) {
-        self.end();
+        self.core.finish_stream(self.id);
     }
 }
