@@ -128,12 +128,14 @@ impl ProxyProcess {
         }
     }
 
-    /// Sends a signal to the proxy.
+    /// Sends a signal to the proxy (through the shell's `kill` builtin, present everywhere).
     pub fn signal(&self, sig: &str) {
-        Command::new("kill")
-            .args([&format!("-{sig}"), &self.child.id().to_string()])
+        let status = Command::new("sh")
+            .arg("-c")
+            .arg(format!("kill -{sig} {}", self.child.id()))
             .status()
-            .expect("kill");
+            .expect("sh");
+        assert!(status.success(), "kill -{sig} failed");
     }
 }
 
