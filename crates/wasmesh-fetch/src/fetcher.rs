@@ -107,8 +107,8 @@ impl Fetcher {
     /// Gets the module `req` describes, from the cache when the pull policy allows.
     /// A failure is logged once per url until it changes or the url succeeds again.
     pub async fn fetch(&self, req: &ModuleRequest) -> Result<Module, FetchError> {
-        let result = self.fetch_checked(req).await;
         let shown = redact_url(&req.url);
+        let result = self.fetch_checked(req, &shown).await;
         let mut last = self.inner.last_errors.lock().unwrap_or_else(|p| p.into_inner());
         match &result {
             Ok(module) => {
@@ -127,11 +127,10 @@ impl Fetcher {
         result
     }
 
-    async fn fetch_checked(&self, req: &ModuleRequest) -> Result<Module, FetchError> {
-        let shown = redact_url(&req.url);
+    async fn fetch_checked(&self, req: &ModuleRequest, shown: &str) -> Result<Module, FetchError> {
         let source = Source::parse(&req.url)?;
         let expected = match req.sha256.as_deref().map(str::trim) {
-            Some(s) if !s.is_empty() => Some(normalize_sha256(s, &shown)?),
+            Some(s) if !s.is_empty() => Some(normalize_sha256(s, shown)?),
             _ => None,
         };
         let key = match req.verification_key.as_deref().map(str::trim) {
@@ -142,7 +141,7 @@ impl Fetcher {
             if let Some(in_url) = image.digest() {
                 if digest_hex(in_url) != expected {
                     return Err(FetchError::DigestMismatch {
-                        url: shown,
+                        url: shown.to_owned(),
                         what: "sha256 field and the url's @sha256",
                         expected: expected.clone(),
                         actual: digest_hex(in_url).to_owned(),
@@ -152,10 +151,10 @@ impl Fetcher {
         }
         match source {
             Source::File(path) => {
-                self.fetch_file(&path, &shown, expected.as_deref(), key.as_ref())
+                self.fetch_file(&path, shown, expected.as_deref(), key.as_ref())
                     .await
             }
-            remote => self.fetch_remote(req, remote, &shown, expected, key).await,
+            remote => self.fetch_remote(req, remote, shown, expected, key).await,
         }
     }
 
