@@ -60,10 +60,15 @@ fn collect(dir: &Path, files: &mut Vec<PathBuf>) -> std::io::Result<()> {
 
 /// Parses one file; the format comes from its extension (YAML when unknown).
 pub fn read_file(path: &Path) -> std::io::Result<Vec<Parsed>> {
-    let text = fs::read_to_string(path)?;
+    Ok(parse_text(path, &fs::read_to_string(path)?))
+}
+
+/// Parses `text`, read from `path`, in the format of the file's extension (YAML when
+/// unknown).
+fn parse_text(path: &Path, text: &str) -> Vec<Parsed> {
     let name = path.display().to_string();
     let format = Format::from_path(&name).unwrap_or(Format::Yaml);
-    Ok(parse(&name, &text, format))
+    parse(&name, text, format)
 }
 
 /// Reads and parses every resource file under `dir`.
@@ -85,9 +90,7 @@ impl ParseCache {
                 return Ok(parsed.clone());
             }
         }
-        let name = path.display().to_string();
-        let format = Format::from_path(&name).unwrap_or(Format::Yaml);
-        let parsed = parse(&name, &text, format);
+        let parsed = parse_text(path, &text);
         self.files.insert(path.to_path_buf(), (text, parsed.clone()));
         Ok(parsed)
     }
