@@ -6,6 +6,11 @@ use base64::Engine as _;
 use http::{header, HeaderName, HeaderValue, StatusCode};
 use jsonwebtoken::{jwk::JwkSet, Algorithm, DecodingKey, Validation};
 use serde_json::{Map, Value};
+use std::cell::RefCell;
+use std::collections::HashMap;
+use std::sync::atomic::{AtomicU64, Ordering};
+use std::sync::Arc;
+use std::time::{SystemTime, UNIX_EPOCH};
 
 use super::{Exchange, RequestAuth};
 use crate::body::ProxyBody;
@@ -13,6 +18,25 @@ use crate::error::local_reply;
 
 /// Clock skew allowed on `exp` and `nbf`, as Envoy's default (60 s).
 const CLOCK_SKEW_SECS: u64 = 60;
+/// Verified tokens remembered per worker (Envoy's `jwt_cache_config` idea): a token seen
+/// again skips the signature check, but its `exp` and `nbf` are checked every time.
+const VERIFIED_CACHE_SIZE: usize = 4096;
+
+/// Tells one `Authn` from the next, so a worker's cache never outlives the keys it used.
+static NEXT_AUTHN_ID: AtomicU64 = AtomicU64::new(1);
+
+/// A token this worker has verified.
+struct Verified {
+    rule: usize,
+    claims: Arc<Map<String, Value>>,
+    exp: Option<u64>,
+    nbf: Option<u64>,
+}
+
+thread_local! {
+    /// This worker's verified tokens, for the `Authn` with this id.
+    static VERIFIED: RefCell<(u64, HashMap<Box<str>, Verified>)> = RefCell::new((0, HashMap::new()));
+}
 
 /// Where a token is looked for.
 #[derive(Debug, Clone)]
@@ -51,8 +75,9 @@ impl std::fmt::Debug for JwtRule {
 
 /// The authn filter of one listener: every jwtRule of every RequestAuthentication that
 /// applies to the workload.
-#[derive(Debug, Default)]
+#[derive(Debug)]
 pub struct Authn {
+    id: u64,
     rules: Vec<JwtRule>,
 }
 
@@ -129,7 +154,10 @@ impl JwtRule {
 
 impl Authn {
     pub fn new(rules: Vec<JwtRule>) -> Self {
-        Authn { rules }
+        Authn {
+            id: NEXT_AUTHN_ID.fetch_add(1, Ordering::Relaxed),
+            rules,
+        }
     }
 
     pub fn rule_count(&self) -> usize {
@@ -218,17 +246,62 @@ impl Authn {
         None
     }
 
-    fn authenticate(&self, token: &str) -> Result<(&JwtRule, Map<String, Value>), &'static str> {
+    fn authenticate(&self, token: &str) -> Result<(&JwtRule, Arc<Map<String, Value>>), &'static str> {
+        let now = SystemTime::now()
+            .duration_since(UNIX_EPOCH)
+            .map(|d| d.as_secs())
+            .unwrap_or(0);
+        let hit = VERIFIED.with(|cache| {
+            let mut cache = cache.borrow_mut();
+            if cache.0 != self.id {
+                *cache = (self.id, HashMap::new());
+            }
+            let v = cache.1.get(token)?;
+            if v.exp.is_some_and(|exp| now > exp + CLOCK_SKEW_SECS) {
+                cache.1.remove(token);
+                return Some(Err("Jwt is expired"));
+            }
+            if v.nbf.is_some_and(|nbf| now + CLOCK_SKEW_SECS < nbf) {
+                return Some(Err("Jwt not yet valid"));
+            }
+            Some(Ok((v.rule, v.claims.clone())))
+        });
+        if let Some(hit) = hit {
+            return hit.map(|(rule, claims)| (&self.rules[rule], claims));
+        }
+        let (index, claims) = self.verify(token)?;
+        let claims = Arc::new(claims);
+        VERIFIED.with(|cache| {
+            let mut cache = cache.borrow_mut();
+            if cache.1.len() >= VERIFIED_CACHE_SIZE {
+                cache.1.clear();
+            }
+            let num = |k: &str| claims.get(k).and_then(Value::as_u64);
+            cache.1.insert(
+                token.into(),
+                Verified {
+                    rule: index,
+                    claims: claims.clone(),
+                    exp: num("exp"),
+                    nbf: num("nbf"),
+                },
+            );
+        });
+        Ok((&self.rules[index], claims))
+    }
+
+    /// Checks a token's signature and claims against the rule of its issuer.
+    fn verify(&self, token: &str) -> Result<(usize, Map<String, Value>), &'static str> {
         let header = jsonwebtoken::decode_header(token)
             .map_err(|_| "Jwt is not in the form of Header.Payload.Signature with two dots and 3 sections")?;
         let issuer = unverified_issuer(token).ok_or("Jwt verification fails")?;
-        let rule = self
+        let index = self
             .rules
             .iter()
-            .find(|r| r.issuer == issuer)
+            .position(|r| r.issuer == issuer)
             .ok_or("Jwt issuer is not configured")?;
-        let claims = rule.validate(token, header.alg, header.kid.as_deref())?;
-        Ok((rule, claims))
+        let claims = self.rules[index].validate(token, header.alg, header.kid.as_deref())?;
+        Ok((index, claims))
     }
 }
 

@@ -225,11 +225,12 @@ impl Condition {
         let values: Vec<String> = match &self.key {
             ConditionKey::SourceIp => return self.ip_values.matches(ex.conn.peer.ip()),
             ConditionKey::Claim(path) => {
-                let mut v = claims.map(|c| Value::Object(c.clone()));
-                for seg in path {
-                    v = v.and_then(|v| v.get(seg).cloned());
+                let (first, rest) = path.split_first().expect("parse gives at least one segment");
+                let mut v = claims.and_then(|c| c.get(first));
+                for seg in rest {
+                    v = v.and_then(|v| v.get(seg));
                 }
-                string_values(v.as_ref())
+                string_values(v)
             }
             ConditionKey::Header(name) => ex
                 .request

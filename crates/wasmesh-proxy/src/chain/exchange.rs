@@ -18,7 +18,8 @@ pub struct ConnInfo {
 pub struct RequestAuth {
     /// `<iss>/<sub>`.
     pub principal: String,
-    pub claims: serde_json::Map<String, serde_json::Value>,
+    /// Shared: a token seen again reuses the claims it was verified with.
+    pub claims: std::sync::Arc<serde_json::Map<String, serde_json::Value>>,
 }
 
 /// One request on its way through the chain.

@@ -127,3 +127,30 @@ fn bad_tokens_get_401_with_the_reason() {
         (Some(401), Some("Jwt verification fails"))
     );
 }
+
+#[test]
+fn a_verified_token_is_remembered_only_by_the_authn_that_verified_it() {
+    let t = token(
+        serde_json::json!({"iss": "https://issuer.test", "sub": "erin", "aud": "shop", "exp": now() + 600}),
+    );
+    let a = Authn::new(vec![rule()]);
+    for _ in 0..3 {
+        let (status, _, _, auth) = run(&a, Some(format!("Bearer {t}")));
+        assert_eq!(status, None);
+        assert_eq!(auth.unwrap().principal, "https://issuer.test/erin");
+    }
+    // New keys (a new snapshot): the same token is checked again, and fails.
+    let mut other = rule();
+    let other_jwks = {
+        use base64::engine::general_purpose::URL_SAFE_NO_PAD;
+        serde_json::json!({"keys": [{"kty": "oct", "kid": "k1", "alg": "HS256", "k": URL_SAFE_NO_PAD.encode(b"a different secret of 32+ bytes!!")}]})
+            .to_string()
+    };
+    other.keys = JwtRule::parse_jwks(&other_jwks);
+    let b = Authn::new(vec![other]);
+    let (status, body, _, _) = run(&b, Some(format!("Bearer {t}")));
+    assert_eq!(
+        (status, body.as_deref()),
+        (Some(401), Some("Jwt verification fails"))
+    );
+}

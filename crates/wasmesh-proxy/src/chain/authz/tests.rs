@@ -52,7 +52,7 @@ fn alice() -> Option<RequestAuth> {
     let claims = serde_json::json!({"iss": "issuer", "sub": "alice", "groups": ["admin", "dev"]});
     Some(RequestAuth {
         principal: "issuer/alice".into(),
-        claims: claims.as_object().unwrap().clone(),
+        claims: std::sync::Arc::new(claims.as_object().unwrap().clone()),
     })
 }
 
