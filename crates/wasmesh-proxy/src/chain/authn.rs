@@ -25,10 +25,13 @@ const VERIFIED_CACHE_SIZE: usize = 4096;
 /// Tells one `Authn` from the next, so a worker's cache never outlives the keys it used.
 static NEXT_AUTHN_ID: AtomicU64 = AtomicU64::new(1);
 
+/// A verified token's claims, shared by the requests that carry it.
+type Claims = Arc<Map<String, Value>>;
+
 /// A token this worker has verified.
 struct Verified {
     rule: usize,
-    claims: Arc<Map<String, Value>>,
+    claims: Claims,
     exp: Option<u64>,
     nbf: Option<u64>,
 }
@@ -246,7 +249,7 @@ impl Authn {
         None
     }
 
-    fn authenticate(&self, token: &str) -> Result<(&JwtRule, Arc<Map<String, Value>>), &'static str> {
+    fn authenticate(&self, token: &str) -> Result<(&JwtRule, Claims), &'static str> {
         let now = SystemTime::now()
             .duration_since(UNIX_EPOCH)
             .map(|d| d.as_secs())
