@@ -63,8 +63,10 @@ pub async fn handle(
         }
     }
     let end_of_stream = body.is_end_stream();
-    let on_request = chain.on_request(&mut ex, &listener.vms, &mut contexts, end_of_stream);
+    // The plugin paths live in boxed futures, so that the common path's future stays small
+    // (hyper moves it around by value).
     let flow = if pause_limit_applies(chain) {
+        let on_request = Box::pin(chain.on_request(&mut ex, &listener.vms, &mut contexts, end_of_stream));
         // A plugin may pause a request and never resume it: the route's timeout bounds that.
         match tokio::time::timeout(pause_limit, on_request).await {
             Ok(flow) => flow,
@@ -74,7 +76,7 @@ pub async fn handle(
             },
         }
     } else {
-        on_request.await
+        chain.on_request_builtin(&mut ex)
     };
     let (response, end, routed) = match flow {
         RequestFlow::Forward => {
@@ -97,10 +99,13 @@ pub async fn handle(
                     on_upgrade,
                     &mut routed,
                 );
-                match tokio::join!(pump, send) {
-                    (Some(reply), _) => Ok(reply),
-                    (None, sent) => sent,
-                }
+                Box::pin(async move {
+                    match tokio::join!(pump, send) {
+                        (Some(reply), _) => Ok(reply),
+                        (None, sent) => sent,
+                    }
+                })
+                .await
             } else {
                 route_and_send(
                     &listener,
@@ -137,13 +142,15 @@ pub async fn handle(
         });
     }
     let (mut parts, mut body) = response.into_parts();
-    if let Err(why) = chain.on_response(end, &mut contexts, &mut parts, &mut body).await {
-        return Err(ProxyError::StreamClosed { plugin: why });
+    if !contexts.is_empty() {
+        if let Err(why) = Box::pin(chain.on_response(end, &mut contexts, &mut parts, &mut body)).await {
+            return Err(ProxyError::StreamClosed { plugin: why });
+        }
     }
     if contexts.iter().any(Option::is_some) && !body.is_end_stream() {
         let small = body.size_hint().exact().is_some_and(|n| n <= stream::SMALL_BODY);
         body = if small {
-            match stream::filter_small_response(&mut contexts, end, body).await {
+            match Box::pin(stream::filter_small_response(&mut contexts, end, body)).await {
                 Ok(b) => {
                     // The whole body is known: keep a content-length honest.
                     if parts.headers.contains_key(header::CONTENT_LENGTH) {

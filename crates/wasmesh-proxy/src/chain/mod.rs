@@ -117,16 +117,6 @@ impl ChainSpec {
     ) -> RequestFlow {
         for (index, filter) in self.filters.iter().enumerate() {
             let reply = match filter {
-                FilterSpec::Authn(a) => a.on_request(ex),
-                FilterSpec::Authz(a) => a.on_request(ex),
-                FilterSpec::Stats | FilterSpec::Router => None,
-                FilterSpec::Unavailable { plugin, reason } => Some(
-                    ProxyError::PluginFailed {
-                        plugin: plugin.clone(),
-                        reason: reason.clone(),
-                    }
-                    .into_response(),
-                ),
                 FilterSpec::Wasm(_) => {
                     let Some(vm) = vms.get(index).and_then(Option::as_ref) else {
                         continue;
@@ -137,8 +127,19 @@ impl ChainSpec {
                         Outcome::Close(plugin) => return RequestFlow::Close(plugin),
                     }
                 }
+                _ => builtin_reply(filter, ex),
             };
             if let Some(response) = reply {
+                return RequestFlow::Reply { index, response };
+            }
+        }
+        RequestFlow::Forward
+    }
+
+    /// [`ChainSpec::on_request`] for a chain without plugins: nothing in it can pause.
+    pub fn on_request_builtin(&self, ex: &mut Exchange<'_>) -> RequestFlow {
+        for (index, filter) in self.filters.iter().enumerate() {
+            if let Some(response) = builtin_reply(filter, ex) {
                 return RequestFlow::Reply { index, response };
             }
         }
@@ -163,5 +164,21 @@ impl ChainSpec {
     /// True when the chain holds plugins (and requests need a context list).
     pub fn has_plugins(&self) -> bool {
         self.filters.iter().any(|f| matches!(f, FilterSpec::Wasm(_)))
+    }
+}
+
+/// The request callback of a filter that is not a plugin: an answer, or `None` to go on.
+fn builtin_reply(filter: &FilterSpec, ex: &mut Exchange<'_>) -> Option<Response<ProxyBody>> {
+    match filter {
+        FilterSpec::Authn(a) => a.on_request(ex),
+        FilterSpec::Authz(a) => a.on_request(ex),
+        FilterSpec::Unavailable { plugin, reason } => Some(
+            ProxyError::PluginFailed {
+                plugin: plugin.clone(),
+                reason: reason.clone(),
+            }
+            .into_response(),
+        ),
+        FilterSpec::Stats | FilterSpec::Router | FilterSpec::Wasm(_) => None,
     }
 }
