@@ -64,9 +64,6 @@ pub enum ProxyError {
     /// A plugin reset the stream (`proxy_close_stream`).
     #[error("stream closed by plugin {plugin}")]
     StreamClosed { plugin: String },
-    /// A feature that is not built yet; never silently skipped.
-    #[error("Unimplemented: {0}")]
-    Unimplemented(&'static str),
 }
 
 // === impl ProxyError ===
@@ -83,9 +80,9 @@ impl ProxyError {
             | ProxyError::PluginFailed { .. } => StatusCode::SERVICE_UNAVAILABLE,
             ProxyError::RouteTimeout { .. } | ProxyError::PluginTimeout { .. } => StatusCode::GATEWAY_TIMEOUT,
             ProxyError::RequestTooLarge { .. } => StatusCode::PAYLOAD_TOO_LARGE,
-            ProxyError::ResponseTooLarge { .. }
-            | ProxyError::Unimplemented(_)
-            | ProxyError::StreamClosed { .. } => StatusCode::INTERNAL_SERVER_ERROR,
+            ProxyError::ResponseTooLarge { .. } | ProxyError::StreamClosed { .. } => {
+                StatusCode::INTERNAL_SERVER_ERROR
+            }
             ProxyError::BadRequest(_) => StatusCode::BAD_REQUEST,
         }
     }
@@ -101,7 +98,7 @@ impl ProxyError {
             ProxyError::RequestTooLarge { .. } | ProxyError::ResponseTooLarge { .. } => "-",
             ProxyError::PluginFailed { .. } => "UAEX",
             ProxyError::BadRequest(_) => "DPE",
-            ProxyError::Unimplemented(_) | ProxyError::StreamClosed { .. } => "-",
+            ProxyError::StreamClosed { .. } => "-",
         }
     }
 
