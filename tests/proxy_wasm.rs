@@ -319,3 +319,37 @@ async fn large_bodies_stream_through_a_plugin_chain() {
     assert_eq!(v["bodyLength"], SIZE as u64);
     assert_eq!(v["headers"]["x-wasm-request"], "h");
 }
+
+#[tokio::test]
+async fn credentials_in_a_module_url_never_reach_logs_admin_or_responses() {
+    let echo = Echo::start("up");
+    // A closed port: the fetch fails, and the reason is shown in /plugins and the log.
+    let closed = free_addr();
+    let leaky = format!(
+        "---\napiVersion: extensions.istio.io/v1alpha1\nkind: WasmPlugin\nmetadata:\n  name: leaky\n  namespace: istio-system\nspec:\n  url: http://puller:pw-s3cr3t@{closed}/plugin.wasm?token=tok-s3cr3t\n"
+    );
+    let (proxy, listen) = start(echo.addr, "", &leaky);
+    let deadline = std::time::Instant::now() + Duration::from_secs(40);
+    let plugins = loop {
+        let (_, plugins) = proxy.admin_get("/plugins");
+        if plugins.contains(&closed.to_string()) || std::time::Instant::now() > deadline {
+            break plugins;
+        }
+        tokio::time::sleep(Duration::from_millis(200)).await;
+    };
+    assert!(
+        plugins.contains(&closed.to_string()),
+        "the admin names the failing url: {plugins}"
+    );
+    let resp = client().get(format!("http://{listen}/x")).send().await.unwrap();
+    assert_eq!(resp.status(), 503);
+    let body = resp.text().await.unwrap();
+    for (what, text) in [
+        ("/plugins", plugins.as_str()),
+        ("the 503", body.as_str()),
+        ("the log", &proxy.log()),
+        ("/config_dump", &proxy.admin_get("/config_dump").1),
+    ] {
+        assert!(!text.contains("s3cr3t"), "{what} shows a credential: {text}");
+    }
+}

@@ -223,6 +223,10 @@ pub(crate) fn describe_request_error(e: &reqwest::Error) -> String {
         text.push_str(&cause.to_string());
         source = cause.source();
     }
+    // reqwest names the full url, credentials and query included: show it redacted.
+    if let Some(url) = e.url() {
+        text = text.replace(url.as_str(), &crate::redact_url(url.as_str()));
+    }
     text
 }
 

@@ -117,11 +117,12 @@ impl Loader {
             resource_name: name.clone(),
             resource_version: serde_json::to_string(&p.spec).unwrap_or_default(),
         };
-        let module = self
-            .fetcher
-            .fetch(&request)
-            .await
-            .map_err(|e| format!("cannot fetch module {}: {e}", request.url))?;
+        let module = self.fetcher.fetch(&request).await.map_err(|e| {
+            format!(
+                "cannot fetch module {}: {e}",
+                wasmesh_fetch::redact_url(&request.url)
+            )
+        })?;
         let spec = PluginSpec {
             name: p.metadata.name.clone(),
             namespace: p.metadata.namespace().to_string(),
@@ -172,7 +173,7 @@ impl Loader {
         tracing::info!(plugin = %name, sha256 = %module.sha256, from_cache = module.from_cache, "plugin loaded");
         Ok(Arc::new(WasmFilter {
             name,
-            url: p.full_url(),
+            url: wasmesh_fetch::redact_url(&p.full_url()),
             plugin: compiled,
         }))
     }
@@ -186,7 +187,7 @@ impl Loader {
                 let mut v = json!({
                     "name": p.metadata.name,
                     "namespace": p.metadata.namespace(),
-                    "url": p.full_url(),
+                    "url": wasmesh_fetch::redact_url(&p.full_url()),
                     "phase": p.phase().describe_name(),
                     "priority": p.effective_priority(),
                     "failStrategy": format!("{:?}", p.fail_strategy()),
