@@ -25,6 +25,7 @@ pub use exchange::{ConnInfo, Exchange, RequestAuth};
 use crate::body::ProxyBody;
 use crate::error::ProxyError;
 use crate::plugin::stream::{self, Contexts, Outcome};
+use crate::plugin::view::HeaderView;
 use crate::plugin::WasmFilter;
 
 /// One filter of a chain, as the snapshot describes it (shared by every worker).
@@ -115,24 +116,33 @@ impl ChainSpec {
         contexts: &mut Contexts,
         end_of_stream: bool,
     ) -> RequestFlow {
+        // Consecutive plugins share one view of the headers; it is written back before a
+        // built-in filter (which reads the request) and at the end.
+        let mut view = HeaderView::default();
         for (index, filter) in self.filters.iter().enumerate() {
             let reply = match filter {
                 FilterSpec::Wasm(_) => {
                     let Some(vm) = vms.get(index).and_then(Option::as_ref) else {
                         continue;
                     };
-                    match stream::request_headers(vm, ex, end_of_stream, &mut contexts[index]).await {
+                    let slot = &mut contexts[index];
+                    match stream::request_headers(vm, ex, &mut view, end_of_stream, slot).await {
                         Outcome::Continue => None,
                         Outcome::Reply(r) => Some(r),
                         Outcome::Close(plugin) => return RequestFlow::Close(plugin),
                     }
                 }
-                _ => builtin_reply(filter, ex),
+                _ => {
+                    view.flush_request(&mut ex.request);
+                    builtin_reply(filter, ex)
+                }
             };
             if let Some(response) = reply {
+                view.flush_request(&mut ex.request);
                 return RequestFlow::Reply { index, response };
             }
         }
+        view.flush_request(&mut ex.request);
         RequestFlow::Forward
     }
 

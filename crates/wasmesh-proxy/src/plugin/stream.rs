@@ -10,6 +10,7 @@ use tokio::sync::mpsc;
 use wasmesh_wasm::{FailAction, Failure, HttpContext, PluginVm, StreamInfo, Verdict};
 
 use super::headers;
+use super::view::HeaderView;
 use crate::body::{BodyError, ProxyBody};
 use crate::chain::Exchange;
 use crate::error::ProxyError;
@@ -54,22 +55,24 @@ fn protocol_name(version: http::Version) -> &'static str {
 }
 
 /// Creates the plugin's context and runs `on_request_headers`.
+/// The plugin works on `view`, shared with the plugins next to it; the caller writes it
+/// back to the request.
 pub async fn request_headers(
     vm: &PluginVm,
     ex: &mut Exchange<'_>,
+    view: &mut HeaderView,
     end_of_stream: bool,
     slot: &mut Option<HttpContext>,
 ) -> Outcome {
+    let map = view.request(&ex.request, ex.conn.tls);
     let info = StreamInfo {
         source: Some(ex.conn.peer),
         destination: Some(ex.conn.local),
         protocol: Some(protocol_name(ex.request.version).to_string()),
-        request_id: ex
-            .request
-            .headers
+        request_id: map
             .get("x-request-id")
-            .and_then(|v| v.to_str().ok())
-            .map(str::to_string),
+            .filter(|v| v.iter().all(|&b| b == b'\t' || (b' '..=b'~').contains(&b)))
+            .map(|v| String::from_utf8_lossy(v).into_owned()),
         extra: ex.properties.clone(),
     };
     let mut ctx = match vm.http_context(info) {
@@ -82,13 +85,8 @@ pub async fn request_headers(
             ctx.set_property("request.auth.claims", claims);
         }
     }
-    let mut map = headers::request_to_wasm(&ex.request, ex.conn.tls);
-    let before = map.clone();
-    let verdict = ctx.on_request_headers(&mut map, end_of_stream).await;
-    let plugin = vm.plugin().plugin_name().to_string();
-    match verdict {
+    match ctx.on_request_headers(map, end_of_stream).await {
         Verdict::Continue | Verdict::Buffer => {
-            headers::apply_to_request(map, &before, &mut ex.request);
             *slot = Some(ctx);
             Outcome::Continue
         }
@@ -96,7 +94,7 @@ pub async fn request_headers(
             *slot = Some(ctx);
             Outcome::Reply(headers::local_reply(reply))
         }
-        Verdict::Close => Outcome::Close(plugin),
+        Verdict::Close => Outcome::Close(vm.plugin().plugin_name().to_string()),
         Verdict::Failed(f) => on_failure(f),
     }
 }
@@ -108,20 +106,28 @@ pub async fn response_headers(
     parts: &mut response::Parts,
     body: &mut ProxyBody,
 ) -> Result<(), String> {
+    // One view for the whole pass, written back once at the end.
+    let mut view = HeaderView::default();
     for i in (0..end.min(contexts.len())).rev() {
         let Some(ctx) = contexts[i].as_mut() else { continue };
-        let mut map = headers::response_to_wasm(parts);
-        let before = map.clone();
-        match ctx.on_response_headers(&mut map, body.is_end_stream()).await {
-            Verdict::Continue | Verdict::Buffer => headers::apply_to_response(map, &before, parts),
-            Verdict::LocalReply(reply) => replace(parts, body, headers::local_reply(reply)),
+        let map = view.response(parts);
+        match ctx.on_response_headers(map, body.is_end_stream()).await {
+            Verdict::Continue | Verdict::Buffer => {}
+            Verdict::LocalReply(reply) => {
+                view.discard();
+                replace(parts, body, headers::local_reply(reply));
+            }
             Verdict::Close => return Err(format!("plugin closed the stream at filter {i}")),
             Verdict::Failed(f) => match on_failure(f) {
-                Outcome::Reply(r) => replace(parts, body, r),
+                Outcome::Reply(r) => {
+                    view.discard();
+                    replace(parts, body, r);
+                }
                 _ => contexts[i] = None,
             },
         }
     }
+    view.flush_response(parts);
     Ok(())
 }
 
