@@ -42,25 +42,24 @@ pub async fn handle(
         request: parts,
         conn: &conn.info,
         auth: None,
-        properties: Vec::new(),
+        properties: Default::default(),
     };
     let chain = &listener.config.chain;
     let mut contexts: Contexts = Vec::new();
     let mut pause_limit = DEFAULT_ROUTE_TIMEOUT;
     if chain.has_plugins() {
         contexts = (0..chain.filters.len()).map(|_| None).collect();
+        let mut properties = Vec::with_capacity(3);
         if let Some(sni) = &conn.info.sni {
-            ex.properties
-                .push(("connection.requested_server_name".into(), sni.clone().into()));
+            properties.push(("connection.requested_server_name".into(), sni.clone().into()));
         }
         // Envoy computes the route before the filters run: plugins can read it.
         if let Some(route) = listener.config.routes.find(&ex.request) {
-            ex.properties
-                .push(("xds.route_name".into(), route.name.clone().into()));
-            ex.properties
-                .push(("xds.cluster_name".into(), route.cluster.clone().into()));
+            properties.push(("xds.route_name".into(), route.name.clone().into()));
+            properties.push(("xds.cluster_name".into(), route.cluster.clone().into()));
             pause_limit = route.timeout.unwrap_or(DEFAULT_ROUTE_TIMEOUT);
         }
+        ex.properties = properties.into();
     }
     let end_of_stream = body.is_end_stream();
     // The plugin paths live in boxed futures, so that the common path's future stays small

@@ -1,7 +1,9 @@
 //! The filter API the proxy drives, independent of hyper: header maps as Envoy presents
 //! them to plugins, and what each callback tells the proxy to do.
 
+use std::borrow::Cow;
 use std::net::SocketAddr;
+use std::sync::Arc;
 
 use bytes::Bytes;
 
@@ -179,11 +181,12 @@ pub struct StreamInfo {
     /// The listener's address (`destination.address`, `destination.port`).
     pub destination: Option<SocketAddr>,
     /// `request.protocol`: "HTTP/1.1", "HTTP/2".
-    pub protocol: Option<String>,
+    pub protocol: Option<Cow<'static, str>>,
     /// `request.id` (Envoy: the `x-request-id` header).
     pub request_id: Option<String>,
-    /// Further properties by dotted path, e.g. `("xds.route_name", b"default")`.
-    pub extra: Vec<(String, Bytes)>,
+    /// Further properties by dotted path, e.g. `("xds.route_name", b"default")`; shared,
+    /// so that every plugin of a request gets them without a copy.
+    pub extra: Arc<[(String, Bytes)]>,
 }
 
 #[cfg(test)]

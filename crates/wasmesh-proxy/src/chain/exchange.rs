@@ -29,5 +29,6 @@ pub struct Exchange<'a> {
     pub auth: Option<RequestAuth>,
     /// Envoy attributes the proxy knows for this request (`xds.route_name`,
     /// `xds.cluster_name`, …), handed to plugins; filled only when the chain has plugins.
-    pub properties: Vec<(String, bytes::Bytes)>,
+    /// Shared by the plugins of the request.
+    pub properties: std::sync::Arc<[(String, bytes::Bytes)]>,
 }

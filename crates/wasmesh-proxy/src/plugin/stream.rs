@@ -68,7 +68,7 @@ pub async fn request_headers(
     let info = StreamInfo {
         source: Some(ex.conn.peer),
         destination: Some(ex.conn.local),
-        protocol: Some(protocol_name(ex.request.version).to_string()),
+        protocol: Some(protocol_name(ex.request.version).into()),
         request_id: map
             .get("x-request-id")
             .filter(|v| v.iter().all(|&b| b == b'\t' || (b' '..=b'~').contains(&b)))

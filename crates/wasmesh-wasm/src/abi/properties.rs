@@ -113,7 +113,7 @@ fn from_stream(s: &StreamState, path: &str) -> Option<Bytes> {
             Some(id) => Bytes::from(id.clone()),
             None => req("x-request-id")?,
         },
-        "request.protocol" => Bytes::from(info.protocol.clone()?),
+        "request.protocol" => Bytes::copy_from_slice(info.protocol.as_deref()?.as_bytes()),
         "response.code" => {
             let status = s.response_headers.get(":status")?;
             int(std::str::from_utf8(status).ok()?.parse().ok()?)

@@ -51,7 +51,7 @@ fn run(
         request: b.body(()).unwrap().into_parts().0,
         conn: &conn,
         auth: None,
-        properties: Vec::new(),
+        properties: Default::default(),
     };
     let reply = authn.on_request(&mut ex);
     let status = reply.as_ref().map(|r| r.status().as_u16());

@@ -31,7 +31,7 @@ fn check(
         request: b.body(()).unwrap().into_parts().0,
         conn: &c,
         auth,
-        properties: Vec::new(),
+        properties: Default::default(),
     };
     authz.allows(&ex)
 }
