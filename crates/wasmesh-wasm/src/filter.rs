@@ -64,6 +64,12 @@ impl HeaderMap {
         self.pairs.push((lower(name.as_ref()), value.into()));
     }
 
+    /// [`HeaderMap::add`] with a name the caller owns (lower-cased in place, not copied).
+    pub(crate) fn add_owned(&mut self, mut name: Vec<u8>, value: Bytes) {
+        name.make_ascii_lowercase();
+        self.pairs.push((Bytes::from(name), value));
+    }
+
     /// Replaces every value of `name` by one `value` (added when absent).
     pub fn set(&mut self, name: impl AsRef<[u8]>, value: impl Into<Bytes>) {
         let name = name.as_ref();

@@ -29,12 +29,11 @@ impl HttpContext {
     /// `proxy_on_request_headers`: the plugin may read and change `headers` (pseudo-headers
     /// included). `end_of_stream` is true for a request without body.
     pub async fn on_request_headers(&mut self, headers: &mut HeaderMap, end_of_stream: bool) -> Verdict {
-        let f = self.core.exports.on_request_headers.clone();
         self.headers(
             |s| &mut s.request_headers,
             headers,
             end_of_stream,
-            |core, id, n| match &f {
+            |core, id, n| match &core.exports.on_request_headers {
                 Some(f) => core.call_headers("proxy_on_request_headers", f, id, n, end_of_stream),
                 None => Ok(0),
             },
@@ -45,12 +44,11 @@ impl HttpContext {
     /// `proxy_on_request_body` with one chunk (or, after [`Verdict::Buffer`], everything
     /// buffered so far plus the new chunk).
     pub async fn on_request_body(&mut self, body: &mut Bytes, end_of_stream: bool) -> Verdict {
-        let f = self.core.exports.on_request_body.clone();
         self.body(
             |s| &mut s.request_body,
             body,
             end_of_stream,
-            |core, id, n| match &f {
+            |core, id, n| match &core.exports.on_request_body {
                 Some(f) => core.call("proxy_on_request_body", f, id, (id, n, end_of_stream as u32)),
                 None => Ok(0),
             },
@@ -60,12 +58,11 @@ impl HttpContext {
 
     /// `proxy_on_request_trailers`.
     pub async fn on_request_trailers(&mut self, trailers: &mut HeaderMap) -> Verdict {
-        let f = self.core.exports.on_request_trailers.clone();
         self.headers(
             |s| &mut s.request_trailers,
             trailers,
             true,
-            |core, id, n| match &f {
+            |core, id, n| match &core.exports.on_request_trailers {
                 Some(f) => core.call("proxy_on_request_trailers", f, id, (id, n)),
                 None => Ok(0),
             },
@@ -75,12 +72,11 @@ impl HttpContext {
 
     /// `proxy_on_response_headers` (with `:status`).
     pub async fn on_response_headers(&mut self, headers: &mut HeaderMap, end_of_stream: bool) -> Verdict {
-        let f = self.core.exports.on_response_headers.clone();
         self.headers(
             |s| &mut s.response_headers,
             headers,
             end_of_stream,
-            |core, id, n| match &f {
+            |core, id, n| match &core.exports.on_response_headers {
                 Some(f) => core.call_headers("proxy_on_response_headers", f, id, n, end_of_stream),
                 None => Ok(0),
             },
@@ -90,12 +86,11 @@ impl HttpContext {
 
     /// `proxy_on_response_body`; see [`HttpContext::on_request_body`].
     pub async fn on_response_body(&mut self, body: &mut Bytes, end_of_stream: bool) -> Verdict {
-        let f = self.core.exports.on_response_body.clone();
         self.body(
             |s| &mut s.response_body,
             body,
             end_of_stream,
-            |core, id, n| match &f {
+            |core, id, n| match &core.exports.on_response_body {
                 Some(f) => core.call("proxy_on_response_body", f, id, (id, n, end_of_stream as u32)),
                 None => Ok(0),
             },
@@ -105,12 +100,11 @@ impl HttpContext {
 
     /// `proxy_on_response_trailers`.
     pub async fn on_response_trailers(&mut self, trailers: &mut HeaderMap) -> Verdict {
-        let f = self.core.exports.on_response_trailers.clone();
         self.headers(
             |s| &mut s.response_trailers,
             trailers,
             true,
-            |core, id, n| match &f {
+            |core, id, n| match &core.exports.on_response_trailers {
                 Some(f) => core.call("proxy_on_response_trailers", f, id, (id, n)),
                 None => Ok(0),
             },

@@ -160,7 +160,7 @@ fn change(c: &mut C<'_>, map: u32, key: (u32, u32), value: Option<(u32, u32)>, h
         None => Bytes::new(),
     };
     with_map(c.data_mut(), map, |m| match how {
-        Change::Add => m.add(&key, value),
+        Change::Add => m.add_owned(key, value),
         Change::Replace => m.set(&key, value),
         Change::Remove => m.remove(&key),
     })?;

@@ -33,3 +33,10 @@ fn header_map_keeps_order_and_repeats_and_ignores_case_on_lookup() {
     assert_eq!(map.get("x"), None);
     assert_eq!(map.len(), 3);
 }
+
+#[test]
+fn a_name_added_by_a_plugin_is_lower_cased_and_appended_last() {
+    let mut map: HeaderMap = [("a", "1")].into_iter().collect();
+    map.add_owned(b"X-Added".to_vec(), Bytes::from_static(b"yes"));
+    assert_eq!(map.pairs()[1], (Bytes::from("x-added"), Bytes::from("yes")));
+}
