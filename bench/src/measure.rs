@@ -382,6 +382,9 @@ fn reload(work: &Path, plugins: &Path, wasmesh: &Path, upstream_port: u16, cpu: 
     scenario::write_header_plugin(&config, &env, "v0")?;
     let mut peer = start_wasmesh(work, wasmesh, &config, &work.join("cache"), cpu, "reload")?;
     wait_ready(port, "/", None, &mut peer, work, "reload")?;
+    // Time each change from a state where the previous value is known to be in force.
+    let (_, first) = peers::get(port, "/", None)?;
+    scenario::check_chain(&scenario::Chain::Headers(1), &first)?;
     let mut times = vec![];
     for i in 1..=5 {
         let value = format!("v{i}");

@@ -145,7 +145,7 @@ pub fn write_config(dir: &Path, chain: &Chain, env: &Env<'_>) -> Result<()> {
 pub fn write_header_plugin(dir: &Path, env: &Env<'_>, value: &str) -> Result<()> {
     let doc = plugin_yaml(
         "headers-0",
-        "UNSPECIFIED",
+        "UNSPECIFIED_PHASE",
         &env.plugins.join("headers.wasm"),
         value,
     );
