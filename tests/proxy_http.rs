@@ -25,11 +25,7 @@ async fn get_json(c: &reqwest::Client, url: &str) -> serde_json::Value {
 async fn http1_round_trip_keeps_method_path_host_and_body() {
     let echo = Echo::start("a");
     let listen = free_addr();
-    let config = proxy_yaml(
-        listen,
-        &route_yaml("all", "{prefix: /}", "backend"),
-        &cluster_yaml("backend", &[echo.addr], "http1"),
-    );
+    let config = one_backend_proxy_yaml(listen, echo.addr);
     let _proxy = ProxyProcess::start("istio-system/gw", &[("proxy.yaml", &config)], 2);
     let c = client();
 
@@ -299,11 +295,7 @@ async fn metrics_page_counts_requests_with_istio_labels() {
 fn admin_endpoints_answer() {
     let echo = Echo::start("adm");
     let listen = free_addr();
-    let config = proxy_yaml(
-        listen,
-        &route_yaml("all", "{prefix: /}", "backend"),
-        &cluster_yaml("backend", &[echo.addr], "http1"),
-    );
+    let config = one_backend_proxy_yaml(listen, echo.addr);
     let proxy = ProxyProcess::start("istio-system/gw", &[("proxy.yaml", &config)], 1);
     let (status, body) = proxy.admin_get("/ready");
     assert_eq!((status, body.trim()), (200, "LIVE"));

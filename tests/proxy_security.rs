@@ -182,11 +182,7 @@ async fn jwt_authn_and_authz_with_inline_jwks() {
     let echo = Echo::start("up");
     let (pem, jwks) = generate_key();
     let listen = free_addr();
-    let proxy = proxy_yaml(
-        listen,
-        &route_yaml("all", "{prefix: /}", "backend"),
-        &cluster_yaml("backend", &[echo.addr], "http1"),
-    );
+    let proxy = one_backend_proxy_yaml(listen, echo.addr);
     let inline = format!("    jwks: '{jwks}'");
     let _p = ProxyProcess::start(
         "istio-system/gw",
@@ -202,11 +198,7 @@ async fn jwt_keys_from_jwks_uri() {
     let (pem, jwks) = generate_key();
     let jwks_addr = serve_forever(jwks);
     let listen = free_addr();
-    let proxy = proxy_yaml(
-        listen,
-        &route_yaml("all", "{prefix: /}", "backend"),
-        &cluster_yaml("backend", &[echo.addr], "http1"),
-    );
+    let proxy = one_backend_proxy_yaml(listen, echo.addr);
     let uri = format!("    jwksUri: http://{jwks_addr}/jwks.json");
     let _p = ProxyProcess::start(
         "istio-system/gw",
@@ -222,11 +214,7 @@ async fn a_jwks_uri_that_was_down_is_fetched_again() {
     let (pem, jwks) = generate_key();
     let jwks_addr = free_addr(); // nothing listens here yet
     let listen = free_addr();
-    let proxy = proxy_yaml(
-        listen,
-        &route_yaml("all", "{prefix: /}", "backend"),
-        &cluster_yaml("backend", &[echo.addr], "http1"),
-    );
+    let proxy = one_backend_proxy_yaml(listen, echo.addr);
     let uri = format!("    jwksUri: http://{jwks_addr}/jwks.json");
     let _p = ProxyProcess::start(
         "istio-system/gw",

@@ -195,6 +195,15 @@ spec:
     )
 }
 
+/// The common case of [`proxy_yaml`]: every path routed to one HTTP/1.1 cluster `backend`.
+pub fn one_backend_proxy_yaml(listen: SocketAddr, upstream: SocketAddr) -> String {
+    proxy_yaml(
+        listen,
+        &route_yaml("all", "{prefix: /}", "backend"),
+        &cluster_yaml("backend", &[upstream], "http1"),
+    )
+}
+
 /// A cluster entry for [`proxy_yaml`].
 pub fn cluster_yaml(name: &str, endpoints: &[SocketAddr], protocol: &str) -> String {
     let eps: Vec<String> = endpoints.iter().map(|e| format!("\"{e}\"")).collect();
