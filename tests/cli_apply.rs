@@ -1,7 +1,6 @@
 //! `wasmesh apply` and `wasmesh delete`, run as a user runs them.
 
-#[path = "support/cli.rs"]
-mod support;
+use crate::cli_support as support;
 
 use std::fs;
 use support::{contents, copy_fixture, wasmesh};

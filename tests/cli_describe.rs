@@ -1,7 +1,6 @@
 //! `wasmesh describe`, run as a user runs it.
 
-#[path = "support/cli.rs"]
-mod support;
+use crate::cli_support as support;
 
 use serde_json::json;
 use support::{example, fixture, wasmesh};

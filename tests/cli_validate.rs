@@ -1,7 +1,6 @@
 //! `wasmesh validate`, run as a user runs it.
 
-#[path = "support/cli.rs"]
-mod support;
+use crate::cli_support as support;
 
 use support::{example, fixture, wasmesh};
 

@@ -2,10 +2,9 @@
 //! before answering (the proxy retries), a detached `<url>.sig` made by openssl (verified),
 //! and a tampered module next to it (not loaded; FAIL_OPEN skips it, `/plugins` says why).
 
-mod fetch_proxy;
-mod proxy_support;
-#[path = "../crates/wasmesh-fetch/tests/support/mod.rs"]
-mod support;
+use crate::fetch_proxy;
+use crate::fetch_support as support;
+use crate::proxy_support;
 
 use fetch_proxy::{get, write_config, Proxy};
 use proxy_support::{echo::Echo, free_addr};

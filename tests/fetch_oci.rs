@@ -4,10 +4,9 @@
 //! served again from the cache after the registry is gone. A module without a valid
 //! signature is not loaded, and failStrategy decides.
 
-mod fetch_proxy;
-mod proxy_support;
-#[path = "../crates/wasmesh-fetch/tests/support/mod.rs"]
-mod support;
+use crate::fetch_proxy;
+use crate::fetch_support as support;
+use crate::proxy_support;
 
 use fetch_proxy::{get, write_config, Proxy};
 use proxy_support::{echo::Echo, free_addr};

@@ -1,7 +1,7 @@
 //! `wasmesh proxy` end to end over HTTP: HTTP/1.1 and h2c round trips, HTTP/2 upstreams,
 //! route matching, round robin, and each bad-input case turned into its status code.
 
-mod proxy_support;
+use crate::proxy_support;
 
 use proxy_support::echo::Echo;
 use proxy_support::*;

@@ -2,7 +2,7 @@
 //! requests, a bad edit that keeps the last good state, SIGTERM drain, large bodies
 //! streaming through with bounded memory, TLS with h2 by ALPN, and WebSocket upgrades.
 
-mod proxy_support;
+use crate::proxy_support;
 
 use proxy_support::echo::Echo;
 use proxy_support::*;

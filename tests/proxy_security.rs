@@ -2,7 +2,7 @@
 //! with an ES256 key the test generates, inline JWKS and `jwksUri`) and
 //! AuthorizationPolicy (DENY before ALLOW, request principals, paths, `when` on claims).
 
-mod proxy_support;
+use crate::proxy_support;
 
 use base64::engine::general_purpose::URL_SAFE_NO_PAD;
 use base64::Engine as _;

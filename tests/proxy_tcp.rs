@@ -1,7 +1,7 @@
 //! `wasmesh proxy` end to end on a TCP listener: bytes to a cluster and back, plain and
 //! through a `type: NETWORK` plugin.
 
-mod proxy_support;
+use crate::proxy_support;
 
 use proxy_support::*;
 use std::io::{Read, Write};

@@ -2,7 +2,7 @@
 //! both paths in chain order, local replies, bodies, `http_call` to a cluster, and what
 //! failStrategy does with a module that can't be had.
 
-mod proxy_support;
+use crate::proxy_support;
 
 use proxy_support::echo::Echo;
 use proxy_support::*;

@@ -2,8 +2,7 @@
 //! `docker-registry` on loopback, with keys made by openssl; what they produce is then
 //! pulled and verified by the fetcher, and checked by openssl.
 
-#[path = "../crates/wasmesh-fetch/tests/support/mod.rs"]
-mod support;
+use crate::fetch_support as support;
 
 use std::process::{Command, Output};
 use support::{module, openssl::KeyPair, registry::Registry};

@@ -2,7 +2,7 @@
 //! allowed to pull from one plain-HTTP registry, and the config it runs.
 #![allow(dead_code)]
 
-use super::proxy_support::{cluster_yaml, free_addr, http_get, proxy_yaml, route_yaml};
+use crate::proxy_support::{cluster_yaml, free_addr, http_get, proxy_yaml, route_yaml};
 use std::{
     net::SocketAddr,
     path::Path,

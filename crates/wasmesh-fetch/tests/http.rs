@@ -2,7 +2,7 @@
 //! limit, unwrapping, sha256, detached signatures made by openssl, the cache and the SSRF
 //! guard.
 
-mod support;
+use crate::support;
 
 use std::time::{Duration, Instant};
 use support::{http_server, module, openssl::KeyPair, sha256sum};

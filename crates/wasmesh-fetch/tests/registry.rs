@@ -3,7 +3,7 @@
 //! digest and through an image index; the pull policy; the cache across a registry
 //! shutdown; digest checks; broken blobs.
 
-mod support;
+use crate::support;
 
 use support::{
     fetch::{no_progress, options, push_opts, request},

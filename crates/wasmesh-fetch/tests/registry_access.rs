@@ -2,7 +2,7 @@
 //! token service), the SSRF check of token realms, plain HTTP only when allowed, and HTTPS
 //! behind a private CA.
 
-mod support;
+use crate::support;
 
 use base64::{engine::general_purpose::STANDARD, Engine};
 use support::{

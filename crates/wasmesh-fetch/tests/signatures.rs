@@ -2,7 +2,7 @@
 //! independently (payload written by the test, signed by openssl, pushed by skopeo); valid,
 //! wrong key, tampered image and missing signature.
 
-mod support;
+use crate::support;
 
 use support::{
     fetch::{no_progress, options, push_opts, request},

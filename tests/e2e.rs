@@ -1,0 +1,26 @@
+//! The end-to-end tests: each module drives the real `wasmesh` binary with real peers on
+//! loopback. One crate, so one test binary: one link of the whole stack instead of one per
+//! file, which keeps a clean test build small and quick.
+
+// helpers shared by the modules below
+#[path = "support/cli.rs"]
+mod cli_support;
+mod fetch_proxy;
+#[path = "../crates/wasmesh-fetch/tests/support/mod.rs"]
+mod fetch_support;
+mod proxy_support;
+
+mod cli_apply;
+mod cli_describe;
+mod cli_validate;
+mod demo;
+mod example_plugins;
+mod fetch_http;
+mod fetch_oci;
+mod openid_connect;
+mod proxy_http;
+mod proxy_ops;
+mod proxy_security;
+mod proxy_tcp;
+mod proxy_wasm;
+mod push_sign;
