@@ -4,7 +4,10 @@
 use http::{header, request, Request, Response, StatusCode};
 use http_body::Body as _;
 use hyper::body::Incoming;
+use std::future::Future;
+use std::pin::Pin;
 use std::rc::Rc;
+use std::task::Poll;
 use std::time::{Duration, Instant};
 
 use crate::body::ProxyBody;
@@ -65,13 +68,18 @@ pub async fn handle(
     // The plugin paths live in boxed futures, so that the common path's future stays small
     // (hyper moves it around by value).
     let flow = if pause_limit_applies(chain) {
-        let on_request = Box::pin(chain.on_request(&mut ex, &listener.vms, &mut contexts, end_of_stream));
-        // A plugin may pause a request and never resume it: the route's timeout bounds that.
-        match tokio::time::timeout(pause_limit, on_request).await {
-            Ok(flow) => flow,
-            Err(_) => RequestFlow::Reply {
-                index: 0,
-                response: ProxyError::PluginTimeout { timeout: pause_limit }.into_response(),
+        let mut on_request = Box::pin(chain.on_request(&mut ex, &listener.vms, &mut contexts, end_of_stream));
+        // Most chains run through without pausing: the timer is armed only for one that
+        // paused. A plugin may pause a request and never resume it: the route's timeout
+        // bounds that.
+        match poll_once(on_request.as_mut()).await {
+            Poll::Ready(flow) => flow,
+            Poll::Pending => match tokio::time::timeout(pause_limit, on_request).await {
+                Ok(flow) => flow,
+                Err(_) => RequestFlow::Reply {
+                    index: 0,
+                    response: ProxyError::PluginTimeout { timeout: pause_limit }.into_response(),
+                },
             },
         }
     } else {
@@ -243,6 +251,11 @@ async fn route_and_send(
     }
     forward::to_downstream(&mut parts);
     Ok(Response::from_parts(parts, body))
+}
+
+/// Polls a future once, without waiting.
+async fn poll_once<F: Future>(mut fut: Pin<&mut F>) -> Poll<F::Output> {
+    std::future::poll_fn(|cx| Poll::Ready(fut.as_mut().poll(cx))).await
 }
 
 /// Only chains with plugins can pause; the others need no timer.

@@ -52,11 +52,11 @@ impl VmCore {
                 denied: false,
             },
             effective: ROOT_CONTEXT_ID,
-            contexts: HashMap::new(),
+            contexts: Default::default(),
             root_properties: HashMap::new(),
             call: None,
             next_token: 0,
-            calls: HashMap::new(),
+            calls: Default::default(),
             tick_generation: 0,
             queue_owner: None,
             env,
@@ -166,7 +166,7 @@ impl VmCore {
             let data = store.data_mut();
             data.stop_timer_and_calls();
             for stream in data.contexts.values() {
-                stream.notify.notify_one();
+                stream.wake_waiter();
             }
         }
         failure

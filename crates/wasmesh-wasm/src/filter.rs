@@ -11,9 +11,23 @@ use bytes::Bytes;
 /// plugins: HTTP/2-style lower-case names, with the pseudo-headers `:method`, `:path`,
 /// `:authority`, `:scheme` on requests and `:status` on responses, first. Repeated names
 /// stay separate pairs in their order. Lookups ignore ASCII case.
-#[derive(Clone, Debug, Default, PartialEq, Eq)]
+///
+/// Copies are cheap: the pairs are shared until one side changes them (copy on write), so
+/// that the proxy's view, each plugin's context and `proxy_on_log`'s copy of a request
+/// cost one copy only for a plugin that changes the headers.
+#[derive(Clone, Debug, Default, Eq)]
 pub struct HeaderMap {
-    pairs: Vec<(Bytes, Bytes)>,
+    /// `None` while empty: an empty map allocates nothing.
+    pairs: Option<Arc<Vec<(Bytes, Bytes)>>>,
+}
+
+impl PartialEq for HeaderMap {
+    fn eq(&self, other: &Self) -> bool {
+        match (&self.pairs, &other.pairs) {
+            (Some(a), Some(b)) if Arc::ptr_eq(a, b) => true,
+            _ => self.pairs() == other.pairs(),
+        }
+    }
 }
 
 impl HeaderMap {
@@ -24,28 +38,33 @@ impl HeaderMap {
 
     /// The pairs in order.
     pub fn pairs(&self) -> &[(Bytes, Bytes)] {
-        &self.pairs
+        self.pairs.as_deref().map_or(&[], Vec::as_slice)
     }
 
     /// Consumes the map into its pairs.
     pub fn into_pairs(self) -> Vec<(Bytes, Bytes)> {
-        self.pairs
+        self.pairs.map(Arc::unwrap_or_clone).unwrap_or_default()
+    }
+
+    /// The pairs, to change: copied first when another map shares them.
+    fn pairs_mut(&mut self) -> &mut Vec<(Bytes, Bytes)> {
+        Arc::make_mut(self.pairs.get_or_insert_with(Default::default))
     }
 
     /// Number of pairs.
     pub fn len(&self) -> usize {
-        self.pairs.len()
+        self.pairs().len()
     }
 
     /// True when there are no pairs.
     pub fn is_empty(&self) -> bool {
-        self.pairs.is_empty()
+        self.pairs().is_empty()
     }
 
     /// The first value of `name`.
     pub fn get(&self, name: impl AsRef<[u8]>) -> Option<&Bytes> {
         let name = name.as_ref();
-        self.pairs
+        self.pairs()
             .iter()
             .find(|(k, _)| k.eq_ignore_ascii_case(name))
             .map(|(_, v)| v)
@@ -53,7 +72,7 @@ impl HeaderMap {
 
     /// Every value of `name`, in order.
     pub fn get_all<'a>(&'a self, name: &'a [u8]) -> impl Iterator<Item = &'a Bytes> + 'a {
-        self.pairs
+        self.pairs()
             .iter()
             .filter(move |(k, _)| k.eq_ignore_ascii_case(name))
             .map(|(_, v)| v)
@@ -61,23 +80,28 @@ impl HeaderMap {
 
     /// Appends a pair (the name is lower-cased, as Envoy does).
     pub fn add(&mut self, name: impl AsRef<[u8]>, value: impl Into<Bytes>) {
-        self.pairs.push((lower(name.as_ref()), value.into()));
+        self.pairs_mut().push((lower(name.as_ref()), value.into()));
     }
 
     /// [`HeaderMap::add`] with a name the caller owns (lower-cased in place, not copied).
     pub(crate) fn add_owned(&mut self, mut name: Vec<u8>, value: Bytes) {
         name.make_ascii_lowercase();
-        self.pairs.push((Bytes::from(name), value));
+        self.pairs_mut().push((Bytes::from(name), value));
     }
 
     /// Replaces every value of `name` by one `value` (added when absent).
     pub fn set(&mut self, name: impl AsRef<[u8]>, value: impl Into<Bytes>) {
         let name = name.as_ref();
-        match self.pairs.iter().position(|(k, _)| k.eq_ignore_ascii_case(name)) {
+        match self
+            .pairs()
+            .iter()
+            .position(|(k, _)| k.eq_ignore_ascii_case(name))
+        {
             Some(first) => {
-                self.pairs[first].1 = value.into();
+                let pairs = self.pairs_mut();
+                pairs[first].1 = value.into();
                 let mut i = 0;
-                self.pairs.retain(|(k, _)| {
+                pairs.retain(|(k, _)| {
                     i += 1;
                     i - 1 == first || !k.eq_ignore_ascii_case(name)
                 });
@@ -89,7 +113,9 @@ impl HeaderMap {
     /// Removes every value of `name`.
     pub fn remove(&mut self, name: impl AsRef<[u8]>) {
         let name = name.as_ref();
-        self.pairs.retain(|(k, _)| !k.eq_ignore_ascii_case(name));
+        if self.pairs().iter().any(|(k, _)| k.eq_ignore_ascii_case(name)) {
+            self.pairs_mut().retain(|(k, _)| !k.eq_ignore_ascii_case(name));
+        }
     }
 }
 

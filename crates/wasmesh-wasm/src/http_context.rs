@@ -202,7 +202,7 @@ impl HttpContext {
     /// [`Verdict::Buffer`], when it waits for more body and the plugin may resume first
     /// (e.g. from an http call's answer): the buffered data then goes on.
     pub async fn resumed(&mut self) -> Verdict {
-        let Some(notify) = self.core.with_stream(self.id, |s| s.notify.clone()) else {
+        let Some(notify) = self.core.with_stream(self.id, |s| s.notify().clone()) else {
             return Verdict::Continue;
         };
         loop {

@@ -1,6 +1,7 @@
 //! What a VM's wasmtime `Store` holds: the plugin's settings, the host, the contexts' data
 //! (header maps, buffers, flags) that the hostcalls read and change, and the memory cap.
 
+use rustc_hash::FxHashMap;
 use std::collections::{HashMap, HashSet};
 use std::rc::{Rc, Weak};
 use std::sync::Arc;
@@ -31,13 +32,14 @@ pub struct VmState {
     pub cap: MemoryCap,
     /// The context hostcalls act on (`proxy_set_effective_context` changes it).
     pub effective: u32,
-    pub contexts: HashMap<u32, StreamState>,
+    /// By context id (the host makes them: a fast hash is safe).
+    pub contexts: FxHashMap<u32, StreamState>,
     /// Properties set while the root context is effective.
     pub root_properties: HashMap<String, Bytes>,
     /// The answer being delivered in `proxy_on_http_call_response` / gRPC callbacks.
     pub call: Option<CallData>,
     pub next_token: u32,
-    pub calls: HashMap<u32, PendingCall>,
+    pub calls: FxHashMap<u32, PendingCall>,
     /// The running timer task's number; changing it stops that task.
     pub tick_generation: u64,
     pub queue_owner: Option<UnboundedSender<u32>>,
@@ -82,12 +84,27 @@ pub struct StreamState {
     pub local_reply: Option<LocalReply>,
     pub close: bool,
     pub resumed: bool,
-    pub notify: Rc<Notify>,
+    /// Wakes the proxy waiting for a paused stream; made when first needed (most streams
+    /// never pause).
+    notify: Option<Rc<Notify>>,
     pub properties: HashMap<String, Bytes>,
     pub info: StreamInfo,
 }
 
 impl StreamState {
+    /// What a paused stream's waiter waits on, and resumers notify.
+    pub fn notify(&mut self) -> &Rc<Notify> {
+        self.notify.get_or_insert_with(|| Rc::new(Notify::new()))
+    }
+
+    /// Wakes a waiter, if there is one (a stream that never paused has none; one that
+    /// pauses later sees the VM's state first).
+    pub fn wake_waiter(&self) {
+        if let Some(n) = &self.notify {
+            n.notify_one();
+        }
+    }
+
     pub fn new(info: StreamInfo) -> Self {
         StreamState {
             request_headers: HeaderMap::new(),
@@ -102,7 +119,7 @@ impl StreamState {
             local_reply: None,
             close: false,
             resumed: false,
-            notify: Rc::new(Notify::new()),
+            notify: None,
             properties: HashMap::new(),
             info,
         }

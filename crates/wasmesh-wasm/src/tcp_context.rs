@@ -130,7 +130,7 @@ impl TcpContext {
     /// (`proxy_continue_stream`), closes it or fails. A proxy awaits this together with the
     /// next data: when it resolves to `Continue`, the buffered data goes on.
     pub async fn resumed(&self) -> TcpVerdict {
-        let Some(notify) = self.core.with_stream(self.id, |s| s.notify.clone()) else {
+        let Some(notify) = self.core.with_stream(self.id, |s| s.notify().clone()) else {
             return TcpVerdict::Continue;
         };
         loop {

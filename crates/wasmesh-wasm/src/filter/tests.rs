@@ -40,3 +40,35 @@ fn a_name_added_by_a_plugin_is_lower_cased_and_appended_last() {
     map.add_owned(b"X-Added".to_vec(), Bytes::from_static(b"yes"));
     assert_eq!(map.pairs()[1], (Bytes::from("x-added"), Bytes::from("yes")));
 }
+
+#[test]
+fn a_copy_shares_the_pairs_until_one_side_changes_them() {
+    let mut original: HeaderMap = [(":path", "/"), ("host", "a")].into_iter().collect();
+    let mut copy = original.clone();
+    assert_eq!(copy, original);
+    assert!(std::ptr::eq(copy.pairs().as_ptr(), original.pairs().as_ptr()));
+
+    copy.add("x-added", "1");
+    copy.set("host", "b");
+    assert_eq!(original.pairs().len(), 2);
+    assert_eq!(original.get("host"), Some(&Bytes::from_static(b"a")));
+    assert_eq!(copy.get("host"), Some(&Bytes::from_static(b"b")));
+    assert_ne!(copy, original);
+
+    // removing a name that is absent changes nothing and copies nothing
+    let shared = original.clone();
+    original.remove("absent");
+    assert!(std::ptr::eq(shared.pairs().as_ptr(), original.pairs().as_ptr()));
+    original.remove("host");
+    assert_eq!(original.len(), 1);
+    assert_eq!(shared.len(), 2);
+    assert_eq!(shared.clone().into_pairs().len(), 2);
+}
+
+#[test]
+fn empty_maps_are_equal_however_they_came_to_be() {
+    let mut emptied: HeaderMap = [("a", "1")].into_iter().collect();
+    emptied.remove("a");
+    assert_eq!(emptied, HeaderMap::new());
+    assert!(HeaderMap::new().into_pairs().is_empty());
+}
