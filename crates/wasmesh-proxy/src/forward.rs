@@ -7,8 +7,11 @@ use http::{request, response, Uri, Version};
 
 use crate::cluster::{ClusterProtocol, Endpoint};
 
+/// How many names [`HOP_BY_HOP`] holds.
+const HOP_BY_HOP_COUNT: usize = 7;
+
 /// Headers that describe one connection only (RFC 9110 §7.6.1) and never pass a proxy.
-const HOP_BY_HOP: [HeaderName; 7] = [
+static HOP_BY_HOP: [HeaderName; HOP_BY_HOP_COUNT] = [
     header::CONNECTION,
     HeaderName::from_static("keep-alive"),
     HeaderName::from_static("proxy-connection"),
@@ -40,24 +43,47 @@ fn upgrade_value(version: Version, headers: &HeaderMap) -> Option<HeaderValue> {
 
 /// Removes hop-by-hop headers, including those that `Connection` names.
 pub fn strip_hop_by_hop(headers: &mut HeaderMap) {
-    // Most messages carry none: one pass over the names (standard names compare cheaply)
-    // spares a hash lookup per hop-by-hop name.
-    if !headers.keys().any(|k| HOP_BY_HOP.contains(k)) {
+    // One pass over the names (standard names compare cheaply) finds which are present;
+    // only those are removed, so a message pays one hash lookup per hop-by-hop header it
+    // carries (typically `connection: keep-alive` from an upstream), not one per name.
+    let mut present = [false; HOP_BY_HOP_COUNT];
+    let mut any = false;
+    for k in headers.keys() {
+        if let Some(i) = HOP_BY_HOP.iter().position(|h| h == k) {
+            present[i] = true;
+            any = true;
+        }
+    }
+    if !any {
         return;
     }
-    if headers.contains_key(header::CONNECTION) {
-        let named: Vec<HeaderName> = headers
-            .get_all(header::CONNECTION)
-            .iter()
-            .filter_map(|v| v.to_str().ok())
-            .flat_map(|v| v.split(','))
-            .filter_map(|t| HeaderName::from_bytes(t.trim().as_bytes()).ok())
-            .collect();
+    if let header::Entry::Occupied(connection) = headers.entry(header::CONNECTION) {
+        // Further names `Connection` lists; the fixed ones are removed below. Nothing is
+        // allocated unless it lists a name beyond them.
+        let (_, values) = connection.remove_entry_mult();
+        let mut named = Vec::new();
+        for value in values {
+            let Ok(text) = value.to_str() else { continue };
+            for token in text.split(',').map(str::trim) {
+                if token.eq_ignore_ascii_case("close") || token.eq_ignore_ascii_case("keep-alive") {
+                    continue;
+                }
+                if let Ok(name) = HeaderName::from_bytes(token.as_bytes()) {
+                    if !HOP_BY_HOP.contains(&name) {
+                        named.push(name);
+                    }
+                }
+            }
+        }
         for name in named {
             headers.remove(name);
         }
     }
-    for name in &HOP_BY_HOP {
+    // HOP_BY_HOP[0] is `Connection`, handled above.
+    for (i, name) in HOP_BY_HOP.iter().enumerate().skip(1) {
+        if !present[i] {
+            continue;
+        }
         // `te: trailers` is the one TE value that may pass (gRPC relies on it).
         if name == header::TE && headers.get(header::TE).is_some_and(|v| v == "trailers") {
             continue;

@@ -77,3 +77,33 @@ fn upgrade_requests_keep_their_upgrade_headers() {
     assert_eq!(p.headers["connection"], "upgrade");
     assert_eq!(p.headers["upgrade"], "websocket");
 }
+
+#[test]
+fn every_connection_header_is_read_and_close_is_no_header_name() {
+    let mut p = parts(
+        http::Request::builder()
+            .uri("/")
+            .header("connection", "close")
+            .header("connection", "X-One , upgrade")
+            .header("x-one", "1")
+            .header("upgrade", "h2c")
+            .header("te", "gzip")
+            .header("x-kept", "1"),
+    );
+    to_upstream(&mut p, ClusterProtocol::Http1, &endpoint(), None);
+    for gone in ["connection", "x-one", "upgrade", "te"] {
+        assert!(p.headers.get(gone).is_none(), "{gone} passed");
+    }
+    assert_eq!(p.headers["x-kept"], "1");
+
+    let mut resp = http::Response::builder()
+        .header("connection", "keep-alive")
+        .header("content-length", "2")
+        .body(())
+        .unwrap()
+        .into_parts()
+        .0;
+    to_downstream(&mut resp);
+    assert!(resp.headers.get("connection").is_none());
+    assert_eq!(resp.headers["content-length"], "2");
+}
