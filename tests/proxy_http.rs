@@ -44,6 +44,22 @@ async fn http1_round_trip_keeps_method_path_host_and_body() {
     assert_eq!(v["headers"]["host"], listen.to_string());
     assert_eq!(v["headers"]["x-custom"], "v");
     assert_eq!(v["bodyLength"], 11);
+    // A request without an x-request-id gets a UUID (version 4); one the client sent is kept.
+    let id = v["headers"]["x-request-id"].as_str().unwrap();
+    assert!(
+        id.len() == 36 && id.as_bytes()[14] == b'4',
+        "not a version 4 UUID: {id}"
+    );
+    let v = c
+        .get(format!("http://{listen}/"))
+        .header("x-request-id", "client-chosen-id")
+        .send()
+        .await
+        .unwrap()
+        .json::<serde_json::Value>()
+        .await
+        .unwrap();
+    assert_eq!(v["headers"]["x-request-id"], "client-chosen-id");
 
     // A chunked request body (no content-length) streams through.
     let chunks = futures::stream::iter(vec![

@@ -250,6 +250,13 @@ async fn plugins_read_envoy_attributes_and_the_authn_result() {
     assert_eq!(h["x-prop-node-id"], "istio-system/gw");
     assert_eq!(h["x-prop-xds-cluster-name"], "backend");
     assert_eq!(h["x-prop-destination-port"], listen.port().to_string());
+    // A request without x-request-id gets one before the filters, as on Envoy: the plugin's
+    // `request.id` and the upstream's header are the same UUID.
+    let id = h["x-request-id"]
+        .as_str()
+        .expect("the upstream sees an x-request-id");
+    assert_eq!(id.len(), 36, "{id}");
+    assert_eq!(h["x-prop-request-id"], id);
 }
 
 #[tokio::test]

@@ -38,7 +38,9 @@ pub async fn handle(
     let start = Instant::now();
     let listener = conn.slot.current();
     let on_upgrade = forward::upgrade_of_request(&req).map(|v| (v, hyper::upgrade::on(&mut req)));
-    let (parts, body) = req.into_parts();
+    let (mut parts, body) = req.into_parts();
+    // Before any filter, as Envoy's connection manager: plugins read it as `request.id`.
+    conn.worker.request_ids.ensure(&mut parts.headers);
     let request_bytes = content_length(&parts.headers);
     let protocol = request_protocol(&parts);
     let mut ex = Exchange {

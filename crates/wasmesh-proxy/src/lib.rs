@@ -19,6 +19,7 @@ mod forward;
 mod handler;
 mod listener;
 pub mod plugin;
+mod request_id;
 pub mod route;
 pub mod run;
 mod serde_duration;

@@ -22,6 +22,7 @@ use crate::cluster::Endpoint;
 use crate::exec::LocalExec;
 use crate::listener;
 use crate::plugin::host::WorkerHost;
+use crate::request_id::RequestIds;
 use crate::run::Shared;
 use crate::snapshot::{ListenerConfig, ListenerProtocol, Snapshot, TrafficDirection};
 use crate::stats::{Labels, Series, WorkerStats};
@@ -35,6 +36,8 @@ const MAX_HEADERS: usize = 100;
 /// One worker's state, shared by its tasks.
 pub struct WorkerCtx {
     pub pool: Rc<UpstreamPool>,
+    /// Makes the `x-request-id` of requests that arrive without one.
+    pub request_ids: RequestIds,
     pub stats: WorkerStats,
     pub http: auto::Builder<LocalExec>,
     /// What this worker's plugin VMs reach the outside world through.
@@ -210,6 +213,7 @@ async fn serve(id: usize, shared: Arc<Shared>) {
     let pool = Rc::new(UpstreamPool::default());
     let worker = Rc::new(WorkerCtx {
         pool: pool.clone(),
+        request_ids: RequestIds::new(),
         stats: WorkerStats::new(shared.stats.clone()),
         http,
         host: Rc::new(WorkerHost::new(pool.clone())),
