@@ -69,7 +69,9 @@ pub fn strip_hop_by_hop(headers: &mut HeaderMap) {
                     continue;
                 }
                 if let Ok(name) = HeaderName::from_bytes(token.as_bytes()) {
-                    if !HOP_BY_HOP.contains(&name) {
+                    // A `te` that `Connection` names goes, even `te: trailers` (RFC 9110
+                    // §7.6.1: every field it names is removed).
+                    if !HOP_BY_HOP.contains(&name) || name == header::TE {
                         named.push(name);
                     }
                 }
@@ -85,7 +87,7 @@ pub fn strip_hop_by_hop(headers: &mut HeaderMap) {
             continue;
         }
         // `te: trailers` is the one TE value that may pass (gRPC relies on it).
-        if name == header::TE && headers.get(header::TE).is_some_and(|v| v == "trailers") {
+        if name == header::TE && headers.get_all(header::TE).iter().all(|v| v == "trailers") {
             continue;
         }
         headers.remove(name);

@@ -107,3 +107,24 @@ fn every_connection_header_is_read_and_close_is_no_header_name() {
     assert!(resp.headers.get("connection").is_none());
     assert_eq!(resp.headers["content-length"], "2");
 }
+
+#[test]
+fn te_goes_when_connection_names_it_or_when_any_value_is_not_trailers() {
+    let mut p = parts(
+        http::Request::builder()
+            .uri("/")
+            .header("connection", "te")
+            .header("te", "trailers"),
+    );
+    to_upstream(&mut p, ClusterProtocol::Http1, &endpoint(), None);
+    assert!(p.headers.get("te").is_none());
+
+    let mut p = parts(
+        http::Request::builder()
+            .uri("/")
+            .header("te", "trailers")
+            .header("te", "gzip"),
+    );
+    to_upstream(&mut p, ClusterProtocol::Http2, &endpoint(), None);
+    assert!(p.headers.get("te").is_none());
+}

@@ -140,7 +140,7 @@ pub fn continue_stream(state: &mut VmState, stream_type: u32) -> HostResult {
     }
     let stream = state.stream().ok_or(Status::NotFound)?;
     stream.resumed = true;
-    stream.notify().notify_one();
+    stream.wake_waiter();
     Ok(())
 }
 
@@ -150,7 +150,7 @@ fn close_stream(state: &mut VmState, stream_type: u32) -> HostResult {
     }
     let stream = state.stream().ok_or(Status::NotFound)?;
     stream.close = true;
-    stream.notify().notify_one();
+    stream.wake_waiter();
     Ok(())
 }
 
@@ -177,7 +177,7 @@ fn send_local_response(
         details,
         grpc_status,
     });
-    stream.notify().notify_one();
+    stream.wake_waiter();
     Ok(())
 }
 
