@@ -257,6 +257,20 @@ async fn metrics_page_counts_requests_with_istio_labels() {
             200
         );
     }
+    // A chunked upload (no content-length) of 10 bytes, and its chunked echo: the size
+    // metrics count the bytes that passed, not what a content-length announced.
+    let chunks = futures::stream::iter(vec![
+        Ok::<_, std::io::Error>(bytes::Bytes::from_static(b"01234")),
+        Ok(bytes::Bytes::from_static(b"56789")),
+    ]);
+    let resp = c
+        .post(format!("http://{listen}/api/upload"))
+        .body(reqwest::Body::wrap_stream(chunks))
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(resp.status(), 200);
+    let echoed = resp.bytes().await.unwrap().len();
     for _ in 0..2 {
         assert_eq!(
             c.get(format!("http://{listen}/other"))
@@ -287,11 +301,16 @@ async fn metrics_page_counts_requests_with_istio_labels() {
         ("destination_service", "backend"),
         ("reporter", "destination"),
     ];
-    assert_eq!(find("istio_requests_total", &ok), 5.0, "{text}");
+    assert_eq!(find("istio_requests_total", &ok), 6.0, "{text}");
     assert_eq!(
         find("istio_request_duration_milliseconds_count", &ok),
-        5.0,
+        6.0,
         "{text}"
+    );
+    assert_eq!(find("istio_request_bytes_sum", &ok), 10.0, "{text}");
+    assert!(
+        find("istio_response_bytes_sum", &ok) >= echoed as f64,
+        "response bytes below the {echoed} of the upload's echo: {text}"
     );
     let nr = [("response_code", "404"), ("response_flags", "NR")];
     assert_eq!(find("istio_requests_total", &nr), 2.0, "{text}");
@@ -303,7 +322,7 @@ async fn metrics_page_counts_requests_with_istio_labels() {
                 ("destination_workload_namespace", "istio-system")
             ]
         ),
-        7.0
+        8.0
     );
 }
 

@@ -9,6 +9,8 @@ use http::HeaderMap;
 use http_body::{Body, Frame, SizeHint};
 use hyper::body::Incoming;
 use std::pin::Pin;
+use std::sync::atomic::{AtomicU64, Ordering::Relaxed};
+use std::sync::Arc;
 use std::task::{Context, Poll};
 use tokio::sync::mpsc;
 
@@ -28,6 +30,8 @@ pub enum ProxyBody {
     },
     /// A body still arriving from a connection.
     Incoming(Incoming),
+    /// A request body still arriving, its bytes counted for the stats as they pass.
+    Counted { inner: Incoming, count: Arc<AtomicU64> },
     /// A response body from a pooled upstream connection, which hands the connection back
     /// to its pool when the body ends.
     Upstream(PooledBody),
@@ -71,6 +75,15 @@ impl Body for ProxyBody {
                 Poll::Ready(trailers.take().map(|t| Ok(Frame::trailers(t))))
             }
             ProxyBody::Incoming(body) => Pin::new(body).poll_frame(cx).map_err(|e| e.into()),
+            ProxyBody::Counted { inner, count } => {
+                let polled = Pin::new(inner).poll_frame(cx);
+                if let Poll::Ready(Some(Ok(frame))) = &polled {
+                    if let Some(data) = frame.data_ref() {
+                        count.fetch_add(data.len() as u64, Relaxed);
+                    }
+                }
+                polled.map_err(|e| e.into())
+            }
             ProxyBody::Upstream(body) => Pin::new(body).poll_frame(cx),
             ProxyBody::Channel(rx) => rx.poll_recv(cx),
         }
@@ -81,6 +94,7 @@ impl Body for ProxyBody {
             ProxyBody::Empty => true,
             ProxyBody::Full { data, trailers } => data.is_none() && trailers.is_none(),
             ProxyBody::Incoming(body) => body.is_end_stream(),
+            ProxyBody::Counted { inner, .. } => inner.is_end_stream(),
             ProxyBody::Upstream(body) => body.is_end_stream(),
             ProxyBody::Channel(_) => false,
         }
@@ -95,6 +109,7 @@ impl Body for ProxyBody {
                 _ => SizeHint::default(),
             },
             ProxyBody::Incoming(body) => body.size_hint(),
+            ProxyBody::Counted { inner, .. } => inner.size_hint(),
             ProxyBody::Upstream(body) => body.size_hint(),
             ProxyBody::Channel(_) => SizeHint::default(),
         }

@@ -7,6 +7,8 @@ use hyper::body::Incoming;
 use std::future::Future;
 use std::pin::Pin;
 use std::rc::Rc;
+use std::sync::atomic::AtomicU64;
+use std::sync::Arc;
 use std::task::Poll;
 use std::time::{Duration, Instant};
 
@@ -14,6 +16,7 @@ use crate::body::ProxyBody;
 use crate::chain::{Exchange, RequestFlow};
 use crate::error::ProxyError;
 use crate::forward;
+use crate::metered::{Metered, Record};
 use crate::plugin::stream::{self, Contexts};
 use crate::stats::Labels;
 use crate::upstream::Target;
@@ -31,17 +34,13 @@ struct Routed {
 
 /// Serves one request on the listener snapshot current when it arrived. An `Err` resets
 /// the stream (a plugin's `proxy_close_stream`).
-pub async fn handle(
-    mut req: Request<Incoming>,
-    conn: Rc<ConnCtx>,
-) -> Result<Response<ProxyBody>, ProxyError> {
+pub async fn handle(mut req: Request<Incoming>, conn: Rc<ConnCtx>) -> Result<Response<Metered>, ProxyError> {
     let start = Instant::now();
     let listener = conn.slot.current();
     let on_upgrade = forward::upgrade_of_request(&req).map(|v| (v, hyper::upgrade::on(&mut req)));
     let (mut parts, body) = req.into_parts();
     // Before any filter, as Envoy's connection manager: plugins read it as `request.id`.
     conn.worker.request_ids.ensure(&mut parts.headers);
-    let request_bytes = content_length(&parts.headers);
     let protocol = request_protocol(&parts);
     let mut ex = Exchange {
         request: parts,
@@ -67,6 +66,15 @@ pub async fn handle(
         ex.properties = properties.into();
     }
     let end_of_stream = body.is_end_stream();
+    // The request body's bytes are counted as they go upstream (for the stats' sizes).
+    let request_bytes = (!end_of_stream).then(|| Arc::new(AtomicU64::new(0)));
+    let body = match &request_bytes {
+        Some(count) => ProxyBody::Counted {
+            inner: body,
+            count: count.clone(),
+        },
+        None => ProxyBody::Incoming(body),
+    };
     // The plugin paths live in boxed futures, so that the common path's future stays small
     // (hyper moves it around by value).
     let flow = if pause_limit_applies(chain) {
@@ -116,15 +124,7 @@ pub async fn handle(
                 })
                 .await
             } else {
-                route_and_send(
-                    &listener,
-                    &conn,
-                    &mut ex,
-                    ProxyBody::Incoming(body),
-                    on_upgrade,
-                    &mut routed,
-                )
-                .await
+                route_and_send(&listener, &conn, &mut ex, body, on_upgrade, &mut routed).await
             };
             let resp = match result {
                 Ok(resp) => resp,
@@ -180,21 +180,24 @@ pub async fn handle(
         flag: routed.flag,
         protocol,
     };
-    listener
-        .series(&conn.worker.stats, key, || Labels {
-            reporter: listener.reporter,
-            destination_workload: listener.workload.clone(),
-            destination_workload_namespace: listener.workload_namespace.clone(),
-            destination_service: match routed.cluster {
-                Some(i) => std::sync::Arc::from(&*listener.cluster_names[i]),
-                None => listener.unknown.clone(),
-            },
-            request_protocol: protocol,
-            response_code: parts.status.as_u16(),
-            response_flags: routed.flag,
-        })
-        .observe(start.elapsed(), request_bytes, content_length(&parts.headers));
-    Ok(Response::from_parts(parts, body))
+    let series = listener.series(&conn.worker.stats, key, || Labels {
+        reporter: listener.reporter,
+        destination_workload: listener.workload.clone(),
+        destination_workload_namespace: listener.workload_namespace.clone(),
+        destination_service: match routed.cluster {
+            Some(i) => std::sync::Arc::from(&*listener.cluster_names[i]),
+            None => listener.unknown.clone(),
+        },
+        request_protocol: protocol,
+        response_code: parts.status.as_u16(),
+        response_flags: routed.flag,
+    });
+    let record = Record {
+        series,
+        start,
+        request_bytes,
+    };
+    Ok(Response::from_parts(parts, Metered::new(body, record)))
 }
 
 /// The router: picks the route and an endpoint, and waits for the upstream's headers.
@@ -267,14 +270,6 @@ fn pause_limit_applies(chain: &crate::chain::ChainSpec) -> bool {
 
 fn empty_parts() -> request::Parts {
     Request::new(()).into_parts().0
-}
-
-fn content_length(headers: &http::HeaderMap) -> u64 {
-    headers
-        .get(header::CONTENT_LENGTH)
-        .and_then(|v| v.to_str().ok())
-        .and_then(|v| v.parse().ok())
-        .unwrap_or(0)
 }
 
 /// Istio's `request_protocol` label: `grpc` for gRPC, else `http`.

@@ -18,6 +18,7 @@ mod exec;
 mod forward;
 mod handler;
 mod listener;
+mod metered;
 pub mod plugin;
 mod request_id;
 pub mod route;

@@ -141,7 +141,7 @@ fn replace(parts: &mut response::Parts, body: &mut ProxyBody, with: Response<Pro
 /// they let through on `tx`. Returns a response when a plugin answered (or overflowed its
 /// buffer) instead.
 pub async fn pump_request(
-    mut body: hyper::body::Incoming,
+    mut body: ProxyBody,
     contexts: &mut Contexts,
     end: usize,
     tx: FrameSender,
