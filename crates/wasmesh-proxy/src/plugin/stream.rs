@@ -152,7 +152,7 @@ pub async fn pump_request(
             None => None,
             Some(Ok(f)) => Some(f),
             Some(Err(e)) => {
-                let _ = tx.send(Err(e.into())).await;
+                let _ = tx.send(Err(e)).await;
                 return None;
             }
         };
