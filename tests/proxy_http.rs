@@ -43,6 +43,7 @@ async fn http1_round_trip_keeps_method_path_host_and_body() {
     assert_eq!(v["uri"], "/some/path?q=1");
     assert_eq!(v["headers"]["host"], listen.to_string());
     assert_eq!(v["headers"]["x-custom"], "v");
+    assert_eq!(v["headers"]["x-forwarded-proto"], "http");
     assert_eq!(v["bodyLength"], 11);
     // A request without an x-request-id gets a UUID (version 4); one the client sent is kept.
     let id = v["headers"]["x-request-id"].as_str().unwrap();

@@ -272,6 +272,7 @@ async fn tls_listener_speaks_h2_by_alpn_and_http1() {
     assert_eq!(resp.version(), reqwest::Version::HTTP_2, "h2 chosen by ALPN");
     let v: serde_json::Value = resp.json().await.unwrap();
     assert_eq!(v["path"], "/secure");
+    assert_eq!(v["headers"]["x-forwarded-proto"], "https", "{v}");
 
     let h1 = reqwest::Client::builder()
         .add_root_certificate(ca)

@@ -94,6 +94,18 @@ pub fn strip_hop_by_hop(headers: &mut HeaderMap) {
     }
 }
 
+/// `x-forwarded-proto`: the scheme the client used to reach us, set before any filter as
+/// Envoy's connection manager does, unless the request carries one already (a proxy in
+/// front of us said what the client used).
+pub fn set_forwarded_proto(headers: &mut HeaderMap, tls: bool) {
+    if !headers.contains_key(&X_FORWARDED_PROTO) {
+        let scheme = if tls { "https" } else { "http" };
+        headers.insert(X_FORWARDED_PROTO.clone(), HeaderValue::from_static(scheme));
+    }
+}
+
+static X_FORWARDED_PROTO: HeaderName = HeaderName::from_static("x-forwarded-proto");
+
 /// Rewrites request parts for the upstream protocol.
 pub fn to_upstream(
     parts: &mut request::Parts,

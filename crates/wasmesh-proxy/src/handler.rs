@@ -39,8 +39,9 @@ pub async fn handle(mut req: Request<Incoming>, conn: Rc<ConnCtx>) -> Result<Res
     let listener = conn.slot.current();
     let on_upgrade = forward::upgrade_of_request(&req).map(|v| (v, hyper::upgrade::on(&mut req)));
     let (mut parts, body) = req.into_parts();
-    // Before any filter, as Envoy's connection manager: plugins read it as `request.id`.
+    // Before any filter, as Envoy's connection manager: plugins read the id as `request.id`.
     conn.worker.request_ids.ensure(&mut parts.headers);
+    forward::set_forwarded_proto(&mut parts.headers, conn.info.tls);
     let protocol = request_protocol(&parts);
     let mut ex = Exchange {
         request: parts,

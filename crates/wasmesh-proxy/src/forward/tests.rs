@@ -128,3 +128,18 @@ fn te_goes_when_connection_names_it_or_when_any_value_is_not_trailers() {
     to_upstream(&mut p, ClusterProtocol::Http2, &endpoint(), None);
     assert!(p.headers.get("te").is_none());
 }
+
+#[test]
+fn x_forwarded_proto_says_how_the_client_came_unless_it_is_set() {
+    let mut plain = HeaderMap::new();
+    set_forwarded_proto(&mut plain, false);
+    assert_eq!(plain["x-forwarded-proto"], "http");
+    let mut tls = HeaderMap::new();
+    set_forwarded_proto(&mut tls, true);
+    assert_eq!(tls["x-forwarded-proto"], "https");
+    let mut given = HeaderMap::new();
+    given.insert("x-forwarded-proto", HeaderValue::from_static("https"));
+    set_forwarded_proto(&mut given, false);
+    assert_eq!(given["x-forwarded-proto"], "https");
+    assert_eq!(given.get_all("x-forwarded-proto").iter().count(), 1);
+}
