@@ -78,14 +78,6 @@ pub struct WorkerStats {
     cache: RefCell<HashMap<Labels, Arc<Series>>>,
 }
 
-/// One finished request, as the stats filter records it.
-pub struct Observation<'a> {
-    pub labels: &'a Labels,
-    pub duration: Duration,
-    pub request_bytes: u64,
-    pub response_bytes: u64,
-}
-
 // === impl Stats ===
 
 impl Stats {
@@ -229,11 +221,6 @@ impl WorkerStats {
                 s
             }
         }
-    }
-
-    pub fn record(&self, o: Observation<'_>) {
-        self.series(o.labels)
-            .observe(o.duration, o.request_bytes, o.response_bytes);
     }
 }
 

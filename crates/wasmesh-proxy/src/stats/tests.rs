@@ -17,12 +17,8 @@ fn records_count_and_histograms_per_label_set() {
     let stats = Arc::new(Stats::default());
     let w = WorkerStats::new(stats.clone());
     for code in [200, 200, 404] {
-        w.record(Observation {
-            labels: &labels(code),
-            duration: Duration::from_millis(3),
-            request_bytes: 10,
-            response_bytes: 2000,
-        });
+        w.series(&labels(code))
+            .observe(Duration::from_millis(3), 10, 2000);
     }
     assert_eq!(stats.requests_with_code(200), 2);
     assert_eq!(stats.requests_with_code(404), 1);
@@ -57,12 +53,7 @@ fn workers_series_are_summed() {
     let stats = Arc::new(Stats::default());
     let (w1, w2) = (WorkerStats::new(stats.clone()), WorkerStats::new(stats.clone()));
     for w in [&w1, &w2, &w2] {
-        w.record(Observation {
-            labels: &labels(200),
-            duration: Duration::from_millis(1),
-            request_bytes: 0,
-            response_bytes: 0,
-        });
+        w.series(&labels(200)).observe(Duration::from_millis(1), 0, 0);
     }
     assert_eq!(stats.requests_with_code(200), 3);
     let mut out = String::new();
