@@ -52,7 +52,8 @@ pub async fn handle(mut req: Request<Incoming>, conn: Rc<ConnCtx>) -> Result<Res
     let chain = &listener.config.chain;
     let mut contexts: Contexts = Vec::new();
     let mut pause_limit = DEFAULT_ROUTE_TIMEOUT;
-    if chain.has_plugins() {
+    let has_plugins = chain.has_plugins();
+    if has_plugins {
         contexts = (0..chain.filters.len()).map(|_| None).collect();
         let mut properties = Vec::with_capacity(3);
         if let Some(sni) = &conn.info.sni {
@@ -77,8 +78,8 @@ pub async fn handle(mut req: Request<Incoming>, conn: Rc<ConnCtx>) -> Result<Res
         None => ProxyBody::Incoming(body),
     };
     // The plugin paths live in boxed futures, so that the common path's future stays small
-    // (hyper moves it around by value).
-    let flow = if pause_limit_applies(chain) {
+    // (hyper moves it around by value). Only chains with plugins can pause.
+    let flow = if has_plugins {
         let mut on_request = Box::pin(chain.on_request(&mut ex, &listener.vms, &mut contexts, end_of_stream));
         // Most chains run through without pausing: the timer is armed only for one that
         // paused. A plugin may pause a request and never resume it: the route's timeout
@@ -262,11 +263,6 @@ async fn route_and_send(
 /// Polls a future once, without waiting.
 async fn poll_once<F: Future>(mut fut: Pin<&mut F>) -> Poll<F::Output> {
     std::future::poll_fn(|cx| Poll::Ready(fut.as_mut().poll(cx))).await
-}
-
-/// Only chains with plugins can pause; the others need no timer.
-fn pause_limit_applies(chain: &crate::chain::ChainSpec) -> bool {
-    chain.has_plugins()
 }
 
 fn empty_parts() -> request::Parts {

@@ -216,10 +216,14 @@ pub struct PooledBody {
 impl PooledBody {
     fn maybe_give_back(&mut self) {
         if self.inner.is_end_stream() {
-            if let Some(g) = self.giveback.take() {
-                if let Some(pool) = g.pool.upgrade() {
-                    pool.give_back(g.addr, g.sender);
-                }
+            self.give_back();
+        }
+    }
+
+    fn give_back(&mut self) {
+        if let Some(g) = self.giveback.take() {
+            if let Some(pool) = g.pool.upgrade() {
+                pool.give_back(g.addr, g.sender);
             }
         }
     }
@@ -236,14 +240,7 @@ impl Body for PooledBody {
         let this = &mut *self;
         let polled = Pin::new(&mut this.inner).poll_frame(cx);
         match &polled {
-            Poll::Ready(None) => {
-                this.maybe_give_back();
-                if let Some(g) = this.giveback.take() {
-                    if let Some(pool) = g.pool.upgrade() {
-                        pool.give_back(g.addr, g.sender);
-                    }
-                }
-            }
+            Poll::Ready(None) => this.give_back(),
             Poll::Ready(Some(Ok(_))) => this.maybe_give_back(),
             Poll::Ready(Some(Err(_))) => this.giveback = None,
             Poll::Pending => {}

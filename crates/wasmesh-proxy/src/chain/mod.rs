@@ -165,9 +165,6 @@ impl ChainSpec {
         body: &mut ProxyBody,
     ) -> Result<(), String> {
         // The built-in filters have no response callbacks; only plugins do.
-        if contexts.is_empty() {
-            return Ok(());
-        }
         stream::response_headers(contexts, end, parts, body).await
     }
 

@@ -67,11 +67,7 @@ pub fn wasm_to_request(map: WasmHeaders, parts: &mut request::Parts) {
 /// rebuilt.
 pub fn apply_to_request(map: WasmHeaders, before: &WasmHeaders, parts: &mut request::Parts) {
     match appended(&map, before) {
-        Some(added) => {
-            for (k, v) in added {
-                append(&mut parts.headers, k, v.clone());
-            }
-        }
+        Some(added) => append_all(&mut parts.headers, added),
         None => wasm_to_request(map, parts),
     }
 }
@@ -79,12 +75,14 @@ pub fn apply_to_request(map: WasmHeaders, before: &WasmHeaders, parts: &mut requ
 /// Writes a plugin's view of the response back; see [`apply_to_request`].
 pub fn apply_to_response(map: WasmHeaders, before: &WasmHeaders, parts: &mut response::Parts) {
     match appended(&map, before) {
-        Some(added) => {
-            for (k, v) in added {
-                append(&mut parts.headers, k, v.clone());
-            }
-        }
+        Some(added) => append_all(&mut parts.headers, added),
         None => wasm_to_response(map, parts),
+    }
+}
+
+fn append_all(headers: &mut http::HeaderMap, pairs: &[(Bytes, Bytes)]) {
+    for (k, v) in pairs {
+        append(headers, k, v.clone());
     }
 }
 

@@ -293,19 +293,27 @@ pub async fn filter_small_response(
         Err(_) => return Err("a plugin refused the response body".into()),
     };
     let trailers = match trailers {
-        Some(t) => {
-            let mut map = headers::trailers_to_wasm(&t);
-            for ctx in contexts.iter_mut().take(end).rev().flatten() {
-                let _ = ctx.on_response_trailers(&mut map).await;
-            }
-            Some(headers::wasm_to_trailers(map))
-        }
+        Some(t) => Some(response_trailers(contexts, end, &t).await),
         None => None,
     };
     Ok(ProxyBody::Full {
         data: (!data.is_empty()).then_some(data),
         trailers,
     })
+}
+
+/// Passes response trailers through the contexts before `end`, in reverse order; what the
+/// plugins answer to them is not acted on.
+async fn response_trailers(
+    contexts: &mut Contexts,
+    end: usize,
+    trailers: &http::HeaderMap,
+) -> http::HeaderMap {
+    let mut map = headers::trailers_to_wasm(trailers);
+    for ctx in contexts.iter_mut().take(end).rev().flatten() {
+        let _ = ctx.on_response_trailers(&mut map).await;
+    }
+    headers::wasm_to_trailers(map)
 }
 
 /// Passes the response body through the contexts before `end`, in reverse order, on a
@@ -334,11 +342,8 @@ pub fn pump_response(mut contexts: Contexts, end: usize, mut body: ProxyBody) ->
                 for buf in pending.iter_mut().rev().filter(|b| !b.is_empty()) {
                     let _ = tx.send(Ok(Frame::data(buf.split().freeze()))).await;
                 }
-                let mut map = headers::trailers_to_wasm(&t);
-                for ctx in contexts.iter_mut().take(end).rev().flatten() {
-                    let _ = ctx.on_response_trailers(&mut map).await;
-                }
-                let _ = tx.send(Ok(Frame::trailers(headers::wasm_to_trailers(map)))).await;
+                let trailers = response_trailers(&mut contexts, end, &t).await;
+                let _ = tx.send(Ok(Frame::trailers(trailers))).await;
                 return;
             }
             match run_body(&mut contexts, (0..end).rev(), &mut pending, data, eos, false).await {
