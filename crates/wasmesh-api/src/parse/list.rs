@@ -2,16 +2,17 @@
 //! `kubectl get -o yaml` writes them: each item is read as a resource of its own, with
 //! errors at `items[N].<field>`.
 
-use super::{clean_path, dupcheck::DupCheck, error_message, locate::locate, read, Chunk, Format, Header};
+use super::{
+    clean_path, dupcheck::DupCheck, error_message, locate::locate, read, typed, Chunk, Format, Header, Source,
+};
 use crate::{
     error::{DocumentError, Error, ErrorKind, Origin},
     meta::{Kind, ResourceKey, DEFAULT_NAMESPACE},
-    resource::{Document, Resource},
+    resource::Document,
     Parsed,
 };
 use serde::{de::DeserializeOwned, Deserialize};
 use serde_json::Value;
-use std::sync::Arc;
 
 /// A list's own fields: `apiVersion`, `kind` and `metadata` are only accepted (the header
 /// has already checked them); `items` are read.
@@ -163,17 +164,7 @@ fn parse_item(
         return reject(key, vec![e]);
     }
     let redact = kind == Kind::Secret;
-    let typed = match kind {
-        Kind::WasmPlugin => from_value(item, redact).map(|r| Resource::WasmPlugin(Arc::new(r))),
-        Kind::Secret => from_value(item, redact).map(|r| Resource::Secret(Arc::new(r))),
-        Kind::RequestAuthentication => {
-            from_value(item, redact).map(|r| Resource::RequestAuthentication(Arc::new(r)))
-        }
-        Kind::AuthorizationPolicy => {
-            from_value(item, redact).map(|r| Resource::AuthorizationPolicy(Arc::new(r)))
-        }
-        Kind::Proxy => from_value(item, redact).map(|r| Resource::Proxy(Arc::new(r))),
-    };
+    let typed = typed(kind, Item { value: item, redact });
     let resource = match typed {
         Ok(resource) => resource,
         Err((path, message)) => {
@@ -200,10 +191,19 @@ fn parse_item(
     })
 }
 
-fn from_value<T: DeserializeOwned>(item: Value, redact: bool) -> Result<T, (String, String)> {
-    serde_path_to_error::deserialize(item).map_err(|e| {
-        let path = clean_path(&e.path().to_string());
-        let message = error_message(&e.into_inner().to_string(), &path, redact);
-        (path, message)
-    })
+/// An item of a list, already read as JSON values.
+struct Item {
+    value: Value,
+    redact: bool,
+}
+
+impl Source for Item {
+    type Error = (String, String);
+    fn decode<T: DeserializeOwned>(self) -> Result<T, (String, String)> {
+        serde_path_to_error::deserialize(self.value).map_err(|e| {
+            let path = clean_path(&e.path().to_string());
+            let message = error_message(&e.into_inner().to_string(), &path, self.redact);
+            (path, message)
+        })
+    }
 }

@@ -189,17 +189,14 @@ fn parse_single(origin: Origin, chunk: &Chunk, format: Format) -> Parsed {
     }
 
     let redact = kind == Kind::Secret;
-    let typed = match kind {
-        Kind::WasmPlugin => read(chunk, format, redact).map(|r| Resource::WasmPlugin(Arc::new(r))),
-        Kind::Secret => read(chunk, format, redact).map(|r| Resource::Secret(Arc::new(r))),
-        Kind::RequestAuthentication => {
-            read(chunk, format, redact).map(|r| Resource::RequestAuthentication(Arc::new(r)))
-        }
-        Kind::AuthorizationPolicy => {
-            read(chunk, format, redact).map(|r| Resource::AuthorizationPolicy(Arc::new(r)))
-        }
-        Kind::Proxy => read(chunk, format, redact).map(|r| Resource::Proxy(Arc::new(r))),
-    };
+    let typed = typed(
+        kind,
+        Text {
+            chunk,
+            format,
+            redact,
+        },
+    );
     let resource = match typed {
         Ok(resource) => resource,
         Err(raw) => {
@@ -256,6 +253,37 @@ pub(super) struct RawError {
     message: String,
     /// Line within the chunk's text.
     line: Option<usize>,
+}
+
+/// Where a resource is deserialised from: a document's text, or an item of a list.
+pub(super) trait Source {
+    type Error;
+    fn decode<T: DeserializeOwned>(self) -> Result<T, Self::Error>;
+}
+
+/// The one table from a kind to its resource type.
+pub(super) fn typed<S: Source>(kind: Kind, source: S) -> Result<Resource, S::Error> {
+    Ok(match kind {
+        Kind::WasmPlugin => Resource::WasmPlugin(Arc::new(source.decode()?)),
+        Kind::Secret => Resource::Secret(Arc::new(source.decode()?)),
+        Kind::RequestAuthentication => Resource::RequestAuthentication(Arc::new(source.decode()?)),
+        Kind::AuthorizationPolicy => Resource::AuthorizationPolicy(Arc::new(source.decode()?)),
+        Kind::Proxy => Resource::Proxy(Arc::new(source.decode()?)),
+    })
+}
+
+/// A document's own text.
+struct Text<'a> {
+    chunk: &'a Chunk,
+    format: Format,
+    redact: bool,
+}
+
+impl Source for Text<'_> {
+    type Error = RawError;
+    fn decode<T: DeserializeOwned>(self) -> Result<T, RawError> {
+        read(self.chunk, self.format, self.redact)
+    }
 }
 
 pub(super) fn read<T: DeserializeOwned>(chunk: &Chunk, format: Format, redact: bool) -> Result<T, RawError> {
