@@ -449,3 +449,58 @@ async fn grpc_over_h2c_keeps_its_trailers() {
     let body = collected.to_bytes();
     assert_eq!(&body[5..], b"echo:/pkg.Svc/Call:hi");
 }
+
+/// An HTTP/1.1 upstream that misbehaves by the request's path: `/garbage` answers
+/// something that is not HTTP, `/hangup` closes without answering, and every other path
+/// gets a keep-alive `200 ok` after which the connection is closed all the same (a
+/// keep-alive timeout that fires between two requests).
+fn unruly_upstream() -> std::net::SocketAddr {
+    let listener = std::net::TcpListener::bind("127.0.0.1:0").unwrap();
+    let addr = listener.local_addr().unwrap();
+    std::thread::spawn(move || {
+        for mut s in listener.incoming().flatten() {
+            let mut head = [0u8; 4096];
+            let n = s.read(&mut head).unwrap_or(0);
+            let text = String::from_utf8_lossy(&head[..n]).to_string();
+            if text.starts_with("GET /garbage ") {
+                let _ = s.write_all(b"SPDY/9 what\r\n\r\n");
+            } else if !text.starts_with("GET /hangup ") {
+                let _ = s.write_all(b"HTTP/1.1 200 OK\r\ncontent-length: 2\r\n\r\nok");
+            }
+        }
+    });
+    addr
+}
+
+#[tokio::test]
+async fn upstream_misbehaviour_is_a_clear_status_and_stale_connections_are_retried() {
+    let upstream = unruly_upstream();
+    let listen = free_addr();
+    let config = one_backend_proxy_yaml(listen, upstream);
+    let proxy = ProxyProcess::start("istio-system/gw", &[("proxy.yaml", &config)], 1);
+    let c = client();
+
+    let resp = c.get(format!("http://{listen}/garbage")).send().await.unwrap();
+    assert_eq!(resp.status(), 502, "a response that is not HTTP");
+    let body = resp.text().await.unwrap();
+    assert!(body.contains("upstream protocol error"), "{body}");
+    assert!(body.contains("cluster backend"), "{body}");
+
+    let resp = c.get(format!("http://{listen}/hangup")).send().await.unwrap();
+    assert_eq!(resp.status(), 503, "no response at all");
+    let body = resp.text().await.unwrap();
+    assert!(body.contains("upstream reset before response headers"), "{body}");
+
+    // Each answer leaves a pooled connection that the upstream has closed: the next GET
+    // finds it closed and goes on a fresh one, and no client sees an error.
+    for i in 0..20 {
+        let resp = c.get(format!("http://{listen}/ok/{i}")).send().await.unwrap();
+        assert_eq!(resp.status(), 200, "request {i}: {}", proxy.log());
+        assert_eq!(resp.text().await.unwrap(), "ok");
+    }
+    let (_, metrics) = proxy.admin_get("/stats/prometheus");
+    assert!(
+        metrics.contains("response_code=\"502\"") && metrics.contains("response_flags=\"UPE\""),
+        "the 502 is counted with Envoy's flag:\n{metrics}"
+    );
+}

@@ -14,6 +14,7 @@ use std::sync::Arc;
 use std::task::{Context, Poll};
 use tokio::sync::mpsc;
 
+use crate::h1::H1Body;
 use crate::upstream::PooledBody;
 
 /// The error a body frame can fail with.
@@ -35,6 +36,8 @@ pub enum ProxyBody {
     /// A response body from a pooled upstream connection, which hands the connection back
     /// to its pool when the body ends.
     Upstream(PooledBody),
+    /// A response body read from an upstream HTTP/1.1 connection by the lean client.
+    H1(H1Body),
     /// A body whose frames passed plugins on another task.
     Channel(mpsc::Receiver<Result<Frame<Bytes>, BodyError>>),
 }
@@ -85,6 +88,7 @@ impl Body for ProxyBody {
                 polled.map_err(|e| e.into())
             }
             ProxyBody::Upstream(body) => Pin::new(body).poll_frame(cx),
+            ProxyBody::H1(body) => Pin::new(body).poll_frame(cx),
             ProxyBody::Channel(rx) => rx.poll_recv(cx),
         }
     }
@@ -96,6 +100,7 @@ impl Body for ProxyBody {
             ProxyBody::Incoming(body) => body.is_end_stream(),
             ProxyBody::Counted { inner, .. } => inner.is_end_stream(),
             ProxyBody::Upstream(body) => body.is_end_stream(),
+            ProxyBody::H1(body) => body.is_end_stream(),
             ProxyBody::Channel(_) => false,
         }
     }
@@ -111,6 +116,7 @@ impl Body for ProxyBody {
             ProxyBody::Incoming(body) => body.size_hint(),
             ProxyBody::Counted { inner, .. } => inner.size_hint(),
             ProxyBody::Upstream(body) => body.size_hint(),
+            ProxyBody::H1(body) => body.size_hint(),
             ProxyBody::Channel(_) => SizeHint::default(),
         }
     }

@@ -41,7 +41,15 @@ pub enum ProxyError {
         cluster: String,
         endpoint: String,
         #[source]
-        source: hyper::Error,
+        source: crate::body::BodyError,
+    },
+    /// The upstream's response broke HTTP/1.1's grammar or framing.
+    #[error("upstream protocol error: {source} (cluster {cluster}, endpoint {endpoint})")]
+    UpstreamProtocol {
+        cluster: String,
+        endpoint: String,
+        #[source]
+        source: crate::body::BodyError,
     },
     /// The upstream did not answer within the route's timeout.
     #[error("upstream request timeout after {timeout:?} (route {route})")]
@@ -78,6 +86,7 @@ impl ProxyError {
             | ProxyError::UpstreamConnectTimeout { .. }
             | ProxyError::UpstreamReset { .. }
             | ProxyError::PluginFailed { .. } => StatusCode::SERVICE_UNAVAILABLE,
+            ProxyError::UpstreamProtocol { .. } => StatusCode::BAD_GATEWAY,
             ProxyError::RouteTimeout { .. } | ProxyError::PluginTimeout { .. } => StatusCode::GATEWAY_TIMEOUT,
             ProxyError::RequestTooLarge { .. } => StatusCode::PAYLOAD_TOO_LARGE,
             ProxyError::ResponseTooLarge { .. } | ProxyError::StreamClosed { .. } => {
@@ -94,6 +103,7 @@ impl ProxyError {
             ProxyError::NoHealthyUpstream { .. } => "UH",
             ProxyError::UpstreamConnect { .. } | ProxyError::UpstreamConnectTimeout { .. } => "UF",
             ProxyError::UpstreamReset { .. } => "UC",
+            ProxyError::UpstreamProtocol { .. } => "UPE",
             ProxyError::RouteTimeout { .. } | ProxyError::PluginTimeout { .. } => "UT",
             ProxyError::RequestTooLarge { .. } | ProxyError::ResponseTooLarge { .. } => "-",
             ProxyError::PluginFailed { .. } => "UAEX",

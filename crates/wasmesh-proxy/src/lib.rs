@@ -16,6 +16,7 @@ pub mod cluster;
 pub mod error;
 mod exec;
 mod forward;
+mod h1;
 mod handler;
 mod listener;
 mod metered;

@@ -1,5 +1,8 @@
-//! Each worker's upstream connections: an HTTP/1.1 pool of idle keep-alive connections and
+//! Each worker's upstream connections: HTTP/1.1 pools of idle keep-alive connections and
 //! one multiplexed HTTP/2 connection per endpoint.
+//!
+//! Requests without a body go through the lean HTTP/1.1 client of [`crate::h1`], on its own
+//! pool; requests with a body or an upgrade through hyper's client.
 //!
 //! The pool lives on one worker thread only (`Rc` and `RefCell`, no lock): this is Envoy's
 //! model of per-worker connection pools. An HTTP/1.1 connection goes back to the pool when
@@ -24,6 +27,7 @@ use crate::body::{BodyError, ProxyBody};
 use crate::cluster::{Cluster, ClusterProtocol, Endpoint};
 use crate::error::ProxyError;
 use crate::exec::LocalExec;
+use crate::h1;
 
 /// Idle HTTP/1.1 connections kept per endpoint; more than this are closed when they end.
 const MAX_IDLE_PER_ENDPOINT: usize = 256;
@@ -31,6 +35,7 @@ const MAX_IDLE_PER_ENDPOINT: usize = 256;
 /// One worker's connections to every upstream endpoint it has talked to.
 #[derive(Default)]
 pub struct UpstreamPool {
+    lean: RefCell<HashMap<SocketAddr, Vec<h1::Conn>>>,
     idle: RefCell<HashMap<SocketAddr, Vec<http1::SendRequest<ProxyBody>>>>,
     h2: RefCell<HashMap<SocketAddr, http2::SendRequest<ProxyBody>>>,
 }
@@ -66,6 +71,9 @@ impl UpstreamPool {
         mut req: Request<ProxyBody>,
         upgrade: bool,
     ) -> Result<Response<ProxyBody>, ProxyError> {
+        if !upgrade && req.body().is_end_stream() {
+            return self.send_lean(target, req).await;
+        }
         let addr = target.endpoint.addr;
         // Reuse an idle connection; one that the peer closed meanwhile gives the request
         // back unsent, and it is tried on the next one.
@@ -93,6 +101,48 @@ impl UpstreamPool {
         });
         let resp = sender.send_request(req).await.map_err(|e| reset(&target, e))?;
         Ok(self.wrap_h1(resp, addr, sender, upgrade))
+    }
+
+    /// A request without a body, on the lean client. A reused connection that the peer
+    /// closed while it idled is given up for the next (or a new) one, and an idempotent
+    /// request that found its connection closed before any response is sent again.
+    async fn send_lean(
+        self: &Rc<Self>,
+        target: Target<'_>,
+        req: Request<ProxyBody>,
+    ) -> Result<Response<ProxyBody>, ProxyError> {
+        let addr = target.endpoint.addr;
+        let (parts, _) = req.into_parts();
+        let head = h1::encode_head(&parts);
+        let retry = h1::is_idempotent(&parts.method);
+        while let Some(mut conn) = self.take_lean(addr) {
+            match conn.send(&head, &parts.method).await {
+                Ok(resp) => return Ok(self.wrap_lean(resp, conn, addr)),
+                Err(h1::Error::Closed) if retry => continue,
+                Err(e) => return Err(lean_error(&target, e)),
+            }
+        }
+        let mut conn = h1::Conn::new(connect(&target).await?);
+        match conn.send(&head, &parts.method).await {
+            Ok(resp) => Ok(self.wrap_lean(resp, conn, addr)),
+            Err(e) => Err(lean_error(&target, e)),
+        }
+    }
+
+    fn wrap_lean(self: &Rc<Self>, head: h1::Head, conn: h1::Conn, addr: SocketAddr) -> Response<ProxyBody> {
+        let body = h1::body(&head, conn, Home::new(self, addr));
+        Response::from_parts(head.parts, body)
+    }
+
+    pub(crate) fn take_lean(&self, addr: SocketAddr) -> Option<h1::Conn> {
+        let mut lean = self.lean.borrow_mut();
+        let list = lean.get_mut(&addr)?;
+        while let Some(conn) = list.pop() {
+            if conn.is_reusable() {
+                return Some(conn);
+            }
+        }
+        None
     }
 
     fn wrap_h1(
@@ -194,7 +244,48 @@ fn reset(target: &Target<'_>, source: hyper::Error) -> ProxyError {
     ProxyError::UpstreamReset {
         cluster: target.cluster.name.clone(),
         endpoint: target.endpoint.authority.clone(),
-        source,
+        source: source.into(),
+    }
+}
+
+fn lean_error(target: &Target<'_>, e: h1::Error) -> ProxyError {
+    let cluster = target.cluster.name.clone();
+    let endpoint = target.endpoint.authority.clone();
+    match e {
+        h1::Error::Malformed(_) => ProxyError::UpstreamProtocol {
+            cluster,
+            endpoint,
+            source: e.into(),
+        },
+        h1::Error::Closed | h1::Error::Io(_) => ProxyError::UpstreamReset {
+            cluster,
+            endpoint,
+            source: e.into(),
+        },
+    }
+}
+
+/// Where a lean connection goes back to when the response it carried has ended.
+pub struct Home {
+    pool: Weak<UpstreamPool>,
+    addr: SocketAddr,
+}
+
+impl Home {
+    pub fn new(pool: &Rc<UpstreamPool>, addr: SocketAddr) -> Home {
+        Home {
+            pool: Rc::downgrade(pool),
+            addr,
+        }
+    }
+
+    pub fn give_back(self, conn: h1::Conn) {
+        let Some(pool) = self.pool.upgrade() else { return };
+        let mut lean = pool.lean.borrow_mut();
+        let list = lean.entry(self.addr).or_default();
+        if list.len() < MAX_IDLE_PER_ENDPOINT {
+            list.push(conn);
+        }
     }
 }
 

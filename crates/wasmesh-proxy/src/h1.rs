@@ -1,0 +1,525 @@
+//! A lean HTTP/1.1 client for requests that carry no body — most of a proxy's traffic.
+//!
+//! hyper's client connection is a task of its own that each request talks to through a
+//! queue and a oneshot channel: every request wakes two tasks and crosses two queues.
+//! Here the request's own task writes the head, reads the response head and, when the
+//! whole body came with it (the common case for small responses), gives the connection
+//! back to the pool at once. Longer, chunked or close-delimited bodies are read as the
+//! downstream asks for them. Requests with a body, or an upgrade, keep to hyper's client,
+//! which streams in both directions at once.
+
+use bytes::{Buf, Bytes, BytesMut};
+use http::header::{self, HeaderMap, HeaderName, HeaderValue};
+use http::{request, response, Method, Response, StatusCode, Version};
+use http_body::{Body, Frame, SizeHint};
+use std::io;
+use std::pin::Pin;
+use std::task::{ready, Context, Poll};
+use tokio::io::AsyncWriteExt;
+use tokio::net::TcpStream;
+
+use crate::body::{BodyError, ProxyBody};
+use crate::upstream::Home;
+
+/// The largest response head (or trailer section) read; Envoy's default
+/// `max_response_headers_kb` is 60.
+pub const MAX_HEAD_BYTES: usize = 64 * 1024;
+/// The most header fields a response may carry (Envoy's default `max_headers_count`).
+pub const MAX_HEADERS: usize = 100;
+/// The longest chunk-size line, extensions included.
+const MAX_CHUNK_LINE: usize = 4096;
+/// Room made in the read buffer before each read.
+const READ_SIZE: usize = 16 * 1024;
+
+/// Why an exchange on a connection failed.
+#[derive(Debug, thiserror::Error)]
+pub enum Error {
+    /// The peer closed the connection before the request was written or before a byte of
+    /// the response came: on a reused keep-alive connection, it closed while it idled.
+    #[error("connection closed before any response")]
+    Closed,
+    #[error(transparent)]
+    Io(#[from] io::Error),
+    /// The response broke HTTP/1.1's grammar or framing.
+    #[error("malformed response: {0}")]
+    Malformed(String),
+}
+
+/// How a response body is delimited (RFC 9112 §6.3).
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+enum Framing {
+    Length(u64),
+    Chunked,
+    /// Until the peer closes the connection.
+    Close,
+}
+
+/// One upstream connection and the bytes read from it but not yet used.
+pub struct Conn {
+    io: TcpStream,
+    buf: BytesMut,
+}
+
+/// A response head, and what the connection needs to know to read its body.
+pub struct Head {
+    pub parts: response::Parts,
+    framing: Framing,
+    keep_alive: bool,
+}
+
+// === impl Conn ===
+
+impl Conn {
+    pub fn new(io: TcpStream) -> Conn {
+        Conn {
+            io,
+            buf: BytesMut::new(),
+        }
+    }
+
+    /// Whether an idle connection can carry another request: the peer has not closed it
+    /// and sent nothing unasked. No system call unless the socket became readable.
+    pub fn is_reusable(&self) -> bool {
+        let mut cx = Context::from_waker(std::task::Waker::noop());
+        match self.io.poll_read_ready(&mut cx) {
+            Poll::Pending => true,
+            Poll::Ready(Err(_)) => false,
+            Poll::Ready(Ok(())) => {
+                let mut probe = [0u8; 1];
+                matches!(self.io.try_read(&mut probe), Err(e) if e.kind() == io::ErrorKind::WouldBlock)
+            }
+        }
+    }
+
+    /// Writes a request head and reads the response head; 1xx interim responses are
+    /// skipped.
+    pub async fn send(&mut self, head: &[u8], method: &Method) -> Result<Head, Error> {
+        // A write that fails delivered no request: the peer closed the connection.
+        self.io.write_all(head).await.map_err(|_| Error::Closed)?;
+        loop {
+            if let Some(head) = parse_head(&mut self.buf, method)? {
+                return Ok(head);
+            }
+            if self.buf.len() >= MAX_HEAD_BYTES {
+                return Err(Error::Malformed(format!(
+                    "response head larger than {MAX_HEAD_BYTES} bytes"
+                )));
+            }
+            let read = std::future::poll_fn(|cx| self.poll_fill(cx)).await;
+            match read {
+                Ok(0) | Err(_) if self.buf.is_empty() => return Err(Error::Closed),
+                Ok(0) => {
+                    return Err(Error::Malformed(
+                        "connection closed inside the response head".into(),
+                    ))
+                }
+                Ok(_) => {}
+                Err(e) => return Err(e.into()),
+            }
+        }
+    }
+
+    /// Reads what the socket has into the buffer; `Ok(0)` at the end of the stream.
+    fn poll_fill(&mut self, cx: &mut Context<'_>) -> Poll<io::Result<usize>> {
+        if self.buf.capacity() - self.buf.len() < READ_SIZE / 4 {
+            self.buf.reserve(READ_SIZE);
+        }
+        tokio_util::io::poll_read_buf(Pin::new(&mut self.io), cx, &mut self.buf)
+    }
+}
+
+/// The bytes of a request head for a request without a body. The length is always told
+/// honestly: a `content-length` the request carried is replaced by 0, and methods whose
+/// requests usually carry content say 0 too (RFC 9110 §8.6).
+pub fn encode_head(parts: &request::Parts) -> Vec<u8> {
+    let path = parts.uri.path_and_query().map_or("/", |p| p.as_str());
+    let mut size = parts.method.as_str().len() + path.len() + 32;
+    for (name, value) in &parts.headers {
+        size += name.as_str().len() + value.len() + 4;
+    }
+    let mut out = Vec::with_capacity(size);
+    out.extend_from_slice(parts.method.as_str().as_bytes());
+    out.push(b' ');
+    out.extend_from_slice(path.as_bytes());
+    out.extend_from_slice(b" HTTP/1.1\r\n");
+    let mut had_length = false;
+    for (name, value) in &parts.headers {
+        if name == header::CONTENT_LENGTH {
+            had_length = true;
+            continue;
+        }
+        out.extend_from_slice(name.as_str().as_bytes());
+        out.extend_from_slice(b": ");
+        out.extend_from_slice(value.as_bytes());
+        out.extend_from_slice(b"\r\n");
+    }
+    let expects_content = matches!(parts.method, Method::POST | Method::PUT | Method::PATCH);
+    if had_length || expects_content {
+        out.extend_from_slice(b"content-length: 0\r\n");
+    }
+    out.extend_from_slice(b"\r\n");
+    out
+}
+
+/// Whether a request may be sent again after a connection closed under it (RFC 9110
+/// §9.2.2).
+pub fn is_idempotent(method: &Method) -> bool {
+    matches!(
+        *method,
+        Method::GET | Method::HEAD | Method::OPTIONS | Method::TRACE | Method::PUT | Method::DELETE
+    )
+}
+
+/// Parses one complete response head off the front of `buf`, skipping interim 1xx
+/// responses; `None` until the head is complete.
+fn parse_head(buf: &mut BytesMut, method: &Method) -> Result<Option<Head>, Error> {
+    loop {
+        // Names and values as offsets into the head, to share its bytes rather than copy
+        // them once it is frozen.
+        let mut spans = [(0u32, 0u32, 0u32, 0u32); MAX_HEADERS];
+        let (len, code, version, count) = {
+            let mut slots = [httparse::EMPTY_HEADER; MAX_HEADERS];
+            let mut res = httparse::Response::new(&mut slots);
+            let len = match res.parse(buf) {
+                Ok(httparse::Status::Complete(len)) => len,
+                Ok(httparse::Status::Partial) => return Ok(None),
+                Err(httparse::Error::TooManyHeaders) => {
+                    return Err(Error::Malformed(format!("more than {MAX_HEADERS} header fields")))
+                }
+                Err(e) => return Err(Error::Malformed(e.to_string())),
+            };
+            let base = buf.as_ptr() as usize;
+            for (span, h) in spans.iter_mut().zip(res.headers.iter()) {
+                let name = h.name.as_ptr() as usize - base;
+                let value = h.value.as_ptr() as usize - base;
+                *span = (
+                    name as u32,
+                    h.name.len() as u32,
+                    value as u32,
+                    h.value.len() as u32,
+                );
+            }
+            (
+                len,
+                res.code.unwrap_or(0),
+                res.version.unwrap_or(1),
+                res.headers.len(),
+            )
+        };
+        let status =
+            StatusCode::from_u16(code).map_err(|_| Error::Malformed(format!("status code {code}")))?;
+        if status == StatusCode::SWITCHING_PROTOCOLS {
+            return Err(Error::Malformed(
+                "101 Switching Protocols to a request without an upgrade".into(),
+            ));
+        }
+        if status.is_informational() {
+            buf.advance(len);
+            continue;
+        }
+        let head = buf.split_to(len).freeze();
+        let mut headers = HeaderMap::with_capacity(count);
+        for &(n, nl, v, vl) in &spans[..count] {
+            let (n, v) = (n as usize, v as usize);
+            let name = HeaderName::from_bytes(&head[n..n + nl as usize])
+                .map_err(|_| Error::Malformed("a header name".into()))?;
+            let value = HeaderValue::from_maybe_shared(head.slice(v..v + vl as usize))
+                .map_err(|_| Error::Malformed(format!("the value of {name}")))?;
+            headers.append(name, value);
+        }
+        let version = if version == 0 {
+            Version::HTTP_10
+        } else {
+            Version::HTTP_11
+        };
+        let framing = framing(method, status, &headers)?;
+        // Both a transfer-encoding and a content-length: the framing is the former's, but
+        // the connection is not trusted with another request (RFC 9112 §6.1).
+        let ambiguous =
+            headers.contains_key(header::TRANSFER_ENCODING) && headers.contains_key(header::CONTENT_LENGTH);
+        let keep_alive =
+            version == Version::HTTP_11 && framing != Framing::Close && !ambiguous && !says_close(&headers);
+        let mut parts = Response::new(()).into_parts().0;
+        parts.status = status;
+        parts.version = version;
+        parts.headers = headers;
+        return Ok(Some(Head {
+            parts,
+            framing,
+            keep_alive,
+        }));
+    }
+}
+
+/// How the body of a response is delimited (RFC 9112 §6.3).
+fn framing(method: &Method, status: StatusCode, headers: &HeaderMap) -> Result<Framing, Error> {
+    if *method == Method::HEAD || status == StatusCode::NO_CONTENT || status == StatusCode::NOT_MODIFIED {
+        return Ok(Framing::Length(0));
+    }
+    if let Some(last) = headers.get_all(header::TRANSFER_ENCODING).iter().next_back() {
+        let chunked = last
+            .as_bytes()
+            .rsplit(|&b| b == b',')
+            .next()
+            .is_some_and(|t| t.trim_ascii().eq_ignore_ascii_case(b"chunked"));
+        return Ok(if chunked { Framing::Chunked } else { Framing::Close });
+    }
+    let mut length = None;
+    for value in headers.get_all(header::CONTENT_LENGTH) {
+        for item in value.as_bytes().split(|&b| b == b',') {
+            let n = std::str::from_utf8(item.trim_ascii())
+                .ok()
+                .filter(|s| !s.is_empty() && s.bytes().all(|b| b.is_ascii_digit()))
+                .and_then(|s| s.parse::<u64>().ok())
+                .ok_or_else(|| Error::Malformed(format!("content-length {value:?}")))?;
+            if length.is_some_and(|l| l != n) {
+                return Err(Error::Malformed("content-length values differ".into()));
+            }
+            length = Some(n);
+        }
+    }
+    Ok(length.map_or(Framing::Close, Framing::Length))
+}
+
+/// Whether `Connection` says `close`.
+fn says_close(headers: &HeaderMap) -> bool {
+    headers.get_all(header::CONNECTION).iter().any(|v| {
+        v.as_bytes()
+            .split(|&b| b == b',')
+            .any(|t| t.trim_ascii().eq_ignore_ascii_case(b"close"))
+    })
+}
+
+/// The body of a response: whole at once when it came with the head (the connection goes
+/// back to its pool before the downstream sees a byte), else read as it is asked for.
+pub fn body(head: &Head, mut conn: Conn, home: Home) -> ProxyBody {
+    if let Framing::Length(n) = head.framing {
+        if conn.buf.len() as u64 >= n {
+            let data = conn.buf.split_to(n as usize).freeze();
+            if head.keep_alive && conn.buf.is_empty() {
+                home.give_back(conn);
+            }
+            return ProxyBody::full(data);
+        }
+    }
+    let state = match head.framing {
+        Framing::Length(n) => State::Length(n),
+        Framing::Chunked => State::ChunkSize,
+        Framing::Close => State::Close,
+    };
+    ProxyBody::H1(H1Body {
+        conn: Some(conn),
+        state,
+        keep_alive: head.keep_alive,
+        home: Some(home),
+    })
+}
+
+/// Where a body's reading stands.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+enum State {
+    /// This many bytes of a content-length body are still to come.
+    Length(u64),
+    /// A chunk-size line is next.
+    ChunkSize,
+    /// This many bytes of the current chunk are still to come.
+    ChunkData(u64),
+    /// The CRLF after a chunk's data is next.
+    ChunkEnd,
+    /// The trailer section after the last chunk is next.
+    Trailers,
+    Close,
+    Done,
+}
+
+/// A response body read from an upstream HTTP/1.1 connection as the downstream asks for
+/// it. The connection goes back to its pool at the body's end; a body dropped before its
+/// end closes the connection, which is then in an unknown state.
+pub struct H1Body {
+    conn: Option<Conn>,
+    state: State,
+    keep_alive: bool,
+    home: Option<Home>,
+}
+
+// === impl H1Body ===
+
+impl H1Body {
+    /// The body ended: the connection goes home if it can carry another request.
+    fn finish(&mut self) {
+        self.state = State::Done;
+        let (Some(conn), Some(home)) = (self.conn.take(), self.home.take()) else {
+            return;
+        };
+        if self.keep_alive && conn.buf.is_empty() {
+            home.give_back(conn);
+        }
+    }
+
+    /// Fills the buffer when it is empty; an error if the peer closed before the end.
+    fn poll_need(conn: &mut Conn, cx: &mut Context<'_>, what: &str) -> Poll<Result<(), BodyError>> {
+        match ready!(conn.poll_fill(cx)) {
+            Ok(0) => Poll::Ready(Err(format!("upstream closed the connection inside {what}").into())),
+            Ok(_) => Poll::Ready(Ok(())),
+            Err(e) => Poll::Ready(Err(e.into())),
+        }
+    }
+}
+
+impl Body for H1Body {
+    type Data = Bytes;
+    type Error = BodyError;
+
+    fn poll_frame(
+        self: Pin<&mut Self>,
+        cx: &mut Context<'_>,
+    ) -> Poll<Option<Result<Frame<Bytes>, BodyError>>> {
+        let this = self.get_mut();
+        loop {
+            let Some(conn) = this.conn.as_mut() else {
+                return Poll::Ready(None);
+            };
+            match this.state {
+                State::Done => return Poll::Ready(None),
+                State::Length(0) => {
+                    this.finish();
+                    return Poll::Ready(None);
+                }
+                State::Length(left) | State::ChunkData(left) => {
+                    if conn.buf.is_empty() {
+                        ready!(Self::poll_need(conn, cx, "the response body"))?;
+                    }
+                    let take = left.min(conn.buf.len() as u64);
+                    let data = conn.buf.split_to(take as usize).freeze();
+                    let left = left - take;
+                    this.state = match this.state {
+                        State::Length(_) => State::Length(left),
+                        _ if left == 0 => State::ChunkEnd,
+                        _ => State::ChunkData(left),
+                    };
+                    if this.state == State::Length(0) {
+                        this.finish();
+                    }
+                    return Poll::Ready(Some(Ok(Frame::data(data))));
+                }
+                State::Close => match ready!(conn.poll_fill(cx)) {
+                    Ok(0) => {
+                        let rest = std::mem::take(&mut conn.buf).freeze();
+                        this.keep_alive = false;
+                        this.finish();
+                        return Poll::Ready((!rest.is_empty()).then(|| Ok(Frame::data(rest))));
+                    }
+                    Ok(_) => {
+                        let data = conn.buf.split().freeze();
+                        return Poll::Ready(Some(Ok(Frame::data(data))));
+                    }
+                    Err(e) => return Poll::Ready(Some(Err(e.into()))),
+                },
+                State::ChunkSize => match chunk_size(&conn.buf)? {
+                    Some((line, 0)) => {
+                        conn.buf.advance(line);
+                        this.state = State::Trailers;
+                    }
+                    Some((line, size)) => {
+                        conn.buf.advance(line);
+                        this.state = State::ChunkData(size);
+                    }
+                    None => ready!(Self::poll_need(conn, cx, "a chunk size"))?,
+                },
+                State::ChunkEnd => {
+                    if conn.buf.len() < 2 {
+                        ready!(Self::poll_need(conn, cx, "a chunk"))?;
+                        continue;
+                    }
+                    if &conn.buf[..2] != b"\r\n" {
+                        return Poll::Ready(Some(
+                            Err("malformed chunked body: no CRLF after a chunk".into()),
+                        ));
+                    }
+                    conn.buf.advance(2);
+                    this.state = State::ChunkSize;
+                }
+                State::Trailers => match trailers(&conn.buf)? {
+                    Some((len, fields)) => {
+                        conn.buf.advance(len);
+                        this.finish();
+                        if fields.is_empty() {
+                            return Poll::Ready(None);
+                        }
+                        return Poll::Ready(Some(Ok(Frame::trailers(fields))));
+                    }
+                    None if conn.buf.len() >= MAX_HEAD_BYTES => {
+                        return Poll::Ready(Some(Err(format!(
+                            "response trailers larger than {MAX_HEAD_BYTES} bytes"
+                        )
+                        .into())))
+                    }
+                    None => ready!(Self::poll_need(conn, cx, "the response trailers"))?,
+                },
+            }
+        }
+    }
+
+    fn is_end_stream(&self) -> bool {
+        matches!(self.state, State::Done | State::Length(0))
+    }
+
+    fn size_hint(&self) -> SizeHint {
+        match self.state {
+            State::Length(n) => SizeHint::with_exact(n),
+            State::Done => SizeHint::with_exact(0),
+            _ => SizeHint::default(),
+        }
+    }
+}
+
+/// A complete chunk-size line at the front of `buf`: its length with the CRLF, and the
+/// size it gives (extensions ignored, RFC 9112 §7.1.1).
+fn chunk_size(buf: &[u8]) -> Result<Option<(usize, u64)>, BodyError> {
+    let window = &buf[..buf.len().min(MAX_CHUNK_LINE)];
+    let Some(end) = window.windows(2).position(|w| w == b"\r\n") else {
+        if buf.len() >= MAX_CHUNK_LINE {
+            return Err(
+                format!("malformed chunked body: a chunk-size line over {MAX_CHUNK_LINE} bytes").into(),
+            );
+        }
+        return Ok(None);
+    };
+    let line = &buf[..end];
+    let digits = line.split(|&b| b == b';').next().unwrap_or_default().trim_ascii();
+    let size = std::str::from_utf8(digits)
+        .ok()
+        .filter(|s| !s.is_empty() && s.len() <= 16)
+        .and_then(|s| u64::from_str_radix(s, 16).ok())
+        .ok_or_else(|| {
+            format!(
+                "malformed chunked body: chunk size {:?}",
+                String::from_utf8_lossy(line)
+            )
+        })?;
+    Ok(Some((end + 2, size)))
+}
+
+/// A complete trailer section at the front of `buf` (after the last chunk): its length
+/// and its fields.
+fn trailers(buf: &[u8]) -> Result<Option<(usize, HeaderMap)>, BodyError> {
+    let mut slots = [httparse::EMPTY_HEADER; MAX_HEADERS];
+    match httparse::parse_headers(buf, &mut slots) {
+        Ok(httparse::Status::Complete((len, fields))) => {
+            let mut map = HeaderMap::with_capacity(fields.len());
+            for f in fields {
+                let name = HeaderName::from_bytes(f.name.as_bytes())
+                    .map_err(|_| "malformed trailer name".to_string())?;
+                let value =
+                    HeaderValue::from_bytes(f.value).map_err(|_| format!("malformed trailer {name}"))?;
+                map.append(name, value);
+            }
+            Ok(Some((len, map)))
+        }
+        Ok(httparse::Status::Partial) => Ok(None),
+        Err(e) => Err(format!("malformed response trailers: {e}").into()),
+    }
+}
+
+#[cfg(test)]
+mod tests;

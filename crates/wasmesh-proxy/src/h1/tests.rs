@@ -1,0 +1,245 @@
+use super::*;
+use http_body_util::BodyExt;
+use std::rc::Rc;
+use tokio::io::AsyncReadExt;
+use tokio::net::TcpListener;
+
+use crate::upstream::UpstreamPool;
+
+fn parse(bytes: &[u8], method: &Method) -> Result<Option<Head>, Error> {
+    parse_head(&mut BytesMut::from(bytes), method)
+}
+
+#[test]
+fn a_head_is_parsed_only_once_complete() {
+    assert!(parse(b"HTTP/1.1 200 OK\r\ncontent-length: 2\r\n", &Method::GET)
+        .unwrap()
+        .is_none());
+    let head = parse(
+        b"HTTP/1.1 200 OK\r\ncontent-length: 2\r\nx-a: b\r\n\r\nhi",
+        &Method::GET,
+    )
+    .unwrap()
+    .unwrap();
+    assert_eq!(head.parts.status, StatusCode::OK);
+    assert_eq!(head.parts.headers["x-a"], "b");
+    assert_eq!(head.framing, Framing::Length(2));
+    assert!(head.keep_alive);
+}
+
+#[test]
+fn interim_responses_are_skipped() {
+    let mut buf = BytesMut::from(&b"HTTP/1.1 100 Continue\r\n\r\nHTTP/1.1 204 No Content\r\n\r\n"[..]);
+    let head = parse_head(&mut buf, &Method::GET).unwrap().unwrap();
+    assert_eq!(head.parts.status, StatusCode::NO_CONTENT);
+    assert_eq!(head.framing, Framing::Length(0));
+    assert!(buf.is_empty());
+}
+
+#[test]
+fn framing_follows_rfc_9112() {
+    let framing_of = |text: &str, method: &Method| parse(text.as_bytes(), method).unwrap().unwrap();
+    let head = framing_of(
+        "HTTP/1.1 200 OK\r\ntransfer-encoding: gzip, chunked\r\n\r\n",
+        &Method::GET,
+    );
+    assert_eq!(head.framing, Framing::Chunked);
+    assert!(head.keep_alive);
+    let head = framing_of("HTTP/1.1 200 OK\r\ntransfer-encoding: gzip\r\n\r\n", &Method::GET);
+    assert_eq!(head.framing, Framing::Close);
+    assert!(!head.keep_alive);
+    let head = framing_of("HTTP/1.1 200 OK\r\n\r\n", &Method::GET);
+    assert_eq!(head.framing, Framing::Close);
+    let head = framing_of("HTTP/1.1 200 OK\r\ncontent-length: 10\r\n\r\n", &Method::HEAD);
+    assert_eq!(head.framing, Framing::Length(0));
+    let head = framing_of(
+        "HTTP/1.1 200 OK\r\ntransfer-encoding: chunked\r\ncontent-length: 3\r\n\r\n",
+        &Method::GET,
+    );
+    assert_eq!(head.framing, Framing::Chunked);
+    assert!(
+        !head.keep_alive,
+        "an ambiguous frame must not reuse the connection"
+    );
+    let head = framing_of("HTTP/1.1 200 OK\r\ncontent-length: 3, 3\r\n\r\n", &Method::GET);
+    assert_eq!(head.framing, Framing::Length(3));
+    let head = framing_of(
+        "HTTP/1.1 200 OK\r\nconnection: Close\r\ncontent-length: 0\r\n\r\n",
+        &Method::GET,
+    );
+    assert!(!head.keep_alive);
+    let head = framing_of("HTTP/1.0 200 OK\r\ncontent-length: 0\r\n\r\n", &Method::GET);
+    assert!(!head.keep_alive);
+}
+
+#[test]
+fn bad_heads_are_protocol_errors() {
+    for bad in [
+        "HTTP/1.1 200 OK\r\ncontent-length: 3, 4\r\n\r\n",
+        "HTTP/1.1 200 OK\r\ncontent-length: -1\r\n\r\n",
+        "HTTP/1.1 200 OK\r\ncontent-length: \r\n\r\n",
+        "HTTP/1.1 101 Switching Protocols\r\n\r\n",
+        "HTTP/1.1 2000 OK\r\n\r\n",
+        "HTTX/1.1 200 OK\r\n\r\n",
+    ] {
+        let err = parse(bad.as_bytes(), &Method::GET).err();
+        assert!(matches!(err, Some(Error::Malformed(_))), "{bad:?}: {err:?}");
+    }
+    let mut many = String::from("HTTP/1.1 200 OK\r\n");
+    for i in 0..=MAX_HEADERS {
+        many.push_str(&format!("x-{i}: v\r\n"));
+    }
+    many.push_str("\r\n");
+    let err = parse(many.as_bytes(), &Method::GET).err().unwrap();
+    assert!(err.to_string().contains("more than 100 header fields"), "{err}");
+}
+
+#[test]
+fn a_request_head_tells_its_length_honestly() {
+    let (mut parts, ()) = http::Request::builder()
+        .method(Method::POST)
+        .uri("/a?b=c")
+        .header("host", "up")
+        .header("content-length", "7")
+        .body(())
+        .unwrap()
+        .into_parts();
+    assert_eq!(
+        String::from_utf8(encode_head(&parts)).unwrap(),
+        "POST /a?b=c HTTP/1.1\r\nhost: up\r\ncontent-length: 0\r\n\r\n"
+    );
+    parts.method = Method::GET;
+    parts.headers.remove("content-length");
+    assert_eq!(
+        String::from_utf8(encode_head(&parts)).unwrap(),
+        "GET /a?b=c HTTP/1.1\r\nhost: up\r\n\r\n"
+    );
+}
+
+#[test]
+fn chunk_size_lines() {
+    assert_eq!(chunk_size(b"1a\r\nxx").unwrap(), Some((4, 26)));
+    assert_eq!(chunk_size(b"1A;name=value\r\n").unwrap(), Some((15, 26)));
+    assert_eq!(chunk_size(b"0\r\n").unwrap(), Some((3, 0)));
+    assert_eq!(chunk_size(b"1a").unwrap(), None);
+    assert!(chunk_size(b"zz\r\n").is_err());
+    assert!(chunk_size(b"\r\n").is_err());
+    assert!(chunk_size(&[b'1'; MAX_CHUNK_LINE]).is_err());
+}
+
+#[test]
+fn trailer_sections() {
+    assert_eq!(trailers(b"\r\n").unwrap().unwrap().0, 2);
+    let (len, map) = trailers(b"grpc-status: 0\r\n\r\nnext").unwrap().unwrap();
+    assert_eq!(len, 18);
+    assert_eq!(map["grpc-status"], "0");
+    assert!(trailers(b"grpc-status: 0\r\n").unwrap().is_none());
+}
+
+/// A peer that answers each request it reads (one read per request) with the next of
+/// `answers`, written in the pieces given, then closes.
+async fn peer(answers: Vec<Vec<&'static str>>) -> std::net::SocketAddr {
+    let listener = TcpListener::bind("127.0.0.1:0").await.unwrap();
+    let addr = listener.local_addr().unwrap();
+    tokio::spawn(async move {
+        let (mut s, _) = listener.accept().await.unwrap();
+        for pieces in answers {
+            let mut req = [0u8; 1024];
+            if s.read(&mut req).await.unwrap_or(0) == 0 {
+                return;
+            }
+            for piece in pieces {
+                s.write_all(piece.as_bytes()).await.unwrap();
+                s.flush().await.unwrap();
+                tokio::time::sleep(std::time::Duration::from_millis(5)).await;
+            }
+        }
+    });
+    addr
+}
+
+fn get() -> Vec<u8> {
+    b"GET / HTTP/1.1\r\nhost: up\r\n\r\n".to_vec()
+}
+
+/// One GET on a new connection to `addr`, and the pool its connection goes home to.
+async fn exchange(addr: std::net::SocketAddr) -> (ProxyBody, Rc<UpstreamPool>) {
+    let mut conn = Conn::new(TcpStream::connect(addr).await.unwrap());
+    let head = conn.send(&get(), &Method::GET).await.unwrap();
+    let pool = Rc::new(UpstreamPool::default());
+    let body = body(&head, conn, Home::new(&pool, addr));
+    (body, pool)
+}
+
+#[tokio::test]
+async fn a_chunked_body_in_pieces_with_trailers_then_the_connection_is_reused() {
+    let addr = peer(vec![
+        vec![
+            "HTTP/1.1 200 OK\r\ntransfer-encoding: chunked\r\n\r\n5\r\nhel",
+            "lo\r\n6;ext=1\r\n world\r",
+            "\n0\r\ngrpc-status: 0\r\n",
+            "\r\n",
+        ],
+        vec!["HTTP/1.1 200 OK\r\ncontent-length: 2\r\n\r\nok"],
+    ])
+    .await;
+    let (body, pool) = exchange(addr).await;
+    let collected = body.collect().await.unwrap();
+    assert_eq!(collected.trailers().unwrap()["grpc-status"], "0");
+    assert_eq!(&collected.to_bytes()[..], b"hello world");
+    let mut conn = pool.take_lean(addr).expect("the connection went home");
+    let head = conn.send(&get(), &Method::GET).await.unwrap();
+    let ProxyBody::Full { data, .. } = super::body(&head, conn, Home::new(&pool, addr)) else {
+        panic!("a body that came with its head is whole at once");
+    };
+    assert_eq!(data.unwrap(), "ok");
+    assert!(pool.take_lean(addr).is_some());
+}
+
+#[tokio::test]
+async fn a_long_body_arrives_as_asked_and_a_close_delimited_one_never_goes_home() {
+    let addr = peer(vec![vec![
+        "HTTP/1.1 200 OK\r\ncontent-length: 6\r\n\r\nab",
+        "cdef",
+    ]])
+    .await;
+    let (body, pool) = exchange(addr).await;
+    assert_eq!(
+        body.size_hint().exact(),
+        Some(6),
+        "two of six bytes came with the head"
+    );
+    assert_eq!(&body.collect().await.unwrap().to_bytes()[..], b"abcdef");
+    assert!(pool.take_lean(addr).is_some());
+
+    let addr = peer(vec![vec!["HTTP/1.1 200 OK\r\n\r\nuntil", " close"]]).await;
+    let (body, pool) = exchange(addr).await;
+    assert_eq!(&body.collect().await.unwrap().to_bytes()[..], b"until close");
+    assert!(pool.take_lean(addr).is_none());
+}
+
+#[tokio::test]
+async fn a_body_cut_short_is_an_error() {
+    let addr = peer(vec![vec!["HTTP/1.1 200 OK\r\ncontent-length: 9\r\n\r\nabc"]]).await;
+    let (body, pool) = exchange(addr).await;
+    let err = body.collect().await.err().unwrap();
+    assert!(
+        err.to_string()
+            .contains("closed the connection inside the response body"),
+        "{err}"
+    );
+    assert!(pool.take_lean(addr).is_none());
+}
+
+#[tokio::test]
+async fn a_connection_the_peer_closed_is_seen_before_reuse() {
+    let addr = peer(vec![vec!["HTTP/1.1 200 OK\r\ncontent-length: 0\r\n\r\n"]]).await;
+    let mut conn = Conn::new(TcpStream::connect(addr).await.unwrap());
+    conn.send(&get(), &Method::GET).await.unwrap();
+    assert!(conn.is_reusable());
+    // The peer closes after its one answer.
+    tokio::time::sleep(std::time::Duration::from_millis(50)).await;
+    assert!(!conn.is_reusable());
+    let err = conn.send(&get(), &Method::GET).await.err().unwrap();
+    assert!(matches!(err, Error::Closed), "{err:?}");
+}
