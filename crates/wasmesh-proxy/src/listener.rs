@@ -100,7 +100,8 @@ where
         slot,
         worker: worker.clone(),
     });
-    let service = service_fn(move |req| handler::handle(req, conn.clone()));
+    // Boxed: hyper moves the service future around by value, and it is large.
+    let service = service_fn(move |req| Box::pin(handler::handle(req, conn.clone())));
     let mut shutdown = worker.shutdown.clone();
     let connection = worker
         .http
