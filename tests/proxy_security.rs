@@ -209,6 +209,31 @@ async fn jwt_keys_from_jwks_uri() {
 }
 
 #[tokio::test]
+async fn jwt_keys_from_a_jwks_uri_served_by_a_cluster() {
+    let echo = Echo::start("up");
+    let (pem, jwks) = generate_key();
+    let jwks_addr = serve_forever(jwks);
+    let listen = free_addr();
+    // `keys.test` resolves nowhere: only the Proxy's cluster of that name reaches the keys.
+    let proxy = proxy_yaml(
+        listen,
+        &route_yaml("all", "{prefix: /}", "backend"),
+        &[
+            cluster_yaml("backend", &[echo.addr], "http1"),
+            cluster_yaml("keys.test", &[jwks_addr], "http1"),
+        ]
+        .concat(),
+    );
+    let uri = "    jwksUri: http://keys.test/jwks.json".to_string();
+    let _p = ProxyProcess::start(
+        "istio-system/gw",
+        &[("proxy.yaml", &proxy), ("security.yaml", &policies(&uri))],
+        1,
+    );
+    check_policies(listen, &pem).await;
+}
+
+#[tokio::test]
 async fn a_jwks_uri_that_was_down_is_fetched_again() {
     let echo = Echo::start("up");
     let (pem, jwks) = generate_key();

@@ -180,7 +180,8 @@ fn parse_head(buf: &mut BytesMut, method: &Method) -> Result<Option<Head>, Error
         let (len, code, version, count) = {
             let mut slots = [const { std::mem::MaybeUninit::uninit() }; MAX_HEADERS];
             let mut res = httparse::Response::new(&mut []);
-            let parsed = httparse::ParserConfig::default().parse_response_with_uninit_headers(&mut res, buf, &mut slots);
+            let parsed = httparse::ParserConfig::default()
+                .parse_response_with_uninit_headers(&mut res, buf, &mut slots);
             let len = match parsed {
                 Ok(httparse::Status::Complete(len)) => len,
                 Ok(httparse::Status::Partial) => return Ok(None),
@@ -303,17 +304,42 @@ pub fn body(head: &Head, mut conn: Conn, home: Home) -> ProxyBody {
             return ProxyBody::full(data);
         }
     }
-    let state = match head.framing {
-        Framing::Length(n) => State::Length(n),
-        Framing::Chunked => State::ChunkSize,
-        Framing::Close => State::Close,
-    };
-    ProxyBody::H1(H1Body {
-        conn: Some(conn),
-        state,
-        keep_alive: head.keep_alive,
-        home: Some(home),
-    })
+    ProxyBody::H1(H1Body::new(head, conn, home))
+}
+
+/// Reads a whole response body, for the proxy's own requests (JWKS documents); the
+/// connection is closed after it. Longer than `limit` bytes is an error.
+pub async fn read_to_end(head: &Head, conn: Conn, limit: usize) -> Result<Bytes, BodyError> {
+    let mut body = H1Body::new(head, conn, NoPool);
+    let mut out = BytesMut::new();
+    while let Some(frame) = std::future::poll_fn(|cx| Pin::new(&mut body).poll_frame(cx)).await {
+        if let Ok(data) = frame?.into_data() {
+            if out.len() + data.len() > limit {
+                return Err(format!("response body longer than {limit} bytes").into());
+            }
+            out.extend_from_slice(&data);
+        }
+    }
+    Ok(out.freeze())
+}
+
+/// Where a connection goes when the body it carried has ended and it can carry another
+/// request.
+pub trait GiveBack: Unpin {
+    fn give_back(self, conn: Conn);
+}
+
+impl GiveBack for Home {
+    fn give_back(self, conn: Conn) {
+        Home::give_back(self, conn)
+    }
+}
+
+/// No pool: the connection is closed.
+pub struct NoPool;
+
+impl GiveBack for NoPool {
+    fn give_back(self, _: Conn) {}
 }
 
 /// Where a body's reading stands.
@@ -336,16 +362,30 @@ enum State {
 /// A response body read from an upstream HTTP/1.1 connection as the downstream asks for
 /// it. The connection goes back to its pool at the body's end; a body dropped before its
 /// end closes the connection, which is then in an unknown state.
-pub struct H1Body {
+pub struct H1Body<H: GiveBack = Home> {
     conn: Option<Conn>,
     state: State,
     keep_alive: bool,
-    home: Option<Home>,
+    home: Option<H>,
 }
 
 // === impl H1Body ===
 
-impl H1Body {
+impl<H: GiveBack> H1Body<H> {
+    fn new(head: &Head, conn: Conn, home: H) -> Self {
+        let state = match head.framing {
+            Framing::Length(n) => State::Length(n),
+            Framing::Chunked => State::ChunkSize,
+            Framing::Close => State::Close,
+        };
+        H1Body {
+            conn: Some(conn),
+            state,
+            keep_alive: head.keep_alive,
+            home: Some(home),
+        }
+    }
+
     /// The body ended: the connection goes home if it can carry another request.
     fn finish(&mut self) {
         self.state = State::Done;
@@ -367,7 +407,7 @@ impl H1Body {
     }
 }
 
-impl Body for H1Body {
+impl<H: GiveBack> Body for H1Body<H> {
     type Data = Bytes;
     type Error = BodyError;
 

@@ -18,6 +18,7 @@ mod exec;
 mod forward;
 mod h1;
 mod handler;
+mod jwks;
 mod listener;
 mod metered;
 pub mod plugin;

@@ -104,7 +104,8 @@ async fn snapshot(
                 if !jwks.contains_key(uri) {
                     jwks.insert(
                         uri.clone(),
-                        fetch_jwks(uri, rule.timeout.unwrap_or(JWKS_TIMEOUT)).await,
+                        crate::jwks::fetch(uri, rule.timeout.unwrap_or(JWKS_TIMEOUT), &proxy.spec.clusters)
+                            .await,
                     );
                 }
             }
@@ -130,23 +131,4 @@ async fn snapshot(
         plugins: &loaded,
     })
     .map_err(|e| e.to_string())
-}
-
-async fn fetch_jwks(uri: &str, timeout: Duration) -> Result<String, String> {
-    let fetch = async {
-        let resp = reqwest::Client::new()
-            .get(uri)
-            .timeout(timeout)
-            .send()
-            .await
-            .map_err(|e| e.to_string())?;
-        if !resp.status().is_success() {
-            return Err(format!("status {}", resp.status()));
-        }
-        resp.text().await.map_err(|e| e.to_string())
-    };
-    fetch.await.map_err(|e| {
-        tracing::warn!(uri, error = %e, "cannot fetch JWKS");
-        format!("cannot fetch JWKS from {uri}: {e}")
-    })
 }
