@@ -34,8 +34,12 @@ const READ_SIZE: usize = 16 * 1024;
 /// Why an exchange on a connection failed.
 #[derive(Debug, thiserror::Error)]
 pub enum Error {
-    /// The peer closed the connection before the request was written or before a byte of
-    /// the response came: on a reused keep-alive connection, it closed while it idled.
+    /// The request could not be written: the peer had closed the connection. Nothing was
+    /// delivered; the request may go on another connection whatever its method.
+    #[error("connection closed before the request was sent")]
+    NotSent,
+    /// The request was written, and the peer closed the connection without a byte of a
+    /// response: on a reused keep-alive connection, it may have closed it while it idled.
     #[error("connection closed before any response")]
     Closed,
     #[error(transparent)]
@@ -78,24 +82,17 @@ impl Conn {
     }
 
     /// Whether an idle connection can carry another request: the peer has not closed it
-    /// and sent nothing unasked. No system call unless the socket became readable.
+    /// and sent nothing unasked. No system call unless the socket became readable (tokio
+    /// answers from the readiness it has seen), and no use of the task's budget.
     pub fn is_reusable(&self) -> bool {
-        let mut cx = Context::from_waker(std::task::Waker::noop());
-        match self.io.poll_read_ready(&mut cx) {
-            Poll::Pending => true,
-            Poll::Ready(Err(_)) => false,
-            Poll::Ready(Ok(())) => {
-                let mut probe = [0u8; 1];
-                matches!(self.io.try_read(&mut probe), Err(e) if e.kind() == io::ErrorKind::WouldBlock)
-            }
-        }
+        let mut probe = [0u8; 1];
+        matches!(self.io.try_read(&mut probe), Err(e) if e.kind() == io::ErrorKind::WouldBlock)
     }
 
     /// Writes a request head and reads the response head; 1xx interim responses are
     /// skipped.
     pub async fn send(&mut self, head: &[u8], method: &Method) -> Result<Head, Error> {
-        // A write that fails delivered no request: the peer closed the connection.
-        self.io.write_all(head).await.map_err(|_| Error::Closed)?;
+        self.io.write_all(head).await.map_err(|_| Error::NotSent)?;
         loop {
             if let Some(head) = parse_head(&mut self.buf, method)? {
                 return Ok(head);
@@ -177,7 +174,7 @@ fn parse_head(buf: &mut BytesMut, method: &Method) -> Result<Option<Head>, Error
         // Names and values as offsets into the head, to share its bytes rather than copy
         // them once it is frozen.
         let mut spans = [(0u32, 0u32, 0u32, 0u32); MAX_HEADERS];
-        let (len, code, version, count) = {
+        let (len, code, version, count, custom_reason) = {
             let mut slots = [const { std::mem::MaybeUninit::uninit() }; MAX_HEADERS];
             let mut res = httparse::Response::new(&mut []);
             let parsed = httparse::ParserConfig::default()
@@ -201,11 +198,19 @@ fn parse_head(buf: &mut BytesMut, method: &Method) -> Result<Option<Head>, Error
                     h.value.len() as u32,
                 );
             }
+            // A reason phrase other than the standard one is passed on as the upstream
+            // said it, as hyper's client does.
+            let reason = res.reason.unwrap_or_default();
+            let custom_reason = StatusCode::from_u16(res.code.unwrap_or(0))
+                .ok()
+                .filter(|s| !reason.is_empty() && s.canonical_reason() != Some(reason))
+                .and_then(|_| hyper::ext::ReasonPhrase::try_from(reason.as_bytes()).ok());
             (
                 len,
                 res.code.unwrap_or(0),
                 res.version.unwrap_or(1),
                 res.headers.len(),
+                custom_reason,
             )
         };
         let status =
@@ -234,17 +239,28 @@ fn parse_head(buf: &mut BytesMut, method: &Method) -> Result<Option<Head>, Error
         } else {
             Version::HTTP_11
         };
+        if version == Version::HTTP_10 && headers.contains_key(header::TRANSFER_ENCODING) {
+            return Err(Error::Malformed(
+                "transfer-encoding in an HTTP/1.0 response".into(),
+            ));
+        }
         let framing = framing(method, status, &headers)?;
         // Both a transfer-encoding and a content-length: the framing is the former's, but
         // the connection is not trusted with another request (RFC 9112 §6.1).
         let ambiguous =
             headers.contains_key(header::TRANSFER_ENCODING) && headers.contains_key(header::CONTENT_LENGTH);
+        if ambiguous {
+            headers.remove(header::CONTENT_LENGTH);
+        }
         let keep_alive =
             version == Version::HTTP_11 && framing != Framing::Close && !ambiguous && !says_close(&headers);
         let mut parts = Response::new(()).into_parts().0;
         parts.status = status;
         parts.version = version;
         parts.headers = headers;
+        if let Some(reason) = custom_reason {
+            parts.extensions.insert(reason);
+        }
         return Ok(Some(Head {
             parts,
             framing,
@@ -443,12 +459,16 @@ impl<H: GiveBack> Body for H1Body<H> {
                     }
                     return Poll::Ready(Some(Ok(Frame::data(data))));
                 }
+                State::Close if !conn.buf.is_empty() => {
+                    // What came with the head, or was read meanwhile, goes out at once.
+                    let data = conn.buf.split().freeze();
+                    return Poll::Ready(Some(Ok(Frame::data(data))));
+                }
                 State::Close => match ready!(conn.poll_fill(cx)) {
                     Ok(0) => {
-                        let rest = std::mem::take(&mut conn.buf).freeze();
                         this.keep_alive = false;
                         this.finish();
-                        return Poll::Ready((!rest.is_empty()).then(|| Ok(Frame::data(rest))));
+                        return Poll::Ready(None);
                     }
                     Ok(_) => {
                         let data = conn.buf.split().freeze();
@@ -527,10 +547,15 @@ fn chunk_size(buf: &[u8]) -> Result<Option<(usize, u64)>, BodyError> {
         return Ok(None);
     };
     let line = &buf[..end];
-    let digits = line.split(|&b| b == b';').next().unwrap_or_default().trim_ascii();
+    let digits = line
+        .split(|&b| b == b';')
+        .next()
+        .unwrap_or_default()
+        .trim_ascii_end();
     let size = std::str::from_utf8(digits)
         .ok()
-        .filter(|s| !s.is_empty() && s.len() <= 16)
+        .filter(|s| !s.is_empty() && s.len() <= 16 && s.bytes().all(|b| b.is_ascii_hexdigit()))
+        .filter(|_| !line.contains(&b'\n'))
         .and_then(|s| u64::from_str_radix(s, 16).ok())
         .ok_or_else(|| {
             format!(

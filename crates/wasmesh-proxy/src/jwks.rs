@@ -3,14 +3,15 @@
 //!
 //! A cluster serves a `jwksUri` when its name is the URI's host, or Istio's name for the
 //! service (`outbound|PORT||HOST`), or when one of its endpoints is the URI's `HOST:PORT`.
-//! Clusters speak plain HTTP, so only `http` URIs go through one; `https` URIs are always
-//! fetched directly, with TLS.
+//! Clusters speak plain HTTP, so only `http` URIs go through one, and only an `http1`
+//! cluster serves them; `https` URIs are always fetched directly, with TLS.
 
 use std::time::Duration;
 
 use http::{Method, Request};
 use reqwest::Url;
 use tokio::net::TcpStream;
+use wasmesh_api::proxy::ClusterProtocol;
 use wasmesh_api::Cluster;
 
 use crate::h1;
@@ -45,9 +46,10 @@ fn cluster_for<'a>(url: &Url, clusters: &'a [Cluster]) -> Option<&'a Cluster> {
     let port = url.port_or_known_default()?;
     let istio_name = format!("outbound|{port}||{host}");
     let authority = format!("{host}:{port}");
-    clusters
-        .iter()
-        .find(|c| c.name == host || c.name == istio_name || c.endpoints.contains(&authority))
+    clusters.iter().find(|c| {
+        c.protocol == ClusterProtocol::Http1
+            && (c.name == host || c.name == istio_name || c.endpoints.contains(&authority))
+    })
 }
 
 async fn through_cluster(url: &Url, cluster: &Cluster) -> Result<String, String> {

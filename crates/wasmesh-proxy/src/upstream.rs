@@ -15,12 +15,13 @@ use http_body::{Body, Frame, SizeHint};
 use hyper::body::Incoming;
 use hyper::client::conn::{http1, http2};
 use hyper_util::rt::TokioIo;
-use std::cell::RefCell;
+use std::cell::{Cell, RefCell};
 use std::collections::HashMap;
 use std::net::SocketAddr;
 use std::pin::Pin;
 use std::rc::{Rc, Weak};
 use std::task::{Context, Poll};
+use std::time::Duration;
 use tokio::net::TcpStream;
 
 use crate::body::{BodyError, ProxyBody};
@@ -31,11 +32,18 @@ use crate::h1;
 
 /// Idle HTTP/1.1 connections kept per endpoint; more than this are closed when they end.
 const MAX_IDLE_PER_ENDPOINT: usize = 256;
+/// How often idle connections are looked over: those the peer closed are let go.
+pub const SWEEP_EVERY: Duration = Duration::from_secs(5);
+/// Idle connections older than this many sweeps (a minute, as nginx's upstream
+/// `keepalive_timeout`) are closed, so connections to endpoints that left do not linger.
+const IDLE_SWEEPS: u32 = 12;
 
 /// One worker's connections to every upstream endpoint it has talked to.
 #[derive(Default)]
 pub struct UpstreamPool {
-    lean: RefCell<HashMap<SocketAddr, Vec<h1::Conn>>>,
+    /// Idle lean connections, each with the sweep count when it went idle.
+    lean: RefCell<HashMap<SocketAddr, Vec<(h1::Conn, u32)>>>,
+    sweeps: Cell<u32>,
     idle: RefCell<HashMap<SocketAddr, Vec<http1::SendRequest<ProxyBody>>>>,
     h2: RefCell<HashMap<SocketAddr, http2::SendRequest<ProxyBody>>>,
 }
@@ -103,9 +111,11 @@ impl UpstreamPool {
         Ok(self.wrap_h1(resp, addr, sender, upgrade))
     }
 
-    /// A request without a body, on the lean client. A reused connection that the peer
-    /// closed while it idled is given up for the next (or a new) one, and an idempotent
-    /// request that found its connection closed before any response is sent again.
+    /// A request without a body, on the lean client. A reused connection that turns out
+    /// closed before the request was written is given up for the next (or a new) one. One
+    /// closed after the request was written, without a byte of response, most likely idled
+    /// out as the request went: an idempotent request is sent again, once, on a new
+    /// connection; others fail (the upstream may have acted on them).
     async fn send_lean(
         self: &Rc<Self>,
         target: Target<'_>,
@@ -114,11 +124,11 @@ impl UpstreamPool {
         let addr = target.endpoint.addr;
         let (parts, _) = req.into_parts();
         let head = h1::encode_head(&parts);
-        let retry = h1::is_idempotent(&parts.method);
         while let Some(mut conn) = self.take_lean(addr) {
             match conn.send(&head, &parts.method).await {
                 Ok(resp) => return Ok(self.wrap_lean(resp, conn, addr)),
-                Err(h1::Error::Closed) if retry => continue,
+                Err(h1::Error::NotSent) => continue,
+                Err(h1::Error::Closed) if h1::is_idempotent(&parts.method) => break,
                 Err(e) => return Err(lean_error(&target, e)),
             }
         }
@@ -137,12 +147,37 @@ impl UpstreamPool {
     pub(crate) fn take_lean(&self, addr: SocketAddr) -> Option<h1::Conn> {
         let mut lean = self.lean.borrow_mut();
         let list = lean.get_mut(&addr)?;
-        while let Some(conn) = list.pop() {
+        while let Some((conn, _)) = list.pop() {
             if conn.is_reusable() {
                 return Some(conn);
             }
         }
         None
+    }
+
+    /// Looks over the idle connections every [`SWEEP_EVERY`] while the pool lives: those
+    /// the peer closed, and those idle for [`IDLE_SWEEPS`] sweeps, are closed.
+    pub async fn sweep_every(pool: Weak<UpstreamPool>) {
+        loop {
+            tokio::time::sleep(SWEEP_EVERY).await;
+            let Some(pool) = pool.upgrade() else { return };
+            pool.sweep();
+        }
+    }
+
+    pub(crate) fn sweep(&self) {
+        let now = self.sweeps.get().wrapping_add(1);
+        self.sweeps.set(now);
+        let mut lean = self.lean.borrow_mut();
+        for list in lean.values_mut() {
+            list.retain(|(conn, since)| now.wrapping_sub(*since) < IDLE_SWEEPS && conn.is_reusable());
+        }
+        lean.retain(|_, list| !list.is_empty());
+        let mut idle = self.idle.borrow_mut();
+        for list in idle.values_mut() {
+            list.retain(|sender| !sender.is_closed());
+        }
+        idle.retain(|_, list| !list.is_empty());
     }
 
     fn wrap_h1(
@@ -257,7 +292,7 @@ fn lean_error(target: &Target<'_>, e: h1::Error) -> ProxyError {
             endpoint,
             source: e.into(),
         },
-        h1::Error::Closed | h1::Error::Io(_) => ProxyError::UpstreamReset {
+        h1::Error::NotSent | h1::Error::Closed | h1::Error::Io(_) => ProxyError::UpstreamReset {
             cluster,
             endpoint,
             source: e.into(),
@@ -284,7 +319,7 @@ impl Home {
         let mut lean = pool.lean.borrow_mut();
         let list = lean.entry(self.addr).or_default();
         if list.len() < MAX_IDLE_PER_ENDPOINT {
-            list.push(conn);
+            list.push((conn, pool.sweeps.get()));
         }
     }
 }

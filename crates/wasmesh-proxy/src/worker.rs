@@ -211,6 +211,7 @@ async fn serve(id: usize, shared: Arc<Shared>) {
         .timer(TokioTimer::new())
         .max_header_list_size(MAX_HEADER_BYTES as u32);
     let pool = Rc::new(UpstreamPool::default());
+    tokio::task::spawn_local(UpstreamPool::sweep_every(Rc::downgrade(&pool)));
     let worker = Rc::new(WorkerCtx {
         pool: pool.clone(),
         request_ids: RequestIds::new(),

@@ -28,6 +28,22 @@ fn a_head_is_parsed_only_once_complete() {
 }
 
 #[test]
+fn a_reason_phrase_of_its_own_is_kept() {
+    let head = parse(
+        b"HTTP/1.1 200 Fine Thanks\r\ncontent-length: 0\r\n\r\n",
+        &Method::GET,
+    )
+    .unwrap()
+    .unwrap();
+    let reason = head.parts.extensions.get::<hyper::ext::ReasonPhrase>().unwrap();
+    assert_eq!(reason.as_bytes(), b"Fine Thanks");
+    let head = parse(b"HTTP/1.1 200 OK\r\ncontent-length: 0\r\n\r\n", &Method::GET)
+        .unwrap()
+        .unwrap();
+    assert!(head.parts.extensions.get::<hyper::ext::ReasonPhrase>().is_none());
+}
+
+#[test]
 fn interim_responses_are_skipped() {
     let mut buf = BytesMut::from(&b"HTTP/1.1 100 Continue\r\n\r\nHTTP/1.1 204 No Content\r\n\r\n"[..]);
     let head = parse_head(&mut buf, &Method::GET).unwrap().unwrap();
@@ -61,6 +77,10 @@ fn framing_follows_rfc_9112() {
         !head.keep_alive,
         "an ambiguous frame must not reuse the connection"
     );
+    assert!(
+        !head.parts.headers.contains_key("content-length"),
+        "nor pass on the length it does not follow"
+    );
     let head = framing_of("HTTP/1.1 200 OK\r\ncontent-length: 3, 3\r\n\r\n", &Method::GET);
     assert_eq!(head.framing, Framing::Length(3));
     let head = framing_of(
@@ -81,6 +101,7 @@ fn bad_heads_are_protocol_errors() {
         "HTTP/1.1 101 Switching Protocols\r\n\r\n",
         "HTTP/1.1 2000 OK\r\n\r\n",
         "HTTX/1.1 200 OK\r\n\r\n",
+        "HTTP/1.0 200 OK\r\ntransfer-encoding: chunked\r\n\r\n",
     ] {
         let err = parse(bad.as_bytes(), &Method::GET).err();
         assert!(matches!(err, Some(Error::Malformed(_))), "{bad:?}: {err:?}");
@@ -123,6 +144,9 @@ fn chunk_size_lines() {
     assert_eq!(chunk_size(b"0\r\n").unwrap(), Some((3, 0)));
     assert_eq!(chunk_size(b"1a").unwrap(), None);
     assert!(chunk_size(b"zz\r\n").is_err());
+    assert!(chunk_size(b"+a\r\n").is_err(), "a sign is not a hex digit");
+    assert!(chunk_size(b" 5\r\n").is_err());
+    assert!(chunk_size(b"5;x\ny\r\n").is_err(), "a bare LF inside the line");
     assert!(chunk_size(b"\r\n").is_err());
     assert!(chunk_size(&[b'1'; MAX_CHUNK_LINE]).is_err());
 }
@@ -242,4 +266,34 @@ async fn a_connection_the_peer_closed_is_seen_before_reuse() {
     assert!(!conn.is_reusable());
     let err = conn.send(&get(), &Method::GET).await.err().unwrap();
     assert!(matches!(err, Error::Closed), "{err:?}");
+}
+
+#[tokio::test]
+async fn a_close_delimited_body_hands_out_what_it_has_at_once() {
+    // An event stream without a length: the first event must not wait for the next one.
+    let addr = peer(vec![vec![
+        "HTTP/1.1 200 OK\r\ncontent-type: text/event-stream\r\n\r\ndata: 1\n\n",
+    ]])
+    .await;
+    let (mut body, _pool) = exchange(addr).await;
+    let frame = tokio::time::timeout(
+        std::time::Duration::from_millis(500),
+        std::future::poll_fn(|cx| Pin::new(&mut body).poll_frame(cx)),
+    )
+    .await
+    .expect("the buffered event came out at once");
+    assert_eq!(frame.unwrap().unwrap().into_data().unwrap(), "data: 1\n\n");
+}
+
+#[tokio::test]
+async fn the_sweep_lets_go_of_connections_the_peer_closed() {
+    let addr = peer(vec![vec!["HTTP/1.1 200 OK\r\ncontent-length: 0\r\n\r\n"]]).await;
+    let (body, pool) = exchange(addr).await;
+    drop(body);
+    tokio::time::sleep(std::time::Duration::from_millis(50)).await;
+    pool.sweep();
+    assert!(
+        pool.take_lean(addr).is_none(),
+        "the peer closed it after its one answer"
+    );
 }

@@ -31,6 +31,10 @@ fn the_cluster_for_a_uri_is_found_by_name_istio_name_or_endpoint() {
         None,
         "clusters speak plain HTTP"
     );
+    let mut h2 = cluster("grpc.test", &["127.0.0.1:3"]);
+    h2.protocol = wasmesh_api::proxy::ClusterProtocol::Http2;
+    let url = Url::parse("http://grpc.test/jwks").unwrap();
+    assert!(cluster_for(&url, &[h2]).is_none(), "an h2c cluster");
 }
 
 /// One HTTP/1.1 answer, chunked, after checking what was asked.
