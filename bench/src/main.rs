@@ -50,10 +50,25 @@ pub struct Args {
     /// Only these scenarios (comma-separated names, e.g. nginx,wasmesh-0).
     #[arg(long, value_delimiter = ',')]
     pub only: Vec<String>,
+    /// Measure nothing: write the report and chart again from a results file (e.g.
+    /// bench/results/latest.json), for a report whose layout changed.
+    #[arg(long, value_name = "JSON")]
+    pub report_from: Option<PathBuf>,
 }
 
 fn main() -> Result<()> {
     let args = Args::parse();
+    if let Some(path) = &args.report_from {
+        let text =
+            std::fs::read_to_string(path).with_context(|| format!("cannot read {}", path.display()))?;
+        let run: measure::Run = serde_json::from_str(&text)
+            .with_context(|| format!("{} is not a results file", path.display()))?;
+        let mode = if run.rounds > 1 { "full" } else { "short" };
+        std::fs::write(args.results.join("chart.svg"), chart::svg(&run))?;
+        std::fs::write(&args.report, report::markdown(&run, mode))?;
+        println!("wrote {} from {}", args.report.display(), path.display());
+        return Ok(());
+    }
     let plan = measure::Plan {
         duration: Duration::from_secs(args.duration.unwrap_or(if args.short { 3 } else { 10 })),
         warmup: Duration::from_secs(1),
