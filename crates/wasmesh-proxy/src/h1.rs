@@ -174,7 +174,7 @@ fn parse_head(buf: &mut BytesMut, method: &Method) -> Result<Option<Head>, Error
         // Names and values as offsets into the head, to share its bytes rather than copy
         // them once it is frozen.
         let mut spans = [(0u32, 0u32, 0u32, 0u32); MAX_HEADERS];
-        let (len, code, version, count, custom_reason) = {
+        let (len, code, version, count, close, custom_reason) = {
             let mut slots = [const { std::mem::MaybeUninit::uninit() }; MAX_HEADERS];
             let mut res = httparse::Response::new(&mut []);
             let parsed = httparse::ParserConfig::default()
@@ -188,15 +188,35 @@ fn parse_head(buf: &mut BytesMut, method: &Method) -> Result<Option<Head>, Error
                 Err(e) => return Err(Error::Malformed(e.to_string())),
             };
             let base = buf.as_ptr() as usize;
-            for (span, h) in spans.iter_mut().zip(res.headers.iter()) {
+            let (mut count, mut close) = (0, false);
+            for h in res.headers.iter() {
+                // `Connection` saying only keep-alive or close, and `Keep-Alive`, concern this
+                // connection alone and name no other header: they are read here and not
+                // kept (they would be removed before the response goes on anyway).
+                if h.name.eq_ignore_ascii_case("connection") {
+                    let mut only_framing = true;
+                    for token in h.value.split(|&b| b == b',').map(<[u8]>::trim_ascii) {
+                        if token.eq_ignore_ascii_case(b"close") {
+                            close = true;
+                        } else if !token.eq_ignore_ascii_case(b"keep-alive") && !token.is_empty() {
+                            only_framing = false;
+                        }
+                    }
+                    if only_framing {
+                        continue;
+                    }
+                } else if h.name.eq_ignore_ascii_case("keep-alive") {
+                    continue;
+                }
                 let name = h.name.as_ptr() as usize - base;
                 let value = h.value.as_ptr() as usize - base;
-                *span = (
+                spans[count] = (
                     name as u32,
                     h.name.len() as u32,
                     value as u32,
                     h.value.len() as u32,
                 );
+                count += 1;
             }
             // A reason phrase other than the standard one is passed on as the upstream
             // said it, as hyper's client does.
@@ -209,7 +229,8 @@ fn parse_head(buf: &mut BytesMut, method: &Method) -> Result<Option<Head>, Error
                 len,
                 res.code.unwrap_or(0),
                 res.version.unwrap_or(1),
-                res.headers.len(),
+                count,
+                close,
                 custom_reason,
             )
         };
@@ -252,8 +273,7 @@ fn parse_head(buf: &mut BytesMut, method: &Method) -> Result<Option<Head>, Error
         if ambiguous {
             headers.remove(header::CONTENT_LENGTH);
         }
-        let keep_alive =
-            version == Version::HTTP_11 && framing != Framing::Close && !ambiguous && !says_close(&headers);
+        let keep_alive = version == Version::HTTP_11 && framing != Framing::Close && !ambiguous && !close;
         let mut parts = Response::new(()).into_parts().0;
         parts.status = status;
         parts.version = version;
@@ -297,15 +317,6 @@ fn framing(method: &Method, status: StatusCode, headers: &HeaderMap) -> Result<F
         }
     }
     Ok(length.map_or(Framing::Close, Framing::Length))
-}
-
-/// Whether `Connection` says `close`.
-fn says_close(headers: &HeaderMap) -> bool {
-    headers.get_all(header::CONNECTION).iter().any(|v| {
-        v.as_bytes()
-            .split(|&b| b == b',')
-            .any(|t| t.trim_ascii().eq_ignore_ascii_case(b"close"))
-    })
 }
 
 /// The body of a response: whole at once when it came with the head (the connection goes

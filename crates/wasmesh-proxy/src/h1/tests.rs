@@ -88,6 +88,22 @@ fn framing_follows_rfc_9112() {
         &Method::GET,
     );
     assert!(!head.keep_alive);
+    let head = framing_of(
+        "HTTP/1.1 200 OK\r\nconnection: x-trace, close\r\nx-trace: 1\r\ncontent-length: 0\r\n\r\n",
+        &Method::GET,
+    );
+    assert!(!head.keep_alive);
+    assert_eq!(
+        head.parts.headers["connection"], "x-trace, close",
+        "a Connection that names another header stays, for the hop-by-hop cleanup"
+    );
+    let head = framing_of(
+        "HTTP/1.1 200 OK\r\nConnection: keep-alive\r\nKeep-Alive: timeout=5\r\ncontent-length: 0\r\n\r\n",
+        &Method::GET,
+    );
+    assert!(head.keep_alive);
+    assert!(!head.parts.headers.contains_key("connection"));
+    assert!(!head.parts.headers.contains_key("keep-alive"));
     let head = framing_of("HTTP/1.0 200 OK\r\ncontent-length: 0\r\n\r\n", &Method::GET);
     assert!(!head.keep_alive);
 }
