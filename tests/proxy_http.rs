@@ -462,7 +462,7 @@ fn unruly_upstream() -> std::net::SocketAddr {
             let mut head = [0u8; 4096];
             let n = s.read(&mut head).unwrap_or(0);
             let text = String::from_utf8_lossy(&head[..n]).to_string();
-            if text.starts_with("GET /garbage ") {
+            if text.starts_with("GET /garbage ") || text.starts_with("POST /garbage ") {
                 let _ = s.write_all(b"SPDY/9 what\r\n\r\n");
             } else if !text.starts_with("GET /hangup ") {
                 let _ = s.write_all(b"HTTP/1.1 200 OK\r\ncontent-length: 2\r\n\r\nok");
@@ -485,6 +485,21 @@ async fn upstream_misbehaviour_is_a_clear_status_and_stale_connections_are_retri
     let body = resp.text().await.unwrap();
     assert!(body.contains("upstream protocol error"), "{body}");
     assert!(body.contains("cluster backend"), "{body}");
+
+    // The same with a request body, which goes on hyper's client.
+    let resp = c
+        .post(format!("http://{listen}/garbage"))
+        .body("payload")
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(
+        resp.status(),
+        502,
+        "a response that is not HTTP, to a POST with a body"
+    );
+    let body = resp.text().await.unwrap();
+    assert!(body.contains("upstream protocol error"), "{body}");
 
     let resp = c.get(format!("http://{listen}/hangup")).send().await.unwrap();
     assert_eq!(resp.status(), 503, "no response at all");

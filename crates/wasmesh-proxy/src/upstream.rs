@@ -98,7 +98,10 @@ impl UpstreamPool {
             }
         }
         let stream = connect(&target).await?;
+        // The same limits on a response head as the lean client's.
         let (mut sender, conn) = http1::Builder::new()
+            .max_buf_size(h1::MAX_HEAD_BYTES)
+            .max_headers(h1::MAX_HEADERS)
             .handshake(TokioIo::new(stream))
             .await
             .map_err(|e| reset(&target, e))?;
@@ -275,10 +278,21 @@ async fn connect(target: &Target<'_>) -> Result<TcpStream, ProxyError> {
     Ok(stream)
 }
 
+/// hyper's error as the router reports it: a response hyper could not parse is the
+/// upstream's protocol error (502), as on the lean client; anything else a reset (503).
 fn reset(target: &Target<'_>, source: hyper::Error) -> ProxyError {
+    let cluster = target.cluster.name.clone();
+    let endpoint = target.endpoint.authority.clone();
+    if source.is_parse() {
+        return ProxyError::UpstreamProtocol {
+            cluster,
+            endpoint,
+            source: source.into(),
+        };
+    }
     ProxyError::UpstreamReset {
-        cluster: target.cluster.name.clone(),
-        endpoint: target.endpoint.authority.clone(),
+        cluster,
+        endpoint,
         source: source.into(),
     }
 }
