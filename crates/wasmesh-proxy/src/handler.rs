@@ -3,7 +3,7 @@
 
 use http::{header, request, Request, Response, StatusCode};
 use http_body::Body as _;
-use hyper::body::Incoming;
+
 use std::future::Future;
 use std::pin::Pin;
 use std::rc::Rc;
@@ -34,11 +34,67 @@ struct Routed {
 
 /// Serves one request on the listener snapshot current when it arrived. An `Err` resets
 /// the stream (a plugin's `proxy_close_stream`).
-pub async fn handle(mut req: Request<Incoming>, conn: Rc<ConnCtx>) -> Result<Response<Metered>, ProxyError> {
+pub async fn handle(
+    mut req: Request<hyper::body::Incoming>,
+    conn: Rc<ConnCtx>,
+) -> Result<Response<Metered>, ProxyError> {
     let start = Instant::now();
-    let listener = conn.slot.current();
     let on_upgrade = forward::upgrade_of_request(&req).map(|v| (v, hyper::upgrade::on(&mut req)));
-    let (mut parts, body) = req.into_parts();
+    let (parts, body) = req.into_parts();
+    let end_of_stream = body.is_end_stream();
+    // The request body's bytes are counted as they go upstream (for the stats' sizes).
+    let request_bytes = (!end_of_stream).then(|| Arc::new(AtomicU64::new(0)));
+    let body = match &request_bytes {
+        Some(count) => ProxyBody::Counted {
+            inner: body,
+            count: count.clone(),
+        },
+        None => ProxyBody::Incoming(body),
+    };
+    let request = Incoming {
+        start,
+        parts,
+        body,
+        request_bytes,
+        on_upgrade,
+    };
+    Box::pin(serve(request, conn)).await
+}
+
+/// Serves a request that has no body and asks for no upgrade (the lean HTTP/1.1 server's).
+pub async fn handle_bodyless(
+    parts: request::Parts,
+    conn: Rc<ConnCtx>,
+) -> Result<Response<Metered>, ProxyError> {
+    let request = Incoming {
+        start: Instant::now(),
+        parts,
+        body: ProxyBody::Empty,
+        request_bytes: None,
+        on_upgrade: None,
+    };
+    serve(request, conn).await
+}
+
+/// A request as it arrived, before any filter.
+struct Incoming {
+    start: Instant,
+    parts: request::Parts,
+    body: ProxyBody,
+    /// The request body's bytes, counted as they go upstream (`None`: it has none).
+    request_bytes: Option<Arc<AtomicU64>>,
+    on_upgrade: Option<(http::HeaderValue, hyper::upgrade::OnUpgrade)>,
+}
+
+async fn serve(request: Incoming, conn: Rc<ConnCtx>) -> Result<Response<Metered>, ProxyError> {
+    let Incoming {
+        start,
+        mut parts,
+        body,
+        request_bytes,
+        on_upgrade,
+    } = request;
+    let listener = conn.slot.current();
     // Before any filter, as Envoy's connection manager: plugins read the id as `request.id`.
     conn.worker.request_ids.ensure(&mut parts.headers);
     forward::set_forwarded_proto(&mut parts.headers, conn.info.tls);
@@ -68,15 +124,6 @@ pub async fn handle(mut req: Request<Incoming>, conn: Rc<ConnCtx>) -> Result<Res
         ex.properties = properties.into();
     }
     let end_of_stream = body.is_end_stream();
-    // The request body's bytes are counted as they go upstream (for the stats' sizes).
-    let request_bytes = (!end_of_stream).then(|| Arc::new(AtomicU64::new(0)));
-    let body = match &request_bytes {
-        Some(count) => ProxyBody::Counted {
-            inner: body,
-            count: count.clone(),
-        },
-        None => ProxyBody::Incoming(body),
-    };
     // The plugin paths live in boxed futures, so that the common path's future stays small
     // (hyper moves it around by value). Only chains with plugins can pause.
     let flow = if has_plugins {

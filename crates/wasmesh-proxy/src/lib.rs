@@ -17,6 +17,7 @@ pub mod error;
 mod exec;
 mod forward;
 mod h1;
+mod h1_server;
 mod handler;
 mod jwks;
 mod listener;

@@ -70,7 +70,16 @@ async fn serve(
             drop(listener);
             crate::tcp::proxy(stream, info, slot, worker).await
         }
-        (ListenerProtocol::Http, None) => serve_http(stream, info, slot, worker).await,
+        (ListenerProtocol::Http, None) => {
+            drop(listener);
+            let conn = Rc::new(ConnCtx { info, slot, worker });
+            // The common requests on the lean path; from the first that needs more on,
+            // hyper's server, with the bytes read so far replayed to it.
+            let mut stream = stream;
+            if let Some(read) = crate::h1_server::serve(&mut stream, &conn).await {
+                serve_http(crate::h1_server::Prefixed::new(read, stream), conn).await
+            }
+        }
         (ListenerProtocol::Http, Some(tls)) => {
             let acceptor = tokio_rustls::TlsAcceptor::from(tls.config.clone());
             drop(listener);
@@ -82,7 +91,8 @@ async fn serve(
                         tls: true,
                         ..info
                     };
-                    serve_http(tls_stream, info, slot, worker).await
+                    let conn = Rc::new(ConnCtx { info, slot, worker });
+                    serve_http(tls_stream, conn).await
                 }
                 Err(e) => tracing::debug!(%peer, error = %e, "TLS handshake failed"),
             }
@@ -90,18 +100,13 @@ async fn serve(
     }
 }
 
-async fn serve_http<I>(io: I, info: ConnInfo, slot: Rc<ListenerSlot>, worker: Rc<WorkerCtx>)
+async fn serve_http<I>(io: I, conn: Rc<ConnCtx>)
 where
     I: AsyncRead + AsyncWrite + Unpin + Send + 'static,
 {
-    let peer = info.peer;
-    let conn = Rc::new(ConnCtx {
-        info,
-        slot,
-        worker: worker.clone(),
-    });
-    // Boxed: hyper moves the service future around by value, and it is large.
-    let service = service_fn(move |req| Box::pin(handler::handle(req, conn.clone())));
+    let peer = conn.info.peer;
+    let worker = conn.worker.clone();
+    let service = service_fn(move |req| handler::handle(req, conn.clone()));
     let mut shutdown = worker.shutdown.clone();
     let connection = worker
         .http

@@ -29,9 +29,9 @@ use crate::stats::{Labels, Series, WorkerStats};
 use crate::upstream::UpstreamPool;
 
 /// Envoy's default limit on request headers (60 KiB); more gets 431.
-const MAX_HEADER_BYTES: usize = 60 * 1024;
+pub(crate) const MAX_HEADER_BYTES: usize = 60 * 1024;
 /// Envoy's default limit on the number of request headers.
-const MAX_HEADERS: usize = 100;
+pub(crate) const MAX_HEADERS: usize = 100;
 
 /// One worker's state, shared by its tasks.
 pub struct WorkerCtx {
