@@ -519,3 +519,39 @@ async fn upstream_misbehaviour_is_a_clear_status_and_stale_connections_are_retri
         "the 502 is counted with Envoy's flag:\n{metrics}"
     );
 }
+
+#[tokio::test]
+async fn pipelined_requests_keep_their_order_across_the_lean_path_and_hyper() {
+    let echo = Echo::start("a");
+    let listen = free_addr();
+    let config = one_backend_proxy_yaml(listen, echo.addr);
+    let proxy = ProxyProcess::start("istio-system/gw", &[("proxy.yaml", &config)], 1);
+    // Two plain GETs (the lean path), then a POST with a body (hyper's from there on),
+    // then a GET that hyper serves and closes: all in one write, on one connection.
+    let reply = raw_exchange(
+        listen,
+        b"GET /one HTTP/1.1\r\nhost: x\r\n\r\n\
+          GET /two?q=2 HTTP/1.1\r\nhost: x\r\nconnection: keep-alive\r\n\r\n\
+          POST /three HTTP/1.1\r\nhost: x\r\ncontent-length: 5\r\n\r\nhello\
+          GET /four HTTP/1.1\r\nhost: x\r\nconnection: close\r\n\r\n",
+    );
+    let statuses = reply.matches("HTTP/1.1 200 OK\r\n").count();
+    assert_eq!(
+        statuses,
+        4,
+        "four answers in one exchange: {reply}\n{}",
+        proxy.log()
+    );
+    let at = |needle: &str| {
+        reply
+            .find(needle)
+            .unwrap_or_else(|| panic!("{needle} missing: {reply}"))
+    };
+    assert!(at("/one") < at("/two?q=2") && at("/two?q=2") < at("/three") && at("/three") < at("/four"));
+    assert!(
+        reply.contains("\"bodyLength\":5"),
+        "the POST's body reached the upstream: {reply}"
+    );
+    // Each answer is framed: a date, and a length or chunks.
+    assert_eq!(reply.matches("\r\ndate: ").count(), 4, "{reply}");
+}
