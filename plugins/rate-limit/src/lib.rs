@@ -2,6 +2,12 @@
 //! with compare-and-swap so that concurrent requests on every worker's VM draw from one
 //! bucket without losing updates. A request over the limit gets `429` with `retry-after`;
 //! one under it goes on, and its response carries `x-ratelimit-remaining`.
+//!
+//! The ABI's compare-and-swap cannot say "only if absent" (a CAS of 0 writes
+//! unconditionally), so two workers creating the same bucket at once could each grant its
+//! first token and one write could be lost. The plugin's own bucket is therefore created,
+//! full, when the plugin is configured, before any request; buckets per `keyHeader` value
+//! are created on first use and keep that small race (as on Envoy).
 
 pub mod bucket;
 
@@ -30,6 +36,33 @@ struct Root {
 
 impl Context for Root {}
 
+impl Root {
+    /// Creates the plugin's bucket, full, unless it exists (a reconfiguration or a VM
+    /// restart keeps what is left of it).
+    fn create_bucket(&self, limit: &Limit) {
+        let key = bucket::key(&self.plugin_name, None);
+        if self.get_shared_data(&key).0.is_some() {
+            return;
+        }
+        let now_ms = self
+            .get_current_time()
+            .duration_since(UNIX_EPOCH)
+            .map(|d| d.as_millis() as u64)
+            .unwrap_or(0);
+        let full = Bucket {
+            milli_tokens: limit.burst * 1000,
+            updated_ms: now_ms,
+        };
+        if let Err(status) = hostcalls::set_shared_data(&key, Some(full.encode().as_bytes()), None) {
+            hostcalls::log(
+                LogLevel::Warn,
+                &format!("rate-limit: cannot create the bucket: {status:?}"),
+            )
+            .ok();
+        }
+    }
+}
+
 impl RootContext for Root {
     fn on_configure(&mut self, _size: usize) -> bool {
         let bytes = self.get_plugin_configuration().unwrap_or_default();
@@ -38,6 +71,7 @@ impl RootContext for Root {
         }
         match Limit::parse(&bytes) {
             Ok(limit) => {
+                self.create_bucket(&limit);
                 self.limit = Some(Rc::new(limit));
                 true
             }
