@@ -26,6 +26,9 @@ use crate::worker::{ConnCtx, MAX_HEADERS, MAX_HEADER_BYTES};
 /// How long a client may take to send a request head, and how long an idle keep-alive
 /// connection is kept: hyper's header-read timeout, which the fallback keeps too.
 const HEADER_TIMEOUT: Duration = Duration::from_secs(30);
+/// A head deadline is moved only when it would move by more than this: a keep-alive
+/// connection then touches the timer wheel about once a second, not once a request.
+const DEADLINE_SLACK: Duration = Duration::from_secs(1);
 /// Room made in the read buffer before each read.
 const READ_SIZE: usize = 8 * 1024;
 /// Response bytes gathered before a write.
@@ -52,9 +55,11 @@ where
     let mut shutdown = conn.worker.shutdown.clone();
     let mut stop = pin!(shutdown.wait_for(|s| *s));
     let mut stopping = false;
-    let timeout = pin!(tokio::time::sleep(HEADER_TIMEOUT));
-    let mut timeout = timeout;
+    let mut timeout = pin!(tokio::time::sleep(HEADER_TIMEOUT));
     loop {
+        // The whole head must come within the timeout, counted from when waiting for it
+        // began (a client trickling bytes does not extend it).
+        let mut waiting = false;
         let parts = loop {
             match parse_request(&mut buf) {
                 Parsed::Request(parts) => break parts,
@@ -71,9 +76,13 @@ where
             if buf.capacity() - buf.len() < READ_SIZE / 4 {
                 buf.reserve(READ_SIZE);
             }
-            timeout
-                .as_mut()
-                .reset(tokio::time::Instant::now() + HEADER_TIMEOUT);
+            if !waiting {
+                waiting = true;
+                let deadline = tokio::time::Instant::now() + HEADER_TIMEOUT;
+                if timeout.deadline() + DEADLINE_SLACK < deadline {
+                    timeout.as_mut().reset(deadline);
+                }
+            }
             let read = tokio::select! {
                 biased;
                 r = io.read_buf(&mut buf) => r,
