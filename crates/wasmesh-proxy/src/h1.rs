@@ -20,12 +20,15 @@ use tokio::net::TcpStream;
 
 use crate::body::{BodyError, ProxyBody};
 use crate::upstream::Home;
+use crate::worker::MAX_HEADERS;
+
+pub(crate) mod fields;
+
+use fields::Span;
 
 /// The largest response head (or trailer section) read; Envoy's default
 /// `max_response_headers_kb` is 60.
 pub const MAX_HEAD_BYTES: usize = 64 * 1024;
-/// The most header fields a response may carry (Envoy's default `max_headers_count`).
-pub const MAX_HEADERS: usize = 100;
 /// The longest chunk-size line, extensions included.
 const MAX_CHUNK_LINE: usize = 4096;
 /// Room made in the read buffer before each read.
@@ -145,10 +148,7 @@ pub fn encode_head(parts: &request::Parts) -> Vec<u8> {
             had_length = true;
             continue;
         }
-        out.extend_from_slice(name.as_str().as_bytes());
-        out.extend_from_slice(b": ");
-        out.extend_from_slice(value.as_bytes());
-        out.extend_from_slice(b"\r\n");
+        fields::push(&mut out, name.as_str().as_bytes(), value.as_bytes());
     }
     let expects_content = matches!(parts.method, Method::POST | Method::PUT | Method::PATCH);
     if had_length || expects_content {
@@ -173,7 +173,7 @@ fn parse_head(buf: &mut BytesMut, method: &Method) -> Result<Option<Head>, Error
     loop {
         // Names and values as offsets into the head, to share its bytes rather than copy
         // them once it is frozen.
-        let mut spans = [(0u32, 0u32, 0u32, 0u32); MAX_HEADERS];
+        let mut spans = [Span::default(); MAX_HEADERS];
         let (len, code, version, count, close, custom_reason) = {
             let mut slots = [const { std::mem::MaybeUninit::uninit() }; MAX_HEADERS];
             let mut res = httparse::Response::new(&mut []);
@@ -187,7 +187,6 @@ fn parse_head(buf: &mut BytesMut, method: &Method) -> Result<Option<Head>, Error
                 }
                 Err(e) => return Err(Error::Malformed(e.to_string())),
             };
-            let base = buf.as_ptr() as usize;
             let (mut count, mut close) = (0, false);
             for h in res.headers.iter() {
                 // `Connection` saying only keep-alive or close, and `Keep-Alive`, concern this
@@ -195,7 +194,7 @@ fn parse_head(buf: &mut BytesMut, method: &Method) -> Result<Option<Head>, Error
                 // kept (they would be removed before the response goes on anyway).
                 if h.name.eq_ignore_ascii_case("connection") {
                     let mut only_framing = true;
-                    for token in h.value.split(|&b| b == b',').map(<[u8]>::trim_ascii) {
+                    for token in fields::items(h.value) {
                         if token.eq_ignore_ascii_case(b"close") {
                             close = true;
                         } else if !token.eq_ignore_ascii_case(b"keep-alive") && !token.is_empty() {
@@ -208,14 +207,7 @@ fn parse_head(buf: &mut BytesMut, method: &Method) -> Result<Option<Head>, Error
                 } else if h.name.eq_ignore_ascii_case("keep-alive") {
                     continue;
                 }
-                let name = h.name.as_ptr() as usize - base;
-                let value = h.value.as_ptr() as usize - base;
-                spans[count] = (
-                    name as u32,
-                    h.name.len() as u32,
-                    value as u32,
-                    h.value.len() as u32,
-                );
+                spans[count] = Span::of(buf, h);
                 count += 1;
             }
             // A reason phrase other than the standard one is passed on as the upstream
@@ -246,15 +238,7 @@ fn parse_head(buf: &mut BytesMut, method: &Method) -> Result<Option<Head>, Error
             continue;
         }
         let head = buf.split_to(len).freeze();
-        let mut headers = HeaderMap::with_capacity(count);
-        for &(n, nl, v, vl) in &spans[..count] {
-            let (n, v) = (n as usize, v as usize);
-            let name = HeaderName::from_bytes(&head[n..n + nl as usize])
-                .map_err(|_| Error::Malformed("a header name".into()))?;
-            let value = HeaderValue::from_maybe_shared(head.slice(v..v + vl as usize))
-                .map_err(|_| Error::Malformed(format!("the value of {name}")))?;
-            headers.append(name, value);
-        }
+        let mut headers = fields::header_map(&head, &spans[..count]).map_err(Error::Malformed)?;
         let version = if version == 0 {
             Version::HTTP_10
         } else {
@@ -295,17 +279,15 @@ fn framing(method: &Method, status: StatusCode, headers: &HeaderMap) -> Result<F
         return Ok(Framing::Length(0));
     }
     if let Some(last) = headers.get_all(header::TRANSFER_ENCODING).iter().next_back() {
-        let chunked = last
-            .as_bytes()
-            .rsplit(|&b| b == b',')
-            .next()
-            .is_some_and(|t| t.trim_ascii().eq_ignore_ascii_case(b"chunked"));
+        let chunked = fields::items(last.as_bytes())
+            .next_back()
+            .is_some_and(|t| t.eq_ignore_ascii_case(b"chunked"));
         return Ok(if chunked { Framing::Chunked } else { Framing::Close });
     }
     let mut length = None;
     for value in headers.get_all(header::CONTENT_LENGTH) {
-        for item in value.as_bytes().split(|&b| b == b',') {
-            let n = std::str::from_utf8(item.trim_ascii())
+        for item in fields::items(value.as_bytes()) {
+            let n = std::str::from_utf8(item)
                 .ok()
                 .filter(|s| !s.is_empty() && s.bytes().all(|b| b.is_ascii_digit()))
                 .and_then(|s| s.parse::<u64>().ok())

@@ -7,7 +7,7 @@
 //! life, so every other case behaves exactly as hyper serves it.
 
 use bytes::{Buf, Bytes, BytesMut};
-use http::header::{self, HeaderMap, HeaderName, HeaderValue};
+use http::header;
 use http::{request, Method, Request, Response, StatusCode, Uri, Version};
 use http_body::Body as _;
 use std::cell::RefCell;
@@ -19,6 +19,7 @@ use std::task::{Context, Poll};
 use std::time::{Duration, SystemTime};
 use tokio::io::{AsyncRead, AsyncReadExt, AsyncWrite, AsyncWriteExt, ReadBuf};
 
+use crate::h1::fields::{self, Span};
 use crate::handler;
 use crate::metered::Metered;
 use crate::worker::{ConnCtx, MAX_HEADERS, MAX_HEADER_BYTES};
@@ -114,7 +115,7 @@ fn parse_request(buf: &mut BytesMut) -> Parsed {
     if buf.is_empty() {
         return Parsed::Partial;
     }
-    let mut spans = [(0u32, 0u32, 0u32, 0u32); MAX_HEADERS];
+    let mut spans = [Span::default(); MAX_HEADERS];
     let (len, path, count) = {
         let mut slots = [const { MaybeUninit::uninit() }; MAX_HEADERS];
         let mut req = httparse::Request::new(&mut []);
@@ -131,13 +132,10 @@ fn parse_request(buf: &mut BytesMut) -> Parsed {
         let Some(path) = req.path.filter(|p| p.starts_with('/')) else {
             return Parsed::Fallback;
         };
-        let base = buf.as_ptr() as usize;
         for (span, h) in spans.iter_mut().zip(req.headers.iter()) {
             let name = h.name;
             let plain = if name.eq_ignore_ascii_case("connection") {
-                h.value
-                    .split(|&b| b == b',')
-                    .all(|t| t.trim_ascii().eq_ignore_ascii_case(b"keep-alive"))
+                fields::items(h.value).all(|t| t.eq_ignore_ascii_case(b"keep-alive"))
             } else {
                 !(name.eq_ignore_ascii_case("content-length")
                     || name.eq_ignore_ascii_case("transfer-encoding")
@@ -148,31 +146,18 @@ fn parse_request(buf: &mut BytesMut) -> Parsed {
             if !plain {
                 return Parsed::Fallback;
             }
-            *span = (
-                (name.as_ptr() as usize - base) as u32,
-                name.len() as u32,
-                (h.value.as_ptr() as usize - base) as u32,
-                h.value.len() as u32,
-            );
+            *span = Span::of(buf, h);
         }
-        let path = (path.as_ptr() as usize - base, path.len());
-        (len, path, req.headers.len())
+        let (at, path_len) = fields::place(buf, path.as_bytes());
+        (len, at as usize..(at + path_len) as usize, req.headers.len())
     };
     let head = buf.split_to(len).freeze();
-    let Ok(uri) = Uri::from_maybe_shared(head.slice(path.0..path.0 + path.1)) else {
+    let Ok(uri) = Uri::from_maybe_shared(head.slice(path)) else {
         return restore(buf, head);
     };
-    let mut headers = HeaderMap::with_capacity(count);
-    for &(n, nl, v, vl) in &spans[..count] {
-        let (n, v) = (n as usize, v as usize);
-        let (Ok(name), Ok(value)) = (
-            HeaderName::from_bytes(&head[n..n + nl as usize]),
-            HeaderValue::from_maybe_shared(head.slice(v..v + vl as usize)),
-        ) else {
-            return restore(buf, head);
-        };
-        headers.append(name, value);
-    }
+    let Ok(headers) = fields::header_map(&head, &spans[..count]) else {
+        return restore(buf, head);
+    };
     let (mut parts, ()) = Request::new(()).into_parts();
     parts.method = Method::GET;
     parts.uri = uri;
@@ -216,23 +201,13 @@ where
             continue;
         }
         if name == header::CONNECTION {
-            let close = value
-                .as_bytes()
-                .split(|&b| b == b',')
-                .any(|t| t.trim_ascii().eq_ignore_ascii_case(b"close"));
+            let close = fields::items(value.as_bytes()).any(|t| t.eq_ignore_ascii_case(b"close"));
             keep_alive &= !close;
         }
-        out.extend_from_slice(name.as_str().as_bytes());
-        out.extend_from_slice(b": ");
-        out.extend_from_slice(value.as_bytes());
-        out.extend_from_slice(b"\r\n");
+        fields::push(out, name.as_str().as_bytes(), value.as_bytes());
     }
     if !parts.headers.contains_key(header::DATE) {
-        DATE.with(|d| {
-            out.extend_from_slice(b"date: ");
-            out.extend_from_slice(d.borrow_mut().now().as_bytes());
-            out.extend_from_slice(b"\r\n");
-        });
+        DATE.with(|d| fields::push(out, b"date", d.borrow_mut().now().as_bytes()));
     }
     if closing {
         out.extend_from_slice(b"connection: close\r\n");

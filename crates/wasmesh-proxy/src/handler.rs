@@ -3,7 +3,6 @@
 
 use http::{header, request, Request, Response, StatusCode};
 use http_body::Body as _;
-
 use std::future::Future;
 use std::pin::Pin;
 use std::rc::Rc;
@@ -51,7 +50,7 @@ pub async fn handle(
         },
         None => ProxyBody::Incoming(body),
     };
-    let request = Incoming {
+    let request = Arrived {
         start,
         parts,
         body,
@@ -66,7 +65,7 @@ pub async fn handle_bodyless(
     parts: request::Parts,
     conn: Rc<ConnCtx>,
 ) -> Result<Response<Metered>, ProxyError> {
-    let request = Incoming {
+    let request = Arrived {
         start: Instant::now(),
         parts,
         body: ProxyBody::Empty,
@@ -77,7 +76,7 @@ pub async fn handle_bodyless(
 }
 
 /// A request as it arrived, before any filter.
-struct Incoming {
+struct Arrived {
     start: Instant,
     parts: request::Parts,
     body: ProxyBody,
@@ -86,8 +85,8 @@ struct Incoming {
     on_upgrade: Option<(http::HeaderValue, hyper::upgrade::OnUpgrade)>,
 }
 
-async fn serve(request: Incoming, conn: Rc<ConnCtx>) -> Result<Response<Metered>, ProxyError> {
-    let Incoming {
+async fn serve(request: Arrived, conn: Rc<ConnCtx>) -> Result<Response<Metered>, ProxyError> {
+    let Arrived {
         start,
         mut parts,
         body,

@@ -101,7 +101,7 @@ impl UpstreamPool {
         // The same limits on a response head as the lean client's.
         let (mut sender, conn) = http1::Builder::new()
             .max_buf_size(h1::MAX_HEAD_BYTES)
-            .max_headers(h1::MAX_HEADERS)
+            .max_headers(crate::worker::MAX_HEADERS)
             .handshake(TokioIo::new(stream))
             .await
             .map_err(|e| reset(&target, e))?;
@@ -281,36 +281,30 @@ async fn connect(target: &Target<'_>) -> Result<TcpStream, ProxyError> {
 /// hyper's error as the router reports it: a response hyper could not parse is the
 /// upstream's protocol error (502), as on the lean client; anything else a reset (503).
 fn reset(target: &Target<'_>, source: hyper::Error) -> ProxyError {
-    let cluster = target.cluster.name.clone();
-    let endpoint = target.endpoint.authority.clone();
-    if source.is_parse() {
-        return ProxyError::UpstreamProtocol {
-            cluster,
-            endpoint,
-            source: source.into(),
-        };
-    }
-    ProxyError::UpstreamReset {
-        cluster,
-        endpoint,
-        source: source.into(),
-    }
+    upstream_failure(target, source.is_parse(), source.into())
 }
 
+/// The lean client's error as the router reports it, as [`reset`] does hyper's.
 fn lean_error(target: &Target<'_>, e: h1::Error) -> ProxyError {
+    let protocol = matches!(e, h1::Error::Malformed(_));
+    upstream_failure(target, protocol, e.into())
+}
+
+fn upstream_failure(target: &Target<'_>, protocol: bool, source: BodyError) -> ProxyError {
     let cluster = target.cluster.name.clone();
     let endpoint = target.endpoint.authority.clone();
-    match e {
-        h1::Error::Malformed(_) => ProxyError::UpstreamProtocol {
+    if protocol {
+        ProxyError::UpstreamProtocol {
             cluster,
             endpoint,
-            source: e.into(),
-        },
-        h1::Error::NotSent | h1::Error::Closed | h1::Error::Io(_) => ProxyError::UpstreamReset {
+            source,
+        }
+    } else {
+        ProxyError::UpstreamReset {
             cluster,
             endpoint,
-            source: e.into(),
-        },
+            source,
+        }
     }
 }
 

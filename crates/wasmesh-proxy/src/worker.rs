@@ -30,7 +30,8 @@ use crate::upstream::UpstreamPool;
 
 /// Envoy's default limit on request headers (60 KiB); more gets 431.
 pub(crate) const MAX_HEADER_BYTES: usize = 60 * 1024;
-/// Envoy's default limit on the number of request headers.
+/// Envoy's default limit on the number of header fields (`max_headers_count`), for requests
+/// and, on the upstream side, responses.
 pub(crate) const MAX_HEADERS: usize = 100;
 
 /// One worker's state, shared by its tasks.
