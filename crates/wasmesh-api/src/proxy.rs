@@ -46,6 +46,10 @@ pub struct Listener {
     /// Serve TLS (https, h2 through ALPN) with this certificate.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub tls: Option<ListenerTls>,
+    /// http listeners: how requests are checked and bounded (Envoy's HTTP connection
+    /// manager settings). Unset: Istio's defaults.
+    #[serde(default, skip_serializing_if = "ListenerHttp::is_default")]
+    pub http: ListenerHttp,
     /// http listeners: the first route that matches wins.
     #[serde(default, skip_serializing_if = "Vec::is_empty")]
     pub routes: Vec<Route>,
@@ -83,6 +87,89 @@ pub enum TrafficDirection {
 pub struct ListenerTls {
     pub cert_file: String,
     pub key_file: String,
+    /// How long a client has to finish the TLS handshake. Unset:
+    /// [`ListenerTls::DEFAULT_HANDSHAKE_TIMEOUT`].
+    #[serde(
+        default,
+        with = "crate::duration::option",
+        skip_serializing_if = "Option::is_none"
+    )]
+    pub handshake_timeout: Option<Duration>,
+}
+
+impl ListenerTls {
+    /// Envoy's default `transport_socket_connect_timeout` is unset; 10 s bounds a client
+    /// that opens a connection and never finishes the handshake.
+    pub const DEFAULT_HANDSHAKE_TIMEOUT: Duration = Duration::from_secs(10);
+}
+
+/// `listeners[].http`: the checks and bounds of an http listener.
+#[derive(Debug, Clone, Default, PartialEq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields, rename_all = "camelCase")]
+pub struct ListenerHttp {
+    /// What is done to the request path before routing and authorization (Istio's
+    /// `meshConfig.pathNormalization`). Unset: `BASE`.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub path_normalization: Option<PathNormalization>,
+    /// The `Upgrade` protocols forwarded (Envoy's `upgrade_configs`). Unset: `[websocket]`,
+    /// as Istio; other upgrades are refused.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub upgrades: Option<Vec<String>>,
+    /// How long a client has to send a request's headers, on HTTP/1.1 and per HTTP/2
+    /// stream. Unset: 30 s.
+    #[serde(
+        default,
+        with = "crate::duration::option",
+        skip_serializing_if = "Option::is_none"
+    )]
+    pub request_headers_timeout: Option<Duration>,
+    /// How long a connection may stay open with no request in flight. Unset: 1 h (Envoy's
+    /// `common_http_protocol_options.idle_timeout`).
+    #[serde(
+        default,
+        with = "crate::duration::option",
+        skip_serializing_if = "Option::is_none"
+    )]
+    pub idle_timeout: Option<Duration>,
+}
+
+impl ListenerHttp {
+    pub const DEFAULT_REQUEST_HEADERS_TIMEOUT: Duration = Duration::from_secs(30);
+    pub const DEFAULT_IDLE_TIMEOUT: Duration = Duration::from_secs(3600);
+
+    fn is_default(&self) -> bool {
+        *self == ListenerHttp::default()
+    }
+
+    pub fn path_normalization(&self) -> PathNormalization {
+        self.path_normalization.unwrap_or_default()
+    }
+
+    pub fn request_headers_timeout(&self) -> Duration {
+        self.request_headers_timeout
+            .unwrap_or(Self::DEFAULT_REQUEST_HEADERS_TIMEOUT)
+    }
+
+    pub fn idle_timeout(&self) -> Duration {
+        self.idle_timeout.unwrap_or(Self::DEFAULT_IDLE_TIMEOUT)
+    }
+}
+
+/// `listeners[].http.pathNormalization`: Istio's levels (docs/security.md shows what each
+/// does to a path).
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq, Hash, Serialize, Deserialize)]
+#[serde(rename_all = "SCREAMING_SNAKE_CASE")]
+pub enum PathNormalization {
+    /// The path as it arrived.
+    None,
+    /// RFC 3986 normalization (Envoy's `normalize_path`): percent-encoded unreserved
+    /// characters decoded, `\\` turned into `/`, dot segments removed.
+    #[default]
+    Base,
+    /// `BASE`, then runs of slashes merged into one.
+    MergeSlashes,
+    /// `MERGE_SLASHES`, after `%2F` and `%5C` are decoded to `/` and `\`.
+    DecodeAndMergeSlashes,
 }
 
 /// `listeners[].routes[]`.
