@@ -160,6 +160,13 @@ fn listener(
         },
         tls,
         routes: RouteTable::new(routes),
+        http: crate::admit::RequestPolicy {
+            path_normalization: l.http.path_normalization(),
+            upgrades: match &l.http.upgrades {
+                Some(list) => list.iter().map(|u| u.to_ascii_lowercase()).collect(),
+                None => crate::admit::RequestPolicy::default().upgrades,
+            },
+        },
         tcp_cluster: l.cluster.as_deref().map(cluster_index).transpose()?,
         chain,
     })

@@ -66,6 +66,10 @@ pub enum ProxyError {
     /// A request that the proxy refuses to forward as it stands.
     #[error("bad request: {0}")]
     BadRequest(String),
+    /// An upgrade (or CONNECT) the listener does not allow (`listeners[].http.upgrades`),
+    /// refused as Envoy refuses one it has no `upgrade_configs` for.
+    #[error("upgrade {upgrade:?} is not allowed on this listener")]
+    UpgradeRefused { upgrade: String },
     /// A plugin paused the request and did not resume it within the route's timeout.
     #[error("a plugin paused the request and did not resume it within {timeout:?}")]
     PluginTimeout { timeout: Duration },
@@ -93,6 +97,7 @@ impl ProxyError {
                 StatusCode::INTERNAL_SERVER_ERROR
             }
             ProxyError::BadRequest(_) => StatusCode::BAD_REQUEST,
+            ProxyError::UpgradeRefused { .. } => StatusCode::FORBIDDEN,
         }
     }
 
@@ -108,18 +113,41 @@ impl ProxyError {
             ProxyError::RequestTooLarge { .. } | ProxyError::ResponseTooLarge { .. } => "-",
             ProxyError::PluginFailed { .. } => "UAEX",
             ProxyError::BadRequest(_) => "DPE",
-            ProxyError::StreamClosed { .. } => "-",
+            ProxyError::StreamClosed { .. } | ProxyError::UpgradeRefused { .. } => "-",
         }
     }
 
     /// The response a client sees: the status, and the error's message as a plain-text body.
     pub fn into_response(self) -> Response<ProxyBody> {
         let status = self.status();
-        match status {
-            StatusCode::NOT_FOUND => tracing::debug!(error = %self, "request failed"),
+        match self {
+            // The client's own mistakes: at debug, so a client cannot flood the log.
+            ProxyError::NoRoute { .. } | ProxyError::BadRequest(_) | ProxyError::UpgradeRefused { .. } => {
+                tracing::debug!(error = %self, "request failed")
+            }
             _ => tracing::warn!(error = %self, "request failed"),
         }
-        local_reply(status, format!("{self}\n"))
+        local_reply(status, format!("{}\n", self.client_text()))
+    }
+
+    /// What the client's body says: the error without the upstream's address or the
+    /// transport error behind it (both are in the log, with the cluster's name).
+    fn client_text(&self) -> String {
+        match self {
+            ProxyError::UpstreamConnect { cluster, .. } => {
+                format!("upstream connect error: connection failure (cluster {cluster})")
+            }
+            ProxyError::UpstreamConnectTimeout { cluster, .. } => {
+                format!("upstream connect error: connect timeout (cluster {cluster})")
+            }
+            ProxyError::UpstreamReset { cluster, .. } => {
+                format!("upstream reset before response headers (cluster {cluster})")
+            }
+            ProxyError::UpstreamProtocol { cluster, .. } => {
+                format!("upstream protocol error (cluster {cluster})")
+            }
+            other => other.to_string(),
+        }
     }
 }
 

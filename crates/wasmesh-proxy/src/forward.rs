@@ -32,13 +32,17 @@ fn upgrade_value(version: Version, headers: &HeaderMap) -> Option<HeaderValue> {
         return None;
     }
     let upgrade = headers.get(header::UPGRADE)?;
-    let connection_says_upgrade = headers
+    connection_names_upgrade(headers).then(|| upgrade.clone())
+}
+
+/// Whether a `Connection` header lists `upgrade`.
+pub fn connection_names_upgrade(headers: &HeaderMap) -> bool {
+    headers
         .get_all(header::CONNECTION)
         .iter()
         .filter_map(|v| v.to_str().ok())
         .flat_map(|v| v.split(','))
-        .any(|t| t.trim().eq_ignore_ascii_case("upgrade"));
-    connection_says_upgrade.then(|| upgrade.clone())
+        .any(|t| t.trim().eq_ignore_ascii_case("upgrade"))
 }
 
 /// Removes hop-by-hop headers, including those that `Connection` names.

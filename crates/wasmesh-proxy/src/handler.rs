@@ -34,11 +34,19 @@ struct Routed {
 /// Serves one request on the listener snapshot current when it arrived. An `Err` resets
 /// the stream (a plugin's `proxy_close_stream`).
 pub async fn handle(
-    mut req: Request<hyper::body::Incoming>,
+    req: Request<hyper::body::Incoming>,
     conn: Rc<ConnCtx>,
 ) -> Result<Response<Metered>, ProxyError> {
     let start = Instant::now();
-    let on_upgrade = forward::upgrade_of_request(&req).map(|v| (v, hyper::upgrade::on(&mut req)));
+    let listener = conn.slot.current();
+    let (mut parts, body) = req.into_parts();
+    // Checked before the upgrade is taken: a refused or stripped upgrade is no upgrade.
+    let refused = crate::admit::admit(&mut parts, &listener.config.http).err();
+    let mut req = Request::from_parts(parts, body);
+    let on_upgrade = match refused {
+        None => forward::upgrade_of_request(&req).map(|v| (v, hyper::upgrade::on(&mut req))),
+        Some(_) => None,
+    };
     let (parts, body) = req.into_parts();
     let end_of_stream = body.is_end_stream();
     // The request body's bytes are counted as they go upstream (for the stats' sizes).
@@ -52,25 +60,32 @@ pub async fn handle(
     };
     let request = Arrived {
         start,
+        listener,
         parts,
         body,
         request_bytes,
         on_upgrade,
+        refused,
     };
     Box::pin(serve(request, conn)).await
 }
 
 /// Serves a request that has no body and asks for no upgrade (the lean HTTP/1.1 server's).
 pub async fn handle_bodyless(
-    parts: request::Parts,
+    mut parts: request::Parts,
     conn: Rc<ConnCtx>,
 ) -> Result<Response<Metered>, ProxyError> {
+    let start = Instant::now();
+    let listener = conn.slot.current();
+    let refused = crate::admit::admit(&mut parts, &listener.config.http).err();
     let request = Arrived {
-        start: Instant::now(),
+        start,
+        listener,
         parts,
         body: ProxyBody::Empty,
         request_bytes: None,
         on_upgrade: None,
+        refused,
     };
     serve(request, conn).await
 }
@@ -78,22 +93,31 @@ pub async fn handle_bodyless(
 /// A request as it arrived, before any filter.
 struct Arrived {
     start: Instant,
+    /// The listener snapshot current when the request arrived: it serves the request to
+    /// its end.
+    listener: Rc<WorkerListener>,
     parts: request::Parts,
     body: ProxyBody,
     /// The request body's bytes, counted as they go upstream (`None`: it has none).
     request_bytes: Option<Arc<AtomicU64>>,
     on_upgrade: Option<(http::HeaderValue, hyper::upgrade::OnUpgrade)>,
+    /// The request failed admission (crate::admit): this is its reply, and no filter runs.
+    refused: Option<ProxyError>,
 }
 
 async fn serve(request: Arrived, conn: Rc<ConnCtx>) -> Result<Response<Metered>, ProxyError> {
     let Arrived {
         start,
+        listener,
         mut parts,
         body,
         request_bytes,
         on_upgrade,
+        refused,
     } = request;
-    let listener = conn.slot.current();
+    if let Some(refusal) = refused {
+        return Ok(refuse(&listener, &conn, start, refusal));
+    }
     // Before any filter, as Envoy's connection manager: plugins read the id as `request.id`.
     conn.worker.request_ids.ensure(&mut parts.headers);
     forward::set_forwarded_proto(&mut parts.headers, conn.info.tls);
@@ -222,6 +246,30 @@ async fn serve(request: Arrived, conn: Rc<ConnCtx>) -> Result<Response<Metered>,
             stream::pump_response(std::mem::take(&mut contexts), end, body)
         };
     }
+    Ok(finish(
+        &listener,
+        &conn,
+        start,
+        protocol,
+        request_bytes,
+        routed,
+        parts,
+        body,
+    ))
+}
+
+/// The response as it goes to the client, recorded in the stats when it ends.
+#[allow(clippy::too_many_arguments)]
+fn finish(
+    listener: &WorkerListener,
+    conn: &ConnCtx,
+    start: Instant,
+    protocol: &'static str,
+    request_bytes: Option<Arc<AtomicU64>>,
+    routed: Routed,
+    parts: http::response::Parts,
+    body: ProxyBody,
+) -> Response<Metered> {
     let key = StatKey {
         cluster: routed.cluster,
         code: parts.status.as_u16(),
@@ -245,7 +293,22 @@ async fn serve(request: Arrived, conn: Rc<ConnCtx>) -> Result<Response<Metered>,
         start,
         request_bytes,
     };
-    Ok(Response::from_parts(parts, Metered::new(body, record)))
+    Response::from_parts(parts, Metered::new(body, record))
+}
+
+/// The reply to a request that failed admission, recorded in the stats like any other.
+fn refuse(
+    listener: &WorkerListener,
+    conn: &ConnCtx,
+    start: Instant,
+    refusal: ProxyError,
+) -> Response<Metered> {
+    let routed = Routed {
+        cluster: None,
+        flag: refusal.response_flag(),
+    };
+    let (parts, body) = refusal.into_response().into_parts();
+    finish(listener, conn, start, "http", None, routed, parts, body)
 }
 
 /// The router: picks the route and an endpoint, and waits for the upstream's headers.
@@ -295,12 +358,19 @@ async fn route_and_send(
     };
     let (mut parts, body) = resp.into_parts();
     if parts.status == StatusCode::SWITCHING_PROTOCOLS {
-        if let Some(downstream) = downstream_upgrade {
-            let mut upstream_resp = Response::from_parts(parts.clone(), body);
-            let upstream = hyper::upgrade::on(&mut upstream_resp);
-            tokio::task::spawn_local(crate::tunnel::splice_upgrades(downstream, upstream));
-            return Ok(Response::from_parts(parts, ProxyBody::Empty));
-        }
+        // A tunnel opens only for an upgrade the chain saw and admitted; an upstream that
+        // switches protocols on its own would carry bytes no filter checked.
+        let Some(downstream) = downstream_upgrade else {
+            return Err(ProxyError::UpstreamProtocol {
+                cluster: cluster.name.clone(),
+                endpoint: endpoint.authority.clone(),
+                source: "101 Switching Protocols to a request that asked for no upgrade".into(),
+            });
+        };
+        let mut upstream_resp = Response::from_parts(parts.clone(), body);
+        let upstream = hyper::upgrade::on(&mut upstream_resp);
+        tokio::task::spawn_local(crate::tunnel::splice_upgrades(downstream, upstream));
+        return Ok(Response::from_parts(parts, ProxyBody::Empty));
     }
     forward::to_downstream(&mut parts);
     Ok(Response::from_parts(parts, body))

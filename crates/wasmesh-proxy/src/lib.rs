@@ -9,6 +9,7 @@
 //! the Proxy-Wasm ABI (`wasmesh-wasm`).
 
 mod admin;
+pub mod admit;
 pub mod body;
 pub mod build;
 pub mod chain;
@@ -22,6 +23,7 @@ mod handler;
 mod jwks;
 mod listener;
 mod metered;
+pub mod normalize;
 pub mod plugin;
 mod request_id;
 pub mod route;

@@ -66,6 +66,8 @@ pub struct ListenerConfig {
     #[serde(skip_serializing_if = "Option::is_none")]
     pub tls: Option<ListenerTls>,
     pub routes: RouteTable,
+    /// http listeners: what every request must be before the first filter.
+    pub http: crate::admit::RequestPolicy,
     /// TCP listeners: the cluster the bytes go to (index, name).
     #[serde(skip)]
     pub tcp_cluster: Option<usize>,
