@@ -18,6 +18,7 @@ mod example_plugins;
 mod fetch_http;
 mod fetch_oci;
 mod openid_connect;
+mod proxy_admission;
 mod proxy_http;
 mod proxy_ops;
 mod proxy_security;

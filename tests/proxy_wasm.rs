@@ -360,3 +360,58 @@ async fn credentials_in_a_module_url_never_reach_logs_admin_or_responses() {
         assert!(!text.contains("s3cr3t"), "{what} shows a credential: {text}");
     }
 }
+
+/// An upstream that records the bytes of one request's connection and never answers.
+fn recording_upstream() -> (SocketAddr, std::sync::mpsc::Receiver<Vec<u8>>) {
+    use std::io::Read as _;
+    let listener = std::net::TcpListener::bind("127.0.0.1:0").unwrap();
+    let addr = listener.local_addr().unwrap();
+    let (tx, rx) = std::sync::mpsc::channel();
+    std::thread::spawn(move || {
+        for conn in listener.incoming().flatten() {
+            let tx = tx.clone();
+            std::thread::spawn(move || {
+                let mut conn = conn;
+                conn.set_read_timeout(Some(Duration::from_secs(10))).unwrap();
+                let mut got = Vec::new();
+                let mut buf = [0u8; 4096];
+                while let Ok(n) = conn.read(&mut buf) {
+                    if n == 0 {
+                        break;
+                    }
+                    got.extend_from_slice(&buf[..n]);
+                }
+                let _ = tx.send(got);
+            });
+        }
+    });
+    (addr, rx)
+}
+
+#[test]
+fn a_body_refused_mid_stream_is_answered_at_once_and_never_completes_upstream() {
+    use std::io::{Read as _, Write as _};
+    let (upstream, received) = recording_upstream();
+    let plugins = plugin_yaml("limit", "body_limit", "  pluginConfig: {limit: 8}\n");
+    let (proxy, listen) = start(upstream, "", &plugins);
+    let mut client = std::net::TcpStream::connect(listen).unwrap();
+    client.set_read_timeout(Some(Duration::from_secs(5))).unwrap();
+    // The first chunk passes and goes upstream; the second passes the limit.
+    client
+        .write_all(b"POST /upload HTTP/1.1\r\nHost: a\r\nTransfer-Encoding: chunked\r\n\r\n5\r\nfirst\r\n")
+        .unwrap();
+    std::thread::sleep(Duration::from_millis(300));
+    let started = std::time::Instant::now();
+    client.write_all(b"6\r\nsecond\r\n").unwrap();
+    let mut reply = [0u8; 12];
+    client.read_exact(&mut reply).unwrap();
+    assert_eq!(&reply, b"HTTP/1.1 413", "{}", proxy.log());
+    // At once: the upstream never answers, so waiting for it would take the route timeout.
+    assert!(started.elapsed() < Duration::from_secs(2), "{:?}", started.elapsed());
+    let got = received.recv_timeout(Duration::from_secs(5)).expect("the upstream saw the request");
+    let got = String::from_utf8_lossy(&got).to_string();
+    assert!(got.starts_with("POST /upload HTTP/1.1\r\n"), "{got}");
+    assert!(got.contains("first"), "the body streamed before the refusal: {got}");
+    assert!(!got.contains("second"), "{got}");
+    assert!(!got.ends_with("0\r\n\r\n"), "the upstream received a cut body as complete: {got:?}");
+}

@@ -20,6 +20,27 @@ use crate::upstream::PooledBody;
 /// The error a body frame can fail with.
 pub type BodyError = Box<dyn std::error::Error + Send + Sync>;
 
+/// A downstream request body that broke its framing (a bad chunk-size line, a body cut
+/// short, oversized trailers): the client's fault, which the router reports as 400 `DPE`
+/// rather than as the upstream's failure.
+#[derive(Debug, thiserror::Error)]
+#[error("malformed request body: {0}")]
+pub struct DownstreamBodyError(#[source] pub hyper::Error);
+
+impl DownstreamBodyError {
+    /// True when `error`, or an error behind it, is a downstream body's.
+    pub fn is_cause_of(error: &(dyn std::error::Error + 'static)) -> bool {
+        let mut next = Some(error);
+        while let Some(e) = next {
+            if e.is::<DownstreamBodyError>() {
+                return true;
+            }
+            next = e.source();
+        }
+        false
+    }
+}
+
 /// A request or response body as it passes through the proxy.
 pub enum ProxyBody {
     /// No body at all.
@@ -55,6 +76,12 @@ impl ProxyBody {
     }
 }
 
+/// [`ProxyBody::Counted`] is only ever a downstream request's body (the handler counts
+/// every request body that is not empty).
+fn downstream(e: hyper::Error) -> BodyError {
+    Box::new(DownstreamBodyError(e))
+}
+
 impl From<Incoming> for ProxyBody {
     fn from(body: Incoming) -> Self {
         ProxyBody::Incoming(body)
@@ -85,7 +112,7 @@ impl Body for ProxyBody {
                         count.fetch_add(data.len() as u64, Relaxed);
                     }
                 }
-                polled.map_err(|e| e.into())
+                polled.map_err(downstream)
             }
             ProxyBody::Upstream(body) => Pin::new(body).poll_frame(cx),
             ProxyBody::H1(body) => Pin::new(body).poll_frame(cx),

@@ -173,6 +173,20 @@ pub fn to_upstream(
     }
 }
 
+/// Says how an HTTP/1.1 request body of unknown length is framed. hyper's client chunks such
+/// a body on its own for most methods, but sends a `GET`, `HEAD` or `CONNECT` without it
+/// unless told: a body must never be silently dropped.
+pub fn frame_body(parts: &mut request::Parts, body: &impl http_body::Body) {
+    if parts.version != Version::HTTP_11 || body.is_end_stream() || body.size_hint().exact().is_some() {
+        return;
+    }
+    if !parts.headers.contains_key(header::CONTENT_LENGTH) {
+        parts
+            .headers
+            .insert(header::TRANSFER_ENCODING, HeaderValue::from_static("chunked"));
+    }
+}
+
 /// Rewrites upstream response parts for the downstream connection.
 pub fn to_downstream(parts: &mut response::Parts) {
     if parts.status == http::StatusCode::SWITCHING_PROTOCOLS {

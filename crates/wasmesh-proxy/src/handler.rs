@@ -1,6 +1,7 @@
 //! One HTTP request, from the downstream connection to the upstream and back: the chain's
 //! request path, the router, the chain's response path, then stats.
 
+use futures::future::Either;
 use http::{header, request, Request, Response, StatusCode};
 use http_body::Body as _;
 use std::future::Future;
@@ -189,9 +190,16 @@ async fn serve(request: Arrived, conn: Rc<ConnCtx>) -> Result<Response<Metered>,
                     &mut routed,
                 );
                 Box::pin(async move {
-                    match tokio::join!(pump, send) {
-                        (Some(reply), _) => Ok(reply),
-                        (None, sent) => sent,
+                    // A plugin's reply in place of the body goes to the client at once; the
+                    // upstream request is dropped, its body ending in an error (a reset).
+                    let (pump, send) = (std::pin::pin!(pump), std::pin::pin!(send));
+                    match futures::future::select(pump, send).await {
+                        Either::Left((Some(reply), _)) => Ok(reply),
+                        Either::Left((None, send)) => send.await,
+                        Either::Right((sent, pump)) => match pump.await {
+                            Some(reply) => Ok(reply),
+                            None => sent,
+                        },
                     }
                 })
                 .await
@@ -341,6 +349,7 @@ async fn route_and_send(
         None => (None, None),
     };
     forward::to_upstream(&mut parts, cluster.protocol, endpoint, upgrade.as_ref());
+    forward::frame_body(&mut parts, &body);
     let upstream_req = Request::from_parts(parts, body);
     let timeout = route.timeout.unwrap_or(DEFAULT_ROUTE_TIMEOUT);
     let send = conn

@@ -281,7 +281,26 @@ async fn connect(target: &Target<'_>) -> Result<TcpStream, ProxyError> {
 /// hyper's error as the router reports it: a response hyper could not parse is the
 /// upstream's protocol error (502), as on the lean client; anything else a reset (503).
 fn reset(target: &Target<'_>, source: hyper::Error) -> ProxyError {
+    if crate::body::DownstreamBodyError::is_cause_of(&source) {
+        // The request body the client sent broke its framing: the client's fault.
+        return ProxyError::BadRequest(error_chain(&source));
+    }
     upstream_failure(target, source.is_parse(), source.into())
+}
+
+/// An error and its causes, `: `-separated, each said once.
+fn error_chain(error: &(dyn std::error::Error + 'static)) -> String {
+    let mut text = error.to_string();
+    let mut next = error.source();
+    while let Some(e) = next {
+        let s = e.to_string();
+        if !text.contains(&s) {
+            text.push_str(": ");
+            text.push_str(&s);
+        }
+        next = e.source();
+    }
+    text
 }
 
 /// The lean client's error as the router reports it, as [`reset`] does hyper's.

@@ -171,20 +171,35 @@ pub async fn pump_request(
                     }
                 }
                 Ok(_) => {}
-                Err(resp) => return Some(resp),
+                Err(resp) => return Some(refuse_body(tx, resp)),
             }
         }
         if let Some(t) = trailers {
+            // The body is over: what a plugin held back goes on through the filters after
+            // it, in order, before the trailers (none of them may be skipped).
+            for i in 0..end {
+                if pending[i].is_empty() {
+                    continue;
+                }
+                match run_body(contexts, i..end, &mut pending, Bytes::new(), false, true).await {
+                    Ok(Some(out)) if !out.is_empty() => {
+                        let _ = tx.send(Ok(Frame::data(out))).await;
+                    }
+                    Ok(_) => {}
+                    Err(resp) => return Some(refuse_body(tx, resp)),
+                }
+            }
+            // A filter that buffered again past the end: its data goes as it is.
             for buf in pending.iter_mut().filter(|b| !b.is_empty()) {
                 let _ = tx.send(Ok(Frame::data(buf.split().freeze()))).await;
             }
             let mut map = headers::trailers_to_wasm(&t);
             for ctx in contexts.iter_mut().take(end).flatten() {
                 match ctx.on_request_trailers(&mut map).await {
-                    Verdict::LocalReply(r) => return Some(headers::local_reply(r)),
+                    Verdict::LocalReply(r) => return Some(refuse_body(tx, headers::local_reply(r))),
                     Verdict::Failed(f) => {
                         if let Outcome::Reply(r) = on_failure(f) {
-                            return Some(r);
+                            return Some(refuse_body(tx, r));
                         }
                     }
                     _ => {}
@@ -197,6 +212,16 @@ pub async fn pump_request(
             return None;
         }
     }
+}
+
+/// A plugin answered in place of the request body: the body the upstream is reading ends
+/// in an error, never cleanly, so a request cut short is reset rather than taken as whole
+/// (the error reaches it after any frames already queued).
+fn refuse_body(tx: FrameSender, reply: Response<ProxyBody>) -> Response<ProxyBody> {
+    tokio::task::spawn_local(async move {
+        let _ = tx.send(Err("the request body was refused by a plugin".into())).await;
+    });
+    reply
 }
 
 /// Runs one chunk through the contexts in `order`. `Ok(Some(data))`: forward it;
