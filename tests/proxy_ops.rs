@@ -319,3 +319,31 @@ sec-websocket-version: 13\r\nsec-websocket-key: dGhlIHNhbXBsZSBub25jZQ==\r\n\r\n
         assert_eq!(back, msg, "bytes come back through the upgraded connection");
     }
 }
+
+#[test]
+fn a_cache_directory_others_can_write_is_refused_at_startup() {
+    use std::os::unix::fs::PermissionsExt;
+    let config = tempfile::tempdir().unwrap();
+    let cache = tempfile::tempdir().unwrap();
+    std::fs::set_permissions(cache.path(), std::fs::Permissions::from_mode(0o777)).unwrap();
+    let dir = cache.path().display().to_string();
+    let run = crate::cli_support::wasmesh(&[
+        "proxy",
+        "--config",
+        config.path().to_str().unwrap(),
+        "--workload",
+        "ns/p",
+        "--admin",
+        &free_addr().to_string(),
+        "--cache-dir",
+        &dir,
+    ]);
+    assert_ne!(run.code, 0, "{run:?}");
+    assert!(
+        run.stderr.contains(&format!(
+            "cache directory {dir}: mode 0777 lets its group or others write to it, and put modules or \
+             compiled code there that the proxy would run; run `chmod 700 {dir}` or choose another --cache-dir"
+        )),
+        "{run:?}"
+    );
+}
