@@ -126,6 +126,33 @@ fn unknown_kinds_fields_and_duplicate_keys_are_errors() {
 }
 
 #[test]
+fn deep_and_large_files_are_refused_with_the_limit() {
+    let dir = tempfile::tempdir().unwrap();
+    let deep = dir.path().join("deep.yaml");
+    std::fs::write(
+        &deep,
+        format!("kind: WasmPlugin\nspec:\n  pluginConfig: {}", "[".repeat(100_000)),
+    )
+    .unwrap();
+    let large = dir.path().join("large.json");
+    std::fs::write(&large, format!("{{}}{}", " ".repeat(4 << 20))).unwrap();
+    let started = std::time::Instant::now();
+    let run = wasmesh(&["validate", "-f", dir.path().to_str().unwrap()]);
+    assert!(started.elapsed() < std::time::Duration::from_secs(10), "{run:?}");
+    assert_eq!(run.code, 1, "{run:?}");
+    for expected in [
+        "deep.yaml: document 1 (line 1, field at line 3): mappings and sequences nest deeper than the limit of 64 levels",
+        "large.json: document 1 (line 1): the file is 4194306 bytes, over the limit of 4194304 bytes (4 MiB) per file",
+    ] {
+        assert!(run.stderr.contains(expected), "missing `{expected}` in {run:?}");
+    }
+    assert!(
+        run.stdout.contains("0 valid documents, 2 invalid, in 2 files"),
+        "{run:?}"
+    );
+}
+
+#[test]
 fn the_same_resource_twice_is_a_warning() {
     let run = wasmesh(&[
         "validate",

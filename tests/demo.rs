@@ -50,9 +50,12 @@ fn printed_commands(lines: &mpsc::Receiver<String>) -> Result<Vec<Printed>, Stri
 #[test]
 fn every_printed_curl_command_gives_what_the_demo_says() {
     let plugins = wasmesh_testkit::plugins_dir();
+    // The user's cache (here a fresh one): $XDG_CACHE_HOME/wasmesh, private.
+    let xdg_cache = tempfile::tempdir().unwrap();
     let mut child = Command::new(env!("CARGO_BIN_EXE_wasmesh"))
         .args(["demo", "--random-ports", "--plugins"])
         .arg(plugins)
+        .env("XDG_CACHE_HOME", xdg_cache.path())
         .stdout(Stdio::piped())
         .stderr(Stdio::piped())
         .spawn()
@@ -81,6 +84,13 @@ fn every_printed_curl_command_gives_what_the_demo_says() {
         commands.len() >= 4,
         "the demo printed too few commands: {commands:?}"
     );
+    for made in ["wasmesh", "wasmesh/compiled", "wasmesh/modules"] {
+        use std::os::unix::fs::PermissionsExt;
+        let mode = std::fs::metadata(xdg_cache.path().join(made))
+            .map(|m| m.permissions().mode() & 0o777)
+            .unwrap_or_else(|e| panic!("the demo's cache {made}: {e}"));
+        assert_eq!(mode, 0o700, "{made}");
+    }
 
     for printed in &commands {
         assert!(

@@ -23,5 +23,6 @@ mod proxy_http;
 mod proxy_ops;
 mod proxy_security;
 mod proxy_tcp;
+mod proxy_timeouts;
 mod proxy_wasm;
 mod push_sign;

@@ -85,6 +85,8 @@ fn rate_limit_counts_across_workers_with_cas() {
     );
     let dir = tempfile::tempdir().unwrap();
     std::fs::write(dir.path().join("config.yaml"), config).unwrap();
+    // Not the user's own cache: a test leaves nothing behind.
+    let cache = tempfile::tempdir().unwrap();
     /// The proxy process, killed when dropped.
     struct Kill(std::process::Child);
     impl Drop for Kill {
@@ -104,7 +106,9 @@ fn rate_limit_counts_across_workers_with_cas() {
                 &admin.to_string(),
                 "--workers",
                 "2",
+                "--cache-dir",
             ])
+            .arg(cache.path())
             .stdout(std::process::Stdio::null())
             .stderr(std::process::Stdio::null())
             .spawn()

@@ -225,32 +225,7 @@ async fn fifty_mib_each_way_streams_with_bounded_memory() {
 async fn tls_listener_speaks_h2_by_alpn_and_http1() {
     let echo = Echo::start("tls");
     let dir = tempfile::tempdir().unwrap();
-    let (cert, key) = (dir.path().join("cert.pem"), dir.path().join("key.pem"));
-    let out = std::process::Command::new("openssl")
-        .args([
-            "req",
-            "-x509",
-            "-newkey",
-            "ec",
-            "-pkeyopt",
-            "ec_paramgen_curve:prime256v1",
-            "-nodes",
-            "-days",
-            "1",
-        ])
-        .args([
-            "-subj",
-            "/CN=localhost",
-            "-addext",
-            "subjectAltName=DNS:localhost,IP:127.0.0.1",
-        ])
-        .args(["-addext", "basicConstraints=critical,CA:FALSE", "-keyout"])
-        .arg(&key)
-        .arg("-out")
-        .arg(&cert)
-        .output()
-        .expect("openssl (scripts/setup installs it)");
-    assert!(out.status.success(), "{}", String::from_utf8_lossy(&out.stderr));
+    let (cert, key) = self_signed(dir.path());
     let listen = free_addr();
     let config = single_route(listen, "c", echo.addr).replace(
         "    protocol: http\n",
@@ -318,4 +293,32 @@ sec-websocket-version: 13\r\nsec-websocket-key: dGhlIHNhbXBsZSBub25jZQ==\r\n\r\n
         s.read_exact(&mut back).unwrap();
         assert_eq!(back, msg, "bytes come back through the upgraded connection");
     }
+}
+
+#[test]
+fn a_cache_directory_others_can_write_is_refused_at_startup() {
+    use std::os::unix::fs::PermissionsExt;
+    let config = tempfile::tempdir().unwrap();
+    let cache = tempfile::tempdir().unwrap();
+    std::fs::set_permissions(cache.path(), std::fs::Permissions::from_mode(0o777)).unwrap();
+    let dir = cache.path().display().to_string();
+    let run = crate::cli_support::wasmesh(&[
+        "proxy",
+        "--config",
+        config.path().to_str().unwrap(),
+        "--workload",
+        "ns/p",
+        "--admin",
+        &free_addr().to_string(),
+        "--cache-dir",
+        &dir,
+    ]);
+    assert_ne!(run.code, 0, "{run:?}");
+    assert!(
+        run.stderr.contains(&format!(
+            "cache directory {dir}: mode 0777 lets its group or others write to it, and put modules or \
+             compiled code there that the proxy would run; run `chmod 700 {dir}` or choose another --cache-dir"
+        )),
+        "{run:?}"
+    );
 }

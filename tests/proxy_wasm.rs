@@ -298,6 +298,81 @@ async fn grpc_call_reaches_an_http2_cluster() {
     assert_eq!(v["headers"]["x-grpc-reply"], "echo:/wasmesh.test.Echo/Say:/hello");
 }
 
+/// An HTTP/1.1 server answering every request with a body of `size` bytes.
+fn big_answers(size: usize) -> SocketAddr {
+    use std::io::{Read, Write};
+    let listener = std::net::TcpListener::bind("127.0.0.1:0").unwrap();
+    let addr = listener.local_addr().unwrap();
+    std::thread::spawn(move || {
+        for stream in listener.incoming() {
+            let Ok(mut stream) = stream else { continue };
+            std::thread::spawn(move || {
+                let mut head = Vec::new();
+                let mut byte = [0u8; 1];
+                while !head.ends_with(b"\r\n\r\n") && stream.read(&mut byte).unwrap_or(0) == 1 {
+                    head.push(byte[0]);
+                }
+                let _ = write!(stream, "HTTP/1.1 200 OK\r\ncontent-length: {size}\r\n\r\n");
+                // The proxy stops reading at its limit and drops the connection.
+                let _ = stream.write_all(&vec![b'a'; size]);
+            });
+        }
+    });
+    addr
+}
+
+#[tokio::test]
+async fn an_http_call_answer_over_the_limit_fails_the_call_not_the_proxy() {
+    let echo = Echo::start("up");
+    let auth = big_answers(5 << 20);
+    let (proxy, listen) = start(
+        echo.addr,
+        &cluster_yaml("auth", &[auth], "http1"),
+        &plugin_yaml("call", "http_call", ""),
+    );
+    for _ in 0..2 {
+        let resp = client().get(format!("http://{listen}/x")).send().await.unwrap();
+        // The plugin got the ABI's failed call: an answer without even a `:status`.
+        assert_eq!(resp.status(), 401, "{}", proxy.log());
+        assert_eq!(resp.headers()["x-auth-status"], "");
+    }
+    assert!(
+        proxy
+            .log()
+            .contains("the answer's body is larger than 4 MiB, the limit of a plugin's call"),
+        "{}",
+        proxy.log()
+    );
+}
+
+#[tokio::test]
+async fn a_grpc_call_answer_over_the_limit_is_resource_exhausted() {
+    let echo = Echo::start("up");
+    let grpc = proxy_support::grpc::grpc_echo();
+    let (proxy, listen) = start(
+        echo.addr,
+        &cluster_yaml("grpc", &[grpc], "http2"),
+        &plugin_yaml("grpc", "grpc_call", ""),
+    );
+    let status = |path: &'static str| {
+        let c = client();
+        async move {
+            let resp = c.get(format!("http://{listen}{path}")).send().await.unwrap();
+            let v: serde_json::Value = resp.json().await.unwrap();
+            v["headers"]["x-grpc-status"]
+                .as_str()
+                .unwrap_or_default()
+                .to_string()
+        }
+    };
+    assert_eq!(status("/big/5000000").await, "8", "{}", proxy.log());
+    assert_eq!(
+        status("/big/1000").await,
+        "0",
+        "a small answer on the same cluster still passes"
+    );
+}
+
 #[tokio::test]
 async fn large_bodies_stream_through_a_plugin_chain() {
     const SIZE: usize = 3_000_000;

@@ -2,7 +2,8 @@
 
 use std::net::SocketAddr;
 
-/// A gRPC server (h2c) that answers every unary call with `echo:<message>`.
+/// A gRPC server (h2c) that answers every unary call with `echo:<message>`, or, when the
+/// message is `/big/N`, with a message of N bytes.
 pub fn grpc_echo() -> SocketAddr {
     use bytes::{Buf, BufMut, Bytes, BytesMut};
     use http_body_util::BodyExt;
@@ -31,7 +32,11 @@ pub fn grpc_echo() -> SocketAddr {
                             } else {
                                 Bytes::new()
                             };
-                            let reply = format!("echo:{}:{}", path, String::from_utf8_lossy(&msg));
+                            let msg = String::from_utf8_lossy(&msg).into_owned();
+                            let reply = match msg.strip_prefix("/big/").and_then(|n| n.parse().ok()) {
+                                Some(n) => "x".repeat(n),
+                                None => format!("echo:{path}:{msg}"),
+                            };
                             let mut framed = BytesMut::new();
                             framed.put_u8(0);
                             framed.put_u32(reply.len() as u32);

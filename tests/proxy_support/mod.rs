@@ -217,3 +217,35 @@ pub fn cluster_yaml(name: &str, endpoints: &[SocketAddr], protocol: &str) -> Str
 pub fn route_yaml(name: &str, matcher: &str, cluster: &str) -> String {
     format!("    - name: {name}\n      match: {matcher}\n      cluster: {cluster}\n      timeout: 5s\n")
 }
+
+/// A self-signed certificate for `localhost` and 127.0.0.1, and its key, written in `dir`:
+/// (certificate file, key file).
+pub fn self_signed(dir: &Path) -> (PathBuf, PathBuf) {
+    let (cert, key) = (dir.join("cert.pem"), dir.join("key.pem"));
+    let out = std::process::Command::new("openssl")
+        .args([
+            "req",
+            "-x509",
+            "-newkey",
+            "ec",
+            "-pkeyopt",
+            "ec_paramgen_curve:prime256v1",
+            "-nodes",
+            "-days",
+            "1",
+        ])
+        .args([
+            "-subj",
+            "/CN=localhost",
+            "-addext",
+            "subjectAltName=DNS:localhost,IP:127.0.0.1",
+        ])
+        .args(["-addext", "basicConstraints=critical,CA:FALSE", "-keyout"])
+        .arg(&key)
+        .arg("-out")
+        .arg(&cert)
+        .output()
+        .expect("openssl (scripts/setup installs it)");
+    assert!(out.status.success(), "{}", String::from_utf8_lossy(&out.stderr));
+    (cert, key)
+}

@@ -5,12 +5,19 @@
 //! survives restarts, so a proxy with a warm cache needs no network.
 //!
 //! Calls do blocking file IO; the fetcher runs them on the blocking pool.
+//!
+//! What is cached is trusted on the next start (the index says which url gave which bytes
+//! and which signatures were seen), so the folder must be the proxy's own: created with
+//! mode 0700, refused when another user owns it or its group or others can write to it
+//! ([`private_dir`]), and an index file that is not the proxy's own is not read.
 
 use crate::{cosign::CosignSignature, digest::sha256_hex, error::FetchError};
 use bytes::Bytes;
 use serde::{Deserialize, Serialize};
 use std::{
     collections::{BTreeMap, HashSet},
+    fs::DirBuilder,
+    os::unix::fs::{DirBuilderExt, MetadataExt},
     path::{Path, PathBuf},
     sync::{
         atomic::{AtomicU64, Ordering},
@@ -90,12 +97,24 @@ impl ModuleCache {
             path: dir.to_path_buf(),
             source,
         };
-        std::fs::create_dir_all(dir.join("modules")).map_err(io)?;
-        let index = match std::fs::read(dir.join("index.json")) {
-            Ok(json) => serde_json::from_slice(&json).unwrap_or_else(|e| {
-                tracing::warn!(dir = %dir.display(), error = %e, "module cache index unreadable; starting empty");
+        private_dir(dir).map_err(io)?;
+        private_dir(&dir.join("modules")).map_err(|source| FetchError::Cache {
+            path: dir.join("modules"),
+            source,
+        })?;
+        let index_path = dir.join("index.json");
+        let index = match std::fs::symlink_metadata(&index_path).map(|m| private_file(&m)) {
+            Ok(Ok(())) => match std::fs::read(&index_path) {
+                Ok(json) => serde_json::from_slice(&json).unwrap_or_else(|e| {
+                    tracing::warn!(dir = %dir.display(), error = %e, "module cache index unreadable; starting empty");
+                    Index::default()
+                }),
+                Err(_) => Index::default(),
+            },
+            Ok(Err(why)) => {
+                tracing::warn!(path = %index_path.display(), "ignoring the module cache index: {why}; starting empty");
                 Index::default()
-            }),
+            }
             Err(_) => Index::default(),
         };
         let cache = ModuleCache {
@@ -252,6 +271,59 @@ impl ModuleCache {
     pub(crate) fn total_bytes(&self) -> u64 {
         unique_bytes(&self.lock())
     }
+}
+
+/// Creates `dir` (and missing parents) with mode 0700, and refuses it unless it is
+/// private: owned by this process's effective user and not writable by group or others.
+/// The error says what is wrong and how to fix it.
+pub fn private_dir(dir: &Path) -> std::io::Result<()> {
+    DirBuilder::new().recursive(true).mode(0o700).create(dir)?;
+    let meta = std::fs::metadata(dir)?;
+    if !meta.is_dir() {
+        return Err(refused("not a directory; choose another --cache-dir".into()));
+    }
+    let me = rustix::process::geteuid().as_raw();
+    if meta.uid() != me {
+        return Err(refused(format!(
+            "owned by uid {}, not by the proxy's user (uid {me}), who could not trust what it finds \
+             there; choose another --cache-dir",
+            meta.uid()
+        )));
+    }
+    if meta.mode() & 0o022 != 0 {
+        return Err(refused(format!(
+            "mode {:04o} lets its group or others write to it, and put modules or compiled code \
+             there that the proxy would run; run `chmod 700 {}` or choose another --cache-dir",
+            meta.mode() & 0o7777,
+            dir.display()
+        )));
+    }
+    Ok(())
+}
+
+/// A cache file the proxy may trust: a plain file of its own user that group and others
+/// cannot write.
+fn private_file(meta: &std::fs::Metadata) -> Result<(), String> {
+    let me = rustix::process::geteuid().as_raw();
+    if !meta.is_file() {
+        Err("not a plain file".into())
+    } else if meta.uid() != me {
+        Err(format!(
+            "owned by uid {}, not by the proxy's user (uid {me})",
+            meta.uid()
+        ))
+    } else if meta.mode() & 0o022 != 0 {
+        Err(format!(
+            "mode {:04o} lets group or others write to it",
+            meta.mode() & 0o7777
+        ))
+    } else {
+        Ok(())
+    }
+}
+
+fn refused(why: String) -> std::io::Error {
+    std::io::Error::new(std::io::ErrorKind::PermissionDenied, why)
 }
 
 fn unique_bytes(index: &Index) -> u64 {

@@ -28,6 +28,7 @@ mod ssrf;
 mod verify;
 mod wasm;
 
+pub use cache::private_dir;
 pub use digest::sha256_hex;
 pub use error::FetchError;
 pub use fetcher::Fetcher;

@@ -16,7 +16,9 @@ use crate::chain::{ChainSpec, FilterSpec};
 use crate::cluster::{Cluster, ClusterProtocol, Clusters};
 use crate::plugin::load::Loaded;
 use crate::route::{HeaderMatch, HeaderValueMatch, PathMatch, Route, RouteTable};
-use crate::snapshot::{ListenerConfig, ListenerProtocol, ListenerTls, Snapshot, TrafficDirection, Workload};
+use crate::snapshot::{
+    HttpTimeouts, ListenerConfig, ListenerProtocol, ListenerTls, Snapshot, TrafficDirection, Workload,
+};
 
 /// Why a snapshot could not be built; the previous one stays in force.
 #[derive(Debug, thiserror::Error)]
@@ -159,6 +161,10 @@ fn listener(
             px::TrafficDirection::Client => TrafficDirection::Client,
         },
         tls,
+        timeouts: HttpTimeouts {
+            request_headers: l.http.request_headers_timeout(),
+            idle: l.http.idle_timeout(),
+        },
         routes: RouteTable::new(routes),
         http: crate::admit::RequestPolicy {
             path_normalization: l.http.path_normalization(),
@@ -197,6 +203,9 @@ fn tls(listener: &str, t: &px::ListenerTls) -> Result<ListenerTls, BuildError> {
         cert_file: t.cert_file.clone(),
         key_file: t.key_file.clone(),
         config: Arc::new(config),
+        handshake_timeout: t
+            .handshake_timeout
+            .unwrap_or(px::ListenerTls::DEFAULT_HANDSHAKE_TIMEOUT),
     })
 }
 

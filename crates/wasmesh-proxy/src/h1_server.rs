@@ -24,11 +24,9 @@ use crate::handler;
 use crate::metered::Metered;
 use crate::worker::{ConnCtx, MAX_HEADERS, MAX_HEADER_BYTES};
 
-/// How long a client may take to send a request head, and how long an idle keep-alive
-/// connection is kept: hyper's header-read timeout, which the fallback keeps too.
-const HEADER_TIMEOUT: Duration = Duration::from_secs(30);
-/// A head deadline is moved only when it would move by more than this: a keep-alive
-/// connection then touches the timer wheel about once a second, not once a request.
+/// A head deadline is moved only when it would move by more than this (or by more than an
+/// eighth of the listener's head timeout, when that is short): a keep-alive connection
+/// then touches the timer wheel about once a second, not once a request.
 const DEADLINE_SLACK: Duration = Duration::from_secs(1);
 /// Room made in the read buffer before each read.
 const READ_SIZE: usize = 8 * 1024;
@@ -56,7 +54,11 @@ where
     let mut shutdown = conn.worker.shutdown.clone();
     let mut stop = pin!(shutdown.wait_for(|s| *s));
     let mut stopping = false;
-    let mut timeout = pin!(tokio::time::sleep(HEADER_TIMEOUT));
+    // How long a client may take to send a request head, and how long an idle keep-alive
+    // connection is kept: the listener's, as hyper's header-read timeout in the fallback.
+    let head_timeout = conn.slot.current().config.timeouts.head_wait();
+    let slack = DEADLINE_SLACK.min(head_timeout / 8);
+    let mut timeout = pin!(tokio::time::sleep(head_timeout));
     loop {
         // The whole head must come within the timeout, counted from when waiting for it
         // began (a client trickling bytes does not extend it).
@@ -79,8 +81,8 @@ where
             }
             if !waiting {
                 waiting = true;
-                let deadline = tokio::time::Instant::now() + HEADER_TIMEOUT;
-                if timeout.deadline() + DEADLINE_SLACK < deadline {
+                let deadline = tokio::time::Instant::now() + head_timeout;
+                if timeout.deadline() + slack < deadline {
                     timeout.as_mut().reset(deadline);
                 }
             }

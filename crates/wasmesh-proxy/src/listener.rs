@@ -1,17 +1,29 @@
 //! Listening sockets and the connections they accept: plain HTTP (HTTP/1.1 and h2c), TLS
 //! (HTTP/1.1 and h2 by ALPN) and raw TCP.
+//!
+//! Every wait on a client is bounded by the listener's settings: the TLS handshake
+//! (`tls.handshakeTimeout`), a request head (`http.requestHeadersTimeout`, hyper's header
+//! timer on HTTP/1.1) and a connection with no request in flight (`http.idleTimeout`,
+//! [`idle_out`], which hyper has no setting for on HTTP/2).
 
+use bytes::Bytes;
+use http_body::{Body, Frame, SizeHint};
 use hyper::service::service_fn;
 use hyper_util::rt::TokioIo;
 use socket2::{Domain, Protocol, Socket, Type};
+use std::cell::Cell;
 use std::net::SocketAddr;
+use std::pin::Pin;
 use std::rc::Rc;
+use std::task::{Context, Poll};
 use tokio::io::{AsyncRead, AsyncWrite};
 use tokio::net::{TcpListener, TcpStream};
+use tokio::time::Instant;
 
 use crate::chain::ConnInfo;
 use crate::handler;
-use crate::snapshot::ListenerProtocol;
+use crate::metered::Metered;
+use crate::snapshot::{HttpTimeouts, ListenerProtocol};
 use crate::worker::{ConnCtx, ListenerSlot, WorkerCtx};
 
 /// Binds a listening socket that every worker can bind too (`SO_REUSEPORT`): the kernel
@@ -82,8 +94,13 @@ async fn serve(
         }
         (ListenerProtocol::Http, Some(tls)) => {
             let acceptor = tokio_rustls::TlsAcceptor::from(tls.config.clone());
+            let handshake_timeout = tls.handshake_timeout;
             drop(listener);
-            match acceptor.accept(stream).await {
+            let Ok(accepted) = tokio::time::timeout(handshake_timeout, acceptor.accept(stream)).await else {
+                tracing::debug!(%peer, timeout = ?handshake_timeout, "TLS handshake not finished in time; closing");
+                return;
+            };
+            match accepted {
                 Ok(tls_stream) => {
                     let sni = tls_stream.get_ref().1.server_name().map(str::to_string);
                     let info = ConnInfo {
@@ -106,11 +123,22 @@ where
 {
     let peer = conn.info.peer;
     let worker = conn.worker.clone();
-    let service = service_fn(move |req| handler::handle(req, conn.clone()));
+    let (http, timeouts) = {
+        let listener = conn.slot.current();
+        (listener.http.clone(), listener.config.timeouts)
+    };
+    let activity = Rc::new(Activity::new());
+    let streams = activity.clone();
+    let service = service_fn(move |req| {
+        let open = Open::new(&streams);
+        let response = handler::handle(req, conn.clone());
+        async move {
+            let response = response.await?;
+            Ok::<_, crate::error::ProxyError>(response.map(|body| Tracked { body, _open: open }))
+        }
+    });
     let mut shutdown = worker.shutdown.clone();
-    let connection = worker
-        .http
-        .serve_connection_with_upgrades(TokioIo::new(io), service);
+    let connection = http.serve_connection_with_upgrades(TokioIo::new(io), service);
     tokio::pin!(connection);
     let result = tokio::select! {
         r = connection.as_mut() => r,
@@ -120,8 +148,107 @@ where
             connection.as_mut().graceful_shutdown();
             connection.await
         }
+        () = idle_out(&activity, timeouts) => {
+            tracing::debug!(%peer, "closing a connection with no request in flight");
+            connection.as_mut().graceful_shutdown();
+            connection.await
+        }
     };
     if let Err(e) = result {
         tracing::debug!(%peer, error = %e, "connection ended with an error");
+    }
+}
+
+/// The requests (HTTP/2 streams) of one connection in flight, and since when there is none.
+struct Activity {
+    open: Cell<usize>,
+    idle_since: Cell<Instant>,
+    /// Whether a request has come yet.
+    served: Cell<bool>,
+}
+
+impl Activity {
+    fn new() -> Self {
+        Activity {
+            open: Cell::new(0),
+            idle_since: Cell::new(Instant::now()),
+            served: Cell::new(false),
+        }
+    }
+}
+
+/// One request in flight, from its head to the end (or drop) of its response body.
+struct Open(Rc<Activity>);
+
+impl Open {
+    fn new(activity: &Rc<Activity>) -> Self {
+        activity.open.set(activity.open.get() + 1);
+        activity.served.set(true);
+        Open(activity.clone())
+    }
+}
+
+impl Drop for Open {
+    fn drop(&mut self) {
+        let open = self.0.open.get() - 1;
+        self.0.open.set(open);
+        if open == 0 {
+            self.0.idle_since.set(Instant::now());
+        }
+    }
+}
+
+/// Ends when the connection has had no request in flight for the idle timeout — before its
+/// first request, for the request-headers timeout if that is shorter: on HTTP/2 a request
+/// reaches the service only with its whole header block, so a client that connects and
+/// sends nothing, or half a header block, is bounded here. The timer is moved only when it
+/// fires, not on every request.
+async fn idle_out(activity: &Activity, timeouts: HttpTimeouts) {
+    let limit = || {
+        if activity.served.get() {
+            timeouts.idle
+        } else {
+            timeouts.request_headers.min(timeouts.idle)
+        }
+    };
+    let sleep = tokio::time::sleep(limit());
+    tokio::pin!(sleep);
+    loop {
+        sleep.as_mut().await;
+        let due = if activity.open.get() > 0 {
+            Instant::now() + timeouts.idle
+        } else {
+            activity.idle_since.get() + limit()
+        };
+        if due <= Instant::now() {
+            return;
+        }
+        sleep.as_mut().reset(due);
+    }
+}
+
+/// A response body that keeps its request counted as in flight until it is done.
+struct Tracked {
+    body: Metered,
+    _open: Open,
+}
+
+impl Body for Tracked {
+    type Data = Bytes;
+    type Error = <Metered as Body>::Error;
+
+    fn poll_frame(
+        mut self: Pin<&mut Self>,
+        cx: &mut Context<'_>,
+    ) -> Poll<Option<Result<Frame<Bytes>, Self::Error>>> {
+        Pin::new(&mut self.body).poll_frame(cx)
+    }
+
+    fn is_end_stream(&self) -> bool {
+        self.body.is_end_stream()
+    }
+
+    fn size_hint(&self) -> SizeHint {
+        self.body.size_hint()
     }
 }

@@ -3,6 +3,7 @@
 
 use std::net::SocketAddr;
 use std::sync::Arc;
+use std::time::Duration;
 
 use crate::chain::ChainSpec;
 use crate::cluster::Clusters;
@@ -33,6 +34,8 @@ pub struct ListenerTls {
     pub cert_file: String,
     pub key_file: String,
     pub config: Arc<rustls::ServerConfig>,
+    /// How long a client has to finish the handshake.
+    pub handshake_timeout: Duration,
 }
 
 impl std::fmt::Debug for ListenerTls {
@@ -40,6 +43,7 @@ impl std::fmt::Debug for ListenerTls {
         f.debug_struct("ListenerTls")
             .field("cert_file", &self.cert_file)
             .field("key_file", &self.key_file)
+            .field("handshake_timeout", &self.handshake_timeout)
             .finish_non_exhaustive()
     }
 }
@@ -48,9 +52,13 @@ impl serde::Serialize for ListenerTls {
     fn serialize<S: serde::Serializer>(&self, s: S) -> Result<S::Ok, S::Error> {
         use serde::ser::SerializeStruct;
         // File names only: key material never leaves the process.
-        let mut st = s.serialize_struct("tls", 2)?;
+        let mut st = s.serialize_struct("tls", 3)?;
         st.serialize_field("certFile", &self.cert_file)?;
         st.serialize_field("keyFile", &self.key_file)?;
+        st.serialize_field(
+            "handshakeTimeout",
+            &format!("{}s", self.handshake_timeout.as_secs_f64()),
+        )?;
         st.end()
     }
 }
@@ -65,6 +73,8 @@ pub struct ListenerConfig {
     pub traffic_direction: TrafficDirection,
     #[serde(skip_serializing_if = "Option::is_none")]
     pub tls: Option<ListenerTls>,
+    /// http listeners: how long a connection may wait.
+    pub timeouts: HttpTimeouts,
     pub routes: RouteTable,
     /// http listeners: what every request must be before the first filter.
     pub http: crate::admit::RequestPolicy,
@@ -73,6 +83,37 @@ pub struct ListenerConfig {
     pub tcp_cluster: Option<usize>,
     /// The filters of this listener, in execution order.
     pub chain: Arc<ChainSpec>,
+}
+
+/// How long an http listener's connection may wait for its client (`listeners[].http`).
+#[derive(Debug, Clone, Copy, PartialEq, Eq, serde::Serialize)]
+#[serde(rename_all = "camelCase")]
+pub struct HttpTimeouts {
+    /// For a request's headers: on HTTP/1.1 from when the connection waits for a head, on
+    /// HTTP/2 for a new connection's first request.
+    #[serde(with = "crate::serde_duration")]
+    pub request_headers: Duration,
+    /// With no request in flight.
+    #[serde(with = "crate::serde_duration")]
+    pub idle: Duration,
+}
+
+impl HttpTimeouts {
+    /// How long an HTTP/1.1 connection waits for a request head. Waiting for the next head
+    /// is both idle and reading headers (hyper's header timer starts when the wait does), so
+    /// the shorter of the two bounds it.
+    pub fn head_wait(&self) -> Duration {
+        self.request_headers.min(self.idle)
+    }
+}
+
+impl Default for HttpTimeouts {
+    fn default() -> Self {
+        HttpTimeouts {
+            request_headers: wasmesh_api::proxy::ListenerHttp::DEFAULT_REQUEST_HEADERS_TIMEOUT,
+            idle: wasmesh_api::proxy::ListenerHttp::DEFAULT_IDLE_TIMEOUT,
+        }
+    }
 }
 
 /// The workload this proxy serves.

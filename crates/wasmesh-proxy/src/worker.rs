@@ -40,7 +40,9 @@ pub struct WorkerCtx {
     /// Makes the `x-request-id` of requests that arrive without one.
     pub request_ids: RequestIds,
     pub stats: WorkerStats,
-    pub http: auto::Builder<LocalExec>,
+    /// hyper's server settings common to every listener ([`WorkerListener::http`] adds
+    /// each listener's own).
+    http: auto::Builder<LocalExec>,
     /// What this worker's plugin VMs reach the outside world through.
     host: Rc<WorkerHost>,
     /// This worker's VM of each loaded plugin, by the plugin's address; a reload keeps the
@@ -55,6 +57,9 @@ pub struct WorkerCtx {
 /// A listener as one worker serves it under one snapshot.
 pub struct WorkerListener {
     pub config: Arc<ListenerConfig>,
+    /// hyper's server with this listener's timeouts; a connection keeps its own handle
+    /// (not the listener's, which would keep the snapshot alive as long as it).
+    pub http: Rc<auto::Builder<LocalExec>>,
     pub snapshot: Arc<Snapshot>,
     /// This worker's VM for each plugin filter of the chain, by filter index.
     pub vms: Vec<Option<Rc<PluginVm>>>,
@@ -110,9 +115,18 @@ struct ListenerKey {
 // === impl WorkerListener ===
 
 impl WorkerListener {
-    fn new(config: Arc<ListenerConfig>, snapshot: Arc<Snapshot>, vms: Vec<Option<Rc<PluginVm>>>) -> Self {
+    fn new(
+        config: Arc<ListenerConfig>,
+        snapshot: Arc<Snapshot>,
+        vms: Vec<Option<Rc<PluginVm>>>,
+        base: &auto::Builder<LocalExec>,
+    ) -> Self {
         let clusters = &snapshot.clusters;
+        let mut http = base.clone();
+        // hyper starts its header timer when it waits for a head, keep-alive included.
+        http.http1().header_read_timeout(config.timeouts.head_wait());
         WorkerListener {
+            http: Rc::new(http),
             vms,
             rr: (0..clusters.len()).map(|_| Cell::new(0)).collect(),
             cluster_names: clusters.iter().map(|c| Rc::from(c.name.as_str())).collect(),
@@ -293,6 +307,7 @@ fn apply(
             config.clone(),
             snapshot.clone(),
             listener_vms,
+            &worker.http,
         ));
         match bound.remove(&config.name) {
             Some(b) if b.key == key => {

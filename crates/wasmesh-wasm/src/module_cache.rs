@@ -1,9 +1,16 @@
 //! Compiled modules, cached twice: in memory by sha256 (one `Module` shared by every
 //! plugin using those bytes) and on disk as serialised machine code keyed by sha256 and
 //! the engine's settings, so a restart does not recompile.
+//!
+//! Compiled code on disk is machine code the proxy maps and runs, so the folder must be
+//! the proxy's own: it is created with mode 0700, and a folder owned by another user or
+//! writable by its group or others is refused (see [`private_dir`]); a file in it that is
+//! not the proxy's own is never loaded.
 
 use std::collections::HashMap;
+use std::fs::{DirBuilder, Metadata};
 use std::hash::{Hash, Hasher};
+use std::os::unix::fs::{DirBuilderExt, MetadataExt};
 use std::path::{Path, PathBuf};
 use std::sync::Mutex;
 
@@ -38,7 +45,7 @@ pub struct ModuleCache {
 impl ModuleCache {
     pub fn new(engine: &Engine, dir: Option<PathBuf>) -> Result<Self, WasmError> {
         if let Some(dir) = &dir {
-            std::fs::create_dir_all(dir).map_err(|source| WasmError::Cache {
+            private_dir(dir).map_err(|source| WasmError::Cache {
                 path: dir.clone(),
                 source,
             })?;
@@ -117,13 +124,18 @@ impl ModuleCache {
 
     fn load_from_disk(&self, engine: &Engine, digest: &str) -> Option<Module> {
         let path = self.path(digest)?;
-        if !path.is_file() {
+        let meta = std::fs::symlink_metadata(&path).ok()?;
+        if let Err(why) = private_file(&meta) {
+            // Only this user can write the folder; a file it did not write is not run.
+            tracing::warn!(path = %path.display(), "ignoring a compiled-code cache entry: {why}");
+            let _ = std::fs::remove_file(&path);
             return None;
         }
         // SAFETY: the file was written by `store_on_disk` of this host with an engine of the
         // same settings (the key is part of the name); wasmtime checks the header and the
-        // engine compatibility again and refuses a mismatch. The cache folder belongs to
-        // the proxy, not to plugins.
+        // engine compatibility again and refuses a mismatch. The cache folder and the file
+        // belong to the proxy's user and no one else can write them (checked in `new` and
+        // above), and plugins have no access to them.
         #[allow(unsafe_code)]
         let loaded = unsafe { Module::deserialize_file(engine, &path) };
         match loaded {
@@ -149,6 +161,59 @@ impl ModuleCache {
             evict_oldest(dir, MAX_DISK_ENTRIES);
         }
     }
+}
+
+/// Creates `dir` (and missing parents) with mode 0700, and refuses it unless it is
+/// private: owned by this process's effective user and not writable by group or others.
+/// The error says what is wrong and how to fix it.
+pub fn private_dir(dir: &Path) -> std::io::Result<()> {
+    DirBuilder::new().recursive(true).mode(0o700).create(dir)?;
+    let meta = std::fs::metadata(dir)?;
+    if !meta.is_dir() {
+        return Err(refused("not a directory; choose another --cache-dir".into()));
+    }
+    let me = rustix::process::geteuid().as_raw();
+    if meta.uid() != me {
+        return Err(refused(format!(
+            "owned by uid {}, not by the proxy's user (uid {me}), who could not trust what it finds \
+             there; choose another --cache-dir",
+            meta.uid()
+        )));
+    }
+    if meta.mode() & 0o022 != 0 {
+        return Err(refused(format!(
+            "mode {:04o} lets its group or others write to it, and put compiled code there that \
+             the proxy would run; run `chmod 700 {}` or choose another --cache-dir",
+            meta.mode() & 0o7777,
+            dir.display()
+        )));
+    }
+    Ok(())
+}
+
+/// A cache file the proxy may trust: a plain file of its own user that group and others
+/// cannot write.
+fn private_file(meta: &Metadata) -> Result<(), String> {
+    let me = rustix::process::geteuid().as_raw();
+    if !meta.is_file() {
+        Err("not a plain file".into())
+    } else if meta.uid() != me {
+        Err(format!(
+            "owned by uid {}, not by the proxy's user (uid {me})",
+            meta.uid()
+        ))
+    } else if meta.mode() & 0o022 != 0 {
+        Err(format!(
+            "mode {:04o} lets group or others write to it",
+            meta.mode() & 0o7777
+        ))
+    } else {
+        Ok(())
+    }
+}
+
+fn refused(why: String) -> std::io::Error {
+    std::io::Error::new(std::io::ErrorKind::PermissionDenied, why)
 }
 
 /// Most compiled modules kept on disk; the least recently written go first.
@@ -181,6 +246,121 @@ fn write_atomically(path: &Path, bytes: &[u8]) -> std::io::Result<()> {
 #[cfg(test)]
 mod tests {
     use super::*;
+    use std::os::unix::fs::PermissionsExt;
+
+    /// An engine like the host's (this wasmtime has no GC collector).
+    fn engine() -> Engine {
+        let mut config = wasmtime::Config::new();
+        config.wasm_gc(false).wasm_exceptions(false).gc_support(false);
+        Engine::new(&config).unwrap()
+    }
+
+    fn chmod(path: &Path, mode: u32) {
+        std::fs::set_permissions(path, std::fs::Permissions::from_mode(mode)).unwrap();
+    }
+
+    fn mode(path: &Path) -> u32 {
+        std::fs::metadata(path).unwrap().mode() & 0o7777
+    }
+
+    /// A directory another user owns: as root a fresh one given to uid 65534 (nobody),
+    /// else `/`, which root owns. Never a directory of this user, so the owner check is
+    /// tested either way.
+    fn foreign_dir(base: &Path) -> PathBuf {
+        let dir = if rustix::process::geteuid().is_root() {
+            let dir = base.join("foreign");
+            std::fs::create_dir(&dir).unwrap();
+            chmod(&dir, 0o700);
+            std::os::unix::fs::chown(&dir, Some(65534), Some(65534)).unwrap();
+            dir
+        } else {
+            PathBuf::from("/")
+        };
+        let owner = std::fs::metadata(&dir).unwrap().uid();
+        assert_ne!(
+            owner,
+            rustix::process::geteuid().as_raw(),
+            "{} must be another user's",
+            dir.display()
+        );
+        dir
+    }
+
+    #[test]
+    fn the_cache_folder_is_created_private_and_refused_when_others_can_write() {
+        let engine = engine();
+        let base = tempfile::tempdir().unwrap();
+        let dir = base.path().join("cache/compiled");
+        ModuleCache::new(&engine, Some(dir.clone())).unwrap();
+        assert_eq!(mode(&dir), 0o700);
+        assert_eq!(mode(&base.path().join("cache")), 0o700);
+
+        chmod(&dir, 0o755);
+        ModuleCache::new(&engine, Some(dir.clone())).expect("readable by others is fine");
+        for bad in [0o777, 0o720, 0o702] {
+            chmod(&dir, bad);
+            let error = ModuleCache::new(&engine, Some(dir.clone()))
+                .err()
+                .expect("refused");
+            assert_eq!(
+                error.to_string(),
+                format!(
+                    "compiled-code cache {0}: mode {bad:04o} lets its group or others write to it, and put \
+                     compiled code there that the proxy would run; run `chmod 700 {0}` or choose another \
+                     --cache-dir",
+                    dir.display()
+                )
+            );
+        }
+    }
+
+    #[test]
+    fn a_cache_folder_of_another_user_is_refused() {
+        let base = tempfile::tempdir().unwrap();
+        let foreign = foreign_dir(base.path());
+        let error = ModuleCache::new(&engine(), Some(foreign.clone()))
+            .err()
+            .expect("refused");
+        let owner = std::fs::metadata(&foreign).unwrap().uid();
+        assert_eq!(
+            error.to_string(),
+            format!(
+                "compiled-code cache {}: owned by uid {owner}, not by the proxy's user (uid {}), who could \
+                 not trust what it finds there; choose another --cache-dir",
+                foreign.display(),
+                rustix::process::geteuid().as_raw()
+            )
+        );
+    }
+
+    #[test]
+    fn compiled_code_that_others_could_have_written_is_not_loaded() {
+        let engine = engine();
+        let dir = tempfile::tempdir().unwrap();
+        let bytes = wat::parse_str("(module (func (export \"f\")))").unwrap();
+        let digest = sha256_hex(&bytes);
+        let load = || {
+            let cache = ModuleCache::new(&engine, Some(dir.path().to_path_buf())).unwrap();
+            cache.get_or_compile(&engine, "p", &digest, &bytes).unwrap().1
+        };
+        assert_eq!(load(), CacheHit::Compiled);
+        assert_eq!(load(), CacheHit::Disk, "the proxy's own entry is used");
+        let entry = ModuleCache::new(&engine, Some(dir.path().to_path_buf()))
+            .unwrap()
+            .path(&digest)
+            .unwrap();
+
+        chmod(&entry, 0o666);
+        assert_eq!(load(), CacheHit::Compiled, "a file others can write is not run");
+        assert_eq!(load(), CacheHit::Disk, "and is replaced by the proxy's own");
+
+        if rustix::process::geteuid().is_root() {
+            std::os::unix::fs::chown(&entry, Some(65534), Some(65534)).unwrap();
+            assert_eq!(load(), CacheHit::Compiled, "a file of another user is not run");
+        } else {
+            eprintln!("SKIPPED the file-owner part: only root can give a file to another user");
+        }
+    }
 
     #[test]
     fn the_disk_cache_keeps_the_newest_entries() {

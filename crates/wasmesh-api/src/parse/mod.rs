@@ -6,7 +6,13 @@
 //! (to know what it is and which resource it names even when it is broken), and the typed
 //! read (unknown fields, wrong types, unknown enum values). Then [`crate::validate`] checks
 //! the API's rules.
+//!
+//! Before any of that, the file and each document are held to [`MAX_FILE_BYTES`] and
+//! [`MAX_DEPTH`] (see [`bounds`]): every source (`wasmesh validate`, the config directory,
+//! any later one) goes through here, so none can hand the YAML parser a document that
+//! costs it seconds.
 
+mod bounds;
 mod dupcheck;
 mod list;
 mod locate;
@@ -50,9 +56,15 @@ impl Format {
 /// A document of a file: valid, or rejected with its errors.
 pub type Parsed = Result<Document, Box<DocumentError>>;
 
+pub use bounds::{MAX_DEPTH, MAX_FILE_BYTES};
+
 /// Parses and validates every document of `text`; `file` is how errors name the file.
-/// Empty documents (only comments or blank lines) are skipped and not counted.
+/// Empty documents (only comments or blank lines) are skipped and not counted. A file
+/// larger than [`MAX_FILE_BYTES`] is one rejected document that names no resource.
 pub fn parse(file: &str, text: &str, format: Format) -> Vec<Parsed> {
+    if text.len() > MAX_FILE_BYTES {
+        return vec![Err(too_large(file, text.len()))];
+    }
     split::split(text, format)
         .into_iter()
         .enumerate()
@@ -87,7 +99,51 @@ struct HeaderMeta {
     namespace: Option<serde_json::Value>,
 }
 
+/// The whole file refused: it is not read at all, so it names no resource (the config
+/// directory keeps every resource the file held before).
+fn too_large(file: &str, size: usize) -> Box<DocumentError> {
+    let origin = Origin {
+        file: file.to_string(),
+        document: 1,
+        line: 1,
+    };
+    let message = format!(
+        "the file is {size} bytes, over the limit of {MAX_FILE_BYTES} bytes ({} MiB) per file; \
+         split its documents into several files",
+        MAX_FILE_BYTES >> 20
+    );
+    Box::new(DocumentError {
+        origin: origin.clone(),
+        key: None,
+        span: 0..size,
+        errors: vec![Error {
+            origin,
+            line: 1,
+            path: String::new(),
+            kind: ErrorKind::Rule(message),
+        }],
+    })
+}
+
 fn parse_document(origin: Origin, chunk: &Chunk, format: Format) -> Vec<Parsed> {
+    // Before any read: deserialising a deep document is what costs (see `bounds`).
+    if let Some(line) = bounds::too_deep(&chunk.text, format, MAX_DEPTH) {
+        let message = format!(
+            "mappings and sequences nest deeper than the limit of {MAX_DEPTH} levels; \
+             flatten the document"
+        );
+        return vec![Err(Box::new(DocumentError {
+            origin: origin.clone(),
+            key: None,
+            span: chunk.span.clone(),
+            errors: vec![Error {
+                line: chunk.first_line + line - 1,
+                origin,
+                path: String::new(),
+                kind: ErrorKind::Rule(message),
+            }],
+        }))];
+    }
     if chunk.text.contains("List") {
         if let Some(items) = list::parse_list(&origin, chunk, format) {
             return items;

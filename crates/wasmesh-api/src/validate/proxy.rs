@@ -53,6 +53,23 @@ pub(super) fn check(proxy: &Proxy, out: &mut Vec<FieldError>) {
                 ));
             }
         }
+        let timeouts = [
+            (
+                "tls.handshakeTimeout",
+                l.tls.as_ref().and_then(|t| t.handshake_timeout),
+            ),
+            ("http.requestHeadersTimeout", l.http.request_headers_timeout),
+            ("http.idleTimeout", l.http.idle_timeout),
+        ];
+        for (field, value) in timeouts {
+            if value.is_some_and(|d| d.is_zero()) {
+                out.push(FieldError::invalid_value(
+                    format!("{at}.{field}"),
+                    "0s",
+                    "must be longer than zero (unset: the default)",
+                ));
+            }
+        }
         match l.protocol {
             ListenerProtocol::Tcp => {
                 if !l.routes.is_empty() {

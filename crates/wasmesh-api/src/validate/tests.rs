@@ -515,6 +515,22 @@ fn proxy_rules() {
                 "listeners: [{name: h, address: 127.0.0.1:1, routes: [{match: {prefix: /}, cluster: backend, timeout: 15}]}]",
                 Some(("spec.listeners[0].routes[0].timeout", "not a duration")),
             ),
+            (
+                "listeners: [{name: h, address: 127.0.0.1:1, tls: {certFile: c, keyFile: k, handshakeTimeout: 0s}}]",
+                Some(("spec.listeners[0].tls.handshakeTimeout", "0s is not allowed: must be longer than zero")),
+            ),
+            (
+                "listeners: [{name: h, address: 127.0.0.1:1, http: {requestHeadersTimeout: 0ms}}]",
+                Some(("spec.listeners[0].http.requestHeadersTimeout", "longer than zero")),
+            ),
+            (
+                "listeners: [{name: h, address: 127.0.0.1:1, http: {idleTimeout: 0s}}]",
+                Some(("spec.listeners[0].http.idleTimeout", "longer than zero")),
+            ),
+            (
+                "listeners: [{name: h, address: 127.0.0.1:1, tls: {certFile: c, keyFile: k, handshakeTimeout: 300ms}, http: {requestHeadersTimeout: 300ms, idleTimeout: 1s}}]",
+                None,
+            ),
         ],
     );
     check(

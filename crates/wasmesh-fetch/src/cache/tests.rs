@@ -173,3 +173,77 @@ fn a_corrupt_file_is_written_again_by_the_next_fetch() {
     cache.insert("u", entry("u", &m, now_secs()), &m).unwrap();
     assert_eq!(&cache.lookup("u").unwrap().1[..], &m[..]);
 }
+
+fn chmod(path: &Path, mode: u32) {
+    use std::os::unix::fs::PermissionsExt;
+    std::fs::set_permissions(path, std::fs::Permissions::from_mode(mode)).unwrap();
+}
+
+fn mode(path: &Path) -> u32 {
+    std::fs::metadata(path).unwrap().mode() & 0o7777
+}
+
+fn open(dir: &Path) -> Result<ModuleCache, FetchError> {
+    ModuleCache::open(dir, Duration::from_secs(3600), 1 << 20)
+}
+
+#[test]
+fn the_cache_is_created_private_and_refused_when_others_can_write() {
+    let base = tempfile::tempdir().unwrap();
+    let dir = base.path().join("cache/modules");
+    open(&dir).unwrap();
+    for made in [base.path().join("cache"), dir.clone(), dir.join("modules")] {
+        assert_eq!(mode(&made), 0o700, "{}", made.display());
+    }
+    chmod(&dir, 0o755);
+    open(&dir).expect("readable by others is fine");
+
+    chmod(&dir.join("modules"), 0o777);
+    let error = open(&dir).unwrap_err().to_string();
+    assert!(
+        error.contains("modules/modules: mode 0777 lets its group or others write to it")
+            && error.contains(&format!("run `chmod 700 {}/modules`", dir.display())),
+        "{error}"
+    );
+}
+
+#[test]
+fn a_cache_of_another_user_is_refused() {
+    let base = tempfile::tempdir().unwrap();
+    // As root a fresh folder given to uid 65534 (nobody); else `/`, which root owns: the
+    // owner check is tested either way.
+    let foreign = if rustix::process::geteuid().is_root() {
+        let dir = base.path().join("foreign");
+        std::fs::create_dir(&dir).unwrap();
+        chmod(&dir, 0o700);
+        std::os::unix::fs::chown(&dir, Some(65534), Some(65534)).unwrap();
+        dir
+    } else {
+        PathBuf::from("/")
+    };
+    let owner = std::fs::metadata(&foreign).unwrap().uid();
+    let me = rustix::process::geteuid().as_raw();
+    assert_ne!(owner, me, "{} must be another user's", foreign.display());
+    assert_eq!(
+        private_dir(&foreign).unwrap_err().to_string(),
+        format!(
+            "owned by uid {owner}, not by the proxy's user (uid {me}), who could not trust what it finds \
+             there; choose another --cache-dir"
+        )
+    );
+}
+
+#[test]
+fn an_index_others_could_have_written_is_not_read() {
+    let dir = tempfile::tempdir().unwrap();
+    let module = b"\0asm\x01\0\0\0".to_vec();
+    let key = key_of("http://a/x.wasm");
+    open(dir.path())
+        .unwrap()
+        .insert(&key, entry("http://a/x.wasm", &module, now_secs()), &module)
+        .unwrap();
+    assert!(open(dir.path()).unwrap().lookup(&key).is_some());
+
+    chmod(&dir.path().join("index.json"), 0o666);
+    assert!(open(dir.path()).unwrap().lookup(&key).is_none());
+}

@@ -1,10 +1,15 @@
 //! What plugins reach through the host on one worker: `http_call` and gRPC calls to the
 //! proxy's clusters (over the worker's own upstream pool), and worker-wide properties.
+//!
+//! An answer is read whole before the plugin sees it, so its body is bounded
+//! ([`MAX_CALL_ANSWER_BYTES`]): past it the call fails — the plugin gets an empty answer to
+//! `http_call`, `RESOURCE_EXHAUSTED` to `grpc_call` — and the connection is dropped; the
+//! proxy's memory does not follow the upstream's answer.
 
 use bytes::{Buf, BufMut, Bytes, BytesMut};
 use futures::future::LocalBoxFuture;
 use http::{header, HeaderValue, Method, Request, Uri};
-use http_body_util::BodyExt;
+use http_body_util::{BodyExt, Limited};
 use std::cell::{Cell, RefCell};
 use std::rc::Rc;
 use std::sync::Arc;
@@ -18,6 +23,35 @@ use crate::body::ProxyBody;
 use crate::cluster::{Cluster, ClusterProtocol, Clusters, Endpoint};
 use crate::forward;
 use crate::upstream::{Target, UpstreamPool};
+
+/// The largest answer body of an `http_call` or `grpc_call`. Envoy's async client buffers
+/// the whole answer too; 4 MiB is gRPC's default receive limit, and far more than an
+/// authorization service or a token endpoint answers.
+pub const MAX_CALL_ANSWER_BYTES: usize = 4 << 20;
+
+/// gRPC's status for a message over the receive limit.
+const GRPC_RESOURCE_EXHAUSTED: u32 = 8;
+
+/// Why a call's answer was not delivered.
+enum Unanswered {
+    /// No answer: connection, protocol or timeout.
+    Call(CallError),
+    /// The answer's body passed [`MAX_CALL_ANSWER_BYTES`].
+    TooLarge,
+}
+
+impl From<CallError> for Unanswered {
+    fn from(e: CallError) -> Self {
+        Unanswered::Call(e)
+    }
+}
+
+fn too_large() -> String {
+    format!(
+        "the answer's body is larger than {} MiB, the limit of a plugin's call",
+        MAX_CALL_ANSWER_BYTES >> 20
+    )
+}
 
 /// One worker's [`Host`].
 pub struct WorkerHost {
@@ -60,14 +94,16 @@ impl WorkerHost {
     }
 }
 
-/// Sends one request to a cluster and reads the whole answer.
+/// Sends one request to a cluster and reads the whole answer, up to
+/// [`MAX_CALL_ANSWER_BYTES`] of body (past it the answer is dropped unread, and with it the
+/// connection).
 async fn call(
     pool: Rc<UpstreamPool>,
     cluster: Arc<Cluster>,
     endpoint: Endpoint,
     mut parts: http::request::Parts,
     body: Bytes,
-) -> Result<(http::response::Parts, Bytes, http::HeaderMap), CallError> {
+) -> Result<(http::response::Parts, Bytes, http::HeaderMap), Unanswered> {
     forward::to_upstream(&mut parts, cluster.protocol, &endpoint, None);
     let req = Request::from_parts(parts, ProxyBody::full(body));
     let resp = pool
@@ -82,10 +118,17 @@ async fn call(
         .await
         .map_err(|e| CallError::Failed(e.to_string()))?;
     let (parts, body) = resp.into_parts();
-    let collected = body
+    let collected = Limited::new(body, MAX_CALL_ANSWER_BYTES)
         .collect()
         .await
-        .map_err(|e| CallError::Failed(format!("reading the answer: {e}")))?;
+        .map_err(|e| {
+            if e.is::<http_body_util::LengthLimitError>() {
+                tracing::warn!(cluster = %cluster.name, "a plugin's call failed: {}", too_large());
+                Unanswered::TooLarge
+            } else {
+                Unanswered::Call(CallError::Failed(format!("reading the answer: {e}")))
+            }
+        })?;
     let trailers = collected.trailers().cloned().unwrap_or_default();
     Ok((parts, collected.to_bytes(), trailers))
 }
@@ -104,8 +147,12 @@ impl Host for WorkerHost {
         Ok(Box::pin(async move {
             let answer = tokio::time::timeout(timeout, call(pool, cluster, endpoint, parts, body))
                 .await
-                .map_err(|_| CallError::Timeout)??;
-            let (parts, body, trailers) = answer;
+                .map_err(|_| CallError::Timeout)?;
+            // A failed call reaches the plugin as an answer with nothing in it.
+            let (parts, body, trailers) = answer.map_err(|e| match e {
+                Unanswered::Call(e) => e,
+                Unanswered::TooLarge => CallError::Failed(too_large()),
+            })?;
             let mut headers = WasmHeaders::new();
             headers.add(":status", Bytes::from(parts.status.as_str().to_owned()));
             for (k, v) in &parts.headers {
@@ -159,10 +206,21 @@ impl Host for WorkerHost {
         framed.put_slice(&request.message);
         let timeout = request.timeout;
         Ok(Box::pin(async move {
-            let (parts, body, trailers) =
-                tokio::time::timeout(timeout, call(pool, cluster, endpoint, parts, framed.freeze()))
-                    .await
-                    .map_err(|_| CallError::Timeout)??;
+            let answer = tokio::time::timeout(timeout, call(pool, cluster, endpoint, parts, framed.freeze()))
+                .await
+                .map_err(|_| CallError::Timeout)?;
+            let (parts, body, trailers) = match answer {
+                Ok(answer) => answer,
+                Err(Unanswered::Call(e)) => return Err(e),
+                // As gRPC clients answer a message over their receive limit.
+                Err(Unanswered::TooLarge) => {
+                    return Ok(GrpcCallResponse {
+                        status: GRPC_RESOURCE_EXHAUSTED,
+                        status_message: Some(too_large()),
+                        ..Default::default()
+                    })
+                }
+            };
             // A trailers-only answer carries grpc-status in the headers.
             let status_from = |m: &http::HeaderMap| {
                 m.get("grpc-status")

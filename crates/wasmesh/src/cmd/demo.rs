@@ -67,7 +67,7 @@ pub fn run(args: Args) -> anyhow::Result<ExitCode> {
         workers: 1,
         drain_timeout: Duration::from_secs(1),
         // The proxy's default cache: a second run of the demo does not compile again.
-        cache_dir: None,
+        cache_dir: Some(super::proxy::cache_dir(None)?),
     };
     let proxy = std::thread::Builder::new()
         .name("proxy".into())

@@ -28,7 +28,9 @@ pub struct Args {
     /// How long in-flight requests may take to finish after SIGTERM/SIGINT, like `10s`.
     #[arg(long, value_name = "DURATION", default_value = "10s", value_parser = parse_duration)]
     drain_timeout: Duration,
-    /// Where fetched modules and compiled code are cached.
+    /// Where fetched modules and compiled code are cached (default:
+    /// $XDG_CACHE_HOME/wasmesh, else $HOME/.cache/wasmesh). Created with mode 0700; the
+    /// proxy refuses a directory of another user or one its group or others can write to.
     #[arg(long, value_name = "DIR")]
     cache_dir: Option<PathBuf>,
 }
@@ -50,6 +52,7 @@ pub fn run(args: Args) -> anyhow::Result<ExitCode> {
         )
         .with_writer(std::io::stderr)
         .try_init();
+    let cache_dir = cache_dir(args.cache_dir)?;
     wasmesh_proxy::run(wasmesh_proxy::Options {
         config_dir: args.config,
         workload: Workload {
@@ -60,7 +63,84 @@ pub fn run(args: Args) -> anyhow::Result<ExitCode> {
         root_namespace: args.root_namespace,
         workers: args.workers,
         drain_timeout: args.drain_timeout,
-        cache_dir: args.cache_dir,
+        cache_dir: Some(cache_dir),
     })?;
     Ok(ExitCode::SUCCESS)
+}
+
+/// The cache directory of `--cache-dir` (or the user's default), created with mode 0700
+/// and checked to be the proxy's own: compiled code found there is run, so a directory
+/// that another user owns or can write to is refused, with how to fix it.
+pub(crate) fn cache_dir(flag: Option<PathBuf>) -> anyhow::Result<PathBuf> {
+    let dir = match flag {
+        Some(dir) => dir,
+        None => default_cache_dir(|name| std::env::var_os(name)).context(
+            "no cache directory: neither XDG_CACHE_HOME nor HOME is set to an absolute path; \
+             choose one with --cache-dir",
+        )?,
+    };
+    wasmesh_fetch::private_dir(&dir).with_context(|| format!("cache directory {}", dir.display()))?;
+    Ok(dir)
+}
+
+/// `$XDG_CACHE_HOME/wasmesh`, else `$HOME/.cache/wasmesh` (the XDG base directory rules:
+/// a relative or empty value is ignored). Per user, unlike a folder in the shared /tmp.
+fn default_cache_dir(var: impl Fn(&str) -> Option<std::ffi::OsString>) -> Option<PathBuf> {
+    let absolute = |name: &str| var(name).map(PathBuf::from).filter(|p| p.is_absolute());
+    absolute("XDG_CACHE_HOME")
+        .or_else(|| absolute("HOME").map(|home| home.join(".cache")))
+        .map(|base| base.join("wasmesh"))
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use std::os::unix::fs::PermissionsExt;
+
+    #[test]
+    fn the_default_cache_is_per_user() {
+        fn env(pairs: &[(&str, &str)]) -> impl Fn(&str) -> Option<std::ffi::OsString> {
+            let pairs: Vec<(String, String)> = pairs
+                .iter()
+                .map(|(k, v)| (k.to_string(), v.to_string()))
+                .collect();
+            move |name| pairs.iter().find(|(k, _)| k == name).map(|(_, v)| v.into())
+        }
+        let xdg = [("XDG_CACHE_HOME", "/c"), ("HOME", "/home/u")];
+        assert_eq!(default_cache_dir(env(&xdg)), Some(PathBuf::from("/c/wasmesh")));
+        let home = [("HOME", "/home/u")];
+        assert_eq!(
+            default_cache_dir(env(&home)),
+            Some(PathBuf::from("/home/u/.cache/wasmesh"))
+        );
+        let relative = [("XDG_CACHE_HOME", "c"), ("HOME", "/home/u")];
+        assert_eq!(
+            default_cache_dir(env(&relative)),
+            Some(PathBuf::from("/home/u/.cache/wasmesh")),
+            "a relative XDG_CACHE_HOME is ignored"
+        );
+        assert_eq!(default_cache_dir(env(&[("HOME", "")])), None);
+    }
+
+    #[test]
+    fn the_cache_directory_is_created_private_and_checked() {
+        let base = tempfile::tempdir().unwrap();
+        let dir = base.path().join("a/b");
+        assert_eq!(cache_dir(Some(dir.clone())).unwrap(), dir);
+        let mode = |p: &std::path::Path| std::fs::metadata(p).unwrap().permissions().mode() & 0o777;
+        assert_eq!(mode(&dir), 0o700);
+        assert_eq!(mode(&base.path().join("a")), 0o700, "missing parents too");
+
+        std::fs::set_permissions(&dir, std::fs::Permissions::from_mode(0o770)).unwrap();
+        let error = format!("{:#}", cache_dir(Some(dir.clone())).unwrap_err());
+        assert_eq!(
+            error,
+            format!(
+                "cache directory {0}: mode 0770 lets its group or others write to it, and put modules \
+                 or compiled code there that the proxy would run; run `chmod 700 {0}` or choose \
+                 another --cache-dir",
+                dir.display()
+            )
+        );
+    }
 }
