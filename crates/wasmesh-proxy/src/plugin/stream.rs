@@ -147,6 +147,7 @@ pub async fn pump_request(
     tx: FrameSender,
 ) -> Option<Response<ProxyBody>> {
     let mut pending: Vec<BytesMut> = (0..end).map(|_| BytesMut::new()).collect();
+    let order: Vec<usize> = (0..end).collect();
     loop {
         let frame = match body.frame().await {
             None => None,
@@ -164,7 +165,14 @@ pub async fn pump_request(
             },
         };
         if trailers.is_none() {
-            match run_body(contexts, 0..end, &mut pending, data, eos, true).await {
+            let ran = if eos {
+                run_last_chunk(contexts, &order, &mut pending, data, true, true)
+                    .await
+                    .map(Some)
+            } else {
+                run_body(contexts, 0..end, &mut pending, data, false, true).await
+            };
+            match ran {
                 Ok(Some(out)) if !out.is_empty() => {
                     if tx.send(Ok(Frame::data(out))).await.is_err() {
                         return None;
@@ -177,21 +185,15 @@ pub async fn pump_request(
         if let Some(t) = trailers {
             // The body is over: what a plugin held back goes on through the filters after
             // it, in order, before the trailers (none of them may be skipped).
-            for i in 0..end {
-                if pending[i].is_empty() {
-                    continue;
-                }
-                match run_body(contexts, i..end, &mut pending, Bytes::new(), false, true).await {
-                    Ok(Some(out)) if !out.is_empty() => {
+            if let Some(first) = order.iter().position(|&i| !pending[i].is_empty()) {
+                match run_last_chunk(contexts, &order[first..], &mut pending, Bytes::new(), false, true).await
+                {
+                    Ok(out) if !out.is_empty() => {
                         let _ = tx.send(Ok(Frame::data(out))).await;
                     }
                     Ok(_) => {}
                     Err(resp) => return Some(refuse_body(tx, resp)),
                 }
-            }
-            // A filter that buffered again past the end: its data goes as it is.
-            for buf in pending.iter_mut().filter(|b| !b.is_empty()) {
-                let _ = tx.send(Ok(Frame::data(buf.split().freeze()))).await;
             }
             let mut map = headers::trailers_to_wasm(&t);
             for ctx in contexts.iter_mut().take(end).flatten() {
@@ -219,7 +221,9 @@ pub async fn pump_request(
 /// (the error reaches it after any frames already queued).
 fn refuse_body(tx: FrameSender, reply: Response<ProxyBody>) -> Response<ProxyBody> {
     tokio::task::spawn_local(async move {
-        let _ = tx.send(Err("the request body was refused by a plugin".into())).await;
+        let _ = tx
+            .send(Err("the request body was refused by a plugin".into()))
+            .await;
     });
     reply
 }
@@ -275,6 +279,35 @@ async fn run_body(
     Ok(Some(data))
 }
 
+/// Runs the last chunk of a body (`eos`, or the one before trailers) through `filters`, in
+/// that order. A filter that buffers it anyway holds the whole rest of the body: nothing more
+/// will come, so what it holds goes on to the filters after it rather than being dropped or
+/// sent past them.
+async fn run_last_chunk(
+    contexts: &mut Contexts,
+    filters: &[usize],
+    pending: &mut [BytesMut],
+    chunk: Bytes,
+    eos: bool,
+    request: bool,
+) -> Result<Bytes, Response<ProxyBody>> {
+    let mut rest = filters;
+    let mut data = chunk;
+    loop {
+        match run_body(contexts, rest.iter().copied(), pending, data, eos, request).await? {
+            Some(out) => return Ok(out),
+            None => {
+                // Every filter before the one that buffered has passed its pending data on.
+                let Some(k) = rest.iter().position(|&i| !pending[i].is_empty()) else {
+                    return Ok(Bytes::new());
+                };
+                data = pending[rest[k]].split().freeze();
+                rest = &rest[k + 1..];
+            }
+        }
+    }
+}
+
 /// Marks a response that stands for a plugin's `proxy_close_stream`.
 #[derive(Clone, Copy, Debug)]
 pub struct Closed;
@@ -297,24 +330,9 @@ pub async fn filter_small_response(
     let trailers = collected.trailers().cloned();
     let data = collected.to_bytes();
     let mut pending: Vec<BytesMut> = (0..end).map(|_| BytesMut::new()).collect();
-    let data = match run_body(
-        contexts,
-        (0..end).rev(),
-        &mut pending,
-        data,
-        trailers.is_none(),
-        false,
-    )
-    .await
-    {
-        Ok(Some(data)) => data,
-        // Buffering on the last chunk keeps what the plugin holds.
-        Ok(None) => pending
-            .iter_mut()
-            .rev()
-            .find(|b| !b.is_empty())
-            .map(|b| b.split().freeze())
-            .unwrap_or_default(),
+    let order: Vec<usize> = (0..end).rev().collect();
+    let data = match run_last_chunk(contexts, &order, &mut pending, data, trailers.is_none(), false).await {
+        Ok(data) => data,
         Err(_) => return Err("a plugin refused the response body".into()),
     };
     let trailers = match trailers {
@@ -347,6 +365,7 @@ pub fn pump_response(mut contexts: Contexts, end: usize, mut body: ProxyBody) ->
     let (tx, rx) = mpsc::channel(4);
     tokio::task::spawn_local(async move {
         let mut pending: Vec<BytesMut> = (0..end).map(|_| BytesMut::new()).collect();
+        let order: Vec<usize> = (0..end).rev().collect();
         loop {
             let frame = match body.frame().await {
                 None => None,
@@ -364,14 +383,39 @@ pub fn pump_response(mut contexts: Contexts, end: usize, mut body: ProxyBody) ->
                 },
             };
             if let Some(t) = trailers {
-                for buf in pending.iter_mut().rev().filter(|b| !b.is_empty()) {
-                    let _ = tx.send(Ok(Frame::data(buf.split().freeze()))).await;
+                if let Some(first) = order.iter().position(|&i| !pending[i].is_empty()) {
+                    match run_last_chunk(
+                        &mut contexts,
+                        &order[first..],
+                        &mut pending,
+                        Bytes::new(),
+                        false,
+                        false,
+                    )
+                    .await
+                    {
+                        Ok(out) if !out.is_empty() => {
+                            let _ = tx.send(Ok(Frame::data(out))).await;
+                        }
+                        Ok(_) => {}
+                        Err(_) => {
+                            let _ = tx.send(Err("response body refused by a plugin".into())).await;
+                            return;
+                        }
+                    }
                 }
                 let trailers = response_trailers(&mut contexts, end, &t).await;
                 let _ = tx.send(Ok(Frame::trailers(trailers))).await;
                 return;
             }
-            match run_body(&mut contexts, (0..end).rev(), &mut pending, data, eos, false).await {
+            let ran = if eos {
+                run_last_chunk(&mut contexts, &order, &mut pending, data, true, false)
+                    .await
+                    .map(Some)
+            } else {
+                run_body(&mut contexts, (0..end).rev(), &mut pending, data, false, false).await
+            };
+            match ran {
                 Ok(Some(out)) if !out.is_empty() => {
                     if tx.send(Ok(Frame::data(out))).await.is_err() {
                         return;
