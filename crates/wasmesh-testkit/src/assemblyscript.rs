@@ -12,7 +12,7 @@ use std::sync::OnceLock;
 use crate::repo_root;
 
 /// The built AssemblyScript plugin, or `Err(reason)` when it cannot be built here because
-/// `npm` is not installed (callers skip their test and print the reason). Any other build
+/// `npm` is not installed (callers fail, saying so). Any other build
 /// failure panics with npm's output.
 pub fn assemblyscript_plugin() -> Result<PathBuf, String> {
     static BUILT: OnceLock<Result<PathBuf, String>> = OnceLock::new();
