@@ -109,7 +109,10 @@ fn raw(addr: SocketAddr, bytes: &[u8]) -> Raw {
         .get(9..12)
         .and_then(|s| s.parse().ok())
         .unwrap_or_else(|| panic!("no status line in {text:?}"));
-    let body = text.split_once("\r\n\r\n").map(|(_, b)| b.to_string()).unwrap_or_default();
+    let body = text
+        .split_once("\r\n\r\n")
+        .map(|(_, b)| b.to_string())
+        .unwrap_or_default();
     Raw { status, body }
 }
 
@@ -122,7 +125,11 @@ fn refused(s: &Setup, addr: SocketAddr, request: &str) -> u16 {
     let before = s.echo.requests.load(Ordering::SeqCst);
     let r = raw(addr, request.as_bytes());
     assert_ne!(r.status, 200, "{request:?} was forwarded: {}", r.body);
-    assert_eq!(s.echo.requests.load(Ordering::SeqCst), before, "{request:?} reached the upstream");
+    assert_eq!(
+        s.echo.requests.load(Ordering::SeqCst),
+        before,
+        "{request:?} reached the upstream"
+    );
     r.status
 }
 
@@ -135,7 +142,10 @@ fn denied_paths_stay_denied_however_they_are_spelled_and_the_upstream_gets_the_n
     let s = setup();
     // Controls: the plain path is denied, another passes.
     assert_eq!(refused(&s, s.base, &get("/admin", "Host: a\r\n")), 403);
-    assert_eq!(raw(s.base, get("/public", "Host: a\r\n").as_bytes()).upstream()["path"], "/public");
+    assert_eq!(
+        raw(s.base, get("/public", "Host: a\r\n").as_bytes()).upstream()["path"],
+        "/public"
+    );
     for spelling in [
         "/public/../admin",
         "/public/%2e%2e/admin",
@@ -148,15 +158,28 @@ fn denied_paths_stay_denied_however_they_are_spelled_and_the_upstream_gets_the_n
         assert!(status == 403 || status == 400, "{spelling}: {status}");
     }
     // What the upstream receives is the normalized path, the query as sent.
-    let got = raw(s.base, get("/a/../public/./%41?q=/../admin", "Host: a\r\n").as_bytes()).upstream();
+    let got = raw(
+        s.base,
+        get("/a/../public/./%41?q=/../admin", "Host: a\r\n").as_bytes(),
+    )
+    .upstream();
     assert_eq!(got["uri"], "/public/A?q=/../admin");
     // BASE keeps an encoded slash; DECODE_AND_MERGE_SLASHES decodes and merges it.
     let got = raw(s.base, get("/public%2f..%2fadmin", "Host: a\r\n").as_bytes()).upstream();
     assert_eq!(got["path"], "/public%2F..%2Fadmin");
-    assert_eq!(refused(&s, s.strict, &get("/public%2f..%2fadmin", "Host: a\r\n")), 403);
+    assert_eq!(
+        refused(&s, s.strict, &get("/public%2f..%2fadmin", "Host: a\r\n")),
+        403
+    );
     assert_eq!(refused(&s, s.strict, &get("//admin", "Host: a\r\n")), 403);
-    assert_eq!(refused(&s, s.strict, &get("/public/..%2f../admin", "Host: a\r\n")), 403);
-    assert_eq!(raw(s.strict, get("/p//q%2F%2Fr", "Host: a\r\n").as_bytes()).upstream()["path"], "/p/q/r");
+    assert_eq!(
+        refused(&s, s.strict, &get("/public/..%2f../admin", "Host: a\r\n")),
+        403
+    );
+    assert_eq!(
+        raw(s.strict, get("/p//q%2F%2Fr", "Host: a\r\n").as_bytes()).upstream()["path"],
+        "/p/q/r"
+    );
     // Paths that cannot be normalized safely.
     for bad in ["/x%00y", "/x%zz", "/x%2"] {
         assert_eq!(refused(&s, s.base, &get(bad, "Host: a\r\n")), 400, "{bad}");
@@ -172,10 +195,18 @@ fn the_host_that_authz_sees_is_the_host_the_upstream_gets() {
     assert_eq!(refused(&s, s.base, &get("/", "Host: admin.internal\r\n")), 403);
     // Absolute form: the URI's authority wins over Host, for authz and for the upstream.
     assert_eq!(
-        refused(&s, s.base, &get("http://admin.internal/", "Host: public.example\r\n")),
+        refused(
+            &s,
+            s.base,
+            &get("http://admin.internal/", "Host: public.example\r\n")
+        ),
         403
     );
-    let got = raw(s.base, get("http://public.example/x/../y", "Host: admin.internal\r\n").as_bytes()).upstream();
+    let got = raw(
+        s.base,
+        get("http://public.example/x/../y", "Host: admin.internal\r\n").as_bytes(),
+    )
+    .upstream();
     assert_eq!(got["headers"]["host"], "public.example");
     assert_eq!(got["uri"], "/y");
     // One valid Host, or 400.
@@ -195,10 +226,22 @@ fn the_host_that_authz_sees_is_the_host_the_upstream_gets() {
 #[test]
 fn only_websocket_upgrades_pass_and_h2c_never_switches() {
     let s = setup();
-    let upgrade = |protocol: &str| get("/", &format!("Host: a\r\nConnection: Upgrade\r\nUpgrade: {protocol}\r\n"));
+    let upgrade = |protocol: &str| {
+        get(
+            "/",
+            &format!("Host: a\r\nConnection: Upgrade\r\nUpgrade: {protocol}\r\n"),
+        )
+    };
     assert_eq!(refused(&s, s.base, &upgrade("foo/1")), 403);
     assert_eq!(refused(&s, s.base, &upgrade("websocket, foo")), 403);
-    assert_eq!(refused(&s, s.base, "CONNECT admin.internal:80 HTTP/1.1\r\nHost: admin.internal:80\r\n\r\n"), 403);
+    assert_eq!(
+        refused(
+            &s,
+            s.base,
+            "CONNECT admin.internal:80 HTTP/1.1\r\nHost: admin.internal:80\r\n\r\n"
+        ),
+        403
+    );
     // h2c: forwarded as a plain request, without the upgrade.
     let h2c = get(
         "/public",
@@ -230,7 +273,9 @@ fn an_upstream_that_switches_protocols_unasked_is_a_protocol_error() {
             let mut conn = conn;
             let mut buf = [0u8; 4096];
             let _ = conn.read(&mut buf);
-            let _ = conn.write_all(b"HTTP/1.1 101 Switching Protocols\r\nConnection: Upgrade\r\nUpgrade: h2c\r\n\r\n");
+            let _ = conn.write_all(
+                b"HTTP/1.1 101 Switching Protocols\r\nConnection: Upgrade\r\nUpgrade: h2c\r\n\r\n",
+            );
             std::thread::sleep(Duration::from_millis(200));
         }
     });
@@ -247,7 +292,11 @@ fn an_upstream_that_switches_protocols_unasked_is_a_protocol_error() {
         let r = raw(listen, request.as_bytes());
         assert_eq!(r.status, 502, "{request:?}: {}", r.body);
         assert!(r.body.contains("upstream protocol error"), "{}", r.body);
-        assert!(!r.body.contains("127.0.0.1"), "the endpoint's address reached the client: {}", r.body);
+        assert!(
+            !r.body.contains("127.0.0.1"),
+            "the endpoint's address reached the client: {}",
+            r.body
+        );
     }
 }
 
@@ -290,9 +339,19 @@ async fn http2_requests_meet_the_same_rules() {
     assert_eq!(status, 400, "{body}");
     let (status, _) = h2(s.base, "a", "/x%00", None).await;
     assert_eq!(status, 400);
-    assert_eq!(s.echo.requests.load(Ordering::SeqCst), before, "a refused request reached the upstream");
+    assert_eq!(
+        s.echo.requests.load(Ordering::SeqCst),
+        before,
+        "a refused request reached the upstream"
+    );
     // What passes reaches the upstream normalized, with one Host: the authority.
-    let (status, body) = h2(s.base, "public.example", "/public/./x/../y?z=1", Some("PUBLIC.example")).await;
+    let (status, body) = h2(
+        s.base,
+        "public.example",
+        "/public/./x/../y?z=1",
+        Some("PUBLIC.example"),
+    )
+    .await;
     assert_eq!(status, 200, "{body}");
     let got: serde_json::Value = serde_json::from_str(&body).unwrap();
     assert_eq!(got["uri"], "/public/y?z=1");
@@ -302,8 +361,13 @@ async fn http2_requests_meet_the_same_rules() {
 #[test]
 fn a_malformed_request_body_is_the_clients_fault_and_bodies_of_any_method_are_forwarded() {
     let s = setup();
-    for bad_chunk in ["zz\r\nhello\r\n0\r\n\r\n", "5\r\nhelloXX0\r\n\r\n", "fffffffffffffffffff\r\nhello\r\n0\r\n\r\n"] {
-        let req = format!("POST /upload HTTP/1.1\r\nHost: a\r\nTransfer-Encoding: chunked\r\n\r\n{bad_chunk}");
+    for bad_chunk in [
+        "zz\r\nhello\r\n0\r\n\r\n",
+        "5\r\nhelloXX0\r\n\r\n",
+        "fffffffffffffffffff\r\nhello\r\n0\r\n\r\n",
+    ] {
+        let req =
+            format!("POST /upload HTTP/1.1\r\nHost: a\r\nTransfer-Encoding: chunked\r\n\r\n{bad_chunk}");
         let r = raw(s.base, req.as_bytes());
         assert_eq!(r.status, 400, "{bad_chunk:?}: {}", r.body);
         assert!(r.body.contains("malformed request body"), "{}", r.body);
@@ -315,7 +379,10 @@ fn a_malformed_request_body_is_the_clients_fault_and_bodies_of_any_method_are_fo
             && l.contains("response_flags=\"DPE\"")),
         "{metrics}"
     );
-    assert!(!metrics.contains("response_flags=\"UC\""), "counted as an upstream failure: {metrics}");
+    assert!(
+        !metrics.contains("response_flags=\"UC\""),
+        "counted as an upstream failure: {metrics}"
+    );
     // A body on a method that usually has none still reaches the upstream whole.
     for method in ["GET", "OPTIONS", "DELETE"] {
         let req = format!("{method} /public HTTP/1.1\r\nHost: a\r\nContent-Length: 5\r\n\r\nhello");

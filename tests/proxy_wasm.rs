@@ -482,11 +482,23 @@ fn a_body_refused_mid_stream_is_answered_at_once_and_never_completes_upstream() 
     client.read_exact(&mut reply).unwrap();
     assert_eq!(&reply, b"HTTP/1.1 413", "{}", proxy.log());
     // At once: the upstream never answers, so waiting for it would take the route timeout.
-    assert!(started.elapsed() < Duration::from_secs(2), "{:?}", started.elapsed());
-    let got = received.recv_timeout(Duration::from_secs(5)).expect("the upstream saw the request");
+    assert!(
+        started.elapsed() < Duration::from_secs(2),
+        "{:?}",
+        started.elapsed()
+    );
+    let got = received
+        .recv_timeout(Duration::from_secs(5))
+        .expect("the upstream saw the request");
     let got = String::from_utf8_lossy(&got).to_string();
     assert!(got.starts_with("POST /upload HTTP/1.1\r\n"), "{got}");
-    assert!(got.contains("first"), "the body streamed before the refusal: {got}");
+    assert!(
+        got.contains("first"),
+        "the body streamed before the refusal: {got}"
+    );
     assert!(!got.contains("second"), "{got}");
-    assert!(!got.ends_with("0\r\n\r\n"), "the upstream received a cut body as complete: {got:?}");
+    assert!(
+        !got.ends_with("0\r\n\r\n"),
+        "the upstream received a cut body as complete: {got:?}"
+    );
 }

@@ -5,7 +5,7 @@
 //!   [`DocumentError`]s naming file, document, line, field path, bad value and what is
 //!   allowed).
 //! - [`Resources`] holds the resources in force; [`resolve()`] selects and orders what
-//!   applies to one workload (`Proxy`) as ARCHITECTURE §3 says.
+//!   applies to one workload (`Proxy`) as docs/api.md says.
 //!
 //! Not here: reading directories, watching files (`wasmesh-config`), fetching modules
 //! (`wasmesh-fetch`), running plugins.

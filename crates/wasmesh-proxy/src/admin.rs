@@ -1,4 +1,4 @@
-//! The admin endpoint (ARCHITECTURE §6): `/ready`, `/stats/prometheus`, `/config_dump`,
+//! The admin endpoint (docs/architecture.md): `/ready`, `/stats/prometheus`, `/config_dump`,
 //! `/plugins`. It runs on the control thread, never on a worker.
 
 use bytes::Bytes;

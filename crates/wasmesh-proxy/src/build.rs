@@ -255,7 +255,7 @@ impl Builtins {
                     let name = p.qualified_name();
                     match plugins.get(&name) {
                         Some(Ok(w)) => Some(FilterSpec::Wasm(w.clone())),
-                        // ARCHITECTURE §4/§5: a module that can't be had is skipped under
+                        // docs/modules.md and docs/wasm-host.md: a module that can't be had is skipped under
                         // FAIL_OPEN and answers 503 naming the plugin otherwise.
                         _ if p.fail_strategy() == wasmesh_api::FailStrategy::FailOpen => None,
                         Some(Err(reason)) => Some(FilterSpec::Unavailable {

@@ -1,5 +1,5 @@
 //! Selection and order: which plugins and policies apply to one workload (a `Proxy`), and
-//! the filter chain of each of its listeners in execution order (ARCHITECTURE §3).
+//! the filter chain of each of its listeners in execution order (docs/api.md, "Which plugins apply").
 //!
 //! HTTP chain (Istio's real order):
 //!

@@ -1,4 +1,4 @@
-//! The order of plugins within the chain (ARCHITECTURE §3): phase, then priority
+//! The order of plugins within the chain (docs/api.md, "Which plugins apply"): phase, then priority
 //! descending (unset = 0, as the API reference says), then older `creationTimestamp`
 //! first, then name, then namespace.
 

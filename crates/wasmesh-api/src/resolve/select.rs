@@ -1,4 +1,4 @@
-//! Whether a resource applies to a workload, and if not, why (ARCHITECTURE §3).
+//! Whether a resource applies to a workload, and if not, why (docs/api.md, "Which plugins apply").
 
 use crate::{
     meta::ObjectMeta,

@@ -2,7 +2,7 @@
 //! chain of a workload in execution order, and why each plugin was or was not selected.
 //!
 //! `-o json` prints one listener's chain (the first http listener, or `--listener`) as the
-//! JSON array fixed by ARCHITECTURE §1.
+//! JSON array that docs/api.md describes.
 
 use anyhow::Context as _;
 use serde_json::json;
