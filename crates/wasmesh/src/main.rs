@@ -2,6 +2,7 @@
 //! its own file under `cmd/` and calls into the library crates.
 
 mod cmd;
+mod help;
 
 use clap::{Parser, Subcommand};
 use std::process::ExitCode;
@@ -13,7 +14,7 @@ static GLOBAL: mimalloc::MiMalloc = mimalloc::MiMalloc;
 
 /// Runs Proxy-Wasm plugins declared by Istio's WasmPlugin resource.
 #[derive(Parser)]
-#[command(name = "wasmesh", version, about, propagate_version = true)]
+#[command(name = "wasmesh", version = help::VERSION, about, after_help = help::AFTER_HELP, propagate_version = true)]
 struct Cli {
     #[command(subcommand)]
     command: Command,
