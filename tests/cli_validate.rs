@@ -211,3 +211,32 @@ fn standard_input_is_read_with_a_dash() {
         "{stderr}"
     );
 }
+
+#[test]
+fn several_errors_of_one_document_are_all_reported() {
+    let dir = tempfile::tempdir().unwrap();
+    let file = dir.path().join("p.yaml");
+    std::fs::write(
+        &file,
+        "apiVersion: extensions.istio.io/v1alpha1\nkind: WasmPlugin\nmetadata: {name: p, namespace: ns}\nspec:\n  url: ftp://x/y.wasm\n  priority: \"10\"\n  phase: LATE\n  pluginConfg: {}\n  type: HTTP\n  type: NETWORK\n",
+    )
+    .unwrap();
+    let run = wasmesh(&["validate", "-f", file.to_str().unwrap()]);
+    assert_eq!(run.code, 1, "{run:?}");
+    let expected = [
+        "(line 1, field at line 5): spec.url: \"ftp://x/y.wasm\" is not allowed: unsupported scheme `ftp`",
+        "(line 1, field at line 6): spec.priority: invalid type: string \"10\", expected an integer",
+        "(line 1, field at line 7): spec.phase: unknown variant `LATE`",
+        "(line 1, field at line 8): spec.pluginConfg: unknown field `pluginConfg`",
+        "(line 1, field at line 10): spec.type: duplicate key `type`",
+    ];
+    let errors: Vec<&str> = run.stderr.lines().filter(|l| l.starts_with("error: ")).collect();
+    assert_eq!(errors.len(), expected.len(), "{run:?}");
+    for (line, expected) in errors.iter().zip(expected) {
+        assert!(line.contains(expected), "`{line}` should hold `{expected}`");
+    }
+    assert!(
+        run.stdout.contains("0 valid documents, 1 invalid, in 1 file"),
+        "{run:?}"
+    );
+}

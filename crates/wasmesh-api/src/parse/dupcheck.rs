@@ -1,31 +1,50 @@
-//! A first pass over a document that reads every value and fails on a mapping with the
-//! same key twice. Typed maps (`BTreeMap`, JSON objects) would silently keep the last one.
+//! A first pass over a document that reads every value and notes each mapping that has
+//! the same key twice (typed maps, `BTreeMap` and JSON objects, would silently keep the
+//! last one). It fails only on a syntax error.
 
-use serde::de::{self, Deserialize, Deserializer, MapAccess, SeqAccess, Visitor};
-use std::{collections::HashSet, fmt};
+use serde::de::{self, DeserializeSeed, Deserializer, MapAccess, SeqAccess, Visitor};
+use std::{cell::RefCell, fmt};
 
-/// Deserializes anything; fails on duplicate keys.
-pub(crate) struct DupCheck;
+/// A key that a mapping has more than once.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub(crate) struct Duplicate {
+    /// The path of the mapping (`spec.match[0]`); empty for the document itself.
+    pub mapping: String,
+    pub key: String,
+}
 
-/// The message of a duplicate-key error starts with this, so it can be told apart.
-pub(crate) const DUPLICATE_KEY: &str = "duplicate key ";
-
-impl<'de> Deserialize<'de> for DupCheck {
-    fn deserialize<D: Deserializer<'de>>(deserializer: D) -> Result<Self, D::Error> {
-        deserializer.deserialize_any(AnyVisitor)
+impl Duplicate {
+    /// The path of the duplicated key itself.
+    pub fn path(&self) -> String {
+        if self.mapping.is_empty() {
+            self.key.clone()
+        } else {
+            format!("{}.{}", self.mapping, self.key)
+        }
     }
 }
 
-struct AnyVisitor;
+/// Reads any value at `path`, adding to `found` every duplicate key under it.
+pub(crate) struct DupCheck<'a> {
+    pub path: String,
+    pub found: &'a RefCell<Vec<Duplicate>>,
+}
+
+impl<'de> DeserializeSeed<'de> for DupCheck<'_> {
+    type Value = ();
+    fn deserialize<D: Deserializer<'de>>(self, deserializer: D) -> Result<(), D::Error> {
+        deserializer.deserialize_any(self)
+    }
+}
 
 macro_rules! accept {
     ($($name:ident: $ty:ty),*) => {
-        $(fn $name<E: de::Error>(self, _: $ty) -> Result<DupCheck, E> { Ok(DupCheck) })*
+        $(fn $name<E: de::Error>(self, _: $ty) -> Result<(), E> { Ok(()) })*
     };
 }
 
-impl<'de> Visitor<'de> for AnyVisitor {
-    type Value = DupCheck;
+impl<'de> Visitor<'de> for DupCheck<'_> {
+    type Value = ();
 
     fn expecting(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
         f.write_str("any value")
@@ -34,88 +53,113 @@ impl<'de> Visitor<'de> for AnyVisitor {
     accept!(visit_bool: bool, visit_i64: i64, visit_u64: u64, visit_i128: i128, visit_u128: u128,
             visit_f64: f64, visit_str: &str, visit_bytes: &[u8]);
 
-    fn visit_unit<E: de::Error>(self) -> Result<DupCheck, E> {
-        Ok(DupCheck)
+    fn visit_unit<E: de::Error>(self) -> Result<(), E> {
+        Ok(())
     }
 
-    fn visit_none<E: de::Error>(self) -> Result<DupCheck, E> {
-        Ok(DupCheck)
+    fn visit_none<E: de::Error>(self) -> Result<(), E> {
+        Ok(())
     }
 
-    fn visit_some<D: Deserializer<'de>>(self, d: D) -> Result<DupCheck, D::Error> {
-        DupCheck::deserialize(d)
+    fn visit_some<D: Deserializer<'de>>(self, d: D) -> Result<(), D::Error> {
+        self.deserialize(d)
     }
 
-    fn visit_newtype_struct<D: Deserializer<'de>>(self, d: D) -> Result<DupCheck, D::Error> {
-        DupCheck::deserialize(d)
+    fn visit_newtype_struct<D: Deserializer<'de>>(self, d: D) -> Result<(), D::Error> {
+        self.deserialize(d)
     }
 
-    fn visit_seq<A: SeqAccess<'de>>(self, mut seq: A) -> Result<DupCheck, A::Error> {
-        while seq.next_element::<DupCheck>()?.is_some() {}
-        Ok(DupCheck)
+    fn visit_seq<A: SeqAccess<'de>>(self, mut seq: A) -> Result<(), A::Error> {
+        let mut index = 0;
+        while seq
+            .next_element_seed(DupCheck {
+                path: format!("{}[{index}]", self.path),
+                found: self.found,
+            })?
+            .is_some()
+        {
+            index += 1;
+        }
+        Ok(())
     }
 
-    fn visit_map<A: MapAccess<'de>>(self, mut map: A) -> Result<DupCheck, A::Error> {
-        let mut seen = HashSet::new();
-        while let Some(KeyText(key)) = map.next_key()? {
+    fn visit_map<A: MapAccess<'de>>(self, mut map: A) -> Result<(), A::Error> {
+        let mut seen = std::collections::HashSet::new();
+        let key_seed = || {
+            KeyText(DupCheck {
+                path: format!("{}.?", self.path),
+                found: self.found,
+            })
+        };
+        while let Some(key) = map.next_key_seed(key_seed())? {
+            let path = match &key {
+                Some(key) if self.path.is_empty() => key.clone(),
+                Some(key) => format!("{}.{key}", self.path),
+                None => format!("{}.?", self.path),
+            };
             if let Some(key) = key {
                 if !seen.insert(key.clone()) {
-                    return Err(de::Error::custom(format!("{DUPLICATE_KEY}{key}")));
+                    self.found.borrow_mut().push(Duplicate {
+                        mapping: self.path.clone(),
+                        key,
+                    });
                 }
             }
-            map.next_value::<DupCheck>()?;
+            map.next_value_seed(DupCheck {
+                path,
+                found: self.found,
+            })?;
         }
-        Ok(DupCheck)
+        Ok(())
     }
 }
 
-/// A mapping key as text; `None` for keys that are not scalars.
-struct KeyText(Option<String>);
+/// A mapping key as text; `None` for keys that are not scalars (read like any value).
+struct KeyText<'a>(DupCheck<'a>);
 
-impl<'de> Deserialize<'de> for KeyText {
-    fn deserialize<D: Deserializer<'de>>(deserializer: D) -> Result<Self, D::Error> {
-        deserializer.deserialize_any(KeyVisitor)
+impl<'de> DeserializeSeed<'de> for KeyText<'_> {
+    type Value = Option<String>;
+    fn deserialize<D: Deserializer<'de>>(self, deserializer: D) -> Result<Option<String>, D::Error> {
+        deserializer.deserialize_any(self)
     }
 }
 
-struct KeyVisitor;
-
-impl<'de> Visitor<'de> for KeyVisitor {
-    type Value = KeyText;
+impl<'de> Visitor<'de> for KeyText<'_> {
+    type Value = Option<String>;
 
     fn expecting(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
         f.write_str("a key")
     }
 
-    fn visit_str<E: de::Error>(self, v: &str) -> Result<KeyText, E> {
-        Ok(KeyText(Some(v.to_string())))
+    fn visit_str<E: de::Error>(self, v: &str) -> Result<Option<String>, E> {
+        Ok(Some(v.to_string()))
     }
 
-    fn visit_bool<E: de::Error>(self, v: bool) -> Result<KeyText, E> {
-        Ok(KeyText(Some(v.to_string())))
+    fn visit_bool<E: de::Error>(self, v: bool) -> Result<Option<String>, E> {
+        Ok(Some(v.to_string()))
     }
 
-    fn visit_i64<E: de::Error>(self, v: i64) -> Result<KeyText, E> {
-        Ok(KeyText(Some(v.to_string())))
+    fn visit_i64<E: de::Error>(self, v: i64) -> Result<Option<String>, E> {
+        Ok(Some(v.to_string()))
     }
 
-    fn visit_u64<E: de::Error>(self, v: u64) -> Result<KeyText, E> {
-        Ok(KeyText(Some(v.to_string())))
+    fn visit_u64<E: de::Error>(self, v: u64) -> Result<Option<String>, E> {
+        Ok(Some(v.to_string()))
     }
 
-    fn visit_f64<E: de::Error>(self, v: f64) -> Result<KeyText, E> {
-        Ok(KeyText(Some(v.to_string())))
+    fn visit_f64<E: de::Error>(self, v: f64) -> Result<Option<String>, E> {
+        Ok(Some(v.to_string()))
     }
 
-    fn visit_unit<E: de::Error>(self) -> Result<KeyText, E> {
-        Ok(KeyText(Some("null".to_string())))
+    fn visit_unit<E: de::Error>(self) -> Result<Option<String>, E> {
+        Ok(Some("null".to_string()))
     }
 
-    fn visit_seq<A: SeqAccess<'de>>(self, seq: A) -> Result<KeyText, A::Error> {
-        AnyVisitor.visit_seq(seq).map(|_| KeyText(None))
+    fn visit_seq<A: SeqAccess<'de>>(self, seq: A) -> Result<Option<String>, A::Error> {
+        self.0.visit_seq(seq).map(|_| None)
     }
 
-    fn visit_map<A: MapAccess<'de>>(self, map: A) -> Result<KeyText, A::Error> {
-        AnyVisitor.visit_map(map).map(|_| KeyText(None))
+    fn visit_map<A: MapAccess<'de>>(self, map: A) -> Result<Option<String>, A::Error> {
+        self.0.visit_map(map).map(|_| None)
     }
 }

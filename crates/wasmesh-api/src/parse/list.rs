@@ -3,7 +3,8 @@
 //! errors at `items[N].<field>`.
 
 use super::{
-    clean_path, dupcheck::DupCheck, error_message, locate::locate, read, typed, Chunk, Format, Header, Source,
+    clean_path, duplicates, error_message, in_text_order, locate::locate, more, read, typed, Chunk, Format,
+    Header, Source,
 };
 use crate::{
     error::{DocumentError, Error, ErrorKind, Origin},
@@ -38,7 +39,10 @@ pub(super) fn parse_list(origin: &Origin, chunk: &Chunk, format: Format) -> Opti
         "" => None,
         name => Some(Kind::from_name(name)?),
     };
-    read::<DupCheck>(chunk, format, false).ok()?;
+    // A list with a duplicate key is reported as one document, with every duplicate.
+    if !duplicates(chunk, format).ok()?.is_empty() {
+        return None;
+    }
     let reject = |errors: Vec<Error>| -> Parsed {
         Err(Box::new(DocumentError {
             origin: origin.clone(),
@@ -164,16 +168,33 @@ fn parse_item(
         return reject(key, vec![e]);
     }
     let redact = kind == Kind::Secret;
-    let typed = typed(kind, Item { value: item, redact });
+    let within = |path: &str| {
+        if path.is_empty() {
+            prefix.clone()
+        } else {
+            format!("{prefix}.{path}")
+        }
+    };
+    let typed = typed(
+        kind,
+        Item {
+            value: item.clone(),
+            redact,
+        },
+    );
     let resource = match typed {
         Ok(resource) => resource,
         Err((path, message)) => {
-            let path = if path.is_empty() {
-                prefix
-            } else {
-                format!("{prefix}.{path}")
-            };
-            return reject(key, vec![error(path, ErrorKind::Schema(message))]);
+            let mut errors = vec![error(within(&path), ErrorKind::Schema(message))];
+            let repaired = more::schema_errors(kind, item, &path, redact);
+            for rule in repaired.rule_errors() {
+                errors.push(error(within(&rule.path), rule.kind));
+            }
+            for (more, message) in repaired.errors {
+                errors.push(error(within(&more), ErrorKind::Schema(message)));
+            }
+            in_text_order(&mut errors, format);
+            return reject(key, errors);
         }
     };
     let problems = crate::validate::validate(&resource);

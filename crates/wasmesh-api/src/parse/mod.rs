@@ -16,6 +16,7 @@ mod bounds;
 mod dupcheck;
 mod list;
 mod locate;
+mod more;
 mod split;
 #[cfg(test)]
 mod tests;
@@ -25,7 +26,7 @@ use crate::{
     meta::{Kind, ResourceKey},
     resource::{Document, Resource},
 };
-use dupcheck::{DupCheck, DUPLICATE_KEY};
+use dupcheck::{DupCheck, Duplicate};
 use serde::{de::DeserializeOwned, Deserialize};
 use split::Chunk;
 use std::sync::{Arc, LazyLock};
@@ -182,22 +183,35 @@ fn parse_single(origin: Origin, chunk: &Chunk, format: Format) -> Parsed {
         text(&meta.name).map(|name| ResourceKey::new(kind, namespace, name))
     });
 
-    if let Err(raw) = read::<DupCheck>(chunk, format, false) {
-        let kind = match raw.message.strip_prefix(DUPLICATE_KEY) {
-            Some(key) => ErrorKind::DuplicateKey(key.to_string()),
-            None => ErrorKind::Syntax(raw.message.clone()),
-        };
-        let mut raw = raw;
-        if let ErrorKind::DuplicateKey(dup) = &kind {
-            raw.path = if raw.path.is_empty() {
-                dup.clone()
-            } else {
-                format!("{}.{dup}", raw.path)
-            };
-            raw.line = duplicate_line(&chunk.text, dup, raw.line).or(raw.line);
+    // Every duplicate key; a syntax error ends the reading here.
+    let duplicates = match duplicates(chunk, format) {
+        Ok(found) => found,
+        Err(raw) => {
+            let kind = ErrorKind::Syntax(raw.message.clone());
+            return Err(reject(key, vec![error_at(raw, kind)]));
         }
-        return Err(reject(key, vec![error_at(raw, kind)]));
-    }
+    };
+    let line_of = |path: &str| match format {
+        Format::Yaml => locate::locate(&chunk.text, path).map(|l| chunk.first_line + l - 1),
+        Format::Json => None,
+    };
+    let mut errors: Vec<Error> = duplicates
+        .iter()
+        .map(|d| {
+            let mapping_line = if d.mapping.is_empty() {
+                Some(1)
+            } else {
+                locate::locate(&chunk.text, &d.mapping)
+            };
+            let line = duplicate_line(&chunk.text, &d.key, mapping_line);
+            Error {
+                origin: origin.clone(),
+                line: line.map_or(origin.line, |l| chunk.first_line + l - 1),
+                path: d.path(),
+                kind: ErrorKind::DuplicateKey(d.key.clone()),
+            }
+        })
+        .collect();
 
     let simple = |path: &str, kind: ErrorKind| Error {
         origin: origin.clone(),
@@ -210,20 +224,18 @@ fn parse_single(origin: Origin, chunk: &Chunk, format: Format) -> Parsed {
         kind_name.as_deref().map(|n| (n, Kind::from_name(n))),
     ) {
         (_, Some((_, Some(kind)))) => kind,
+        // Without a kind known, nothing else can be checked.
         (_, Some((name, None))) => {
-            return Err(reject(
-                None,
-                vec![simple("kind", ErrorKind::UnknownKind(name.to_string()))],
-            ));
+            errors.push(simple("kind", ErrorKind::UnknownKind(name.to_string())));
+            return Err(reject(None, errors));
         }
         (None | Some(serde_json::Value::Null), None) => {
-            return Err(reject(None, vec![simple("kind", ErrorKind::MissingKind)]));
+            errors.push(simple("kind", ErrorKind::MissingKind));
+            return Err(reject(None, errors));
         }
         (Some(other), None) => {
-            return Err(reject(
-                None,
-                vec![simple("kind", ErrorKind::UnknownKind(other.to_string()))],
-            ));
+            errors.push(simple("kind", ErrorKind::UnknownKind(other.to_string())));
+            return Err(reject(None, errors));
         }
     };
 
@@ -233,15 +245,14 @@ fn parse_single(origin: Origin, chunk: &Chunk, format: Format) -> Parsed {
             || "(missing)".to_string(),
             |v| v.to_string().trim_matches('"').to_string(),
         );
-        let error = simple(
+        errors.push(simple(
             "apiVersion",
             ErrorKind::ApiVersion {
                 kind: kind.as_str(),
                 value: shown,
                 allowed: kind.api_versions().join(", "),
             },
-        );
-        return Err(reject(key, vec![error]));
+        ));
     }
 
     let redact = kind == Kind::Secret;
@@ -256,26 +267,42 @@ fn parse_single(origin: Origin, chunk: &Chunk, format: Format) -> Parsed {
     let resource = match typed {
         Ok(resource) => resource,
         Err(raw) => {
-            let kind = ErrorKind::Schema(raw.message.clone());
-            return Err(reject(key, vec![error_at(raw, kind)]));
+            // A duplicated field is already reported as a duplicate key.
+            let first = raw.path.clone();
+            if duplicates.is_empty() || !raw.message.starts_with("duplicate field") {
+                let kind = ErrorKind::Schema(raw.message.clone());
+                errors.push(error_at(raw, kind));
+            }
+            // The errors after the first, and the rules on what is left (see `more`).
+            if let Ok(value) = read::<serde_json::Value>(chunk, format, false) {
+                let repaired = more::schema_errors(kind, value, &first, redact);
+                let rules = repaired.rule_errors().into_iter().map(|p| (p.path, p.kind));
+                let schema = repaired
+                    .errors
+                    .into_iter()
+                    .map(|(p, m)| (p, ErrorKind::Schema(m)));
+                for (path, kind) in schema.chain(rules) {
+                    errors.push(Error {
+                        origin: origin.clone(),
+                        line: line_of(&path).unwrap_or(origin.line),
+                        path,
+                        kind,
+                    });
+                }
+            }
+            in_text_order(&mut errors, format);
+            return Err(reject(key, errors));
         }
     };
 
-    let problems = crate::validate::validate(&resource);
-    if !problems.is_empty() {
-        let errors = problems
-            .into_iter()
-            .map(|p| Error {
-                origin: origin.clone(),
-                line: match format {
-                    Format::Yaml => locate::locate(&chunk.text, &p.path).map(|l| chunk.first_line + l - 1),
-                    Format::Json => None,
-                }
-                .unwrap_or(origin.line),
-                path: p.path,
-                kind: p.kind,
-            })
-            .collect();
+    errors.extend(crate::validate::validate(&resource).into_iter().map(|p| Error {
+        origin: origin.clone(),
+        line: line_of(&p.path).unwrap_or(origin.line),
+        path: p.path,
+        kind: p.kind,
+    }));
+    if !errors.is_empty() {
+        in_text_order(&mut errors, format);
         return Err(reject(key, errors));
     }
     Ok(Document {
@@ -283,6 +310,14 @@ fn parse_single(origin: Origin, chunk: &Chunk, format: Format) -> Parsed {
         span: chunk.span.clone(),
         resource,
     })
+}
+
+/// A document's errors in the order of its text: by line (stable, so errors of one line
+/// keep the order found). JSON errors after the first know no line: they stay as found.
+pub(super) fn in_text_order(errors: &mut [Error], format: Format) {
+    if format == Format::Yaml {
+        errors.sort_by_key(|e| e.line);
+    }
 }
 
 /// The parser places a duplicate-key error at the start of the mapping; the line users
@@ -374,6 +409,39 @@ pub(super) fn read<T: DeserializeOwned>(chunk: &Chunk, format: Format, redact: b
     };
     let path = clean_path(&path);
     let message = error_message(&message, &path, redact);
+    Err(RawError { path, message, line })
+}
+
+/// Every duplicate key of the document; an error only when it is not YAML (or JSON).
+pub(super) fn duplicates(chunk: &Chunk, format: Format) -> Result<Vec<Duplicate>, RawError> {
+    use serde::de::DeserializeSeed as _;
+    let found = std::cell::RefCell::new(Vec::new());
+    let seed = DupCheck {
+        path: String::new(),
+        found: &found,
+    };
+    let mut track = serde_path_to_error::Track::new();
+    let (message, line) = match format {
+        Format::Yaml => {
+            let de = serde_yaml_ng::Deserializer::from_str(&chunk.text);
+            match seed.deserialize(serde_path_to_error::Deserializer::new(de, &mut track)) {
+                Ok(()) => return Ok(found.into_inner()),
+                Err(e) => (e.to_string(), e.location().map(|l| l.line())),
+            }
+        }
+        Format::Json => {
+            let mut de = serde_json::Deserializer::from_str(&chunk.text);
+            match seed
+                .deserialize(serde_path_to_error::Deserializer::new(&mut de, &mut track))
+                .and_then(|()| de.end())
+            {
+                Ok(()) => return Ok(found.into_inner()),
+                Err(e) => (e.to_string(), (e.line() > 0).then_some(e.line())),
+            }
+        }
+    };
+    let path = clean_path(&track.path().to_string());
+    let message = error_message(&message, &path, false);
     Err(RawError { path, message, line })
 }
 

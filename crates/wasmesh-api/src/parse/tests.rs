@@ -473,3 +473,164 @@ fn a_file_past_the_size_limit_is_not_read() {
          (4 MiB) per file; split its documents into several files"
     );
 }
+
+fn errors_of(text: &str, format: Format) -> Vec<(usize, String, String)> {
+    let docs = parse("f", text, format);
+    let e = docs[0].as_ref().expect_err("invalid");
+    e.errors
+        .iter()
+        .map(|e| (e.line, e.path.clone(), e.kind.to_string()))
+        .collect()
+}
+
+#[test]
+fn every_schema_error_of_a_document_is_reported_in_text_order() {
+    let text = "apiVersion: extensions.istio.io/v1alpha1
+kind: WasmPlugin
+metadata: {name: p, labels: {app: 1}}
+spec:
+  url: ftp://x
+  priority: \"10\"
+  phase: LATE
+  pluginConfg: {}
+  match:
+  - mode: SERVE
+    ports: [{number: \"80\"}, {number: 81, extra: 1}]
+  type: HTTP
+  type: NETWORK
+";
+    let got = errors_of(text, Format::Yaml);
+    let paths: Vec<(usize, &str)> = got.iter().map(|(l, p, _)| (*l, p.as_str())).collect();
+    assert_eq!(
+        paths,
+        [
+            (3, "metadata.labels.app"),
+            (5, "spec.url"),
+            (6, "spec.priority"),
+            (7, "spec.phase"),
+            (8, "spec.pluginConfg"),
+            (10, "spec.match[0].mode"),
+            (11, "spec.match[0].ports[0].number"),
+            (11, "spec.match[0].ports[1].extra"),
+            (13, "spec.type"),
+        ],
+        "{got:#?}"
+    );
+    assert!(got[8].2.starts_with("duplicate key `type`"), "{got:#?}");
+    assert!(got[3].2.starts_with("unknown variant `LATE`"), "{got:#?}");
+    // The rules are checked on the rest of the document.
+    assert!(got[1].2.contains("unsupported scheme `ftp`"), "{got:#?}");
+}
+
+#[test]
+fn errors_past_a_required_field_of_the_wrong_type_are_found_without_inventing_any() {
+    // `address` is required and parsed from text; `match` of a route and `name` of a
+    // listener are required: stand-ins fill them, and their own errors are not reported.
+    let text = "apiVersion: wasmesh.io/v1alpha1
+kind: Proxy
+metadata: {name: gw}
+spec:
+  listeners:
+  - name: http
+    address: nope
+    routes: [{match: {prefix: 1}, cluster: b}]
+  - address: 127.0.0.1:80
+    tls: {certFile: 1}
+  clusters:
+  - {name: b, endpoints: 7}
+";
+    let got = errors_of(text, Format::Yaml);
+    let shown: Vec<String> = got.iter().map(|(l, p, m)| format!("{l} {p}: {m}")).collect();
+    assert_eq!(
+        shown,
+        [
+            "7 spec.listeners[0].address: invalid socket address syntax",
+            "8 spec.listeners[0].routes[0].match.prefix: invalid type: integer `1`, expected a string",
+            "9 spec.listeners[1]: missing field `name`",
+            "10 spec.listeners[1].tls.certFile: invalid type: integer `1`, expected a string",
+            "10 spec.listeners[1].tls: missing field `keyFile`",
+            "12 spec.clusters[0].endpoints: invalid type: integer `7`, expected a sequence",
+        ],
+        "{shown:#?}"
+    );
+}
+
+#[test]
+fn json_documents_and_list_items_report_every_error_too() {
+    let json = r#"{"apiVersion": "extensions.istio.io/v1alpha1", "kind": "WasmPlugin", "metadata": {"name": "p"},
+ "spec": {"url": "x", "priority": "1", "phase": "NO", "bad": 1}}"#;
+    // JSON errors after the first have no line to order them by.
+    let mut paths: Vec<String> = errors_of(json, Format::Json).into_iter().map(|e| e.1).collect();
+    assert_eq!(paths[0], "spec.priority", "the first, from the text");
+    paths.sort();
+    assert_eq!(paths, ["spec.bad", "spec.phase", "spec.priority"]);
+    let list = "apiVersion: v1
+kind: List
+items:
+- apiVersion: extensions.istio.io/v1alpha1
+  kind: WasmPlugin
+  metadata: {name: q}
+  spec: {url: 3, phase: X}
+";
+    let paths: Vec<String> = errors_of(list, Format::Yaml).into_iter().map(|e| e.1).collect();
+    assert_eq!(paths, ["items[0].spec.url", "items[0].spec.phase"]);
+}
+
+#[test]
+fn a_wrong_api_version_does_not_hide_the_rest() {
+    let text = "apiVersion: wasmesh.io/v1
+kind: Proxy
+metadata: {name: gw}
+spec:
+  listeners: [{name: l, address: 127.0.0.1:1, routes: [{match: {prefix: /}, cluster: nope}]}]
+";
+    let paths: Vec<String> = errors_of(text, Format::Yaml).into_iter().map(|e| e.1).collect();
+    assert_eq!(paths, ["apiVersion", "spec.listeners[0].routes[0].cluster"]);
+}
+
+#[test]
+fn secret_values_stay_hidden_in_every_error() {
+    let text = "apiVersion: v1
+kind: Secret
+metadata: {name: s}
+type: kubernetes.io/dockerconfigjson
+stringData: {.dockerconfigjson: [hunter2]}
+data: 5
+extra: hunter3
+";
+    let docs = parse("f", text, Format::Yaml);
+    let shown = docs[0].as_ref().unwrap_err().to_string();
+    assert!(!shown.contains("hunter"), "{shown}");
+    assert!(shown.lines().count() >= 2, "{shown}");
+}
+
+#[test]
+fn rules_are_not_checked_on_what_was_set_aside() {
+    // The protocol is unknown (read as http, which would refuse `cluster`), the cluster's
+    // name is of the wrong type (routes naming it would find no cluster): neither rule is
+    // reported; the listener without routes' address clash is.
+    let text = "apiVersion: wasmesh.io/v1alpha1
+kind: Proxy
+metadata: {name: gw}
+spec:
+  listeners:
+  - {name: a, address: 127.0.0.1:1, protocol: udp, cluster: b}
+  - {name: b, address: 127.0.0.1:2, routes: [{match: {prefix: /}, cluster: b}]}
+  - {name: c, address: 127.0.0.1:2, routes: [{match: {prefix: /}, cluster: b}]}
+  clusters:
+  - {name: 7, endpoints: [127.0.0.1:9]}
+";
+    let shown: Vec<String> = errors_of(text, Format::Yaml)
+        .into_iter()
+        .map(|(l, p, m)| format!("{l} {p}: {m}"))
+        .collect();
+    assert_eq!(
+        shown,
+        [
+            "6 spec.listeners[0].protocol: unknown variant `udp`, expected `http` or `tcp`",
+            "8 spec.listeners[2].address: \"127.0.0.1:2\" is not allowed: another listener already uses this address",
+            "10 spec.clusters[0].name: invalid type: integer `7`, expected a string",
+        ],
+        "{shown:#?}"
+    );
+}
