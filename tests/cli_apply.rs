@@ -66,8 +66,8 @@ fn apply_creates_then_reports_unchanged_then_replaces_in_place() {
         "-o",
         "json",
     ]);
-    let chain: serde_json::Value = serde_json::from_str(&run.stdout).unwrap();
-    let names: Vec<&str> = chain
+    let got: serde_json::Value = serde_json::from_str(&run.stdout).unwrap();
+    let names: Vec<&str> = got["listeners"][0]["filters"]
         .as_array()
         .unwrap()
         .iter()

@@ -5,6 +5,31 @@ use crate::cli_support as support;
 use serde_json::json;
 use support::{example, fixture, wasmesh};
 
+/// The documented fields of each filter of `listener`'s chain in `describe -o json`.
+fn chain(got: &serde_json::Value, listener: &str) -> serde_json::Value {
+    let listener = got["listeners"]
+        .as_array()
+        .expect("listeners")
+        .iter()
+        .find(|l| l["name"] == listener)
+        .unwrap_or_else(|| panic!("no listener {listener} in {got:#}"));
+    let documented = ["phase", "kind", "name", "namespace", "priority", "url"];
+    listener["filters"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|f| {
+            let f = f.as_object().unwrap();
+            documented
+                .iter()
+                .filter_map(|k| f.get(*k).map(|v| (k.to_string(), v.clone())))
+                .collect::<serde_json::Map<_, _>>()
+                .into()
+        })
+        .collect::<Vec<serde_json::Value>>()
+        .into()
+}
+
 fn describe(dir: &std::path::Path, extra: &[&str]) -> support::Run {
     let mut args = vec![
         "describe",
@@ -22,6 +47,7 @@ fn json_is_the_http_chain_in_execution_order() {
     let run = describe(&fixture("mesh"), &["-o", "json"]);
     assert_eq!(run.code, 0, "{run:?}");
     let got: serde_json::Value = serde_json::from_str(&run.stdout).expect("JSON on stdout");
+    let got = chain(&got, "http");
     let wasm = |phase: &str, ns: &str, name: &str, priority: i64, url: &str| json!({"phase": phase, "kind": "wasm", "name": name, "namespace": ns, "priority": priority, "url": url});
     let builtin = |phase: &str, name: &str| json!({"phase": phase, "kind": "builtin", "name": name});
     assert_eq!(
@@ -70,13 +96,18 @@ fn json_of_a_tcp_listener_holds_its_network_plugins() {
     let run = describe(&fixture("mesh"), &["-o", "json", "--listener", "tcp"]);
     assert_eq!(run.code, 0, "{run:?}");
     let got: serde_json::Value = serde_json::from_str(&run.stdout).unwrap();
+    assert_eq!(got["listeners"].as_array().unwrap().len(), 1, "only tcp: {got:#}");
     assert_eq!(
-        got,
+        chain(&got, "tcp"),
         json!([{"phase": "UNSPECIFIED", "kind": "wasm", "name": "tcp-audit", "namespace": "apps", "priority": 0, "url": "file:///plugins/tcp-audit.wasm"}])
     );
     let run = describe(&fixture("mesh"), &["-o", "json", "--listener", "nope"]);
     assert_eq!(run.code, 1, "{run:?}");
-    assert!(run.stderr.contains("has no listener nope"), "{run:?}");
+    assert!(
+        run.stderr
+            .contains("has no listener nope (its listeners: http, tcp)"),
+        "{run:?}"
+    );
 }
 
 #[test]
@@ -127,6 +158,7 @@ fn a_broken_file_is_reported_and_the_rest_still_applies() {
     let run = describe(&fixture("broken"), &["-o", "json"]);
     assert_eq!(run.code, 0, "{run:?}");
     let got: serde_json::Value = serde_json::from_str(&run.stdout).unwrap();
+    let got = &got["listeners"][0]["filters"];
     let names: Vec<&str> = got
         .as_array()
         .unwrap()
@@ -146,6 +178,7 @@ fn the_root_namespace_can_be_changed() {
     let run = describe(&fixture("mesh"), &["-o", "json", "--root-namespace", "shop"]);
     assert_eq!(run.code, 0, "{run:?}");
     let got: serde_json::Value = serde_json::from_str(&run.stdout).unwrap();
+    let got = &got["listeners"][0]["filters"];
     let names: Vec<&str> = got
         .as_array()
         .unwrap()
@@ -198,6 +231,7 @@ fn the_seed_example_next_to_a_proxy_gives_the_expected_chain() {
     ]);
     assert_eq!(run.code, 0, "{run:?}");
     let got: serde_json::Value = serde_json::from_str(&run.stdout).unwrap();
+    let got = &got["listeners"][0]["filters"];
     assert_eq!(got[0]["name"], "openid-connect");
     assert_eq!(got[0]["namespace"], "istio-system");
     assert_eq!(got[0]["phase"], "AUTHN");
@@ -234,4 +268,147 @@ fn a_missing_pull_secret_is_shown_as_a_problem() {
     .unwrap();
     let run = wasmesh(&args);
     assert!(!run.stdout.contains("Problems:"), "{run:?}");
+}
+
+#[test]
+fn json_carries_what_the_table_shows() {
+    let run = describe(&fixture("mesh"), &["-o", "json"]);
+    assert_eq!(run.code, 0, "{run:?}");
+    let got: serde_json::Value = serde_json::from_str(&run.stdout).unwrap();
+    assert_eq!(got["workload"], "apps/web-gateway");
+    assert_eq!(got["rootNamespace"], "istio-system");
+    assert_eq!(got["labels"]["app"], "web");
+    // Every listener, as the table has them.
+    let listeners: Vec<(&str, &str, &str, &str)> = got["listeners"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|l| {
+            (
+                l["name"].as_str().unwrap(),
+                l["protocol"].as_str().unwrap(),
+                l["address"].as_str().unwrap(),
+                l["trafficDirection"].as_str().unwrap(),
+            )
+        })
+        .collect();
+    assert_eq!(
+        listeners,
+        [
+            ("http", "http", "127.0.0.1:18080", "SERVER"),
+            ("tcp", "tcp", "127.0.0.1:19090", "SERVER")
+        ]
+    );
+    // The built-ins' details.
+    let http = &got["listeners"][0]["filters"];
+    let builtin = |name: &str| {
+        http.as_array()
+            .unwrap()
+            .iter()
+            .find(|f| f["name"] == name)
+            .unwrap()
+            .clone()
+    };
+    assert_eq!(
+        builtin("authn")["requestAuthentications"],
+        json!(["istio-system/jwt"])
+    );
+    assert_eq!(
+        builtin("authn")["detail"],
+        "RequestAuthentication istio-system/jwt"
+    );
+    assert_eq!(
+        builtin("authz")["authorizationPolicies"],
+        json!(["apps/require-jwt"])
+    );
+    assert_eq!(builtin("router")["routes"], 2);
+    assert_eq!(builtin("stats")["detail"], "request metrics");
+    assert_eq!(http[0]["priorityUnset"], true);
+    assert_eq!(http[5]["priorityUnset"], false);
+    // Why each plugin was or was not selected.
+    assert!(
+        got["selected"]
+            .as_array()
+            .unwrap()
+            .contains(&json!({"namespace": "apps", "name": "openid", "why": "selector matches app=web"})),
+        "{got:#}"
+    );
+    let not_selected = got["notSelected"].as_array().unwrap();
+    for expected in [
+        json!({"namespace": "apps", "name": "for-api-only", "listener": null,
+               "reason": "selector wants app=api; the workload has app=web"}),
+        json!({"namespace": "apps", "name": "outbound-only", "listener": "http",
+               "reason": "no match[] entry fits this listener (trafficDirection SERVER, port 18080)"}),
+        json!({"namespace": "shop", "name": "other-team", "listener": null,
+               "reason": "it is in namespace shop; only plugins in the workload's namespace (apps) or the root namespace (istio-system) apply"}),
+    ] {
+        assert!(not_selected.contains(&expected), "missing {expected} in {got:#}");
+    }
+    // The table lists the same, line for line.
+    let table = describe(&fixture("mesh"), &[]).stdout;
+    for n in not_selected {
+        let on = n["listener"]
+            .as_str()
+            .map(|l| format!(" on listener {l}"))
+            .unwrap_or_default();
+        let line = format!(
+            "  {}/{}{on}: {}",
+            n["namespace"].as_str().unwrap(),
+            n["name"].as_str().unwrap(),
+            n["reason"].as_str().unwrap()
+        );
+        assert!(table.contains(&line), "`{line}` not in the table:\n{table}");
+    }
+    assert_eq!(
+        table
+            .lines()
+            .filter(|l| l.contains(": ") && l.starts_with("  "))
+            .count(),
+        got["selected"].as_array().unwrap().len() + not_selected.len(),
+        "{table}"
+    );
+}
+
+#[test]
+fn the_table_shows_one_listener_with_listener() {
+    let run = describe(&fixture("mesh"), &["--listener", "tcp"]);
+    assert_eq!(run.code, 0, "{run:?}");
+    assert!(
+        run.stdout.contains("Listener tcp (tcp, 127.0.0.1:19090, SERVER)"),
+        "{run:?}"
+    );
+    assert!(!run.stdout.contains("Listener http"), "{run:?}");
+    // Reasons about the other listener are left out, those about the workload stay.
+    assert!(!run.stdout.contains("on listener http"), "{run:?}");
+    assert!(
+        run.stdout.contains("apps/for-api-only: selector wants app=api"),
+        "{run:?}"
+    );
+    let run = describe(&fixture("mesh"), &["--listener", "nope"]);
+    assert_eq!(run.code, 1, "{run:?}");
+    assert!(run.stderr.contains("has no listener nope"), "{run:?}");
+}
+
+#[test]
+fn json_carries_the_problems_too() {
+    let dir = tempfile::tempdir().unwrap();
+    for f in ["plugin.yaml", "proxy.yaml"] {
+        std::fs::copy(example(f), dir.path().join(f)).unwrap();
+    }
+    let run = wasmesh(&[
+        "describe",
+        "--config",
+        dir.path().to_str().unwrap(),
+        "--workload",
+        "istio-system/ingressgateway",
+        "-o",
+        "json",
+    ]);
+    assert_eq!(run.code, 0, "{run:?}");
+    let got: serde_json::Value = serde_json::from_str(&run.stdout).unwrap();
+    assert_eq!(
+        got["problems"],
+        json!([{"namespace": "istio-system", "name": "openid-connect",
+                "problem": "imagePullSecret private-registry-pull-secret: no Secret istio-system/private-registry-pull-secret in the config directory"}])
+    );
 }

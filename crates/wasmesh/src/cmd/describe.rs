@@ -1,15 +1,15 @@
-//! `wasmesh describe --config DIR --workload NS/NAME [-o json]`: the effective filter
-//! chain of a workload in execution order, and why each plugin was or was not selected.
+//! `wasmesh describe --config DIR --workload NS/NAME [-o json] [--listener NAME]`: the
+//! effective filter chain of each listener of a workload in execution order, and why each
+//! plugin was or was not selected.
 //!
-//! `-o json` prints one listener's chain (the first http listener, or `--listener`) as the
-//! JSON array that docs/api.md describes.
+//! The table and `-o json` are made from one [`View`], so the JSON carries everything the
+//! table shows (docs/api.md describes its shape); `--listener` narrows both to one listener.
 
-use anyhow::Context as _;
-use serde_json::json;
+use serde_json::{json, Value};
 use std::{fmt::Write as _, path::PathBuf, process::ExitCode};
 use wasmesh_api::{
-    Filter, ListenerChain, ListenerProtocol, NamespacedName, Proxy, TrafficDirection, WorkloadChains,
-    DEFAULT_ROOT_NAMESPACE,
+    Builtin, Filter, ListenerProtocol, NamespacedName, Proxy, Reason, ResourceKey, TrafficDirection,
+    WorkloadChains, DEFAULT_ROOT_NAMESPACE,
 };
 use wasmesh_config::{DirSource, Store};
 
@@ -21,13 +21,13 @@ pub struct Args {
     /// The `Proxy` resource to describe, as NAMESPACE/NAME.
     #[arg(long, value_name = "NS/NAME")]
     pub workload: NamespacedName,
-    /// Output format.
+    /// Output format: the table, or the same as one JSON object.
     #[arg(short = 'o', long = "output", value_enum, default_value_t = Output::Table)]
     pub output: Output,
     /// The mesh's root namespace: plugins there apply to every namespace.
     #[arg(long, value_name = "NS", default_value = DEFAULT_ROOT_NAMESPACE)]
     pub root_namespace: String,
-    /// With `-o json`: the listener whose chain to print (default: the first http listener).
+    /// Only this listener (default: every listener of the Proxy).
     #[arg(long, value_name = "NAME")]
     pub listener: Option<String>,
 }
@@ -62,215 +62,379 @@ pub fn run(args: Args) -> anyhow::Result<ExitCode> {
             }
         );
     };
-    let chains = wasmesh_api::resolve(proxy, resources, &args.root_namespace);
-    match args.output {
-        Output::Json => {
-            let chain = match &args.listener {
-                Some(name) => chains
-                    .listener(name)
-                    .with_context(|| format!("{} has no listener {name}", args.workload))?,
-                None => chains
-                    .listeners
-                    .iter()
-                    .find(|l| l.protocol == ListenerProtocol::Http)
-                    .or(chains.listeners.first())
-                    .context("the Proxy has no listener")?,
-            };
-            println!("{}", serde_json::to_string_pretty(&chain_json(chain))?);
+    if let Some(name) = &args.listener {
+        if !proxy.spec.listeners.iter().any(|l| &l.name == name) {
+            let names: Vec<&str> = proxy.spec.listeners.iter().map(|l| l.name.as_str()).collect();
+            anyhow::bail!(
+                "{} has no listener {name} (its listeners: {})",
+                args.workload,
+                names.join(", ")
+            );
         }
-        Output::Table => print!("{}{}", table(proxy, &chains), problems(&chains, resources)),
+    }
+    let chains = wasmesh_api::resolve(proxy, resources, &args.root_namespace);
+    let view = View::new(proxy, &chains, resources, args.listener.as_deref());
+    match args.output {
+        Output::Json => println!("{}", serde_json::to_string_pretty(&view.json())?),
+        Output::Table => print!("{}", view.table()),
     }
     Ok(ExitCode::SUCCESS)
 }
 
-fn chain_json(chain: &ListenerChain) -> serde_json::Value {
-    chain
-        .filters
-        .iter()
-        .map(|f| match f {
-            Filter::Wasm(p) => json!({
-                "phase": f.phase().describe_name(),
-                "kind": "wasm",
-                "name": p.metadata.name,
-                "namespace": p.metadata.namespace(),
-                "priority": p.effective_priority(),
-                "url": p.spec.url,
-            }),
-            Filter::Builtin(b) => json!({
-                "phase": f.phase().describe_name(),
-                "kind": "builtin",
-                "name": b.name(),
-            }),
-        })
-        .collect()
+/// What `describe` shows, whichever the format.
+struct View {
+    workload: String,
+    labels: Vec<(String, String)>,
+    root_namespace: String,
+    listeners: Vec<ListenerView>,
+    /// `(plugin, why)`, in execution order.
+    selected: Vec<(ResourceKey, String)>,
+    not_selected: Vec<NotSelectedView>,
+    /// `(plugin, what will go wrong)`.
+    problems: Vec<(ResourceKey, String)>,
 }
 
-fn table(proxy: &Proxy, chains: &WorkloadChains) -> String {
-    let mut out = String::new();
-    let labels: Vec<String> = proxy
-        .metadata
-        .labels
-        .iter()
-        .map(|(k, v)| format!("{k}={v}"))
-        .collect();
-    let _ = writeln!(
-        out,
-        "Workload {} (labels: {}), root namespace {}",
-        chains.workload,
-        if labels.is_empty() {
-            "none".to_string()
-        } else {
-            labels.join(", ")
-        },
-        chains.root_namespace
-    );
-    for (listener, chain) in proxy.spec.listeners.iter().zip(&chains.listeners) {
-        let (protocol, kind) = match listener.protocol {
-            ListenerProtocol::Http => ("http", "HTTP filter chain"),
-            ListenerProtocol::Tcp => ("tcp", "network filter chain"),
+struct ListenerView {
+    name: String,
+    protocol: &'static str,
+    address: String,
+    direction: &'static str,
+    filters: Vec<FilterView>,
+}
+
+struct FilterView {
+    phase: &'static str,
+    kind: FilterKind,
+    /// The table's DETAIL column: a plugin's url, what a built-in enforces.
+    detail: String,
+}
+
+enum FilterKind {
+    Wasm {
+        plugin: ResourceKey,
+        priority: i64,
+        priority_unset: bool,
+        url: String,
+    },
+    Builtin {
+        name: &'static str,
+        /// authn: the RequestAuthentications; authz: the AuthorizationPolicies.
+        policies: Vec<String>,
+        /// router: the listener's routes.
+        routes: Option<usize>,
+    },
+}
+
+struct NotSelectedView {
+    plugin: ResourceKey,
+    listener: Option<String>,
+    reason: String,
+}
+
+impl View {
+    fn new(
+        proxy: &Proxy,
+        chains: &WorkloadChains,
+        resources: &wasmesh_api::Resources,
+        only: Option<&str>,
+    ) -> View {
+        let names = |metas: &mut dyn Iterator<Item = &wasmesh_api::ObjectMeta>| -> Vec<String> {
+            metas.map(|m| format!("{}/{}", m.namespace(), m.name)).collect()
         };
-        let direction = match listener.traffic_direction {
-            TrafficDirection::Server => "SERVER",
-            TrafficDirection::Client => "CLIENT",
+        let authn = names(&mut chains.request_authentications.iter().map(|r| &r.metadata));
+        let authz = names(&mut chains.authorization_policies.iter().map(|r| &r.metadata));
+        let listeners = proxy
+            .spec
+            .listeners
+            .iter()
+            .zip(&chains.listeners)
+            .filter(|(l, _)| only.is_none_or(|name| l.name == name))
+            .map(|(listener, chain)| ListenerView {
+                name: listener.name.clone(),
+                protocol: match listener.protocol {
+                    ListenerProtocol::Http => "http",
+                    ListenerProtocol::Tcp => "tcp",
+                },
+                address: listener.address.to_string(),
+                direction: match listener.traffic_direction {
+                    TrafficDirection::Server => "SERVER",
+                    TrafficDirection::Client => "CLIENT",
+                },
+                filters: chain
+                    .filters
+                    .iter()
+                    .map(|f| {
+                        let phase = f.phase().describe_name();
+                        match f {
+                            Filter::Wasm(p) => FilterView {
+                                phase,
+                                detail: p.spec.url.clone(),
+                                kind: FilterKind::Wasm {
+                                    plugin: ResourceKey::new(
+                                        wasmesh_api::Kind::WasmPlugin,
+                                        p.metadata.namespace(),
+                                        &p.metadata.name,
+                                    ),
+                                    priority: p.effective_priority(),
+                                    priority_unset: p.spec.priority.is_none(),
+                                    url: p.spec.url.clone(),
+                                },
+                            },
+                            Filter::Builtin(b) => {
+                                let (policies, routes, detail) = match b {
+                                    Builtin::Authn if authn.is_empty() => {
+                                        (vec![], None, "no RequestAuthentication applies".to_string())
+                                    }
+                                    Builtin::Authn => (
+                                        authn.clone(),
+                                        None,
+                                        format!("RequestAuthentication {}", authn.join(", ")),
+                                    ),
+                                    Builtin::Authz if authz.is_empty() => {
+                                        (vec![], None, "no AuthorizationPolicy applies".to_string())
+                                    }
+                                    Builtin::Authz => (
+                                        authz.clone(),
+                                        None,
+                                        format!("AuthorizationPolicy {}", authz.join(", ")),
+                                    ),
+                                    Builtin::Stats => (vec![], None, "request metrics".to_string()),
+                                    Builtin::Router => {
+                                        let n = listener.routes.len();
+                                        let s = if n == 1 { "" } else { "s" };
+                                        (vec![], Some(n), format!("{n} route{s}"))
+                                    }
+                                };
+                                FilterView {
+                                    phase,
+                                    detail,
+                                    kind: FilterKind::Builtin {
+                                        name: b.name(),
+                                        policies,
+                                        routes,
+                                    },
+                                }
+                            }
+                        }
+                    })
+                    .collect(),
+            })
+            .collect();
+        View {
+            workload: chains.workload.to_string(),
+            labels: proxy
+                .metadata
+                .labels
+                .iter()
+                .map(|(k, v)| (k.clone(), v.clone()))
+                .collect(),
+            root_namespace: chains.root_namespace.clone(),
+            listeners,
+            selected: chains
+                .selected
+                .iter()
+                .map(|s| (s.plugin.clone(), s.why.to_string()))
+                .collect(),
+            not_selected: not_selected(chains, only),
+            problems: problems(chains, resources, only),
+        }
+    }
+
+    fn json(&self) -> Value {
+        let plugin = |k: &ResourceKey| json!({"namespace": k.namespace, "name": k.name});
+        let with = |mut base: Value, extra: Value| {
+            if let (Some(b), Value::Object(e)) = (base.as_object_mut(), extra) {
+                b.extend(e);
+            }
+            base
         };
+        json!({
+            "workload": self.workload,
+            "labels": self.labels.iter().map(|(k, v)| (k.clone(), Value::from(v.as_str()))).collect::<serde_json::Map<String, Value>>(),
+            "rootNamespace": self.root_namespace,
+            "listeners": self.listeners.iter().map(|l| json!({
+                "name": l.name,
+                "protocol": l.protocol,
+                "address": l.address,
+                "trafficDirection": l.direction,
+                "filters": l.filters.iter().map(|f| match &f.kind {
+                    FilterKind::Wasm { plugin, priority, priority_unset, url } => json!({
+                        "phase": f.phase,
+                        "kind": "wasm",
+                        "name": plugin.name,
+                        "namespace": plugin.namespace,
+                        "priority": priority,
+                        "priorityUnset": priority_unset,
+                        "url": url,
+                        "detail": f.detail,
+                    }),
+                    FilterKind::Builtin { name, policies, routes } => {
+                        let base = json!({"phase": f.phase, "kind": "builtin", "name": name, "detail": f.detail});
+                        match (*name, routes) {
+                            ("authn", _) => with(base, json!({"requestAuthentications": policies})),
+                            ("authz", _) => with(base, json!({"authorizationPolicies": policies})),
+                            (_, Some(n)) => with(base, json!({"routes": n})),
+                            _ => base,
+                        }
+                    }
+                }).collect::<Vec<_>>(),
+            })).collect::<Vec<_>>(),
+            "selected": self.selected.iter().map(|(k, why)| with(plugin(k), json!({"why": why}))).collect::<Vec<_>>(),
+            "notSelected": self.not_selected.iter().map(|n| with(plugin(&n.plugin), json!({"listener": n.listener, "reason": n.reason}))).collect::<Vec<_>>(),
+            "problems": self.problems.iter().map(|(k, p)| with(plugin(k), json!({"problem": p}))).collect::<Vec<_>>(),
+        })
+    }
+
+    fn table(&self) -> String {
+        let mut out = String::new();
+        let labels: Vec<String> = self.labels.iter().map(|(k, v)| format!("{k}={v}")).collect();
         let _ = writeln!(
             out,
-            "\nListener {} ({protocol}, {}, {direction}): {kind}, in request order",
-            listener.name, listener.address
+            "Workload {} (labels: {}), root namespace {}",
+            self.workload,
+            if labels.is_empty() {
+                "none".to_string()
+            } else {
+                labels.join(", ")
+            },
+            self.root_namespace
         );
-        let mut rows = vec![["#", "PHASE", "KIND", "NAME", "PRIORITY", "DETAIL"]
-            .map(String::from)
-            .to_vec()];
-        for (i, f) in chain.filters.iter().enumerate() {
-            let (kind, name, priority, detail) = match f {
-                Filter::Wasm(p) => (
-                    "wasm",
-                    format!("{}/{}", p.metadata.namespace(), p.metadata.name),
-                    p.effective_priority().to_string()
-                        + if p.spec.priority.is_none() { " (unset)" } else { "" },
-                    p.spec.url.clone(),
-                ),
-                Filter::Builtin(b) => (
-                    "builtin",
-                    b.name().to_string(),
-                    "-".to_string(),
-                    builtin_detail(*b, chains, listener),
-                ),
+        for l in &self.listeners {
+            let kind = match l.protocol {
+                "tcp" => "network filter chain",
+                _ => "HTTP filter chain",
             };
-            rows.push(vec![
-                (i + 1).to_string(),
-                f.phase().describe_name().to_string(),
-                kind.to_string(),
-                name,
-                priority,
-                detail,
-            ]);
-        }
-        if chain.filters.is_empty() {
             let _ = writeln!(
                 out,
-                "  (no NETWORK plugins apply; bytes go straight to the cluster)"
+                "\nListener {} ({}, {}, {}): {kind}, in request order",
+                l.name, l.protocol, l.address, l.direction
             );
-        } else {
+            if l.filters.is_empty() {
+                let _ = writeln!(
+                    out,
+                    "  (no NETWORK plugins apply; bytes go straight to the cluster)"
+                );
+                continue;
+            }
+            let mut rows = vec![["#", "PHASE", "KIND", "NAME", "PRIORITY", "DETAIL"]
+                .map(String::from)
+                .to_vec()];
+            for (i, f) in l.filters.iter().enumerate() {
+                let (kind, name, priority) = match &f.kind {
+                    FilterKind::Wasm {
+                        plugin,
+                        priority,
+                        priority_unset,
+                        ..
+                    } => (
+                        "wasm",
+                        format!("{}/{}", plugin.namespace, plugin.name),
+                        priority.to_string() + if *priority_unset { " (unset)" } else { "" },
+                    ),
+                    FilterKind::Builtin { name, .. } => ("builtin", name.to_string(), "-".to_string()),
+                };
+                rows.push(vec![
+                    (i + 1).to_string(),
+                    f.phase.to_string(),
+                    kind.to_string(),
+                    name,
+                    priority,
+                    f.detail.clone(),
+                ]);
+            }
             out.push_str(&columns(&rows));
         }
+        let _ = writeln!(out, "\nSelected:");
+        if self.selected.is_empty() {
+            let _ = writeln!(out, "  (none)");
+        }
+        for (k, why) in &self.selected {
+            let _ = writeln!(out, "  {}/{}: {why}", k.namespace, k.name);
+        }
+        let _ = writeln!(out, "\nNot selected:");
+        if self.not_selected.is_empty() {
+            let _ = writeln!(out, "  (none: every WasmPlugin applies)");
+        }
+        for n in &self.not_selected {
+            let on = n
+                .listener
+                .as_ref()
+                .map(|l| format!(" on listener {l}"))
+                .unwrap_or_default();
+            let _ = writeln!(
+                out,
+                "  {}/{}{on}: {}",
+                n.plugin.namespace, n.plugin.name, n.reason
+            );
+        }
+        if !self.problems.is_empty() {
+            let _ = writeln!(out, "\nProblems:");
+            for (k, problem) in &self.problems {
+                let _ = writeln!(out, "  {}/{}: {problem}", k.namespace, k.name);
+            }
+        }
+        out
     }
-    let _ = writeln!(out, "\nSelected:");
-    if chains.selected.is_empty() {
-        let _ = writeln!(out, "  (none)");
-    }
-    for s in &chains.selected {
-        let _ = writeln!(out, "  {}/{}: {}", s.plugin.namespace, s.plugin.name, s.why);
-    }
-    let _ = writeln!(out, "\nNot selected:");
-    if chains.not_selected.is_empty() {
-        let _ = writeln!(out, "  (none: every WasmPlugin applies)");
-    }
-    // A plugin that runs on some listener is not listed for listeners of the other
-    // protocol: that it is HTTP and the listener tcp (or the reverse) says nothing new.
-    let runs_somewhere = |key: &wasmesh_api::ResourceKey| {
+}
+
+/// The plugins that do not run, and why: on the workload, or on a shown listener. A plugin
+/// that runs on some listener is not listed for listeners of the other protocol: that it
+/// is HTTP and the listener tcp (or the reverse) says nothing new.
+fn not_selected(chains: &WorkloadChains, only: Option<&str>) -> Vec<NotSelectedView> {
+    let runs_somewhere = |key: &ResourceKey| {
         chains.listeners.iter().any(|l| {
             l.plugins()
                 .any(|p| p.metadata.name == key.name && p.metadata.namespace() == key.namespace)
         })
     };
-    let shown = chains.not_selected.iter().filter(|n| {
-        n.listener.is_none()
-            || !matches!(n.reason, wasmesh_api::Reason::TypeMismatch { .. })
-            || !runs_somewhere(&n.plugin)
-    });
-    for n in shown {
-        let on = n
-            .listener
-            .as_ref()
-            .map(|l| format!(" on listener {l}"))
-            .unwrap_or_default();
-        let _ = writeln!(
-            out,
-            "  {}/{}{on}: {}",
-            n.plugin.namespace, n.plugin.name, n.reason
-        );
-    }
-    out
+    chains
+        .not_selected
+        .iter()
+        .filter(|n| match (&n.listener, only) {
+            (Some(l), Some(only)) => l == only,
+            _ => true,
+        })
+        .filter(|n| {
+            n.listener.is_none()
+                || !matches!(n.reason, Reason::TypeMismatch { .. })
+                || !runs_somewhere(&n.plugin)
+        })
+        .map(|n| NotSelectedView {
+            plugin: n.plugin.clone(),
+            listener: n.listener.clone(),
+            reason: n.reason.to_string(),
+        })
+        .collect()
 }
 
-fn builtin_detail(
-    b: wasmesh_api::Builtin,
+/// What will go wrong when the proxy loads the plugins of the shown listeners, found from
+/// the configuration alone: a pull secret that is not there.
+fn problems(
     chains: &WorkloadChains,
-    listener: &wasmesh_api::Listener,
-) -> String {
-    let names = |it: &mut dyn Iterator<Item = &wasmesh_api::ObjectMeta>| {
-        let v: Vec<String> = it.map(|m| format!("{}/{}", m.namespace(), m.name)).collect();
-        v.join(", ")
-    };
-    match b {
-        wasmesh_api::Builtin::Authn => match chains.request_authentications.len() {
-            0 => "no RequestAuthentication applies".to_string(),
-            _ => format!(
-                "RequestAuthentication {}",
-                names(&mut chains.request_authentications.iter().map(|r| &r.metadata))
-            ),
-        },
-        wasmesh_api::Builtin::Authz => match chains.authorization_policies.len() {
-            0 => "no AuthorizationPolicy applies".to_string(),
-            _ => format!(
-                "AuthorizationPolicy {}",
-                names(&mut chains.authorization_policies.iter().map(|r| &r.metadata))
-            ),
-        },
-        wasmesh_api::Builtin::Stats => "request metrics".to_string(),
-        wasmesh_api::Builtin::Router => {
-            let n = listener.routes.len();
-            format!("{n} route{}", if n == 1 { "" } else { "s" })
-        }
-    }
-}
-
-/// What will go wrong when the proxy loads these plugins, found from the configuration
-/// alone: a pull secret that is not there.
-fn problems(chains: &WorkloadChains, resources: &wasmesh_api::Resources) -> String {
+    resources: &wasmesh_api::Resources,
+    only: Option<&str>,
+) -> Vec<(ResourceKey, String)> {
     let mut seen = std::collections::BTreeSet::new();
-    let mut out = String::new();
-    for plugin in chains.listeners.iter().flat_map(|l| l.plugins()) {
+    let mut out = Vec::new();
+    let shown = chains
+        .listeners
+        .iter()
+        .filter(|l| only.is_none_or(|name| l.listener == name));
+    for plugin in shown.flat_map(|l| l.plugins()) {
         let ns = plugin.metadata.namespace();
         if !seen.insert((ns.to_string(), plugin.metadata.name.clone())) {
             continue;
         }
         if let Some(secret) = &plugin.spec.image_pull_secret {
             if resources.secret(ns, secret).is_none() {
-                let _ = writeln!(
-                    out,
-                    "  {ns}/{}: imagePullSecret {secret}: no Secret {ns}/{secret} in the config directory",
-                    plugin.metadata.name
-                );
+                out.push((
+                    ResourceKey::new(wasmesh_api::Kind::WasmPlugin, ns, &plugin.metadata.name),
+                    format!("imagePullSecret {secret}: no Secret {ns}/{secret} in the config directory"),
+                ));
             }
         }
     }
-    if out.is_empty() {
-        out
-    } else {
-        format!("\nProblems:\n{out}")
-    }
+    out
 }
 
 /// Left-aligned columns, two spaces apart, indented by two.
