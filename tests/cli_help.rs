@@ -37,7 +37,7 @@ fn version_names_the_release_and_the_commit() {
 fn help_points_to_the_docs_and_lists_every_environment_variable() {
     let run = wasmesh(&["--help"]);
     assert_eq!(run.code, 0, "{run:?}");
-    for doc in ["README.md", "docs/api.md", "docs/modules.md"] {
+    for doc in ["README.md", "docs/api.md", "docs/proxy.md", "docs/modules.md"] {
         assert!(run.stdout.contains(doc), "{doc} missing from {run:?}");
         assert!(
             root().join(doc).is_file(),

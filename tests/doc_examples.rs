@@ -255,3 +255,68 @@ fn every_wasmesh_command_in_the_docs_exists() {
     }
     assert!(wrong.is_empty(), "\n{}", wrong.join("\n"));
 }
+
+/// docs/proxy.md, the reference of the `Proxy` kind: each YAML block is a whole document
+/// that `wasmesh validate` accepts, and every field of the kind's types is named.
+#[test]
+fn the_proxy_reference_examples_validate_and_name_every_field() {
+    let doc = Path::new("docs/proxy.md");
+    let examples: Vec<Block> = blocks(doc).into_iter().filter(|b| b.lang == "yaml").collect();
+    assert!(examples.len() >= 6, "{examples:?}");
+    let dir = std::env::temp_dir().join(format!("wasmesh-doc-proxy-{}", std::process::id()));
+    std::fs::create_dir_all(&dir).unwrap();
+    for (i, b) in examples.iter().enumerate() {
+        let file = dir.join(format!("example-{i}.yaml"));
+        std::fs::write(&file, b.lines.join("\n") + "\n").unwrap();
+        let out = Command::new(env!("CARGO_BIN_EXE_wasmesh"))
+            .args(["validate", "-f"])
+            .arg(&file)
+            .output()
+            .unwrap();
+        let shown = String::from_utf8_lossy(&out.stdout).to_string() + &String::from_utf8_lossy(&out.stderr);
+        assert!(
+            out.status.success() && shown.contains("valid: ") && shown.contains(": Proxy "),
+            "{}: the example does not validate:\n{shown}",
+            b.at
+        );
+    }
+    std::fs::remove_dir_all(&dir).unwrap();
+
+    // Every field of the types in proxy.rs, as the YAML spells it (camelCase).
+    let source = std::fs::read_to_string(root().join("crates/wasmesh-api/src/proxy.rs")).unwrap();
+    let text = std::fs::read_to_string(root().join(doc)).unwrap();
+    let mut fields = BTreeSet::new();
+    for line in source.lines() {
+        let Some(rest) = line.strip_prefix("    pub ") else {
+            continue;
+        };
+        let Some((name, _)) = rest.split_once(':') else {
+            continue;
+        };
+        if name.contains(['(', ' ']) {
+            continue;
+        }
+        let mut camel = String::new();
+        let mut upper = false;
+        for c in name.trim_start_matches("r#").chars() {
+            if c == '_' {
+                upper = true;
+            } else if upper {
+                camel.push(c.to_ascii_uppercase());
+                upper = false;
+            } else {
+                camel.push(c);
+            }
+        }
+        fields.insert(camel);
+    }
+    assert!(
+        fields.contains("handshakeTimeout") && fields.contains("pathNormalization"),
+        "{fields:?}"
+    );
+    let missing: Vec<&String> = fields
+        .iter()
+        .filter(|f| !text.contains(&format!("`{f}`")))
+        .collect();
+    assert!(missing.is_empty(), "docs/proxy.md does not describe {missing:?}");
+}

@@ -15,8 +15,9 @@ pub const VERSION: &str = concat!(
 /// Shown after the commands in `wasmesh --help`.
 pub const AFTER_HELP: &str = "\
 Documentation: README.md and docs/ in the source tree (docs/api.md: the resources and
-`validate`; docs/filter-chain.md: the chain and its failures; docs/modules.md: fetching
-modules; docs/security.md). `wasmesh COMMAND --help` describes each command.
+`validate`; docs/proxy.md: the Proxy kind; docs/filter-chain.md: the chain and its
+failures; docs/modules.md: fetching modules; docs/security.md). `wasmesh COMMAND --help`
+describes each command.
 
 Environment variables:
   RUST_LOG                          log filter of `proxy` and `demo` (default: info for

@@ -3,7 +3,7 @@
 use super::security::is_header_name;
 use crate::{
     error::FieldError,
-    proxy::{ListenerProtocol, Proxy},
+    proxy::{ListenerHttp, ListenerProtocol, Proxy},
 };
 use std::collections::HashSet;
 
@@ -76,6 +76,19 @@ pub(super) fn check(proxy: &Proxy, out: &mut Vec<FieldError>) {
                     out.push(FieldError::rule(
                         format!("{at}.routes"),
                         "tcp listeners have no routes; set cluster instead",
+                    ));
+                }
+                // The proxy would ignore them: refused rather than silently not done.
+                if l.tls.is_some() {
+                    out.push(FieldError::rule(
+                        format!("{at}.tls"),
+                        "tcp listeners do not terminate TLS; tls is for http listeners",
+                    ));
+                }
+                if l.http != ListenerHttp::default() {
+                    out.push(FieldError::rule(
+                        format!("{at}.http"),
+                        "http settings are for http listeners",
                     ));
                 }
                 match &l.cluster {

@@ -496,6 +496,14 @@ fn proxy_rules() {
                 Some(("spec.listeners[0].cluster", "defined: backend")),
             ),
             (
+                "listeners: [{name: t, address: 127.0.0.1:1, protocol: tcp, cluster: backend, tls: {certFile: c, keyFile: k}}]",
+                Some(("spec.listeners[0].tls", "tcp listeners do not terminate TLS")),
+            ),
+            (
+                "listeners: [{name: t, address: 127.0.0.1:1, protocol: tcp, cluster: backend, http: {idleTimeout: 1s}}]",
+                Some(("spec.listeners[0].http", "http settings are for http listeners")),
+            ),
+            (
                 "listeners: [{name: h, address: 127.0.0.1:1, routes: [{match: {prefix: /}, cluster: nowhere}]}]",
                 Some(("spec.listeners[0].routes[0].cluster", "no such cluster")),
             ),
