@@ -22,6 +22,7 @@ mod handler;
 mod jwks;
 mod listener;
 mod metered;
+pub mod normalize;
 pub mod plugin;
 mod request_id;
 pub mod route;
