@@ -13,7 +13,7 @@ use crate::{h1, h1_server};
 #[derive(Debug)]
 pub enum RequestHead {
     /// A request the lean path serves; its head was taken off the buffer.
-    Lean(request::Parts),
+    Lean(Box<request::Parts>),
     /// The head is not complete yet; the buffer is as it was.
     Partial,
     /// hyper's server takes the connection, with the buffer as it was.
@@ -23,7 +23,7 @@ pub enum RequestHead {
 /// The lean server's request-head parser (`h1_server.rs`).
 pub fn parse_request_head(buf: &mut BytesMut) -> RequestHead {
     match h1_server::parse_request(buf) {
-        h1_server::Parsed::Request(parts) => RequestHead::Lean(parts),
+        h1_server::Parsed::Request(parts) => RequestHead::Lean(Box::new(parts)),
         h1_server::Parsed::Partial => RequestHead::Partial,
         h1_server::Parsed::Fallback => RequestHead::Fallback,
     }
