@@ -21,7 +21,7 @@ pub fn check(data: &[u8]) {
             assert_eq!(&buf[..], data, "hyper's server gets every byte read");
             return;
         }
-        RequestHead::Lean(parts) => parts,
+        RequestHead::Lean(parts) => *parts,
     };
     assert!(buf.len() < data.len(), "a parsed head was taken off the buffer");
     assert!(data.ends_with(&buf), "only the head was taken off the buffer");
