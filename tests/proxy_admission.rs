@@ -303,14 +303,7 @@ fn an_upstream_that_switches_protocols_unasked_is_a_protocol_error() {
 /// One HTTP/2 request with prior knowledge; `host` is sent as a header beside `:authority`.
 async fn h2(addr: SocketAddr, authority: &str, path: &str, host: Option<&str>) -> (u16, String) {
     use http_body_util::BodyExt;
-    let stream = tokio::net::TcpStream::connect(addr).await.unwrap();
-    let (mut send, conn) = hyper::client::conn::http2::handshake(
-        hyper_util::rt::TokioExecutor::new(),
-        hyper_util::rt::TokioIo::new(stream),
-    )
-    .await
-    .unwrap();
-    tokio::spawn(conn);
+    let mut send = h2c_client(addr).await;
     let mut req = hyper::Request::get(format!("http://{authority}{path}"));
     if let Some(host) = host {
         req = req.header("host", host);

@@ -67,6 +67,7 @@ spec:
     audiences: [shop]
 {jwks_source}
     outputPayloadToHeader: x-jwt-payload
+    outputClaimToHeaders: [{{header: x-jwt-sub, claim: sub}}]
 ---
 apiVersion: security.istio.io/v1
 kind: AuthorizationPolicy
@@ -135,6 +136,7 @@ async fn check_policies(listen: std::net::SocketAddr, pem: &[u8]) {
         .unwrap();
     let payload: serde_json::Value = serde_json::from_slice(&payload).unwrap();
     assert_eq!(payload["sub"], "bob");
+    assert_eq!(seen["headers"]["x-jwt-sub"], "bob");
 
     assert_eq!(
         status_of(&c, &url("/admin/x"), Some(&alice)).await.0,
@@ -263,6 +265,173 @@ async fn a_jwks_uri_that_was_down_is_fetched_again() {
         );
         tokio::time::sleep(Duration::from_millis(200)).await;
     }
+}
+
+/// Signs `claims` under a JWS header given whole (for headers `jsonwebtoken` cannot write).
+fn sign_with_header(pem: &[u8], header: serde_json::Value, claims: serde_json::Value) -> String {
+    let message = format!(
+        "{}.{}",
+        URL_SAFE_NO_PAD.encode(header.to_string()),
+        URL_SAFE_NO_PAD.encode(claims.to_string())
+    );
+    let key = jsonwebtoken::EncodingKey::from_ec_pem(pem).unwrap();
+    let sig = jsonwebtoken::crypto::sign(message.as_bytes(), &key, jsonwebtoken::Algorithm::ES256).unwrap();
+    format!("{message}.{sig}")
+}
+
+/// Envoy's `jwt_authn` rules beyond a single good or bad token: every token of the request
+/// is verified (a bad one beside a good one, or beside a cached one, is refused before the
+/// upstream sees anything), `exp` must be a number, a `crit` header is refused, and the
+/// headers the filter writes cannot be forged by the client.
+#[tokio::test]
+async fn jwt_every_token_is_verified_and_output_headers_cannot_be_forged() {
+    let echo = Echo::start("up");
+    let (pem, jwks) = generate_key();
+    let listen = free_addr();
+    let proxy = one_backend_proxy_yaml(listen, echo.addr);
+    let inline = format!("    jwks: '{jwks}'");
+    // One worker: its cache of verified tokens is the one every request meets.
+    let _p = ProxyProcess::start(
+        "istio-system/gw",
+        &[("proxy.yaml", &proxy), ("security.yaml", &policies(&inline))],
+        1,
+    );
+    let c = reqwest::Client::builder()
+        .timeout(Duration::from_secs(10))
+        .build()
+        .unwrap();
+    let arrived = || echo.requests.load(std::sync::atomic::Ordering::SeqCst);
+    let send = |path: &str, headers: &[(&str, &str)]| {
+        let mut req = c.get(format!("http://{listen}{path}"));
+        for (k, v) in headers {
+            req = req.header(*k, *v);
+        }
+        async move {
+            let resp = req.send().await.unwrap();
+            (resp.status().as_u16(), resp.text().await.unwrap())
+        }
+    };
+    // What the upstream received, from the echo's description.
+    let upstream_headers = |body: &str| -> serde_json::Value {
+        serde_json::from_str::<serde_json::Value>(body).unwrap()["headers"].clone()
+    };
+    // Refused by the proxy: 401 with `reason`, and nothing reached the upstream.
+    macro_rules! refused {
+        ($path:expr, $headers:expr, $reason:expr, $what:expr) => {{
+            let before = arrived();
+            let (status, body) = send($path, $headers).await;
+            assert_eq!((status, body.as_str()), (401, $reason), "{}", $what);
+            assert_eq!(arrived(), before, "{}: the upstream saw the request", $what);
+        }};
+    }
+
+    let alice = sign(&pem, claims(ISSUER, "alice", "shop", now() + 600, &["admins"]));
+    let bearer = format!("Bearer {alice}");
+    let forged_payload = URL_SAFE_NO_PAD.encode(r#"{"iss":"https://issuer.test","sub":"root"}"#);
+    let forgeries = [("x-jwt-payload", forged_payload.as_str()), ("x-jwt-sub", "root")];
+
+    // 4. The output headers the client sends are dropped: without a token...
+    let (status, body) = send("/public/x", &forgeries).await;
+    assert_eq!(status, 200, "{body}");
+    let seen = upstream_headers(&body);
+    assert!(
+        seen.get("x-jwt-payload").is_none() && seen.get("x-jwt-sub").is_none(),
+        "forged output headers reached the upstream: {seen}"
+    );
+    // ...and with one: the upstream gets only what the filter wrote.
+    let with_token = [forgeries[0], forgeries[1], ("authorization", bearer.as_str())];
+    let (status, body) = send("/secure/x", &with_token).await;
+    assert_eq!(status, 200, "{body}");
+    let seen = upstream_headers(&body);
+    assert_eq!(seen["x-jwt-payload"], alice.split('.').nth(1).unwrap(), "{seen}");
+    assert_eq!(seen["x-jwt-sub"], "alice", "{seen}");
+    assert!(seen.get("authorization").is_none(), "{seen}");
+
+    // 1. A bad token beside a good one, in the other default place, either way round.
+    let (other_pem, _) = generate_key();
+    let mallory = sign(
+        &other_pem,
+        claims(ISSUER, "mallory", "shop", now() + 600, &["admins"]),
+    );
+    refused!(
+        &format!("/public/x?access_token={mallory}"),
+        &[("authorization", bearer.as_str())],
+        "Jwt verification fails",
+        "good header, bad query parameter"
+    );
+    refused!(
+        &format!("/public/x?access_token={alice}"),
+        &[("authorization", format!("Bearer {mallory}").as_str())],
+        "Jwt verification fails",
+        "bad header, good query parameter"
+    );
+    // Beside a token this worker has verified (and cached) many times already: the good
+    // token's payload with the claims changed, under its own signature.
+    for _ in 0..3 {
+        assert_eq!(
+            send("/secure/x", &[("authorization", bearer.as_str())]).await.0,
+            200
+        );
+    }
+    let mut parts: Vec<String> = alice.split('.').map(String::from).collect();
+    parts[1] = URL_SAFE_NO_PAD.encode(claims(ISSUER, "root", "shop", now() + 600, &["admins"]).to_string());
+    let tampered = parts.join(".");
+    refused!(
+        &format!("/admin/x?access_token={tampered}"),
+        &[("authorization", bearer.as_str())],
+        "Jwt verification fails",
+        "cached good token, tampered query parameter"
+    );
+    // Two good tokens pass, and each writes its claim.
+    let bob = sign(&pem, claims(ISSUER, "bob", "shop", now() + 600, &[]));
+    let (status, body) = send(
+        &format!("/secure/x?access_token={bob}"),
+        &[("authorization", bearer.as_str())],
+    )
+    .await;
+    assert_eq!(status, 200, "{body}");
+    assert_eq!(upstream_headers(&body)["x-jwt-sub"], "alice,bob");
+
+    // 2. `exp` as a string is an invalid token, even on a public path.
+    let string_exp = sign(
+        &pem,
+        serde_json::json!({"iss": ISSUER, "sub": "eve", "aud": "shop", "exp": (now() + 600).to_string()}),
+    );
+    refused!(
+        "/public/x",
+        &[("authorization", format!("Bearer {string_exp}").as_str())],
+        "Jwt payload [exp] field is not an integer",
+        "string exp"
+    );
+
+    // 3. A JWS header naming a critical extension.
+    let claims_ok = claims(ISSUER, "frank", "shop", now() + 600, &[]);
+    let plain = sign_with_header(
+        &pem,
+        serde_json::json!({"alg": "ES256", "kid": "test-key"}),
+        claims_ok.clone(),
+    );
+    assert_eq!(
+        send(
+            "/secure/x",
+            &[("authorization", format!("Bearer {plain}").as_str())]
+        )
+        .await
+        .0,
+        200,
+        "the hand-made token verifies without crit"
+    );
+    let crit = sign_with_header(
+        &pem,
+        serde_json::json!({"alg": "ES256", "kid": "test-key", "crit": ["http://example.com/ext"], "http://example.com/ext": true}),
+        claims_ok,
+    );
+    refused!(
+        "/public/x",
+        &[("authorization", format!("Bearer {crit}").as_str())],
+        "Jwt verification fails",
+        "crit"
+    );
 }
 
 /// Serves `body` as JSON to every request, on a thread.

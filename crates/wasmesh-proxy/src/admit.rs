@@ -242,7 +242,7 @@ fn check_upgrade(parts: &mut request::Parts, policy: &RequestPolicy) -> Result<(
         // removed before the request goes upstream.
         return Ok(());
     }
-    if policy.upgrades.iter().any(|u| *u == protocol) {
+    if policy.upgrades.contains(&protocol) {
         Ok(())
     } else {
         Err(refused(&parts.headers))

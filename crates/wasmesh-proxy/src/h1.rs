@@ -169,7 +169,7 @@ pub fn is_idempotent(method: &Method) -> bool {
 
 /// Parses one complete response head off the front of `buf`, skipping interim 1xx
 /// responses; `None` until the head is complete.
-fn parse_head(buf: &mut BytesMut, method: &Method) -> Result<Option<Head>, Error> {
+pub(crate) fn parse_head(buf: &mut BytesMut, method: &Method) -> Result<Option<Head>, Error> {
     loop {
         // Names and values as offsets into the head, to share its bytes rather than copy
         // them once it is frozen.

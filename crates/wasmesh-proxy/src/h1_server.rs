@@ -36,7 +36,7 @@ const WRITE_SIZE: usize = 64 * 1024;
 /// What the head at the front of the buffer is.
 // Made once per request and moved once: boxing the request would cost an allocation.
 #[allow(clippy::large_enum_variant)]
-enum Parsed {
+pub(crate) enum Parsed {
     Request(request::Parts),
     Partial,
     /// Needs hyper's server.
@@ -113,7 +113,7 @@ where
 }
 
 /// Parses the request head at the front of `buf`, if it is one the lean path serves.
-fn parse_request(buf: &mut BytesMut) -> Parsed {
+pub(crate) fn parse_request(buf: &mut BytesMut) -> Parsed {
     if buf.is_empty() {
         return Parsed::Partial;
     }

@@ -17,6 +17,8 @@ pub mod cluster;
 pub mod error;
 mod exec;
 mod forward;
+#[doc(hidden)]
+pub mod fuzzing;
 mod h1;
 mod h1_server;
 mod handler;

@@ -8,9 +8,7 @@
 //! not the proxy's own is never loaded.
 
 use std::collections::HashMap;
-use std::fs::{DirBuilder, Metadata};
 use std::hash::{Hash, Hasher};
-use std::os::unix::fs::{DirBuilderExt, MetadataExt};
 use std::path::{Path, PathBuf};
 use std::sync::Mutex;
 
@@ -163,58 +161,8 @@ impl ModuleCache {
     }
 }
 
-/// Creates `dir` (and missing parents) with mode 0700, and refuses it unless it is
-/// private: owned by this process's effective user and not writable by group or others.
-/// The error says what is wrong and how to fix it.
-pub fn private_dir(dir: &Path) -> std::io::Result<()> {
-    DirBuilder::new().recursive(true).mode(0o700).create(dir)?;
-    let meta = std::fs::metadata(dir)?;
-    if !meta.is_dir() {
-        return Err(refused("not a directory; choose another --cache-dir".into()));
-    }
-    let me = rustix::process::geteuid().as_raw();
-    if meta.uid() != me {
-        return Err(refused(format!(
-            "owned by uid {}, not by the proxy's user (uid {me}), who could not trust what it finds \
-             there; choose another --cache-dir",
-            meta.uid()
-        )));
-    }
-    if meta.mode() & 0o022 != 0 {
-        return Err(refused(format!(
-            "mode {:04o} lets its group or others write to it, and put compiled code there that \
-             the proxy would run; run `chmod 700 {}` or choose another --cache-dir",
-            meta.mode() & 0o7777,
-            dir.display()
-        )));
-    }
-    Ok(())
-}
-
-/// A cache file the proxy may trust: a plain file of its own user that group and others
-/// cannot write.
-fn private_file(meta: &Metadata) -> Result<(), String> {
-    let me = rustix::process::geteuid().as_raw();
-    if !meta.is_file() {
-        Err("not a plain file".into())
-    } else if meta.uid() != me {
-        Err(format!(
-            "owned by uid {}, not by the proxy's user (uid {me})",
-            meta.uid()
-        ))
-    } else if meta.mode() & 0o022 != 0 {
-        Err(format!(
-            "mode {:04o} lets group or others write to it",
-            meta.mode() & 0o7777
-        ))
-    } else {
-        Ok(())
-    }
-}
-
-fn refused(why: String) -> std::io::Error {
-    std::io::Error::new(std::io::ErrorKind::PermissionDenied, why)
-}
+pub use wasmesh_cachedir::private_dir;
+use wasmesh_cachedir::private_file;
 
 /// Most compiled modules kept on disk; the least recently written go first.
 const MAX_DISK_ENTRIES: usize = 64;
@@ -246,7 +194,7 @@ fn write_atomically(path: &Path, bytes: &[u8]) -> std::io::Result<()> {
 #[cfg(test)]
 mod tests {
     use super::*;
-    use std::os::unix::fs::PermissionsExt;
+    use std::os::unix::fs::{MetadataExt, PermissionsExt};
 
     /// An engine like the host's (this wasmtime has no GC collector).
     fn engine() -> Engine {
@@ -306,7 +254,7 @@ mod tests {
                 error.to_string(),
                 format!(
                     "compiled-code cache {0}: mode {bad:04o} lets its group or others write to it, and put \
-                     compiled code there that the proxy would run; run `chmod 700 {0}` or choose another \
+                     modules or compiled code there that the proxy would run; run `chmod 700 {0}` or choose another \
                      --cache-dir",
                     dir.display()
                 )

@@ -1,4 +1,5 @@
 use super::*;
+use std::os::unix::fs::MetadataExt;
 
 fn entry(url: &str, bytes: &[u8], last_used: u64) -> Entry {
     Entry {

@@ -4,4 +4,5 @@
 mod abi_versions;
 mod common;
 mod features;
+mod fuzz_regressions;
 mod hostile;
