@@ -2,6 +2,7 @@
 //! its own file under `cmd/` and calls into the library crates.
 
 mod cmd;
+mod report;
 
 use clap::{Parser, Subcommand};
 use std::process::ExitCode;
@@ -54,7 +55,7 @@ fn main() -> ExitCode {
     match result {
         Ok(code) => code,
         Err(err) => {
-            eprintln!("error: {err:#}");
+            eprintln!("error: {}", report::error_text(err.as_ref()));
             ExitCode::FAILURE
         }
     }
