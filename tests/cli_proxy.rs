@@ -68,3 +68,64 @@ fn a_missing_workload_says_once_that_it_waits_and_which_proxies_exist() {
     let log = proxy.log();
     assert_eq!(log.matches(said).count(), 1, "{log}");
 }
+
+/// Starts `wasmesh proxy` on the `mesh` fixture with stderr piped, stops it after its first
+/// lines, and returns what it logged.
+fn piped_log(extra: &[&str]) -> String {
+    use std::io::Read as _;
+    let dir = copy_fixture("mesh");
+    let cache = tempfile::tempdir().unwrap();
+    let mut child = std::process::Command::new(env!("CARGO_BIN_EXE_wasmesh"))
+        .args(["proxy", "--config"])
+        .arg(dir.path())
+        .args(["--workload", "apps/nope", "--admin", "127.0.0.1:0"])
+        .arg("--cache-dir")
+        .arg(cache.path())
+        .args(extra)
+        .env_remove("NO_COLOR")
+        .env("RUST_LOG", "info")
+        .stderr(std::process::Stdio::piped())
+        .spawn()
+        .unwrap();
+    let mut stderr = child.stderr.take().unwrap();
+    let reader = std::thread::spawn(move || {
+        let mut text = String::new();
+        stderr.read_to_string(&mut text).unwrap();
+        text
+    });
+    // The proxy says it waits for its Proxy right after it starts.
+    std::thread::sleep(Duration::from_millis(1500));
+    let status = std::process::Command::new("kill")
+        .arg(child.id().to_string())
+        .status()
+        .unwrap();
+    assert!(status.success());
+    child.wait().unwrap();
+    reader.join().unwrap()
+}
+
+#[test]
+fn a_piped_log_has_no_escape_codes() {
+    let log = piped_log(&[]);
+    assert!(log.contains("waiting for it to appear"), "{log}");
+    assert!(!log.contains('\x1b'), "escape codes in a piped log:\n{log:?}");
+}
+
+#[test]
+fn json_log_lines_parse_as_json() {
+    let log = piped_log(&["--log-format", "json"]);
+    let lines: Vec<serde_json::Value> = log
+        .lines()
+        .map(|l| serde_json::from_str(l).unwrap_or_else(|e| panic!("not JSON ({e}): {l}")))
+        .collect();
+    let waiting = lines
+        .iter()
+        .find(|l| {
+            l["fields"]["message"]
+                .as_str()
+                .is_some_and(|m| m.contains("waiting"))
+        })
+        .unwrap_or_else(|| panic!("no waiting line in {log}"));
+    assert_eq!(waiting["level"], "WARN");
+    assert!(lines.iter().any(|l| l["fields"]["message"] == "stopped"), "{log}");
+}

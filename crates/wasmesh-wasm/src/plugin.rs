@@ -4,7 +4,7 @@ use wasmtime::{ExternType, InstancePre, Module};
 
 use crate::module_cache::CacheHit;
 use crate::state::VmState;
-use crate::{PluginSpec, WasmError, WasmHost};
+use crate::{FailureReason, PluginSpec, WasmError, WasmHost};
 
 /// The Proxy-Wasm ABI version a guest was built for, from its `proxy_abi_version_*` export.
 #[derive(Clone, Copy, Debug, PartialEq, Eq, PartialOrd, Ord)]
@@ -45,6 +45,9 @@ pub struct CompiledPlugin {
     pub(crate) abi: AbiVersion,
     pub(crate) plugin_name: String,
     cache_hit: CacheHit,
+    /// The failures already logged for this plugin: every worker runs its own VM of it, and
+    /// a cause is logged once, not once per worker (docs/wasm-host.md, "When a plugin fails").
+    pub(crate) logged_failures: std::sync::Mutex<std::collections::HashSet<FailureReason>>,
     _lease: ModuleLease,
 }
 
@@ -107,8 +110,16 @@ impl CompiledPlugin {
             abi,
             plugin_name,
             cache_hit,
+            logged_failures: Default::default(),
             _lease: lease,
         })
+    }
+
+    /// True the first time `reason` is reported for this plugin, on any worker: the one
+    /// report to log (later ones are counted, not logged again).
+    pub(crate) fn first_report(&self, reason: &FailureReason) -> bool {
+        let mut logged = self.logged_failures.lock().unwrap_or_else(|e| e.into_inner());
+        logged.insert(reason.clone())
     }
 
     /// The spec it was loaded from.

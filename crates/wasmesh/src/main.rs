@@ -2,6 +2,7 @@
 //! its own file under `cmd/` and calls into the library crates.
 
 mod cmd;
+mod log;
 mod report;
 
 use clap::{Parser, Subcommand};
