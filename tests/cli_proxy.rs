@@ -129,3 +129,33 @@ fn json_log_lines_parse_as_json() {
     assert_eq!(waiting["level"], "WARN");
     assert!(lines.iter().any(|l| l["fields"]["message"] == "stopped"), "{log}");
 }
+
+#[test]
+fn plugins_are_shown_in_the_api_spelling() {
+    let dir = tempfile::tempdir().unwrap();
+    let free = crate::proxy_support::free_addr;
+    let proxy = crate::proxy_support::one_backend_proxy_yaml(free(), free());
+    let plugin = "apiVersion: extensions.istio.io/v1alpha1\nkind: WasmPlugin\n\
+                  metadata: {name: gone, namespace: istio-system}\n\
+                  spec: {url: \"file:///nonexistent/gone.wasm\", phase: UNSPECIFIED, failStrategy: FAIL_OPEN}\n";
+    std::fs::write(dir.path().join("proxy.yaml"), proxy).unwrap();
+    std::fs::write(dir.path().join("plugin.yaml"), plugin).unwrap();
+    let proxy = ProxyProcess::spawn(dir, "istio-system/gw", 2);
+    proxy.wait_ready();
+    let (_, body) = proxy.admin_get("/plugins");
+    let plugins: serde_json::Value = serde_json::from_str(&body).unwrap();
+    assert_eq!(plugins[0]["failStrategy"], "FAIL_OPEN", "{body}");
+    assert_eq!(plugins[0]["phase"], "UNSPECIFIED", "{body}");
+    let error = plugins[0]["lastError"].as_str().unwrap();
+    assert_eq!(
+        error.matches("file:///nonexistent/gone.wasm").count(),
+        1,
+        "{error}"
+    );
+    let log = proxy.log();
+    assert_eq!(
+        log.matches("cannot read /nonexistent/gone.wasm").count(),
+        1,
+        "once:\n{log}"
+    );
+}

@@ -17,6 +17,17 @@ pub enum AbiVersion {
     V0_2_1,
 }
 
+/// The spec's spelling, `0.2.1`, as `/plugins` and the logs say it.
+impl std::fmt::Display for AbiVersion {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.write_str(match self {
+            AbiVersion::V0_1_0 => "0.1.0",
+            AbiVersion::V0_2_0 => "0.2.0",
+            AbiVersion::V0_2_1 => "0.2.1",
+        })
+    }
+}
+
 impl AbiVersion {
     fn detect(module: &Module) -> Option<AbiVersion> {
         let exported = |name: &str| {
@@ -102,7 +113,7 @@ impl CompiledPlugin {
             .define_unknown_imports_as_traps(&module)
             .map_err(link_error)?;
         let pre = linker.instantiate_pre(&module).map_err(link_error)?;
-        tracing::debug!(plugin = %plugin_name, sha256 = %spec.sha256, ?abi, ?cache_hit, "plugin loaded");
+        tracing::debug!(plugin = %plugin_name, sha256 = %spec.sha256, %abi, ?cache_hit, "plugin loaded");
         Ok(CompiledPlugin {
             host,
             spec,

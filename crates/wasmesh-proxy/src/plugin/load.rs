@@ -204,14 +204,15 @@ impl Loader {
                     "url": wasmesh_fetch::redact_url(&p.full_url()),
                     "phase": p.phase().describe_name(),
                     "priority": p.effective_priority(),
-                    "failStrategy": format!("{:?}", p.fail_strategy()),
+                    // The API's spelling, FAIL_CLOSE, as the resource has it.
+                    "failStrategy": p.fail_strategy(),
                     "failures": self.host.metrics().failures(&name),
                 });
                 match loaded.get(&name) {
                     Some(Ok(w)) => {
                         v["state"] = "loaded".into();
                         v["sha256"] = w.plugin.spec().sha256.clone().into();
-                        v["abiVersion"] = format!("{:?}", w.plugin.abi_version()).into();
+                        v["abiVersion"] = w.plugin.abi_version().to_string().into();
                         v["lastError"] = Value::Null;
                     }
                     Some(Err(e)) => {
