@@ -1,8 +1,26 @@
 //! The `wasmesh` command: argument parsing and printing only. Each subcommand lives in
 //! its own file under `cmd/` and calls into the library crates.
 
+// Every `println!`/`print!` of the subcommands writes through `out`: a closed pipe
+// (`wasmesh describe ... | head -1`) ends the command quietly with status 0, where std's
+// macros would panic. Defined before `mod cmd` so that they are the ones in scope there.
+macro_rules! println {
+    () => {
+        $crate::out::write_stdout(format_args!("\n"))
+    };
+    ($($arg:tt)*) => {
+        $crate::out::write_stdout(format_args!("{}\n", format_args!($($arg)*)))
+    };
+}
+macro_rules! print {
+    ($($arg:tt)*) => {
+        $crate::out::write_stdout(format_args!($($arg)*))
+    };
+}
+
 mod cmd;
 mod log;
+mod out;
 mod report;
 
 use clap::{Parser, Subcommand};
@@ -13,9 +31,17 @@ use std::process::ExitCode;
 #[global_allocator]
 static GLOBAL: mimalloc::MiMalloc = mimalloc::MiMalloc;
 
+/// What `--help` says about exit codes (the README says the same).
+const EXIT_STATUS: &str = "\
+Exit status:
+  0  success (also when a reader closes the pipe early, as `| head` does)
+  1  invalid input or a failed operation: an invalid document, a missing resource or
+     directory, a refused push; the reason is printed on stderr
+  2  usage error: an unknown subcommand or flag, a missing or malformed argument";
+
 /// Runs Proxy-Wasm plugins declared by Istio's WasmPlugin resource.
 #[derive(Parser)]
-#[command(name = "wasmesh", version, about, propagate_version = true)]
+#[command(name = "wasmesh", version, about, propagate_version = true, after_help = EXIT_STATUS)]
 struct Cli {
     #[command(subcommand)]
     command: Command,
@@ -39,6 +65,10 @@ enum Command {
     Push(cmd::push::Args),
     /// Sign a module file (detached signature) or a pushed image (cosign-style).
     Sign(cmd::sign::Args),
+    /// Print a shell completion script for bash, zsh, fish, elvish or powershell.
+    Completions(cmd::completions::Args),
+    /// Print the manual page (roff), for `man -l -` or a man directory.
+    Man,
 }
 
 fn main() -> ExitCode {
@@ -52,6 +82,8 @@ fn main() -> ExitCode {
         Command::Demo(args) => cmd::demo::run(args),
         Command::Push(args) => cmd::push::run(args),
         Command::Sign(args) => cmd::sign::run(args),
+        Command::Completions(args) => cmd::completions::run(args),
+        Command::Man => cmd::completions::run_man(),
     };
     match result {
         Ok(code) => code,
