@@ -159,3 +159,45 @@ fn plugins_are_shown_in_the_api_spelling() {
         "once:\n{log}"
     );
 }
+
+#[test]
+fn every_metric_has_help_and_type() {
+    use crate::proxy_support::{echo::Echo, free_addr, http_get, one_backend_proxy_yaml};
+    let echo = Echo::start("a");
+    let listen = free_addr();
+    let config = one_backend_proxy_yaml(listen, echo.addr);
+    let proxy = ProxyProcess::start("istio-system/gw", &[("proxy.yaml", &config)], 1);
+    assert_eq!(http_get(listen, "/hello").0, 200);
+    let (status, page) = proxy.admin_get("/stats/prometheus");
+    assert_eq!(status, 200);
+    let said = |what: &str, family: &str| {
+        page.lines().any(|l| {
+            l.strip_prefix(what)
+                .is_some_and(|rest| rest.split(' ').next() == Some(family))
+        })
+    };
+    let mut families = std::collections::BTreeSet::new();
+    for sample in page.lines().filter(|l| !l.starts_with('#') && !l.is_empty()) {
+        let name = sample.split(['{', ' ']).next().unwrap();
+        // A histogram's samples are NAME_bucket, NAME_sum and NAME_count of family NAME.
+        let family = ["_bucket", "_sum", "_count"]
+            .iter()
+            .find_map(|suffix| {
+                name.strip_suffix(suffix)
+                    .filter(|base| page.contains(&format!("# TYPE {base} histogram\n")))
+            })
+            .unwrap_or(name);
+        families.insert(family.to_string());
+    }
+    for must in [
+        "istio_requests_total",
+        "istio_request_duration_milliseconds",
+        "wasm_cache_entries",
+    ] {
+        assert!(families.contains(must), "no {must} in:\n{page}");
+    }
+    for family in &families {
+        assert!(said("# HELP ", family), "no HELP for {family}:\n{page}");
+        assert!(said("# TYPE ", family), "no TYPE for {family}:\n{page}");
+    }
+}

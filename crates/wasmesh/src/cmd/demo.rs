@@ -105,7 +105,12 @@ pub fn run(args: Args) -> anyhow::Result<ExitCode> {
         setup::PROXY
     );
     println!();
-    println!("Try:");
+    // The check went through the proxy like any client: say so, so that the counts in
+    // /stats/prometheus are not a surprise.
+    println!(
+        "Try (the demo made each of these requests once to check it: {} requests already in the stats):",
+        tries::requests(&list)
+    );
     println!();
     for t in &list {
         print!("{}", t.render());
