@@ -13,6 +13,7 @@ mod proxy_support;
 mod cli_apply;
 mod cli_describe;
 mod cli_proxy;
+mod cli_push_hints;
 mod cli_unix;
 mod cli_validate;
 mod demo;
