@@ -6,6 +6,17 @@ use std::time::{Duration, Instant};
 use crate::cli_support::{copy_fixture, wasmesh};
 use crate::proxy_support::ProxyProcess;
 
+/// A WasmPlugin `name` in istio-system running the test plugin `plugin`, with `extra` YAML
+/// lines under `spec`.
+fn plugin_yaml(name: &str, plugin: &str, extra: &str) -> String {
+    format!(
+        "apiVersion: extensions.istio.io/v1alpha1\nkind: WasmPlugin\n\
+         metadata: {{name: {name}, namespace: istio-system}}\n\
+         spec:\n  url: file://{}\n{extra}",
+        wasmesh_testkit::plugin(plugin).display()
+    )
+}
+
 /// Waits until the proxy's log holds `text`; returns the log.
 fn wait_for_log(proxy: &ProxyProcess, text: &str) -> String {
     let deadline = Instant::now() + Duration::from_secs(10);
@@ -166,7 +177,13 @@ fn every_metric_has_help_and_type() {
     let echo = Echo::start("a");
     let listen = free_addr();
     let config = one_backend_proxy_yaml(listen, echo.addr);
-    let proxy = ProxyProcess::start("istio-system/gw", &[("proxy.yaml", &config)], 1);
+    // A plugin that defines a counter, a gauge and a histogram of its own.
+    let metrics = plugin_yaml("metrics", "metrics", "");
+    let proxy = ProxyProcess::start(
+        "istio-system/gw",
+        &[("proxy.yaml", &config), ("plugin.yaml", &metrics)],
+        1,
+    );
     assert_eq!(http_get(listen, "/hello").0, 200);
     let (status, page) = proxy.admin_get("/stats/prometheus");
     assert_eq!(status, 200);
@@ -193,6 +210,9 @@ fn every_metric_has_help_and_type() {
         "istio_requests_total",
         "istio_request_duration_milliseconds",
         "wasm_cache_entries",
+        "wasm_vm_starts_total",
+        "wasmesh_test_requests_total",
+        "wasmesh_test_path_length",
     ] {
         assert!(families.contains(must), "no {must} in:\n{page}");
     }
@@ -200,4 +220,35 @@ fn every_metric_has_help_and_type() {
         assert!(said("# HELP ", family), "no HELP for {family}:\n{page}");
         assert!(said("# TYPE ", family), "no TYPE for {family}:\n{page}");
     }
+}
+
+#[test]
+fn a_plugin_that_fails_on_every_worker_is_logged_once() {
+    use crate::proxy_support::{free_addr, one_backend_proxy_yaml};
+    let config = one_backend_proxy_yaml(free_addr(), free_addr());
+    // The config test plugin refuses a pluginConfig without a string `greeting`.
+    let plugin = plugin_yaml("config", "config", "  pluginConfig: {other: 1}\n");
+    let dir = tempfile::tempdir().unwrap();
+    std::fs::write(dir.path().join("proxy.yaml"), config).unwrap();
+    std::fs::write(dir.path().join("plugin.yaml"), plugin).unwrap();
+    let proxy = ProxyProcess::spawn(dir, "istio-system/gw", 3);
+    proxy.wait_ready();
+    let said = "proxy_on_configure returned false";
+    wait_for_log(&proxy, said);
+    // Every worker has started its VM once ready; give the log a moment to settle.
+    std::thread::sleep(Duration::from_millis(500));
+    let log = proxy.log();
+    // (The test proxies log wasmesh_proxy at debug level, where each worker notes it.)
+    let errors: Vec<&str> = log
+        .lines()
+        .filter(|l| l.contains(" ERROR ") && l.contains(said))
+        .collect();
+    assert_eq!(errors.len(), 1, "once, not per worker:\n{log}");
+    let line = errors[0];
+    assert!(line.contains("strategy=FAIL_CLOSE"), "{line}");
+    assert!(!log.contains("Failure {"), "no Debug structs:\n{log}");
+    let (_, body) = proxy.admin_get("/plugins");
+    let plugins: serde_json::Value = serde_json::from_str(&body).unwrap();
+    assert_eq!(plugins[0]["abiVersion"], "0.2.1", "{body}");
+    assert_eq!(plugins[0]["failStrategy"], "FAIL_CLOSE", "{body}");
 }
