@@ -142,3 +142,67 @@ fn delete_removes_documents_and_empty_files() {
     let run = wasmesh(&["validate", "-f", dir.path().to_str().unwrap()]);
     assert_eq!(run.code, 0, "the directory stays valid: {run:?}");
 }
+
+#[test]
+fn apply_keeps_a_file_s_mode_and_new_files_follow_the_umask() {
+    use std::os::unix::fs::PermissionsExt as _;
+    let dir = copy_fixture("mesh");
+    let plugins = dir.path().join("plugins.yaml");
+    fs::set_permissions(&plugins, fs::Permissions::from_mode(0o604)).unwrap();
+    let input = tempfile::tempdir().unwrap();
+    let file = input.path().join("in.yaml");
+    fs::write(
+        &file,
+        format!(
+            "apiVersion: extensions.istio.io/v1alpha1\nkind: WasmPlugin\nmetadata: {{name: headers-low, namespace: apps}}\nspec:\n  url: oci://registry.test/headers:2.0\n---\n{}",
+            NEW_PLUGIN
+        ),
+    )
+    .unwrap();
+    // Through sh, for a umask of the test's choosing.
+    let out = std::process::Command::new("sh")
+        .arg("-c")
+        .arg(r#"umask 027 && exec "$0" apply -f "$1" --config "$2""#)
+        .arg(env!("CARGO_BIN_EXE_wasmesh"))
+        .arg(&file)
+        .arg(dir.path())
+        .output()
+        .unwrap();
+    assert!(out.status.success(), "{out:?}");
+    let mode = |p: &std::path::Path| fs::metadata(p).unwrap().permissions().mode() & 0o777;
+    assert!(fs::read_to_string(&plugins).unwrap().contains("headers:2.0"));
+    assert_eq!(mode(&plugins), 0o604, "the edited file keeps its mode");
+    let created = dir.path().join("wasmplugin-apps-added.yaml");
+    assert_eq!(mode(&created), 0o640, "a new file gets 0666 less the umask");
+}
+
+#[test]
+fn apply_keeps_the_comments_that_open_a_replaced_document() {
+    let dir = tempfile::tempdir().unwrap();
+    let old = "# Adds the x-powered-by header; owned by the platform team.\n\
+               apiVersion: extensions.istio.io/v1alpha1\nkind: WasmPlugin\n\
+               metadata: {name: headers, namespace: apps}\n\
+               spec:\n  # pinned until 2.0 is out\n  url: file:///plugins/h1.wasm\n\
+               ---\n# the other plugin\napiVersion: extensions.istio.io/v1alpha1\nkind: WasmPlugin\n\
+               metadata: {name: other, namespace: apps}\nspec: {url: file:///plugins/o.wasm}\n";
+    fs::write(dir.path().join("plugins.yaml"), old).unwrap();
+    let input = tempfile::tempdir().unwrap();
+    let file = input.path().join("in.yaml");
+    fs::write(
+        &file,
+        "apiVersion: extensions.istio.io/v1alpha1\nkind: WasmPlugin\nmetadata: {name: headers, namespace: apps}\nspec: {url: file:///plugins/h2.wasm}\n",
+    )
+    .unwrap();
+    let run = apply("apply", &file, dir.path());
+    assert_eq!(run.code, 0, "{run:?}");
+    let after = fs::read_to_string(dir.path().join("plugins.yaml")).unwrap();
+    assert!(
+        after.starts_with("# Adds the x-powered-by header; owned by the platform team.\napiVersion:"),
+        "{after}"
+    );
+    assert!(
+        after.contains("h2.wasm") && !after.contains("pinned until"),
+        "{after}"
+    );
+    assert!(after.contains("---\n# the other plugin\n"), "{after}");
+}

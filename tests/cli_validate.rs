@@ -65,7 +65,7 @@ fn a_broken_file_among_good_ones_fails_with_precise_errors() {
     );
     assert!(
         lines.iter().any(|l| l.contains("broken/plugins.yaml: document 3 (line 15")
-            && l.contains("spec.phase: unknown variant `LATE`, expected one of `AUTHN`, `AUTHZ`, `STATS`, `UNSPECIFIED_PHASE`")),
+            && l.contains("spec.phase: unknown variant `LATE`, expected one of `AUTHN`, `AUTHZ`, `STATS`, `UNSPECIFIED`, `UNSPECIFIED_PHASE`")),
         "{run:?}"
     );
     assert!(

@@ -159,14 +159,17 @@ pub enum Phase {
     /// After authorization, before stats.
     #[serde(rename = "STATS")]
     Stats,
-    /// At the end of the chain, right before the router.
+    /// At the end of the chain, right before the router. `UNSPECIFIED`, the name
+    /// `describe` and `/plugins` print, is accepted too, so that what they show can be
+    /// written back (docs/api.md).
     #[default]
-    #[serde(rename = "UNSPECIFIED_PHASE")]
+    #[serde(rename = "UNSPECIFIED_PHASE", alias = "UNSPECIFIED")]
     Unspecified,
 }
 
 impl Phase {
-    /// The name `describe -o json` prints: `AUTHN`, `AUTHZ`, `STATS`, `UNSPECIFIED`.
+    /// The name `describe` and `/plugins` print: `AUTHN`, `AUTHZ`, `STATS`, `UNSPECIFIED`
+    /// (also accepted in `phase`).
     pub fn describe_name(self) -> &'static str {
         match self {
             Phase::Authn => "AUTHN",

@@ -1,7 +1,9 @@
 //! Editing a config directory: `apply` adds or replaces resources, `delete` removes them.
 //! The input is validated first; nothing is written unless all of it is valid. Each
-//! document is replaced where it is written (other documents and comments of that file stay
-//! as they are); each file is written atomically (a hidden temp file, then a rename).
+//! document is replaced where it is written (other documents of that file stay as they are,
+//! and so does the comment block that opens the replaced one: docs/api.md says which
+//! comments survive); each file is written atomically (a hidden temp file, then a rename)
+//! and keeps its mode.
 
 use crate::dir::resource_files;
 use std::{
@@ -9,6 +11,7 @@ use std::{
     fmt, fs,
     io::Write,
     ops::Range,
+    os::unix::fs::PermissionsExt as _,
     path::{Path, PathBuf},
 };
 use wasmesh_api::{parse, DocumentError, Format, Resource, ResourceKey};
@@ -177,6 +180,31 @@ fn without_marker(doc: &str) -> String {
     format!("{}\n", body.trim_end())
 }
 
+/// `doc` after its `---` line, if it has one.
+fn without_marker_str(doc: &str) -> &str {
+    let marker = marker_of(doc);
+    &doc[marker.len()..]
+}
+
+/// The comment lines (and blank lines between them) that open a YAML document, up to its
+/// first line of content.
+fn leading_comments(doc: &str) -> &str {
+    let mut end = 0;
+    let mut kept = 0;
+    for line in doc.split_inclusive('\n') {
+        let trimmed = line.trim();
+        if trimmed.starts_with('#') {
+            end += line.len();
+            kept = end;
+        } else if trimmed.is_empty() {
+            end += line.len();
+        } else {
+            break;
+        }
+    }
+    &doc[..kept]
+}
+
 fn marker_of(doc: &str) -> &str {
     match doc.split_inclusive('\n').next() {
         Some(first) if first.starts_with("---") => first,
@@ -248,7 +276,14 @@ pub fn plan_apply(dir: &Path, name: &str, text: &str, format: Format) -> Result<
                 let old = &file.text[first.span.clone()];
                 let same_format = file.format == format;
                 let replacement = if same_format {
-                    format!("{}{}", marker_of(old), input.text)
+                    // The comment block that opens the old document (often what it is for)
+                    // stays, unless the new text brings one of its own; comments inside
+                    // the old document go with it (docs/api.md).
+                    let header = match leading_comments(&input.text) {
+                        "" => leading_comments(without_marker_str(old)),
+                        _ => "",
+                    };
+                    format!("{}{header}{}", marker_of(old), input.text)
                 } else {
                     String::new()
                 };
@@ -404,11 +439,22 @@ impl Edit {
             match contents {
                 Some(text) => {
                     let parent = path.parent().unwrap_or(Path::new("."));
+                    // The file keeps its mode; a new one gets what the user's umask leaves
+                    // of 0666, like a file their editor creates (not the temp file's 0600).
+                    let existing = match fs::metadata(path) {
+                        Ok(meta) => Some(meta.permissions()),
+                        Err(e) if e.kind() == std::io::ErrorKind::NotFound => None,
+                        Err(e) => return Err(io(e)),
+                    };
                     let mut tmp = tempfile::Builder::new()
                         .prefix(".wasmesh-")
                         .suffix(".tmp")
+                        .permissions(fs::Permissions::from_mode(0o666))
                         .tempfile_in(parent)
                         .map_err(io)?;
+                    if let Some(permissions) = existing {
+                        tmp.as_file().set_permissions(permissions).map_err(io)?;
+                    }
                     tmp.write_all(text.as_bytes()).map_err(io)?;
                     tmp.as_file().sync_all().map_err(io)?;
                     tmp.persist(path).map_err(|e| io(e.error))?;

@@ -42,7 +42,10 @@ pub enum RunError {
     /// The control runtime or a worker thread could not start.
     #[error("cannot start: {0}")]
     Start(#[source] std::io::Error),
-    /// The config could not be read at all.
+    /// The config directory could not be read or watched when the proxy started.
+    #[error(transparent)]
+    ConfigDir(#[from] wasmesh_config::ConfigError),
+    /// The config could not be followed any more.
     #[error("{0}")]
     Config(String),
 }
@@ -180,6 +183,9 @@ pub fn run(options: Options) -> Result<(), RunError> {
     } else {
         options.workers
     };
+    // A config directory that is missing, not a directory or unreadable is a mistake made
+    // at startup: say so before anything starts, not after a start/drain/stop sequence.
+    let watcher = wasmesh_config::watch_dir(&options.config_dir)?;
     let shared = Shared::new(options.workload.clone(), workers, options.drain_timeout);
     let rt = tokio::runtime::Builder::new_current_thread()
         .enable_all()
@@ -203,7 +209,7 @@ pub fn run(options: Options) -> Result<(), RunError> {
     }
     let result = rt.block_on(async {
         tokio::spawn(crate::admin::serve(admin, shared.clone()));
-        let control = tokio::spawn(crate::source::follow(options.clone(), shared.clone()));
+        let control = tokio::spawn(crate::source::follow(options.clone(), watcher, shared.clone()));
         let result = tokio::select! {
             _ = shutdown_signal() => Ok(()),
             r = control => match r {

@@ -20,11 +20,13 @@ const JWKS_REFRESH: Duration = Duration::from_secs(20 * 60);
 /// How soon a failed `jwksUri` fetch is tried again.
 const JWKS_RETRY: Duration = Duration::from_secs(5);
 
-/// Watches the config directory and publishes a snapshot for each change, until the proxy
-/// stops.
-pub async fn follow(options: Options, shared: Arc<Shared>) -> Result<(), RunError> {
-    let watcher = wasmesh_config::watch_dir(&options.config_dir)
-        .map_err(|e| RunError::Config(format!("cannot watch {}: {e}", options.config_dir.display())))?;
+/// Follows the config directory's watcher and publishes a snapshot for each change, until
+/// the proxy stops.
+pub async fn follow(
+    options: Options,
+    watcher: wasmesh_config::ConfigWatcher,
+    shared: Arc<Shared>,
+) -> Result<(), RunError> {
     let mut changes = watcher.subscribe();
     let cache_dir = options
         .cache_dir
@@ -33,29 +35,53 @@ pub async fn follow(options: Options, shared: Arc<Shared>) -> Result<(), RunErro
     let mut loader = Loader::new(&cache_dir).map_err(RunError::Config)?;
     crate::run::lock(&shared.status).extra_metrics = loader.metrics();
     let mut version = 0;
+    // The Proxies found when the proxy last said it waits for its own: said again only when
+    // that list changes, not on every change of the folder.
+    let mut waiting_said: Option<String> = None;
     loop {
         let config = changes.borrow_and_update().clone();
         version += 1;
         let problems: Vec<String> = config.diagnostics.iter().map(|d| d.to_string()).collect();
         let mut jwks: Option<bool> = None;
-        match snapshot(
-            &options,
-            &config.resources,
-            version,
-            &mut loader,
-            &shared,
-            &mut jwks,
-        )
-        .await
-        {
-            Ok(s) => {
-                shared.publish(s);
-                if !problems.is_empty() {
-                    // wasmesh-config has logged each one; keep them for the admin API.
-                    shared.note_problems(problems.join("\n"));
+        if let Some(found) = missing_proxy(&options, &config.resources) {
+            // The folder is watched, so the Proxy may be added later (`wasmesh apply`): wait
+            // for it rather than exit, and say plainly that the proxy waits.
+            let message = format!(
+                "no Proxy {}/{} in {} (Proxies found: {found})",
+                options.workload.namespace,
+                options.workload.name,
+                options.config_dir.display()
+            );
+            if waiting_said.as_deref() != Some(found.as_str()) {
+                if shared.snapshots.borrow().version == 0 {
+                    tracing::warn!("{message}; waiting for it to appear there (not ready until then)");
+                } else {
+                    tracing::warn!("{message}; the previous config stays in force until it is back");
                 }
+                waiting_said = Some(found);
             }
-            Err(e) => shared.reject(e),
+            shared.note_problems(message);
+        } else {
+            waiting_said = None;
+            match snapshot(
+                &options,
+                &config.resources,
+                version,
+                &mut loader,
+                &shared,
+                &mut jwks,
+            )
+            .await
+            {
+                Ok(s) => {
+                    shared.publish(s);
+                    if !problems.is_empty() {
+                        // wasmesh-config has logged each one; keep them for the admin API.
+                        shared.note_problems(problems.join("\n"));
+                    }
+                }
+                Err(e) => shared.reject(e),
+            }
         }
         // Build again on a config change, or when the JWKS documents are due again (at
         // once-failed fetches, soon; keys rotate, so also now and then).
@@ -77,6 +103,24 @@ pub async fn follow(options: Options, shared: Arc<Shared>) -> Result<(), RunErro
             _ = due => tracing::debug!("fetching JWKS documents again"),
         }
     }
+}
+
+/// `None` when the config holds this proxy's Proxy resource; else the Proxies it does hold,
+/// as `NS/NAME, ...` (or `none`), so that a mistyped `--workload` is plain to see.
+fn missing_proxy(options: &Options, resources: &Resources) -> Option<String> {
+    let workload = &options.workload;
+    if resources.proxy(&workload.namespace, &workload.name).is_some() {
+        return None;
+    }
+    let found: Vec<String> = resources
+        .proxies()
+        .map(|p| format!("{}/{}", p.metadata.namespace(), p.metadata.name))
+        .collect();
+    Some(if found.is_empty() {
+        "none".to_string()
+    } else {
+        found.join(", ")
+    })
 }
 
 async fn snapshot(

@@ -290,7 +290,8 @@ fn apply(
                             Rc::new(PluginVm::start(w.plugin.clone(), host))
                         });
                     if let Some(failure) = vm.failure() {
-                        tracing::warn!(plugin = %w.name, ?failure, "plugin VM is not usable on this worker");
+                        // The failure itself was logged once, when it happened.
+                        tracing::debug!(plugin = %w.name, "plugin VM is not usable on this worker: {failure}");
                     }
                     vms.insert(key, vm.clone());
                     Some(vm)

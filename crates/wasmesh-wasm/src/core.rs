@@ -155,7 +155,11 @@ impl VmCore {
         if let Some(first) = self.failed.borrow().as_ref() {
             return first.clone();
         }
-        tracing::error!(plugin = %failure.plugin, strategy = ?failure.strategy, "{}", failure.reason);
+        if self.plugin.first_report(&failure.reason) {
+            tracing::error!(plugin = %failure.plugin, strategy = %failure.strategy, "{}", failure.reason);
+        } else {
+            tracing::debug!(plugin = %failure.plugin, "{} (on another worker too)", failure.reason);
+        }
         self.plugin
             .host
             .inner

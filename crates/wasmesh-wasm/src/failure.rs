@@ -18,7 +18,7 @@ pub struct Failure {
 }
 
 /// What went wrong in a plugin.
-#[derive(Clone, Debug, PartialEq, Eq, thiserror::Error)]
+#[derive(Clone, Debug, PartialEq, Eq, Hash, thiserror::Error)]
 pub enum FailureReason {
     /// The guest trapped (panic, `unreachable`, out-of-bounds access in its own memory…).
     #[error("trap in {callback}: {message}")]

@@ -59,11 +59,11 @@ pub trait Host: 'static {
     /// emits it through `tracing` with the plugin's name.
     fn log(&self, plugin: &str, level: LogLevel, message: &str) {
         match level {
-            LogLevel::Trace => tracing::trace!(plugin, "{message}"),
-            LogLevel::Debug => tracing::debug!(plugin, "{message}"),
-            LogLevel::Info => tracing::info!(plugin, "{message}"),
-            LogLevel::Warn => tracing::warn!(plugin, "{message}"),
-            LogLevel::Error | LogLevel::Critical => tracing::error!(plugin, "{message}"),
+            LogLevel::Trace => tracing::trace!(plugin = %plugin, "{message}"),
+            LogLevel::Debug => tracing::debug!(plugin = %plugin, "{message}"),
+            LogLevel::Info => tracing::info!(plugin = %plugin, "{message}"),
+            LogLevel::Warn => tracing::warn!(plugin = %plugin, "{message}"),
+            LogLevel::Error | LogLevel::Critical => tracing::error!(plugin = %plugin, "{message}"),
         }
     }
 

@@ -198,11 +198,18 @@ impl Metrics {
             .or_default() += 1;
     }
 
-    /// The Prometheus text exposition of every metric here.
+    /// The Prometheus text exposition of every metric here; each has `# HELP` and `# TYPE`.
     pub fn render_prometheus(&self) -> String {
         let mut out = String::new();
         for sample in self.snapshot() {
             let name = prometheus_name(&sample.name);
+            // A plugin gives no description, so HELP says where the metric comes from and,
+            // when it had to be changed to be a Prometheus name, the name the plugin chose.
+            let _ = write!(out, "# HELP {name} Defined by a Proxy-Wasm plugin");
+            if name != sample.name {
+                let _ = write!(out, " as \"{}\"", help_text(&sample.name));
+            }
+            let _ = writeln!(out, ".");
             match sample.kind {
                 MetricKind::Counter | MetricKind::Gauge => {
                     let kind = if sample.kind == MetricKind::Counter {
@@ -224,6 +231,10 @@ impl Metrics {
         }
         let failures = self.failures.lock().unwrap_or_else(|e| e.into_inner());
         if !failures.is_empty() {
+            let _ = writeln!(
+                out,
+                "# HELP wasm_plugin_failures_total Plugin VM failures, by plugin and reason."
+            );
             let _ = writeln!(out, "# TYPE wasm_plugin_failures_total counter");
             for ((plugin, reason), n) in failures.iter() {
                 let _ = writeln!(
@@ -235,6 +246,7 @@ impl Metrics {
         }
         let starts = self.vm_starts.lock().unwrap_or_else(|e| e.into_inner());
         if !starts.is_empty() {
+            let _ = writeln!(out, "# HELP wasm_vm_starts_total Plugin VMs started, by plugin.");
             let _ = writeln!(out, "# TYPE wasm_vm_starts_total counter");
             for (plugin, n) in starts.iter() {
                 let _ = writeln!(
@@ -246,6 +258,12 @@ impl Metrics {
         }
         out
     }
+}
+
+/// Text for a `# HELP` line: backslash and line feed escaped, as the exposition format
+/// requires.
+fn help_text(text: &str) -> String {
+    text.replace('\\', "\\\\").replace('\n', "\\n")
 }
 
 /// A Prometheus-safe metric name: `[a-zA-Z_:][a-zA-Z0-9_:]*`, other characters as `_`.

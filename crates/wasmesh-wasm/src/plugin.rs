@@ -4,7 +4,7 @@ use wasmtime::{ExternType, InstancePre, Module};
 
 use crate::module_cache::CacheHit;
 use crate::state::VmState;
-use crate::{PluginSpec, WasmError, WasmHost};
+use crate::{FailureReason, PluginSpec, WasmError, WasmHost};
 
 /// The Proxy-Wasm ABI version a guest was built for, from its `proxy_abi_version_*` export.
 #[derive(Clone, Copy, Debug, PartialEq, Eq, PartialOrd, Ord)]
@@ -15,6 +15,17 @@ pub enum AbiVersion {
     V0_2_0,
     /// `proxy_abi_version_0_2_1`.
     V0_2_1,
+}
+
+/// The spec's spelling, `0.2.1`, as `/plugins` and the logs say it.
+impl std::fmt::Display for AbiVersion {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.write_str(match self {
+            AbiVersion::V0_1_0 => "0.1.0",
+            AbiVersion::V0_2_0 => "0.2.0",
+            AbiVersion::V0_2_1 => "0.2.1",
+        })
+    }
 }
 
 impl AbiVersion {
@@ -45,6 +56,9 @@ pub struct CompiledPlugin {
     pub(crate) abi: AbiVersion,
     pub(crate) plugin_name: String,
     cache_hit: CacheHit,
+    /// The failures already logged for this plugin: every worker runs its own VM of it, and
+    /// a cause is logged once, not once per worker (docs/wasm-host.md, "When a plugin fails").
+    pub(crate) logged_failures: std::sync::Mutex<std::collections::HashSet<FailureReason>>,
     _lease: ModuleLease,
 }
 
@@ -99,7 +113,7 @@ impl CompiledPlugin {
             .define_unknown_imports_as_traps(&module)
             .map_err(link_error)?;
         let pre = linker.instantiate_pre(&module).map_err(link_error)?;
-        tracing::debug!(plugin = %plugin_name, sha256 = %spec.sha256, ?abi, ?cache_hit, "plugin loaded");
+        tracing::debug!(plugin = %plugin_name, sha256 = %spec.sha256, %abi, ?cache_hit, "plugin loaded");
         Ok(CompiledPlugin {
             host,
             spec,
@@ -107,8 +121,16 @@ impl CompiledPlugin {
             abi,
             plugin_name,
             cache_hit,
+            logged_failures: Default::default(),
             _lease: lease,
         })
+    }
+
+    /// True the first time `reason` is reported for this plugin, on any worker: the one
+    /// report to log (later ones are counted, not logged again).
+    pub(crate) fn first_report(&self, reason: &FailureReason) -> bool {
+        let mut logged = self.logged_failures.lock().unwrap_or_else(|e| e.into_inner());
+        logged.insert(reason.clone())
     }
 
     /// The spec it was loaded from.

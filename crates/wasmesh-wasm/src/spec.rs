@@ -87,6 +87,17 @@ pub enum FailStrategy {
     FailReload,
 }
 
+/// The API's spelling (`FAIL_CLOSE`), as logs, `/plugins` and the docs say it.
+impl std::fmt::Display for FailStrategy {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.write_str(match self {
+            FailStrategy::FailClose => "FAIL_CLOSE",
+            FailStrategy::FailOpen => "FAIL_OPEN",
+            FailStrategy::FailReload => "FAIL_RELOAD",
+        })
+    }
+}
+
 /// Which filter chain a plugin sits in (`spec.type`).
 #[derive(Clone, Copy, Debug, Default, PartialEq, Eq, Hash)]
 pub enum PluginKind {

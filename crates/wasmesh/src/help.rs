@@ -22,6 +22,8 @@ describes each command.
 Environment variables:
   RUST_LOG                          log filter of `proxy` and `demo` (default: info for
                                     proxy, warn for demo), e.g. RUST_LOG=wasmesh_proxy=debug
+  NO_COLOR                          set (to anything): logs without colour, even on a
+                                    terminal
   XDG_CACHE_HOME, HOME              the default module and compiled-code cache:
                                     $XDG_CACHE_HOME/wasmesh, else $HOME/.cache/wasmesh
   DOCKER_CONFIG                     the docker config with registry credentials (default:
@@ -38,4 +40,10 @@ Environment variables:
   WASM_HTTP_REQUEST_TIMEOUT         per module download request (15s)
   WASM_HTTP_REQUEST_MAX_RETRIES     download attempts (5)
   ISTIO_WASM_MAX_BINARY_SIZE_BYTES  largest module accepted (256 MiB)
-A plugin's vmConfig.env entries with valueFrom: HOST read the variable they name.";
+A plugin's vmConfig.env entries with valueFrom: HOST read the variable they name.
+
+Exit status:
+  0  success (also when a reader closes the pipe early, as `| head` does)
+  1  invalid input or a failed operation: an invalid document, a missing resource or
+     directory, a refused push; the reason is printed on stderr
+  2  usage error: an unknown subcommand or flag, a missing or malformed argument";

@@ -1,8 +1,28 @@
 //! The `wasmesh` command: argument parsing and printing only. Each subcommand lives in
 //! its own file under `cmd/` and calls into the library crates.
 
+// Every `println!`/`print!` of the subcommands writes through `out`: a closed pipe
+// (`wasmesh describe ... | head -1`) ends the command quietly with status 0, where std's
+// macros would panic. Defined before `mod cmd` so that they are the ones in scope there.
+macro_rules! println {
+    () => {
+        $crate::out::write_stdout(format_args!("\n"))
+    };
+    ($($arg:tt)*) => {
+        $crate::out::write_stdout(format_args!("{}\n", format_args!($($arg)*)))
+    };
+}
+macro_rules! print {
+    ($($arg:tt)*) => {
+        $crate::out::write_stdout(format_args!($($arg)*))
+    };
+}
+
 mod cmd;
 mod help;
+mod log;
+mod out;
+mod report;
 
 use clap::{Parser, Subcommand};
 use std::process::ExitCode;
@@ -38,6 +58,10 @@ enum Command {
     Push(cmd::push::Args),
     /// Sign a module file (detached signature) or a pushed image (cosign-style).
     Sign(cmd::sign::Args),
+    /// Print a shell completion script for bash, zsh, fish, elvish or powershell.
+    Completions(cmd::completions::Args),
+    /// Print the manual page (roff), for `man -l -` or a man directory.
+    Man,
 }
 
 fn main() -> ExitCode {
@@ -51,11 +75,13 @@ fn main() -> ExitCode {
         Command::Demo(args) => cmd::demo::run(args),
         Command::Push(args) => cmd::push::run(args),
         Command::Sign(args) => cmd::sign::run(args),
+        Command::Completions(args) => cmd::completions::run(args),
+        Command::Man => cmd::completions::run_man(),
     };
     match result {
         Ok(code) => code,
         Err(err) => {
-            eprintln!("error: {err:#}");
+            eprintln!("error: {}", report::error_text(err.as_ref()));
             ExitCode::FAILURE
         }
     }

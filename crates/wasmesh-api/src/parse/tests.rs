@@ -224,6 +224,24 @@ fn istio_documentation_examples_validate_unchanged() {
 }
 
 #[test]
+fn the_phase_describe_prints_is_accepted_too() {
+    let phase = |value: &str| {
+        let docs = ok(
+            "p.yaml",
+            &format!("apiVersion: extensions.istio.io/v1alpha1\nkind: WasmPlugin\nmetadata: {{name: p}}\nspec: {{url: \"file:///a.wasm\", phase: {value}}}\n"),
+            Format::Yaml,
+        );
+        let Resource::WasmPlugin(p) = &docs[0].resource else {
+            panic!()
+        };
+        p.phase()
+    };
+    assert_eq!(phase("UNSPECIFIED_PHASE"), Phase::Unspecified);
+    assert_eq!(phase("UNSPECIFIED"), Phase::Unspecified);
+    assert_eq!(phase("AUTHN"), Phase::Authn);
+}
+
+#[test]
 fn latest_tag_defaults_to_always() {
     let docs = ok(
         "p.yaml",

@@ -20,6 +20,14 @@ struct Entry {
     outcome: Result<Arc<WasmFilter>, String>,
 }
 
+/// Why a plugin was not loaded.
+enum NotLoaded {
+    /// Its module could not be fetched; `wasmesh-fetch` logs that itself.
+    Fetch(String),
+    /// Anything else: its pull secret, compiling or checking it.
+    Other(String),
+}
+
 /// Fetches and compiles the plugins a workload's chains need.
 pub struct Loader {
     host: WasmHost,
@@ -83,13 +91,19 @@ impl Loader {
                 serde_json::to_string(&p.spec).unwrap_or_default(),
                 secret_text.unwrap_or_default()
             );
+            // A failure is logged when it happens, not again on each later change of the
+            // config that leaves this plugin as it was.
             let outcome = match self.entries.remove(&name) {
                 Some(e) if e.fingerprint == fingerprint => e.outcome,
-                _ => self.load_one(p, secret).await,
+                _ => self.load_one(p, secret).await.map_err(|failure| match failure {
+                    // The fetcher has logged it, once per url, with this plugin's name.
+                    NotLoaded::Fetch(text) => text,
+                    NotLoaded::Other(text) => {
+                        tracing::error!(plugin = %name, "plugin not loaded: {text}");
+                        text
+                    }
+                }),
             };
-            if let Err(e) = &outcome {
-                tracing::error!(plugin = %name, error = %e, "plugin not loaded");
-            }
             out.insert(name.clone(), outcome.clone());
             entries.insert(name, Entry { fingerprint, outcome });
         }
@@ -101,9 +115,9 @@ impl Loader {
         &self,
         p: &WasmPlugin,
         secret: Option<Result<DockerConfigJson, String>>,
-    ) -> Result<Arc<WasmFilter>, String> {
+    ) -> Result<Arc<WasmFilter>, NotLoaded> {
         let name = p.qualified_name();
-        let pull_secret = secret.transpose()?;
+        let pull_secret = secret.transpose().map_err(NotLoaded::Other)?;
         let request = ModuleRequest {
             url: p.full_url(),
             sha256: p.spec.sha256.clone(),
@@ -117,12 +131,12 @@ impl Loader {
             resource_name: name.clone(),
             resource_version: serde_json::to_string(&p.spec).unwrap_or_default(),
         };
-        let module = self.fetcher.fetch(&request).await.map_err(|e| {
-            format!(
-                "cannot fetch module {}: {e}",
-                wasmesh_fetch::redact_url(&request.url)
-            )
-        })?;
+        // A fetch error names the module's url itself ("module URL: ...").
+        let module = self
+            .fetcher
+            .fetch(&request)
+            .await
+            .map_err(|e| NotLoaded::Fetch(e.to_string()))?;
         let spec = PluginSpec {
             name: p.metadata.name.clone(),
             namespace: p.metadata.namespace().to_string(),
@@ -168,8 +182,8 @@ impl Loader {
         let host = self.host.clone();
         let compiled = tokio::task::spawn_blocking(move || host.load(spec))
             .await
-            .map_err(|e| format!("compiling {name} failed: {e}"))?
-            .map_err(|e| e.to_string())?;
+            .map_err(|e| NotLoaded::Other(format!("compiling {name} failed: {e}")))?
+            .map_err(|e| NotLoaded::Other(e.to_string()))?;
         tracing::info!(plugin = %name, sha256 = %module.sha256, from_cache = module.from_cache, "plugin loaded");
         Ok(Arc::new(WasmFilter {
             name,
@@ -190,14 +204,15 @@ impl Loader {
                     "url": wasmesh_fetch::redact_url(&p.full_url()),
                     "phase": p.phase().describe_name(),
                     "priority": p.effective_priority(),
-                    "failStrategy": format!("{:?}", p.fail_strategy()),
+                    // The API's spelling, FAIL_CLOSE, as the resource has it.
+                    "failStrategy": p.fail_strategy(),
                     "failures": self.host.metrics().failures(&name),
                 });
                 match loaded.get(&name) {
                     Some(Ok(w)) => {
                         v["state"] = "loaded".into();
                         v["sha256"] = w.plugin.spec().sha256.clone().into();
-                        v["abiVersion"] = format!("{:?}", w.plugin.abi_version()).into();
+                        v["abiVersion"] = w.plugin.abi_version().to_string().into();
                         v["lastError"] = Value::Null;
                     }
                     Some(Err(e)) => {

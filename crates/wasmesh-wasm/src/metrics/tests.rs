@@ -23,9 +23,17 @@ fn counters_gauges_and_histograms_render_for_prometheus() {
     assert_eq!(metrics.get(999), Err(Status::NotFound));
     let text = metrics.render_prometheus();
     assert!(
-        text.contains("# TYPE my_requests counter\nmy_requests 2\n"),
+        text.contains(
+            "# HELP my_requests Defined by a Proxy-Wasm plugin as \"my.requests\".\n\
+             # TYPE my_requests counter\nmy_requests 2\n"
+        ),
         "{text}"
     );
+    assert!(
+        text.contains("# HELP my_gauge Defined by a Proxy-Wasm plugin.\n# TYPE my_gauge gauge\n"),
+        "{text}"
+    );
+    assert!(text.contains("# HELP my_hist "), "{text}");
     assert!(text.contains("my_gauge 5\n"), "{text}");
     assert!(text.contains("my_hist_bucket{le=\"5\"} 1\n"), "{text}");
     assert!(text.contains("my_hist_bucket{le=\"50\"} 2\n"), "{text}");

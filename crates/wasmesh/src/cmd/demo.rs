@@ -31,16 +31,12 @@ pub struct Args {
     /// How long to wait for the proxy to be ready (it compiles the plugins first).
     #[arg(long, value_name = "SECONDS", default_value_t = 120)]
     ready_timeout: u64,
+    #[command(flatten)]
+    log: crate::log::LogArgs,
 }
 
 pub fn run(args: Args) -> anyhow::Result<ExitCode> {
-    let _ = tracing_subscriber::fmt()
-        .with_env_filter(
-            tracing_subscriber::EnvFilter::try_from_default_env()
-                .unwrap_or_else(|_| tracing_subscriber::EnvFilter::new("warn")),
-        )
-        .with_writer(std::io::stderr)
-        .try_init();
+    crate::log::init(&args.log, "warn");
     let plugins = setup::plugins_dir(args.plugins)?;
     let ports = if args.random_ports {
         setup::Ports::random()?
@@ -109,7 +105,12 @@ pub fn run(args: Args) -> anyhow::Result<ExitCode> {
         setup::PROXY
     );
     println!();
-    println!("Try:");
+    // The check went through the proxy like any client: say so, so that the counts in
+    // /stats/prometheus are not a surprise.
+    println!(
+        "Try (the demo made each of these requests once to check it: {} requests already in the stats):",
+        tries::requests(&list)
+    );
     println!();
     for t in &list {
         print!("{}", t.render());

@@ -1,6 +1,7 @@
 //! One module per subcommand.
 
 pub mod apply;
+pub mod completions;
 pub mod demo;
 pub mod describe;
 pub mod proxy;

@@ -33,6 +33,8 @@ pub struct Args {
     /// proxy refuses a directory of another user or one its group or others can write to.
     #[arg(long, value_name = "DIR")]
     cache_dir: Option<PathBuf>,
+    #[command(flatten)]
+    log: crate::log::LogArgs,
 }
 
 fn parse_duration(s: &str) -> Result<Duration, String> {
@@ -45,13 +47,7 @@ pub fn run(args: Args) -> anyhow::Result<ExitCode> {
         .split_once('/')
         .filter(|(ns, n)| !ns.is_empty() && !n.is_empty() && !n.contains('/'))
         .with_context(|| format!("--workload {:?}: expected NAMESPACE/NAME", args.workload))?;
-    let _ = tracing_subscriber::fmt()
-        .with_env_filter(
-            tracing_subscriber::EnvFilter::try_from_default_env()
-                .unwrap_or_else(|_| tracing_subscriber::EnvFilter::new("info")),
-        )
-        .with_writer(std::io::stderr)
-        .try_init();
+    crate::log::init(&args.log, "info");
     let cache_dir = cache_dir(args.cache_dir)?;
     wasmesh_proxy::run(wasmesh_proxy::Options {
         config_dir: args.config,

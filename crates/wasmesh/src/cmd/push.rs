@@ -1,6 +1,8 @@
 //! `wasmesh push`: a module file → an OCI registry, in any image format wasmesh (and Istio)
 //! can pull, with a progress bar.
 
+pub(crate) mod hint;
+
 use indicatif::{ProgressBar, ProgressDrawTarget, ProgressStyle};
 use std::{path::PathBuf, process::ExitCode, sync::Arc};
 use wasmesh_fetch::{push_module, Credentials, DockerConfigJson, PushFormat, PushOptions};
@@ -32,6 +34,10 @@ fn parse_format(text: &str) -> Result<PushFormat, String> {
 }
 
 pub fn run(args: Args) -> anyhow::Result<ExitCode> {
+    // Said first, so that it is seen whatever goes wrong next.
+    if let Some(note) = hint::default_registry_note(&args.reference) {
+        eprintln!("note: {note}");
+    }
     let module = std::fs::read(&args.module)
         .map_err(|e| anyhow::anyhow!("cannot read {}: {e}", args.module.display()))?;
     let opts = PushOptions {
@@ -59,7 +65,7 @@ pub fn run(args: Args) -> anyhow::Result<ExitCode> {
         .build()?;
     let outcome = runtime.block_on(push_module(&args.reference, &module, &opts, progress));
     bar.finish_and_clear();
-    let outcome = outcome?;
+    let outcome = outcome.map_err(|e| args.registry.with_hint(e))?;
     println!("pushed {}", args.reference);
     println!("digest: {}", outcome.manifest_digest);
     println!("url: oci://{}", outcome.pinned_reference);
@@ -94,6 +100,14 @@ pub struct RegistryFlags {
 }
 
 impl RegistryFlags {
+    /// `error`, and on a line of its own a hint when it is the usual sign of a flag to add.
+    pub fn with_hint(&self, error: wasmesh_fetch::FetchError) -> anyhow::Error {
+        match hint::plain_http_hint(&error.to_string(), self.plain_http) {
+            Some(hint) => anyhow::anyhow!("{error}\nhint: {hint}"),
+            None => anyhow::Error::new(error),
+        }
+    }
+
     /// How to reach the registry of `reference` (the format is left at its default).
     pub fn push_options(&self, reference: &str) -> anyhow::Result<PushOptions> {
         let extra_ca_certificates =

@@ -25,9 +25,9 @@ pub struct Args {
 }
 
 pub fn run(args: Args) -> anyhow::Result<ExitCode> {
-    let pem = std::fs::read_to_string(&args.key)
-        .map_err(|e| anyhow::anyhow!("cannot read {}: {e}", args.key.display()))?;
-    let key = SigningKey::from_pem(&pem)?;
+    let bytes =
+        std::fs::read(&args.key).map_err(|e| anyhow::anyhow!("cannot read {}: {e}", args.key.display()))?;
+    let key = signing_key(&args.key, &bytes)?;
     if args.print_public_key {
         print!("{}", key.public_key_pem());
         return Ok(ExitCode::SUCCESS);
@@ -37,10 +37,15 @@ pub fn run(args: Args) -> anyhow::Result<ExitCode> {
     };
     if let Some(reference) = target.strip_prefix("oci://") {
         let opts = args.registry.push_options(reference)?;
+        if let Some(note) = super::push::hint::default_registry_note(&target) {
+            eprintln!("note: {note}");
+        }
         let runtime = tokio::runtime::Builder::new_current_thread()
             .enable_all()
             .build()?;
-        let digest = runtime.block_on(sign_image(&target, &key, &opts))?;
+        let digest = runtime
+            .block_on(sign_image(&target, &key, &opts))
+            .map_err(|e| args.registry.with_hint(e))?;
         println!("signed {target} ({digest})");
         println!(
             "signature tag: sha256-{}.sig",
@@ -56,4 +61,23 @@ pub fn run(args: Args) -> anyhow::Result<ExitCode> {
         .map_err(|e| anyhow::anyhow!("cannot write {}: {e}", output.display()))?;
     println!("wrote {}", output.display());
     Ok(ExitCode::SUCCESS)
+}
+
+/// The signing key in `bytes`, read from `path`; a file that is not PEM at all (a DER key,
+/// say), or that holds the public half, is said as such, with what `--key` takes.
+fn signing_key(path: &std::path::Path, bytes: &[u8]) -> anyhow::Result<SigningKey> {
+    const TAKES: &str = "--key takes a PEM private key, ECDSA P-256 or Ed25519, like \
+                         `openssl genpkey -algorithm ed25519` writes (a DER key becomes PEM \
+                         with `openssl pkey -inform DER`)";
+    let pem = match std::str::from_utf8(bytes) {
+        Ok(text) if text.contains("-----BEGIN ") => text,
+        _ => anyhow::bail!("{}: not a PEM key (no -----BEGIN line); {TAKES}", path.display()),
+    };
+    if pem.contains("-----BEGIN PUBLIC KEY-----") && !pem.contains("PRIVATE KEY-----") {
+        anyhow::bail!(
+            "{}: a public key; signing needs the private key it belongs to",
+            path.display()
+        );
+    }
+    SigningKey::from_pem(pem).map_err(|e| anyhow::anyhow!("{}: {e}", path.display()))
 }

@@ -21,6 +21,11 @@ pub struct Try {
     pub expect: Vec<String>,
 }
 
+/// How many requests checking `tries` sends through the proxy.
+pub fn requests(tries: &[Try]) -> usize {
+    tries.iter().map(|t| t.times).sum()
+}
+
 /// The demo's tries, on the listeners of `ports`.
 pub fn all(ports: &Ports) -> Vec<Try> {
     vec![
