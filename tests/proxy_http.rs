@@ -342,6 +342,8 @@ fn admin_endpoints_answer() {
     assert_eq!(dump["listeners"][0]["name"], "http");
     assert_eq!(dump["listeners"][0]["address"], listen.to_string());
     assert_eq!(dump["clusters"][0]["name"], "backend");
+    // Where modules and compiled code are cached: the harness passes --cache-dir.
+    assert!(dump["cacheDir"].as_str().is_some_and(|d| !d.is_empty()), "{dump}");
     let chain: Vec<&str> = dump["listeners"][0]["chain"]
         .as_array()
         .unwrap()

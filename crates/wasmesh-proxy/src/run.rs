@@ -62,6 +62,8 @@ pub struct Status {
     pub plugins: BTreeMap<String, Value>,
     /// Metrics text that other parts of the process add to `/stats/prometheus`.
     pub extra_metrics: Vec<MetricsRenderer>,
+    /// Where modules and compiled code are cached (`--cache-dir`), for `/config_dump`.
+    pub cache_dir: Option<PathBuf>,
 }
 
 /// State shared by the control thread and the workers. Only the snapshot channel and the
@@ -163,6 +165,7 @@ impl Shared {
             "listeners": snapshot.listeners,
             "clusters": snapshot.clusters.iter().collect::<Vec<_>>(),
             "bindErrors": *lock(&self.bind_errors),
+            "cacheDir": status.cache_dir,
         })
     }
 
@@ -187,6 +190,7 @@ pub fn run(options: Options) -> Result<(), RunError> {
     // at startup: say so before anything starts, not after a start/drain/stop sequence.
     let watcher = wasmesh_config::watch_dir(&options.config_dir)?;
     let shared = Shared::new(options.workload.clone(), workers, options.drain_timeout);
+    lock(&shared.status).cache_dir = options.cache_dir.clone();
     let rt = tokio::runtime::Builder::new_current_thread()
         .enable_all()
         .build()
