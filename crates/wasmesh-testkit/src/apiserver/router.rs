@@ -25,7 +25,7 @@ pub enum Route {
     OpenApiV3,
     /// `/openapi/v2`: the OpenAPI v2 document
     OpenApiV2,
-    Resource(Target),
+    Resource(Box<Target>),
     NotFound,
 }
 
@@ -92,11 +92,11 @@ pub fn route(registry: &Registry, path: &str) -> Route {
         [name, "status"] if kind.status_subresource => (Some(name.to_string()), Part::Status),
         _ => return Route::NotFound,
     };
-    Route::Resource(Target {
+    Route::Resource(Box::new(Target {
         kind: kind.clone(),
         version: version.to_string(),
         namespace,
         name,
         part,
-    })
+    }))
 }

