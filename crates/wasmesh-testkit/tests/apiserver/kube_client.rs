@@ -1,5 +1,6 @@
 //! kube-rs against the double: typed Secrets through every verb, a watcher on a custom
-//! resource through changes, a forced 410, a restart and an outage.
+//! resource through changes, a forced 410, a restart and an outage; a raw watch through
+//! its selection, bookmarks and an expired version.
 
 use std::time::Duration;
 
@@ -9,7 +10,7 @@ use k8s_openapi::apiextensions_apiserver::pkg::apis::apiextensions::v1::CustomRe
 use k8s_openapi::ByteString;
 use kube::api::{
     Api, ApiResource, DeleteParams, DynamicObject, GroupVersionKind, ListParams, Patch, PatchParams,
-    PostParams,
+    PostParams, WatchEvent, WatchParams,
 };
 use kube::runtime::watcher;
 use kube::{Client, Config};
@@ -321,4 +322,68 @@ async fn watches_close_after_their_lifetime_and_clients_are_refused_while_the_se
     );
     tokio::time::sleep(Duration::from_millis(1000)).await;
     assert_eq!(refusal(secrets.get("nope").await), (404, "NotFound".into()));
+}
+
+/// The next `n` events of a raw watch as `type name` (`bookmark VERSION`, `error CODE REASON`).
+async fn next_raw<S>(stream: &mut S, n: usize) -> Vec<String>
+where
+    S: Stream<Item = Result<WatchEvent<Secret>, kube::Error>> + Unpin,
+{
+    let name = |s: &Secret| s.metadata.name.clone().unwrap_or_default();
+    let mut seen = Vec::new();
+    while seen.len() < n {
+        let event = tokio::time::timeout(Duration::from_secs(10), stream.next()).await;
+        let event = event.unwrap_or_else(|_| panic!("no event within 10 s after {seen:?}"));
+        seen.push(match event {
+            Some(Ok(WatchEvent::Added(s))) => format!("added {}", name(&s)),
+            Some(Ok(WatchEvent::Modified(s))) => format!("modified {}", name(&s)),
+            Some(Ok(WatchEvent::Deleted(s))) => format!("deleted {}", name(&s)),
+            Some(Ok(WatchEvent::Bookmark(b))) => format!("bookmark {}", b.metadata.resource_version),
+            Some(Ok(WatchEvent::Error(status))) => format!("error {} {}", status.code, status.reason),
+            Some(Err(e)) => panic!("the watch failed after {seen:?}: {e}"),
+            None => panic!("the watch ended after {seen:?}"),
+        });
+    }
+    seen
+}
+
+#[tokio::test]
+async fn a_raw_watch_follows_its_selection_gets_bookmarks_and_410_past_the_history() {
+    let server = ApiServer::start_with(ApiServerConfig {
+        history_limit: 3,
+        bookmark_interval: Duration::from_millis(100),
+        ..ApiServerConfig::default()
+    })
+    .expect("the double starts");
+    let secrets: Api<Secret> = Api::namespaced(client(&server), "default");
+    let from = server.resource_version().to_string();
+    let params = WatchParams::default().labels("app=web").timeout(30);
+    let mut web = secrets.watch(&params, &from).await.expect("a watch").boxed();
+
+    let relabel = |app: &str| Patch::Merge(json!({ "metadata": { "labels": { "app": app } } }));
+    let pp = PatchParams::default();
+    secrets
+        .create(&PostParams::default(), &secret("a", "1"))
+        .await
+        .expect("create a");
+    let mut db = secret("b", "2");
+    db.metadata.labels = Some([("app".to_string(), "db".to_string())].into());
+    secrets
+        .create(&PostParams::default(), &db)
+        .await
+        .expect("create b");
+    secrets.patch("b", &pp, &relabel("web")).await.expect("b joins");
+    secrets.patch("a", &pp, &relabel("db")).await.expect("a leaves");
+    secrets
+        .delete("b", &DeleteParams::default())
+        .await
+        .expect("delete b");
+    assert_eq!(next_raw(&mut web, 3).await, ["added a", "added b", "deleted a"]);
+    let mut rest = next_raw(&mut web, 2).await;
+    assert_eq!(rest.remove(0), "deleted b");
+    assert_eq!(rest, [format!("bookmark {}", server.resource_version())]);
+
+    // five changes since `from`, three kept
+    let mut late = secrets.watch(&params, &from).await.expect("a watch").boxed();
+    assert_eq!(next_raw(&mut late, 1).await, ["error 410 Expired"]);
 }
