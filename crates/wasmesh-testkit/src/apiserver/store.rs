@@ -447,6 +447,14 @@ impl Store {
         normalize(kind, &mut new);
         let crd = if kind.group == CRD_GROUP && kind.plural == CRD_PLURAL && part == Part::Main {
             let defined = ResourceKind::from_crd(&new)?;
+            let before = ResourceKind::from_crd(&old)?;
+            if (&defined.group, &defined.plural) != (&before.group, &before.plural) {
+                return Err(ApiError::Invalid {
+                    kind: "CustomResourceDefinition.apiextensions.k8s.io".to_string(),
+                    name: name.to_string(),
+                    detail: "spec.group, spec.names.plural: Invalid value: field is immutable".to_string(),
+                });
+            }
             established(&mut new, &defined);
             Some(defined)
         } else {

@@ -161,6 +161,12 @@ fn a_crd_serves_its_kind_until_it_is_deleted_with_its_objects() {
             json!({ "metadata": { "name": "p" }, "spec": {} }),
         )
         .unwrap();
+    let mut renamed = store.get(&crds, "", "wasmplugins.extensions.istio.io").unwrap();
+    renamed["spec"]["group"] = json!("other.io");
+    let refused = store
+        .update(&crds, "", "wasmplugins.extensions.istio.io", renamed, Part::Main)
+        .unwrap_err();
+    assert_eq!(refused.code_and_reason(), (422, "Invalid"));
     store
         .delete(&crds, "", "wasmplugins.extensions.istio.io")
         .unwrap();

@@ -153,6 +153,8 @@ pub fn start(shared: &Arc<Shared>, target: &Target, query: &Query) -> Result<Res
                     false
                 }
                 _ = epoch.changed() => return,
+                // the client went away (or its connection was dropped in an outage)
+                _ = tx.closed() => return,
                 _ = sleep_until(deadline) => return,
                 _ = ticks.tick(), if bookmarks => true,
             };
