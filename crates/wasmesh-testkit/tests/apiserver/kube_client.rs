@@ -1,6 +1,6 @@
 //! kube-rs against the double: typed Secrets through every verb, a watcher on a custom
 //! resource through changes, a forced 410, a restart and an outage; a raw watch through
-//! its selection, bookmarks and an expired version.
+//! its selection, bookmarks and an expired version; `watch_object` on one name.
 
 use std::time::Duration;
 
@@ -386,4 +386,46 @@ async fn a_raw_watch_follows_its_selection_gets_bookmarks_and_410_past_the_histo
     // five changes since `from`, three kept
     let mut late = secrets.watch(&params, &from).await.expect("a watch").boxed();
     assert_eq!(next_raw(&mut late, 1).await, ["error 410 Expired"]);
+}
+
+#[tokio::test]
+async fn watch_object_follows_one_secret_by_its_name() {
+    let server = ApiServer::start().expect("the double starts");
+    let secrets: Api<Secret> = Api::namespaced(client(&server), "default");
+    secrets
+        .create(&PostParams::default(), &secret("other", "x"))
+        .await
+        .expect("create other");
+    // kube-rs watches one object with fieldSelector=metadata.name=…
+    let mut one = kube::runtime::watcher::watch_object(secrets.clone(), "pull").boxed();
+    let mut next = async || {
+        let event = tokio::time::timeout(Duration::from_secs(10), one.next()).await;
+        let event = event.expect("an event within 10 s").expect("the stream goes on");
+        event.expect("no watch error").map(|s| token(&s))
+    };
+    assert_eq!(next().await, None, "no secret named pull yet");
+    secrets
+        .create(&PostParams::default(), &secret("pull", "one"))
+        .await
+        .expect("create pull");
+    assert_eq!(next().await.as_deref(), Some("one"));
+    let change = Patch::Merge(json!({ "data": { "token": ByteString(b"two".to_vec()) } }));
+    secrets
+        .patch("other", &PatchParams::default(), &change)
+        .await
+        .expect("patch other");
+    secrets
+        .patch("pull", &PatchParams::default(), &change)
+        .await
+        .expect("patch pull");
+    assert_eq!(
+        next().await.as_deref(),
+        Some("two"),
+        "the other secret's change is not seen"
+    );
+    secrets
+        .delete("pull", &DeleteParams::default())
+        .await
+        .expect("delete pull");
+    assert_eq!(next().await, None);
 }
