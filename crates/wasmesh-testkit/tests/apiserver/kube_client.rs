@@ -1,6 +1,6 @@
 //! kube-rs against the double: typed Secrets through every verb, a watcher on a custom
 //! resource through changes, a forced 410, a restart and an outage; a raw watch through
-//! its selection, bookmarks and an expired version; `watch_object` on one name.
+//! its selection, bookmarks and an expired version; `watch_object` on one name; discovery.
 
 use std::time::Duration;
 
@@ -445,4 +445,41 @@ async fn watch_object_follows_one_secret_by_its_name() {
         .await
         .expect("delete pull");
     assert_eq!(next().await, None);
+}
+
+#[tokio::test]
+async fn kube_discovery_finds_a_crd_once_it_is_created_and_loses_it_once_deleted() {
+    let server = ApiServer::start().expect("the double starts");
+    let client = client(&server);
+    let gvk = GroupVersionKind::gvk("extensions.istio.io", "v1alpha1", "WasmPlugin");
+    let before = kube::Discovery::new(client.clone())
+        .run()
+        .await
+        .expect("discovery");
+    assert!(before.resolve_gvk(&gvk).is_none());
+    let secrets = GroupVersionKind::gvk("", "v1", "Secret");
+    let (resource, caps) = before.resolve_gvk(&secrets).expect("Secrets are built in");
+    assert_eq!(
+        (resource.plural.as_str(), &caps.scope),
+        ("secrets", &kube::discovery::Scope::Namespaced)
+    );
+
+    install_wasmplugin_crd(&client).await;
+    let after = kube::Discovery::new(client.clone())
+        .run()
+        .await
+        .expect("discovery");
+    let (resource, caps) = after.resolve_gvk(&gvk).expect("the CRD's kind is discovered");
+    assert_eq!(
+        (resource.plural.as_str(), &caps.scope),
+        ("wasmplugins", &kube::discovery::Scope::Namespaced)
+    );
+    assert!(caps.supports_operation(kube::discovery::verbs::WATCH));
+
+    let crds: Api<CustomResourceDefinition> = Api::all(client.clone());
+    crds.delete("wasmplugins.extensions.istio.io", &DeleteParams::default())
+        .await
+        .expect("delete the CRD");
+    let gone = kube::Discovery::new(client).run().await.expect("discovery");
+    assert!(gone.resolve_gvk(&gvk).is_none());
 }
