@@ -125,6 +125,13 @@ fn kubectl_applies_gets_changes_and_deletes_a_wasmplugin() {
         out.trim(),
         "customresourcedefinition.apiextensions.k8s.io/wasmplugins.extensions.istio.io created"
     );
+    // kubectl wait watches the CRD by name until its condition holds
+    let crd_name = "crd/wasmplugins.extensions.istio.io";
+    let waited = kubectl.run(&["wait", "--for=condition=Established", crd_name, "--timeout=10s"]);
+    assert_eq!(
+        waited.trim(),
+        "customresourcedefinition.apiextensions.k8s.io/wasmplugins.extensions.istio.io condition met"
+    );
     let namespace = write(
         dir,
         "ns.yaml",
