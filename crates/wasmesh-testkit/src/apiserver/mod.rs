@@ -18,6 +18,7 @@
 //! ```
 
 mod builtin;
+mod crd;
 mod discovery;
 mod handlers;
 mod kinds;

@@ -9,7 +9,8 @@ use serde_json::{json, Value};
 use tokio::sync::watch;
 
 use super::builtin::normalize;
-use super::kinds::{Registry, ResourceKind, CRD_GROUP, CRD_PLURAL};
+use super::crd::{check_unchanged_names, established, is_crd};
+use super::kinds::{Registry, ResourceKind};
 use super::meta::{new_uid, now_rfc3339};
 use super::status::ApiError;
 
@@ -310,7 +311,7 @@ impl Store {
                 map.remove("status");
             }
         }
-        let crd = if kind.group == CRD_GROUP && kind.plural == CRD_PLURAL {
+        let crd = if is_crd(kind) {
             object["metadata"]["name"] = json!(name);
             let defined = ResourceKind::from_crd(&object)?;
             established(&mut object, &defined);
@@ -445,16 +446,9 @@ impl Store {
         };
         set_type(&mut new, kind, &kind.versions[0]);
         normalize(kind, &mut new);
-        let crd = if kind.group == CRD_GROUP && kind.plural == CRD_PLURAL && part == Part::Main {
+        let crd = if is_crd(kind) && part == Part::Main {
             let defined = ResourceKind::from_crd(&new)?;
-            let before = ResourceKind::from_crd(&old)?;
-            if (&defined.group, &defined.plural) != (&before.group, &before.plural) {
-                return Err(ApiError::Invalid {
-                    kind: "CustomResourceDefinition.apiextensions.k8s.io".to_string(),
-                    name: name.to_string(),
-                    detail: "spec.group, spec.names.plural: Invalid value: field is immutable".to_string(),
-                });
-            }
+            check_unchanged_names(&old, &defined)?;
             established(&mut new, &defined);
             Some(defined)
         } else {
@@ -483,7 +477,7 @@ impl Store {
             .objects
             .remove(&key(kind, namespace, name))
             .ok_or_else(|| Self::not_found(kind, name))?;
-        let doomed: Vec<Key> = if kind.group == CRD_GROUP && kind.plural == CRD_PLURAL {
+        let doomed: Vec<Key> = if is_crd(kind) {
             let group = object["spec"]["group"].as_str().unwrap_or_default().to_string();
             let plural = object["spec"]["names"]["plural"]
                 .as_str()
@@ -516,7 +510,7 @@ impl Store {
                 self.record(&inner_kind, Change::Deleted, inner, None);
             }
         }
-        if kind.group == CRD_GROUP && kind.plural == CRD_PLURAL {
+        if is_crd(kind) {
             let defined = ResourceKind::from_crd(&object)?;
             self.registry.unregister(&defined.group, &defined.plural);
         }
@@ -530,22 +524,4 @@ impl Store {
 pub fn set_type(object: &mut Value, kind: &ResourceKind, version: &str) {
     object["apiVersion"] = json!(kind.api_version(version));
     object["kind"] = json!(kind.kind);
-}
-
-/// The status a real server gives a CRD it accepted: `NamesAccepted` and `Established`,
-/// which `kubectl wait` and kube-rs's `conditions::is_crd_established` look for.
-fn established(crd: &mut Value, defined: &ResourceKind) {
-    let now = now_rfc3339();
-    let condition = |kind: &str, reason: &str| json!({ "type": kind, "status": "True", "lastTransitionTime": now, "reason": reason, "message": "" });
-    crd["status"] = json!({
-        "acceptedNames": {
-            "plural": defined.plural,
-            "singular": defined.singular,
-            "kind": defined.kind,
-            "listKind": defined.list_kind,
-            "shortNames": defined.short_names,
-        },
-        "conditions": [condition("NamesAccepted", "NoConflicts"), condition("Established", "InitialNamesAccepted")],
-        "storedVersions": [defined.versions[0]],
-    });
 }
