@@ -71,6 +71,9 @@ impl Kubectl {
         Command::new(&self.binary)
             .arg("--kubeconfig")
             .arg(&self.kubeconfig)
+            // discovery cached beside the kubeconfig, not in ~/.kube for every port a test used
+            .arg("--cache-dir")
+            .arg(self.kubeconfig.with_file_name("cache"))
             .args(args)
             .env_remove("KUBECONFIG")
             .output()
