@@ -1,7 +1,7 @@
-//! The resources the double serves: the built-in `Namespace`, `Secret` and
-//! `CustomResourceDefinition`, and one more for each CRD object created. Discovery and
-//! routing both read this registry, so a CRD shows up in one the moment it is served by the
-//! other, as on a real server once the CRD is `Established`.
+//! The resources the double serves: the built-in `Namespace`, `Secret`,
+//! `CustomResourceDefinition` and `Lease`, and one more for each CRD object created.
+//! Discovery and routing both read this registry, so a CRD shows up in one the moment it is
+//! served by the other, as on a real server once the CRD is `Established`.
 
 use serde_json::Value;
 
@@ -159,6 +159,8 @@ impl Default for Registry {
                 namespaces,
                 ResourceKind::builtin("", "secrets", "Secret", true, false),
                 crds,
+                // what leader election (one replica writing statuses) takes and renews
+                ResourceKind::builtin("coordination.k8s.io", "leases", "Lease", true, false),
             ],
         }
     }

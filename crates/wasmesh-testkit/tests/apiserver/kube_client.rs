@@ -483,3 +483,35 @@ async fn kube_discovery_finds_a_crd_once_it_is_created_and_loses_it_once_deleted
     let gone = kube::Discovery::new(client).run().await.expect("discovery");
     assert!(gone.resolve_gvk(&gvk).is_none());
 }
+
+#[tokio::test]
+async fn a_lease_is_taken_and_a_stale_renewal_conflicts() {
+    use k8s_openapi::api::coordination::v1::Lease;
+    let server = ApiServer::start().expect("the double starts");
+    let leases: Api<Lease> = Api::namespaced(client(&server), "default");
+    let lease = |holder: &str| -> Lease {
+        serde_json::from_value(json!({
+            "metadata": { "name": "wasmesh-status" },
+            "spec": { "holderIdentity": holder, "leaseDurationSeconds": 15 },
+        }))
+        .expect("a Lease")
+    };
+    let taken = leases
+        .create(&PostParams::default(), &lease("a"))
+        .await
+        .expect("a takes the lease");
+    let mut by_b = lease("b");
+    by_b.metadata.resource_version = taken.metadata.resource_version.clone();
+    let renewed = leases
+        .replace("wasmesh-status", &PostParams::default(), &by_b)
+        .await
+        .expect("b takes over");
+    let holder = renewed.spec.and_then(|s| s.holder_identity);
+    assert_eq!(holder.as_deref(), Some("b"));
+    let mut late = lease("a");
+    late.metadata.resource_version = taken.metadata.resource_version;
+    let refused = leases
+        .replace("wasmesh-status", &PostParams::default(), &late)
+        .await;
+    assert_eq!(refusal(refused), (409, "Conflict".into()));
+}
