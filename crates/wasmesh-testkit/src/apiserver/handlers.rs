@@ -17,7 +17,7 @@ use super::router::{route, Route, Target};
 use super::selector::{FieldSelector, LabelSelector};
 use super::shared::Shared;
 use super::status::{deleted, ApiError};
-use super::store::set_type;
+use super::store::{set_type, Store};
 use super::watch;
 
 /// The body of every answer: whole, or a watch's stream of events.
@@ -171,45 +171,48 @@ fn resource(
         }
         (&Method::POST, None) if target.namespace.is_some() || !target.kind.namespaced => {
             shared.count("create");
-            let object = shared
-                .store()
-                .create(&target.kind, namespace, json_body(content_type, &body)?)?;
-            Ok(json_response(201, &served(object, target)))
+            let object = json_body(content_type, &body)?;
+            let created = write(shared, query, |store| {
+                store.create(&target.kind, namespace, object)
+            })?;
+            Ok(json_response(201, &served(created, target)))
         }
         (&Method::PUT, Some(name)) => {
             shared.count("update");
-            ok(shared.store().update(
-                &target.kind,
-                namespace,
-                name,
-                json_body(content_type, &body)?,
-                target.part,
-            )?)
+            let object = json_body(content_type, &body)?;
+            let part = target.part;
+            ok(write(shared, query, |store| {
+                store.update(&target.kind, namespace, name, object, part)
+            })?)
         }
         (&Method::PATCH, Some(name)) => {
             shared.count("patch");
             let patch_type = PatchType::from_content_type(content_type)?;
             let patch = parse_json(&body)?;
-            let mut store = shared.store();
-            let current = match store.get(&target.kind, namespace, name) {
-                Ok(current) => current,
-                Err(ApiError::NotFound { .. }) if patch_type == PatchType::Apply => {
-                    field_manager(query)?;
-                    let object = store.create(&target.kind, namespace, patch)?;
-                    return Ok(json_response(201, &served(object, target)));
-                }
-                Err(e) => return Err(e),
-            };
             if patch_type == PatchType::Apply {
                 field_manager(query)?;
             }
-            let mut object = current;
-            merge(&mut object, &patch);
-            ok(store.update(&target.kind, namespace, name, object, target.part)?)
+            let (status, object) = write(shared, query, |store| {
+                match store.get(&target.kind, namespace, name) {
+                    Ok(mut object) => {
+                        merge(&mut object, &patch);
+                        Ok((
+                            200,
+                            store.update(&target.kind, namespace, name, object, target.part)?,
+                        ))
+                    }
+                    // a server-side apply creates what is missing
+                    Err(ApiError::NotFound { .. }) if patch_type == PatchType::Apply => {
+                        Ok((201, store.create(&target.kind, namespace, patch)?))
+                    }
+                    Err(e) => Err(e),
+                }
+            })?;
+            Ok(json_response(status, &served(object, target)))
         }
         (&Method::DELETE, Some(name)) => {
             shared.count("delete");
-            let gone = shared.store().delete(&target.kind, namespace, name)?;
+            let gone = write(shared, query, |store| store.delete(&target.kind, namespace, name))?;
             let uid = gone["metadata"]["uid"].as_str().unwrap_or_default();
             Ok(json_response(
                 200,
@@ -217,6 +220,23 @@ fn resource(
             ))
         }
         _ => Err(ApiError::MethodNotAllowed),
+    }
+}
+
+/// Runs a write on the store, or with `dryRun=All` a dry run of it (answered the same,
+/// stored nowhere).
+fn write<T>(
+    shared: &Shared,
+    query: &Query,
+    write: impl FnOnce(&mut Store) -> Result<T, ApiError>,
+) -> Result<T, ApiError> {
+    let mut store = shared.store();
+    match query.get("dryRun") {
+        None => write(&mut store),
+        Some("All") => store.dry_run(write),
+        Some(other) => Err(ApiError::BadRequest(format!(
+            "unsupported dry run option {other:?}: only All"
+        ))),
     }
 }
 

@@ -70,6 +70,8 @@ pub struct Store {
     /// A watch from a version below this one has missed changes: 410.
     oldest: u64,
     notify: watch::Sender<u64>,
+    /// Set during a dry run: watches are not told of changes that will be undone.
+    muted: bool,
 }
 
 fn key(kind: &ResourceKind, namespace: &str, name: &str) -> Key {
@@ -125,6 +127,7 @@ impl Store {
             history_limit: history_limit.max(1),
             oldest: 0,
             notify,
+            muted: false,
         };
         let namespaces = store
             .registry
@@ -170,6 +173,23 @@ impl Store {
         self.oldest = self.rv;
     }
 
+    /// Runs `write` as a dry run (`dryRun=All`): its answer as the write would give it,
+    /// and the store, its history and its version as they were before.
+    pub fn dry_run<T>(&mut self, write: impl FnOnce(&mut Store) -> T) -> T {
+        let saved = (
+            self.registry.clone(),
+            self.objects.clone(),
+            self.rv,
+            self.history.clone(),
+            self.oldest,
+        );
+        self.muted = true;
+        let answer = write(self);
+        self.muted = false;
+        (self.registry, self.objects, self.rv, self.history, self.oldest) = saved;
+        answer
+    }
+
     /// The changes after version `after`, or 410 when some of them are no longer kept.
     pub fn events_after(&self, after: u64) -> Result<Vec<Event>, ApiError> {
         if after < self.oldest {
@@ -203,7 +223,9 @@ impl Store {
             previous,
         });
         self.trim();
-        self.notify.send_replace(self.rv);
+        if !self.muted {
+            self.notify.send_replace(self.rv);
+        }
     }
 
     fn next_rv(&mut self) -> String {

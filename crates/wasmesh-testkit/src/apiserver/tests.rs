@@ -292,3 +292,17 @@ fn history_past_its_limit_expires_old_versions() {
     assert!(store.events_after(now - 1).is_err());
     assert!(store.events_after(now).unwrap().is_empty());
 }
+
+#[test]
+fn a_dry_run_answers_as_the_write_would_and_leaves_everything_as_it_was() {
+    let mut store = Store::new(100);
+    let secrets = kind(&store, "", "v1", "secrets");
+    let changes = store.subscribe();
+    let rv = store.resource_version();
+    let created = store.dry_run(|s| s.create(&secrets, "default", json!({ "metadata": { "name": "s" } })));
+    assert_eq!(created.unwrap()["metadata"]["name"], "s");
+    assert!(store.get(&secrets, "default", "s").is_err());
+    assert_eq!(store.resource_version(), rv);
+    assert!(store.events_after(rv).unwrap().is_empty());
+    assert!(!changes.has_changed().unwrap(), "no watch is told of a dry run");
+}

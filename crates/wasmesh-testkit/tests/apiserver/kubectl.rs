@@ -247,6 +247,14 @@ fn kubectl_applies_a_secret_and_lists_it_by_label() {
         kubectl.run(&["get", "secret", "pull", "-o", "jsonpath={.data.token}"]),
         "dHdv"
     );
+    // a server dry run answers and changes nothing
+    let third = write(files.path(), "secret3.yaml", &secret("three"));
+    let dry = kubectl.run(&["apply", "--dry-run=server", "-f", &third]);
+    assert_eq!(dry.trim(), "secret/pull configured (server dry run)");
+    assert_eq!(
+        kubectl.run(&["get", "secret", "pull", "-o", "jsonpath={.data.token}"]),
+        "dHdv"
+    );
     assert_eq!(
         kubectl
             .run(&["get", "secrets", "-l", "app=web", "-o", "name"])
