@@ -1,11 +1,13 @@
 //! Helpers shared by the tests of every crate: building the plugins under `plugins/` for
-//! `wasm32-wasip1` (and the AssemblyScript one with npm), and free loopback ports.
+//! `wasm32-wasip1` (and the AssemblyScript one with npm), free loopback ports, and a test
+//! double of the Kubernetes API server ([`apiserver`]).
 //!
 //! ```no_run
 //! let wasm = wasmesh_testkit::plugin("headers"); // plugins/headers → …/headers.wasm
 //! let port = wasmesh_testkit::free_port();
 //! ```
 
+pub mod apiserver;
 mod assemblyscript;
 mod plugins;
 mod ports;
