@@ -44,6 +44,17 @@ pub struct ObjectMeta {
     /// Kept as given; wasmesh does not use it.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub managed_fields: Option<serde_json::Value>,
+    /// Set by the API server on an object being deleted.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub deletion_timestamp: Option<Timestamp>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub deletion_grace_period_seconds: Option<i64>,
+    /// The prefix the API server made `name` from.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub generate_name: Option<String>,
+    /// Deprecated in Kubernetes, still in older exports.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub self_link: Option<String>,
 }
 
 impl ObjectMeta {

@@ -652,3 +652,36 @@ spec:
         "{shown:#?}"
     );
 }
+
+#[test]
+fn an_object_as_the_api_server_sends_it_is_valid() {
+    // Every ObjectMeta field, and a status, as `kubectl get -o yaml` prints them.
+    let text = "apiVersion: extensions.istio.io/v1alpha1
+kind: WasmPlugin
+metadata:
+  name: openid-connect
+  namespace: istio-ingress
+  uid: 0b5c1a52-1111-2222-3333-444455556666
+  resourceVersion: \"4711\"
+  generation: 3
+  creationTimestamp: \"2026-01-01T00:00:00Z\"
+  deletionTimestamp: \"2026-02-01T00:00:00Z\"
+  deletionGracePeriodSeconds: 30
+  generateName: openid-
+  selfLink: /apis/extensions.istio.io/v1alpha1/namespaces/istio-ingress/wasmplugins/openid-connect
+  labels: {app: gateway}
+  annotations: {kubectl.kubernetes.io/last-applied-configuration: \"{}\"}
+  finalizers: [wasmesh.io/status]
+  ownerReferences: [{apiVersion: v1, kind: ConfigMap, name: owner, uid: u}]
+  managedFields: [{manager: kubectl, operation: Apply}]
+spec:
+  url: oci://registry.test/openid:1.0
+status:
+  conditions: [{type: Accepted, status: \"True\"}]
+";
+    let docs = ok("exported.yaml", text, Format::Yaml);
+    let meta = docs[0].resource.metadata();
+    assert_eq!(meta.generate_name.as_deref(), Some("openid-"));
+    assert_eq!(meta.deletion_grace_period_seconds, Some(30));
+    assert!(meta.deletion_timestamp.is_some());
+}
