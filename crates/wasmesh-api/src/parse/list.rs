@@ -2,17 +2,14 @@
 //! `kubectl get -o yaml` writes them: each item is read as a resource of its own, with
 //! errors at `items[N].<field>`.
 
-use super::{
-    clean_path, duplicates, error_message, in_text_order, locate::locate, more, read, typed, Chunk, Format,
-    Header, Source,
-};
+use super::{duplicates, in_text_order, locate::locate, more, read, typed, Chunk, Format, Header};
 use crate::{
     error::{DocumentError, Error, ErrorKind, Origin},
     meta::{Kind, ResourceKey, DEFAULT_NAMESPACE},
     resource::Document,
     Parsed,
 };
-use serde::{de::DeserializeOwned, Deserialize};
+use serde::Deserialize;
 use serde_json::Value;
 
 /// A list's own fields: `apiVersion`, `kind` and `metadata` are only accepted (the header
@@ -175,13 +172,7 @@ fn parse_item(
             format!("{prefix}.{path}")
         }
     };
-    let typed = typed(
-        kind,
-        Item {
-            value: item.clone(),
-            redact,
-        },
-    );
+    let typed = typed(kind, more::ValueRef { value: &item, redact });
     let resource = match typed {
         Ok(resource) => resource,
         Err((path, message)) => {
@@ -210,21 +201,4 @@ fn parse_item(
         span: chunk.span.clone(),
         resource,
     })
-}
-
-/// An item of a list, already read as JSON values.
-struct Item {
-    value: Value,
-    redact: bool,
-}
-
-impl Source for Item {
-    type Error = (String, String);
-    fn decode<T: DeserializeOwned>(self) -> Result<T, (String, String)> {
-        serde_path_to_error::deserialize(self.value).map_err(|e| {
-            let path = clean_path(&e.path().to_string());
-            let message = error_message(&e.into_inner().to_string(), &path, self.redact);
-            (path, message)
-        })
-    }
 }

@@ -184,10 +184,10 @@ pub(super) fn schema_errors(kind: Kind, mut value: Value, first_path: &str, reda
     }
 }
 
-/// A document already read as a JSON value.
-struct ValueRef<'a> {
-    value: &'a Value,
-    redact: bool,
+/// A document (or a list's item) already read as a JSON value, decoded in place.
+pub(super) struct ValueRef<'a> {
+    pub(super) value: &'a Value,
+    pub(super) redact: bool,
 }
 
 impl super::Source for ValueRef<'_> {
