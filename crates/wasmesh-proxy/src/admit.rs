@@ -66,8 +66,10 @@ fn bad(why: String) -> ProxyError {
 /// RFC 9112 §3.2: exactly one `Host` on HTTP/1.1; an absolute-form target's authority
 /// wins over it (§3.2.2), and becomes the `Host` the upstream receives.
 fn h1_authority(parts: &mut request::Parts) -> Result<(), ProxyError> {
-    let hosts = parts.headers.get_all(header::HOST).iter().count();
-    if hosts > 1 {
+    // One lookup finds the Host and whether there is a second.
+    let mut hosts = parts.headers.get_all(header::HOST).iter();
+    let host = hosts.next();
+    if hosts.next().is_some() {
         return Err(bad("more than one Host header".into()));
     }
     if let Some(authority) = parts.uri.authority() {
@@ -83,7 +85,7 @@ fn h1_authority(parts: &mut request::Parts) -> Result<(), ProxyError> {
         parts.uri = Uri::from(origin);
         return Ok(());
     }
-    match parts.headers.get(header::HOST) {
+    match host {
         Some(host) => check_authority(host.as_bytes()),
         None if parts.version == Version::HTTP_11 => Err(bad("HTTP/1.1 request without Host".into())),
         // HTTP/1.0 has no Host requirement.
