@@ -83,3 +83,52 @@ pub async fn connect(options: &Options) -> Result<(Client, String), StartError> 
     })?;
     Ok((client, url.trim_end_matches('/').to_string()))
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn kubeconfig(dir: &std::path::Path, server: &str) -> PathBuf {
+        let path = dir.join("kubeconfig");
+        let text = format!(
+            "apiVersion: v1\nkind: Config\nclusters:\n- name: c\n  cluster: {{server: {server}}}\n\
+             users:\n- name: u\n  user: {{token: t}}\ncontexts:\n- name: a\n  context: {{cluster: c, user: u}}\n\
+             - name: b\n  context: {{cluster: c, user: u, namespace: web}}\ncurrent-context: a\n"
+        );
+        std::fs::write(&path, text).unwrap();
+        path
+    }
+
+    #[tokio::test]
+    async fn an_https_client_is_made_with_a_crypto_provider_and_a_context_is_chosen() {
+        // Both rustls providers are linked in this workspace (docs/kubernetes-source.md):
+        // making a TLS client must not panic for want of a default one.
+        let dir = tempfile::tempdir().unwrap();
+        let path = kubeconfig(dir.path(), "https://127.0.0.1:6443");
+        let options = Options {
+            kubeconfig: Some(path.clone()),
+            context: Some("b".into()),
+            namespaces: Vec::new(),
+        };
+        let (client, url) = connect(&options).await.expect("a client");
+        assert_eq!(url, "https://127.0.0.1:6443");
+        assert_eq!(client.default_namespace(), "web", "context b's namespace");
+
+        let missing = Options {
+            context: Some("nope".into()),
+            ..options
+        };
+        let error = connect(&missing)
+            .await
+            .err()
+            .expect("no such context")
+            .to_string();
+        assert!(error.contains("context nope"), "{error}");
+        let absent = Options {
+            kubeconfig: Some(dir.path().join("absent")),
+            ..Options::default()
+        };
+        let error = connect(&absent).await.err().unwrap().to_string();
+        assert!(error.starts_with("cannot read the kubeconfig"), "{error}");
+    }
+}
