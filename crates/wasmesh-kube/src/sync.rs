@@ -143,13 +143,11 @@ impl Sync {
             if id.kind() != Kind::WasmPlugin {
                 continue;
             }
-            for parsed in stream.objects.values() {
-                if let Ok(doc) = parsed {
-                    if let Resource::WasmPlugin(plugin) = &doc.resource {
-                        if let Some(secret) = &plugin.spec.image_pull_secret {
-                            let namespace = plugin.metadata.namespace().to_string();
-                            wanted.insert((namespace, secret.clone()));
-                        }
+            for doc in stream.objects.values().flatten() {
+                if let Resource::WasmPlugin(plugin) = &doc.resource {
+                    if let Some(secret) = &plugin.spec.image_pull_secret {
+                        let namespace = plugin.metadata.namespace().to_string();
+                        wanted.insert((namespace, secret.clone()));
                     }
                 }
             }
