@@ -3,7 +3,8 @@
 //! applied is served, a changed `pluginConfig` is live, a deleted one is gone, a bad object
 //! is reported while the rest goes on; `/ready` waits for the first lists; an outage of the
 //! API server keeps the configuration serving, logged once, with the connected metric
-//! going 0 then 1; `410 Gone` relists without a gap.
+//! going 0 then 1; `410 Gone` relists without a gap; a pull Secret, watched by its name,
+//! is used for the next pull once it is rotated.
 
 use crate::proxy_support::echo::Echo;
 use crate::proxy_support::{free_addr, http_get, one_backend_proxy_yaml};
@@ -120,6 +121,8 @@ impl KubeProxy {
             .args(extra)
             .env("RUST_LOG", "info")
             .env("NO_COLOR", "1")
+            // the test registry serves plain HTTP
+            .env("WASM_INSECURE_REGISTRIES", "*")
             .env_remove("KUBECONFIG")
             .stdout(Stdio::null())
             .stderr(std::fs::File::create(&log).expect("log file"))
@@ -370,4 +373,77 @@ async fn an_outage_keeps_serving_is_logged_once_and_a_410_relists_without_a_gap(
     );
     cluster.apply("plugin.yaml", &header_plugin("headers", "three"));
     until_seen(&client, listen, "three", Duration::from_secs(5)).await;
+}
+
+/// A `kubernetes.io/dockerconfigjson` Secret for `registry` (host:port) as `user:password`.
+fn pull_secret(registry: &str, user: &str, password: &str) -> String {
+    use base64::Engine as _;
+    let auth = base64::engine::general_purpose::STANDARD.encode(format!("{user}:{password}"));
+    let config = format!("{{\"auths\":{{\"{registry}\":{{\"auth\":\"{auth}\"}}}}}}");
+    format!(
+        "apiVersion: v1\nkind: Secret\nmetadata: {{name: pull, namespace: istio-system}}\ntype: kubernetes.io/dockerconfigjson\nstringData:\n  .dockerconfigjson: '{config}'\n"
+    )
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_rotated_pull_secret_is_used_for_the_next_pull() {
+    let registry = crate::fetch_support::registry::Registry::start_with_auth("alice", "pa55word");
+    let url = registry.url("private/headers:v1");
+    let host = url
+        .trim_start_matches("oci://")
+        .split('/')
+        .next()
+        .unwrap()
+        .to_string();
+    let work = tempfile::tempdir().unwrap();
+    let module = work.path().join("headers.wasm");
+    std::fs::write(&module, wasmesh_testkit::plugin_bytes("headers")).unwrap();
+    let pushed = Command::new(env!("CARGO_BIN_EXE_wasmesh"))
+        .args([
+            "push",
+            module.to_str().unwrap(),
+            &url,
+            "--plain-http",
+            "--username",
+            "alice",
+        ])
+        .env("WASMESH_REGISTRY_PASSWORD", "pa55word")
+        .env("DOCKER_CONFIG", "/nonexistent")
+        .output()
+        .unwrap();
+    assert!(
+        pushed.status.success(),
+        "{}",
+        String::from_utf8_lossy(&pushed.stderr)
+    );
+
+    let cluster = Cluster::start();
+    cluster.install_crds();
+    let echo = Echo::start("up");
+    let listen = free_addr();
+    cluster.apply("proxy.yaml", &one_backend_proxy_yaml(listen, echo.addr));
+    cluster.apply("secret.yaml", &pull_secret(&host, "alice", "wrong"));
+    let plugin = format!(
+        "apiVersion: extensions.istio.io/v1alpha1\nkind: WasmPlugin\nmetadata: {{name: private, namespace: istio-system}}\nspec:\n  url: {url}\n  imagePullSecret: pull\n  failStrategy: FAIL_OPEN\n  pluginConfig: {{value: private}}\n"
+    );
+    cluster.apply("plugin.yaml", &plugin);
+    let proxy = KubeProxy::spawn(&cluster, &[]);
+    proxy.wait_ready(Duration::from_secs(30));
+    let client = client();
+    // the wrong password: the pull is refused, FAIL_OPEN skips the plugin
+    let deadline = Instant::now() + Duration::from_secs(20);
+    loop {
+        let (_, plugins) = proxy.admin("/plugins");
+        if plugins.contains("registry denied access (HTTP 401)") {
+            break;
+        }
+        assert!(Instant::now() < deadline, "{plugins}\n{}", proxy.log());
+        std::thread::sleep(Duration::from_millis(100));
+    }
+    assert_eq!(through(&client, listen).await, Ok(String::new()));
+
+    // rotated: the next pull has the right password
+    cluster.apply("secret.yaml", &pull_secret(&host, "alice", "pa55word"));
+    until_seen(&client, listen, "private", Duration::from_secs(20)).await;
+    assert!(!proxy.log().contains("pa55word"), "a password reached the log");
 }
