@@ -447,3 +447,46 @@ async fn a_rotated_pull_secret_is_used_for_the_next_pull() {
     until_seen(&client, listen, "private", Duration::from_secs(20)).await;
     assert!(!proxy.log().contains("pa55word"), "a password reached the log");
 }
+
+#[tokio::test]
+async fn selectors_match_the_pods_labels_from_the_labels_file() {
+    let cluster = Cluster::start();
+    cluster.install_crds();
+    let echo = Echo::start("up");
+    let listen = free_addr();
+    // the Proxy's own labels are istio=ingressgateway: this plugin would not select it
+    cluster.apply("proxy.yaml", &one_backend_proxy_yaml(listen, echo.addr));
+    let selected =
+        header_plugin("web-only", "web").replace("spec:\n", "spec:\n  selector: {matchLabels: {app: web}}\n");
+    cluster.apply("plugin.yaml", &selected);
+    let labels = tempfile::tempdir().unwrap();
+    let file = labels.path().join("labels");
+    std::fs::write(&file, "app=\"web\"\npod-template-hash=\"6d4cf56db6\"\n").unwrap();
+    let proxy = KubeProxy::spawn(&cluster, &["--labels-file", file.to_str().unwrap()]);
+    proxy.wait_ready(Duration::from_secs(30));
+    let client = client();
+    until_seen(&client, listen, "web", Duration::from_secs(20)).await;
+
+    // the kubelet rewrites the file when the pod's labels change
+    let tmp = labels.path().join("labels.tmp");
+    std::fs::write(&tmp, "app=\"api\"\n").unwrap();
+    std::fs::rename(&tmp, &file).unwrap();
+    until_seen(&client, listen, "", Duration::from_secs(10)).await;
+    assert!(
+        proxy.log().contains("the pod's labels changed"),
+        "{}",
+        proxy.log()
+    );
+
+    // a malformed file stops the proxy at start, naming the file and line
+    std::fs::write(&file, "app=web\n").unwrap();
+    let mut bad = KubeProxy::spawn(&cluster, &["--labels-file", file.to_str().unwrap()]);
+    let status = bad.child.wait().unwrap();
+    assert_eq!(status.code(), Some(1), "{}", bad.log());
+    assert!(
+        bad.log()
+            .contains("line 1: the value of app is not a double-quoted string: web"),
+        "{}",
+        bad.log()
+    );
+}
