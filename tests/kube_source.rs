@@ -490,3 +490,36 @@ async fn selectors_match_the_pods_labels_from_the_labels_file() {
         bad.log()
     );
 }
+
+#[test]
+fn the_kubernetes_flags_go_with_kubernetes_only() {
+    use crate::cli_support::wasmesh;
+    let neither = wasmesh(&["proxy", "--workload", "a/b"]);
+    assert_eq!(neither.code, 2, "{neither:?}");
+    assert!(
+        neither.stderr.contains("<--config <DIR>|--kubernetes>"),
+        "{neither:?}"
+    );
+    let both = wasmesh(&["proxy", "--config", "d", "--kubernetes", "--workload", "a/b"]);
+    assert_eq!(both.code, 2, "{both:?}");
+    for flag in [["--kubeconfig", "k"], ["--context", "c"], ["--namespace", "n"]] {
+        let run = wasmesh(&["proxy", "--config", "d", flag[0], flag[1], "--workload", "a/b"]);
+        assert_eq!(run.code, 2, "{run:?}");
+        assert!(run.stderr.contains("cannot be used with"), "{run:?}");
+    }
+    let missing = wasmesh(&[
+        "proxy",
+        "--kubernetes",
+        "--kubeconfig",
+        "/nonexistent/kubeconfig",
+        "--workload",
+        "a/b",
+    ]);
+    assert_eq!(missing.code, 1, "{missing:?}");
+    assert!(
+        missing
+            .stderr
+            .contains("cannot read the kubeconfig /nonexistent/kubeconfig"),
+        "{missing:?}"
+    );
+}

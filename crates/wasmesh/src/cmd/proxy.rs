@@ -10,14 +10,10 @@ use std::time::Duration;
 use wasmesh_proxy::snapshot::Workload;
 
 #[derive(clap::Args)]
+#[command(group(clap::ArgGroup::new("source").required(true).args(["config", "kubernetes"])))]
 pub struct Args {
     /// The config directory: every .yaml/.yml/.json file in it; watched for changes.
-    #[arg(
-        long,
-        value_name = "DIR",
-        required_unless_present = "kubernetes",
-        conflicts_with = "kubernetes"
-    )]
+    #[arg(long, value_name = "DIR", conflicts_with = "kubernetes")]
     config: Option<PathBuf>,
     /// Follow the resources on a Kubernetes API server instead of a directory
     /// (docs/kubernetes-source.md): from --kubeconfig, else KUBECONFIG or ~/.kube/config,
@@ -26,14 +22,14 @@ pub struct Args {
     kubernetes: bool,
     /// With --kubernetes: the kubeconfig to use (default: KUBECONFIG, else ~/.kube/config,
     /// else in-cluster).
-    #[arg(long, value_name = "FILE", requires = "kubernetes")]
+    #[arg(long, value_name = "FILE", conflicts_with = "config")]
     kubeconfig: Option<PathBuf>,
     /// With --kubernetes: a context of the kubeconfig other than its current one.
-    #[arg(long, value_name = "NAME", requires = "kubernetes")]
+    #[arg(long, value_name = "NAME", conflicts_with = "config")]
     context: Option<String>,
     /// With --kubernetes: follow only this namespace (repeat for several; default: all).
     /// Include the root namespace and the Proxy's own.
-    #[arg(long = "namespace", value_name = "NS", requires = "kubernetes")]
+    #[arg(long = "namespace", value_name = "NS", conflicts_with = "config")]
     namespaces: Vec<String>,
     /// The pod's labels, as the downward API writes them (key="value" lines): selectors
     /// match these instead of the Proxy resource's labels. Read again when it changes.
