@@ -237,13 +237,16 @@ async fn kubectl_apply_change_and_delete_reach_the_gateway_and_a_bad_object_is_s
     let deadline = Instant::now() + Duration::from_secs(10);
     let why = loop {
         let (status, body) = proxy.admin("/ready");
-        if status == 503 && body.contains("waiting for") {
+        if status == 503 && body.contains("(refused: ") {
             break body;
         }
         assert!(Instant::now() < deadline, "{status} {body}\n{}", proxy.log());
         std::thread::sleep(Duration::from_millis(50));
     };
-    assert!(why.contains("the list of WasmPlugins in all namespaces"), "{why}");
+    assert!(
+        why.contains("the list of WasmPlugins in all namespaces (refused: 404"),
+        "{why}"
+    );
     assert!(why.contains("Kubernetes API server http://127.0.0.1:"), "{why}");
 
     cluster.install_crds();

@@ -162,7 +162,15 @@ async fn run(
             }
         }
         follow_secrets(&client, &mut sync, &mut watchers, &seen_tx);
-        health.set_pending(sync.pending());
+        // what is awaited, and why when the server refused it (`/ready` shows this)
+        let pending = sync
+            .pending_streams()
+            .map(|id| match refused.get(id) {
+                Some(why) => format!("the list of {id} (refused: {why})"),
+                None => format!("the list of {id}"),
+            })
+            .collect();
+        health.set_pending(pending);
         if let Some(snapshot) = sync.snapshot() {
             tracing::info!(
                 generation = snapshot.generation,

@@ -128,11 +128,17 @@ impl Sync {
     }
 
     /// The streams whose list is not in yet (the first, or one after `410 Gone`).
-    pub fn pending(&self) -> Vec<String> {
+    pub fn pending_streams(&self) -> impl Iterator<Item = &StreamId> + '_ {
         self.streams
             .iter()
             .filter(|(_, s)| !s.listed || s.listing.is_some())
-            .map(|(id, _)| format!("the list of {id}"))
+            .map(|(id, _)| id)
+    }
+
+    /// [`Sync::pending_streams`] in words.
+    pub fn pending(&self) -> Vec<String> {
+        self.pending_streams()
+            .map(|id| format!("the list of {id}"))
             .collect()
     }
 
@@ -159,7 +165,7 @@ impl Sync {
     /// one (the first is made even when empty). A resource whose object is now invalid
     /// keeps its last good version, as in the config directory.
     pub fn snapshot(&mut self) -> Option<Arc<Snapshot>> {
-        if !self.dirty || !self.pending().is_empty() {
+        if !self.dirty || self.pending_streams().next().is_some() {
             return None;
         }
         self.dirty = false;

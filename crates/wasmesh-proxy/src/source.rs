@@ -59,8 +59,13 @@ pub async fn follow(
                 "waiting for {} from the {described}",
                 health.pending.join(", ")
             ));
-            if changes.changed().await.is_err() {
-                return Err(RunError::Config("the config source stopped".into()));
+            // what is awaited changes without a snapshot (a list refused, then in): said
+            // again every half second
+            tokio::select! {
+                changed = changes.changed() => if changed.is_err() {
+                    return Err(RunError::Config("the config source stopped".into()));
+                },
+                _ = tokio::time::sleep(Duration::from_millis(500)) => {}
             }
             continue;
         }
