@@ -240,6 +240,12 @@ pub fn run(options: Options) -> Result<(), RunError> {
         result
     });
     tracing::info!("stopped");
+    // The workers have drained and stopped; nothing is left to wait for. A blocking task
+    // still running on the control runtime — a module being compiled, which takes seconds —
+    // is abandoned rather than awaited (dropping the runtime would wait for it), so the
+    // process exits at once. Caches are written to a temporary file and renamed, so an
+    // abandoned write leaves no half entry.
+    rt.shutdown_background();
     result
 }
 
