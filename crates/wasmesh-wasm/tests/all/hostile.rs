@@ -38,6 +38,21 @@ fn a_panicking_plugin_gets_503_under_fail_close_and_is_counted_once() {
         assert_eq!(reply.body, "wasm plugin test.hostile_panic failed\n");
         // The SDK logs the panic message before trapping.
         assert!(fake.logged(LogLevel::Critical, "this plugin always panics"));
+        // The failure is one sentence, without wasmtime's error chain and call stack.
+        assert_eq!(
+            failure.reason.to_string(),
+            "trap in proxy_on_request_headers: the plugin aborted (wasm `unreachable` \
+             executed; Rust and Go SDKs abort so on a panic, which the plugin's log shows)"
+        );
+        // The VM's health record says the same, for the admin API.
+        let health = plugin.vm_health();
+        assert_eq!(health.len(), 1);
+        assert_eq!(health[0].state, wasmesh_wasm::VmState::Failed);
+        assert_eq!(health[0].failures, 1);
+        assert_eq!(
+            health[0].last_error.as_ref().unwrap().message,
+            failure.reason.to_string()
+        );
         drop(ctx);
 
         // The VM stays failed: later requests are refused with the same strategy, and the
@@ -46,11 +61,18 @@ fn a_panicking_plugin_gets_503_under_fail_close_and_is_counted_once() {
         assert!(matches!(refused.reason, FailureReason::VmFailed(_)));
         assert!(matches!(refused.action(), FailAction::Reject(_)));
         assert_eq!(host.metrics().failures("test.hostile_panic"), 1);
+        assert_eq!(
+            plugin.vm_health()[0].failures,
+            1,
+            "a refused context is no new failure"
+        );
         let page = host.metrics().render_prometheus();
         assert!(
             page.contains("wasm_plugin_failures_total{plugin=\"test.hostile_panic\",reason=\"trap\"} 1"),
             "{page}"
         );
+        drop(vm);
+        assert!(plugin.vm_health().is_empty(), "a VM gone is off the board");
     });
 }
 
