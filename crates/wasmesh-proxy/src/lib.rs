@@ -24,6 +24,7 @@ mod h1_server;
 mod handler;
 mod jwks;
 mod listener;
+pub mod local_reply;
 mod metered;
 pub mod normalize;
 pub mod plugin;

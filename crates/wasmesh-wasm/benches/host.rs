@@ -19,7 +19,8 @@ use std::sync::Arc;
 use criterion::{criterion_group, criterion_main, Criterion};
 use futures::FutureExt;
 use wasmesh_wasm::{
-    CompiledPlugin, HeaderMap, HostConfig, NoHost, PluginSpec, PluginVm, StreamInfo, Verdict, WasmHost,
+    CompiledPlugin, HeaderMap, HostConfig, NoHost, OwnedHeaders, PluginSpec, PluginVm, StreamInfo, Verdict,
+    WasmHost,
 };
 
 fn plugin_with(pool_slots: Option<u32>) -> Arc<CompiledPlugin> {
@@ -69,10 +70,13 @@ fn report_memory_per_vm(plugin: &Arc<CompiledPlugin>) {
         .collect();
     // Each VM handles one request so its memory is touched as in service.
     for vm in &vms {
-        let mut ctx = vm.http_context(StreamInfo::default()).unwrap();
-        let _ = ctx
-            .on_request_headers(&mut request_headers(), true)
-            .now_or_never();
+        let headers = OwnedHeaders {
+            request: request_headers(),
+            response: HeaderMap::new(),
+        }
+        .shared();
+        let mut ctx = vm.http_context_on(StreamInfo::default(), headers).unwrap();
+        let _ = ctx.on_request_headers(true).now_or_never();
     }
     let after = resident_bytes();
     eprintln!(
@@ -132,21 +136,22 @@ fn benches(c: &mut Criterion) {
     .collect();
     c.bench_function("request", |b| {
         b.iter(|| {
-            let mut ctx = vm.http_context(StreamInfo::default()).unwrap();
-            let mut request = template.clone();
-            let verdict = ctx
-                .on_request_headers(&mut request, true)
-                .now_or_never()
-                .expect("no pause");
+            // The stream's maps, as the proxy holds them: every call acts on them in place.
+            let headers = OwnedHeaders {
+                request: template.clone(),
+                response: HeaderMap::new(),
+            }
+            .shared();
+            let mut ctx = vm
+                .http_context_on(StreamInfo::default(), headers.clone())
+                .unwrap();
+            let verdict = ctx.on_request_headers(true).now_or_never().expect("no pause");
             assert_eq!(verdict, Verdict::Continue);
-            let mut response = response_template.clone();
-            let verdict = ctx
-                .on_response_headers(&mut response, false)
-                .now_or_never()
-                .expect("no pause");
+            headers.borrow_mut().response = response_template.clone();
+            let verdict = ctx.on_response_headers(false).now_or_never().expect("no pause");
             assert_eq!(verdict, Verdict::Continue);
             ctx.finish();
-            black_box((request, response))
+            black_box(headers)
         })
     });
 

@@ -83,6 +83,7 @@ mod plugin;
 mod shared;
 mod spec;
 mod state;
+mod stream_headers;
 mod tcp_context;
 mod vm;
 
@@ -98,5 +99,6 @@ pub use http_context::HttpContext;
 pub use metrics::{MetricKind, MetricSample, Metrics};
 pub use plugin::{AbiVersion, CompiledPlugin};
 pub use spec::{EnvValue, FailStrategy, Limits, PluginKind, PluginSpec};
+pub use stream_headers::{HeadersKind, OwnedHeaders, SharedHeaders, StreamHeaders};
 pub use tcp_context::TcpContext;
 pub use vm::PluginVm;

@@ -6,7 +6,6 @@ pub mod headers;
 pub mod host;
 pub mod load;
 pub mod stream;
-pub mod view;
 
 use std::sync::Arc;
 use wasmesh_wasm::CompiledPlugin;
