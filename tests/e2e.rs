@@ -23,6 +23,7 @@ mod fetch_http;
 mod fetch_oci;
 mod openid_connect;
 mod proxy_admission;
+mod proxy_headers;
 mod proxy_http;
 mod proxy_ops;
 mod proxy_security;

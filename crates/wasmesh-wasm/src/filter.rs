@@ -12,9 +12,9 @@ use bytes::Bytes;
 /// `:authority`, `:scheme` on requests and `:status` on responses, first. Repeated names
 /// stay separate pairs in their order. Lookups ignore ASCII case.
 ///
-/// Copies are cheap: the pairs are shared until one side changes them (copy on write), so
-/// that the proxy's view, each plugin's context and `proxy_on_log`'s copy of a request
-/// cost one copy only for a plugin that changes the headers.
+/// Used for trailers, call metadata, local replies and [`crate::OwnedHeaders`]; a request's
+/// own headers are the proxy's, reached through [`crate::StreamHeaders`]. Copies are
+/// cheap: the pairs are shared until one side changes them (copy on write).
 #[derive(Clone, Debug, Default, Eq)]
 pub struct HeaderMap {
     /// `None` while empty: an empty map allocates nothing.

@@ -26,12 +26,15 @@
 //!    (`proxy_set_tick_period_milliseconds` → `proxy_on_tick`) and shared-queue
 //!    notifications are local tasks of the VM. [`PluginVm::failure`] tells whether it is
 //!    healthy.
-//! 4. **Per request / connection**: [`PluginVm::http_context`] (or
-//!    [`PluginVm::tcp_context`]) with the [`StreamInfo`] the proxy knows gives an
-//!    [`HttpContext`] ([`TcpContext`]). Its async methods — `on_request_headers`,
+//! 4. **Per request / connection**: [`PluginVm::http_context_on`] (or
+//!    [`PluginVm::tcp_context`]) with the [`StreamInfo`] the proxy knows and the request's
+//!    own header maps ([`SharedHeaders`]: the proxy implements [`StreamHeaders`] over its
+//!    request and response heads, shared by every filter of the request — no plugin holds
+//!    a copy) gives an [`HttpContext`] ([`TcpContext`]). Its async methods —
+//!    `on_request_headers`, `on_response_headers` (on those maps, in place),
 //!    `on_request_body`, `on_request_trailers`, `on_response_*`; `on_new_connection`,
-//!    `on_downstream_data`, `on_upstream_data`, `on_*_close` — take the data by `&mut`, let
-//!    the plugin read and change it, and return a [`Verdict`] ([`TcpVerdict`]): continue,
+//!    `on_downstream_data`, `on_upstream_data`, `on_*_close` — take the other data by
+//!    `&mut`, let the plugin read and change it, and return a [`Verdict`] ([`TcpVerdict`]): continue,
 //!    buffer (bodies: StopIterationAndBuffer), local reply, close, or failed. A paused
 //!    plugin is awaited inside the future until it resumes (`proxy_continue_stream` from an
 //!    http call answer, a timer via `proxy_set_effective_context`, …), replies, closes or
