@@ -383,3 +383,35 @@ async fn a_grpc_client_gets_a_plugins_local_reply_as_a_trailers_only_grpc_respon
     let collected = resp.into_body().collect().await.unwrap();
     assert_eq!(collected.trailers().expect("trailers")["grpc-status"], "0");
 }
+
+#[tokio::test]
+async fn replies_the_host_makes_pass_the_plugins_before_as_well() {
+    let echo = Echo::start("up");
+    let listen = free_addr();
+    let route = "    - name: all\n      match: {prefix: /}\n      cluster: backend\n      timeout: 500ms\n";
+    let config = proxy_yaml(listen, route, &cluster_yaml("backend", &[echo.addr], "http1"));
+    let stuck = {
+        let path = wasmesh_testkit::plugin("hostile_never_resume");
+        format!(
+            "---\napiVersion: extensions.istio.io/v1alpha1\nkind: WasmPlugin\nmetadata:\n  name: stuck\n  namespace: istio-system\nspec:\n  url: file://{}\n  priority: 1\n",
+            path.display()
+        )
+    };
+    let resources = [
+        chain_plugin("outer", 10, r#"{"name": "outer", "response_mark": true}"#, ""),
+        stuck,
+    ]
+    .concat();
+    let proxy = ProxyProcess::start(
+        "istio-system/gw",
+        &[("proxy.yaml", &config), ("plugins.yaml", &resources)],
+        1,
+    );
+    let resp = client().get(format!("http://{listen}/x")).send().await.unwrap();
+    assert_eq!(resp.status(), 504, "{}", proxy.log());
+    assert_eq!(
+        resp.headers()["x-outer-saw"],
+        "504",
+        "the pause's timeout reply passed the plugin before the paused one"
+    );
+}

@@ -169,21 +169,14 @@ impl StreamHeaders for StreamHead {
                 b":authority" => Some(self.authority()),
                 b":scheme" => Some(if self.tls { b"https" } else { b"http" }),
                 _ if name.starts_with(b":") || is_host(kind, name) => None,
-                _ => self
-                    .request
-                    .headers
-                    .get(header_name_lookup(name)?)
-                    .map(HeaderValue::as_bytes),
+                _ => self.request.headers.get(lookup(name)?).map(HeaderValue::as_bytes),
             },
             HeadersKind::Response => {
                 let r = self.response.as_ref()?;
                 match name {
                     b":status" => Some(r.status.as_str().as_bytes()),
                     _ if name.starts_with(b":") => None,
-                    _ => r
-                        .headers
-                        .get(header_name_lookup(name)?)
-                        .map(HeaderValue::as_bytes),
+                    _ => r.headers.get(lookup(name)?).map(HeaderValue::as_bytes),
                 }
             }
         }
@@ -251,7 +244,7 @@ impl StreamHeaders for StreamHead {
             tracing::debug!(name = %String::from_utf8_lossy(name), "a plugin removed a pseudo-header; kept");
             return;
         }
-        let Some(name) = header_name_lookup(name) else {
+        let Some(name) = lookup(name) else {
             return;
         };
         if let Some(h) = self.headers_mut(kind) {
@@ -273,9 +266,10 @@ impl StreamHeaders for StreamHead {
     }
 }
 
-/// A name to look up: names the guest gives are matched ignoring case.
-fn header_name_lookup(name: &[u8]) -> Option<HeaderName> {
-    HeaderName::from_bytes(name).ok()
+/// A name to look up, matched ignoring case (hyper's maps lower-case a `&str` key on the
+/// stack: a lookup allocates nothing).
+fn lookup(name: &[u8]) -> Option<&str> {
+    std::str::from_utf8(name).ok()
 }
 
 #[cfg(test)]

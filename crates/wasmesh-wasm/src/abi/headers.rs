@@ -1,4 +1,7 @@
-//! Header and trailer maps (and gRPC / http-call metadata) of the effective context.
+//! Header and trailer maps (and gRPC / http-call metadata) of the effective context. A
+//! stream's request and response headers are the proxy's own, shared by every filter of
+//! the request and reached through [`crate::StreamHeaders`]; trailers and call metadata are
+//! maps the host holds.
 
 use bytes::Bytes;
 use wasmtime::{Caller, Linker};
