@@ -21,6 +21,7 @@ mod demo;
 mod example_plugins;
 mod fetch_http;
 mod fetch_oci;
+mod kube_source;
 mod openid_connect;
 mod proxy_admission;
 mod proxy_headers;

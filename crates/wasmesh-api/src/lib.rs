@@ -29,7 +29,7 @@ pub mod wasm_plugin;
 pub use authorization_policy::AuthorizationPolicy;
 pub use error::{DocumentError, Error, ErrorKind, FieldError, Origin};
 pub use meta::{Kind, NamespacedName, ObjectMeta, ResourceKey, DEFAULT_NAMESPACE, DEFAULT_ROOT_NAMESPACE};
-pub use parse::{parse, Format, Parsed};
+pub use parse::{parse, parse_object, Format, Parsed};
 pub use proxy::{Cluster, Listener, ListenerProtocol, Proxy, Route, TrafficDirection};
 pub use request_authentication::RequestAuthentication;
 pub use resolve::{

@@ -70,14 +70,45 @@ pub fn parse(file: &str, text: &str, format: Format) -> Vec<Parsed> {
         .into_iter()
         .enumerate()
         .flat_map(|(index, chunk)| {
-            let origin = Origin {
-                file: file.to_string(),
-                document: index + 1,
-                line: chunk.content_line,
-            };
+            let origin = Origin::file(file, index + 1, chunk.content_line);
             parse_document(origin, &chunk, format)
         })
         .collect()
+}
+
+/// Parses one object as a Kubernetes API server sends it (JSON), through the same reads
+/// and validation as a document of a file; its errors name `origin` (an
+/// [`Origin::Object`]) instead of a file and line.
+pub fn parse_object(origin: Origin, object: &serde_json::Value) -> Parsed {
+    let text = object.to_string();
+    if text.len() > MAX_FILE_BYTES {
+        let mut error = too_large(&origin.to_string(), text.len());
+        error.origin = origin.clone();
+        error.errors.iter_mut().for_each(|e| e.origin = origin.clone());
+        return Err(error);
+    }
+    let chunk = Chunk {
+        span: 0..text.len(),
+        first_line: 1,
+        content_line: 1,
+        text,
+    };
+    let mut parsed = parse_document(origin.clone(), &chunk, Format::Json);
+    match parsed.len() {
+        1 => parsed.remove(0),
+        // an object that says it is a list
+        _ => Err(Box::new(DocumentError {
+            origin: origin.clone(),
+            key: None,
+            span: chunk.span.clone(),
+            errors: vec![Error {
+                origin,
+                line: 1,
+                path: "kind".to_string(),
+                kind: ErrorKind::Rule("a list is not an object".to_string()),
+            }],
+        })),
+    }
 }
 
 /// What a document says it is, read leniently.
@@ -103,11 +134,7 @@ struct HeaderMeta {
 /// The whole file refused: it is not read at all, so it names no resource (the config
 /// directory keeps every resource the file held before).
 fn too_large(file: &str, size: usize) -> Box<DocumentError> {
-    let origin = Origin {
-        file: file.to_string(),
-        document: 1,
-        line: 1,
-    };
+    let origin = Origin::file(file, 1, 1);
     let message = format!(
         "the file is {size} bytes, over the limit of {MAX_FILE_BYTES} bytes ({} MiB) per file; \
          split its documents into several files",
@@ -164,7 +191,7 @@ fn parse_single(origin: Origin, chunk: &Chunk, format: Format) -> Parsed {
     };
     let error_at = |raw: RawError, kind: ErrorKind| Error {
         origin: origin.clone(),
-        line: raw.line.map_or(origin.line, |l| chunk.first_line + l - 1),
+        line: raw.line.map_or(origin.line(), |l| chunk.first_line + l - 1),
         path: raw.path,
         kind,
     };
@@ -206,7 +233,7 @@ fn parse_single(origin: Origin, chunk: &Chunk, format: Format) -> Parsed {
             let line = duplicate_line(&chunk.text, &d.key, mapping_line);
             Error {
                 origin: origin.clone(),
-                line: line.map_or(origin.line, |l| chunk.first_line + l - 1),
+                line: line.map_or(origin.line(), |l| chunk.first_line + l - 1),
                 path: d.path(),
                 kind: ErrorKind::DuplicateKey(d.key.clone()),
             }
@@ -215,7 +242,7 @@ fn parse_single(origin: Origin, chunk: &Chunk, format: Format) -> Parsed {
 
     let simple = |path: &str, kind: ErrorKind| Error {
         origin: origin.clone(),
-        line: origin.line,
+        line: origin.line(),
         path: path.to_string(),
         kind,
     };
@@ -284,7 +311,7 @@ fn parse_single(origin: Origin, chunk: &Chunk, format: Format) -> Parsed {
                 for (path, kind) in schema.chain(rules) {
                     errors.push(Error {
                         origin: origin.clone(),
-                        line: line_of(&path).unwrap_or(origin.line),
+                        line: line_of(&path).unwrap_or(origin.line()),
                         path,
                         kind,
                     });
@@ -297,7 +324,7 @@ fn parse_single(origin: Origin, chunk: &Chunk, format: Format) -> Parsed {
 
     errors.extend(crate::validate::validate(&resource).into_iter().map(|p| Error {
         origin: origin.clone(),
-        line: line_of(&p.path).unwrap_or(origin.line),
+        line: line_of(&p.path).unwrap_or(origin.line()),
         path: p.path,
         kind: p.kind,
     }));
