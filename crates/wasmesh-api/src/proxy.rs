@@ -12,6 +12,10 @@ pub struct Proxy {
     pub kind: String,
     pub metadata: ObjectMeta,
     pub spec: ProxySpec,
+    /// Written through the API server's status subresource (docs/kubernetes.md); kept as
+    /// given, not used, so that an object read back from a cluster is valid input.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub status: Option<serde_json::Value>,
 }
 
 #[derive(Debug, Clone, Default, PartialEq, Serialize, Deserialize)]

@@ -102,7 +102,7 @@ fn parse_item(
         ..origin.clone()
     };
     let error = |path: String, kind: ErrorKind| Error {
-        line: line_of(&path).unwrap_or(origin.line),
+        line: super::field_line(&path, &kind, line_of).unwrap_or(origin.line),
         origin: origin.clone(),
         path,
         kind,
