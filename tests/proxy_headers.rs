@@ -385,6 +385,38 @@ async fn a_grpc_client_gets_a_plugins_local_reply_as_a_trailers_only_grpc_respon
 }
 
 #[tokio::test]
+async fn a_grpc_client_gets_a_failed_plugins_reply_as_grpc_unavailable() {
+    // A FAIL_CLOSE plugin whose module cannot be had: the host's 503, as gRPC.
+    let grpc = proxy_support::grpc::grpc_echo();
+    let resources = [
+        chain_plugin("outer", 10, r#"{"name": "outer", "response_mark": true}"#, ""),
+        "---\napiVersion: extensions.istio.io/v1alpha1\nkind: WasmPlugin\nmetadata:\n  name: gone\n  namespace: istio-system\nspec:\n  url: file:///nonexistent/plugin.wasm\n  priority: 1\n  failStrategy: FAIL_CLOSE\n".to_string(),
+    ]
+    .concat();
+    let (proxy, listen) = start(grpc, "http2", "", &resources);
+    let mut send = h2c_client(listen).await;
+    let req = hyper::Request::post(format!("http://{listen}/pkg.Svc/Call"))
+        .header("content-type", "application/grpc")
+        .body(http_body_util::Full::new(bytes::Bytes::from_static(&[
+            0, 0, 0, 0, 0,
+        ])))
+        .unwrap();
+    let resp = send.send_request(req).await.unwrap();
+    assert_eq!(resp.status(), 200, "{}", proxy.log());
+    let h = resp.headers();
+    assert_eq!(h["grpc-status"], "14", "503 is UNAVAILABLE: {h:?}");
+    assert_eq!(h["content-type"], "application/grpc");
+    assert!(
+        h["grpc-message"].to_str().unwrap().contains("istio-system.gone"),
+        "{h:?}"
+    );
+    assert_eq!(
+        h["x-outer-saw"], "200",
+        "the reply passed the plugin before: {h:?}"
+    );
+}
+
+#[tokio::test]
 async fn replies_the_host_makes_pass_the_plugins_before_as_well() {
     let echo = Echo::start("up");
     let listen = free_addr();

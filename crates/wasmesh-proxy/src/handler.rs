@@ -467,11 +467,7 @@ fn empty_parts() -> request::Parts {
 
 /// Istio's `request_protocol` label: `grpc` for gRPC, else `http`.
 fn request_protocol(parts: &request::Parts) -> &'static str {
-    let grpc = parts
-        .headers
-        .get(header::CONTENT_TYPE)
-        .is_some_and(|v| v.as_bytes().starts_with(b"application/grpc"));
-    if grpc {
+    if crate::local_reply::is_grpc(&parts.headers) {
         "grpc"
     } else {
         "http"

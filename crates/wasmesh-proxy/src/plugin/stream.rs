@@ -138,7 +138,8 @@ pub async fn response_headers(
             },
         };
         if let Some(reply) = reply {
-            let (p, b) = reply.into_parts();
+            let grpc = crate::local_reply::is_grpc(&head.request().headers);
+            let (p, b) = crate::local_reply::encode(reply, grpc).into_parts();
             head.borrow_mut().response = Some(p);
             *body = b;
         }
