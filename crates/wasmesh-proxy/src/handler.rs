@@ -301,11 +301,14 @@ async fn serve(request: Arrived, conn: Rc<ConnCtx>) -> Result<Response<Metered>,
                 Err(why) => return Err(ProxyError::StreamClosed { plugin: why }),
             }
         } else {
+            // The contexts end with the streamed body (`proxy_on_log`): they read a copy of
+            // the response head as it left.
+            head.borrow_mut().response = Some(parts.clone());
             stream::pump_response(std::mem::take(&mut contexts), end, body)
         };
     }
     // `proxy_on_log` sees the final response head: contexts that end now do so before the
-    // head leaves; those that end with a streamed body keep a copy of it.
+    // head leaves.
     if contexts.iter().any(Option::is_some) {
         head.borrow_mut().response = Some(parts);
         drop(contexts);
@@ -314,8 +317,6 @@ async fn serve(request: Arrived, conn: Rc<ConnCtx>) -> Result<Response<Metered>,
             .response
             .take()
             .expect("the response head was just put");
-    } else if has_plugins {
-        head.borrow_mut().response = Some(parts.clone());
     }
     Ok(finish(
         &listener,
