@@ -30,4 +30,5 @@ mod proxy_security;
 mod proxy_tcp;
 mod proxy_timeouts;
 mod proxy_wasm;
+mod proxy_wasm_load;
 mod push_sign;

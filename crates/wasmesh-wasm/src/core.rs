@@ -24,6 +24,8 @@ pub struct VmCore {
     pub store: RefCell<Store<VmState>>,
     pub exports: Exports,
     failed: RefCell<Option<Failure>>,
+    /// This VM's number on its plugin's health board.
+    vm: u64,
     next_context: Cell<u32>,
     budget_ticks: u64,
 }
@@ -31,7 +33,8 @@ pub struct VmCore {
 impl VmCore {
     /// Instantiates the plugin and runs its start-up: `_initialize`/`_start`, the root
     /// context's `proxy_on_context_create`, `proxy_on_vm_start`, `proxy_on_configure`.
-    pub fn create(plugin: Arc<CompiledPlugin>, host: Rc<dyn Host>) -> Result<Rc<VmCore>, Failure> {
+    /// `vm` is the VM's number on the plugin's health board, where failures are recorded.
+    pub fn create(plugin: Arc<CompiledPlugin>, host: Rc<dyn Host>, vm: u64) -> Result<Rc<VmCore>, Failure> {
         let limits = plugin.host.inner.limits.clone();
         let env = plugin
             .spec
@@ -75,10 +78,11 @@ impl VmCore {
             reason,
             strategy: plugin.spec.fail_strategy,
         };
-        let instance = plugin
-            .pre
-            .instantiate(&mut store)
-            .map_err(|e| fail(FailureReason::VmCreation(truncate(format!("{e:#}")))))?;
+        let instance = plugin.pre.instantiate(&mut store).map_err(|e| {
+            let failure = fail(FailureReason::VmCreation(truncate(format!("{e:#}"))));
+            plugin.report_failure(vm, &failure);
+            failure
+        })?;
         let exports = Exports::lookup(&instance, &mut store);
         let memory = instance.get_memory(&mut store, "memory");
         let data = store.data_mut();
@@ -91,6 +95,7 @@ impl VmCore {
                 store: RefCell::new(store),
                 exports,
                 failed: RefCell::new(None),
+                vm,
                 next_context: Cell::new(ROOT_CONTEXT_ID + 1),
                 budget_ticks,
             }
@@ -150,22 +155,13 @@ impl VmCore {
         self.failed.borrow().clone()
     }
 
-    /// Marks the VM failed (first failure only), logs and counts it once, and wakes every
-    /// paused context so it can report the failure.
+    /// Marks the VM failed (first failure only), reports it (logged once per cause, counted,
+    /// on the health board), and wakes every paused context so it can report the failure.
     pub fn fail(&self, failure: Failure) -> Failure {
         if let Some(first) = self.failed.borrow().as_ref() {
             return first.clone();
         }
-        if self.plugin.first_report(&failure.reason) {
-            tracing::error!(plugin = %failure.plugin, strategy = %failure.strategy, "{}", failure.reason);
-        } else {
-            tracing::debug!(plugin = %failure.plugin, "{} (on another worker too)", failure.reason);
-        }
-        self.plugin
-            .host
-            .inner
-            .metrics
-            .count_failure(&failure.plugin, failure.reason_label());
+        self.plugin.report_failure(self.vm, &failure);
         *self.failed.borrow_mut() = Some(failure.clone());
         if let Ok(mut store) = self.store.try_borrow_mut() {
             let data = store.data_mut();

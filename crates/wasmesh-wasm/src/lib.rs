@@ -78,10 +78,12 @@ mod events;
 mod exports;
 mod failure;
 mod filter;
+pub mod health;
 mod host;
 mod http_context;
 mod metrics;
 mod module_cache;
+mod module_check;
 mod plugin;
 mod shared;
 mod spec;
@@ -94,6 +96,7 @@ pub use engine::{HostConfig, WasmHost};
 pub use error::WasmError;
 pub use failure::{FailAction, Failure, FailureReason};
 pub use filter::{HeaderMap, LocalReply, PeerType, StreamInfo, TcpVerdict, Verdict};
+pub use health::{LastError, VmHealth, VmState};
 pub use host::{
     CallError, GrpcCallRequest, GrpcCallResponse, GrpcCallResult, GrpcIncoming, GrpcOutgoing,
     GrpcStreamRequest, Host, HttpCallRequest, HttpCallResponse, HttpCallResult, LogLevel, NoHost,

@@ -5,6 +5,7 @@
 pub mod headers;
 pub mod host;
 pub mod load;
+pub mod status;
 pub mod stream;
 
 use std::sync::Arc;

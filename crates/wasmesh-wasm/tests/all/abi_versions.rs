@@ -85,6 +85,7 @@ fn imports_outside_the_abi_trap_only_when_called() {
             (import "env" "proxy_made_up_call" (func $made_up (result i32)))
             (memory (export "memory") 1)
             (func (export "proxy_abi_version_0_2_1"))
+            (func (export "proxy_on_memory_allocate") (param i32) (result i32) (i32.const 1024))
             (func (export "proxy_on_context_create") (param i32 i32))
             (func (export "proxy_on_request_headers") (param i32 i32 i32) (result i32)
               (drop (call $made_up)) (i32.const 0)))"#,

@@ -24,7 +24,7 @@ fn headers_plugin_adds_a_request_and_a_response_header() {
             ctx.on_request_headers_with(&mut request, true).await,
             Verdict::Continue
         );
-        // No pluginConfig: the value is the root id (the plugin's name).
+        // No pluginConfig and no pluginName (root id ""): the plugin's default value.
         assert_eq!(text(request.get("x-wasm-request")), "headers");
         assert_eq!(text(request.get(":path")), "/", "pseudo-headers stay");
         let mut response: HeaderMap = [(":status", "200")].into_iter().collect();
