@@ -240,6 +240,26 @@ async fn a_body_no_plugin_changes_keeps_its_content_length() {
 }
 
 #[tokio::test]
+async fn a_large_streamed_body_no_plugin_changes_keeps_its_content_length() {
+    const SIZE: usize = 300_000;
+    let echo = Echo::start("up");
+    let resources = chain_plugin("reader", 0, r#"{"name": "reader"}"#, "");
+    let (proxy, listen) = start(echo.addr, "http1", "", &resources);
+    let resp = client()
+        .post(format!("http://{listen}/upload"))
+        .body(vec![b'z'; SIZE])
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(resp.status(), 200, "{}", proxy.log());
+    let v: serde_json::Value = resp.json().await.unwrap();
+    let h = &v["headers"];
+    assert_eq!(h["content-length"], SIZE.to_string(), "{h}");
+    assert!(h.get("transfer-encoding").is_none(), "not chunked: {h}");
+    assert_eq!(v["bodyLength"], SIZE as u64);
+}
+
+#[tokio::test]
 async fn a_body_a_plugin_changes_goes_with_its_new_length() {
     let echo = Echo::start("up");
     let resources = [

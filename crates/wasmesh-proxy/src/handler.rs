@@ -212,11 +212,17 @@ async fn serve(request: Arrived, conn: Rc<ConnCtx>) -> Result<Response<Metered>,
                     Err(reply) => Ok(reply),
                 }
             } else if plugins_see_body {
-                // The plugins may change a streamed body's length: let it go chunked.
-                ex.request_mut().headers.remove(header::CONTENT_LENGTH);
+                // A streamed body keeps its Content-Length, as on Envoy: a plugin that
+                // changes the body removes it in `on_request_headers`, and the body then
+                // goes chunked (docs/filter-chain.md, "Bodies").
+                let declared = ex
+                    .request()
+                    .headers
+                    .get(header::CONTENT_LENGTH)
+                    .and_then(|v| v.to_str().ok()?.parse::<u64>().ok());
                 let (tx, rx) = tokio::sync::mpsc::channel(4);
                 let end = chain.filters.len();
-                let pump = stream::pump_request(body, &mut contexts, end, tx);
+                let pump = stream::pump_request(body, &mut contexts, end, tx, declared);
                 let send = route_and_send(
                     &listener,
                     &conn,
