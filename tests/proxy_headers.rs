@@ -260,6 +260,29 @@ async fn a_large_streamed_body_no_plugin_changes_keeps_its_content_length() {
 }
 
 #[tokio::test]
+async fn a_plugin_that_lengthens_a_streamed_body_but_keeps_its_length_gets_it_reset() {
+    const SIZE: usize = 300_000;
+    let echo = Echo::start("up");
+    let resources = chain_plugin("wrong", 0, r#"{"name": "wrong", "body_append": "!"}"#, "");
+    let (proxy, listen) = start(echo.addr, "http1", "", &resources);
+    let resp = client()
+        .post(format!("http://{listen}/upload"))
+        .body(vec![b'z'; SIZE])
+        .send()
+        .await;
+    // The upstream request is reset: the client gets an error status or a reset, never
+    // the upstream's 200 for a body it misread.
+    if let Ok(resp) = resp {
+        assert!(resp.status().is_server_error(), "{}", resp.status());
+    }
+    let log = wait_for_log(&proxy, "changed the length of a streamed request body");
+    assert!(
+        log.contains("changed the length of a streamed request body"),
+        "{log}"
+    );
+}
+
+#[tokio::test]
 async fn a_body_a_plugin_changes_goes_with_its_new_length() {
     let echo = Echo::start("up");
     let resources = [
