@@ -240,6 +240,49 @@ async fn a_body_no_plugin_changes_keeps_its_content_length() {
 }
 
 #[tokio::test]
+async fn a_large_streamed_body_no_plugin_changes_keeps_its_content_length() {
+    const SIZE: usize = 300_000;
+    let echo = Echo::start("up");
+    let resources = chain_plugin("reader", 0, r#"{"name": "reader"}"#, "");
+    let (proxy, listen) = start(echo.addr, "http1", "", &resources);
+    let resp = client()
+        .post(format!("http://{listen}/upload"))
+        .body(vec![b'z'; SIZE])
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(resp.status(), 200, "{}", proxy.log());
+    let v: serde_json::Value = resp.json().await.unwrap();
+    let h = &v["headers"];
+    assert_eq!(h["content-length"], SIZE.to_string(), "{h}");
+    assert!(h.get("transfer-encoding").is_none(), "not chunked: {h}");
+    assert_eq!(v["bodyLength"], SIZE as u64);
+}
+
+#[tokio::test]
+async fn a_plugin_that_lengthens_a_streamed_body_but_keeps_its_length_gets_it_reset() {
+    const SIZE: usize = 300_000;
+    let echo = Echo::start("up");
+    let resources = chain_plugin("wrong", 0, r#"{"name": "wrong", "body_append": "!"}"#, "");
+    let (proxy, listen) = start(echo.addr, "http1", "", &resources);
+    let resp = client()
+        .post(format!("http://{listen}/upload"))
+        .body(vec![b'z'; SIZE])
+        .send()
+        .await;
+    // The upstream request is reset: the client gets an error status or a reset, never
+    // the upstream's 200 for a body it misread.
+    if let Ok(resp) = resp {
+        assert!(resp.status().is_server_error(), "{}", resp.status());
+    }
+    let log = wait_for_log(&proxy, "changed the length of a streamed request body");
+    assert!(
+        log.contains("changed the length of a streamed request body"),
+        "{log}"
+    );
+}
+
+#[tokio::test]
 async fn a_body_a_plugin_changes_goes_with_its_new_length() {
     let echo = Echo::start("up");
     let resources = [
@@ -382,6 +425,38 @@ async fn a_grpc_client_gets_a_plugins_local_reply_as_a_trailers_only_grpc_respon
     assert_eq!(resp.status(), 200);
     let collected = resp.into_body().collect().await.unwrap();
     assert_eq!(collected.trailers().expect("trailers")["grpc-status"], "0");
+}
+
+#[tokio::test]
+async fn a_grpc_client_gets_a_failed_plugins_reply_as_grpc_unavailable() {
+    // A FAIL_CLOSE plugin whose module cannot be had: the host's 503, as gRPC.
+    let grpc = proxy_support::grpc::grpc_echo();
+    let resources = [
+        chain_plugin("outer", 10, r#"{"name": "outer", "response_mark": true}"#, ""),
+        "---\napiVersion: extensions.istio.io/v1alpha1\nkind: WasmPlugin\nmetadata:\n  name: gone\n  namespace: istio-system\nspec:\n  url: file:///nonexistent/plugin.wasm\n  priority: 1\n  failStrategy: FAIL_CLOSE\n".to_string(),
+    ]
+    .concat();
+    let (proxy, listen) = start(grpc, "http2", "", &resources);
+    let mut send = h2c_client(listen).await;
+    let req = hyper::Request::post(format!("http://{listen}/pkg.Svc/Call"))
+        .header("content-type", "application/grpc")
+        .body(http_body_util::Full::new(bytes::Bytes::from_static(&[
+            0, 0, 0, 0, 0,
+        ])))
+        .unwrap();
+    let resp = send.send_request(req).await.unwrap();
+    assert_eq!(resp.status(), 200, "{}", proxy.log());
+    let h = resp.headers();
+    assert_eq!(h["grpc-status"], "14", "503 is UNAVAILABLE: {h:?}");
+    assert_eq!(h["content-type"], "application/grpc");
+    assert!(
+        h["grpc-message"].to_str().unwrap().contains("istio-system.gone"),
+        "{h:?}"
+    );
+    assert_eq!(
+        h["x-outer-saw"], "200",
+        "the reply passed the plugin before: {h:?}"
+    );
 }
 
 #[tokio::test]

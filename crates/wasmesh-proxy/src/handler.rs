@@ -212,11 +212,17 @@ async fn serve(request: Arrived, conn: Rc<ConnCtx>) -> Result<Response<Metered>,
                     Err(reply) => Ok(reply),
                 }
             } else if plugins_see_body {
-                // The plugins may change a streamed body's length: let it go chunked.
-                ex.request_mut().headers.remove(header::CONTENT_LENGTH);
+                // A streamed body keeps its Content-Length, as on Envoy: a plugin that
+                // changes the body removes it in `on_request_headers`, and the body then
+                // goes chunked (docs/filter-chain.md, "Bodies").
+                let declared = ex
+                    .request()
+                    .headers
+                    .get(header::CONTENT_LENGTH)
+                    .and_then(|v| v.to_str().ok()?.parse::<u64>().ok());
                 let (tx, rx) = tokio::sync::mpsc::channel(4);
                 let end = chain.filters.len();
-                let pump = stream::pump_request(body, &mut contexts, end, tx);
+                let pump = stream::pump_request(body, &mut contexts, end, tx, declared);
                 let send = route_and_send(
                     &listener,
                     &conn,
@@ -301,11 +307,14 @@ async fn serve(request: Arrived, conn: Rc<ConnCtx>) -> Result<Response<Metered>,
                 Err(why) => return Err(ProxyError::StreamClosed { plugin: why }),
             }
         } else {
+            // The contexts end with the streamed body (`proxy_on_log`): they read a copy of
+            // the response head as it left.
+            head.borrow_mut().response = Some(parts.clone());
             stream::pump_response(std::mem::take(&mut contexts), end, body)
         };
     }
     // `proxy_on_log` sees the final response head: contexts that end now do so before the
-    // head leaves; those that end with a streamed body keep a copy of it.
+    // head leaves.
     if contexts.iter().any(Option::is_some) {
         head.borrow_mut().response = Some(parts);
         drop(contexts);
@@ -314,8 +323,6 @@ async fn serve(request: Arrived, conn: Rc<ConnCtx>) -> Result<Response<Metered>,
             .response
             .take()
             .expect("the response head was just put");
-    } else if has_plugins {
-        head.borrow_mut().response = Some(parts.clone());
     }
     Ok(finish(
         &listener,
@@ -467,11 +474,7 @@ fn empty_parts() -> request::Parts {
 
 /// Istio's `request_protocol` label: `grpc` for gRPC, else `http`.
 fn request_protocol(parts: &request::Parts) -> &'static str {
-    let grpc = parts
-        .headers
-        .get(header::CONTENT_TYPE)
-        .is_some_and(|v| v.as_bytes().starts_with(b"application/grpc"));
-    if grpc {
+    if crate::local_reply::is_grpc(&parts.headers) {
         "grpc"
     } else {
         "http"

@@ -50,6 +50,13 @@ pub fn encode(resp: Response<ProxyBody>, grpc: bool) -> Response<ProxyBody> {
     Response::from_parts(parts, ProxyBody::Empty)
 }
 
+/// Whether a request is gRPC, by its `content-type` (`application/grpc`, `+proto`, …).
+pub fn is_grpc(headers: &http::HeaderMap) -> bool {
+    headers
+        .get(CONTENT_TYPE)
+        .is_some_and(|v| v.as_bytes().starts_with(b"application/grpc"))
+}
+
 /// Envoy's `Grpc::Utility::httpToGrpcStatus`, which follows gRPC's
 /// "HTTP to gRPC status code mapping".
 pub fn grpc_status_of(status: StatusCode) -> u32 {

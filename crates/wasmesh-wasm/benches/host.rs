@@ -6,6 +6,9 @@
 //! - `request`: one request through the plugin: context creation, request headers (8
 //!   headers in), response headers, and the end of the context (`on_done`, `on_log`,
 //!   `on_delete`) — the host time one request costs one plugin.
+//! - `call/*`: the same request call by call: a context's creation and end alone
+//!   (`call/context`), one `on_request_headers`, one `on_response_headers` (each after
+//!   `call/reset_maps`, which puts the maps back as they arrived).
 //! - `vm_start`: a warm VM creation (module compiled, pooling allocator): instantiate,
 //!   `_initialize`, root context, `on_vm_start`, `on_configure`; `vm_start_on_demand`: the
 //!   same without the pooling allocator.
@@ -154,6 +157,43 @@ fn benches(c: &mut Criterion) {
             black_box(headers)
         })
     });
+
+    // The same request call by call (issue: what each crossing into the VM costs).
+    // `call/context`: create and end a context with no callback between (context create,
+    // `on_done`, `on_log`, `on_delete`); `call/request_headers` and
+    // `call/response_headers`: one headers callback on a live context, whose maps are reset
+    // from the templates first (a map reset alone is `call/reset_maps`).
+    let headers = OwnedHeaders::default().shared();
+    let mut live = vm
+        .http_context_on(StreamInfo::default(), headers.clone())
+        .unwrap();
+    let reset = || {
+        let mut h = headers.borrow_mut();
+        h.request = template.clone();
+        h.response = response_template.clone();
+    };
+    c.bench_function("call/context", |b| {
+        b.iter(|| {
+            let ctx = vm
+                .http_context_on(StreamInfo::default(), headers.clone())
+                .unwrap();
+            ctx.finish();
+        })
+    });
+    c.bench_function("call/reset_maps", |b| b.iter(reset));
+    c.bench_function("call/request_headers", |b| {
+        b.iter(|| {
+            reset();
+            black_box(live.on_request_headers(true).now_or_never().expect("no pause"))
+        })
+    });
+    c.bench_function("call/response_headers", |b| {
+        b.iter(|| {
+            reset();
+            black_box(live.on_response_headers(false).now_or_never().expect("no pause"))
+        })
+    });
+    drop(live);
 
     c.bench_function("vm_start", |b| {
         b.iter(|| {

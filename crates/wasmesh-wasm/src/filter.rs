@@ -83,6 +83,12 @@ impl HeaderMap {
         self.pairs_mut().push((lower(name.as_ref()), value.into()));
     }
 
+    /// [`HeaderMap::add`] with a name already in lower case (not copied).
+    pub(crate) fn add_lowercase(&mut self, name: Bytes, value: Bytes) {
+        debug_assert!(!name.iter().any(u8::is_ascii_uppercase));
+        self.pairs_mut().push((name, value));
+    }
+
     /// [`HeaderMap::add`] with a name the caller owns (lower-cased in place, not copied).
     pub(crate) fn add_owned(&mut self, mut name: Vec<u8>, value: Bytes) {
         name.make_ascii_lowercase();

@@ -32,10 +32,10 @@ pub trait StreamHeaders {
     fn get(&self, kind: HeadersKind, name: &[u8]) -> Option<&[u8]>;
     /// Every pair, in order, pseudo-headers first.
     fn for_each(&self, kind: HeadersKind, f: &mut dyn FnMut(&[u8], &[u8]));
-    /// Appends a pair.
-    fn add(&mut self, kind: HeadersKind, name: &[u8], value: Bytes);
-    /// Replaces every value of `name` by `value` (added when absent).
-    fn replace(&mut self, kind: HeadersKind, name: &[u8], value: Bytes);
+    /// Appends a pair. `name` is lower-case.
+    fn add(&mut self, kind: HeadersKind, name: Bytes, value: Bytes);
+    /// Replaces every value of `name` (lower-case) by `value` (added when absent).
+    fn replace(&mut self, kind: HeadersKind, name: Bytes, value: Bytes);
     /// Removes every value of `name`.
     fn remove(&mut self, kind: HeadersKind, name: &[u8]);
     /// Replaces the whole map by `pairs` (`proxy_set_header_map_pairs`).
@@ -87,11 +87,11 @@ impl StreamHeaders for OwnedHeaders {
         }
     }
 
-    fn add(&mut self, kind: HeadersKind, name: &[u8], value: Bytes) {
-        self.map_mut(kind).add(name, value);
+    fn add(&mut self, kind: HeadersKind, name: Bytes, value: Bytes) {
+        self.map_mut(kind).add_lowercase(name, value);
     }
 
-    fn replace(&mut self, kind: HeadersKind, name: &[u8], value: Bytes) {
+    fn replace(&mut self, kind: HeadersKind, name: Bytes, value: Bytes) {
         self.map_mut(kind).set(name, value);
     }
 

@@ -12,7 +12,9 @@
 //!  "log": ["x-b"],                 // in on_log: log `<name> on_log <header>=<value>`
 //!  "reply": {"prefix": "/reply", "status": 403, "body": "no", "grpc_status": 7,
 //!            "headers": [["x-k", "v"]]},   // local reply for paths with this prefix
-//!  "response_mark": true}          // response: add `x-<name>-saw: <:status>`
+//!  "response_mark": true,          // response: add `x-<name>-saw: <:status>`
+//!  "body_append": "!"}             // append this to every request body chunk, leaving
+//!                                  // content-length as it is (a plugin doing it wrong)
 //! ```
 
 use std::rc::Rc;
@@ -37,6 +39,7 @@ struct Config {
     log: Vec<String>,
     reply: Option<Reply>,
     response_mark: bool,
+    body_append: String,
 }
 
 #[derive(Deserialize)]
@@ -125,6 +128,15 @@ impl HttpContext for Chain {
                 }
                 return Action::Pause;
             }
+        }
+        Action::Continue
+    }
+
+    fn on_http_request_body(&mut self, size: usize, _eos: bool) -> Action {
+        if !self.config.body_append.is_empty() && size > 0 {
+            let mut chunk = self.get_http_request_body(0, size).unwrap_or_default();
+            chunk.extend_from_slice(self.config.body_append.as_bytes());
+            self.set_http_request_body(0, size, &chunk);
         }
         Action::Continue
     }

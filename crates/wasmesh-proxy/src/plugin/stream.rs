@@ -138,7 +138,8 @@ pub async fn response_headers(
             },
         };
         if let Some(reply) = reply {
-            let (p, b) = reply.into_parts();
+            let grpc = crate::local_reply::is_grpc(&head.request().headers);
+            let (p, b) = crate::local_reply::encode(reply, grpc).into_parts();
             head.borrow_mut().response = Some(p);
             *body = b;
         }
@@ -159,7 +160,9 @@ pub async fn pump_request(
     contexts: &mut Contexts,
     end: usize,
     tx: FrameSender,
+    declared: Option<u64>,
 ) -> Option<Response<ProxyBody>> {
+    let mut sent = Length { declared, sent: 0 };
     let mut pending: Vec<BytesMut> = (0..end).map(|_| BytesMut::new()).collect();
     let order: Vec<usize> = (0..end).collect();
     loop {
@@ -188,7 +191,8 @@ pub async fn pump_request(
             };
             match ran {
                 Ok(Some(out)) if !out.is_empty() => {
-                    if tx.send(Ok(Frame::data(out))).await.is_err() {
+                    if !sent.add(out.len(), false, &tx).await || tx.send(Ok(Frame::data(out))).await.is_err()
+                    {
                         return None;
                     }
                 }
@@ -203,6 +207,9 @@ pub async fn pump_request(
                 match run_last_chunk(contexts, &order[first..], &mut pending, Bytes::new(), false, true).await
                 {
                     Ok(out) if !out.is_empty() => {
+                        if !sent.add(out.len(), false, &tx).await {
+                            return None;
+                        }
                         let _ = tx.send(Ok(Frame::data(out))).await;
                     }
                     Ok(_) => {}
@@ -221,12 +228,51 @@ pub async fn pump_request(
                     _ => {}
                 }
             }
-            let _ = tx.send(Ok(Frame::trailers(headers::wasm_to_trailers(map)))).await;
+            if sent.add(0, true, &tx).await {
+                let _ = tx.send(Ok(Frame::trailers(headers::wasm_to_trailers(map)))).await;
+            }
             return None;
         }
         if eos {
+            sent.add(0, true, &tx).await;
             return None;
         }
+    }
+}
+
+/// The bytes of a streamed request body sent upstream, against the `Content-Length` that
+/// went ahead of them. A plugin that changes a streamed body's length must remove
+/// `content-length` in `on_request_headers` (docs/filter-chain.md, "Bodies"); one that does
+/// not breaks the framing, and the upstream request is reset with a log line that says so,
+/// rather than sent with a wrong length.
+struct Length {
+    declared: Option<u64>,
+    sent: u64,
+}
+
+impl Length {
+    /// Counts `n` more bytes (`end`: the body is over). False when the length no longer
+    /// holds: the upstream body has been ended with an error.
+    async fn add(&mut self, n: usize, end: bool, tx: &FrameSender) -> bool {
+        self.sent += n as u64;
+        let Some(declared) = self.declared else {
+            return true;
+        };
+        if self.sent > declared || (end && self.sent != declared) {
+            tracing::warn!(
+                content_length = declared,
+                sent = self.sent,
+                "a plugin changed the length of a streamed request body whose content-length was already sent; \
+                 a plugin that changes a body removes content-length in on_request_headers; resetting the upstream request"
+            );
+            let _ = tx
+                .send(Err(
+                    "a plugin changed the body's length after its content-length was sent".into(),
+                ))
+                .await;
+            return false;
+        }
+        true
     }
 }
 

@@ -223,8 +223,8 @@ fn change(c: &mut C<'_>, map: u32, key: (u32, u32), value: Option<(u32, u32)>, h
             let mut h = h.try_borrow_mut().map_err(|_| Status::InternalFailure)?;
             key.make_ascii_lowercase();
             match how {
-                Change::Add => h.add(kind, &key, value),
-                Change::Replace => h.replace(kind, &key, value),
+                Change::Add => h.add(kind, Bytes::from(key), value),
+                Change::Replace => h.replace(kind, Bytes::from(key), value),
                 Change::Remove => h.remove(kind, &key),
             }
         }

@@ -7,7 +7,7 @@ use std::time::Duration;
 use bytes::Bytes;
 use wasmesh_wasm::{
     EnvValue, FailAction, FailStrategy, FailureReason, GrpcCallResponse, HeaderMap, HttpCallResponse,
-    LogLevel, NoHost, PeerType, PluginKind, PluginVm, StreamInfo, TcpVerdict, Verdict,
+    LogLevel, NoHost, OwnedHeaders, PeerType, PluginKind, PluginVm, StreamInfo, TcpVerdict, Verdict,
 };
 
 use crate::common::*;
@@ -34,6 +34,59 @@ fn headers_plugin_adds_a_request_and_a_response_header() {
         );
         assert_eq!(text(response.get("x-wasm-response")), "headers");
         ctx.finish();
+    });
+}
+
+#[test]
+fn the_plugins_of_one_stream_act_on_one_header_map() {
+    let host = host();
+    let plugin = |value: &str| {
+        let mut spec = spec("headers");
+        spec.name = format!("headers-{value}");
+        spec.plugin_config = Bytes::from(format!(r#"{{"value":"{value}"}}"#));
+        load(&host, spec)
+    };
+    let (a, b) = (plugin("a"), plugin("b"));
+    run(async {
+        let (vm_a, vm_b) = (start(&a, Rc::new(NoHost)), start(&b, Rc::new(NoHost)));
+        let headers = OwnedHeaders {
+            request: get("/"),
+            response: HeaderMap::new(),
+        }
+        .shared();
+        let mut first = vm_a
+            .http_context_on(StreamInfo::default(), headers.clone())
+            .unwrap();
+        let mut second = vm_b
+            .http_context_on(StreamInfo::default(), headers.clone())
+            .unwrap();
+        assert_eq!(first.on_request_headers(true).await, Verdict::Continue);
+        assert_eq!(second.on_request_headers(true).await, Verdict::Continue);
+        let values: Vec<_> = headers
+            .borrow()
+            .request
+            .get_all(b"x-wasm-request")
+            .cloned()
+            .collect();
+        assert_eq!(
+            values,
+            ["a", "b"],
+            "the second plugin added to the map the first changed"
+        );
+        headers.borrow_mut().response = [(":status", "200")].into_iter().collect();
+        assert_eq!(second.on_response_headers(true).await, Verdict::Continue);
+        assert_eq!(first.on_response_headers(true).await, Verdict::Continue);
+        let values: Vec<_> = headers
+            .borrow()
+            .response
+            .get_all(b"x-wasm-response")
+            .cloned()
+            .collect();
+        assert_eq!(values, ["b", "a"], "responses in reverse, on one map");
+        assert!(
+            first.owned().is_none(),
+            "a context on the caller's maps has none of its own"
+        );
     });
 }
 
