@@ -8,7 +8,7 @@ use std::rc::Rc;
 use std::sync::Arc;
 use std::time::Instant;
 
-use wasmtime::{Store, Trap, TypedFunc, WasmParams, WasmResults};
+use wasmtime::{Store, Trap, TypedFunc, WasmBacktrace, WasmParams, WasmResults};
 
 use crate::engine::EPOCH_TICK;
 use crate::exports::{Exports, HeadersFn};
@@ -204,9 +204,14 @@ impl VmCore {
                     _ if memory_denied => FailureReason::MemoryLimit { callback },
                     _ => FailureReason::Trap {
                         callback,
-                        message: truncate(format!("{error:#}")),
+                        message: truncate(trap_sentence(&error)),
                     },
                 };
+                // The guest's call stack is for whoever debugs the plugin, not for the
+                // failure's one-line reason (docs/wasm-host.md, "When a plugin fails").
+                if let Some(trace) = error.downcast_ref::<WasmBacktrace>() {
+                    tracing::debug!(plugin = %self.plugin.plugin_name, callback, "wasm backtrace of the trap:\n{trace}");
+                }
                 Err(self.fail(self.failure(reason)))
             }
         }
@@ -297,6 +302,22 @@ impl VmCore {
         }
         let _ = self.with_state(VmState::stop_timer_and_calls);
     }
+}
+
+/// What went wrong, as one sentence: the trap's own description (wasmtime's error chain
+/// puts the guest's call stack first, which buries it), or the error a hostcall ended the
+/// guest with.
+fn trap_sentence(error: &wasmtime::Error) -> String {
+    match error.downcast_ref::<Trap>() {
+        Some(Trap::UnreachableCodeReached) => {
+            "the plugin aborted (wasm `unreachable` executed; Rust and Go SDKs abort so on a \
+             panic, which the plugin's log shows)"
+                .to_owned()
+        }
+        Some(trap) => format!("{trap}"),
+        None => error.root_cause().to_string(),
+    }
+    .replace('\n', " ")
 }
 
 fn truncate(mut message: String) -> String {

@@ -17,15 +17,18 @@
 //!    `pluginConfig` as JSON, `vmConfig.env`, failStrategy, module bytes + sha256) into an
 //!    `Arc<CompiledPlugin>`: compiled once per digest (or loaded from the disk cache),
 //!    linked once (`InstancePre`), ABI version detected from the `proxy_abi_version_*`
-//!    export. Load errors are [`WasmError`]s naming the plugin and digest.
+//!    export. A module Envoy refuses at load is refused here too (no supported ABI version,
+//!    no `proxy_on_memory_allocate`/`malloc`, no `proxy_on_context_create`, no memory).
+//!    Load errors are [`WasmError`]s naming the plugin and digest.
 //! 3. **Per plugin per worker** (`!Send`, lives on the worker's current-thread runtime):
-//!    [`PluginVm::start`] instantiates the plugin, runs `_initialize`,
+//!    [`PluginVm::start_on_worker`] instantiates the plugin, runs `_initialize`,
 //!    `proxy_on_context_create` for the root context, `proxy_on_vm_start` with the VM
-//!    configuration and `proxy_on_configure` with `pluginConfig` (root id = `pluginName`).
-//!    It must be called inside a `tokio::task::LocalSet`: http/gRPC calls, timers
-//!    (`proxy_set_tick_period_milliseconds` → `proxy_on_tick`) and shared-queue
+//!    configuration and `proxy_on_configure` with `pluginConfig` (root id = `pluginName`,
+//!    "" when unset). It must be called inside a `tokio::task::LocalSet`: http/gRPC calls,
+//!    timers (`proxy_set_tick_period_milliseconds` → `proxy_on_tick`) and shared-queue
 //!    notifications are local tasks of the VM. [`PluginVm::failure`] tells whether it is
-//!    healthy.
+//!    healthy; [`CompiledPlugin::vm_health`] what every VM of the plugin is doing (for the
+//!    admin API).
 //! 4. **Per request / connection**: [`PluginVm::http_context_on`] (or
 //!    [`PluginVm::tcp_context`]) with the [`StreamInfo`] the proxy knows and the request's
 //!    own header maps ([`SharedHeaders`]: the proxy implements [`StreamHeaders`] over its
@@ -44,8 +47,9 @@
 //!    `proxy_on_delete`. Built-in filters publish facts for later plugins with
 //!    [`HttpContext::set_property`] (e.g. `request.auth.principal`).
 //! 5. **Failures** (trap, callback time budget, memory cap, rejected configuration):
-//!    logged once with the plugin's name, counted (`wasm_plugin_failures_total`), the VM is
-//!    marked failed, and the proxy gets a [`Failure`] whose [`Failure::action`] is decided by
+//!    logged once with the plugin's name, counted (`wasm_plugin_failures_total`), put on the
+//!    VM's [`VmHealth`] (state, failures, last error with its time), the VM is marked
+//!    failed, and the proxy gets a [`Failure`] whose [`Failure::action`] is decided by
 //!    failStrategy: FAIL_CLOSE → `Reject(503 naming the plugin)`, FAIL_OPEN → `Skip`,
 //!    FAIL_RELOAD → `Reject` for this request, and the next `http_context()` after the
 //!    backoff recreates the VM.

@@ -76,8 +76,8 @@ pub(crate) fn check(module: &Module, plugin: &str, digest: &str) -> Result<AbiVe
     if !matches!(module.get_export("memory"), Some(ExternType::Memory(_))) {
         return Err(missing(
             "memory",
-            "it does not export its linear memory as `memory`, which every hostcall reads and \
-             writes"
+            "it does not export its linear memory under the name memory, which every hostcall \
+             reads and writes"
                 .into(),
         ));
     }

@@ -536,6 +536,14 @@ fn vm_env_plugin_sees_only_vm_config_env() {
             fake.logged(LogLevel::Error, "vm_env: this line went to stderr"),
             "stderr is logged"
         );
+        assert!(
+            fake.logs
+                .borrow()
+                .iter()
+                .any(|(level, m)| *level == LogLevel::Info && m == "vm_env: variables:\nGREETING\nPATH"),
+            "the lines of one write are one event: {:?}",
+            fake.logs.borrow()
+        );
     });
 }
 
