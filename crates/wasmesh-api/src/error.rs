@@ -4,24 +4,82 @@
 use crate::meta::ResourceKey;
 use std::{fmt, ops::Range};
 
-/// Where a document came from.
+/// Where a document came from: a document of a file, or an object an API server sent.
 #[derive(Debug, Clone, PartialEq, Eq, PartialOrd, Ord, Hash)]
-pub struct Origin {
-    /// The file, as the caller named it.
-    pub file: String,
-    /// 1-based index of the document in the file (empty documents are not counted).
-    pub document: usize,
-    /// 1-based line where the document's content starts.
-    pub line: usize,
+pub enum Origin {
+    /// A document of a file (the config directory, `validate -f`).
+    File {
+        /// The file, as the caller named it.
+        file: String,
+        /// 1-based index of the document in the file (empty documents are not counted).
+        document: usize,
+        /// 1-based line where the document's content starts.
+        line: usize,
+    },
+    /// An object read from a Kubernetes API server (docs/kubernetes-source.md).
+    Object {
+        /// The object's kind, as its `kind:` says.
+        kind: String,
+        namespace: String,
+        name: String,
+        /// The version of the object that was read, when the server sent one.
+        resource_version: Option<String>,
+    },
+}
+
+impl Origin {
+    /// A document of a file.
+    pub fn file(file: impl Into<String>, document: usize, line: usize) -> Self {
+        Origin::File {
+            file: file.into(),
+            document,
+            line,
+        }
+    }
+
+    /// The file a document came from; `None` for an API object.
+    pub fn file_name(&self) -> Option<&str> {
+        match self {
+            Origin::File { file, .. } => Some(file),
+            Origin::Object { .. } => None,
+        }
+    }
+
+    /// The 1-based line where the document starts; 1 for an API object (its JSON text has
+    /// no lines anyone wrote).
+    pub fn line(&self) -> usize {
+        match self {
+            Origin::File { line, .. } => *line,
+            Origin::Object { .. } => 1,
+        }
+    }
+
+    /// The same origin starting at another line (an item of a list).
+    pub(crate) fn at_line(&self, at: usize) -> Self {
+        match self {
+            Origin::File { file, document, .. } => Origin::file(file.clone(), *document, at),
+            Origin::Object { .. } => self.clone(),
+        }
+    }
 }
 
 impl fmt::Display for Origin {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        write!(
-            f,
-            "{}: document {} (line {})",
-            self.file, self.document, self.line
-        )
+        match self {
+            Origin::File { file, document, line } => write!(f, "{file}: document {document} (line {line})"),
+            Origin::Object {
+                kind,
+                namespace,
+                name,
+                resource_version,
+            } => {
+                write!(f, "{kind} {namespace}/{name}")?;
+                if let Some(version) = resource_version {
+                    write!(f, " (resourceVersion {version})")?;
+                }
+                Ok(())
+            }
+        }
     }
 }
 
@@ -88,11 +146,16 @@ pub struct Error {
 
 impl fmt::Display for Error {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        write!(f, "{}: document {} ", self.origin.file, self.origin.document)?;
-        if self.line != self.origin.line {
-            write!(f, "(line {}, field at line {})", self.origin.line, self.line)?;
-        } else {
-            write!(f, "(line {})", self.origin.line)?;
+        match &self.origin {
+            Origin::File { file, document, line } => {
+                write!(f, "{file}: document {document} ")?;
+                if self.line != *line {
+                    write!(f, "(line {line}, field at line {})", self.line)?;
+                } else {
+                    write!(f, "(line {line})")?;
+                }
+            }
+            Origin::Object { .. } => write!(f, "{}", self.origin)?,
         }
         if self.path.is_empty() {
             write!(f, ": {}", self.kind)

@@ -6,11 +6,13 @@
 //!   allowed).
 //! - [`Resources`] holds the resources in force; [`resolve()`] selects and orders what
 //!   applies to one workload (`Proxy`) as docs/api.md says.
+//! - [`crd`] generates the CustomResourceDefinitions of these kinds (`wasmesh crds`).
 //!
 //! Not here: reading directories, watching files (`wasmesh-config`), fetching modules
 //! (`wasmesh-fetch`), running plugins.
 
 pub mod authorization_policy;
+pub mod crd;
 pub mod duration;
 pub mod error;
 pub mod meta;
@@ -29,7 +31,7 @@ pub mod wasm_plugin;
 pub use authorization_policy::AuthorizationPolicy;
 pub use error::{DocumentError, Error, ErrorKind, FieldError, Origin};
 pub use meta::{Kind, NamespacedName, ObjectMeta, ResourceKey, DEFAULT_NAMESPACE, DEFAULT_ROOT_NAMESPACE};
-pub use parse::{parse, Format, Parsed};
+pub use parse::{parse, parse_object, Format, Parsed};
 pub use proxy::{Cluster, Listener, ListenerProtocol, Proxy, Route, TrafficDirection};
 pub use request_authentication::RequestAuthentication;
 pub use resolve::{

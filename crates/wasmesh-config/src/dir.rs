@@ -183,7 +183,8 @@ impl DirSource {
             }
             let from_unsure_file = store
                 .origin(key)
-                .is_some_and(|o| scan.unsure_files.contains(&o.file));
+                .and_then(|o| o.file_name())
+                .is_some_and(|file| scan.unsure_files.contains(file));
             if !from_unsure_file {
                 events.push(Event::Delete(key.clone()));
             }

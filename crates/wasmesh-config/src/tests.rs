@@ -212,7 +212,7 @@ fn the_store_counts_only_real_changes() {
         "the same resource again is no change"
     );
     assert_eq!(store.generation(), 1);
-    assert_eq!(store.origin(&key("a")).unwrap().file, "p.yaml");
+    assert_eq!(store.origin(&key("a")).unwrap().file_name(), Some("p.yaml"));
     assert!(store.apply(Event::Delete(key("a"))));
     assert!(
         !store.apply(Event::Delete(key("a"))),

@@ -1,13 +1,19 @@
 //! Watching a config directory: every change (debounced) becomes a new snapshot on a
 //! `tokio::sync::watch` channel. Runs on its own thread, so it needs no runtime.
 
-use crate::{dir::DirSource, error::ConfigError, snapshot::Snapshot, store::Store};
+use crate::{
+    dir::DirSource,
+    error::ConfigError,
+    snapshot::Snapshot,
+    source::{ConfigSource, SourceHealth},
+    store::Store,
+};
 use notify::{RecursiveMode, Watcher};
 use std::{
     path::PathBuf,
-    sync::{mpsc, Arc},
+    sync::{mpsc, Arc, Mutex},
     thread,
-    time::Duration,
+    time::{Duration, SystemTime},
 };
 use tokio::sync::watch;
 
@@ -17,7 +23,10 @@ pub const DEBOUNCE: Duration = Duration::from_millis(150);
 
 /// A running watch. Dropping it stops the watching thread.
 pub struct ConfigWatcher {
+    dir: PathBuf,
     rx: watch::Receiver<Arc<Snapshot>>,
+    /// When the directory was last read.
+    last_sync: Arc<Mutex<SystemTime>>,
     watcher: Option<notify::RecommendedWatcher>,
     thread: Option<thread::JoinHandle<()>>,
 }
@@ -31,6 +40,28 @@ impl ConfigWatcher {
     /// The snapshot in force.
     pub fn current(&self) -> Arc<Snapshot> {
         self.rx.borrow().clone()
+    }
+
+    /// This watcher behind the seam the data plane follows.
+    pub fn into_source(self) -> Arc<dyn ConfigSource> {
+        Arc::new(self)
+    }
+}
+
+impl ConfigSource for ConfigWatcher {
+    fn subscribe(&self) -> watch::Receiver<Arc<Snapshot>> {
+        self.rx.clone()
+    }
+
+    fn description(&self) -> String {
+        format!("config directory {}", self.dir.display())
+    }
+
+    /// A directory is read whole at start and again on every change: always synced and
+    /// reachable (a directory gone unreadable keeps what is in force and logs it).
+    fn health(&self) -> SourceHealth {
+        let last_sync = *self.last_sync.lock().unwrap_or_else(|e| e.into_inner());
+        SourceHealth::local("directory", last_sync)
     }
 }
 
@@ -53,6 +84,8 @@ pub fn watch_dir(dir: impl Into<PathBuf>) -> Result<ConfigWatcher, ConfigError> 
     let (_, diagnostics) = source.sync(&mut store)?;
     log_diagnostics(&diagnostics);
     let (tx, rx) = watch::channel(store.snapshot(diagnostics));
+    let last_sync = Arc::new(Mutex::new(SystemTime::now()));
+    let dir = source.dir().to_path_buf();
 
     let (events_tx, events_rx) = mpsc::channel::<()>();
     let mut watcher = notify::recommended_watcher(move |res: notify::Result<notify::Event>| match res {
@@ -73,12 +106,15 @@ pub fn watch_dir(dir: impl Into<PathBuf>) -> Result<ConfigWatcher, ConfigError> 
             source: source_err,
         })?;
 
+    let synced = Arc::clone(&last_sync);
     let thread = thread::Builder::new()
         .name("wasmesh-config-watch".into())
-        .spawn(move || run(source, store, events_rx, tx))
+        .spawn(move || run(source, store, events_rx, tx, synced))
         .expect("spawning the config watch thread");
     Ok(ConfigWatcher {
+        dir,
         rx,
+        last_sync,
         watcher: Some(watcher),
         thread: Some(thread),
     })
@@ -89,6 +125,7 @@ fn run(
     mut store: Store,
     events: mpsc::Receiver<()>,
     tx: watch::Sender<Arc<Snapshot>>,
+    last_sync: Arc<Mutex<SystemTime>>,
 ) {
     while events.recv().is_ok() {
         // Wait until the directory has been quiet for DEBOUNCE.
@@ -101,6 +138,7 @@ fn run(
         }
         match source.sync(&mut store) {
             Ok((changed, diagnostics)) => {
+                *last_sync.lock().unwrap_or_else(|e| e.into_inner()) = SystemTime::now();
                 let diagnostics_changed = tx.borrow().diagnostics != diagnostics;
                 if changed || diagnostics_changed {
                     log_diagnostics(&diagnostics);

@@ -23,7 +23,9 @@ mod h1;
 mod h1_server;
 mod handler;
 mod jwks;
+mod labels;
 mod listener;
+pub mod local_reply;
 mod metered;
 pub mod normalize;
 pub mod plugin;
@@ -40,4 +42,4 @@ mod upstream;
 mod worker;
 
 pub use error::ProxyError;
-pub use run::{run, Options, RunError};
+pub use run::{run, ConfigFrom, Options, RunError};

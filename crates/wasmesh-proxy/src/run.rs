@@ -15,11 +15,23 @@ use crate::plugin::status::PluginStatus;
 use crate::snapshot::{Snapshot, Workload};
 use crate::stats::Stats;
 
+/// Where the resources come from.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum ConfigFrom {
+    /// `--config DIR`: a folder, watched.
+    Dir(PathBuf),
+    /// `--kubernetes`: a Kubernetes API server (docs/kubernetes-source.md).
+    Kubernetes(wasmesh_kube::Options),
+}
+
 /// How `wasmesh proxy` was asked to run.
 #[derive(Debug, Clone)]
 pub struct Options {
-    pub config_dir: PathBuf,
+    pub config: ConfigFrom,
     pub workload: Workload,
+    /// `--labels-file`: the pod's labels (the downward API's file), matched against
+    /// selectors instead of the `Proxy` resource's labels.
+    pub labels_file: Option<PathBuf>,
     pub admin: SocketAddr,
     pub root_namespace: String,
     /// Worker threads; 0 means one per core.
@@ -46,6 +58,12 @@ pub enum RunError {
     /// The config directory could not be read or watched when the proxy started.
     #[error(transparent)]
     ConfigDir(#[from] wasmesh_config::ConfigError),
+    /// The Kubernetes client could not be configured.
+    #[error(transparent)]
+    Kubernetes(#[from] wasmesh_kube::StartError),
+    /// The labels file could not be read when the proxy started.
+    #[error("{0}")]
+    Labels(String),
     /// The config could not be followed any more.
     #[error("{0}")]
     Config(String),
@@ -192,15 +210,30 @@ pub fn run(options: Options) -> Result<(), RunError> {
     } else {
         options.workers
     };
-    // A config directory that is missing, not a directory or unreadable is a mistake made
-    // at startup: say so before anything starts, not after a start/drain/stop sequence.
-    let watcher = wasmesh_config::watch_dir(&options.config_dir)?;
-    let shared = Shared::new(options.workload.clone(), workers, options.drain_timeout);
-    lock(&shared.status).cache_dir = options.cache_dir.clone();
+    // A config directory that is missing, not a directory or unreadable, a labels file that
+    // cannot be read, a kubeconfig that cannot be used: mistakes made at startup, said
+    // before anything starts, not after a start/drain/stop sequence.
+    if let Some(path) = &options.labels_file {
+        crate::labels::read(path).map_err(RunError::Labels)?;
+    }
     let rt = tokio::runtime::Builder::new_current_thread()
         .enable_all()
         .build()
         .map_err(RunError::Start)?;
+    let source: Arc<dyn wasmesh_config::ConfigSource> = match &options.config {
+        ConfigFrom::Dir(dir) => wasmesh_config::watch_dir(dir)?.into_source(),
+        // the watchers run on the control runtime
+        ConfigFrom::Kubernetes(kube) => Arc::new(rt.block_on(wasmesh_kube::start(kube))?),
+    };
+    let shared = Shared::new(options.workload.clone(), workers, options.drain_timeout);
+    {
+        let mut status = lock(&shared.status);
+        status.cache_dir = options.cache_dir.clone();
+        let source = Arc::clone(&source);
+        status.extra_metrics.push(Arc::new(move |out: &mut String| {
+            source.health().render_metrics(out)
+        }));
+    }
     let admin = rt
         .block_on(tokio::net::TcpListener::bind(options.admin))
         .map_err(|source| RunError::Admin {
@@ -219,7 +252,7 @@ pub fn run(options: Options) -> Result<(), RunError> {
     }
     let result = rt.block_on(async {
         tokio::spawn(crate::admin::serve(admin, shared.clone()));
-        let control = tokio::spawn(crate::source::follow(options.clone(), watcher, shared.clone()));
+        let control = tokio::spawn(crate::source::follow(options.clone(), source, shared.clone()));
         let result = tokio::select! {
             _ = shutdown_signal() => Ok(()),
             r = control => match r {

@@ -1,4 +1,5 @@
-//! Following the config: resources in, snapshots out. On each change the resources are
+//! Following the config: resources in, snapshots out. The resources come from a
+//! `ConfigSource` (a folder or a Kubernetes API server: the same snapshots either way). On each change the resources are
 //! resolved for this workload, the JWKS documents fetched and a new snapshot built, all on
 //! the control thread; a change that cannot be applied is reported and the previous
 //! snapshot stays in force.
@@ -13,6 +14,9 @@ use crate::build::{self, Inputs};
 use crate::plugin::load::Loader;
 use crate::run::{Options, RunError, Shared};
 
+/// How often the labels file (`--labels-file`) is read again: the kubelet rewrites it when
+/// the pod's labels change.
+const LABELS_POLL: Duration = Duration::from_secs(2);
 /// How long a `jwksUri` fetch may take.
 const JWKS_TIMEOUT: Duration = Duration::from_secs(5);
 /// How often `jwksUri` documents are fetched again (Istio's JWKS resolver: 20 minutes).
@@ -20,20 +24,23 @@ const JWKS_REFRESH: Duration = Duration::from_secs(20 * 60);
 /// How soon a failed `jwksUri` fetch is tried again.
 const JWKS_RETRY: Duration = Duration::from_secs(5);
 
-/// Follows the config directory's watcher and publishes a snapshot for each change, until
-/// the proxy stops.
+/// Follows the config source and publishes a snapshot for each change, until the proxy
+/// stops.
 pub async fn follow(
     options: Options,
-    watcher: wasmesh_config::ConfigWatcher,
+    source: Arc<dyn wasmesh_config::ConfigSource>,
     shared: Arc<Shared>,
 ) -> Result<(), RunError> {
-    let mut changes = watcher.subscribe();
+    let mut changes = source.subscribe();
+    let described = source.description();
     let cache_dir = options
         .cache_dir
         .clone()
         .unwrap_or_else(|| std::env::temp_dir().join("wasmesh-cache"));
     let mut loader = Loader::new(&cache_dir).map_err(RunError::Config)?;
-    crate::run::lock(&shared.status).extra_metrics = loader.metrics();
+    crate::run::lock(&shared.status)
+        .extra_metrics
+        .extend(loader.metrics());
     let mut version = 0;
     // The Proxies found when the proxy last said it waits for its own: said again only when
     // that list changes, not on every change of the folder.
@@ -43,17 +50,32 @@ pub async fn follow(
     // When the JWKS documents are to be fetched again (a deadline, so that retries of
     // module fetches in between do not put it off).
     let mut jwks_at: Option<Instant> = None;
+    let mut labels = match &options.labels_file {
+        Some(path) => Some(crate::labels::read(path).map_err(RunError::Config)?),
+        None => None,
+    };
     loop {
         let config = changes.borrow_and_update().clone();
+        let health = source.health();
+        if !health.synced {
+            // Not everything is read yet (a Kubernetes source's first lists): a partial
+            // snapshot would drop plugins that are only not listed yet.
+            shared.note_problems(format!(
+                "waiting for {} from the {described}",
+                health.pending.join(", ")
+            ));
+            if changes.changed().await.is_err() {
+                return Err(RunError::Config("the config source stopped".into()));
+            }
+            continue;
+        }
         let problems: Vec<String> = config.diagnostics.iter().map(|d| d.to_string()).collect();
         if let Some(found) = missing_proxy(&options, &config.resources) {
             // The folder is watched, so the Proxy may be added later (`wasmesh apply`): wait
             // for it rather than exit, and say plainly that the proxy waits.
             let message = format!(
-                "no Proxy {}/{} in {} (Proxies found: {found})",
-                options.workload.namespace,
-                options.workload.name,
-                options.config_dir.display()
+                "no Proxy {}/{} in the {described} (Proxies found: {found})",
+                options.workload.namespace, options.workload.name,
             );
             if waiting_said.as_deref() != Some(found.as_str()) {
                 if shared.snapshots.borrow().version == 0 {
@@ -72,7 +94,17 @@ pub async fn follow(
                 retry_only,
             };
             let mut jwks: Option<bool> = None;
-            let built = snapshot(&options, &config.resources, pass, &mut loader, &shared, &mut jwks).await;
+            let built = snapshot(
+                &options,
+                labels.as_ref(),
+                &described,
+                &config.resources,
+                pass,
+                &mut loader,
+                &shared,
+                &mut jwks,
+            )
+            .await;
             if !matches!(built, Ok(None)) {
                 // Build again when the JWKS documents are due (once-failed fetches soon;
                 // keys rotate, so also now and then).
@@ -109,12 +141,32 @@ pub async fn follow(
             }
         };
         retry_only = false;
+        // the labels file, when there is one, is read again now and then
+        let labels_changed = async {
+            let Some(path) = &options.labels_file else {
+                return std::future::pending().await;
+            };
+            loop {
+                tokio::time::sleep(LABELS_POLL).await;
+                match crate::labels::read(path) {
+                    Ok(now) if Some(&now) != labels.as_ref() => return now,
+                    Ok(_) => {}
+                    Err(e) => {
+                        tracing::warn!(error = %e, "labels file unreadable; the labels read before stay")
+                    }
+                }
+            }
+        };
         tokio::select! {
             changed = changes.changed() => if changed.is_err() {
-                return Err(RunError::Config("the config watcher stopped".into()));
+                return Err(RunError::Config("the config source stopped".into()));
             },
             _ = due => tracing::debug!("fetching JWKS documents again"),
             _ = retry_due => retry_only = true,
+            now = labels_changed => {
+                tracing::info!(labels = ?now, "the pod's labels changed");
+                labels = Some(now);
+            }
         }
     }
 }
@@ -147,8 +199,11 @@ struct Pass {
     retry_only: bool,
 }
 
+#[allow(clippy::too_many_arguments)]
 async fn snapshot(
     options: &Options,
+    labels: Option<&std::collections::BTreeMap<String, String>>,
+    described: &str,
     resources: &Resources,
     pass: Pass,
     loader: &mut Loader,
@@ -158,11 +213,21 @@ async fn snapshot(
     let key = ResourceKey::new(Kind::Proxy, &options.workload.namespace, &options.workload.name);
     let Some(Resource::Proxy(proxy)) = resources.get(&key) else {
         return Err(format!(
-            "no Proxy {}/{} in {}",
-            options.workload.namespace,
-            options.workload.name,
-            options.config_dir.display()
+            "no Proxy {}/{} in the {described}",
+            options.workload.namespace, options.workload.name,
         ));
+    };
+    // The pod's labels, when given, are what selectors match (as Istio matches
+    // `selector.matchLabels` against the pod's labels), instead of the Proxy's own.
+    let relabelled;
+    let proxy = match labels {
+        Some(labels) => {
+            let mut p = (**proxy).clone();
+            p.metadata.labels = labels.clone();
+            relabelled = Arc::new(p);
+            &relabelled
+        }
+        None => proxy,
     };
     let chains = resolve(proxy, resources, &options.root_namespace);
     let mut plugins: Vec<Arc<WasmPlugin>> = Vec::new();

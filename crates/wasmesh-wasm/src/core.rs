@@ -13,6 +13,7 @@ use wasmtime::{Store, Trap, TypedFunc, WasmBacktrace, WasmParams, WasmResults};
 use crate::engine::EPOCH_TICK;
 use crate::exports::{Exports, HeadersFn};
 use crate::state::{MemoryCap, StreamState, VmState, ROOT_CONTEXT_ID};
+use crate::stream_headers::SharedHeaders;
 use crate::{CompiledPlugin, EnvValue, Failure, FailureReason, Host, StreamInfo};
 
 /// Longest trap description kept in a [`Failure`].
@@ -234,11 +235,11 @@ impl VmCore {
     }
 
     /// Creates a stream context (`proxy_on_context_create(id, root)`).
-    pub fn create_stream(&self, info: StreamInfo) -> Result<u32, Failure> {
+    pub fn create_stream(&self, info: StreamInfo, headers: Option<SharedHeaders>) -> Result<u32, Failure> {
         let id = self.next_context.get();
         self.next_context.set(id.wrapping_add(1).max(ROOT_CONTEXT_ID + 1));
         self.with_state(|s| {
-            s.contexts.insert(id, StreamState::new(info));
+            s.contexts.insert(id, StreamState::new(info, headers));
         })?;
         if let Some(f) = &self.exports.on_context_create {
             if let Err(failure) = self.call("proxy_on_context_create", f, id, (id, ROOT_CONTEXT_ID)) {

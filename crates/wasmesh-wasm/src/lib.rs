@@ -29,12 +29,15 @@
 //!    notifications are local tasks of the VM. [`PluginVm::failure`] tells whether it is
 //!    healthy; [`CompiledPlugin::vm_health`] what every VM of the plugin is doing (for the
 //!    admin API).
-//! 4. **Per request / connection**: [`PluginVm::http_context`] (or
-//!    [`PluginVm::tcp_context`]) with the [`StreamInfo`] the proxy knows gives an
-//!    [`HttpContext`] ([`TcpContext`]). Its async methods — `on_request_headers`,
+//! 4. **Per request / connection**: [`PluginVm::http_context_on`] (or
+//!    [`PluginVm::tcp_context`]) with the [`StreamInfo`] the proxy knows and the request's
+//!    own header maps ([`SharedHeaders`]: the proxy implements [`StreamHeaders`] over its
+//!    request and response heads, shared by every filter of the request — no plugin holds
+//!    a copy) gives an [`HttpContext`] ([`TcpContext`]). Its async methods —
+//!    `on_request_headers`, `on_response_headers` (on those maps, in place),
 //!    `on_request_body`, `on_request_trailers`, `on_response_*`; `on_new_connection`,
-//!    `on_downstream_data`, `on_upstream_data`, `on_*_close` — take the data by `&mut`, let
-//!    the plugin read and change it, and return a [`Verdict`] ([`TcpVerdict`]): continue,
+//!    `on_downstream_data`, `on_upstream_data`, `on_*_close` — take the other data by
+//!    `&mut`, let the plugin read and change it, and return a [`Verdict`] ([`TcpVerdict`]): continue,
 //!    buffer (bodies: StopIterationAndBuffer), local reply, close, or failed. A paused
 //!    plugin is awaited inside the future until it resumes (`proxy_continue_stream` from an
 //!    http call answer, a timer via `proxy_set_effective_context`, …), replies, closes or
@@ -89,6 +92,7 @@ mod plugin;
 mod shared;
 mod spec;
 mod state;
+mod stream_headers;
 mod tcp_context;
 mod vm;
 
@@ -105,5 +109,6 @@ pub use http_context::HttpContext;
 pub use metrics::{MetricKind, MetricSample, Metrics};
 pub use plugin::{AbiVersion, CompiledPlugin};
 pub use spec::{EnvValue, FailStrategy, Limits, PluginKind, PluginSpec};
+pub use stream_headers::{HeadersKind, OwnedHeaders, SharedHeaders, StreamHeaders};
 pub use tcp_context::TcpContext;
 pub use vm::PluginVm;

@@ -6,6 +6,7 @@ use std::sync::Arc;
 use std::time::Instant;
 
 pub(crate) use crate::core::VmCore;
+use crate::stream_headers::{OwnedHeaders, SharedHeaders};
 use crate::{
     CompiledPlugin, FailStrategy, Failure, FailureReason, Host, HttpContext, StreamInfo, TcpContext,
 };
@@ -105,17 +106,27 @@ impl PluginVm {
     /// the same; in-flight requests keep the VM alive until they end.
     pub fn shutdown(self) {}
 
-    /// A new HTTP stream context for one request.
-    pub fn http_context(&self, info: StreamInfo) -> Result<HttpContext, Failure> {
+    /// A new HTTP stream context for one request, whose header calls act on `headers`:
+    /// the request's own maps, shared by every filter of the request.
+    pub fn http_context_on(&self, info: StreamInfo, headers: SharedHeaders) -> Result<HttpContext, Failure> {
         let core = self.healthy()?;
-        let id = core.create_stream(info)?;
-        Ok(HttpContext::new(core, id))
+        let id = core.create_stream(info, Some(headers.clone()))?;
+        Ok(HttpContext::new(core, id, headers))
+    }
+
+    /// [`PluginVm::http_context_on`] with header maps of its own ([`OwnedHeaders`], empty):
+    /// for a stream no proxy holds (tests, benchmarks); [`HttpContext::owned`] reaches them.
+    pub fn http_context(&self, info: StreamInfo) -> Result<HttpContext, Failure> {
+        let owned = OwnedHeaders::default().shared();
+        let mut ctx = self.http_context_on(info, owned.clone())?;
+        ctx.owned = Some(owned);
+        Ok(ctx)
     }
 
     /// A new TCP stream context for one connection.
     pub fn tcp_context(&self, info: StreamInfo) -> Result<TcpContext, Failure> {
         let core = self.healthy()?;
-        let id = core.create_stream(info)?;
+        let id = core.create_stream(info, None)?;
         Ok(TcpContext::new(core, id))
     }
 }

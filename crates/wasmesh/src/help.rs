@@ -26,6 +26,8 @@ Environment variables:
                                     terminal
   XDG_CACHE_HOME, HOME              the default module and compiled-code cache:
                                     $XDG_CACHE_HOME/wasmesh, else $HOME/.cache/wasmesh
+  KUBECONFIG                        the kubeconfig of `proxy --kubernetes` without
+                                    --kubeconfig (else ~/.kube/config, else in-cluster)
   DOCKER_CONFIG                     the docker config with registry credentials (default:
                                     $HOME/.docker/config.json)
   WASMESH_REGISTRY_PASSWORD         the password for `push` and `sign` with --username

@@ -56,7 +56,7 @@ pub(super) fn parse_list(origin: &Origin, chunk: &Chunk, format: Format) -> Opti
     if !allowed.contains(&api_version) {
         return Some(vec![reject(vec![Error {
             origin: origin.clone(),
-            line: origin.line,
+            line: origin.line(),
             path: "apiVersion".to_string(),
             kind: ErrorKind::Rule(format!(
                 "`{api_version}` is not an apiVersion of {list_kind}; allowed: {}",
@@ -67,7 +67,7 @@ pub(super) fn parse_list(origin: &Origin, chunk: &Chunk, format: Format) -> Opti
     let list: ListDocument = match read(chunk, format, false) {
         Ok(list) => list,
         Err(raw) => {
-            let line = raw.line.map_or(origin.line, |l| chunk.first_line + l - 1);
+            let line = raw.line.map_or(origin.line(), |l| chunk.first_line + l - 1);
             return Some(vec![reject(vec![Error {
                 origin: origin.clone(),
                 line,
@@ -97,12 +97,9 @@ fn parse_item(
         Format::Yaml => locate(&chunk.text, path).map(|l| chunk.first_line + l - 1),
         Format::Json => None,
     };
-    let origin = Origin {
-        line: line_of(&prefix).unwrap_or(origin.line),
-        ..origin.clone()
-    };
+    let origin = origin.at_line(line_of(&prefix).unwrap_or(origin.line()));
     let error = |path: String, kind: ErrorKind| Error {
-        line: line_of(&path).unwrap_or(origin.line),
+        line: super::field_line(&path, &kind, line_of).unwrap_or(origin.line()),
         origin: origin.clone(),
         path,
         kind,

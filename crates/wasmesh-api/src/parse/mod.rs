@@ -70,14 +70,45 @@ pub fn parse(file: &str, text: &str, format: Format) -> Vec<Parsed> {
         .into_iter()
         .enumerate()
         .flat_map(|(index, chunk)| {
-            let origin = Origin {
-                file: file.to_string(),
-                document: index + 1,
-                line: chunk.content_line,
-            };
+            let origin = Origin::file(file, index + 1, chunk.content_line);
             parse_document(origin, &chunk, format)
         })
         .collect()
+}
+
+/// Parses one object as a Kubernetes API server sends it (JSON), through the same reads
+/// and validation as a document of a file; its errors name `origin` (an
+/// [`Origin::Object`]) instead of a file and line.
+pub fn parse_object(origin: Origin, object: &serde_json::Value) -> Parsed {
+    let text = object.to_string();
+    if text.len() > MAX_FILE_BYTES {
+        let mut error = too_large(&origin.to_string(), text.len());
+        error.origin = origin.clone();
+        error.errors.iter_mut().for_each(|e| e.origin = origin.clone());
+        return Err(error);
+    }
+    let chunk = Chunk {
+        span: 0..text.len(),
+        first_line: 1,
+        content_line: 1,
+        text,
+    };
+    let mut parsed = parse_document(origin.clone(), &chunk, Format::Json);
+    match parsed.len() {
+        1 => parsed.remove(0),
+        // an object that says it is a list
+        _ => Err(Box::new(DocumentError {
+            origin: origin.clone(),
+            key: None,
+            span: chunk.span.clone(),
+            errors: vec![Error {
+                origin,
+                line: 1,
+                path: "kind".to_string(),
+                kind: ErrorKind::Rule("a list is not an object".to_string()),
+            }],
+        })),
+    }
 }
 
 /// What a document says it is, read leniently.
@@ -103,11 +134,7 @@ struct HeaderMeta {
 /// The whole file refused: it is not read at all, so it names no resource (the config
 /// directory keeps every resource the file held before).
 fn too_large(file: &str, size: usize) -> Box<DocumentError> {
-    let origin = Origin {
-        file: file.to_string(),
-        document: 1,
-        line: 1,
-    };
+    let origin = Origin::file(file, 1, 1);
     let message = format!(
         "the file is {size} bytes, over the limit of {MAX_FILE_BYTES} bytes ({} MiB) per file; \
          split its documents into several files",
@@ -164,7 +191,7 @@ fn parse_single(origin: Origin, chunk: &Chunk, format: Format) -> Parsed {
     };
     let error_at = |raw: RawError, kind: ErrorKind| Error {
         origin: origin.clone(),
-        line: raw.line.map_or(origin.line, |l| chunk.first_line + l - 1),
+        line: raw.line.map_or(origin.line(), |l| chunk.first_line + l - 1),
         path: raw.path,
         kind,
     };
@@ -195,6 +222,7 @@ fn parse_single(origin: Origin, chunk: &Chunk, format: Format) -> Parsed {
         Format::Yaml => locate::locate(&chunk.text, path).map(|l| chunk.first_line + l - 1),
         Format::Json => None,
     };
+    let error_line = |path: &str, kind: &ErrorKind| field_line(path, kind, line_of).unwrap_or(origin.line());
     let mut errors: Vec<Error> = duplicates
         .iter()
         .map(|d| {
@@ -206,7 +234,7 @@ fn parse_single(origin: Origin, chunk: &Chunk, format: Format) -> Parsed {
             let line = duplicate_line(&chunk.text, &d.key, mapping_line);
             Error {
                 origin: origin.clone(),
-                line: line.map_or(origin.line, |l| chunk.first_line + l - 1),
+                line: line.map_or(origin.line(), |l| chunk.first_line + l - 1),
                 path: d.path(),
                 kind: ErrorKind::DuplicateKey(d.key.clone()),
             }
@@ -215,7 +243,7 @@ fn parse_single(origin: Origin, chunk: &Chunk, format: Format) -> Parsed {
 
     let simple = |path: &str, kind: ErrorKind| Error {
         origin: origin.clone(),
-        line: origin.line,
+        line: origin.line(),
         path: path.to_string(),
         kind,
     };
@@ -271,7 +299,14 @@ fn parse_single(origin: Origin, chunk: &Chunk, format: Format) -> Parsed {
             let first = raw.path.clone();
             if duplicates.is_empty() || !raw.message.starts_with("duplicate field") {
                 let kind = ErrorKind::Schema(raw.message.clone());
-                errors.push(error_at(raw, kind));
+                // the parser places a missing field at the end of its mapping: the
+                // mapping's own line is the one to show
+                let mapping_line = split_missing(&raw.path, &raw.message).and_then(|(m, _)| line_of(m));
+                let mut error = error_at(raw, kind);
+                if let Some(line) = mapping_line {
+                    error.line = line;
+                }
+                errors.push(error);
             }
             // The errors after the first, and the rules on what is left (see `more`).
             if let Ok(value) = read::<serde_json::Value>(chunk, format, false) {
@@ -284,7 +319,7 @@ fn parse_single(origin: Origin, chunk: &Chunk, format: Format) -> Parsed {
                 for (path, kind) in schema.chain(rules) {
                     errors.push(Error {
                         origin: origin.clone(),
-                        line: line_of(&path).unwrap_or(origin.line),
+                        line: error_line(&path, &kind),
                         path,
                         kind,
                     });
@@ -297,7 +332,7 @@ fn parse_single(origin: Origin, chunk: &Chunk, format: Format) -> Parsed {
 
     errors.extend(crate::validate::validate(&resource).into_iter().map(|p| Error {
         origin: origin.clone(),
-        line: line_of(&p.path).unwrap_or(origin.line),
+        line: line_of(&p.path).unwrap_or(origin.line()),
         path: p.path,
         kind: p.kind,
     }));
@@ -318,6 +353,19 @@ pub(super) fn in_text_order(errors: &mut [Error], format: Format) {
     if format == Format::Yaml {
         errors.sort_by_key(|e| e.line);
     }
+}
+
+/// The line of an error at `path` (`line_of` finds a path's line): a missing field has
+/// none, so its mapping's.
+pub(super) fn field_line(
+    path: &str,
+    kind: &ErrorKind,
+    line_of: impl Fn(&str) -> Option<usize>,
+) -> Option<usize> {
+    line_of(path).or_else(|| match kind {
+        ErrorKind::Schema(message) => split_missing(path, message).and_then(|(mapping, _)| line_of(mapping)),
+        _ => None,
+    })
 }
 
 /// The parser places a duplicate-key error at the start of the mapping; the line users
@@ -409,6 +457,7 @@ pub(super) fn read<T: DeserializeOwned>(chunk: &Chunk, format: Format, redact: b
     };
     let path = clean_path(&path);
     let message = error_message(&message, &path, redact);
+    let (path, message) = place_missing(path, message);
     Err(RawError { path, message, line })
 }
 
@@ -443,6 +492,35 @@ pub(super) fn duplicates(chunk: &Chunk, format: Format) -> Result<Vec<Duplicate>
     let path = clean_path(&track.path().to_string());
     let message = error_message(&message, &path, false);
     Err(RawError { path, message, line })
+}
+
+/// What an error says of a required field that is not there, at the field's own path.
+pub const MISSING_REQUIRED: &str = "missing; this field is required";
+
+/// serde reports a missing field at the mapping that lacks it (`spec`: "missing field
+/// `url`"); users look for the field: `spec.url: missing; this field is required`.
+pub(super) fn place_missing(path: String, message: String) -> (String, String) {
+    match missing_field(&message) {
+        Some(field) if path.is_empty() => (field, MISSING_REQUIRED.to_string()),
+        Some(field) => (format!("{path}.{field}"), MISSING_REQUIRED.to_string()),
+        None => (path, message),
+    }
+}
+
+/// serde's "missing field `name`": the field.
+fn missing_field(message: &str) -> Option<String> {
+    let rest = message.strip_prefix("missing field `")?;
+    Some(rest[..rest.find('`')?].to_string())
+}
+
+/// The mapping and the field of a [`MISSING_REQUIRED`] error at `path` (`spec.url` →
+/// `spec`, `url`); `None` for any other error. Required fields are plain names, never
+/// dotted keys, so the last dot splits them off.
+pub(super) fn split_missing<'a>(path: &'a str, message: &str) -> Option<(&'a str, &'a str)> {
+    if message != MISSING_REQUIRED {
+        return None;
+    }
+    Some(path.rsplit_once('.').unwrap_or(("", path)))
 }
 
 /// serde_path_to_error's path as we print it: without the `?` it writes for a segment it

@@ -51,7 +51,11 @@ fn a_broken_document_does_not_hide_the_others() {
     assert!(docs[0].is_ok());
     let b = docs[1].as_ref().unwrap_err();
     assert!(matches!(b.errors[0].kind, ErrorKind::Syntax(_)), "{b}");
-    assert_eq!(b.errors[0].origin.document, 2);
+    assert!(
+        matches!(b.errors[0].origin, Origin::File { document: 2, .. }),
+        "{:?}",
+        b.errors[0].origin
+    );
     assert_eq!(
         b.key.as_ref().map(|k| k.name.as_str()),
         None,
@@ -80,9 +84,9 @@ fn json_files_hold_one_or_more_values() {
     let docs = parse("p.json", text, Format::Json);
     assert_eq!(docs.len(), 2);
     let a = docs[0].as_ref().unwrap();
-    assert_eq!(a.origin.line, 1);
+    assert_eq!(a.origin.line(), 1);
     let b = docs[1].as_ref().unwrap_err();
-    assert_eq!(b.origin.line, 3);
+    assert_eq!(b.origin.line(), 3);
     assert_eq!(b.errors[0].path, "spec.url");
     assert!(matches!(b.errors[0].kind, ErrorKind::DuplicateKey(_)), "{b}");
     assert_eq!(Format::from_path("a/b.JSON"), Some(Format::Json));
@@ -564,9 +568,9 @@ spec:
         [
             "7 spec.listeners[0].address: invalid socket address syntax",
             "8 spec.listeners[0].routes[0].match.prefix: invalid type: integer `1`, expected a string",
-            "9 spec.listeners[1]: missing field `name`",
+            "9 spec.listeners[1].name: missing; this field is required",
             "10 spec.listeners[1].tls.certFile: invalid type: integer `1`, expected a string",
-            "10 spec.listeners[1].tls: missing field `keyFile`",
+            "10 spec.listeners[1].tls.keyFile: missing; this field is required",
             "12 spec.clusters[0].endpoints: invalid type: integer `7`, expected a sequence",
         ],
         "{shown:#?}"
@@ -684,4 +688,39 @@ status:
     assert_eq!(meta.generate_name.as_deref(), Some("openid-"));
     assert_eq!(meta.deletion_grace_period_seconds, Some(30));
     assert!(meta.deletion_timestamp.is_some());
+}
+
+#[test]
+fn an_api_object_goes_through_the_same_validation_and_its_errors_name_it() {
+    let origin = Origin::Object {
+        kind: "WasmPlugin".to_string(),
+        namespace: "web".to_string(),
+        name: "auth".to_string(),
+        resource_version: Some("7".to_string()),
+    };
+    let object = serde_json::json!({
+        "apiVersion": "extensions.istio.io/v1alpha1",
+        "kind": "WasmPlugin",
+        "metadata": {"name": "auth", "namespace": "web", "uid": "u-1", "resourceVersion": "7",
+                     "generation": 2, "managedFields": [{"manager": "kubectl"}]},
+        "spec": {"url": "oci://registry.test/auth:1", "phase": "AUTHN"},
+    });
+    let doc = parse_object(origin.clone(), &object).unwrap_or_else(|e| panic!("{e}"));
+    assert_eq!(doc.origin, origin);
+    assert_eq!(doc.resource.key().to_string(), "WasmPlugin web/auth");
+
+    let mut bad = object.clone();
+    bad["spec"]["phase"] = "EARLY".into();
+    bad["spec"]["priority"] = (-1i64 << 40).into();
+    let error = parse_object(origin.clone(), &bad).unwrap_err();
+    assert_eq!(
+        error.key.as_ref().map(ToString::to_string).as_deref(),
+        Some("WasmPlugin web/auth")
+    );
+    let shown = error.to_string();
+    assert!(
+        shown.starts_with("WasmPlugin web/auth (resourceVersion 7): spec.phase: unknown variant `EARLY`"),
+        "{shown}"
+    );
+    assert_eq!(origin.to_string(), "WasmPlugin web/auth (resourceVersion 7)");
 }

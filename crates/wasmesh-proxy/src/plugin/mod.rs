@@ -7,7 +7,6 @@ pub mod host;
 pub mod load;
 pub mod status;
 pub mod stream;
-pub mod view;
 
 use std::sync::Arc;
 use wasmesh_wasm::CompiledPlugin;

@@ -53,7 +53,8 @@ pub fn run(args: Args) -> anyhow::Result<ExitCode> {
     runtime.block_on(peers::start(ports.echo, ports.authz))?;
 
     let options = wasmesh_proxy::Options {
-        config_dir: config.path().to_path_buf(),
+        config: wasmesh_proxy::ConfigFrom::Dir(config.path().to_path_buf()),
+        labels_file: None,
         workload: Workload {
             namespace: setup::NAMESPACE.into(),
             name: setup::PROXY.into(),

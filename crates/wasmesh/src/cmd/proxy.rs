@@ -1,4 +1,5 @@
-//! `wasmesh proxy`: runs the data plane for one `Proxy` resource of a config directory.
+//! `wasmesh proxy`: runs the data plane for one `Proxy` resource, its resources read from a
+//! config directory or followed on a Kubernetes API server.
 
 use anyhow::Context as _;
 use std::net::SocketAddr;
@@ -11,8 +12,33 @@ use wasmesh_proxy::snapshot::Workload;
 #[derive(clap::Args)]
 pub struct Args {
     /// The config directory: every .yaml/.yml/.json file in it; watched for changes.
-    #[arg(long, value_name = "DIR")]
-    config: PathBuf,
+    #[arg(
+        long,
+        value_name = "DIR",
+        required_unless_present = "kubernetes",
+        conflicts_with = "kubernetes"
+    )]
+    config: Option<PathBuf>,
+    /// Follow the resources on a Kubernetes API server instead of a directory
+    /// (docs/kubernetes-source.md): from --kubeconfig, else KUBECONFIG or ~/.kube/config,
+    /// else the pod's service account.
+    #[arg(long)]
+    kubernetes: bool,
+    /// With --kubernetes: the kubeconfig to use (default: KUBECONFIG, else ~/.kube/config,
+    /// else in-cluster).
+    #[arg(long, value_name = "FILE", requires = "kubernetes")]
+    kubeconfig: Option<PathBuf>,
+    /// With --kubernetes: a context of the kubeconfig other than its current one.
+    #[arg(long, value_name = "NAME", requires = "kubernetes")]
+    context: Option<String>,
+    /// With --kubernetes: follow only this namespace (repeat for several; default: all).
+    /// Include the root namespace and the Proxy's own.
+    #[arg(long = "namespace", value_name = "NS", requires = "kubernetes")]
+    namespaces: Vec<String>,
+    /// The pod's labels, as the downward API writes them (key="value" lines): selectors
+    /// match these instead of the Proxy resource's labels. Read again when it changes.
+    #[arg(long, value_name = "FILE")]
+    labels_file: Option<PathBuf>,
     /// The Proxy resource to serve, as NAMESPACE/NAME.
     #[arg(long, value_name = "NS/NAME")]
     workload: String,
@@ -49,8 +75,17 @@ pub fn run(args: Args) -> anyhow::Result<ExitCode> {
         .with_context(|| format!("--workload {:?}: expected NAMESPACE/NAME", args.workload))?;
     crate::log::init(&args.log, "info");
     let cache_dir = cache_dir(args.cache_dir)?;
+    let config = match args.config {
+        Some(dir) => wasmesh_proxy::ConfigFrom::Dir(dir),
+        None => wasmesh_proxy::ConfigFrom::Kubernetes(wasmesh_kube::Options {
+            kubeconfig: args.kubeconfig,
+            context: args.context,
+            namespaces: args.namespaces,
+        }),
+    };
     wasmesh_proxy::run(wasmesh_proxy::Options {
-        config_dir: args.config,
+        config,
+        labels_file: args.labels_file,
         workload: Workload {
             namespace: namespace.to_string(),
             name: name.to_string(),
