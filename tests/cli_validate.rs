@@ -240,3 +240,67 @@ fn several_errors_of_one_document_are_all_reported() {
         "{run:?}"
     );
 }
+
+#[test]
+fn objects_read_back_with_kubectl_get_are_valid() {
+    // What `kubectl get -o yaml` prints: every metadata field an API server sets, a status,
+    // a List of two kinds at two served versions.
+    let run = wasmesh(&["validate", "-f", fixture("kubectl-get").to_str().unwrap()]);
+    assert_eq!(run.code, 0, "{run:?}");
+    assert!(
+        run.stdout.contains("4 valid documents, 0 invalid, in 3 files"),
+        "{run:?}"
+    );
+    for shown in [
+        "WasmPlugin istio-system/openid-connect",
+        "Proxy istio-system/ingressgateway-x7k2p",
+        "RequestAuthentication istio-ingress/openid-connect",
+        "AuthorizationPolicy istio-ingress/require-login",
+    ] {
+        assert!(run.stdout.contains(shown), "{shown}: {run:?}");
+    }
+    assert!(run.stderr.is_empty(), "{run:?}");
+}
+
+#[test]
+fn a_misspelled_spec_field_of_an_exported_object_is_still_refused() {
+    let exported = std::fs::read_to_string(fixture("kubectl-get").join("wasmplugin.yaml")).unwrap();
+    let dir = tempfile::tempdir().unwrap();
+    let file = dir.path().join("p.yaml");
+    std::fs::write(
+        &file,
+        exported.replace("  imagePullSecret:", "  imagePullSecrets:"),
+    )
+    .unwrap();
+    let run = wasmesh(&["validate", "-f", file.to_str().unwrap()]);
+    assert_eq!(run.code, 1, "{run:?}");
+    assert!(
+        run.stderr
+            .contains("spec.imagePullSecrets: unknown field `imagePullSecrets`"),
+        "{run:?}"
+    );
+}
+
+#[test]
+fn a_missing_required_field_is_named_by_its_path() {
+    let dir = tempfile::tempdir().unwrap();
+    let file = dir.path().join("p.yaml");
+    std::fs::write(
+        &file,
+        "apiVersion: extensions.istio.io/v1alpha1\nkind: WasmPlugin\nmetadata: {name: p}\nspec:\n  phase: AUTHN\n---\napiVersion: security.istio.io/v1\nkind: RequestAuthentication\nmetadata: {name: r}\nspec:\n  jwtRules:\n  - jwksUri: https://issuer.test/keys\n",
+    )
+    .unwrap();
+    let run = wasmesh(&["validate", "-f", file.to_str().unwrap()]);
+    assert_eq!(run.code, 1, "{run:?}");
+    assert!(
+        run.stderr
+            .contains("document 1 (line 1, field at line 4): spec.url: missing; this field is required"),
+        "{run:?}"
+    );
+    assert!(
+        run.stderr
+            .contains("spec.jwtRules[0].issuer: missing; this field is required"),
+        "{run:?}"
+    );
+    assert!(!run.stderr.contains("missing field"), "{run:?}");
+}

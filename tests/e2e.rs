@@ -5,6 +5,8 @@
 // helpers shared by the modules below
 #[path = "support/cli.rs"]
 mod cli_support;
+#[path = "support/crds.rs"]
+mod crds_support;
 mod fetch_proxy;
 #[path = "../crates/wasmesh-fetch/tests/support/mod.rs"]
 mod fetch_support;
@@ -21,13 +23,16 @@ mod demo;
 mod example_plugins;
 mod fetch_http;
 mod fetch_oci;
+mod kube_crds;
 mod kube_source;
 mod openid_connect;
 mod proxy_admission;
+mod proxy_headers;
 mod proxy_http;
 mod proxy_ops;
 mod proxy_security;
 mod proxy_tcp;
 mod proxy_timeouts;
 mod proxy_wasm;
+mod proxy_wasm_load;
 mod push_sign;

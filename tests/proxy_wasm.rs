@@ -377,7 +377,8 @@ async fn a_grpc_call_answer_over_the_limit_is_resource_exhausted() {
 async fn large_bodies_stream_through_a_plugin_chain() {
     const SIZE: usize = 3_000_000;
     let echo = Echo::start("up");
-    let (_proxy, listen) = start(echo.addr, "", &plugin_yaml("h", "headers", ""));
+    // The headers plugin's value without pluginConfig is its root id, `pluginName`.
+    let (_proxy, listen) = start(echo.addr, "", &plugin_yaml("h", "headers", "  pluginName: h\n"));
     let c = client();
     let resp = c
         .get(format!("http://{listen}/bytes/{SIZE}"))

@@ -299,17 +299,19 @@ pub fn check(data: &[u8]) {
             let mut ctx = vm
                 .http_context(StreamInfo::default())
                 .unwrap_or_else(|f| panic!("no HTTP context: {f}"));
-            let mut request: HeaderMap = [(":method", "GET"), (":path", "/fuzz"), (":authority", "fuzz")]
+            let request: HeaderMap = [(":method", "GET"), (":path", "/fuzz"), (":authority", "fuzz")]
                 .into_iter()
                 .collect();
-            let verdict = ctx.on_request_headers(&mut request, true).await;
+            ctx.owned().expect("own maps").request = request;
+            let verdict = ctx.on_request_headers(true).await;
             assert!(
                 !matches!(verdict, Verdict::Failed(_)),
                 "request headers: {verdict:?}"
             );
             if verdict == Verdict::Continue {
-                let mut response: HeaderMap = [(":status", "200")].into_iter().collect();
-                let verdict = ctx.on_response_headers(&mut response, true).await;
+                let response: HeaderMap = [(":status", "200")].into_iter().collect();
+                ctx.owned().expect("own maps").response = response;
+                let verdict = ctx.on_response_headers(true).await;
                 assert!(
                     !matches!(verdict, Verdict::Failed(_)),
                     "response headers: {verdict:?}"

@@ -19,6 +19,7 @@ use http::{header, HeaderValue, Request, StatusCode, Uri};
 use jsonwebtoken::{Algorithm, EncodingKey};
 use serde_json::Value;
 use wasmesh_proxy::chain::authn::{Authn, JwtRule};
+use wasmesh_proxy::chain::head::SharedHead;
 use wasmesh_proxy::chain::{ConnInfo, Exchange};
 
 /// The HS256 secret of the rules' JWKS.
@@ -104,7 +105,7 @@ fn check_token(token: &str) {
     let verdicts: Vec<String> = (0..2)
         .map(|_| {
             let mut ex = Exchange {
-                request: parts.clone(),
+                head: SharedHead::new(parts.clone(), false),
                 conn: &conn,
                 auth: None,
                 properties: Arc::from([]),

@@ -49,6 +49,12 @@ impl ProxyProcess {
 
     /// Starts the proxy without waiting for `/ready`.
     pub fn spawn(dir: tempfile::TempDir, workload: &str, workers: usize) -> Self {
+        Self::spawn_with_cache(dir, workload, workers, shared_cache_dir())
+    }
+
+    /// [`ProxyProcess::spawn`] with a module and compiled-code cache of its own (a test
+    /// that needs a module compiled, not found in the cache).
+    pub fn spawn_with_cache(dir: tempfile::TempDir, workload: &str, workers: usize, cache: &Path) -> Self {
         let admin = free_addr();
         // The log lives outside the watched config dir.
         let log = shared_cache_dir().join(format!("proxy-{}.log", admin.port()));
@@ -59,7 +65,7 @@ impl ProxyProcess {
             .args(["--workload", workload, "--admin", &admin.to_string()])
             .args(["--workers", &workers.to_string(), "--drain-timeout", "5s"])
             .arg("--cache-dir")
-            .arg(shared_cache_dir())
+            .arg(cache)
             .env("RUST_LOG", "info,wasmesh_proxy=debug")
             .stdout(Stdio::null())
             .stderr(log_file)

@@ -9,6 +9,9 @@ use std::time::Duration;
 pub struct DurationError(String);
 
 /// Parses `15s`, `500ms`, `1m30s`, `1.5s`, `0`.
+/// What [`parse`] reads, as a regular expression: the CRDs' schemas check durations with it.
+pub const PATTERN: &str = r"^(0|([0-9.]+(ns|us|µs|ms|s|m|h))+)$";
+
 pub fn parse(text: &str) -> Result<Duration, DurationError> {
     let err = || DurationError(text.to_string());
     if text == "0" {

@@ -6,11 +6,13 @@
 //!   allowed).
 //! - [`Resources`] holds the resources in force; [`resolve()`] selects and orders what
 //!   applies to one workload (`Proxy`) as docs/api.md says.
+//! - [`crd`] generates the CustomResourceDefinitions of these kinds (`wasmesh crds`).
 //!
 //! Not here: reading directories, watching files (`wasmesh-config`), fetching modules
 //! (`wasmesh-fetch`), running plugins.
 
 pub mod authorization_policy;
+pub mod crd;
 pub mod duration;
 pub mod error;
 pub mod meta;

@@ -2,6 +2,7 @@
 //! `metadata.labels` are the workload labels that selectors match.
 
 use crate::meta::ObjectMeta;
+use schemars::JsonSchema;
 use serde::{Deserialize, Serialize};
 use std::{net::SocketAddr, time::Duration};
 
@@ -12,9 +13,13 @@ pub struct Proxy {
     pub kind: String,
     pub metadata: ObjectMeta,
     pub spec: ProxySpec,
+    /// Written through the API server's status subresource (docs/kubernetes.md); kept as
+    /// given, not used, so that an object read back from a cluster is valid input.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub status: Option<serde_json::Value>,
 }
 
-#[derive(Debug, Clone, Default, PartialEq, Serialize, Deserialize)]
+#[derive(Debug, Clone, Default, PartialEq, Serialize, Deserialize, JsonSchema)]
 #[serde(deny_unknown_fields, rename_all = "camelCase")]
 pub struct ProxySpec {
     pub listeners: Vec<Listener>,
@@ -31,7 +36,7 @@ impl Proxy {
 }
 
 /// A socket the proxy accepts connections on.
-#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize, JsonSchema)]
 #[serde(deny_unknown_fields, rename_all = "camelCase")]
 pub struct Listener {
     /// Unique within the proxy.
@@ -59,7 +64,7 @@ pub struct Listener {
 }
 
 /// `listeners[].protocol`.
-#[derive(Debug, Clone, Copy, Default, PartialEq, Eq, Hash, Serialize, Deserialize)]
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq, Hash, Serialize, Deserialize, JsonSchema)]
 #[serde(rename_all = "lowercase")]
 pub enum ListenerProtocol {
     /// HTTP/1.1 and h2c (HTTP/2 with prior knowledge); runs `type: HTTP` plugins.
@@ -70,7 +75,7 @@ pub enum ListenerProtocol {
 }
 
 /// `listeners[].trafficDirection`.
-#[derive(Debug, Clone, Copy, Default, PartialEq, Eq, Hash, Serialize, Deserialize)]
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq, Hash, Serialize, Deserialize, JsonSchema)]
 pub enum TrafficDirection {
     /// Inbound: `match[].mode: SERVER` plugins apply.
     #[default]
@@ -82,7 +87,7 @@ pub enum TrafficDirection {
 }
 
 /// `listeners[].tls`: PEM files.
-#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize, JsonSchema)]
 #[serde(deny_unknown_fields, rename_all = "camelCase")]
 pub struct ListenerTls {
     pub cert_file: String,
@@ -94,6 +99,7 @@ pub struct ListenerTls {
         with = "crate::duration::option",
         skip_serializing_if = "Option::is_none"
     )]
+    #[schemars(with = "Option<String>", extend("pattern" = crate::duration::PATTERN))]
     pub handshake_timeout: Option<Duration>,
 }
 
@@ -104,7 +110,7 @@ impl ListenerTls {
 }
 
 /// `listeners[].http`: the checks and bounds of an http listener.
-#[derive(Debug, Clone, Default, PartialEq, Serialize, Deserialize)]
+#[derive(Debug, Clone, Default, PartialEq, Serialize, Deserialize, JsonSchema)]
 #[serde(deny_unknown_fields, rename_all = "camelCase")]
 pub struct ListenerHttp {
     /// What is done to the request path before routing and authorization (Istio's
@@ -122,6 +128,7 @@ pub struct ListenerHttp {
         with = "crate::duration::option",
         skip_serializing_if = "Option::is_none"
     )]
+    #[schemars(with = "Option<String>", extend("pattern" = crate::duration::PATTERN))]
     pub request_headers_timeout: Option<Duration>,
     /// How long a connection may stay open with no request in flight. Unset: 1 h (Envoy's
     /// `common_http_protocol_options.idle_timeout`).
@@ -130,6 +137,7 @@ pub struct ListenerHttp {
         with = "crate::duration::option",
         skip_serializing_if = "Option::is_none"
     )]
+    #[schemars(with = "Option<String>", extend("pattern" = crate::duration::PATTERN))]
     pub idle_timeout: Option<Duration>,
 }
 
@@ -157,7 +165,7 @@ impl ListenerHttp {
 
 /// `listeners[].http.pathNormalization`: Istio's levels (docs/security.md shows what each
 /// does to a path).
-#[derive(Debug, Clone, Copy, Default, PartialEq, Eq, Hash, Serialize, Deserialize)]
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq, Hash, Serialize, Deserialize, JsonSchema)]
 #[serde(rename_all = "SCREAMING_SNAKE_CASE")]
 pub enum PathNormalization {
     /// The path as it arrived.
@@ -173,7 +181,7 @@ pub enum PathNormalization {
 }
 
 /// `listeners[].routes[]`.
-#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize, JsonSchema)]
 #[serde(deny_unknown_fields, rename_all = "camelCase")]
 pub struct Route {
     #[serde(default, skip_serializing_if = "Option::is_none")]
@@ -188,12 +196,13 @@ pub struct Route {
         with = "crate::duration::option",
         skip_serializing_if = "Option::is_none"
     )]
+    #[schemars(with = "Option<String>", extend("pattern" = crate::duration::PATTERN))]
     pub timeout: Option<Duration>,
 }
 
 /// `routes[].match`: exactly one of `prefix`, `exact`, `regex` (on the path, without the
 /// query), and optional header conditions that must all hold.
-#[derive(Debug, Clone, Default, PartialEq, Serialize, Deserialize)]
+#[derive(Debug, Clone, Default, PartialEq, Serialize, Deserialize, JsonSchema)]
 #[serde(deny_unknown_fields, rename_all = "camelCase")]
 pub struct RouteMatch {
     #[serde(default, skip_serializing_if = "Option::is_none")]
@@ -230,7 +239,7 @@ impl RouteMatch {
 
 /// `routes[].match.headers[]`: the header must be present and, when given, equal `exact`
 /// or fully match `regex`.
-#[derive(Debug, Clone, Default, PartialEq, Serialize, Deserialize)]
+#[derive(Debug, Clone, Default, PartialEq, Serialize, Deserialize, JsonSchema)]
 #[serde(deny_unknown_fields, rename_all = "camelCase")]
 pub struct HeaderMatch {
     pub name: String,
@@ -241,7 +250,7 @@ pub struct HeaderMatch {
 }
 
 /// `clusters[]`: an upstream.
-#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize, JsonSchema)]
 #[serde(deny_unknown_fields, rename_all = "camelCase")]
 pub struct Cluster {
     pub name: String,
@@ -255,6 +264,7 @@ pub struct Cluster {
         with = "crate::duration::option",
         skip_serializing_if = "Option::is_none"
     )]
+    #[schemars(with = "Option<String>", extend("pattern" = crate::duration::PATTERN))]
     pub connect_timeout: Option<Duration>,
 }
 
@@ -268,7 +278,7 @@ impl Cluster {
 }
 
 /// `clusters[].protocol`.
-#[derive(Debug, Clone, Copy, Default, PartialEq, Eq, Hash, Serialize, Deserialize)]
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq, Hash, Serialize, Deserialize, JsonSchema)]
 #[serde(rename_all = "lowercase")]
 pub enum ClusterProtocol {
     #[default]

@@ -6,6 +6,7 @@ use crate::{
     meta::ObjectMeta,
     selector::{PolicyTargetReference, WorkloadSelector},
 };
+use schemars::JsonSchema;
 use serde::{Deserialize, Serialize};
 
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
@@ -21,7 +22,7 @@ pub struct RequestAuthentication {
     pub status: Option<serde_json::Value>,
 }
 
-#[derive(Debug, Clone, Default, PartialEq, Serialize, Deserialize)]
+#[derive(Debug, Clone, Default, PartialEq, Serialize, Deserialize, JsonSchema)]
 #[serde(deny_unknown_fields, rename_all = "camelCase")]
 pub struct RequestAuthenticationSpec {
     #[serde(default, skip_serializing_if = "Option::is_none")]
@@ -35,7 +36,7 @@ pub struct RequestAuthenticationSpec {
 }
 
 /// `jwtRules[]`: how to find and check one issuer's tokens.
-#[derive(Debug, Clone, Default, PartialEq, Serialize, Deserialize)]
+#[derive(Debug, Clone, Default, PartialEq, Serialize, Deserialize, JsonSchema)]
 #[serde(deny_unknown_fields, rename_all = "camelCase")]
 pub struct JwtRule {
     /// Required: the `iss` claim tokens must carry.
@@ -71,11 +72,12 @@ pub struct JwtRule {
         with = "crate::duration::option",
         skip_serializing_if = "Option::is_none"
     )]
+    #[schemars(with = "Option<String>", extend("pattern" = crate::duration::PATTERN))]
     pub timeout: Option<std::time::Duration>,
 }
 
 /// `jwtRules[].fromHeaders[]`.
-#[derive(Debug, Clone, Default, PartialEq, Serialize, Deserialize)]
+#[derive(Debug, Clone, Default, PartialEq, Serialize, Deserialize, JsonSchema)]
 #[serde(deny_unknown_fields, rename_all = "camelCase")]
 pub struct JwtHeader {
     pub name: String,
@@ -85,7 +87,7 @@ pub struct JwtHeader {
 }
 
 /// `jwtRules[].outputClaimToHeaders[]`.
-#[derive(Debug, Clone, Default, PartialEq, Serialize, Deserialize)]
+#[derive(Debug, Clone, Default, PartialEq, Serialize, Deserialize, JsonSchema)]
 #[serde(deny_unknown_fields, rename_all = "camelCase")]
 pub struct ClaimToHeader {
     pub header: String,

@@ -1,11 +1,12 @@
 //! How a resource says which workloads it applies to: Istio's `WorkloadSelector` and the
 //! Gateway API's `PolicyTargetReference`.
 
+use schemars::JsonSchema;
 use serde::{Deserialize, Serialize};
 use std::collections::BTreeMap;
 
 /// `selector`: the workload's labels must include every one of `matchLabels`.
-#[derive(Debug, Clone, Default, PartialEq, Serialize, Deserialize)]
+#[derive(Debug, Clone, Default, PartialEq, Serialize, Deserialize, JsonSchema)]
 #[serde(deny_unknown_fields, rename_all = "camelCase")]
 pub struct WorkloadSelector {
     #[serde(default)]
@@ -22,7 +23,7 @@ impl WorkloadSelector {
 }
 
 /// `targetRef` / `targetRefs[]`: a resource the policy attaches to.
-#[derive(Debug, Clone, Default, PartialEq, Serialize, Deserialize)]
+#[derive(Debug, Clone, Default, PartialEq, Serialize, Deserialize, JsonSchema)]
 #[serde(deny_unknown_fields, rename_all = "camelCase")]
 pub struct PolicyTargetReference {
     /// API group of the target; `gateway.networking.k8s.io` for Gateway and GatewayClass,

@@ -18,6 +18,22 @@ impl Timestamp {
     pub fn unix_seconds(&self) -> i64 {
         self.seconds
     }
+
+    /// The instant `seconds` after the Unix epoch, written in UTC (`2024-05-01T12:00:00Z`).
+    pub fn from_unix_seconds(seconds: i64) -> Timestamp {
+        let (days, rem) = (seconds.div_euclid(86_400), seconds.rem_euclid(86_400));
+        let (year, month, day) = civil_from_days(days);
+        Timestamp {
+            seconds,
+            nanos: 0,
+            text: format!(
+                "{year:04}-{month:02}-{day:02}T{:02}:{:02}:{:02}Z",
+                rem / 3600,
+                rem % 3600 / 60,
+                rem % 60
+            ),
+        }
+    }
 }
 
 impl PartialEq for Timestamp {
@@ -140,6 +156,20 @@ fn days_from_civil(year: i64, month: i64, day: i64) -> i64 {
     era * 146_097 + doe - 719_468
 }
 
+/// The proleptic Gregorian date `days` after 1970-01-01 (Howard Hinnant's algorithm, the
+/// inverse of [`days_from_civil`]).
+fn civil_from_days(days: i64) -> (i64, i64, i64) {
+    let z = days + 719_468;
+    let era = z.div_euclid(146_097);
+    let doe = z - era * 146_097;
+    let yoe = (doe - doe / 1460 + doe / 36_524 - doe / 146_096) / 365;
+    let doy = doe - (365 * yoe + yoe / 4 - yoe / 100);
+    let mp = (5 * doy + 2) / 153;
+    let day = doy - (153 * mp + 2) / 5 + 1;
+    let month = if mp < 10 { mp + 3 } else { mp - 9 };
+    (yoe + era * 400 + i64::from(month <= 2), month, day)
+}
+
 impl Serialize for Timestamp {
     fn serialize<S: Serializer>(&self, serializer: S) -> Result<S::Ok, S::Error> {
         serializer.serialize_str(&self.text)
@@ -166,6 +196,20 @@ mod tests {
         assert!(a < b);
         assert!(c < a, "13:30+02:00 is 11:30Z");
         assert_eq!(a.to_string(), "2024-05-01T12:00:00Z");
+    }
+
+    #[test]
+    fn prints_unix_seconds_in_utc_and_reads_them_back() {
+        for (seconds, text) in [
+            (0, "1970-01-01T00:00:00Z"),
+            (1_714_564_800, "2024-05-01T12:00:00Z"),
+            (951_782_400, "2000-02-29T00:00:00Z"),
+            (-1, "1969-12-31T23:59:59Z"),
+        ] {
+            let t = Timestamp::from_unix_seconds(seconds);
+            assert_eq!(t.to_string(), text);
+            assert_eq!(text.parse::<Timestamp>().unwrap().unix_seconds(), seconds);
+        }
     }
 
     #[test]

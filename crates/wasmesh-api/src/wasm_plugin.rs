@@ -5,6 +5,7 @@ use crate::{
     meta::ObjectMeta,
     selector::{PolicyTargetReference, WorkloadSelector},
 };
+use schemars::JsonSchema;
 use serde::{Deserialize, Serialize};
 
 /// A Proxy-Wasm plugin and where in the filter chain it runs.
@@ -21,7 +22,7 @@ pub struct WasmPlugin {
 }
 
 /// `spec` of a [`WasmPlugin`].
-#[derive(Debug, Clone, Default, PartialEq, Serialize, Deserialize)]
+#[derive(Debug, Clone, Default, PartialEq, Serialize, Deserialize, JsonSchema)]
 #[serde(deny_unknown_fields, rename_all = "camelCase")]
 pub struct WasmPluginSpec {
     /// Which workloads of the plugin's namespace (all namespaces from the root namespace).
@@ -32,16 +33,20 @@ pub struct WasmPluginSpec {
     pub target_ref: Option<PolicyTargetReference>,
     /// At most 16 references to Gateways (and GatewayClass, Service, ServiceEntry).
     #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    #[schemars(length(max = 16))]
     pub target_refs: Vec<PolicyTargetReference>,
     /// `oci://` (the default when there is no scheme), `file://`, `http://` or `https://`.
+    #[schemars(length(min = 1))]
     pub url: String,
     /// Lower-case hex sha256 of the module (for OCI: of the manifest).
     #[serde(default, skip_serializing_if = "Option::is_none")]
+    #[schemars(regex(pattern = r"^[a-f0-9]{64}$"))]
     pub sha256: Option<String>,
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub image_pull_policy: Option<PullPolicy>,
     /// Name of a `kubernetes.io/dockerconfigjson` Secret in the plugin's namespace.
     #[serde(default, skip_serializing_if = "Option::is_none")]
+    #[schemars(length(min = 1, max = 253))]
     pub image_pull_secret: Option<String>,
     /// PEM public key the module's signature must verify with.
     #[serde(default, skip_serializing_if = "Option::is_none")]
@@ -51,11 +56,13 @@ pub struct WasmPluginSpec {
     pub plugin_config: Option<serde_json::Map<String, serde_json::Value>>,
     /// The plugin's root id.
     #[serde(default, skip_serializing_if = "Option::is_none")]
+    #[schemars(length(min = 1, max = 256))]
     pub plugin_name: Option<String>,
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub phase: Option<Phase>,
     /// Higher runs first within a phase; unset counts as 0. An int32, checked by validation.
     #[serde(default, skip_serializing_if = "Option::is_none")]
+    #[schemars(range(min = -2147483648, max = 2147483647), extend("format" = "int32"))]
     pub priority: Option<i64>,
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub fail_strategy: Option<FailStrategy>,
@@ -148,7 +155,9 @@ impl WasmPlugin {
 }
 
 /// Where in the filter chain a plugin is injected.
-#[derive(Debug, Clone, Copy, Default, PartialEq, Eq, PartialOrd, Ord, Hash, Serialize, Deserialize)]
+#[derive(
+    Debug, Clone, Copy, Default, PartialEq, Eq, PartialOrd, Ord, Hash, Serialize, Deserialize, JsonSchema,
+)]
 pub enum Phase {
     /// Before Istio's authentication filter.
     #[serde(rename = "AUTHN")]
@@ -181,7 +190,7 @@ impl Phase {
 }
 
 /// `imagePullPolicy`.
-#[derive(Debug, Clone, Copy, Default, PartialEq, Eq, Hash, Serialize, Deserialize)]
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq, Hash, Serialize, Deserialize, JsonSchema)]
 pub enum PullPolicy {
     /// Istio's default: IfNotPresent, or Always for `:latest`.
     #[default]
@@ -192,7 +201,7 @@ pub enum PullPolicy {
 }
 
 /// `failStrategy`: what happens when the module can't be fetched or the plugin fails.
-#[derive(Debug, Clone, Copy, Default, PartialEq, Eq, Hash, Serialize, Deserialize)]
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq, Hash, Serialize, Deserialize, JsonSchema)]
 pub enum FailStrategy {
     /// The request fails (503).
     #[default]
@@ -207,7 +216,7 @@ pub enum FailStrategy {
 }
 
 /// `type`: which filter chain the plugin belongs to.
-#[derive(Debug, Clone, Copy, Default, PartialEq, Eq, Hash, Serialize, Deserialize)]
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq, Hash, Serialize, Deserialize, JsonSchema)]
 pub enum PluginType {
     /// Means HTTP.
     #[default]
@@ -220,16 +229,17 @@ pub enum PluginType {
 }
 
 /// `vmConfig`.
-#[derive(Debug, Clone, Default, PartialEq, Serialize, Deserialize)]
+#[derive(Debug, Clone, Default, PartialEq, Serialize, Deserialize, JsonSchema)]
 #[serde(deny_unknown_fields, rename_all = "camelCase")]
 pub struct VmConfig {
     /// At most 256 variables, seen by the plugin through WASI `environ_get`.
     #[serde(default)]
+    #[schemars(length(max = 256))]
     pub env: Vec<EnvVar>,
 }
 
 /// `vmConfig.env[]`.
-#[derive(Debug, Clone, Default, PartialEq, Serialize, Deserialize)]
+#[derive(Debug, Clone, Default, PartialEq, Serialize, Deserialize, JsonSchema)]
 #[serde(deny_unknown_fields, rename_all = "camelCase")]
 pub struct EnvVar {
     pub name: String,
@@ -237,11 +247,12 @@ pub struct EnvVar {
     pub value_from: Option<EnvValueSource>,
     /// At most 2048 bytes; not allowed with `valueFrom: HOST`.
     #[serde(default, skip_serializing_if = "Option::is_none")]
+    #[schemars(length(max = 2048))]
     pub value: Option<String>,
 }
 
 /// `vmConfig.env[].valueFrom`.
-#[derive(Debug, Clone, Copy, Default, PartialEq, Eq, Hash, Serialize, Deserialize)]
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq, Hash, Serialize, Deserialize, JsonSchema)]
 pub enum EnvValueSource {
     /// The value is given in `value`.
     #[default]
@@ -253,7 +264,7 @@ pub enum EnvValueSource {
 }
 
 /// `match[]`: the conditions of one selector are AND'd.
-#[derive(Debug, Clone, Default, PartialEq, Serialize, Deserialize)]
+#[derive(Debug, Clone, Default, PartialEq, Serialize, Deserialize, JsonSchema)]
 #[serde(deny_unknown_fields, rename_all = "camelCase")]
 pub struct TrafficSelector {
     #[serde(default, skip_serializing_if = "Option::is_none")]
@@ -264,7 +275,7 @@ pub struct TrafficSelector {
 }
 
 /// `match[].mode`.
-#[derive(Debug, Clone, Copy, Default, PartialEq, Eq, Hash, Serialize, Deserialize)]
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq, Hash, Serialize, Deserialize, JsonSchema)]
 pub enum WorkloadMode {
     /// Same as CLIENT_AND_SERVER.
     #[default]
@@ -281,9 +292,10 @@ pub enum WorkloadMode {
 }
 
 /// `match[].ports[]`.
-#[derive(Debug, Clone, Default, PartialEq, Serialize, Deserialize)]
+#[derive(Debug, Clone, Default, PartialEq, Serialize, Deserialize, JsonSchema)]
 #[serde(deny_unknown_fields, rename_all = "camelCase")]
 pub struct PortSelector {
     /// 1..=65535, checked by validation.
+    #[schemars(range(min = 1, max = 65535))]
     pub number: i64,
 }

@@ -125,15 +125,20 @@ impl ProxyError {
             ProxyError::NoRoute { .. } | ProxyError::BadRequest(_) | ProxyError::UpgradeRefused { .. } => {
                 tracing::debug!(error = %self, "request failed")
             }
+            // Its reason was logged once when loading failed, and `/plugins` shows it.
+            ProxyError::PluginFailed { .. } => tracing::debug!(error = %self, "request failed"),
             _ => tracing::warn!(error = %self, "request failed"),
         }
         local_reply(status, format!("{}\n", self.client_text()))
     }
 
     /// What the client's body says: the error without the upstream's address or the
-    /// transport error behind it (both are in the log, with the cluster's name).
+    /// transport error behind it (both are in the log, with the cluster's name), and a
+    /// plugin's failure by the plugin's name alone — paths, digests and error chains are for
+    /// the log and the admin API (docs/filter-chain.md).
     fn client_text(&self) -> String {
         match self {
+            ProxyError::PluginFailed { plugin, .. } => format!("wasm plugin {plugin} failed"),
             ProxyError::UpstreamConnect { cluster, .. } => {
                 format!("upstream connect error: connection failure (cluster {cluster})")
             }

@@ -13,6 +13,7 @@ use std::task::Poll;
 use std::time::{Duration, Instant};
 
 use crate::body::ProxyBody;
+use crate::chain::head::SharedHead;
 use crate::chain::{Exchange, RequestFlow};
 use crate::error::ProxyError;
 use crate::forward;
@@ -123,8 +124,9 @@ async fn serve(request: Arrived, conn: Rc<ConnCtx>) -> Result<Response<Metered>,
     conn.worker.request_ids.ensure(&mut parts.headers);
     forward::set_forwarded_proto(&mut parts.headers, conn.info.tls);
     let protocol = request_protocol(&parts);
+    let head = SharedHead::new(parts, conn.info.tls);
     let mut ex = Exchange {
-        request: parts,
+        head: head.clone(),
         conn: &conn.info,
         auth: None,
         properties: Default::default(),
@@ -140,7 +142,7 @@ async fn serve(request: Arrived, conn: Rc<ConnCtx>) -> Result<Response<Metered>,
             properties.push(("connection.requested_server_name".into(), sni.clone().into()));
         }
         // Envoy computes the route before the filters run: plugins can read it.
-        if let Some(route) = listener.config.routes.find(&ex.request) {
+        if let Some(route) = listener.config.routes.find(&ex.request()) {
             properties.push(("xds.route_name".into(), route.name.clone().into()));
             properties.push(("xds.cluster_name".into(), route.cluster.clone().into()));
             pause_limit = route.timeout.unwrap_or(DEFAULT_ROUTE_TIMEOUT);
@@ -159,10 +161,16 @@ async fn serve(request: Arrived, conn: Rc<ConnCtx>) -> Result<Response<Metered>,
             Poll::Ready(flow) => flow,
             Poll::Pending => match tokio::time::timeout(pause_limit, on_request).await {
                 Ok(flow) => flow,
-                Err(_) => RequestFlow::Reply {
-                    index: 0,
-                    response: ProxyError::PluginTimeout { timeout: pause_limit }.into_response(),
-                },
+                // The reply stands in for the paused plugin: it passes that plugin's
+                // response callbacks and those of every filter before it.
+                Err(_) => {
+                    let mut response = ProxyError::PluginTimeout { timeout: pause_limit }.into_response();
+                    crate::local_reply::mark(&mut response, None);
+                    RequestFlow::Reply {
+                        index: contexts.iter().rposition(Option::is_some).unwrap_or(0),
+                        response,
+                    }
+                }
             },
         }
     } else {
@@ -174,13 +182,47 @@ async fn serve(request: Arrived, conn: Rc<ConnCtx>) -> Result<Response<Metered>,
                 cluster: None,
                 flag: "-",
             };
-            let plugins_see_body = contexts.iter().any(Option::is_some) && !body.is_end_stream();
-            let result = if plugins_see_body {
-                // The plugins may change the body's length: let it go chunked.
-                ex.request.headers.remove(header::CONTENT_LENGTH);
+            let keep_head = contexts.iter().any(Option::is_some);
+            let plugins_see_body = keep_head && !body.is_end_stream();
+            let known_length = ex.request().headers.contains_key(header::CONTENT_LENGTH)
+                && body.size_hint().exact().is_some_and(|n| n <= stream::SMALL_BODY);
+            let result = if plugins_see_body && known_length {
+                // A small body with a length is read whole and passed to the plugins in one
+                // piece: its Content-Length stays, and is made right if a plugin changed
+                // the body (docs/filter-chain.md, "Bodies").
+                let end = chain.filters.len();
+                match Box::pin(stream::filter_small_request(&mut contexts, end, body)).await {
+                    Ok(body) => {
+                        match body.size_hint().exact() {
+                            Some(n) => ex.request_mut().headers.insert(header::CONTENT_LENGTH, n.into()),
+                            // Trailers (HTTP/2): the length goes with the frames.
+                            None => ex.request_mut().headers.remove(header::CONTENT_LENGTH),
+                        };
+                        route_and_send(
+                            &listener,
+                            &conn,
+                            &mut ex,
+                            body,
+                            on_upgrade,
+                            &mut routed,
+                            keep_head,
+                        )
+                        .await
+                    }
+                    Err(reply) => Ok(reply),
+                }
+            } else if plugins_see_body {
+                // A streamed body keeps its Content-Length, as on Envoy: a plugin that
+                // changes the body removes it in `on_request_headers`, and the body then
+                // goes chunked (docs/filter-chain.md, "Bodies").
+                let declared = ex
+                    .request()
+                    .headers
+                    .get(header::CONTENT_LENGTH)
+                    .and_then(|v| v.to_str().ok()?.parse::<u64>().ok());
                 let (tx, rx) = tokio::sync::mpsc::channel(4);
                 let end = chain.filters.len();
-                let pump = stream::pump_request(body, &mut contexts, end, tx);
+                let pump = stream::pump_request(body, &mut contexts, end, tx, declared);
                 let send = route_and_send(
                     &listener,
                     &conn,
@@ -188,6 +230,7 @@ async fn serve(request: Arrived, conn: Rc<ConnCtx>) -> Result<Response<Metered>,
                     ProxyBody::Channel(rx),
                     on_upgrade,
                     &mut routed,
+                    keep_head,
                 );
                 Box::pin(async move {
                     // A plugin's reply in place of the body goes to the client at once; the
@@ -204,7 +247,16 @@ async fn serve(request: Arrived, conn: Rc<ConnCtx>) -> Result<Response<Metered>,
                 })
                 .await
             } else {
-                route_and_send(&listener, &conn, &mut ex, body, on_upgrade, &mut routed).await
+                route_and_send(
+                    &listener,
+                    &conn,
+                    &mut ex,
+                    body,
+                    on_upgrade,
+                    &mut routed,
+                    keep_head,
+                )
+                .await
             };
             let resp = match result {
                 Ok(resp) => resp,
@@ -215,9 +267,11 @@ async fn serve(request: Arrived, conn: Rc<ConnCtx>) -> Result<Response<Metered>,
             };
             (resp, chain.filters.len(), routed)
         }
+        // A reply passes the response callbacks of the filter that made it and of every
+        // filter before it, in reverse order, as Envoy's encoder path does.
         RequestFlow::Reply { index, response } => (
             response,
-            index,
+            index + 1,
             Routed {
                 cluster: None,
                 flag: "-",
@@ -230,9 +284,11 @@ async fn serve(request: Arrived, conn: Rc<ConnCtx>) -> Result<Response<Metered>,
             plugin: "request body".into(),
         });
     }
+    let response = crate::local_reply::encode(response, protocol == "grpc");
     let (mut parts, mut body) = response.into_parts();
     if !contexts.is_empty() {
-        if let Err(why) = Box::pin(chain.on_response(end, &mut contexts, &mut parts, &mut body)).await {
+        if let Err(why) = Box::pin(chain.on_response(end, &mut contexts, &head, &mut parts, &mut body)).await
+        {
             return Err(ProxyError::StreamClosed { plugin: why });
         }
     }
@@ -251,8 +307,22 @@ async fn serve(request: Arrived, conn: Rc<ConnCtx>) -> Result<Response<Metered>,
                 Err(why) => return Err(ProxyError::StreamClosed { plugin: why }),
             }
         } else {
+            // The contexts end with the streamed body (`proxy_on_log`): they read a copy of
+            // the response head as it left.
+            head.borrow_mut().response = Some(parts.clone());
             stream::pump_response(std::mem::take(&mut contexts), end, body)
         };
+    }
+    // `proxy_on_log` sees the final response head: contexts that end now do so before the
+    // head leaves.
+    if contexts.iter().any(Option::is_some) {
+        head.borrow_mut().response = Some(parts);
+        drop(contexts);
+        parts = head
+            .borrow_mut()
+            .response
+            .take()
+            .expect("the response head was just put");
     }
     Ok(finish(
         &listener,
@@ -327,12 +397,14 @@ async fn route_and_send(
     body: ProxyBody,
     on_upgrade: Option<(http::HeaderValue, hyper::upgrade::OnUpgrade)>,
     routed: &mut Routed,
+    keep_head: bool,
 ) -> Result<Response<ProxyBody>, ProxyError> {
-    let Some(route) = listener.config.routes.find(&ex.request) else {
+    let Some(route) = listener.config.routes.find(&ex.request()) else {
+        let request = ex.request();
         return Err(ProxyError::NoRoute {
             listener: listener.config.name.clone(),
-            method: ex.request.method.clone(),
-            path: ex.request.uri.path().to_string(),
+            method: request.method.clone(),
+            path: request.uri.path().to_string(),
         });
     };
     let cluster = listener.snapshot.clusters.get(route.cluster_index);
@@ -343,7 +415,13 @@ async fn route_and_send(
             .ok_or_else(|| ProxyError::NoHealthyUpstream {
                 cluster: cluster.name.clone(),
             })?;
-    let mut parts = std::mem::replace(&mut ex.request, empty_parts());
+    // Plugin contexts still to end (`proxy_on_log`) read the request head as it was sent:
+    // the upstream gets a copy then.
+    let mut parts = if keep_head {
+        ex.request().clone()
+    } else {
+        std::mem::replace(&mut *ex.request_mut(), empty_parts())
+    };
     let (upgrade, downstream_upgrade) = match on_upgrade {
         Some((v, on)) => (Some(v), Some(on)),
         None => (None, None),
@@ -396,11 +474,7 @@ fn empty_parts() -> request::Parts {
 
 /// Istio's `request_protocol` label: `grpc` for gRPC, else `http`.
 fn request_protocol(parts: &request::Parts) -> &'static str {
-    let grpc = parts
-        .headers
-        .get(header::CONTENT_TYPE)
-        .is_some_and(|v| v.as_bytes().starts_with(b"application/grpc"));
-    if grpc {
+    if crate::local_reply::is_grpc(&parts.headers) {
         "grpc"
     } else {
         "http"

@@ -25,6 +25,7 @@ mod handler;
 mod jwks;
 mod labels;
 mod listener;
+pub mod local_reply;
 mod metered;
 pub mod normalize;
 pub mod plugin;

@@ -11,6 +11,7 @@ use std::time::Duration;
 use serde_json::{json, Value};
 use tokio::sync::watch;
 
+use crate::plugin::status::PluginStatus;
 use crate::snapshot::{Snapshot, Workload};
 use crate::stats::Stats;
 
@@ -76,8 +77,9 @@ pub type MetricsRenderer = Arc<dyn Fn(&mut String) + Send + Sync>;
 pub struct Status {
     /// Set when the last change could not be applied; the previous snapshot stays.
     pub last_error: Option<String>,
-    /// Per plugin: state, digest, last error (filled in by the plugin loader).
-    pub plugins: BTreeMap<String, Value>,
+    /// Every plugin of the workload with its state (filled in by the plugin loader; the
+    /// VMs' states are read when asked).
+    pub plugins: Arc<PluginStatus>,
     /// Metrics text that other parts of the process add to `/stats/prometheus`.
     pub extra_metrics: Vec<MetricsRenderer>,
     /// Where modules and compiled code are cached (`--cache-dir`), for `/config_dump`.
@@ -167,10 +169,14 @@ impl Shared {
     }
 
     pub fn render_extra_metrics(&self, out: &mut String) {
-        let renderers = lock(&self.status).extra_metrics.clone();
+        let (renderers, plugins) = {
+            let status = lock(&self.status);
+            (status.extra_metrics.clone(), status.plugins.clone())
+        };
         for r in renderers {
             r(out);
         }
+        plugins.write_prometheus(out);
     }
 
     pub fn config_dump(&self) -> Value {
@@ -188,8 +194,8 @@ impl Shared {
     }
 
     pub fn plugins_json(&self) -> Value {
-        let status = lock(&self.status);
-        Value::Array(status.plugins.values().cloned().collect())
+        let plugins = lock(&self.status).plugins.clone();
+        plugins.to_json()
     }
 }
 
@@ -267,6 +273,12 @@ pub fn run(options: Options) -> Result<(), RunError> {
         result
     });
     tracing::info!("stopped");
+    // The workers have drained and stopped; nothing is left to wait for. A blocking task
+    // still running on the control runtime — a module being compiled, which takes seconds —
+    // is abandoned rather than awaited (dropping the runtime would wait for it), so the
+    // process exits at once. Caches are written to a temporary file and renamed, so an
+    // abandoned write leaves no half entry.
+    rt.shutdown_background();
     result
 }
 

@@ -6,7 +6,7 @@
 
 use std::collections::HashMap;
 use std::sync::Arc;
-use std::time::Duration;
+use std::time::{Duration, Instant};
 
 use wasmesh_api::{resolve, Kind, Resource, ResourceKey, Resources, WasmPlugin};
 
@@ -45,6 +45,11 @@ pub async fn follow(
     // The Proxies found when the proxy last said it waits for its own: said again only when
     // that list changes, not on every change of the folder.
     let mut waiting_said: Option<String> = None;
+    // True when this pass only retries failed module fetches (nothing else changed).
+    let mut retry_only = false;
+    // When the JWKS documents are to be fetched again (a deadline, so that retries of
+    // module fetches in between do not put it off).
+    let mut jwks_at: Option<Instant> = None;
     let mut labels = match &options.labels_file {
         Some(path) => Some(crate::labels::read(path).map_err(RunError::Config)?),
         None => None,
@@ -69,9 +74,7 @@ pub async fn follow(
             }
             continue;
         }
-        version += 1;
         let problems: Vec<String> = config.diagnostics.iter().map(|d| d.to_string()).collect();
-        let mut jwks: Option<bool> = None;
         if let Some(found) = missing_proxy(&options, &config.resources) {
             // The folder is watched, so the Proxy may be added later (`wasmesh apply`): wait
             // for it rather than exit, and say plainly that the proxy waits.
@@ -88,43 +91,61 @@ pub async fn follow(
                 waiting_said = Some(found);
             }
             shared.note_problems(message);
+            jwks_at = None;
         } else {
             waiting_said = None;
-            match snapshot(
+            let pass = Pass {
+                version: version + 1,
+                retry_only,
+            };
+            let mut jwks: Option<bool> = None;
+            let built = snapshot(
                 &options,
                 labels.as_ref(),
                 &described,
                 &config.resources,
-                version,
+                pass,
                 &mut loader,
                 &shared,
                 &mut jwks,
             )
-            .await
-            {
-                Ok(s) => {
+            .await;
+            if !matches!(built, Ok(None)) {
+                // Build again when the JWKS documents are due (once-failed fetches soon;
+                // keys rotate, so also now and then).
+                jwks_at = jwks.map(|failed| Instant::now() + if failed { JWKS_RETRY } else { JWKS_REFRESH });
+            }
+            match built {
+                Ok(Some(s)) => {
+                    version += 1;
                     shared.publish(s);
                     if !problems.is_empty() {
                         // wasmesh-config has logged each one; keep them for the admin API.
                         shared.note_problems(problems.join("\n"));
                     }
                 }
+                // A retried fetch failed again: the chains stay as they are.
+                Ok(None) => {}
                 Err(e) => shared.reject(e),
             }
         }
-        // Build again on a config change, or when the JWKS documents are due again (at
-        // once-failed fetches, soon; keys rotate, so also now and then).
-        let refresh = match jwks {
-            None => None,
-            Some(true) => Some(JWKS_RETRY),
-            Some(false) => Some(JWKS_REFRESH),
-        };
+        // Build again on a config change, or when the JWKS documents are due again.
         let due = async {
-            match refresh {
-                Some(d) => tokio::time::sleep(d).await,
+            match jwks_at {
+                Some(at) => tokio::time::sleep_until(at.into()).await,
                 None => std::future::pending().await,
             }
         };
+        // A module that could not be fetched is tried again with backoff until it loads or
+        // its resource changes (docs/modules.md).
+        let retry = loader.next_retry();
+        let retry_due = async {
+            match retry {
+                Some(at) => tokio::time::sleep_until(at.into()).await,
+                None => std::future::pending().await,
+            }
+        };
+        retry_only = false;
         // the labels file, when there is one, is read again now and then
         let labels_changed = async {
             let Some(path) = &options.labels_file else {
@@ -146,6 +167,7 @@ pub async fn follow(
                 return Err(RunError::Config("the config source stopped".into()));
             },
             _ = due => tracing::debug!("fetching JWKS documents again"),
+            _ = retry_due => retry_only = true,
             now = labels_changed => {
                 tracing::info!(labels = ?now, "the pod's labels changed");
                 labels = Some(now);
@@ -172,17 +194,27 @@ fn missing_proxy(options: &Options, resources: &Resources) -> Option<String> {
     })
 }
 
+/// What a pass of the config loop is for.
+#[derive(Clone, Copy)]
+struct Pass {
+    /// The version the snapshot gets if one is published.
+    version: u64,
+    /// Nothing changed but a failed module fetch being due again: when it fails again,
+    /// no snapshot is made (`Ok(None)`).
+    retry_only: bool,
+}
+
 #[allow(clippy::too_many_arguments)]
 async fn snapshot(
     options: &Options,
     labels: Option<&std::collections::BTreeMap<String, String>>,
     described: &str,
     resources: &Resources,
-    version: u64,
+    pass: Pass,
     loader: &mut Loader,
     shared: &Shared,
     jwks_state: &mut Option<bool>,
-) -> Result<crate::snapshot::Snapshot, String> {
+) -> Result<Option<crate::snapshot::Snapshot>, String> {
     let key = ResourceKey::new(Kind::Proxy, &options.workload.namespace, &options.workload.name);
     let Some(Resource::Proxy(proxy)) = resources.get(&key) else {
         return Err(format!(
@@ -203,6 +235,19 @@ async fn snapshot(
         None => proxy,
     };
     let chains = resolve(proxy, resources, &options.root_namespace);
+    let mut plugins: Vec<Arc<WasmPlugin>> = Vec::new();
+    for lc in &chains.listeners {
+        for p in lc.plugins() {
+            if !plugins.iter().any(|q| Arc::ptr_eq(q, p)) {
+                plugins.push(p.clone());
+            }
+        }
+    }
+    let loaded = loader.load(&plugins, resources).await;
+    crate::run::lock(&shared.status).plugins = Arc::new(loader.status(&plugins));
+    if pass.retry_only && !loader.changed() {
+        return Ok(None);
+    }
     let mut jwks = HashMap::new();
     for ra in &chains.request_authentications {
         for rule in &ra.spec.jwt_rules {
@@ -219,22 +264,13 @@ async fn snapshot(
     }
     // None: no jwksUri; Some(true): one could not be fetched.
     *jwks_state = (!jwks.is_empty()).then(|| jwks.values().any(Result::is_err));
-    let mut plugins: Vec<Arc<WasmPlugin>> = Vec::new();
-    for lc in &chains.listeners {
-        for p in lc.plugins() {
-            if !plugins.iter().any(|q| Arc::ptr_eq(q, p)) {
-                plugins.push(p.clone());
-            }
-        }
-    }
-    let loaded = loader.load(&plugins, resources).await;
-    crate::run::lock(&shared.status).plugins = loader.status(&plugins, &loaded);
     build::snapshot(Inputs {
-        version,
+        version: pass.version,
         proxy,
         chains: &chains,
         jwks: &jwks,
         plugins: &loaded,
     })
+    .map(Some)
     .map_err(|e| e.to_string())
 }

@@ -36,6 +36,8 @@ pub(crate) const MAX_HEADERS: usize = 100;
 
 /// One worker's state, shared by its tasks.
 pub struct WorkerCtx {
+    /// The worker's number (0..`--workers`), as `/plugins` names it.
+    pub id: usize,
     pub pool: Rc<UpstreamPool>,
     /// Makes the `x-request-id` of requests that arrive without one.
     pub request_ids: RequestIds,
@@ -228,6 +230,7 @@ async fn serve(id: usize, shared: Arc<Shared>) {
     let pool = Rc::new(UpstreamPool::default());
     tokio::task::spawn_local(UpstreamPool::sweep_every(Rc::downgrade(&pool)));
     let worker = Rc::new(WorkerCtx {
+        id,
         pool: pool.clone(),
         request_ids: RequestIds::new(),
         stats: WorkerStats::new(shared.stats.clone()),
@@ -287,7 +290,7 @@ fn apply(
                         .or_else(|| old_vms.remove(&key))
                         .unwrap_or_else(|| {
                             let host: Rc<dyn Host> = worker.host.clone();
-                            Rc::new(PluginVm::start(w.plugin.clone(), host))
+                            Rc::new(PluginVm::start_on_worker(w.plugin.clone(), host, worker.id))
                         });
                     if let Some(failure) = vm.failure() {
                         // The failure itself was logged once, when it happened.

@@ -1,6 +1,7 @@
 //! Helpers shared by the tests of every crate: building the plugins under `plugins/` for
-//! `wasm32-wasip1` (and the AssemblyScript one with npm), free loopback ports, and a test
-//! double of the Kubernetes API server ([`apiserver`]).
+//! `wasm32-wasip1` (and the AssemblyScript one with npm), free loopback ports, a test
+//! double of the Kubernetes API server ([`apiserver`]) and the kubectl that drives it
+//! ([`kubectl`]).
 //!
 //! ```no_run
 //! let wasm = wasmesh_testkit::plugin("headers"); // plugins/headers → …/headers.wasm
@@ -9,6 +10,7 @@
 
 pub mod apiserver;
 mod assemblyscript;
+pub mod kubectl;
 mod plugins;
 mod ports;
 

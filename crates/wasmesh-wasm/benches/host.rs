@@ -6,6 +6,9 @@
 //! - `request`: one request through the plugin: context creation, request headers (8
 //!   headers in), response headers, and the end of the context (`on_done`, `on_log`,
 //!   `on_delete`) — the host time one request costs one plugin.
+//! - `call/*`: the same request call by call: a context's creation and end alone
+//!   (`call/context`), one `on_request_headers`, one `on_response_headers` (each after
+//!   `call/reset_maps`, which puts the maps back as they arrived).
 //! - `vm_start`: a warm VM creation (module compiled, pooling allocator): instantiate,
 //!   `_initialize`, root context, `on_vm_start`, `on_configure`; `vm_start_on_demand`: the
 //!   same without the pooling allocator.
@@ -19,7 +22,8 @@ use std::sync::Arc;
 use criterion::{criterion_group, criterion_main, Criterion};
 use futures::FutureExt;
 use wasmesh_wasm::{
-    CompiledPlugin, HeaderMap, HostConfig, NoHost, PluginSpec, PluginVm, StreamInfo, Verdict, WasmHost,
+    CompiledPlugin, HeaderMap, HostConfig, NoHost, OwnedHeaders, PluginSpec, PluginVm, StreamInfo, Verdict,
+    WasmHost,
 };
 
 fn plugin_with(pool_slots: Option<u32>) -> Arc<CompiledPlugin> {
@@ -69,10 +73,13 @@ fn report_memory_per_vm(plugin: &Arc<CompiledPlugin>) {
         .collect();
     // Each VM handles one request so its memory is touched as in service.
     for vm in &vms {
-        let mut ctx = vm.http_context(StreamInfo::default()).unwrap();
-        let _ = ctx
-            .on_request_headers(&mut request_headers(), true)
-            .now_or_never();
+        let headers = OwnedHeaders {
+            request: request_headers(),
+            response: HeaderMap::new(),
+        }
+        .shared();
+        let mut ctx = vm.http_context_on(StreamInfo::default(), headers).unwrap();
+        let _ = ctx.on_request_headers(true).now_or_never();
     }
     let after = resident_bytes();
     eprintln!(
@@ -132,23 +139,61 @@ fn benches(c: &mut Criterion) {
     .collect();
     c.bench_function("request", |b| {
         b.iter(|| {
-            let mut ctx = vm.http_context(StreamInfo::default()).unwrap();
-            let mut request = template.clone();
-            let verdict = ctx
-                .on_request_headers(&mut request, true)
-                .now_or_never()
-                .expect("no pause");
+            // The stream's maps, as the proxy holds them: every call acts on them in place.
+            let headers = OwnedHeaders {
+                request: template.clone(),
+                response: HeaderMap::new(),
+            }
+            .shared();
+            let mut ctx = vm
+                .http_context_on(StreamInfo::default(), headers.clone())
+                .unwrap();
+            let verdict = ctx.on_request_headers(true).now_or_never().expect("no pause");
             assert_eq!(verdict, Verdict::Continue);
-            let mut response = response_template.clone();
-            let verdict = ctx
-                .on_response_headers(&mut response, false)
-                .now_or_never()
-                .expect("no pause");
+            headers.borrow_mut().response = response_template.clone();
+            let verdict = ctx.on_response_headers(false).now_or_never().expect("no pause");
             assert_eq!(verdict, Verdict::Continue);
             ctx.finish();
-            black_box((request, response))
+            black_box(headers)
         })
     });
+
+    // The same request call by call (issue: what each crossing into the VM costs).
+    // `call/context`: create and end a context with no callback between (context create,
+    // `on_done`, `on_log`, `on_delete`); `call/request_headers` and
+    // `call/response_headers`: one headers callback on a live context, whose maps are reset
+    // from the templates first (a map reset alone is `call/reset_maps`).
+    let headers = OwnedHeaders::default().shared();
+    let mut live = vm
+        .http_context_on(StreamInfo::default(), headers.clone())
+        .unwrap();
+    let reset = || {
+        let mut h = headers.borrow_mut();
+        h.request = template.clone();
+        h.response = response_template.clone();
+    };
+    c.bench_function("call/context", |b| {
+        b.iter(|| {
+            let ctx = vm
+                .http_context_on(StreamInfo::default(), headers.clone())
+                .unwrap();
+            ctx.finish();
+        })
+    });
+    c.bench_function("call/reset_maps", |b| b.iter(reset));
+    c.bench_function("call/request_headers", |b| {
+        b.iter(|| {
+            reset();
+            black_box(live.on_request_headers(true).now_or_never().expect("no pause"))
+        })
+    });
+    c.bench_function("call/response_headers", |b| {
+        b.iter(|| {
+            reset();
+            black_box(live.on_response_headers(false).now_or_never().expect("no pause"))
+        })
+    });
+    drop(live);
 
     c.bench_function("vm_start", |b| {
         b.iter(|| {

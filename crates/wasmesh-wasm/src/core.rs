@@ -8,11 +8,12 @@ use std::rc::Rc;
 use std::sync::Arc;
 use std::time::Instant;
 
-use wasmtime::{Store, Trap, TypedFunc, WasmParams, WasmResults};
+use wasmtime::{Store, Trap, TypedFunc, WasmBacktrace, WasmParams, WasmResults};
 
 use crate::engine::EPOCH_TICK;
 use crate::exports::{Exports, HeadersFn};
 use crate::state::{MemoryCap, StreamState, VmState, ROOT_CONTEXT_ID};
+use crate::stream_headers::SharedHeaders;
 use crate::{CompiledPlugin, EnvValue, Failure, FailureReason, Host, StreamInfo};
 
 /// Longest trap description kept in a [`Failure`].
@@ -23,6 +24,8 @@ pub struct VmCore {
     pub store: RefCell<Store<VmState>>,
     pub exports: Exports,
     failed: RefCell<Option<Failure>>,
+    /// This VM's number on its plugin's health board.
+    vm: u64,
     next_context: Cell<u32>,
     budget_ticks: u64,
 }
@@ -30,7 +33,8 @@ pub struct VmCore {
 impl VmCore {
     /// Instantiates the plugin and runs its start-up: `_initialize`/`_start`, the root
     /// context's `proxy_on_context_create`, `proxy_on_vm_start`, `proxy_on_configure`.
-    pub fn create(plugin: Arc<CompiledPlugin>, host: Rc<dyn Host>) -> Result<Rc<VmCore>, Failure> {
+    /// `vm` is the VM's number on the plugin's health board, where failures are recorded.
+    pub fn create(plugin: Arc<CompiledPlugin>, host: Rc<dyn Host>, vm: u64) -> Result<Rc<VmCore>, Failure> {
         let limits = plugin.host.inner.limits.clone();
         let env = plugin
             .spec
@@ -74,10 +78,11 @@ impl VmCore {
             reason,
             strategy: plugin.spec.fail_strategy,
         };
-        let instance = plugin
-            .pre
-            .instantiate(&mut store)
-            .map_err(|e| fail(FailureReason::VmCreation(truncate(format!("{e:#}")))))?;
+        let instance = plugin.pre.instantiate(&mut store).map_err(|e| {
+            let failure = fail(FailureReason::VmCreation(truncate(format!("{e:#}"))));
+            plugin.report_failure(vm, &failure);
+            failure
+        })?;
         let exports = Exports::lookup(&instance, &mut store);
         let memory = instance.get_memory(&mut store, "memory");
         let data = store.data_mut();
@@ -90,6 +95,7 @@ impl VmCore {
                 store: RefCell::new(store),
                 exports,
                 failed: RefCell::new(None),
+                vm,
                 next_context: Cell::new(ROOT_CONTEXT_ID + 1),
                 budget_ticks,
             }
@@ -149,22 +155,13 @@ impl VmCore {
         self.failed.borrow().clone()
     }
 
-    /// Marks the VM failed (first failure only), logs and counts it once, and wakes every
-    /// paused context so it can report the failure.
+    /// Marks the VM failed (first failure only), reports it (logged once per cause, counted,
+    /// on the health board), and wakes every paused context so it can report the failure.
     pub fn fail(&self, failure: Failure) -> Failure {
         if let Some(first) = self.failed.borrow().as_ref() {
             return first.clone();
         }
-        if self.plugin.first_report(&failure.reason) {
-            tracing::error!(plugin = %failure.plugin, strategy = %failure.strategy, "{}", failure.reason);
-        } else {
-            tracing::debug!(plugin = %failure.plugin, "{} (on another worker too)", failure.reason);
-        }
-        self.plugin
-            .host
-            .inner
-            .metrics
-            .count_failure(&failure.plugin, failure.reason_label());
+        self.plugin.report_failure(self.vm, &failure);
         *self.failed.borrow_mut() = Some(failure.clone());
         if let Ok(mut store) = self.store.try_borrow_mut() {
             let data = store.data_mut();
@@ -207,9 +204,14 @@ impl VmCore {
                     _ if memory_denied => FailureReason::MemoryLimit { callback },
                     _ => FailureReason::Trap {
                         callback,
-                        message: truncate(format!("{error:#}")),
+                        message: truncate(trap_sentence(&error)),
                     },
                 };
+                // The guest's call stack is for whoever debugs the plugin, not for the
+                // failure's one-line reason (docs/wasm-host.md, "When a plugin fails").
+                if let Some(trace) = error.downcast_ref::<WasmBacktrace>() {
+                    tracing::debug!(plugin = %self.plugin.plugin_name, callback, "wasm backtrace of the trap:\n{trace}");
+                }
                 Err(self.fail(self.failure(reason)))
             }
         }
@@ -233,11 +235,11 @@ impl VmCore {
     }
 
     /// Creates a stream context (`proxy_on_context_create(id, root)`).
-    pub fn create_stream(&self, info: StreamInfo) -> Result<u32, Failure> {
+    pub fn create_stream(&self, info: StreamInfo, headers: Option<SharedHeaders>) -> Result<u32, Failure> {
         let id = self.next_context.get();
         self.next_context.set(id.wrapping_add(1).max(ROOT_CONTEXT_ID + 1));
         self.with_state(|s| {
-            s.contexts.insert(id, StreamState::new(info));
+            s.contexts.insert(id, StreamState::new(info, headers));
         })?;
         if let Some(f) = &self.exports.on_context_create {
             if let Err(failure) = self.call("proxy_on_context_create", f, id, (id, ROOT_CONTEXT_ID)) {
@@ -300,6 +302,22 @@ impl VmCore {
         }
         let _ = self.with_state(VmState::stop_timer_and_calls);
     }
+}
+
+/// What went wrong, as one sentence: the trap's own description (wasmtime's error chain
+/// puts the guest's call stack first, which buries it), or the error a hostcall ended the
+/// guest with.
+fn trap_sentence(error: &wasmtime::Error) -> String {
+    match error.downcast_ref::<Trap>() {
+        Some(Trap::UnreachableCodeReached) => {
+            "the plugin aborted (wasm `unreachable` executed; Rust and Go SDKs abort so on a \
+             panic, which the plugin's log shows)"
+                .to_owned()
+        }
+        Some(trap) => format!("{trap}"),
+        None => error.root_cause().to_string(),
+    }
+    .replace('\n', " ")
 }
 
 fn truncate(mut message: String) -> String {

@@ -19,16 +19,35 @@ pub enum WasmError {
         /// wasmtime's explanation.
         message: String,
     },
-    /// The module does not export any `proxy_abi_version_*` function this host supports.
+    /// The module does not export a `proxy_abi_version_*` function this host supports:
+    /// none at all (not a Proxy-Wasm module), or only versions it does not know. Envoy
+    /// refuses such a module when it loads it, too.
     #[error(
-        "plugin {plugin}: module sha256:{digest} is not a Proxy-Wasm module this host supports \
-         (it exports none of proxy_abi_version_0_2_1, _0_2_0, _0_1_0)"
+        "plugin {plugin}: module sha256:{digest} is not a Proxy-Wasm module this host supports: \
+         {}; supported: proxy_abi_version_0_2_1, _0_2_0, _0_1_0",
+        abi_exports(.found)
     )]
     UnsupportedAbi {
         /// `<namespace>.<name>`.
         plugin: String,
         /// The module's sha256.
         digest: String,
+        /// The `proxy_abi_version_*` exports it has (none, or unsupported ones).
+        found: Vec<String>,
+    },
+    /// The module lacks an export every Proxy-Wasm host needs (or has it with another
+    /// signature): the host refuses it at load, as Envoy does, rather than fail at the
+    /// first request.
+    #[error("plugin {plugin}: module sha256:{digest} cannot run as a Proxy-Wasm plugin: {problem}")]
+    MissingExport {
+        /// `<namespace>.<name>`.
+        plugin: String,
+        /// The module's sha256.
+        digest: String,
+        /// The export, e.g. `proxy_on_memory_allocate`.
+        export: &'static str,
+        /// The sentence that says what is wrong and what the host needs it for.
+        problem: String,
     },
     /// The module's imports do not fit what the host offers (wrong signature).
     #[error("plugin {plugin}: module sha256:{digest} cannot be linked: {message}")]
@@ -49,4 +68,12 @@ pub enum WasmError {
         #[source]
         source: std::io::Error,
     },
+}
+
+/// What a module says about its ABI version, for [`WasmError::UnsupportedAbi`].
+fn abi_exports(found: &[String]) -> String {
+    match found {
+        [] => "it exports no proxy_abi_version_* function".to_string(),
+        found => format!("it exports {}", found.join(", ")),
+    }
 }

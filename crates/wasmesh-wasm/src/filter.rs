@@ -12,9 +12,9 @@ use bytes::Bytes;
 /// `:authority`, `:scheme` on requests and `:status` on responses, first. Repeated names
 /// stay separate pairs in their order. Lookups ignore ASCII case.
 ///
-/// Copies are cheap: the pairs are shared until one side changes them (copy on write), so
-/// that the proxy's view, each plugin's context and `proxy_on_log`'s copy of a request
-/// cost one copy only for a plugin that changes the headers.
+/// Used for trailers, call metadata, local replies and [`crate::OwnedHeaders`]; a request's
+/// own headers are the proxy's, reached through [`crate::StreamHeaders`]. Copies are
+/// cheap: the pairs are shared until one side changes them (copy on write).
 #[derive(Clone, Debug, Default, Eq)]
 pub struct HeaderMap {
     /// `None` while empty: an empty map allocates nothing.
@@ -81,6 +81,12 @@ impl HeaderMap {
     /// Appends a pair (the name is lower-cased, as Envoy does).
     pub fn add(&mut self, name: impl AsRef<[u8]>, value: impl Into<Bytes>) {
         self.pairs_mut().push((lower(name.as_ref()), value.into()));
+    }
+
+    /// [`HeaderMap::add`] with a name already in lower case (not copied).
+    pub(crate) fn add_lowercase(&mut self, name: Bytes, value: Bytes) {
+        debug_assert!(!name.iter().any(u8::is_ascii_uppercase));
+        self.pairs_mut().push((name, value));
     }
 
     /// [`HeaderMap::add`] with a name the caller owns (lower-cased in place, not copied).

@@ -1,12 +1,14 @@
 //! `HttpContext`: one request through one plugin.
 
+use std::cell::{RefCell, RefMut};
 use std::rc::Rc;
 
 use bytes::Bytes;
 
 use crate::state::StreamState;
+use crate::stream_headers::{self, OwnedHeaders, SharedHeaders};
 use crate::vm::VmCore;
-use crate::{Failure, HeaderMap, Verdict};
+use crate::{Failure, HeaderMap, HeadersKind, Verdict};
 
 /// One HTTP stream context. Its methods follow Envoy's order: request headers, body
 /// chunks, trailers, then the response's. Dropping it ends the context (`proxy_on_done`,
@@ -14,11 +16,25 @@ use crate::{Failure, HeaderMap, Verdict};
 pub struct HttpContext {
     core: Rc<VmCore>,
     id: u32,
+    headers: SharedHeaders,
+    /// The maps of a context made with [`crate::PluginVm::http_context`].
+    pub(crate) owned: Option<Rc<RefCell<OwnedHeaders>>>,
 }
 
 impl HttpContext {
-    pub(crate) fn new(core: Rc<VmCore>, id: u32) -> Self {
-        HttpContext { core, id }
+    pub(crate) fn new(core: Rc<VmCore>, id: u32, headers: SharedHeaders) -> Self {
+        HttpContext {
+            core,
+            id,
+            headers,
+            owned: None,
+        }
+    }
+
+    /// The header maps of a context made with [`crate::PluginVm::http_context`] (`None`
+    /// for one on the proxy's own headers). Not to be held across a callback.
+    pub fn owned(&self) -> Option<RefMut<'_, OwnedHeaders>> {
+        self.owned.as_ref().map(|o| o.borrow_mut())
     }
 
     /// The context id the guest knows this stream by.
@@ -26,18 +42,16 @@ impl HttpContext {
         self.id
     }
 
-    /// `proxy_on_request_headers`: the plugin may read and change `headers` (pseudo-headers
-    /// included). `end_of_stream` is true for a request without body.
-    pub async fn on_request_headers(&mut self, headers: &mut HeaderMap, end_of_stream: bool) -> Verdict {
-        self.headers(
-            |s| &mut s.request_headers,
-            headers,
-            end_of_stream,
-            |core, id, n| match &core.exports.on_request_headers {
+    /// `proxy_on_request_headers`: the plugin reads and changes the stream's request
+    /// headers (pseudo-headers included) in place. `end_of_stream` is true for a request
+    /// without body. The caller must hold no borrow of the headers while it runs.
+    pub async fn on_request_headers(&mut self, end_of_stream: bool) -> Verdict {
+        self.headers_callback(HeadersKind::Request, end_of_stream, |core, id, n| {
+            match &core.exports.on_request_headers {
                 Some(f) => core.call_headers("proxy_on_request_headers", f, id, n, end_of_stream),
                 None => Ok(0),
-            },
-        )
+            }
+        })
         .await
     }
 
@@ -58,7 +72,7 @@ impl HttpContext {
 
     /// `proxy_on_request_trailers`.
     pub async fn on_request_trailers(&mut self, trailers: &mut HeaderMap) -> Verdict {
-        self.headers(
+        self.trailers(
             |s| &mut s.request_trailers,
             trailers,
             true,
@@ -70,17 +84,15 @@ impl HttpContext {
         .await
     }
 
-    /// `proxy_on_response_headers` (with `:status`).
-    pub async fn on_response_headers(&mut self, headers: &mut HeaderMap, end_of_stream: bool) -> Verdict {
-        self.headers(
-            |s| &mut s.response_headers,
-            headers,
-            end_of_stream,
-            |core, id, n| match &core.exports.on_response_headers {
+    /// `proxy_on_response_headers`: on the stream's response headers (with `:status`), in
+    /// place; see [`HttpContext::on_request_headers`].
+    pub async fn on_response_headers(&mut self, end_of_stream: bool) -> Verdict {
+        self.headers_callback(HeadersKind::Response, end_of_stream, |core, id, n| {
+            match &core.exports.on_response_headers {
                 Some(f) => core.call_headers("proxy_on_response_headers", f, id, n, end_of_stream),
                 None => Ok(0),
-            },
-        )
+            }
+        })
         .await
     }
 
@@ -100,7 +112,7 @@ impl HttpContext {
 
     /// `proxy_on_response_trailers`.
     pub async fn on_response_trailers(&mut self, trailers: &mut HeaderMap) -> Verdict {
-        self.headers(
+        self.trailers(
             |s| &mut s.response_trailers,
             trailers,
             true,
@@ -121,13 +133,34 @@ impl HttpContext {
     }
 
     /// Ends the context now (`proxy_on_done`, `proxy_on_log`, `proxy_on_delete`); the plugin
-    /// sees the request and response headers it last saw.
+    /// sees the stream's headers as they are then.
     pub fn finish(self) {
         // Dropping ends the context.
         drop(self);
     }
 
-    async fn headers(
+    async fn headers_callback(
+        &mut self,
+        kind: HeadersKind,
+        end_of_stream: bool,
+        call: impl FnOnce(&VmCore, u32, u32) -> Result<u32, Failure>,
+    ) -> Verdict {
+        let count = match self.headers.try_borrow() {
+            Ok(h) => stream_headers::count(&*h, kind),
+            Err(_) => 0,
+        };
+        let moved = self.core.with_stream(self.id, |s| {
+            s.end_of_stream = end_of_stream;
+            s.resumed = false;
+        });
+        if moved.is_none() {
+            return Verdict::Continue;
+        }
+        let result = call(&self.core, self.id, count);
+        self.settle(result, false, end_of_stream).await
+    }
+
+    async fn trailers(
         &mut self,
         slot: fn(&mut StreamState) -> &mut HeaderMap,
         map: &mut HeaderMap,
@@ -146,7 +179,7 @@ impl HttpContext {
         let result = call(&self.core, self.id, count);
         let verdict = self.settle(result, false, end_of_stream).await;
         // The map as the plugin left it goes back whatever the verdict (a FAIL_OPEN proxy
-        // goes on with it); a copy stays for `proxy_on_log` and later callbacks.
+        // goes on with it); a copy (shared until changed) stays for later callbacks.
         if let Some(out) = self.core.with_stream(self.id, |s| slot(s).clone()) {
             *map = out;
         }

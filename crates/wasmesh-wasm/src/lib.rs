@@ -17,21 +17,27 @@
 //!    `pluginConfig` as JSON, `vmConfig.env`, failStrategy, module bytes + sha256) into an
 //!    `Arc<CompiledPlugin>`: compiled once per digest (or loaded from the disk cache),
 //!    linked once (`InstancePre`), ABI version detected from the `proxy_abi_version_*`
-//!    export. Load errors are [`WasmError`]s naming the plugin and digest.
+//!    export. A module Envoy refuses at load is refused here too (no supported ABI version,
+//!    no `proxy_on_memory_allocate`/`malloc`, no `proxy_on_context_create`, no memory).
+//!    Load errors are [`WasmError`]s naming the plugin and digest.
 //! 3. **Per plugin per worker** (`!Send`, lives on the worker's current-thread runtime):
-//!    [`PluginVm::start`] instantiates the plugin, runs `_initialize`,
+//!    [`PluginVm::start_on_worker`] instantiates the plugin, runs `_initialize`,
 //!    `proxy_on_context_create` for the root context, `proxy_on_vm_start` with the VM
-//!    configuration and `proxy_on_configure` with `pluginConfig` (root id = `pluginName`).
-//!    It must be called inside a `tokio::task::LocalSet`: http/gRPC calls, timers
-//!    (`proxy_set_tick_period_milliseconds` → `proxy_on_tick`) and shared-queue
+//!    configuration and `proxy_on_configure` with `pluginConfig` (root id = `pluginName`,
+//!    "" when unset). It must be called inside a `tokio::task::LocalSet`: http/gRPC calls,
+//!    timers (`proxy_set_tick_period_milliseconds` → `proxy_on_tick`) and shared-queue
 //!    notifications are local tasks of the VM. [`PluginVm::failure`] tells whether it is
-//!    healthy.
-//! 4. **Per request / connection**: [`PluginVm::http_context`] (or
-//!    [`PluginVm::tcp_context`]) with the [`StreamInfo`] the proxy knows gives an
-//!    [`HttpContext`] ([`TcpContext`]). Its async methods — `on_request_headers`,
+//!    healthy; [`CompiledPlugin::vm_health`] what every VM of the plugin is doing (for the
+//!    admin API).
+//! 4. **Per request / connection**: [`PluginVm::http_context_on`] (or
+//!    [`PluginVm::tcp_context`]) with the [`StreamInfo`] the proxy knows and the request's
+//!    own header maps ([`SharedHeaders`]: the proxy implements [`StreamHeaders`] over its
+//!    request and response heads, shared by every filter of the request — no plugin holds
+//!    a copy) gives an [`HttpContext`] ([`TcpContext`]). Its async methods —
+//!    `on_request_headers`, `on_response_headers` (on those maps, in place),
 //!    `on_request_body`, `on_request_trailers`, `on_response_*`; `on_new_connection`,
-//!    `on_downstream_data`, `on_upstream_data`, `on_*_close` — take the data by `&mut`, let
-//!    the plugin read and change it, and return a [`Verdict`] ([`TcpVerdict`]): continue,
+//!    `on_downstream_data`, `on_upstream_data`, `on_*_close` — take the other data by
+//!    `&mut`, let the plugin read and change it, and return a [`Verdict`] ([`TcpVerdict`]): continue,
 //!    buffer (bodies: StopIterationAndBuffer), local reply, close, or failed. A paused
 //!    plugin is awaited inside the future until it resumes (`proxy_continue_stream` from an
 //!    http call answer, a timer via `proxy_set_effective_context`, …), replies, closes or
@@ -41,8 +47,9 @@
 //!    `proxy_on_delete`. Built-in filters publish facts for later plugins with
 //!    [`HttpContext::set_property`] (e.g. `request.auth.principal`).
 //! 5. **Failures** (trap, callback time budget, memory cap, rejected configuration):
-//!    logged once with the plugin's name, counted (`wasm_plugin_failures_total`), the VM is
-//!    marked failed, and the proxy gets a [`Failure`] whose [`Failure::action`] is decided by
+//!    logged once with the plugin's name, counted (`wasm_plugin_failures_total`), put on the
+//!    VM's [`VmHealth`] (state, failures, last error with its time), the VM is marked
+//!    failed, and the proxy gets a [`Failure`] whose [`Failure::action`] is decided by
 //!    failStrategy: FAIL_CLOSE → `Reject(503 naming the plugin)`, FAIL_OPEN → `Skip`,
 //!    FAIL_RELOAD → `Reject` for this request, and the next `http_context()` after the
 //!    backoff recreates the VM.
@@ -75,14 +82,17 @@ mod events;
 mod exports;
 mod failure;
 mod filter;
+pub mod health;
 mod host;
 mod http_context;
 mod metrics;
 mod module_cache;
+mod module_check;
 mod plugin;
 mod shared;
 mod spec;
 mod state;
+mod stream_headers;
 mod tcp_context;
 mod vm;
 
@@ -90,6 +100,7 @@ pub use engine::{HostConfig, WasmHost};
 pub use error::WasmError;
 pub use failure::{FailAction, Failure, FailureReason};
 pub use filter::{HeaderMap, LocalReply, PeerType, StreamInfo, TcpVerdict, Verdict};
+pub use health::{LastError, VmHealth, VmState};
 pub use host::{
     CallError, GrpcCallRequest, GrpcCallResponse, GrpcCallResult, GrpcIncoming, GrpcOutgoing,
     GrpcStreamRequest, Host, HttpCallRequest, HttpCallResponse, HttpCallResult, LogLevel, NoHost,
@@ -98,5 +109,6 @@ pub use http_context::HttpContext;
 pub use metrics::{MetricKind, MetricSample, Metrics};
 pub use plugin::{AbiVersion, CompiledPlugin};
 pub use spec::{EnvValue, FailStrategy, Limits, PluginKind, PluginSpec};
+pub use stream_headers::{HeadersKind, OwnedHeaders, SharedHeaders, StreamHeaders};
 pub use tcp_context::TcpContext;
 pub use vm::PluginVm;

@@ -1,10 +1,11 @@
 //! A plugin compiled and linked once, shared by the VMs of every worker.
 
-use wasmtime::{ExternType, InstancePre, Module};
+use wasmtime::InstancePre;
 
+use crate::health::HealthBoard;
 use crate::module_cache::CacheHit;
 use crate::state::VmState;
-use crate::{FailureReason, PluginSpec, WasmError, WasmHost};
+use crate::{Failure, FailureReason, PluginSpec, VmHealth, WasmError, WasmHost};
 
 /// The Proxy-Wasm ABI version a guest was built for, from its `proxy_abi_version_*` export.
 #[derive(Clone, Copy, Debug, PartialEq, Eq, PartialOrd, Ord)]
@@ -28,25 +29,6 @@ impl std::fmt::Display for AbiVersion {
     }
 }
 
-impl AbiVersion {
-    fn detect(module: &Module) -> Option<AbiVersion> {
-        let exported = |name: &str| {
-            module
-                .get_export(name)
-                .is_some_and(|t| matches!(t, ExternType::Func(_)))
-        };
-        if exported("proxy_abi_version_0_2_1") {
-            Some(AbiVersion::V0_2_1)
-        } else if exported("proxy_abi_version_0_2_0") {
-            Some(AbiVersion::V0_2_0)
-        } else if exported("proxy_abi_version_0_1_0") {
-            Some(AbiVersion::V0_1_0)
-        } else {
-            None
-        }
-    }
-}
-
 /// A plugin ready to be instantiated: its spec, its compiled module (shared by digest) and
 /// the pre-linked instance. Send + Sync; each worker makes its [`crate::PluginVm`] from it.
 pub struct CompiledPlugin {
@@ -59,6 +41,8 @@ pub struct CompiledPlugin {
     /// The failures already logged for this plugin: every worker runs its own VM of it, and
     /// a cause is logged once, not once per worker (docs/wasm-host.md, "When a plugin fails").
     pub(crate) logged_failures: std::sync::Mutex<std::collections::HashSet<FailureReason>>,
+    /// What each of its VMs is doing, for the admin API.
+    pub(crate) health: HealthBoard,
     _lease: ModuleLease,
 }
 
@@ -97,10 +81,8 @@ impl CompiledPlugin {
             host: host.clone(),
             digest: spec.sha256.clone(),
         };
-        let abi = AbiVersion::detect(&module).ok_or_else(|| WasmError::UnsupportedAbi {
-            plugin: plugin_name.clone(),
-            digest: spec.sha256.clone(),
-        })?;
+        // Refused now, with the reason, rather than at the first request.
+        let abi = crate::module_check::check(&module, &plugin_name, &spec.sha256)?;
         let link_error = |e: wasmtime::Error| WasmError::Link {
             plugin: plugin_name.clone(),
             digest: spec.sha256.clone(),
@@ -122,15 +104,34 @@ impl CompiledPlugin {
             plugin_name,
             cache_hit,
             logged_failures: Default::default(),
+            health: HealthBoard::default(),
             _lease: lease,
         })
     }
 
-    /// True the first time `reason` is reported for this plugin, on any worker: the one
-    /// report to log (later ones are counted, not logged again).
-    pub(crate) fn first_report(&self, reason: &FailureReason) -> bool {
-        let mut logged = self.logged_failures.lock().unwrap_or_else(|e| e.into_inner());
-        logged.insert(reason.clone())
+    /// A failure of VM `vm`: logged the first time its cause is seen on any worker
+    /// (later ones at debug), counted (`wasm_plugin_failures_total`) and put on the VM's
+    /// health record (docs/wasm-host.md, "When a plugin fails").
+    pub(crate) fn report_failure(&self, vm: u64, failure: &Failure) {
+        let first = {
+            let mut logged = self.logged_failures.lock().unwrap_or_else(|e| e.into_inner());
+            logged.insert(failure.reason.clone())
+        };
+        if first {
+            tracing::error!(plugin = %failure.plugin, strategy = %failure.strategy, "{}", failure.reason);
+        } else {
+            tracing::debug!(plugin = %failure.plugin, "{} (on another worker too)", failure.reason);
+        }
+        let inner = &self.host.inner;
+        inner
+            .metrics
+            .count_failure(&failure.plugin, failure.reason_label());
+        self.health.failed(vm, failure, inner.limits.reload_backoff);
+    }
+
+    /// What each VM of the plugin is doing (one per worker that runs it), by worker.
+    pub fn vm_health(&self) -> Vec<VmHealth> {
+        self.health.snapshot()
     }
 
     /// The spec it was loaded from.

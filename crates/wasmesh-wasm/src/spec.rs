@@ -13,8 +13,10 @@ pub struct PluginSpec {
     pub name: String,
     /// `metadata.namespace` of the WasmPlugin.
     pub namespace: String,
-    /// The root id the plugin's root context is created with: `spec.pluginName`, or the
-    /// resource's name when unset.
+    /// The root id of the plugin's root context (the `plugin_root_id` property):
+    /// `spec.pluginName`, and the empty string when it is unset, as Istio sets it. SDKs
+    /// that register root contexts by name (AssemblyScript, C++) look theirs up with it; it
+    /// is never a display name (that is [`PluginSpec::plugin_name`]).
     pub root_id: String,
     /// The VM id (Envoy's `vm_config.vm_id`): shared data and queues are scoped by it.
     /// Istio leaves it empty.
@@ -37,13 +39,14 @@ pub struct PluginSpec {
 }
 
 impl PluginSpec {
-    /// A spec with Istio's defaults for everything but the names and the module: root id =
-    /// name, empty configuration, no env, FAIL_CLOSE, HTTP. Computes the digest.
+    /// A spec with Istio's defaults for everything but the names and the module: the empty
+    /// root id (no `pluginName`), empty configuration, no env, FAIL_CLOSE, HTTP. Computes
+    /// the digest.
     pub fn new(namespace: impl Into<String>, name: impl Into<String>, module: impl Into<Bytes>) -> Self {
         let name = name.into();
         let module = module.into();
         PluginSpec {
-            root_id: name.clone(),
+            root_id: String::new(),
             name,
             namespace: namespace.into(),
             vm_id: String::new(),

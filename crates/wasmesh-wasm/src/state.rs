@@ -13,6 +13,7 @@ use tokio::sync::Notify;
 use tokio::task::AbortHandle;
 use wasmtime::{Memory, ResourceLimiter, TypedFunc};
 
+use crate::stream_headers::SharedHeaders;
 use crate::vm::VmCore;
 use crate::{CompiledPlugin, HeaderMap, Host, LocalReply, StreamInfo};
 
@@ -71,10 +72,11 @@ pub struct CallData {
 
 /// The data of one HTTP or TCP stream context.
 pub struct StreamState {
-    pub request_headers: HeaderMap,
+    /// The stream's request and response headers, shared with the proxy and every other
+    /// filter of the request (`None` for a TCP stream).
+    pub headers: Option<SharedHeaders>,
     pub request_body: Bytes,
     pub request_trailers: HeaderMap,
-    pub response_headers: HeaderMap,
     pub response_body: Bytes,
     pub response_trailers: HeaderMap,
     pub downstream_data: Bytes,
@@ -105,12 +107,11 @@ impl StreamState {
         }
     }
 
-    pub fn new(info: StreamInfo) -> Self {
+    pub fn new(info: StreamInfo, headers: Option<SharedHeaders>) -> Self {
         StreamState {
-            request_headers: HeaderMap::new(),
+            headers,
             request_body: Bytes::new(),
             request_trailers: HeaderMap::new(),
-            response_headers: HeaderMap::new(),
             response_body: Bytes::new(),
             response_trailers: HeaderMap::new(),
             downstream_data: Bytes::new(),

@@ -1,11 +1,12 @@
 //! `PluginVm`: one plugin's VM on one worker, re-created under FAIL_RELOAD.
 
-use std::cell::{Cell, RefCell};
+use std::cell::RefCell;
 use std::rc::Rc;
 use std::sync::Arc;
-use std::time::{Duration, Instant};
+use std::time::Instant;
 
 pub(crate) use crate::core::VmCore;
+use crate::stream_headers::{OwnedHeaders, SharedHeaders};
 use crate::{
     CompiledPlugin, FailStrategy, Failure, FailureReason, Host, HttpContext, StreamInfo, TcpContext,
 };
@@ -18,34 +19,40 @@ pub struct PluginVm {
     host: Rc<dyn Host>,
     core: RefCell<Option<Rc<VmCore>>>,
     last_failure: RefCell<Option<Failure>>,
-    backoff: Cell<Duration>,
-    retry_at: Cell<Option<Instant>>,
+    /// Its number on the plugin's health board (which also holds FAIL_RELOAD's schedule).
+    vm: u64,
 }
 
 impl PluginVm {
+    /// [`PluginVm::start_on_worker`] for worker 0 (tests and tools with one thread).
+    pub fn start(plugin: Arc<CompiledPlugin>, host: Rc<dyn Host>) -> PluginVm {
+        PluginVm::start_on_worker(plugin, host, 0)
+    }
+
     /// Instantiates the plugin and runs its start-up (`_initialize`, root context,
     /// `proxy_on_vm_start`, `proxy_on_configure`). Never fails outright: a VM that could not
-    /// start reports it through [`PluginVm::failure`], and its contexts are refused with that
-    /// failure (FAIL_RELOAD retries after the backoff).
-    pub fn start(plugin: Arc<CompiledPlugin>, host: Rc<dyn Host>) -> PluginVm {
-        let backoff = plugin.host.inner.limits.reload_backoff.0;
+    /// start reports it through [`PluginVm::failure`] and the plugin's
+    /// [`CompiledPlugin::vm_health`] (as `worker`'s VM), and its contexts are refused with
+    /// that failure (FAIL_RELOAD retries after the backoff).
+    pub fn start_on_worker(plugin: Arc<CompiledPlugin>, host: Rc<dyn Host>, worker: usize) -> PluginVm {
+        let vm = plugin.health.register(worker);
         let vm = PluginVm {
             plugin,
             host,
             core: RefCell::new(None),
             last_failure: RefCell::new(None),
-            backoff: Cell::new(backoff),
-            retry_at: Cell::new(None),
+            vm,
         };
         vm.create_core();
         vm
     }
 
     fn create_core(&self) {
-        match VmCore::create(self.plugin.clone(), self.host.clone()) {
+        match VmCore::create(self.plugin.clone(), self.host.clone(), self.vm) {
             Ok(core) => {
                 *self.core.borrow_mut() = Some(core);
                 *self.last_failure.borrow_mut() = None;
+                self.plugin.health.loaded(self.vm);
             }
             Err(failure) => {
                 *self.core.borrow_mut() = None;
@@ -67,7 +74,8 @@ impl PluginVm {
         self.last_failure.borrow().clone()
     }
 
-    /// A healthy VM, re-creating a failed one under FAIL_RELOAD once the backoff passed.
+    /// A healthy VM, re-creating a failed one under FAIL_RELOAD once the backoff passed
+    /// (the schedule is on the health board, where `/plugins` reads it).
     fn healthy(&self) -> Result<Rc<VmCore>, Failure> {
         let Some(failure) = self.failure() else {
             return Ok(self
@@ -76,27 +84,13 @@ impl PluginVm {
                 .clone()
                 .expect("a VM without failure has a core"));
         };
-        if failure.strategy == FailStrategy::FailReload {
-            let now = Instant::now();
-            match self.retry_at.get() {
-                None => self.retry_at.set(Some(now + self.backoff.get())),
-                Some(at) if now >= at => {
-                    tracing::info!(plugin = %failure.plugin, "re-creating the failed VM (FAIL_RELOAD)");
-                    self.create_core();
-                    match self.failure() {
-                        None => {
-                            self.backoff.set(self.plugin.host.inner.limits.reload_backoff.0);
-                            self.retry_at.set(None);
-                            return Ok(self.core.borrow().clone().expect("just created"));
-                        }
-                        Some(_) => {
-                            let max = self.plugin.host.inner.limits.reload_backoff.1;
-                            self.backoff.set((self.backoff.get() * 2).min(max));
-                            self.retry_at.set(Some(now + self.backoff.get()));
-                        }
-                    }
-                }
-                Some(_) => {}
+        if failure.strategy == FailStrategy::FailReload
+            && self.plugin.health.reload_due(self.vm, Instant::now())
+        {
+            tracing::info!(plugin = %failure.plugin, "re-creating the failed VM (FAIL_RELOAD)");
+            self.create_core();
+            if self.failure().is_none() {
+                return Ok(self.core.borrow().clone().expect("just created"));
             }
         }
         let failure = self.failure().unwrap_or(failure);
@@ -112,17 +106,35 @@ impl PluginVm {
     /// the same; in-flight requests keep the VM alive until they end.
     pub fn shutdown(self) {}
 
-    /// A new HTTP stream context for one request.
-    pub fn http_context(&self, info: StreamInfo) -> Result<HttpContext, Failure> {
+    /// A new HTTP stream context for one request, whose header calls act on `headers`:
+    /// the request's own maps, shared by every filter of the request.
+    pub fn http_context_on(&self, info: StreamInfo, headers: SharedHeaders) -> Result<HttpContext, Failure> {
         let core = self.healthy()?;
-        let id = core.create_stream(info)?;
-        Ok(HttpContext::new(core, id))
+        let id = core.create_stream(info, Some(headers.clone()))?;
+        Ok(HttpContext::new(core, id, headers))
+    }
+
+    /// [`PluginVm::http_context_on`] with header maps of its own ([`OwnedHeaders`], empty):
+    /// for a stream no proxy holds (tests, benchmarks); [`HttpContext::owned`] reaches them.
+    pub fn http_context(&self, info: StreamInfo) -> Result<HttpContext, Failure> {
+        let owned = OwnedHeaders::default().shared();
+        let mut ctx = self.http_context_on(info, owned.clone())?;
+        ctx.owned = Some(owned);
+        Ok(ctx)
     }
 
     /// A new TCP stream context for one connection.
     pub fn tcp_context(&self, info: StreamInfo) -> Result<TcpContext, Failure> {
         let core = self.healthy()?;
-        let id = core.create_stream(info)?;
+        let id = core.create_stream(info, None)?;
         Ok(TcpContext::new(core, id))
+    }
+}
+
+impl Drop for PluginVm {
+    /// The VM leaves its plugin's health board (the plugin left the chain, or the worker
+    /// stopped); in-flight requests keep the VM itself alive until they end.
+    fn drop(&mut self) {
+        self.plugin.health.remove(self.vm);
     }
 }

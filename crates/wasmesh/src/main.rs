@@ -58,6 +58,8 @@ enum Command {
     Push(cmd::push::Args),
     /// Sign a module file (detached signature) or a pushed image (cosign-style).
     Sign(cmd::sign::Args),
+    /// Print the CustomResourceDefinitions of Proxy and of Istio's WasmPlugin, RequestAuthentication and AuthorizationPolicy.
+    Crds(cmd::crds::Args),
     /// Print a shell completion script for bash, zsh, fish, elvish or powershell.
     Completions(cmd::completions::Args),
     /// Print the manual page (roff), for `man -l -` or a man directory.
@@ -75,6 +77,7 @@ fn main() -> ExitCode {
         Command::Demo(args) => cmd::demo::run(args),
         Command::Push(args) => cmd::push::run(args),
         Command::Sign(args) => cmd::sign::run(args),
+        Command::Crds(args) => cmd::crds::run(args),
         Command::Completions(args) => cmd::completions::run(args),
         Command::Man => cmd::completions::run_man(),
     };

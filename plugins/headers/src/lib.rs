@@ -3,7 +3,8 @@
 //!
 //! Request: adds `x-wasm-request: <value>`; response: adds `x-wasm-response: <value>`.
 //! `<value>` is `pluginConfig.value` when set, else the plugin's root id (its `pluginName`),
-//! so a chain of several instances shows its execution order in repeated headers.
+//! else `headers`, so a chain of several instances shows its execution order in repeated
+//! headers.
 
 use proxy_wasm::traits::{Context, HttpContext, RootContext};
 use proxy_wasm::types::{Action, ContextType, LogLevel};
@@ -30,6 +31,7 @@ impl RootContext for HeadersRoot {
             None => self
                 .get_property(vec!["plugin_root_id"])
                 .and_then(|id| String::from_utf8(id).ok())
+                .filter(|id| !id.is_empty())
                 .unwrap_or_else(|| "headers".to_owned()),
         };
         true

@@ -1,7 +1,8 @@
 //! Reads `vmConfig.env` through WASI (`environ_get`): each request gets
 //! `x-env-<name lower-cased, '_' as '-'>: <value>` for every variable the VM sees, and
-//! `x-env-count: <n>`. `on_vm_start` prints one line to stdout and one to stderr, which
-//! the host turns into log lines. Shows the WASI preview1 subset of the spec.
+//! `x-env-count: <n>`. `on_vm_start` prints one line to stdout and one to stderr, and the
+//! variables' names as one multi-line write to stdout, which the host turns into log events
+//! (the multi-line write one event). Shows the WASI preview1 subset of the spec.
 
 use proxy_wasm::traits::{Context, HttpContext, RootContext};
 use proxy_wasm::types::{Action, ContextType, LogLevel};
@@ -19,6 +20,10 @@ impl RootContext for EnvRoot {
     fn on_vm_start(&mut self, _size: usize) -> bool {
         println!("vm_env: started with {} variables", std::env::vars().count());
         eprintln!("vm_env: this line went to stderr");
+        let names: Vec<String> = std::env::vars().map(|(name, _)| name).collect();
+        // Formatted first, so the lines reach stdout in one write.
+        let report = format!("vm_env: variables:\n{}\n", names.join("\n"));
+        print!("{report}");
         true
     }
 

@@ -99,7 +99,7 @@ fn parse_item(
     };
     let origin = origin.at_line(line_of(&prefix).unwrap_or(origin.line()));
     let error = |path: String, kind: ErrorKind| Error {
-        line: line_of(&path).unwrap_or(origin.line()),
+        line: super::field_line(&path, &kind, line_of).unwrap_or(origin.line()),
         origin: origin.clone(),
         path,
         kind,

@@ -222,6 +222,7 @@ fn parse_single(origin: Origin, chunk: &Chunk, format: Format) -> Parsed {
         Format::Yaml => locate::locate(&chunk.text, path).map(|l| chunk.first_line + l - 1),
         Format::Json => None,
     };
+    let error_line = |path: &str, kind: &ErrorKind| field_line(path, kind, line_of).unwrap_or(origin.line());
     let mut errors: Vec<Error> = duplicates
         .iter()
         .map(|d| {
@@ -298,7 +299,14 @@ fn parse_single(origin: Origin, chunk: &Chunk, format: Format) -> Parsed {
             let first = raw.path.clone();
             if duplicates.is_empty() || !raw.message.starts_with("duplicate field") {
                 let kind = ErrorKind::Schema(raw.message.clone());
-                errors.push(error_at(raw, kind));
+                // the parser places a missing field at the end of its mapping: the
+                // mapping's own line is the one to show
+                let mapping_line = split_missing(&raw.path, &raw.message).and_then(|(m, _)| line_of(m));
+                let mut error = error_at(raw, kind);
+                if let Some(line) = mapping_line {
+                    error.line = line;
+                }
+                errors.push(error);
             }
             // The errors after the first, and the rules on what is left (see `more`).
             if let Ok(value) = read::<serde_json::Value>(chunk, format, false) {
@@ -311,7 +319,7 @@ fn parse_single(origin: Origin, chunk: &Chunk, format: Format) -> Parsed {
                 for (path, kind) in schema.chain(rules) {
                     errors.push(Error {
                         origin: origin.clone(),
-                        line: line_of(&path).unwrap_or(origin.line()),
+                        line: error_line(&path, &kind),
                         path,
                         kind,
                     });
@@ -345,6 +353,19 @@ pub(super) fn in_text_order(errors: &mut [Error], format: Format) {
     if format == Format::Yaml {
         errors.sort_by_key(|e| e.line);
     }
+}
+
+/// The line of an error at `path` (`line_of` finds a path's line): a missing field has
+/// none, so its mapping's.
+pub(super) fn field_line(
+    path: &str,
+    kind: &ErrorKind,
+    line_of: impl Fn(&str) -> Option<usize>,
+) -> Option<usize> {
+    line_of(path).or_else(|| match kind {
+        ErrorKind::Schema(message) => split_missing(path, message).and_then(|(mapping, _)| line_of(mapping)),
+        _ => None,
+    })
 }
 
 /// The parser places a duplicate-key error at the start of the mapping; the line users
@@ -436,6 +457,7 @@ pub(super) fn read<T: DeserializeOwned>(chunk: &Chunk, format: Format, redact: b
     };
     let path = clean_path(&path);
     let message = error_message(&message, &path, redact);
+    let (path, message) = place_missing(path, message);
     Err(RawError { path, message, line })
 }
 
@@ -470,6 +492,35 @@ pub(super) fn duplicates(chunk: &Chunk, format: Format) -> Result<Vec<Duplicate>
     let path = clean_path(&track.path().to_string());
     let message = error_message(&message, &path, false);
     Err(RawError { path, message, line })
+}
+
+/// What an error says of a required field that is not there, at the field's own path.
+pub const MISSING_REQUIRED: &str = "missing; this field is required";
+
+/// serde reports a missing field at the mapping that lacks it (`spec`: "missing field
+/// `url`"); users look for the field: `spec.url: missing; this field is required`.
+pub(super) fn place_missing(path: String, message: String) -> (String, String) {
+    match missing_field(&message) {
+        Some(field) if path.is_empty() => (field, MISSING_REQUIRED.to_string()),
+        Some(field) => (format!("{path}.{field}"), MISSING_REQUIRED.to_string()),
+        None => (path, message),
+    }
+}
+
+/// serde's "missing field `name`": the field.
+fn missing_field(message: &str) -> Option<String> {
+    let rest = message.strip_prefix("missing field `")?;
+    Some(rest[..rest.find('`')?].to_string())
+}
+
+/// The mapping and the field of a [`MISSING_REQUIRED`] error at `path` (`spec.url` →
+/// `spec`, `url`); `None` for any other error. Required fields are plain names, never
+/// dotted keys, so the last dot splits them off.
+pub(super) fn split_missing<'a>(path: &'a str, message: &str) -> Option<(&'a str, &'a str)> {
+    if message != MISSING_REQUIRED {
+        return None;
+    }
+    Some(path.rsplit_once('.').unwrap_or(("", path)))
 }
 
 /// serde_path_to_error's path as we print it: without the `?` it writes for a segment it

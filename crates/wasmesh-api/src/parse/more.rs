@@ -12,7 +12,7 @@
 //! rule's error only when it is not about a list entry (or a field) that had something set
 //! aside, nor a reference to a cluster when a cluster entry had.
 
-use super::{clean_path, error_message, typed};
+use super::{clean_path, error_message, place_missing, split_missing, typed};
 use crate::meta::Kind;
 use serde::de::DeserializeOwned;
 use serde_json::{Map, Value};
@@ -132,8 +132,11 @@ pub(super) fn schema_errors(kind: Kind, mut value: Value, first_path: &str, reda
             }
             Err(e) => e,
         };
-        let Some(at) = resolve(&value, &path) else { break };
-        let missing = missing_field(&message);
+        let (mapping, missing) = match split_missing(&path, &message) {
+            Some((mapping, field)) => (mapping, Some(field.to_string())),
+            None => (path.as_str(), None),
+        };
+        let Some(at) = resolve(&value, mapping) else { break };
         let subject = match &missing {
             Some(field) => [at.clone(), vec![Seg::Key(field.clone())]].concat(),
             None => at.clone(),
@@ -196,7 +199,7 @@ impl super::Source for ValueRef<'_> {
         serde_path_to_error::deserialize(self.value).map_err(|e| {
             let path = clean_path(&e.path().to_string());
             let message = error_message(&e.into_inner().to_string(), &path, self.redact);
-            (path, message)
+            place_missing(path, message)
         })
     }
 }
@@ -266,12 +269,6 @@ fn remove(value: &mut Value, path: &[Seg]) -> bool {
         .is_some()
 }
 
-/// serde's "missing field `name`": the field.
-fn missing_field(message: &str) -> Option<String> {
-    let rest = message.strip_prefix("missing field `")?;
-    Some(rest[..rest.find('`')?].to_string())
-}
-
 /// serde's "unknown variant `X`, expected one of `A`, `B`" (or "expected `A`"): `A`.
 fn first_allowed_variant(message: &str) -> Option<String> {
     if !message.starts_with("unknown variant") {
@@ -316,7 +313,23 @@ mod tests {
 
     #[test]
     fn messages_give_the_missing_field_and_an_allowed_variant() {
-        assert_eq!(missing_field("missing field `url`").as_deref(), Some("url"));
+        assert_eq!(
+            place_missing("spec".into(), "missing field `url`".into()),
+            ("spec.url".to_string(), super::super::MISSING_REQUIRED.to_string())
+        );
+        assert_eq!(
+            place_missing(String::new(), "missing field `spec`".into()).0,
+            "spec"
+        );
+        assert_eq!(
+            split_missing("spec.jwtRules[0].issuer", super::super::MISSING_REQUIRED),
+            Some(("spec.jwtRules[0]", "issuer"))
+        );
+        assert_eq!(
+            split_missing("spec", super::super::MISSING_REQUIRED),
+            Some(("", "spec"))
+        );
+        assert_eq!(split_missing("spec.url", "invalid type"), None);
         assert_eq!(
             first_allowed_variant("unknown variant `LATE`, expected one of `AUTHN`, `AUTHZ`").as_deref(),
             Some("AUTHN")

@@ -63,7 +63,10 @@ fn wasm_plugin_url_scheme_and_digest() {
             ("url: \"\"", Some(("spec.url", "a url is required"))),
             ("url: http:///x.wasm", Some(("spec.url", "needs a host"))),
             ("url: oci://reg/x wasm", Some(("spec.url", "spaces"))),
-            ("pluginName: x", Some(("spec", "missing field `url`"))),
+            (
+                "pluginName: x",
+                Some(("spec.url", "missing; this field is required")),
+            ),
             (&format!("url: oci://reg/x@sha256:{sha}\nsha256: {sha}"), None),
             (
                 &format!("url: oci://reg/x@sha256:{sha}\nsha256: {other}"),
@@ -300,7 +303,10 @@ fn metadata_names_labels_and_kinds() {
                 "name: p\ncreationTimestamp: yesterday",
                 Some(("metadata.creationTimestamp", "RFC 3339")),
             ),
-            ("namespace: ns", Some(("metadata", "missing field `name`"))),
+            (
+                "namespace: ns",
+                Some(("metadata.name", "missing; this field is required")),
+            ),
             ("name: p\nowner: me", Some(("metadata.owner", "unknown field"))),
         ],
     );
@@ -419,7 +425,7 @@ fn request_authentication_rules() {
                 None,
             ),
             ("jwtRules: [{issuer: a, jwks: '{\"keys\": []}'}]", None),
-            ("jwtRules: [{jwksUri: https://x}]", Some(("spec.jwtRules[0]", "missing field `issuer`"))),
+            ("jwtRules: [{jwksUri: https://x}]", Some(("spec.jwtRules[0].issuer", "missing; this field is required"))),
             ("jwtRules: [{issuer: a, jwks: 'nope'}]", Some(("spec.jwtRules[0].jwks", "JSON Web Key Set"))),
             ("jwtRules: [{issuer: a, jwks: '{\"keys\": []}', jwksUri: https://x}]", Some(("spec.jwtRules[0]", "at most one"))),
             ("jwtRules: [{issuer: a, jwksUri: ftp://x}]", Some(("spec.jwtRules[0].jwksUri", "http"))),

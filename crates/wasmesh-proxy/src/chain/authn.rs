@@ -229,10 +229,11 @@ impl Authn {
     pub fn on_request(&self, ex: &mut Exchange<'_>) -> Option<http::Response<ProxyBody>> {
         // Envoy's sanitizing: whatever the client sent under these names is dropped, with or
         // without a token, so the upstream can trust them.
+        let mut request = ex.head.request_mut();
         for h in &self.outputs {
-            ex.request.headers.remove(h);
+            request.headers.remove(h);
         }
-        let found = self.find_tokens(&ex.request);
+        let found = self.find_tokens(&request);
         if found.is_empty() {
             return None;
         }
@@ -250,7 +251,7 @@ impl Authn {
         for &(place, rule, ..) in &verified {
             if !self.rules[rule].forward_original_token {
                 if let TokenLocation::Header { name, .. } = &self.places[place].at {
-                    ex.request.headers.remove(name);
+                    request.headers.remove(name);
                 }
             }
         }
@@ -261,7 +262,7 @@ impl Authn {
                 continue;
             }
             written.push(token);
-            self.rules[*rule].write_outputs(token, claims, &mut ex.request.headers);
+            self.rules[*rule].write_outputs(token, claims, &mut request.headers);
         }
         let (_, _, claims, _) = verified.swap_remove(0);
         let principal = format!(

@@ -204,7 +204,7 @@ impl Source {
 
 impl Operation {
     fn matches(&self, ex: &Exchange<'_>) -> bool {
-        let req = &ex.request;
+        let req = ex.request();
         let host = req
             .uri
             .authority()
@@ -233,7 +233,7 @@ impl Condition {
                 string_values(v)
             }
             ConditionKey::Header(name) => ex
-                .request
+                .request()
                 .headers
                 .get_all(name)
                 .iter()

@@ -1,6 +1,9 @@
 //! The state of one request as it passes the chain.
 
 use http::request;
+use std::cell::{Ref, RefMut};
+
+use super::head::SharedHead;
 use std::net::SocketAddr;
 
 /// The downstream connection a request came on.
@@ -24,11 +27,25 @@ pub struct RequestAuth {
 
 /// One request on its way through the chain.
 pub struct Exchange<'a> {
-    pub request: request::Parts,
+    /// The request's head (and later the response's), shared by every filter: built-in
+    /// filters change it in place, plugins through their header calls.
+    pub head: SharedHead,
     pub conn: &'a ConnInfo,
     pub auth: Option<RequestAuth>,
     /// Envoy attributes the proxy knows for this request (`xds.route_name`,
     /// `xds.cluster_name`, …), handed to plugins; filled only when the chain has plugins.
     /// Shared by the plugins of the request.
     pub properties: std::sync::Arc<[(String, bytes::Bytes)]>,
+}
+
+impl Exchange<'_> {
+    /// The request's head. Not to be held across a plugin callback.
+    pub fn request(&self) -> Ref<'_, request::Parts> {
+        self.head.request()
+    }
+
+    /// The request's head, to change. Not to be held across a plugin callback.
+    pub fn request_mut(&self) -> RefMut<'_, request::Parts> {
+        self.head.request_mut()
+    }
 }

@@ -13,6 +13,7 @@
 pub mod authn;
 pub mod authz;
 mod exchange;
+pub mod head;
 pub mod matcher;
 
 use http::{response, Response};
@@ -25,7 +26,6 @@ pub use exchange::{ConnInfo, Exchange, RequestAuth};
 use crate::body::ProxyBody;
 use crate::error::ProxyError;
 use crate::plugin::stream::{self, Contexts, Outcome};
-use crate::plugin::view::HeaderView;
 use crate::plugin::WasmFilter;
 
 /// One filter of a chain, as the snapshot describes it (shared by every worker).
@@ -116,9 +116,6 @@ impl ChainSpec {
         contexts: &mut Contexts,
         end_of_stream: bool,
     ) -> RequestFlow {
-        // Consecutive plugins share one view of the headers; it is written back before a
-        // built-in filter (which reads the request) and at the end.
-        let mut view = HeaderView::default();
         for (index, filter) in self.filters.iter().enumerate() {
             let reply = match filter {
                 FilterSpec::Wasm(_) => {
@@ -126,23 +123,18 @@ impl ChainSpec {
                         continue;
                     };
                     let slot = &mut contexts[index];
-                    match stream::request_headers(vm, ex, &mut view, end_of_stream, slot).await {
+                    match stream::request_headers(vm, ex, end_of_stream, slot).await {
                         Outcome::Continue => None,
                         Outcome::Reply(r) => Some(r),
                         Outcome::Close(plugin) => return RequestFlow::Close(plugin),
                     }
                 }
-                _ => {
-                    view.flush_request(&mut ex.request);
-                    builtin_reply(filter, ex)
-                }
+                _ => builtin_reply(filter, ex),
             };
             if let Some(response) = reply {
-                view.flush_request(&mut ex.request);
                 return RequestFlow::Reply { index, response };
             }
         }
-        view.flush_request(&mut ex.request);
         RequestFlow::Forward
     }
 
@@ -161,11 +153,12 @@ impl ChainSpec {
         &self,
         end: usize,
         contexts: &mut Contexts,
+        head: &head::SharedHead,
         parts: &mut response::Parts,
         body: &mut ProxyBody,
     ) -> Result<(), String> {
         // The built-in filters have no response callbacks; only plugins do.
-        stream::response_headers(contexts, end, parts, body).await
+        stream::response_headers(contexts, end, head, parts, body).await
     }
 
     /// True when the chain holds plugins (and requests need a context list).
@@ -179,13 +172,15 @@ fn builtin_reply(filter: &FilterSpec, ex: &mut Exchange<'_>) -> Option<Response<
     match filter {
         FilterSpec::Authn(a) => a.on_request(ex),
         FilterSpec::Authz(a) => a.on_request(ex),
-        FilterSpec::Unavailable { plugin, reason } => Some(
-            ProxyError::PluginFailed {
+        FilterSpec::Unavailable { plugin, reason } => {
+            let mut reply = ProxyError::PluginFailed {
                 plugin: plugin.clone(),
                 reason: reason.clone(),
             }
-            .into_response(),
-        ),
+            .into_response();
+            crate::local_reply::mark(&mut reply, None);
+            Some(reply)
+        }
         FilterSpec::Stats | FilterSpec::Router | FilterSpec::Wasm(_) => None,
     }
 }

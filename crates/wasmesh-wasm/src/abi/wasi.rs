@@ -162,12 +162,14 @@ fn fd_write(c: &mut C<'_>, fd: u32, iovs: u32, iovs_len: u32, written_ptr: u32) 
 }
 
 /// Sends complete lines (or, with `all`, everything) of stdout/stderr to the host's log.
+/// The complete lines of one write are one event, so a multi-line message (a panic's report,
+/// a pretty-printed value) stays together.
 fn emit_lines(state: &mut VmState, fd: u32, all: bool) {
     let index = (fd - 1) as usize;
     let max = state.plugin.host.inner.limits.max_log_line;
     loop {
         let buffer = &mut state.stdio[index];
-        let cut = match buffer.iter().position(|b| *b == b'\n') {
+        let cut = match buffer.iter().rposition(|b| *b == b'\n') {
             Some(newline) => Some((newline, newline + 1)),
             None if buffer.len() > max => Some((max, max)),
             None if all && !buffer.is_empty() => Some((buffer.len(), buffer.len())),

@@ -85,6 +85,7 @@ fn imports_outside_the_abi_trap_only_when_called() {
             (import "env" "proxy_made_up_call" (func $made_up (result i32)))
             (memory (export "memory") 1)
             (func (export "proxy_abi_version_0_2_1"))
+            (func (export "proxy_on_memory_allocate") (param i32) (result i32) (i32.const 1024))
             (func (export "proxy_on_context_create") (param i32 i32))
             (func (export "proxy_on_request_headers") (param i32 i32 i32) (result i32)
               (drop (call $made_up)) (i32.const 0)))"#,
@@ -116,14 +117,14 @@ fn an_assemblyscript_plugin_built_with_a_second_sdk_runs() {
         let mut ctx = vm.http_context(StreamInfo::default()).unwrap();
         let mut request = get("/from/as");
         assert_eq!(
-            ctx.on_request_headers(&mut request, true).await,
+            ctx.on_request_headers_with(&mut request, true).await,
             Verdict::Continue
         );
         assert_eq!(text(request.get("x-wasm-request")), "assemblyscript");
         assert_eq!(text(request.get("x-as-path")), "/from/as");
         let mut response: wasmesh_wasm::HeaderMap = [(":status", "200")].into_iter().collect();
         assert_eq!(
-            ctx.on_response_headers(&mut response, true).await,
+            ctx.on_response_headers_with(&mut response, true).await,
             Verdict::Continue
         );
         assert_eq!(text(response.get("x-wasm-response")), "configured-by-test");

@@ -13,8 +13,8 @@ use futures::stream::LocalBoxStream;
 use tokio::sync::mpsc::UnboundedReceiver;
 use wasmesh_wasm::{
     CallError, CompiledPlugin, GrpcCallRequest, GrpcCallResult, GrpcIncoming, GrpcOutgoing,
-    GrpcStreamRequest, HeaderMap, Host, HostConfig, HttpCallRequest, HttpCallResult, Limits, LogLevel,
-    PluginSpec, PluginVm, StreamInfo, Verdict, WasmHost,
+    GrpcStreamRequest, HeaderMap, Host, HostConfig, HttpCallRequest, HttpCallResult, HttpContext, Limits,
+    LogLevel, PluginSpec, PluginVm, StreamInfo, Verdict, WasmHost,
 };
 
 /// A host with test-sized limits: a 500 ms callback budget, 32 MiB per VM, 256-byte log
@@ -68,8 +68,33 @@ pub fn start(plugin: &Arc<CompiledPlugin>, host: Rc<dyn Host>) -> PluginVm {
 pub async fn request_headers(vm: &PluginVm, request: &mut HeaderMap) -> Verdict {
     vm.http_context(StreamInfo::default())
         .unwrap()
-        .on_request_headers(request, true)
+        .on_request_headers_with(request, true)
         .await
+}
+
+/// The headers callbacks of a context with header maps of its own
+/// (`PluginVm::http_context`), given the map to start from: it is the stream's map during
+/// the call, and `map` holds it as the plugin left it afterwards.
+#[allow(async_fn_in_trait)]
+pub trait WithHeaders {
+    async fn on_request_headers_with(&mut self, map: &mut HeaderMap, end_of_stream: bool) -> Verdict;
+    async fn on_response_headers_with(&mut self, map: &mut HeaderMap, end_of_stream: bool) -> Verdict;
+}
+
+impl WithHeaders for HttpContext {
+    async fn on_request_headers_with(&mut self, map: &mut HeaderMap, end_of_stream: bool) -> Verdict {
+        self.owned().expect("a context with its own maps").request = std::mem::take(map);
+        let verdict = self.on_request_headers(end_of_stream).await;
+        *map = self.owned().expect("own maps").request.clone();
+        verdict
+    }
+
+    async fn on_response_headers_with(&mut self, map: &mut HeaderMap, end_of_stream: bool) -> Verdict {
+        self.owned().expect("a context with its own maps").response = std::mem::take(map);
+        let verdict = self.on_response_headers(end_of_stream).await;
+        *map = self.owned().expect("own maps").response.clone();
+        verdict
+    }
 }
 
 /// Request headers as a client's GET would arrive.

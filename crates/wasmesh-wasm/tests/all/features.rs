@@ -7,7 +7,7 @@ use std::time::Duration;
 use bytes::Bytes;
 use wasmesh_wasm::{
     EnvValue, FailAction, FailStrategy, FailureReason, GrpcCallResponse, HeaderMap, HttpCallResponse,
-    LogLevel, NoHost, PeerType, PluginKind, PluginVm, StreamInfo, TcpVerdict, Verdict,
+    LogLevel, NoHost, OwnedHeaders, PeerType, PluginKind, PluginVm, StreamInfo, TcpVerdict, Verdict,
 };
 
 use crate::common::*;
@@ -21,19 +21,72 @@ fn headers_plugin_adds_a_request_and_a_response_header() {
         let mut ctx = vm.http_context(StreamInfo::default()).unwrap();
         let mut request = get("/");
         assert_eq!(
-            ctx.on_request_headers(&mut request, true).await,
+            ctx.on_request_headers_with(&mut request, true).await,
             Verdict::Continue
         );
-        // No pluginConfig: the value is the root id (the plugin's name).
+        // No pluginConfig and no pluginName (root id ""): the plugin's default value.
         assert_eq!(text(request.get("x-wasm-request")), "headers");
         assert_eq!(text(request.get(":path")), "/", "pseudo-headers stay");
         let mut response: HeaderMap = [(":status", "200")].into_iter().collect();
         assert_eq!(
-            ctx.on_response_headers(&mut response, true).await,
+            ctx.on_response_headers_with(&mut response, true).await,
             Verdict::Continue
         );
         assert_eq!(text(response.get("x-wasm-response")), "headers");
         ctx.finish();
+    });
+}
+
+#[test]
+fn the_plugins_of_one_stream_act_on_one_header_map() {
+    let host = host();
+    let plugin = |value: &str| {
+        let mut spec = spec("headers");
+        spec.name = format!("headers-{value}");
+        spec.plugin_config = Bytes::from(format!(r#"{{"value":"{value}"}}"#));
+        load(&host, spec)
+    };
+    let (a, b) = (plugin("a"), plugin("b"));
+    run(async {
+        let (vm_a, vm_b) = (start(&a, Rc::new(NoHost)), start(&b, Rc::new(NoHost)));
+        let headers = OwnedHeaders {
+            request: get("/"),
+            response: HeaderMap::new(),
+        }
+        .shared();
+        let mut first = vm_a
+            .http_context_on(StreamInfo::default(), headers.clone())
+            .unwrap();
+        let mut second = vm_b
+            .http_context_on(StreamInfo::default(), headers.clone())
+            .unwrap();
+        assert_eq!(first.on_request_headers(true).await, Verdict::Continue);
+        assert_eq!(second.on_request_headers(true).await, Verdict::Continue);
+        let values: Vec<_> = headers
+            .borrow()
+            .request
+            .get_all(b"x-wasm-request")
+            .cloned()
+            .collect();
+        assert_eq!(
+            values,
+            ["a", "b"],
+            "the second plugin added to the map the first changed"
+        );
+        headers.borrow_mut().response = [(":status", "200")].into_iter().collect();
+        assert_eq!(second.on_response_headers(true).await, Verdict::Continue);
+        assert_eq!(first.on_response_headers(true).await, Verdict::Continue);
+        let values: Vec<_> = headers
+            .borrow()
+            .response
+            .get_all(b"x-wasm-response")
+            .cloned()
+            .collect();
+        assert_eq!(values, ["b", "a"], "responses in reverse, on one map");
+        assert!(
+            first.owned().is_none(),
+            "a context on the caller's maps has none of its own"
+        );
     });
 }
 
@@ -47,7 +100,7 @@ fn plugin_config_reaches_on_configure_as_json() {
         let vm = start(&plugin, Rc::new(NoHost));
         let mut ctx = vm.http_context(StreamInfo::default()).unwrap();
         let mut request = get("/");
-        ctx.on_request_headers(&mut request, true).await;
+        ctx.on_request_headers_with(&mut request, true).await;
         assert_eq!(text(request.get("x-wasm-request")), "from-config");
     });
 }
@@ -62,7 +115,7 @@ fn body_plugin_buffers_chunks_and_rewrites_whole_bodies() {
         let mut request = get("/upload");
         request.add("content-length", "11");
         assert_eq!(
-            ctx.on_request_headers(&mut request, false).await,
+            ctx.on_request_headers_with(&mut request, false).await,
             Verdict::Continue
         );
         assert_eq!(
@@ -78,7 +131,7 @@ fn body_plugin_buffers_chunks_and_rewrites_whole_bodies() {
         assert_eq!(body, "HELLO WORLD");
 
         let mut response: HeaderMap = [(":status", "200")].into_iter().collect();
-        ctx.on_response_headers(&mut response, false).await;
+        ctx.on_response_headers_with(&mut response, false).await;
         let mut body = Bytes::from_static(b"done");
         assert_eq!(ctx.on_response_body(&mut body, true).await, Verdict::Continue);
         assert_eq!(body, "wasm(done)");
@@ -92,7 +145,7 @@ fn local_reply_plugin_answers_deny_paths_itself() {
     run(async {
         let vm = start(&plugin, Rc::new(NoHost));
         let mut ctx = vm.http_context(StreamInfo::default()).unwrap();
-        let Verdict::LocalReply(reply) = ctx.on_request_headers(&mut get("/deny/me"), true).await else {
+        let Verdict::LocalReply(reply) = ctx.on_request_headers_with(&mut get("/deny/me"), true).await else {
             panic!("expected a local reply")
         };
         assert_eq!(reply.status, 403);
@@ -101,7 +154,7 @@ fn local_reply_plugin_answers_deny_paths_itself() {
 
         let mut ctx = vm.http_context(StreamInfo::default()).unwrap();
         assert_eq!(
-            ctx.on_request_headers(&mut get("/fine"), true).await,
+            ctx.on_request_headers_with(&mut get("/fine"), true).await,
             Verdict::Continue
         );
     });
@@ -123,7 +176,7 @@ fn http_call_plugin_pauses_until_the_cluster_answers() {
         let mut request = get("/api");
         request.add("authorization", "Bearer abc");
         assert_eq!(
-            ctx.on_request_headers(&mut request, true).await,
+            ctx.on_request_headers_with(&mut request, true).await,
             Verdict::Continue
         );
         assert_eq!(
@@ -151,7 +204,7 @@ fn http_call_plugin_denies_when_the_cluster_says_no() {
         }));
         let vm = start(&plugin, fake.clone());
         let mut ctx = vm.http_context(StreamInfo::default()).unwrap();
-        let Verdict::LocalReply(reply) = ctx.on_request_headers(&mut get("/api"), true).await else {
+        let Verdict::LocalReply(reply) = ctx.on_request_headers_with(&mut get("/api"), true).await else {
             panic!("expected a local reply")
         };
         assert_eq!(reply.status, 401);
@@ -167,7 +220,7 @@ fn http_call_to_an_unknown_cluster_is_a_bad_argument() {
         // NoHost knows no clusters: the plugin's dispatch fails at once and it replies 500.
         let vm = start(&plugin, Rc::new(NoHost));
         let mut ctx = vm.http_context(StreamInfo::default()).unwrap();
-        let Verdict::LocalReply(reply) = ctx.on_request_headers(&mut get("/api"), true).await else {
+        let Verdict::LocalReply(reply) = ctx.on_request_headers_with(&mut get("/api"), true).await else {
             panic!("expected a local reply")
         };
         assert_eq!(reply.status, 500);
@@ -189,7 +242,7 @@ fn grpc_call_plugin_gets_the_reply_or_the_failure_status() {
         let mut ctx = vm.http_context(StreamInfo::default()).unwrap();
         let mut request = get("/ping");
         assert_eq!(
-            ctx.on_request_headers(&mut request, true).await,
+            ctx.on_request_headers_with(&mut request, true).await,
             Verdict::Continue
         );
         assert_eq!(text(request.get("x-grpc-status")), "0");
@@ -208,7 +261,7 @@ fn grpc_call_plugin_gets_the_reply_or_the_failure_status() {
         let mut ctx = vm.http_context(StreamInfo::default()).unwrap();
         let mut request = get("/ping");
         assert_eq!(
-            ctx.on_request_headers(&mut request, true).await,
+            ctx.on_request_headers_with(&mut request, true).await,
             Verdict::Continue
         );
         assert_eq!(
@@ -230,7 +283,7 @@ fn grpc_stream_plugin_talks_both_ways_and_resumes_when_the_stream_closes() {
         let mut request = get("/hello");
         let verdict = tokio::time::timeout(
             Duration::from_secs(10),
-            ctx.on_request_headers(&mut request, true),
+            ctx.on_request_headers_with(&mut request, true),
         )
         .await
         .expect("the stream closes");
@@ -276,8 +329,8 @@ fn timers_plugin_releases_paused_requests_on_tick() {
         let (mut a, mut b) = (get("/a"), get("/b"));
         let both = async {
             tokio::join!(
-                first.on_request_headers(&mut a, true),
-                second.on_request_headers(&mut b, true)
+                first.on_request_headers_with(&mut a, true),
+                second.on_request_headers_with(&mut b, true)
             )
         };
         let (va, vb) = tokio::time::timeout(Duration::from_secs(10), both)
@@ -368,7 +421,7 @@ fn properties_plugin_sees_envoy_attribute_names() {
         let mut ctx = vm.http_context(info).unwrap();
         ctx.set_property("request.auth.principal", "issuer/subject");
         let mut request = get("/p/q?x=1");
-        ctx.on_request_headers(&mut request, true).await;
+        ctx.on_request_headers_with(&mut request, true).await;
         let h = |name: &str| text(request.get(name)).to_owned();
         assert_eq!(h("x-prop-request-path"), "/p/q?x=1");
         assert_eq!(h("x-prop-request-url-path"), "/p/q");
@@ -482,6 +535,14 @@ fn vm_env_plugin_sees_only_vm_config_env() {
         assert!(
             fake.logged(LogLevel::Error, "vm_env: this line went to stderr"),
             "stderr is logged"
+        );
+        assert!(
+            fake.logs
+                .borrow()
+                .iter()
+                .any(|(level, m)| *level == LogLevel::Info && m == "vm_env: variables:\nGREETING\nPATH"),
+            "the lines of one write are one event: {:?}",
+            fake.logs.borrow()
         );
     });
 }

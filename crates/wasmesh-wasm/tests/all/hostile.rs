@@ -22,7 +22,7 @@ fn a_panicking_plugin_gets_503_under_fail_close_and_is_counted_once() {
         let fake = Rc::new(FakeHost::default());
         let vm = start(&plugin, fake.clone());
         let mut ctx = vm.http_context(StreamInfo::default()).unwrap();
-        let failure = failed(ctx.on_request_headers(&mut get("/"), true).await);
+        let failure = failed(ctx.on_request_headers_with(&mut get("/"), true).await);
         assert_eq!(failure.plugin, "test.hostile_panic");
         assert!(matches!(
             failure.reason,
@@ -38,6 +38,21 @@ fn a_panicking_plugin_gets_503_under_fail_close_and_is_counted_once() {
         assert_eq!(reply.body, "wasm plugin test.hostile_panic failed\n");
         // The SDK logs the panic message before trapping.
         assert!(fake.logged(LogLevel::Critical, "this plugin always panics"));
+        // The failure is one sentence, without wasmtime's error chain and call stack.
+        assert_eq!(
+            failure.reason.to_string(),
+            "trap in proxy_on_request_headers: the plugin aborted (wasm `unreachable` \
+             executed; Rust and Go SDKs abort so on a panic, which the plugin's log shows)"
+        );
+        // The VM's health record says the same, for the admin API.
+        let health = plugin.vm_health();
+        assert_eq!(health.len(), 1);
+        assert_eq!(health[0].state, wasmesh_wasm::VmState::Failed);
+        assert_eq!(health[0].failures, 1);
+        assert_eq!(
+            health[0].last_error.as_ref().unwrap().message,
+            failure.reason.to_string()
+        );
         drop(ctx);
 
         // The VM stays failed: later requests are refused with the same strategy, and the
@@ -46,11 +61,18 @@ fn a_panicking_plugin_gets_503_under_fail_close_and_is_counted_once() {
         assert!(matches!(refused.reason, FailureReason::VmFailed(_)));
         assert!(matches!(refused.action(), FailAction::Reject(_)));
         assert_eq!(host.metrics().failures("test.hostile_panic"), 1);
+        assert_eq!(
+            plugin.vm_health()[0].failures,
+            1,
+            "a refused context is no new failure"
+        );
         let page = host.metrics().render_prometheus();
         assert!(
             page.contains("wasm_plugin_failures_total{plugin=\"test.hostile_panic\",reason=\"trap\"} 1"),
             "{page}"
         );
+        drop(vm);
+        assert!(plugin.vm_health().is_empty(), "a VM gone is off the board");
     });
 }
 
@@ -64,7 +86,7 @@ fn a_panicking_plugin_is_skipped_under_fail_open() {
         let vm = start(&plugin, Rc::new(NoHost));
         let mut ctx = vm.http_context(StreamInfo::default()).unwrap();
         let mut request = get("/kept");
-        let failure = failed(ctx.on_request_headers(&mut request, true).await);
+        let failure = failed(ctx.on_request_headers_with(&mut request, true).await);
         assert_eq!(failure.action(), FailAction::Skip);
         assert_eq!(
             text(request.get(":path")),
@@ -88,7 +110,7 @@ fn an_endless_loop_is_interrupted_by_the_time_budget_and_fail_reload_recreates_t
         let vm = start(&plugin, Rc::new(NoHost));
         let mut ctx = vm.http_context(StreamInfo::default()).unwrap();
         let began = Instant::now();
-        let failure = failed(ctx.on_request_headers(&mut get("/"), true).await);
+        let failure = failed(ctx.on_request_headers_with(&mut get("/"), true).await);
         let took = began.elapsed();
         assert_eq!(
             failure.reason,
@@ -111,7 +133,7 @@ fn an_endless_loop_is_interrupted_by_the_time_budget_and_fail_reload_recreates_t
             .http_context(StreamInfo::default())
             .expect("the VM was re-created");
         assert!(vm.failure().is_none());
-        let again = failed(ctx.on_request_headers(&mut get("/"), true).await);
+        let again = failed(ctx.on_request_headers_with(&mut get("/"), true).await);
         assert!(matches!(again.reason, FailureReason::Timeout { .. }));
         let page = host.metrics().render_prometheus();
         assert!(
@@ -201,7 +223,7 @@ fn a_plugin_that_never_resumes_leaves_the_wait_to_the_proxy() {
         let mut request = get("/");
         let waited = tokio::time::timeout(
             Duration::from_millis(100),
-            ctx.on_request_headers(&mut request, true),
+            ctx.on_request_headers_with(&mut request, true),
         )
         .await;
         assert!(
@@ -214,7 +236,7 @@ fn a_plugin_that_never_resumes_leaves_the_wait_to_the_proxy() {
         let mut ctx = vm.http_context(StreamInfo::default()).unwrap();
         let waited = tokio::time::timeout(
             Duration::from_millis(20),
-            ctx.on_request_headers(&mut get("/"), true),
+            ctx.on_request_headers_with(&mut get("/"), true),
         )
         .await;
         assert!(waited.is_err());
@@ -248,7 +270,7 @@ fn a_trap_while_a_request_is_paused_wakes_it_with_the_failure() {
         let mut ctx = vm.http_context(StreamInfo::default()).unwrap();
         let verdict = tokio::time::timeout(
             Duration::from_secs(10),
-            ctx.on_request_headers(&mut get("/"), true),
+            ctx.on_request_headers_with(&mut get("/"), true),
         )
         .await
         .expect("woken by the failure");

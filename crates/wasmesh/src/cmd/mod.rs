@@ -2,6 +2,7 @@
 
 pub mod apply;
 pub mod completions;
+pub mod crds;
 pub mod demo;
 pub mod describe;
 pub mod proxy;

@@ -1,4 +1,5 @@
 use super::*;
+use crate::chain::head::SharedHead;
 use crate::chain::ConnInfo;
 use jsonwebtoken::{encode, EncodingKey, Header};
 use std::time::{SystemTime, UNIX_EPOCH};
@@ -57,7 +58,7 @@ fn run_request(
         tls: false,
     };
     let mut ex = Exchange {
-        request: b.body(()).unwrap().into_parts().0,
+        head: SharedHead::new(b.body(()).unwrap().into_parts().0, false),
         conn: &conn,
         auth: None,
         properties: Default::default(),
@@ -68,7 +69,8 @@ fn run_request(
         ProxyBody::Full { data, .. } => String::from_utf8_lossy(&data.unwrap_or_default()).to_string(),
         _ => String::new(),
     });
-    (status, body, ex.request.headers, ex.auth)
+    let headers = ex.request().headers.clone();
+    (status, body, headers, ex.auth)
 }
 
 #[test]

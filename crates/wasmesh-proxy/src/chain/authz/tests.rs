@@ -1,4 +1,5 @@
 use super::*;
+use crate::chain::head::SharedHead;
 use crate::chain::{ConnInfo, RequestAuth};
 use std::net::SocketAddr;
 
@@ -28,7 +29,7 @@ fn check(
     }
     let c = conn(peer);
     let ex = Exchange {
-        request: b.body(()).unwrap().into_parts().0,
+        head: SharedHead::new(b.body(()).unwrap().into_parts().0, false),
         conn: &c,
         auth,
         properties: Default::default(),

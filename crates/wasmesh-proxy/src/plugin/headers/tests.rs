@@ -1,73 +1,37 @@
 use super::*;
 
 #[test]
-fn request_round_trip_through_the_plugin_view() {
-    let (mut parts, _) = http::Request::builder()
-        .method("POST")
-        .uri("/a?b=1")
-        .header("host", "shop.local")
-        .header("x-one", "1")
-        .header("x-one", "2")
-        .body(())
-        .unwrap()
-        .into_parts();
-    let mut map = request_to_wasm(&parts, false);
-    assert_eq!(map.pairs()[0], (Bytes::from(":method"), Bytes::from("POST")));
-    assert_eq!(map.get(":path").unwrap(), "/a?b=1");
-    assert_eq!(map.get(":authority").unwrap(), "shop.local");
-    assert_eq!(map.get(":scheme").unwrap(), "http");
-    assert!(map.get("host").is_none(), "Host is presented as :authority");
-    map.set(":path", "/rewritten");
-    map.set(":authority", "other.local");
-    map.add("x-added", "yes");
-    wasm_to_request(map, &mut parts);
-    assert_eq!(parts.uri, "/rewritten");
-    assert_eq!(parts.headers["host"], "other.local");
-    assert_eq!(parts.headers["x-added"], "yes");
-    let ones: Vec<_> = parts.headers.get_all("x-one").iter().collect();
-    assert_eq!(ones, ["1", "2"], "repeated headers keep their order");
+fn trailers_round_trip_and_bad_pairs_are_dropped() {
+    let mut t = http::HeaderMap::new();
+    t.append("grpc-status", HeaderValue::from_static("0"));
+    t.append("x-one", HeaderValue::from_static("1"));
+    t.append("x-one", HeaderValue::from_static("2"));
+    let mut map = trailers_to_wasm(&t);
+    assert_eq!(map.len(), 3);
+    map.add("bad name", "x");
+    let back = wasm_to_trailers(map);
+    assert_eq!(back, t);
 }
 
 #[test]
-fn response_status_can_be_changed_and_bad_pairs_are_dropped() {
-    let (mut parts, _) = http::Response::builder()
-        .status(200)
-        .header("a", "b")
-        .body(())
-        .unwrap()
-        .into_parts();
-    let mut map = response_to_wasm(&parts);
-    assert_eq!(map.get(":status").unwrap(), "200");
-    map.set(":status", "418");
-    map.add("bad header name", "x");
-    wasm_to_response(map, &mut parts);
-    assert_eq!(parts.status, 418);
-    assert_eq!(parts.headers.len(), 1);
-}
-
-#[test]
-fn appended_headers_are_added_without_a_rebuild_and_other_changes_rebuild() {
-    let (mut parts, _) = http::Request::builder()
-        .uri("/a")
-        .header("host", "h")
-        .header("x-one", "1")
-        .body(())
-        .unwrap()
-        .into_parts();
-    let before = request_to_wasm(&parts, false);
-    let mut map = before.clone();
-    map.add("x-added", "yes");
-    apply_to_request(map, &before, &mut parts);
-    assert_eq!(parts.headers["x-added"], "yes");
-    assert_eq!(parts.headers["x-one"], "1");
-    assert_eq!(parts.uri, "/a");
-
-    let before = request_to_wasm(&parts, false);
-    let mut map = before.clone();
-    map.set(":path", "/b");
-    map.remove("x-one");
-    apply_to_request(map, &before, &mut parts);
-    assert_eq!(parts.uri, "/b");
-    assert!(parts.headers.get("x-one").is_none());
-    assert_eq!(parts.headers["host"], "h");
+fn a_local_reply_is_plain_text_unless_the_plugin_says_otherwise() {
+    let reply = |headers: &[(&str, &str)], body: &'static str| LocalReply {
+        status: 403,
+        headers: headers.iter().copied().collect(),
+        body: Bytes::from_static(body.as_bytes()),
+        details: String::new(),
+        grpc_status: -1,
+    };
+    let r = local_reply(reply(&[], "denied"));
+    assert_eq!(r.status(), 403);
+    assert_eq!(r.headers()["content-type"], "text/plain");
+    let mark = r
+        .extensions()
+        .get::<crate::local_reply::LocalReplyMark>()
+        .unwrap();
+    assert_eq!(mark.grpc_status, None);
+    let r = local_reply(reply(&[("content-type", "application/json")], "{}"));
+    assert_eq!(r.headers()["content-type"], "application/json");
+    let r = local_reply(reply(&[], ""));
+    assert!(r.headers().get("content-type").is_none(), "no body, no type");
 }

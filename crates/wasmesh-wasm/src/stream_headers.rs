@@ -1,0 +1,142 @@
+//! The stream's header maps, reached through an interface the proxy implements: one map
+//! per request, shared by every filter of the chain (docs/wasm-host.md, "Headers"). The
+//! ABI's header calls act on the proxy's own request and response heads; no plugin holds a
+//! copy, so a plugin sees what the filters before it wrote, and `proxy_on_log` sees the
+//! headers as they finally were.
+
+use std::cell::RefCell;
+use std::rc::Rc;
+
+use bytes::Bytes;
+
+use crate::HeaderMap;
+
+/// Which of a stream's header maps a call acts on.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum HeadersKind {
+    /// The request's headers, with `:method`, `:path`, `:authority`, `:scheme` first.
+    Request,
+    /// The response's headers, with `:status` first (empty until the response exists).
+    Response,
+}
+
+/// A stream's request and response headers as plugins see them: HTTP/2-style lower-case
+/// names, pseudo-headers first, repeated names as separate pairs. Names are matched
+/// ignoring ASCII case. A map that does not exist yet (the response during the request's
+/// callbacks) reads as empty and ignores writes.
+///
+/// The proxy implements it over its request and response heads; [`OwnedHeaders`] is a
+/// plain implementation for streams no proxy holds (tests, benchmarks).
+pub trait StreamHeaders {
+    /// The first value of `name`.
+    fn get(&self, kind: HeadersKind, name: &[u8]) -> Option<&[u8]>;
+    /// Every pair, in order, pseudo-headers first.
+    fn for_each(&self, kind: HeadersKind, f: &mut dyn FnMut(&[u8], &[u8]));
+    /// Appends a pair. `name` is lower-case.
+    fn add(&mut self, kind: HeadersKind, name: Bytes, value: Bytes);
+    /// Replaces every value of `name` (lower-case) by `value` (added when absent).
+    fn replace(&mut self, kind: HeadersKind, name: Bytes, value: Bytes);
+    /// Removes every value of `name`.
+    fn remove(&mut self, kind: HeadersKind, name: &[u8]);
+    /// Replaces the whole map by `pairs` (`proxy_set_header_map_pairs`).
+    fn set_all(&mut self, kind: HeadersKind, pairs: HeaderMap);
+}
+
+/// A stream's headers as the host and the proxy share them.
+pub type SharedHeaders = Rc<RefCell<dyn StreamHeaders>>;
+
+/// Header maps held by the host itself, for a stream that no proxy holds (tests,
+/// benchmarks): pseudo-headers are plain pairs of the maps.
+#[derive(Clone, Debug, Default)]
+pub struct OwnedHeaders {
+    /// The request's headers.
+    pub request: HeaderMap,
+    /// The response's headers.
+    pub response: HeaderMap,
+}
+
+impl OwnedHeaders {
+    /// Shared, for [`crate::PluginVm::http_context_on`].
+    pub fn shared(self) -> Rc<RefCell<OwnedHeaders>> {
+        Rc::new(RefCell::new(self))
+    }
+
+    fn map(&self, kind: HeadersKind) -> &HeaderMap {
+        match kind {
+            HeadersKind::Request => &self.request,
+            HeadersKind::Response => &self.response,
+        }
+    }
+
+    fn map_mut(&mut self, kind: HeadersKind) -> &mut HeaderMap {
+        match kind {
+            HeadersKind::Request => &mut self.request,
+            HeadersKind::Response => &mut self.response,
+        }
+    }
+}
+
+impl StreamHeaders for OwnedHeaders {
+    fn get(&self, kind: HeadersKind, name: &[u8]) -> Option<&[u8]> {
+        self.map(kind).get(name).map(|v| &v[..])
+    }
+
+    fn for_each(&self, kind: HeadersKind, f: &mut dyn FnMut(&[u8], &[u8])) {
+        for (k, v) in self.map(kind).pairs() {
+            f(k, v);
+        }
+    }
+
+    fn add(&mut self, kind: HeadersKind, name: Bytes, value: Bytes) {
+        self.map_mut(kind).add_lowercase(name, value);
+    }
+
+    fn replace(&mut self, kind: HeadersKind, name: Bytes, value: Bytes) {
+        self.map_mut(kind).set(name, value);
+    }
+
+    fn remove(&mut self, kind: HeadersKind, name: &[u8]) {
+        self.map_mut(kind).remove(name);
+    }
+
+    fn set_all(&mut self, kind: HeadersKind, pairs: HeaderMap) {
+        *self.map_mut(kind) = pairs;
+    }
+}
+
+/// The spec's serialisation of a stream map (see [`crate::abi::pairs`]), in one pass over
+/// the pairs after one for the size.
+pub(crate) fn serialize(headers: &dyn StreamHeaders, kind: HeadersKind) -> Vec<u8> {
+    let (mut count, mut size) = (0u32, 4usize);
+    headers.for_each(kind, &mut |k, v| {
+        count += 1;
+        size += 8 + k.len() + v.len() + 2;
+    });
+    let mut out = Vec::with_capacity(size);
+    out.extend_from_slice(&count.to_le_bytes());
+    headers.for_each(kind, &mut |k, v| {
+        out.extend_from_slice(&(k.len() as u32).to_le_bytes());
+        out.extend_from_slice(&(v.len() as u32).to_le_bytes());
+    });
+    headers.for_each(kind, &mut |k, v| {
+        out.extend_from_slice(k);
+        out.push(0);
+        out.extend_from_slice(v);
+        out.push(0);
+    });
+    out
+}
+
+/// The number of bytes [`serialize`] would give.
+pub(crate) fn serialized_size(headers: &dyn StreamHeaders, kind: HeadersKind) -> usize {
+    let mut size = 4usize;
+    headers.for_each(kind, &mut |k, v| size += 8 + k.len() + v.len() + 2);
+    size
+}
+
+/// The number of pairs (the `num_headers` a headers callback gets).
+pub(crate) fn count(headers: &dyn StreamHeaders, kind: HeadersKind) -> u32 {
+    let mut n = 0u32;
+    headers.for_each(kind, &mut |_, _| n += 1);
+    n
+}
