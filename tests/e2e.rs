@@ -24,6 +24,7 @@ mod example_plugins;
 mod fetch_http;
 mod fetch_oci;
 mod kube_crds;
+mod kube_deploy;
 mod kube_source;
 mod openid_connect;
 mod proxy_admission;

@@ -14,8 +14,11 @@ fn examples() -> PathBuf {
     Path::new(env!("CARGO_MANIFEST_DIR")).join("../../examples")
 }
 
-/// Every example YAML file, and the `(kind, namespace, name)` of each object in it.
-fn example_files() -> Vec<(PathBuf, Vec<(String, String, String)>)> {
+/// `(kind, namespace, name)` of an object.
+type ObjectId = (String, String, String);
+
+/// Every example YAML file, and the [`ObjectId`] of each object in it.
+fn example_files() -> Vec<(PathBuf, Vec<ObjectId>)> {
     let mut files = Vec::new();
     let mut dirs = vec![examples()];
     while let Some(dir) = dirs.pop() {

@@ -92,10 +92,14 @@ impl Cluster {
         self.kubectl(&["apply", "-f", &path.to_string_lossy()]);
     }
 
-    /// The CRDs of the four kinds the source follows, and the namespace istio-system.
+    /// The CRDs of the four kinds the source follows, as `wasmesh crds` prints them, and the
+    /// namespace istio-system.
     fn install_crds(&self) {
-        let crds = Path::new(env!("CARGO_MANIFEST_DIR")).join("../../tests/fixtures/kube/crds.yaml");
-        self.kubectl(&["apply", "-f", &crds.to_string_lossy()]);
+        crate::crds_support::apply_wasmesh_crds(self.kubeconfig.path());
+        self.apply(
+            "istio-system.yaml",
+            "apiVersion: v1\nkind: Namespace\nmetadata:\n  name: istio-system\n",
+        );
     }
 }
 
