@@ -126,14 +126,26 @@ fn the_crds_are_established_and_every_example_applies_and_reads_back() {
         1
     );
 
-    // `kubectl get wasmplugin`, as a user types it
+    // `kubectl get wasmplugin`, as a user types it: no status written yet, so ACCEPTED and
+    // READY are blank (kubectl prints a missing cell as nothing)
     let table = kubectl.run(&["get", "wasmplugin", "openid-connect", "-n", "istio-system"]);
+    let row: Vec<&str> = table
+        .lines()
+        .nth(1)
+        .unwrap_or_default()
+        .split_whitespace()
+        .collect();
     assert!(
-        table
-            .lines()
-            .nth(1)
-            .is_some_and(|l| l.starts_with("openid-connect ")),
+        table.starts_with("NAME")
+            && row.len() == 3
+            && row[..2] == ["openid-connect", "AUTHN"]
+            && row[2].ends_with('s'),
         "{table}"
+    );
+    let proxies = kubectl.run(&["get", "proxies", "-n", "istio-system"]);
+    assert!(
+        proxies.starts_with("NAME") && proxies.contains("LISTENERS") && proxies.contains("127.0.0.1:8080"),
+        "{proxies}"
     );
 }
 
@@ -192,6 +204,21 @@ fn a_status_written_through_the_subresource_reads_back_and_validates() {
         "jsonpath={.status.conditions[?(@.type==\"Ready\")].reason}",
     ]);
     assert_eq!(ready, "FetchFailed");
+    // the printer columns, as the server renders them into a Table for kubectl
+    let table = kubectl.run(&["get", "wasmplugin", "openid-connect", "-n", "istio-system"]);
+    let rows: Vec<Vec<&str>> = table.lines().map(|l| l.split_whitespace().collect()).collect();
+    assert_eq!(rows[0], ["NAME", "PHASE", "ACCEPTED", "READY", "AGE"], "{table}");
+    assert_eq!(
+        rows[1][..4],
+        ["openid-connect", "AUTHN", "True", "False"],
+        "{table}"
+    );
+    assert!(rows[1][4].ends_with('s'), "an age in seconds: {table}");
+    let wide = kubectl.run(&["get", "wasmplugins", "-A", "-o", "wide"]);
+    assert!(
+        wide.lines().next().is_some_and(|h| h.contains("PRIORITY")),
+        "{wide}"
+    );
     // a later apply of the spec leaves the status alone (the main path keeps it)
     kubectl.run(&["apply", "-f", plugin.to_str().expect("a UTF-8 path")]);
 

@@ -92,8 +92,8 @@ pub enum TrafficDirection {
 pub struct ListenerTls {
     pub cert_file: String,
     pub key_file: String,
-    /// How long a client has to finish the TLS handshake. Unset:
-    /// [`ListenerTls::DEFAULT_HANDSHAKE_TIMEOUT`].
+    /// How long a client has to finish the TLS handshake. Unset: 10s
+    /// ([`ListenerTls::DEFAULT_HANDSHAKE_TIMEOUT`]).
     #[serde(
         default,
         with = "crate::duration::option",
@@ -258,7 +258,7 @@ pub struct Cluster {
     pub endpoints: Vec<String>,
     #[serde(default)]
     pub protocol: ClusterProtocol,
-    /// Unset: [`Cluster::DEFAULT_CONNECT_TIMEOUT`].
+    /// Unset: 5s ([`Cluster::DEFAULT_CONNECT_TIMEOUT`]).
     #[serde(
         default,
         with = "crate::duration::option",

@@ -141,8 +141,23 @@ pub fn structural(node: Value) -> Value {
     {
         map.remove("required");
     }
+    if let Some(Value::String(text)) = map.get_mut("description") {
+        *text = plain_description(text);
+    }
     map.retain(|k, _| KEYWORDS.contains(&k.as_str()) || EXTENSIONS.contains(&k.as_str()));
     Value::Object(map)
+}
+
+/// A doc comment as `kubectl explain` shows it: without rustdoc's links to Rust items
+/// (`([`Cluster::DEFAULT_CONNECT_TIMEOUT`])` goes; `[`WasmPlugin`]` is `WasmPlugin`).
+fn plain_description(text: &str) -> String {
+    static RUST_ITEM: std::sync::LazyLock<regex::Regex> = std::sync::LazyLock::new(|| {
+        regex::Regex::new(r" ?\(\[`[A-Za-z_]+::[A-Za-z_:]+`\]\)").expect("a valid regex")
+    });
+    RUST_ITEM
+        .replace_all(text, "")
+        .replace("[`", "`")
+        .replace("`]", "`")
 }
 
 /// A mapping of anything: kept as given by the server.

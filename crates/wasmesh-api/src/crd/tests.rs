@@ -427,3 +427,14 @@ fn yaml_and_json_hold_the_same_crds() {
     assert_eq!(list["items"].as_array().expect("items"), &from_yaml);
     assert_eq!(from_yaml, definitions());
 }
+
+#[test]
+fn descriptions_name_no_rust_items() {
+    let text = to_yaml();
+    assert!(!text.contains("[`"), "rustdoc links left in the CRDs");
+    assert!(!text.contains("DEFAULT_"), "Rust constants left in the CRDs");
+    assert!(
+        text.contains("Unset: 5s."),
+        "the connect timeout's default is shown"
+    );
+}

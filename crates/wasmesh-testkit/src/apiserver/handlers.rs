@@ -18,6 +18,7 @@ use super::selector::{FieldSelector, LabelSelector};
 use super::shared::Shared;
 use super::status::{deleted, ApiError};
 use super::store::{set_type, Store};
+use super::table;
 use super::watch;
 
 /// The body of every answer: whole, or a watch's stream of events.
@@ -105,10 +106,40 @@ where
                 .and_then(|v| v.to_str().ok())
                 .unwrap_or("application/json")
                 .to_string();
+            let accept = parts
+                .headers
+                .get(http::header::ACCEPT)
+                .and_then(|v| v.to_str().ok())
+                .unwrap_or_default();
+            // a CRD's printer columns, when kubectl asks for a Table
+            let columns = target
+                .kind
+                .columns(&target.version)
+                .filter(|_| table::wanted(accept) && parts.method == Method::GET && !query.flag("watch"))
+                .map(<[Value]>::to_vec);
             let body = read_body(body).await?;
-            resource(shared, &parts.method, &target, &query, &content_type, body)
+            let response = resource(shared, &parts.method, &target, &query, &content_type, body)?;
+            match columns {
+                Some(columns) => as_table(response, &columns).await,
+                None => Ok(response),
+            }
         }
     }
+}
+
+/// A get's or a list's JSON answer as the Table of `columns` (see `table`).
+async fn as_table(response: Response<Body>, columns: &[Value]) -> Result<Response<Body>, ApiError> {
+    let status = response.status().as_u16();
+    let bytes = read_body(response.into_body()).await?;
+    let answer = parse_json(&bytes)?;
+    let now = std::time::SystemTime::now()
+        .duration_since(std::time::UNIX_EPOCH)
+        .map_or(0, |d| d.as_secs());
+    let table = match answer["items"].as_array() {
+        Some(items) => table::table(items, columns, Some(&answer["metadata"]), now),
+        None => table::table(std::slice::from_ref(&answer), columns, None, now),
+    };
+    Ok(json_response(status, &table))
 }
 
 async fn read_body<B>(body: B) -> Result<Bytes, ApiError>

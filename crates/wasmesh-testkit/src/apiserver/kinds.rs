@@ -23,6 +23,8 @@ pub struct ResourceKind {
     /// Whether `status` is a subresource: the main path then keeps `status` as it was, and
     /// `/status` changes nothing else.
     pub status_subresource: bool,
+    /// A CRD's `additionalPrinterColumns` by version: what a Table of its objects shows.
+    pub printer_columns: Vec<(String, Vec<Value>)>,
 }
 
 impl ResourceKind {
@@ -37,6 +39,7 @@ impl ResourceKind {
             short_names: Vec::new(),
             namespaced,
             status_subresource: status,
+            printer_columns: Vec::new(),
         }
     }
 
@@ -47,6 +50,14 @@ impl ResourceKind {
         } else {
             format!("{}.{}", self.plural, self.group)
         }
+    }
+
+    /// The printer columns of `version`, if its CRD has any.
+    pub fn columns(&self, version: &str) -> Option<&[Value]> {
+        self.printer_columns
+            .iter()
+            .find(|(v, columns)| v == version && !columns.is_empty())
+            .map(|(_, columns)| columns.as_slice())
     }
 
     /// The `apiVersion` of objects read at `version`.
@@ -93,6 +104,7 @@ impl ResourceKind {
         };
         let mut versions = Vec::new();
         let mut status_subresource = false;
+        let mut printer_columns = Vec::new();
         for v in spec["versions"].as_array().into_iter().flatten() {
             if v["served"].as_bool() != Some(true) {
                 continue;
@@ -105,6 +117,12 @@ impl ResourceKind {
                 versions.push(version);
             }
             status_subresource |= v["subresources"].get("status").is_some();
+            if let Some(columns) = v["additionalPrinterColumns"].as_array() {
+                printer_columns.push((
+                    v["name"].as_str().unwrap_or_default().to_string(),
+                    columns.clone(),
+                ));
+            }
         }
         if versions.is_empty() {
             return Err(invalid(
@@ -133,6 +151,7 @@ impl ResourceKind {
             kind,
             namespaced,
             status_subresource,
+            printer_columns,
         })
     }
 }

@@ -32,6 +32,7 @@ mod server;
 mod shared;
 mod status;
 mod store;
+mod table;
 mod watch;
 
 #[cfg(test)]
