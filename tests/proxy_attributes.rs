@@ -157,6 +157,72 @@ async fn every_attribute_reads_as_the_request_that_was_sent() {
     );
     assert_eq!(h("set-readback"), "mine-value");
     assert_eq!(h("expr-create"), "Unimplemented");
+    assert!(headers.get("x-attr-verify").is_none(), "no signature asked for");
+    // proxy_on_log: the request's duration is known, and the response's code.
+    let logged = wait_for_log(&proxy, "attrs on_log:");
+    let duration: i64 = logged
+        .split("request.duration=")
+        .nth(1)
+        .and_then(|rest| rest.split(' ').next())
+        .and_then(|n| n.parse().ok())
+        .unwrap_or_else(|| panic!("a duration in {logged}"));
+    assert!(
+        duration > 0 && duration < nanos(after) as i64 - nanos(before) as i64 + 1_000_000_000,
+        "{logged}"
+    );
+    assert!(logged.contains("response.code=200"), "{logged}");
+}
+
+/// The first log line of `proxy` that contains `needle` (waiting up to 5 s for it).
+fn wait_for_log(proxy: &ProxyProcess, needle: &str) -> String {
+    for _ in 0..100 {
+        if let Some(line) = proxy.log().lines().find(|l| l.contains(needle)) {
+            return line.to_owned();
+        }
+        std::thread::sleep(Duration::from_millis(50));
+    }
+    panic!("no {needle:?} in the log:\n{}", proxy.log());
+}
+
+fn hex(bytes: &[u8]) -> String {
+    bytes.iter().map(|b| format!("{b:02x}")).collect()
+}
+
+#[tokio::test]
+async fn verify_signature_checks_a_p256_signature() {
+    use p256::ecdsa::signature::Signer;
+    use p256::pkcs8::EncodePublicKey;
+    let echo = Echo::start("up");
+    let listen = free_addr();
+    let config = one_backend_proxy_yaml(listen, echo.addr);
+    let plugin = plugin_yaml("attrs", "attributes", "");
+    let _proxy = ProxyProcess::start(
+        "istio-system/gw",
+        &[("proxy.yaml", &config), ("plugins.yaml", &plugin)],
+        1,
+    );
+    let key = p256::ecdsa::SigningKey::from_slice(&[3u8; 32]).unwrap();
+    let der = key.verifying_key().to_public_key_der().unwrap();
+    let signature: p256::ecdsa::Signature = key.sign(b"signed text");
+    let client = reqwest::Client::builder()
+        .timeout(Duration::from_secs(10))
+        .build()
+        .unwrap();
+    let ask = |text: &'static str| {
+        client
+            .get(format!("http://{listen}/"))
+            .header("x-verify-key", hex(der.as_bytes()))
+            .header("x-verify-sig", hex(signature.to_der().as_bytes()))
+            .header("x-verify-text", text)
+            .send()
+    };
+    let good = ask("signed text").await.unwrap();
+    assert_eq!(good.headers()["x-attr-verify"], "true");
+    let bad = ask("other text").await.unwrap();
+    assert_eq!(
+        bad.headers()["x-attr-verify"],
+        "false: the signature does not match"
+    );
 }
 
 /// A TCP server that says its name to each connection, then closes it.

@@ -10,6 +10,11 @@
 //! the statuses in `x-attr-set-once` (`Ok,Ok,BadArgument`: declared, set, refused, as on
 //! Envoy), and reads back
 //! `attrs.mine` which it set (`x-attr-set-readback`).
+//!
+//! With `x-verify-key` (a P-256 public key, DER in hex), `x-verify-sig` (a DER signature
+//! in hex) and `x-verify-text`, it calls `verify_signature` (sha256) and echoes
+//! `x-attr-verify: true` or `false: <error>`. In `proxy_on_log` it logs
+//! `attrs on_log: request.duration=<ns> response.code=<code>`.
 
 use proxy_wasm::hostcalls::call_foreign_function;
 use proxy_wasm::traits::{Context, HttpContext};
@@ -192,6 +197,44 @@ fn raw_set_property(path: &str, value: &[u8]) -> String {
     }
 }
 
+fn varint(out: &mut Vec<u8>, mut v: usize) {
+    while v >= 0x80 {
+        out.push((v as u8) | 0x80);
+        v >>= 7;
+    }
+    out.push(v as u8);
+}
+
+fn field(out: &mut Vec<u8>, number: u8, value: &[u8]) {
+    out.push(number << 3 | 2);
+    varint(out, value.len());
+    out.extend_from_slice(value);
+}
+
+fn unhex(s: &str) -> Vec<u8> {
+    (0..s.len() / 2)
+        .filter_map(|i| u8::from_str_radix(s.get(2 * i..2 * i + 2)?, 16).ok())
+        .collect()
+}
+
+/// `VerifySignatureArguments { hash_function: 1, public_key: 2, signature: 3, text: 4 }`,
+/// and the `VerifySignatureResult { result: 1, error: 2 }` that comes back, in words.
+fn verify(key: &[u8], signature: &[u8], text: &[u8]) -> String {
+    let mut args = Vec::new();
+    field(&mut args, 1, b"sha256");
+    field(&mut args, 2, key);
+    field(&mut args, 3, signature);
+    field(&mut args, 4, text);
+    match call_foreign_function("verify_signature", Some(&args)) {
+        Ok(Some(result)) if result == [0x08, 0x01] => "true".into(),
+        Ok(Some(result)) if result.first() == Some(&0x12) && result.len() > 2 => {
+            format!("false: {}", String::from_utf8_lossy(&result[2..]))
+        }
+        Ok(other) => format!("unexpected answer {other:?}"),
+        Err(status) => format!("status {status:?}"),
+    }
+}
+
 impl Context for Attributes {}
 
 impl HttpContext for Attributes {
@@ -206,6 +249,14 @@ impl HttpContext for Attributes {
         self.set_property(vec!["attrs", "mine"], Some(b"mine-value"));
         let back = self.get_property(vec!["attrs", "mine"]).unwrap_or_default();
         self.echoed.push(("x-attr-set-readback".into(), String::from_utf8_lossy(&back).into_owned()));
+        if let (Some(key), Some(sig), Some(text)) = (
+            self.get_http_request_header("x-verify-key"),
+            self.get_http_request_header("x-verify-sig"),
+            self.get_http_request_header("x-verify-text"),
+        ) {
+            let answer = verify(&unhex(&key), &unhex(&sig), text.as_bytes());
+            self.echoed.push(("x-attr-verify".into(), answer));
+        }
         let unimplemented = raw_foreign_status("expr_create", b"1 + 1");
         self.echoed.push(("x-attr-expr-create".into(), unimplemented));
         Action::Continue
@@ -217,5 +268,19 @@ impl HttpContext for Attributes {
             self.set_http_response_header(&name, Some(&value));
         }
         Action::Continue
+    }
+
+    fn on_log(&mut self) {
+        let int = |v: Option<Vec<u8>>| {
+            v.and_then(|v| <[u8; 8]>::try_from(v.as_slice()).ok())
+                .map_or("<absent>".to_owned(), |b| i64::from_le_bytes(b).to_string())
+        };
+        let duration = int(self.get_property(vec!["request", "duration"]));
+        let code = int(self.get_property(vec!["response", "code"]));
+        proxy_wasm::hostcalls::log(
+            LogLevel::Info,
+            &format!("attrs on_log: request.duration={duration} response.code={code}"),
+        )
+        .ok();
     }
 }
