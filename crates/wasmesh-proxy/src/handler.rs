@@ -130,7 +130,8 @@ async fn serve(request: Arrived, conn: Rc<ConnCtx>) -> Result<Response<Metered>,
         conn: &conn.info,
         auth: None,
         properties: Default::default(),
-        started: std::time::SystemTime::now(),
+        // Read by plugins only: the clock is read when the chain has some.
+        started: std::time::UNIX_EPOCH,
     };
     let chain = &listener.config.chain;
     let mut contexts: Contexts = Vec::new();
@@ -138,6 +139,7 @@ async fn serve(request: Arrived, conn: Rc<ConnCtx>) -> Result<Response<Metered>,
     let has_plugins = chain.has_plugins();
     if has_plugins {
         contexts = (0..chain.filters.len()).map(|_| None).collect();
+        ex.started = std::time::SystemTime::now();
         let mut properties = Vec::with_capacity(6);
         properties.push(crate::plugin::attributes::listener_direction(
             listener.config.traffic_direction,

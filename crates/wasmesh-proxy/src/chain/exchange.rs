@@ -38,7 +38,8 @@ pub struct Exchange<'a> {
     /// `xds.cluster_name`, …), handed to plugins; filled only when the chain has plugins.
     /// Shared by the plugins of the request.
     pub properties: std::sync::Arc<[(String, bytes::Bytes)]>,
-    /// When the request arrived (Envoy's `request.time`).
+    /// When the request arrived (Envoy's `request.time`); set only when the chain has
+    /// plugins, which are the only ones to read it.
     pub started: std::time::SystemTime,
 }
 
