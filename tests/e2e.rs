@@ -28,6 +28,7 @@ mod kube_deploy;
 mod kube_source;
 mod openid_connect;
 mod proxy_admission;
+mod proxy_attributes;
 mod proxy_headers;
 mod proxy_http;
 mod proxy_ops;

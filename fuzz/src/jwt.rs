@@ -95,6 +95,7 @@ fn check_token(token: &str) {
     };
     let (parts, ()) = request.body(()).expect("a request").into_parts();
     let conn = ConnInfo {
+        id: 1,
         peer: "127.0.0.1:40000".parse().unwrap(),
         local: "127.0.0.1:8080".parse().unwrap(),
         sni: None,
@@ -109,6 +110,7 @@ fn check_token(token: &str) {
                 conn: &conn,
                 auth: None,
                 properties: Arc::from([]),
+                started: std::time::SystemTime::now(),
             };
             match authn.on_request(&mut ex) {
                 Some(reply) => {

@@ -92,6 +92,7 @@ pub fn snapshot(inputs: Inputs<'_>) -> Result<Snapshot, BuildError> {
             namespace: proxy.metadata.namespace().to_string(),
             name: proxy.metadata.name.clone(),
         },
+        labels: proxy.metadata.labels.clone(),
         listeners,
         clusters,
     })

@@ -130,6 +130,8 @@ async fn serve(request: Arrived, conn: Rc<ConnCtx>) -> Result<Response<Metered>,
         conn: &conn.info,
         auth: None,
         properties: Default::default(),
+        // Read by plugins only: the clock is read when the chain has some.
+        started: std::time::UNIX_EPOCH,
     };
     let chain = &listener.config.chain;
     let mut contexts: Contexts = Vec::new();
@@ -137,14 +139,17 @@ async fn serve(request: Arrived, conn: Rc<ConnCtx>) -> Result<Response<Metered>,
     let has_plugins = chain.has_plugins();
     if has_plugins {
         contexts = (0..chain.filters.len()).map(|_| None).collect();
-        let mut properties = Vec::with_capacity(3);
+        ex.started = std::time::SystemTime::now();
+        let mut properties = Vec::with_capacity(6);
+        properties.push(crate::plugin::attributes::listener_direction(
+            listener.config.traffic_direction,
+        ));
         if let Some(sni) = &conn.info.sni {
             properties.push(("connection.requested_server_name".into(), sni.clone().into()));
         }
         // Envoy computes the route before the filters run: plugins can read it.
         if let Some(route) = listener.config.routes.find(&ex.request()) {
-            properties.push(("xds.route_name".into(), route.name.clone().into()));
-            properties.push(("xds.cluster_name".into(), route.cluster.clone().into()));
+            properties.extend(crate::plugin::attributes::route(&route.name, &route.cluster));
             pause_limit = route.timeout.unwrap_or(DEFAULT_ROUTE_TIMEOUT);
         }
         ex.properties = properties.into();

@@ -72,6 +72,7 @@ async fn serve(
 ) {
     let listener = slot.current();
     let info = ConnInfo {
+        id: crate::chain::next_connection_id(),
         peer,
         local,
         sni: None,

@@ -129,6 +129,9 @@ pub struct Snapshot {
     /// Increases by one with each applied change.
     pub version: u64,
     pub workload: Workload,
+    /// The labels selectors matched (the pod's, or the `Proxy`'s): plugins read them as
+    /// `node.metadata.LABELS`.
+    pub labels: std::collections::BTreeMap<String, String>,
     pub listeners: Vec<Arc<ListenerConfig>>,
     pub clusters: Arc<Clusters>,
 }
@@ -139,6 +142,7 @@ impl Snapshot {
         Snapshot {
             version: 0,
             workload,
+            labels: Default::default(),
             listeners: Vec::new(),
             clusters: Arc::new(Clusters::default()),
         }

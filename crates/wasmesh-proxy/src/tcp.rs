@@ -5,7 +5,7 @@ use bytes::{Bytes, BytesMut};
 use std::rc::Rc;
 use tokio::io::{AsyncReadExt, AsyncWriteExt};
 use tokio::net::TcpStream;
-use wasmesh_wasm::{FailAction, PeerType, StreamInfo, TcpContext, TcpVerdict};
+use wasmesh_wasm::{FailAction, PeerType, StreamInfo, TcpContext, TcpVerdict, TCP_PROXY_CLUSTER};
 
 use crate::chain::{ConnInfo, FilterSpec};
 use crate::worker::{ListenerSlot, WorkerCtx};
@@ -13,7 +13,9 @@ use crate::worker::{ListenerSlot, WorkerCtx};
 /// Bytes read per read call.
 const READ_SIZE: usize = 16 * 1024;
 
-/// Proxies one downstream TCP connection to the listener's cluster.
+/// Proxies one downstream TCP connection to the listener's cluster — or to the cluster a
+/// plugin named in its `proxy_on_new_connection` with `set_envoy_filter_state`
+/// (`envoy.tcp_proxy.cluster`), as Envoy's TCP proxy reads it (docs/wasm-host.md).
 pub async fn proxy(
     mut downstream: TcpStream,
     info: ConnInfo,
@@ -21,15 +23,20 @@ pub async fn proxy(
     _worker: Rc<WorkerCtx>,
 ) {
     let listener = slot.current();
-    let Some(cluster_index) = listener.config.tcp_cluster else {
+    let Some(default_cluster) = listener.config.tcp_cluster else {
         tracing::warn!(listener = %listener.config.name, "tcp listener without a cluster");
         return;
     };
-    let cluster = listener.snapshot.clusters.get(cluster_index).clone();
-    let Some(endpoint) = listener.pick_endpoint(cluster_index).cloned() else {
-        tracing::warn!(cluster = %cluster.name, peer = %info.peer, "no healthy upstream for tcp connection");
-        return;
-    };
+    let mut extra = vec![crate::plugin::attributes::listener_direction(
+        listener.config.traffic_direction,
+    )];
+    let cluster_name = &listener.snapshot.clusters.get(default_cluster).name;
+    extra.extend(
+        crate::plugin::attributes::route("", cluster_name)
+            .into_iter()
+            .skip(2),
+    );
+    let extra: std::sync::Arc<[(String, Bytes)]> = extra.into();
     // Open the plugins' contexts; a plugin that can't run closes the connection unless it
     // is FAIL_OPEN.
     let mut contexts: Vec<TcpContext> = Vec::new();
@@ -46,6 +53,9 @@ pub async fn proxy(
                 let stream_info = StreamInfo {
                     source: Some(info.peer),
                     destination: Some(info.local),
+                    start: Some(std::time::SystemTime::now()),
+                    connection_id: Some(info.id),
+                    extra: extra.clone(),
                     ..Default::default()
                 };
                 match vm.tcp_context(stream_info) {
@@ -65,6 +75,31 @@ pub async fn proxy(
             return;
         }
     }
+    // The last plugin to set it wins, as the filter state holds one value.
+    let chosen = contexts
+        .iter()
+        .rev()
+        .find_map(|c| c.filter_state(TCP_PROXY_CLUSTER));
+    let listener = slot.current();
+    let cluster_index = match &chosen {
+        None => default_cluster,
+        Some(name) => {
+            let name = String::from_utf8_lossy(name);
+            match listener.snapshot.clusters.index_of(&name) {
+                Some(index) => index,
+                None => {
+                    tracing::warn!(cluster = %name, peer = %info.peer, "closing tcp connection: a plugin chose a cluster (envoy.tcp_proxy.cluster) that does not exist");
+                    return;
+                }
+            }
+        }
+    };
+    let cluster = listener.snapshot.clusters.get(cluster_index).clone();
+    let Some(endpoint) = listener.pick_endpoint(cluster_index).cloned() else {
+        tracing::warn!(cluster = %cluster.name, peer = %info.peer, "no healthy upstream for tcp connection");
+        return;
+    };
+    drop(listener);
     let connect = tokio::time::timeout(cluster.connect_timeout, TcpStream::connect(endpoint.addr)).await;
     let mut upstream = match connect {
         Ok(Ok(s)) => s,

@@ -269,9 +269,10 @@ fn apply(
     snapshot: &Arc<Snapshot>,
     bound: &mut HashMap<String, Bound>,
 ) {
+    let workload = &snapshot.workload;
     worker.host.update(
         snapshot.clusters.clone(),
-        format!("{}/{}", snapshot.workload.namespace, snapshot.workload.name),
+        crate::plugin::attributes::node(&workload.namespace, &workload.name, &snapshot.labels),
     );
     let mut old_vms = std::mem::take(&mut *worker.vms.borrow_mut());
     let mut vms = HashMap::new();

@@ -222,7 +222,13 @@ pub struct StreamInfo {
     pub protocol: Option<Cow<'static, str>>,
     /// `request.id` (Envoy: the `x-request-id` header).
     pub request_id: Option<String>,
-    /// Further properties by dotted path, e.g. `("xds.route_name", b"default")`; shared,
+    /// When the request (or connection) started: `request.time`, and `request.duration`
+    /// from `proxy_on_log` on.
+    pub start: Option<std::time::SystemTime>,
+    /// `connection.id`: the downstream connection's number, unique in the process.
+    pub connection_id: Option<u64>,
+    /// Further properties by dotted path, encoded as the plugin reads them (see
+    /// docs/wasm-host.md), e.g. `("xds.route_name", b"default")`; shared,
     /// so that every plugin of a request gets them without a copy.
     pub extra: Arc<[(String, Bytes)]>,
 }

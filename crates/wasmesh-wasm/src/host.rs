@@ -55,6 +55,12 @@ pub trait Host: 'static {
         None
     }
 
+    /// Envoy's `node` (`node.*`, `xds.node`): the proxy's id and Istio's node metadata.
+    /// `None`: every `node` attribute is `NotFound`.
+    fn node(&self) -> Option<std::sync::Arc<crate::abi::attributes::NodeInfo>> {
+        None
+    }
+
     /// A log line written by a plugin (`proxy_log`, or WASI stdout/stderr). The default
     /// emits it through `tracing` with the plugin's name.
     fn log(&self, plugin: &str, level: LogLevel, message: &str) {

@@ -96,6 +96,8 @@ mod stream_headers;
 mod tcp_context;
 mod vm;
 
+pub use abi::attributes::{MetaValue, NodeInfo, TrafficDirection, Value as AttributeValue};
+pub use abi::foreign::TCP_PROXY_CLUSTER;
 pub use engine::{HostConfig, WasmHost};
 pub use error::WasmError;
 pub use failure::{FailAction, Failure, FailureReason};

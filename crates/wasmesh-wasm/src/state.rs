@@ -35,8 +35,12 @@ pub struct VmState {
     pub effective: u32,
     /// By context id (the host makes them: a fast hash is safe).
     pub contexts: FxHashMap<u32, StreamState>,
-    /// Properties set while the root context is effective.
-    pub root_properties: HashMap<String, Bytes>,
+    /// Properties the plugin declared (`declare_property`), by dotted path: whether
+    /// each is read-only once set.
+    pub declared: HashMap<String, bool>,
+    /// Foreign functions and filter-state keys this host does not implement that the
+    /// plugin asked for: each is logged once.
+    pub unimplemented_logged: HashSet<String>,
     /// The answer being delivered in `proxy_on_http_call_response` / gRPC callbacks.
     pub call: Option<CallData>,
     pub next_token: u32,
@@ -91,6 +95,11 @@ pub struct StreamState {
     notify: Option<Rc<Notify>>,
     pub properties: HashMap<String, Bytes>,
     pub info: StreamInfo,
+    /// Envoy filter state the plugin set (`set_envoy_filter_state`), e.g.
+    /// `envoy.tcp_proxy.cluster`.
+    pub filter_state: HashMap<String, Bytes>,
+    /// The request's duration, known from `proxy_on_log` on (`request.duration`).
+    pub duration: Option<std::time::Duration>,
 }
 
 impl StreamState {
@@ -123,6 +132,8 @@ impl StreamState {
             notify: None,
             properties: HashMap::new(),
             info,
+            filter_state: HashMap::new(),
+            duration: None,
         }
     }
 }

@@ -68,6 +68,14 @@ impl TcpContext {
         }
     }
 
+    /// The Envoy filter state the plugin set with `set_envoy_filter_state`, e.g.
+    /// `envoy.tcp_proxy.cluster` (the TCP cluster to connect to).
+    pub fn filter_state(&self, key: &str) -> Option<Bytes> {
+        self.core
+            .with_stream(self.id, |s| s.filter_state.get(key).cloned())
+            .flatten()
+    }
+
     /// Ends the context now.
     pub fn finish(self) {
         // Dropping ends the context.
@@ -151,6 +159,10 @@ impl TcpContext {
 
 impl Drop for TcpContext {
     fn drop(&mut self) {
+        // `request.duration` is known from `proxy_on_log` on, as on Envoy.
+        self.core.with_stream(self.id, |s| {
+            s.duration = s.info.start.and_then(|t| t.elapsed().ok());
+        });
         self.core.finish_stream(self.id);
     }
 }

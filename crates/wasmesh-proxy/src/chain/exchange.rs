@@ -9,6 +9,8 @@ use std::net::SocketAddr;
 /// The downstream connection a request came on.
 #[derive(Debug, Clone)]
 pub struct ConnInfo {
+    /// Unique in the process (Envoy's `connection.id`).
+    pub id: u64,
     pub peer: SocketAddr,
     pub local: SocketAddr,
     /// The TLS server name the client asked for, on TLS listeners.
@@ -36,6 +38,15 @@ pub struct Exchange<'a> {
     /// `xds.cluster_name`, …), handed to plugins; filled only when the chain has plugins.
     /// Shared by the plugins of the request.
     pub properties: std::sync::Arc<[(String, bytes::Bytes)]>,
+    /// When the request arrived (Envoy's `request.time`); set only when the chain has
+    /// plugins, which are the only ones to read it.
+    pub started: std::time::SystemTime,
+}
+
+/// The next downstream connection's [`ConnInfo::id`].
+pub fn next_connection_id() -> u64 {
+    static NEXT: std::sync::atomic::AtomicU64 = std::sync::atomic::AtomicU64::new(1);
+    NEXT.fetch_add(1, std::sync::atomic::Ordering::Relaxed)
 }
 
 impl Exchange<'_> {

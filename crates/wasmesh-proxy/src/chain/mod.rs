@@ -21,7 +21,7 @@ use std::rc::Rc;
 use std::sync::Arc;
 use wasmesh_wasm::PluginVm;
 
-pub use exchange::{ConnInfo, Exchange, RequestAuth};
+pub use exchange::{next_connection_id, ConnInfo, Exchange, RequestAuth};
 
 use crate::body::ProxyBody;
 use crate::error::ProxyError;

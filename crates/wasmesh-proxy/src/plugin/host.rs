@@ -15,7 +15,7 @@ use std::rc::Rc;
 use std::sync::Arc;
 use wasmesh_wasm::{
     CallError, GrpcCallRequest, GrpcCallResponse, GrpcCallResult, HeaderMap as WasmHeaders, Host,
-    HttpCallRequest, HttpCallResponse, HttpCallResult,
+    HttpCallRequest, HttpCallResponse, HttpCallResult, NodeInfo,
 };
 
 use super::headers::trailers_to_wasm;
@@ -59,8 +59,8 @@ pub struct WorkerHost {
     pool: Rc<UpstreamPool>,
     clusters: RefCell<Arc<Clusters>>,
     next: Cell<usize>,
-    /// `node.id`-style identity: `<namespace>/<name>` of the workload.
-    node_id: RefCell<Bytes>,
+    /// Envoy's `node`: the workload's identity and Istio's node metadata.
+    node: RefCell<Arc<NodeInfo>>,
 }
 
 impl WorkerHost {
@@ -69,14 +69,14 @@ impl WorkerHost {
             pool,
             clusters: RefCell::new(Arc::new(Clusters::default())),
             next: Cell::new(0),
-            node_id: RefCell::new(Bytes::new()),
+            node: RefCell::new(Arc::new(NodeInfo::default())),
         }
     }
 
     /// Follows a new snapshot's clusters.
-    pub fn update(&self, clusters: Arc<Clusters>, node_id: String) {
+    pub fn update(&self, clusters: Arc<Clusters>, node: NodeInfo) {
         *self.clusters.borrow_mut() = clusters;
-        *self.node_id.borrow_mut() = Bytes::from(node_id);
+        *self.node.borrow_mut() = Arc::new(node);
     }
 
     fn target(&self, name: &str) -> Result<(Arc<Cluster>, Endpoint), CallError> {
@@ -264,10 +264,7 @@ impl Host for WorkerHost {
         }))
     }
 
-    fn property(&self, path: &str) -> Option<Bytes> {
-        match path {
-            "node.id" => Some(self.node_id.borrow().clone()),
-            _ => None,
-        }
+    fn node(&self) -> Option<Arc<NodeInfo>> {
+        Some(self.node.borrow().clone())
     }
 }

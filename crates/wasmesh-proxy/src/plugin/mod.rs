@@ -2,6 +2,7 @@
 //! thread, their VMs on each worker, and running their contexts per request. The ABI
 //! itself is `wasmesh-wasm`'s.
 
+pub mod attributes;
 pub mod headers;
 pub mod host;
 pub mod load;

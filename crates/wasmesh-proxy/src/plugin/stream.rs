@@ -79,6 +79,8 @@ pub async fn request_headers(
                         .all(|&b| b == b'\t' || (b' '..=b'~').contains(&b))
                 })
                 .map(|v| String::from_utf8_lossy(v.as_bytes()).into_owned()),
+            start: Some(ex.started),
+            connection_id: Some(ex.conn.id),
             extra: ex.properties.clone(),
         }
     };

@@ -181,9 +181,7 @@ fn send_local_response(
     Ok(())
 }
 
-/// Envoy's foreign functions that make sense without Envoy's internals: `compress` and
-/// `uncompress` (zlib format) and `clear_route_cache`. Others are `NotFound`, as Envoy
-/// answers for a name it does not know.
+/// Envoy's foreign functions, in `foreign` (docs/wasm-host.md, "Foreign functions").
 fn call_foreign_function(
     c: &mut C<'_>,
     name: (u32, u32),
@@ -192,15 +190,7 @@ fn call_foreign_function(
     ret_size: u32,
 ) -> HostResult {
     let name = read_string(c, name.0, name.1)?;
-    let out = match name.as_str() {
-        "compress" => super::foreign::compress(&read(c, args.0, args.1)?)?,
-        "uncompress" => {
-            let limit = c.data().plugin.host.inner.limits.memory_bytes;
-            super::foreign::uncompress(&read(c, args.0, args.1)?, limit)?
-        }
-        // Routes are chosen after the filter chain, so there is no cached route to clear.
-        "clear_route_cache" => Vec::new(),
-        _ => return Err(Status::NotFound.into()),
-    };
+    let args = read(c, args.0, args.1)?;
+    let out = super::foreign::call(c.data_mut(), &name, &args)?;
     super::memory::give(c, &out, ret_ptr, ret_size)
 }

@@ -4,9 +4,10 @@
 //! memory the guest allocates (`proxy_on_memory_allocate` or `malloc`), and returns a
 //! [`Status`]. Only a trap inside the guest's allocator traps.
 
+pub mod attributes;
 pub(crate) mod buffers;
 mod calls;
-mod foreign;
+pub(crate) mod foreign;
 pub(crate) mod general;
 pub(crate) mod grpc;
 pub(crate) mod headers;
@@ -15,6 +16,7 @@ pub(crate) mod memory;
 pub(crate) mod metrics;
 pub(crate) mod properties;
 pub(crate) mod shared;
+mod signature;
 pub(crate) mod wasi;
 
 mod status;

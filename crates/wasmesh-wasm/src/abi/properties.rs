@@ -1,14 +1,17 @@
-//! Properties (Envoy's attribute names): what the plugin, the stream and the proxy know.
-//! A path arrives as NUL-separated segments and is looked up by its dotted form.
-//! Integers are 8 little-endian bytes, as in Envoy.
+//! Properties (Envoy's attribute names): what the plugin, the stream and the proxy know,
+//! each available where Envoy has it (docs/wasm-host.md has the table). A path arrives as
+//! NUL-separated segments and is looked up by its dotted form; values are encoded by
+//! `attributes`. An attribute the proxy does not know is `NotFound`, as Envoy answers for
+//! an absent one.
 
 use bytes::Bytes;
 use wasmtime::{Caller, Linker};
 
+use super::attributes::Value;
 use super::memory::{give, read, status, HostResult};
 use super::Status;
 use crate::state::{StreamState, VmState};
-use crate::HeadersKind;
+use crate::{HeaderMap, HeadersKind};
 
 type C<'a> = Caller<'a, VmState>;
 
@@ -43,19 +46,41 @@ fn get_property(c: &mut C<'_>, path_ptr: u32, path_size: u32, ptr_ptr: u32, size
     give(c, &value, ptr_ptr, size_ptr)
 }
 
+/// Envoy's `setProperty`: on the stream's state, readable back by the same path; from
+/// the root context there is no stream, so `NotFound`. A property declared read-only
+/// (`declare_property`) takes one value.
 fn set_property(c: &mut C<'_>, path_ptr: u32, path_size: u32, value_ptr: u32, value_size: u32) -> HostResult {
     let path = dotted(&read(c, path_ptr, path_size)?)?;
     let value = Bytes::from(read(c, value_ptr, value_size)?);
     let state = c.data_mut();
-    match state.stream() {
-        Some(stream) => stream.properties.insert(path, value),
-        None => state.root_properties.insert(path, value),
-    };
+    let readonly = state.declared.get(&path).copied().unwrap_or(false);
+    let stream = state.stream().ok_or(Status::NotFound)?;
+    if readonly && stream.properties.contains_key(&path) {
+        return Err(Status::BadArgument.into());
+    }
+    stream.properties.insert(path, value);
     Ok(())
 }
 
-/// The value of a property for the effective context.
+/// The Wasm extension's short names for `xds.*` attributes.
+fn xds_alias(path: &str) -> Option<&'static str> {
+    Some(match path {
+        "cluster_name" => "xds.cluster_name",
+        "cluster_metadata" => "xds.cluster_metadata",
+        "listener_direction" => "xds.listener_direction",
+        "listener_metadata" => "xds.listener_metadata",
+        "route_name" => "xds.route_name",
+        "route_metadata" => "xds.route_metadata",
+        "upstream_host_metadata" => "xds.upstream_host_metadata",
+        _ => return None,
+    })
+}
+
+/// The value of a property for the effective context: Envoy's attributes first (what a
+/// plugin sets cannot shadow them, as on Envoy), then what the plugin (or the proxy, e.g.
+/// `request.auth.*`) set on the stream.
 pub fn lookup(state: &mut VmState, path: &str) -> Option<Bytes> {
+    let path = xds_alias(path).unwrap_or(path);
     let plugin = state.plugin.clone();
     match path {
         "plugin_name" => return Some(Bytes::from(plugin.plugin_name.clone())),
@@ -63,71 +88,133 @@ pub fn lookup(state: &mut VmState, path: &str) -> Option<Bytes> {
         "plugin_vm_id" => return Some(Bytes::from(plugin.spec.vm_id.clone())),
         _ => {}
     }
-    if let Some(value) = state.root_properties.get(path) {
-        return Some(value.clone());
+    let node_rest = match path {
+        "node" | "xds.node" => Some(""),
+        _ => path
+            .strip_prefix("node.")
+            .or_else(|| path.strip_prefix("xds.node.")),
+    };
+    if let Some(rest) = node_rest {
+        return state.host.node()?.lookup(rest).map(|v| v.encode());
     }
     if let Some(stream) = state.stream() {
+        if let Some(value) = from_stream(stream, path) {
+            return Some(value.encode());
+        }
+        if let Some((_, value)) = stream.info.extra.iter().find(|(k, _)| k == path) {
+            return Some(value.clone());
+        }
         if let Some(value) = stream.properties.get(path) {
             return Some(value.clone());
         }
-        if let Some(value) = from_stream(stream, path) {
-            return Some(value);
+        if let Some(value) = stream_defaults(path) {
+            return Some(value.encode());
         }
     }
     state.host.property(path)
 }
 
-fn int(value: i64) -> Bytes {
-    Bytes::copy_from_slice(&value.to_le_bytes())
+/// Attributes with a value on every stream of this proxy when the proxy published none:
+/// no client certificates are asked for, and our resources carry no xDS metadata (Envoy
+/// serializes an empty `Metadata` as no bytes).
+fn stream_defaults(path: &str) -> Option<Value> {
+    Some(match path {
+        "connection.mtls" => Value::Bool(false),
+        "connection.requested_server_name" => Value::str(""),
+        "xds.listener_metadata" => Value::str(""),
+        _ => return None,
+    })
 }
 
-fn from_stream(s: &StreamState, path: &str) -> Option<Bytes> {
+/// The request's (or response's) headers as one map, pseudo-headers included and
+/// repeated names joined with `,` (Envoy's header map as an attribute).
+fn header_map(s: &StreamState, kind: HeadersKind) -> Option<HeaderMap> {
+    let headers = s.headers.as_ref()?.try_borrow().ok()?;
+    if kind == HeadersKind::Response && headers.get(kind, b":status").is_none() {
+        return None;
+    }
+    let mut map = HeaderMap::new();
+    headers.for_each(kind, &mut |k, v| match map.get(k).cloned() {
+        Some(prev) => map.set(k, Bytes::from([&prev[..], b",", v].concat())),
+        None => map.add(k, Bytes::copy_from_slice(v)),
+    });
+    Some(map)
+}
+
+fn from_stream(s: &StreamState, path: &str) -> Option<Value> {
     let header = |kind: HeadersKind, name: &str| -> Option<Bytes> {
         let headers = s.headers.as_ref()?.try_borrow().ok()?;
         headers.get(kind, name.as_bytes()).map(Bytes::copy_from_slice)
     };
     let req = |name: &str| header(HeadersKind::Request, name);
+    let resp = |name: &str| header(HeadersKind::Response, name);
     if let Some(name) = path.strip_prefix("request.headers.") {
-        return req(name);
+        return header_map(s, HeadersKind::Request)?
+            .get(name)
+            .cloned()
+            .map(Value::Bytes);
     }
     if let Some(name) = path.strip_prefix("response.headers.") {
-        return header(HeadersKind::Response, name);
+        return header_map(s, HeadersKind::Response)?
+            .get(name)
+            .cloned()
+            .map(Value::Bytes);
     }
     if let Some(name) = path.strip_prefix("response.trailers.") {
-        return s.response_trailers.get(name).cloned();
+        return s.response_trailers.get(name).cloned().map(Value::Bytes);
     }
     let info = &s.info;
     let value = match path {
-        "request.path" => req(":path")?,
+        "request.path" => Value::Bytes(req(":path")?),
         "request.url_path" => {
             let full = req(":path")?;
             let end = full.iter().position(|b| *b == b'?').unwrap_or(full.len());
-            full.slice(..end)
+            Value::Bytes(full.slice(..end))
         }
         "request.query" => {
             let full = req(":path")?;
-            let start = full.iter().position(|b| *b == b'?')? + 1;
-            full.slice(start..)
+            let start = full.iter().position(|b| *b == b'?').map_or(full.len(), |i| i + 1);
+            Value::Bytes(full.slice(start..))
         }
-        "request.host" => req(":authority").or_else(|| req("host"))?,
-        "request.scheme" => req(":scheme")?,
-        "request.method" => req(":method")?,
-        "request.referer" => req("referer")?,
-        "request.useragent" => req("user-agent")?,
+        "request.host" => Value::Bytes(req(":authority").or_else(|| req("host"))?),
+        "request.scheme" => Value::Bytes(req(":scheme")?),
+        "request.method" => Value::Bytes(req(":method")?),
+        "request.headers" => Value::Map(header_map(s, HeadersKind::Request)?),
+        "request.referer" => Value::Bytes(req("referer")?),
+        "request.useragent" => Value::Bytes(req("user-agent")?),
+        "request.time" => Value::Time(info.start?),
+        "request.duration" => Value::Duration(s.duration?),
         "request.id" => match &info.request_id {
-            Some(id) => Bytes::from(id.clone()),
-            None => req("x-request-id")?,
+            Some(id) => Value::str(id.clone()),
+            None => Value::Bytes(req("x-request-id")?),
         },
-        "request.protocol" => Bytes::copy_from_slice(info.protocol.as_deref()?.as_bytes()),
+        "request.protocol" => Value::str(info.protocol.as_deref()?.to_owned()),
         "response.code" => {
-            let status = header(HeadersKind::Response, ":status")?;
-            int(std::str::from_utf8(&status).ok()?.parse().ok()?)
+            let status = resp(":status")?;
+            Value::Int(std::str::from_utf8(&status).ok()?.parse().ok()?)
         }
-        "source.address" => Bytes::from(info.source?.to_string()),
-        "source.port" => int(info.source?.port().into()),
-        "destination.address" => Bytes::from(info.destination?.to_string()),
-        "destination.port" => int(info.destination?.port().into()),
-        _ => return info.extra.iter().find(|(k, _)| k == path).map(|(_, v)| v.clone()),
+        "response.grpc_status" => {
+            let status = s
+                .response_trailers
+                .get("grpc-status")
+                .cloned()
+                .or_else(|| resp("grpc-status"))?;
+            Value::Int(std::str::from_utf8(&status).ok()?.parse().ok()?)
+        }
+        "response.headers" => Value::Map(header_map(s, HeadersKind::Response)?),
+        "response.trailers" => {
+            header(HeadersKind::Response, ":status")?;
+            Value::Map(s.response_trailers.clone())
+        }
+        "connection.id" => Value::Uint(info.connection_id?),
+        "source.address" => Value::str(info.source?.to_string()),
+        "source.port" => Value::Int(info.source?.port().into()),
+        "destination.address" => Value::str(info.destination?.to_string()),
+        "destination.port" => Value::Int(info.destination?.port().into()),
+        _ => return None,
     };
     Some(value)
 }
+
+#[cfg(test)]
+mod tests;

@@ -217,8 +217,11 @@ impl Host for FakeHost {
         Ok(Box::pin(stream))
     }
 
-    fn property(&self, path: &str) -> Option<Bytes> {
-        (path == "node.id").then(|| Bytes::from_static(b"sidecar~10.0.0.1~web.default"))
+    fn node(&self) -> Option<std::sync::Arc<wasmesh_wasm::NodeInfo>> {
+        Some(std::sync::Arc::new(wasmesh_wasm::NodeInfo {
+            id: "sidecar~10.0.0.1~web.default".into(),
+            ..Default::default()
+        }))
     }
 
     fn log(&self, _plugin: &str, level: LogLevel, message: &str) {

@@ -417,6 +417,7 @@ fn properties_plugin_sees_envoy_attribute_names() {
             protocol: Some("HTTP/1.1".into()),
             request_id: Some("req-1".into()),
             extra: vec![("xds.cluster_name".into(), Bytes::from_static(b"backend"))].into(),
+            ..Default::default()
         };
         let mut ctx = vm.http_context(info).unwrap();
         ctx.set_property("request.auth.principal", "issuer/subject");

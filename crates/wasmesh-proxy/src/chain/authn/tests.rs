@@ -52,6 +52,7 @@ fn run_request(
     b: http::request::Builder,
 ) -> (Option<u16>, Option<String>, http::HeaderMap, Option<RequestAuth>) {
     let conn = ConnInfo {
+        id: 1,
         peer: "127.0.0.1:1".parse().unwrap(),
         local: "127.0.0.1:2".parse().unwrap(),
         sni: None,
@@ -62,6 +63,7 @@ fn run_request(
         conn: &conn,
         auth: None,
         properties: Default::default(),
+        started: std::time::SystemTime::now(),
     };
     let reply = authn.on_request(&mut ex);
     let status = reply.as_ref().map(|r| r.status().as_u16());

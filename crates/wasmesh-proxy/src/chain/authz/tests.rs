@@ -5,6 +5,7 @@ use std::net::SocketAddr;
 
 fn conn(peer: &str) -> ConnInfo {
     ConnInfo {
+        id: 1,
         peer: peer.parse::<SocketAddr>().unwrap(),
         local: "127.0.0.1:8080".parse().unwrap(),
         sni: None,
@@ -33,6 +34,7 @@ fn check(
         conn: &c,
         auth,
         properties: Default::default(),
+        started: std::time::SystemTime::now(),
     };
     authz.allows(&ex)
 }
