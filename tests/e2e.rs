@@ -26,6 +26,7 @@ mod fetch_oci;
 mod kube_crds;
 mod kube_deploy;
 mod kube_source;
+mod kube_status;
 mod openid_connect;
 mod proxy_admission;
 mod proxy_attributes;

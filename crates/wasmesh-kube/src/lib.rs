@@ -12,6 +12,7 @@
 //! - `sync`: the watchers' events into one store; a snapshot only when every watcher has
 //!   listed, so no partial state is ever published.
 //! - `health`: connected or not, synced or not, logged once per outage.
+//! - `status`: `status.conditions` back on each WasmPlugin, one writer among the replicas.
 
 mod client;
 mod follow;
@@ -19,6 +20,7 @@ mod health;
 mod kinds;
 mod object;
 mod source;
+pub mod status;
 mod sync;
 
 pub use client::{Options, StartError};

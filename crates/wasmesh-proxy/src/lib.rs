@@ -23,6 +23,7 @@ mod h1;
 mod h1_server;
 mod handler;
 mod jwks;
+mod kube_status;
 mod labels;
 mod listener;
 pub mod local_reply;

@@ -225,6 +225,18 @@ pub fn run(options: Options) -> Result<(), RunError> {
         // the watchers run on the control runtime
         ConfigFrom::Kubernetes(kube) => Arc::new(rt.block_on(wasmesh_kube::start(kube))?),
     };
+    // With --kubernetes, what this gateway runs goes back to each WasmPlugin's status; the
+    // Leases live in the pod's namespace, else the workload's (docs/kubernetes.md, "Status").
+    let reporter = match &options.config {
+        ConfigFrom::Kubernetes(kube) => {
+            let namespace = std::env::var("POD_NAMESPACE")
+                .ok()
+                .filter(|ns| !ns.is_empty())
+                .unwrap_or_else(|| options.workload.namespace.clone());
+            Some(rt.block_on(wasmesh_kube::status::start(kube, &namespace))?)
+        }
+        ConfigFrom::Dir(_) => None,
+    };
     let shared = Shared::new(options.workload.clone(), workers, options.drain_timeout);
     {
         let mut status = lock(&shared.status);
@@ -252,6 +264,9 @@ pub fn run(options: Options) -> Result<(), RunError> {
     }
     let result = rt.block_on(async {
         tokio::spawn(crate::admin::serve(admin, shared.clone()));
+        if let Some(reporter) = reporter {
+            tokio::spawn(crate::kube_status::run(shared.clone(), reporter));
+        }
         let control = tokio::spawn(crate::source::follow(options.clone(), source, shared.clone()));
         let result = tokio::select! {
             _ = shutdown_signal() => Ok(()),

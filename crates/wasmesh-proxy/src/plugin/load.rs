@@ -286,6 +286,7 @@ impl Loader {
                     loaded: entry.and_then(|e| e.outcome.as_ref().ok().cloned()),
                     tried: entry.is_some(),
                     record: entry.map(|e| e.record.clone()).unwrap_or_default(),
+                    generation: p.metadata.generation,
                     name,
                 }
             })

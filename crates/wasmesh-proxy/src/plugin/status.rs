@@ -62,6 +62,9 @@ pub struct PluginEntry {
     /// False until the loader has tried it.
     pub tried: bool,
     pub record: LoadRecord,
+    /// The resource's `metadata.generation` (Kubernetes), for the status report
+    /// (docs/kubernetes.md, "Status").
+    pub generation: Option<i64>,
 }
 
 /// Every plugin of the workload, in name order.

@@ -7,6 +7,7 @@ fn entry(name: &str, tried: bool, record: LoadRecord) -> PluginEntry {
         loaded: None,
         tried,
         record,
+        generation: None,
     }
 }
 

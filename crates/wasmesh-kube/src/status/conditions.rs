@@ -1,0 +1,141 @@
+//! The `Accepted` and `Ready` conditions of one WasmPlugin, from its validation and the
+//! gateways' reports (docs/kubernetes.md, "Status"). Pure: the same inputs give the same
+//! status, and a condition's `lastTransitionTime` moves only when its `status` does, so a
+//! status that is already right is never written again.
+
+use wasmesh_api::crd::status::{Condition, ConditionStatus, ConditionType, ResourceStatus};
+use wasmesh_api::timestamp::Timestamp;
+
+use super::report::{GatewayReport, PluginReport, PluginState};
+
+/// One WasmPlugin as the API server has it.
+pub struct Object<'a> {
+    pub namespace: &'a str,
+    pub name: &'a str,
+    pub generation: Option<i64>,
+    /// Its validation errors, each `path: what is wrong` as `wasmesh validate` prints it;
+    /// empty when it is valid.
+    pub invalid: Vec<String>,
+}
+
+/// A condition without its time.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Wanted {
+    pub kind: ConditionType,
+    pub status: ConditionStatus,
+    pub reason: String,
+    pub message: String,
+}
+
+fn wanted(kind: ConditionType, status: ConditionStatus, reason: &str, message: String) -> Wanted {
+    Wanted {
+        kind,
+        status,
+        reason: reason.to_string(),
+        message,
+    }
+}
+
+/// `Accepted` and `Ready` for `object`, given each live gateway's report (by identity).
+pub fn conditions(object: &Object, gateways: &[(String, GatewayReport)]) -> [Wanted; 2] {
+    use ConditionStatus::{False, True, Unknown};
+    use ConditionType::{Accepted, Ready};
+    let accepted = if object.invalid.is_empty() {
+        wanted(Accepted, True, "Valid", "valid".into())
+    } else {
+        wanted(Accepted, False, "Invalid", object.invalid.join("\n"))
+    };
+    let selecting: Vec<(&str, &PluginReport)> = gateways
+        .iter()
+        .filter_map(|(id, report)| {
+            report
+                .plugins
+                .iter()
+                .find(|p| p.namespace == object.namespace && p.name == object.name)
+                .map(|p| (id.as_str(), p))
+        })
+        .collect();
+    let (n, m) = (selecting.len(), gateways.len());
+    let of = format!("selected by {n} gateway{} of {m}", if n == 1 { "" } else { "s" });
+    if !object.invalid.is_empty() {
+        let message = format!("{of}; this generation is not run: it is invalid (see Accepted)");
+        return [accepted, wanted(Ready, False, "NotAccepted", message)];
+    }
+    if n == 0 {
+        let message = format!("{of}: no gateway's workload matches its selector, or none reports");
+        return [accepted, wanted(Ready, Unknown, "NotSelected", message)];
+    }
+    // a gateway that runs another generation (or has not tried this one) is catching up
+    let current = |p: &PluginReport| object.generation.is_none() || p.generation == object.generation;
+    let failed: Vec<(&str, &str, &str)> = selecting
+        .iter()
+        .filter(|(_, p)| current(p))
+        .filter_map(|(id, p)| match &p.state {
+            PluginState::Failed { reason, message } => Some((*id, reason.as_str(), message.as_str())),
+            _ => None,
+        })
+        .collect();
+    if let Some((_, reason, _)) = failed.first() {
+        let each: Vec<String> = failed.iter().map(|(id, _, m)| format!("{id}: {m}")).collect();
+        let message = format!("{of}; failed on {}: {}", failed.len(), each.join("; "));
+        return [accepted, wanted(Ready, False, reason, message)];
+    }
+    let lagging: Vec<&str> = selecting
+        .iter()
+        .filter(|(_, p)| !current(p) || p.state == PluginState::Pending)
+        .map(|(id, _)| *id)
+        .collect();
+    if !lagging.is_empty() {
+        let message = format!(
+            "{of}; not loaded yet on {}: {}",
+            lagging.len(),
+            lagging.join(", ")
+        );
+        return [accepted, wanted(Ready, Unknown, "Loading", message)];
+    }
+    let mut digests: Vec<&str> = selecting
+        .iter()
+        .filter_map(|(_, p)| match &p.state {
+            PluginState::Ready { digest } => Some(digest.as_str()),
+            _ => None,
+        })
+        .collect();
+    digests.sort_unstable();
+    digests.dedup();
+    let message = format!("{of}, running module {}", digests.join(", "));
+    [accepted, wanted(Ready, True, "Loaded", message)]
+}
+
+/// The status to have: `wanted` at `generation`, each condition keeping `current`'s
+/// `lastTransitionTime` while its `status` stays, else `now`.
+pub fn status(
+    current: &ResourceStatus,
+    wanted: [Wanted; 2],
+    generation: Option<i64>,
+    now: Timestamp,
+) -> ResourceStatus {
+    let conditions = wanted
+        .into_iter()
+        .map(|w| {
+            let since = current
+                .condition(w.kind)
+                .filter(|c| c.status == w.status)
+                .map_or_else(|| now.clone(), |c| c.last_transition_time.clone());
+            Condition {
+                kind: w.kind,
+                status: w.status,
+                reason: w.reason,
+                message: w.message,
+                last_transition_time: since,
+                observed_generation: generation,
+            }
+        })
+        .collect();
+    ResourceStatus {
+        conditions,
+        observed_generation: generation,
+    }
+}
+
+#[cfg(test)]
+mod tests;

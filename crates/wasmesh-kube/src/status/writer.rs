@@ -1,0 +1,170 @@
+//! The status writer, run by the holder of the election Lease: every live gateway report
+//! and every WasmPlugin followed, into `status` — written (a JSON merge patch on
+//! `wasmplugins/NAME/status`) only where it differs from what the object has.
+
+use std::collections::{BTreeMap, HashMap};
+use std::time::{Duration, Instant};
+
+use k8s_openapi::api::coordination::v1::Lease;
+use kube::api::{Api, ApiResource, DynamicObject, ListParams, Patch, PatchParams};
+use kube::runtime::reflector::Store;
+use kube::Client;
+use serde_json::{json, Value};
+use wasmesh_api::crd::status::{Condition, ResourceStatus};
+use wasmesh_api::timestamp::Timestamp;
+
+use super::conditions::{self, Object, Wanted};
+use super::report::{GatewayReport, REPORT_ANNOTATION, REPORT_LABEL};
+
+/// A write that the object does not show yet (the watch lags, or another writer wrote
+/// something else) is not made again before this.
+const REWRITE: Duration = Duration::from_secs(10);
+
+pub struct Writer {
+    client: Client,
+    resource: ApiResource,
+    stores: Vec<Store<DynamicObject>>,
+    /// Per `namespace/name`: the conditions last written (or tried) and when.
+    written: HashMap<String, (Vec<Wanted>, Option<i64>, Instant)>,
+    /// The last error said per `namespace/name`, said once.
+    said: HashMap<String, String>,
+}
+
+impl Writer {
+    pub fn new(client: Client, resource: ApiResource, stores: Vec<Store<DynamicObject>>) -> Self {
+        Writer {
+            client,
+            resource,
+            stores,
+            written: HashMap::new(),
+            said: HashMap::new(),
+        }
+    }
+
+    /// One pass: the reports, then each object whose status is not what it should be.
+    pub async fn write(&mut self, leases: &Api<Lease>) {
+        let gateways = match gateways(leases).await {
+            Ok(g) => g,
+            Err(e) => {
+                tracing::debug!(error = %e, "cannot list the gateways' reports; next time");
+                return;
+            }
+        };
+        let now = Instant::now();
+        let objects: Vec<_> = self.stores.iter().flat_map(|s| s.state()).collect();
+        for object in objects {
+            let namespace = object.metadata.namespace.clone().unwrap_or_default();
+            let name = object.metadata.name.clone().unwrap_or_default();
+            let generation = object.metadata.generation;
+            let invalid = match crate::object::parse(&self.resource, &object) {
+                Ok(_) => Vec::new(),
+                Err(e) => e
+                    .errors
+                    .iter()
+                    .map(|e| match e.path.as_str() {
+                        "" => e.kind.to_string(),
+                        path => format!("{path}: {}", e.kind),
+                    })
+                    .collect(),
+            };
+            let view = Object {
+                namespace: &namespace,
+                name: &name,
+                generation,
+                invalid,
+            };
+            let wanted = conditions::conditions(&view, &gateways);
+            let current = current_status(&object);
+            let next = conditions::status(&current, wanted.clone(), generation, now_timestamp());
+            let key = format!("{namespace}/{name}");
+            if next == current {
+                self.written.remove(&key);
+                continue;
+            }
+            if let Some((w, g, at)) = self.written.get(&key) {
+                if w.as_slice() == wanted.as_slice() && *g == generation && now.duration_since(*at) < REWRITE
+                {
+                    continue;
+                }
+            }
+            self.written
+                .insert(key.clone(), (wanted.to_vec(), generation, now));
+            let api: Api<DynamicObject> =
+                Api::namespaced_with(self.client.clone(), &namespace, &self.resource);
+            let patch = json!({ "status": next });
+            match api
+                .patch_status(&name, &PatchParams::default(), &Patch::Merge(&patch))
+                .await
+            {
+                Ok(_) => {
+                    self.said.remove(&key);
+                    tracing::debug!(plugin = %key, "WasmPlugin status written");
+                }
+                Err(e) => {
+                    let text = e.to_string();
+                    if self.said.get(&key) != Some(&text) {
+                        tracing::warn!(
+                            plugin = %key,
+                            error = %text,
+                            "cannot write the WasmPlugin's status (may this service account patch \
+                             wasmplugins/status? does the CRD have the status subresource?); retrying"
+                        );
+                        self.said.insert(key, text);
+                    }
+                }
+            }
+        }
+    }
+}
+
+fn now_timestamp() -> Timestamp {
+    let seconds = std::time::SystemTime::now()
+        .duration_since(std::time::UNIX_EPOCH)
+        .map_or(0, |d| d.as_secs());
+    Timestamp::from_unix_seconds(i64::try_from(seconds).unwrap_or(i64::MAX))
+}
+
+/// The live gateways' reports, by identity (sorted).
+async fn gateways(leases: &Api<Lease>) -> Result<Vec<(String, GatewayReport)>, kube::Error> {
+    let list = leases.list(&ListParams::default().labels(REPORT_LABEL)).await?;
+    let now = k8s_openapi::jiff::Timestamp::now();
+    let mut found = BTreeMap::new();
+    for lease in list.items {
+        if !super::lease::live(&lease, now) {
+            continue;
+        }
+        let Some(identity) = lease.spec.as_ref().and_then(|s| s.holder_identity.clone()) else {
+            continue;
+        };
+        let report = lease
+            .metadata
+            .annotations
+            .as_ref()
+            .and_then(|a| a.get(REPORT_ANNOTATION))
+            .and_then(|text| serde_json::from_str::<GatewayReport>(text).ok());
+        match report {
+            Some(report) => {
+                found.insert(identity, report);
+            }
+            None => tracing::debug!(identity = %identity, "a gateway report that cannot be read; skipped"),
+        }
+    }
+    Ok(found.into_iter().collect())
+}
+
+/// What the object's `status` holds of ours: its conditions and `observedGeneration`
+/// (anything else another writer put there is left alone and not compared).
+fn current_status(object: &DynamicObject) -> ResourceStatus {
+    let status = object.data.get("status");
+    let conditions = status
+        .and_then(|s| s.get("conditions"))
+        .and_then(|c| serde_json::from_value::<Vec<Condition>>(c.clone()).ok())
+        .unwrap_or_default();
+    let observed_generation = status
+        .and_then(|s| s.get("observedGeneration"))
+        .and_then(Value::as_i64);
+    ResourceStatus {
+        conditions,
+        observed_generation,
+    }
+}

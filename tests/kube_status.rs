@@ -1,0 +1,314 @@
+//! Status back on each WasmPlugin (docs/kubernetes.md, "Status"), end to end: the real
+//! `wasmesh proxy --kubernetes` against the API server double, the CRDs from `wasmesh crds`,
+//! the status read back with the real kubectl 1.37. A valid plugin is Accepted and Ready
+//! with its module's digest and observedGeneration; a wrong sha256 is Ready=False naming
+//! the mismatch; an invalid object is Accepted=False with its field path; two replicas
+//! write each status once, with no conflict loop.
+
+use crate::crds_support::apply_wasmesh_crds;
+use crate::proxy_support::echo::Echo;
+use crate::proxy_support::{free_addr, http_get, one_backend_proxy_yaml};
+use serde_json::Value;
+use sha2::{Digest as _, Sha256};
+use std::net::SocketAddr;
+use std::path::PathBuf;
+use std::process::{Child, Command, Stdio};
+use std::time::{Duration, Instant};
+use wasmesh_testkit::apiserver::{ApiServer, Kubeconfig};
+use wasmesh_testkit::kubectl::Kubectl;
+
+/// The double with wasmesh's CRDs, the namespace istio-system and the Proxy
+/// istio-system/gw listening on `listen`.
+struct Cluster {
+    server: ApiServer,
+    kubeconfig: Kubeconfig,
+    kubectl: Kubectl,
+    manifests: tempfile::TempDir,
+}
+
+impl Cluster {
+    fn start(listen: SocketAddr, upstream: SocketAddr) -> Self {
+        let server = ApiServer::start().expect("the API server double starts");
+        let kubeconfig = server.kubeconfig().expect("its kubeconfig");
+        apply_wasmesh_crds(kubeconfig.path());
+        let kubectl = Kubectl::new(kubeconfig.path());
+        let cluster = Cluster {
+            server,
+            kubeconfig,
+            kubectl,
+            manifests: tempfile::tempdir().expect("temp dir"),
+        };
+        cluster.apply(
+            "ns.yaml",
+            "apiVersion: v1\nkind: Namespace\nmetadata: {name: istio-system}\n",
+        );
+        cluster.apply("proxy.yaml", &one_backend_proxy_yaml(listen, upstream));
+        cluster
+    }
+
+    fn apply(&self, name: &str, yaml: &str) {
+        let path = self.manifests.path().join(name);
+        std::fs::write(&path, yaml).expect("write manifest");
+        self.kubectl.run(&["apply", "-f", &path.to_string_lossy()]);
+    }
+
+    /// `kubectl get wasmplugin NAME -n istio-system -o jsonpath=PATH`.
+    fn jsonpath(&self, name: &str, path: &str) -> String {
+        let jsonpath = format!("jsonpath={path}");
+        self.kubectl
+            .run(&["get", "wasmplugin", name, "-n", "istio-system", "-o", &jsonpath])
+    }
+
+    /// The plugin's conditions, by type, as kubectl prints `{.status.conditions}`.
+    fn conditions(&self, name: &str) -> Vec<Value> {
+        let text = self.jsonpath(name, "{.status.conditions}");
+        if text.trim().is_empty() {
+            return Vec::new();
+        }
+        serde_json::from_str(&text).unwrap_or_else(|e| panic!("{e}: {text}"))
+    }
+
+    /// Waits (up to `within`) until condition `kind` of `name` has `status` and `reason`;
+    /// returns it.
+    fn wait_condition(
+        &self,
+        name: &str,
+        kind: &str,
+        status: &str,
+        reason: &str,
+        within: Duration,
+        log: &dyn Fn() -> String,
+    ) -> Value {
+        let deadline = Instant::now() + within;
+        loop {
+            let conditions = self.conditions(name);
+            if let Some(c) = conditions
+                .iter()
+                .find(|c| c["type"] == kind && c["status"] == status && c["reason"] == reason)
+            {
+                return c.clone();
+            }
+            assert!(
+                Instant::now() < deadline,
+                "{name}: no {kind}={status} ({reason}) within {within:?}: {conditions:#?}\nlog:\n{}",
+                log()
+            );
+            std::thread::sleep(Duration::from_millis(100));
+        }
+    }
+}
+
+/// `wasmesh proxy --kubernetes` for `istio-system/gw`, killed when dropped.
+struct Gateway {
+    child: Child,
+    admin: SocketAddr,
+    log: PathBuf,
+    _dir: tempfile::TempDir,
+}
+
+impl Gateway {
+    fn spawn(cluster: &Cluster, pod: &str) -> Self {
+        let dir = tempfile::tempdir().expect("temp dir");
+        let admin = free_addr();
+        let log = dir.path().join("proxy.log");
+        let child = Command::new(env!("CARGO_BIN_EXE_wasmesh"))
+            .args(["proxy", "--kubernetes", "--kubeconfig"])
+            .arg(cluster.kubeconfig.path())
+            .args(["--workload", "istio-system/gw", "--admin", &admin.to_string()])
+            .args(["--workers", "1", "--drain-timeout", "1s", "--cache-dir"])
+            .arg(dir.path().join("cache"))
+            .env("POD_NAME", pod)
+            .env("RUST_LOG", "info")
+            .env("NO_COLOR", "1")
+            .env_remove("KUBECONFIG")
+            .env_remove("POD_NAMESPACE")
+            .stdout(Stdio::null())
+            .stderr(std::fs::File::create(&log).expect("log file"))
+            .spawn()
+            .expect("start wasmesh proxy --kubernetes");
+        Gateway {
+            child,
+            admin,
+            log,
+            _dir: dir,
+        }
+    }
+
+    fn log(&self) -> String {
+        std::fs::read_to_string(&self.log).unwrap_or_default()
+    }
+
+    fn wait_ready(&self, within: Duration) {
+        let deadline = Instant::now() + within;
+        while http_get(self.admin, "/ready").0 != 200 {
+            assert!(
+                Instant::now() < deadline,
+                "not ready within {within:?}:\n{}",
+                self.log()
+            );
+            std::thread::sleep(Duration::from_millis(50));
+        }
+    }
+}
+
+impl Drop for Gateway {
+    fn drop(&mut self) {
+        let _ = self.child.kill();
+        let _ = self.child.wait();
+    }
+}
+
+/// A WasmPlugin of the test plugin `headers` in istio-system (so for every workload);
+/// `extra` lines go into its spec.
+fn plugin(name: &str, value: &str, extra: &str) -> String {
+    format!(
+        "apiVersion: extensions.istio.io/v1alpha1\nkind: WasmPlugin\nmetadata:\n  name: {name}\n  namespace: istio-system\nspec:\n  url: file://{}\n  pluginConfig: {{value: {value}}}\n{extra}",
+        wasmesh_testkit::plugin("headers").display()
+    )
+}
+
+fn headers_digest() -> String {
+    let bytes = std::fs::read(wasmesh_testkit::plugin("headers")).expect("the headers plugin");
+    Sha256::digest(bytes).iter().map(|b| format!("{b:02x}")).collect()
+}
+
+#[test]
+fn kubectl_shows_accepted_and_ready_with_the_digest_a_mismatch_and_a_field_path() {
+    let echo = Echo::start("up");
+    let cluster = Cluster::start(free_addr(), echo.addr);
+    let gateway = Gateway::spawn(&cluster, "gw-0");
+    gateway.wait_ready(Duration::from_secs(30));
+    let log = || gateway.log();
+    let within = Duration::from_secs(30);
+
+    // valid: Accepted and Ready, with the module's digest and the generation observed
+    cluster.apply("good.yaml", &plugin("good", "one", ""));
+    let ready = cluster.wait_condition("good", "Ready", "True", "Loaded", within, &log);
+    let digest = headers_digest();
+    assert_eq!(
+        ready["message"],
+        format!("selected by 1 gateway of 1, running module sha256:{digest}").as_str()
+    );
+    assert_eq!(ready["observedGeneration"], 1);
+    let accepted = cluster.wait_condition("good", "Accepted", "True", "Valid", within, &log);
+    assert_eq!(cluster.jsonpath("good", "{.status.observedGeneration}"), "1");
+    let since = accepted["lastTransitionTime"].clone();
+    assert!(since.as_str().is_some_and(|t| t.ends_with('Z')), "{since}");
+
+    // a new generation: observed, and Accepted's transition time stays (still True)
+    cluster.apply("good.yaml", &plugin("good", "two", ""));
+    let deadline = Instant::now() + within;
+    while cluster.jsonpath("good", "{.status.observedGeneration}") != "2" {
+        assert!(
+            Instant::now() < deadline,
+            "generation 2 not observed:\n{}",
+            gateway.log()
+        );
+        std::thread::sleep(Duration::from_millis(100));
+    }
+    let ready = cluster.wait_condition("good", "Ready", "True", "Loaded", within, &log);
+    assert_eq!(ready["observedGeneration"], 2);
+    let accepted = cluster.wait_condition("good", "Accepted", "True", "Valid", within, &log);
+    assert_eq!(accepted["lastTransitionTime"], since);
+
+    // a wrong sha256: Ready=False naming the mismatch
+    let wrong = "0".repeat(64);
+    cluster.apply(
+        "sum.yaml",
+        &plugin("sum", "x", &format!("  sha256: \"{wrong}\"\n")),
+    );
+    let failed = cluster.wait_condition("sum", "Ready", "False", "DigestMismatch", within, &log);
+    let message = failed["message"].as_str().unwrap();
+    assert!(
+        message.starts_with("selected by 1 gateway of 1; failed on 1: gw-0: module file://"),
+        "{message}"
+    );
+    assert!(
+        message.contains(&format!(
+            "digest mismatch: expected sha256:{wrong}, got sha256:{digest}"
+        )),
+        "{message}"
+    );
+    cluster.wait_condition("sum", "Accepted", "True", "Valid", within, &log);
+
+    // invalid: Accepted=False with the field path and value, as `validate` prints them
+    let bad = plugin("bad", "x", "").replace("pluginConfig", "phase: EARLY\n  pluginConfig");
+    cluster.apply("bad.yaml", &bad);
+    let rejected = cluster.wait_condition("bad", "Accepted", "False", "Invalid", within, &log);
+    let message = rejected["message"].as_str().unwrap();
+    assert!(
+        message.starts_with("spec.phase: unknown variant `EARLY`"),
+        "{message}"
+    );
+    cluster.wait_condition("bad", "Ready", "False", "NotAccepted", within, &log);
+    assert_eq!(cluster.jsonpath("bad", "{.status.observedGeneration}"), "1");
+}
+
+#[test]
+fn two_replicas_write_each_status_once_and_do_not_fight() {
+    let echo = Echo::start("up");
+    let cluster = Cluster::start(free_addr(), echo.addr);
+    let a = Gateway::spawn(&cluster, "gw-a");
+    let b = Gateway::spawn(&cluster, "gw-b");
+    a.wait_ready(Duration::from_secs(30));
+    b.wait_ready(Duration::from_secs(30));
+    let log = || format!("gw-a:\n{}\ngw-b:\n{}", a.log(), b.log());
+    let within = Duration::from_secs(30);
+
+    let patches_before = cluster.server.requests("patch");
+    cluster.apply("good.yaml", &plugin("good", "one", ""));
+    // kubectl apply of a new object creates it: no patch of its own
+    let ready = cluster.wait_condition("good", "Ready", "True", "Loaded", within, &log);
+    let message = ready["message"].as_str().unwrap();
+    if !message.starts_with("selected by 2 gateways of 2") {
+        // the second report came after the first write: wait for it
+        let deadline = Instant::now() + within;
+        while !cluster.conditions("good").iter().any(|c| {
+            c["type"] == "Ready"
+                && c["message"]
+                    .as_str()
+                    .is_some_and(|m| m.starts_with("selected by 2 gateways of 2"))
+        }) {
+            assert!(Instant::now() < deadline, "not 2 of 2: {message}\n{}", log());
+            std::thread::sleep(Duration::from_millis(100));
+        }
+    }
+
+    // settled: nothing more is written, by either replica
+    std::thread::sleep(Duration::from_secs(2));
+    let (patches, updates) = (
+        cluster.server.requests("patch"),
+        cluster.server.requests("update"),
+    );
+    let written = patches - patches_before;
+    std::thread::sleep(Duration::from_secs(6));
+    assert_eq!(
+        cluster.server.requests("patch"),
+        patches,
+        "status written again with nothing changed:\n{}",
+        log()
+    );
+    // each replica renews its report every 5 s, the writer its Lease: no more
+    let renewals = cluster.server.requests("update") - updates;
+    assert!(renewals <= 8, "{renewals} Lease writes in 6 s:\n{}", log());
+    // each distinct status once: Accepted+Ready as first seen (at most Loading, 1 of 2, 2 of 2)
+    assert!((1..=4).contains(&written), "{written} status writes:\n{}", log());
+    eprintln!("two replicas: {written} status write(s), {renewals} Lease write(s) in 6 s");
+
+    // one writer
+    let writers = [a.log(), b.log()]
+        .iter()
+        .filter(|l| l.contains("this gateway now writes the WasmPlugins' status"))
+        .count();
+    assert_eq!(writers, 1, "{}", log());
+    let holder = cluster.kubectl.run(&[
+        "get",
+        "lease",
+        "wasmesh-status",
+        "-n",
+        "istio-system",
+        "-o",
+        "jsonpath={.spec.holderIdentity}",
+    ]);
+    assert!(holder == "gw-a" || holder == "gw-b", "{holder}");
+}
