@@ -7,6 +7,7 @@
 mod chart;
 mod jwt;
 mod measure;
+mod oidc;
 mod peers;
 mod procstat;
 mod report;

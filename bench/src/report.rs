@@ -68,6 +68,51 @@ pub fn table(run: &Run) -> String {
     t
 }
 
+/// The scenarios whose proxy CPU is set against wasmesh without plugins, with the plugins
+/// in their chain (the gateway's also runs the built-in JWT authn and authz).
+const PLUGIN_COST: [(&str, usize); 7] = [
+    ("wasmesh-read", 1),
+    ("wasmesh-1", 1),
+    ("wasmesh-5", 5),
+    ("wasmesh-10", 10),
+    ("wasmesh-body", 1),
+    ("wasmesh-jwt", 0),
+    ("wasmesh-gateway", 1),
+];
+
+/// Proxy CPU per request, in µs.
+fn cpu_us(run: &Run, name: &str) -> Option<f64> {
+    find(run, name)
+        .and_then(|s| s.median())
+        .and_then(|r| r.cpu_s_per_1k)
+        .map(|c| c * 1000.0)
+}
+
+/// What each scenario's filters add to the proxy's CPU time per request over wasmesh
+/// without plugins, in total and per plugin: the steady measure of a plugin's price
+/// (req/s also moves with the load generator and the upstream, which share the machine).
+pub fn plugin_cost(run: &Run) -> String {
+    let Some(base) = cpu_us(run, "wasmesh-0") else {
+        return String::new();
+    };
+    let mut t = format!(
+        "Proxy CPU per request without plugins: {base:.1} µs.\n\n\
+         | scenario | plugins | proxy CPU µs / req | added µs / req | added µs per plugin |\n\
+         |---|---:|---:|---:|---:|\n"
+    );
+    for (name, plugins) in PLUGIN_COST {
+        let Some(us) = cpu_us(run, name) else { continue };
+        let title = find(run, name).map_or(name, |s| s.title.as_str());
+        let per = if plugins > 0 {
+            format!("{:.2}", (us - base) / plugins as f64)
+        } else {
+            "–".into()
+        };
+        let _ = writeln!(t, "| {title} | {plugins} | {us:.1} | {:.2} | {per} |", us - base);
+    }
+    t
+}
+
 fn first_line(s: &str) -> &str {
     s.lines().next().unwrap_or("")
 }
@@ -120,6 +165,14 @@ fn targets(run: &Run) -> Vec<(String, String, Option<bool>)> {
         "10 header plugins cost ≤ 30%",
         c10.map(|v| format!("{:.1}%", v * 100.0)),
         c10.map(|v| v <= 0.30),
+    );
+    let per_plugin = cpu_us(run, "wasmesh-1")
+        .zip(cpu_us(run, "wasmesh-0"))
+        .map(|(a, b)| a - b);
+    add(
+        "proxy CPU added by 1 header plugin ≤ 0.5 µs per request",
+        per_plugin.map(|v| format!("{v:.2} µs")),
+        per_plugin.map(|v| v <= 0.5),
     );
     let rss1 = w1.and_then(|x| x.peak_rss_bytes).map(|b| b as f64 / MIB);
     add(
@@ -197,6 +250,10 @@ pub fn markdown(run: &Run, mode: &str) -> String {
         s,
         "\n![throughput and p99 against plugin count](bench/results/chart.svg)\n"
     );
+    let cost = plugin_cost(run);
+    if !cost.is_empty() {
+        let _ = writeln!(s, "## What a plugin costs\n\n{cost}");
+    }
     let _ = writeln!(s, "## Targets\n\n| target | this run | met |\n|---|---|---|");
     for (what, value, ok) in targets(run) {
         let verdict = match ok {

@@ -2,7 +2,7 @@
 //! loads the same upstream through a different target, so the ratios between them are what
 //! the plugins, the built-in filters or the proxy itself cost.
 
-use crate::jwt;
+use crate::{jwt, oidc};
 use anyhow::Result;
 use std::{fmt::Write as _, fs, path::Path};
 
@@ -26,6 +26,12 @@ pub enum Chain {
     Body,
     /// The built-in JWT authn and an authz policy requiring a request principal.
     Jwt,
+    /// One instance of the header plugin in read-only mode: it reads one request header and
+    /// changes nothing (the plugin Envoy's Wasm overhead figures are quoted for).
+    ReadHeader,
+    /// The realistic gateway: the openid-connect plugin (AUTHN phase) with a logged-in
+    /// session cookie, then the built-in JWT authn on the ID token it forwards, and authz.
+    Gateway,
 }
 
 #[derive(Debug, Clone)]
@@ -66,6 +72,13 @@ pub fn all() -> Vec<Scenario> {
             Some(1),
         ),
         s(
+            "wasmesh-read",
+            "wasmesh, 1 plugin reading 1 header",
+            Wasmesh(ReadHeader),
+            "/",
+            None,
+        ),
+        s(
             "wasmesh-5",
             "wasmesh, 5 header plugins",
             Wasmesh(Headers(5)),
@@ -90,6 +103,13 @@ pub fn all() -> Vec<Scenario> {
             "wasmesh-jwt",
             "wasmesh, JWT authn + authz",
             Wasmesh(Jwt),
+            "/",
+            None,
+        ),
+        s(
+            "wasmesh-gateway",
+            "wasmesh, gateway: OIDC session + JWT authn + authz",
+            Wasmesh(Gateway),
             "/",
             None,
         ),
@@ -134,6 +154,23 @@ pub fn write_config(dir: &Path, chain: &Chain, env: &Env<'_>) -> Result<()> {
             )
         }
         Chain::Jwt => docs += &jwt_yaml()?,
+        Chain::ReadHeader => {
+            docs += &plugin_doc(
+                "read-header",
+                "UNSPECIFIED_PHASE",
+                &env.plugins.join("headers.wasm"),
+                "read: \":authority\"\n",
+            )
+        }
+        Chain::Gateway => {
+            docs += &plugin_doc(
+                "openid-connect",
+                "AUTHN",
+                &env.plugins.join("openid_connect.wasm"),
+                &oidc::plugin_config(),
+            );
+            docs += &jwt_yaml()?;
+        }
     }
     if !docs.is_empty() {
         fs::write(dir.join("chain.yaml"), docs)?;
@@ -186,6 +223,11 @@ spec:
 }
 
 fn plugin_yaml(name: &str, phase: &str, module: &Path, value: &str) -> String {
+    plugin_doc(name, phase, module, &format!("value: {value}\n"))
+}
+
+/// A WasmPlugin document; `config` is the `pluginConfig` mapping, one `key: value` a line.
+fn plugin_doc(name: &str, phase: &str, module: &Path, config: &str) -> String {
     let mut s = String::new();
     let _ = write!(
         s,
@@ -201,9 +243,9 @@ spec:
   url: file://{module}
   phase: {phase}
   pluginConfig:
-    value: {value}
-",
-        module = module.display()
+{config}",
+        module = module.display(),
+        config = config.lines().map(|l| format!("    {l}\n")).collect::<String>()
     );
     s
 }
@@ -255,7 +297,7 @@ pub fn check_chain(chain: &Chain, response: &str) -> Result<()> {
             *n,
         ),
         Chain::Body => ("wrapped bodies", lower.matches("wasm(").count(), 1),
-        Chain::Jwt => return Ok(()),
+        Chain::Jwt | Chain::ReadHeader | Chain::Gateway => return Ok(()),
     };
     anyhow::ensure!(
         seen == wanted,
@@ -268,6 +310,7 @@ pub fn check_chain(chain: &Chain, response: &str) -> Result<()> {
 pub fn request_header(scenario: &Scenario) -> Result<Option<String>> {
     Ok(match scenario.target {
         Target::Wasmesh(Chain::Jwt) => Some(format!("Authorization: Bearer {}", jwt::make()?.token)),
+        Target::Wasmesh(Chain::Gateway) => Some(format!("Cookie: {}", oidc::session_cookie()?)),
         _ => None,
     })
 }

@@ -104,34 +104,43 @@ impl StreamHeaders for OwnedHeaders {
     }
 }
 
-/// The spec's serialisation of a stream map (see [`crate::abi::pairs`]), in one pass over
-/// the pairs after one for the size.
-pub(crate) fn serialize(headers: &dyn StreamHeaders, kind: HeadersKind) -> Vec<u8> {
+/// The spec's serialisation of a stream map (see [`crate::abi::pairs`]), written into
+/// `out`, which is [`count_and_size`]'s size long: the sizes and the strings in one pass over the
+/// pairs, straight into the guest's memory.
+pub(crate) fn serialize_into(headers: &dyn StreamHeaders, kind: HeadersKind, count: u32, out: &mut [u8]) {
+    out[..4].copy_from_slice(&count.to_le_bytes());
+    let (mut sizes, mut strings) = (4usize, 4 + 8 * count as usize);
+    headers.for_each(kind, &mut |k, v| {
+        out[sizes..sizes + 4].copy_from_slice(&(k.len() as u32).to_le_bytes());
+        out[sizes + 4..sizes + 8].copy_from_slice(&(v.len() as u32).to_le_bytes());
+        sizes += 8;
+        out[strings..strings + k.len()].copy_from_slice(k);
+        strings += k.len();
+        out[strings] = 0;
+        out[strings + 1..strings + 1 + v.len()].copy_from_slice(v);
+        strings += v.len() + 1;
+        out[strings] = 0;
+        strings += 1;
+    });
+}
+
+/// The number of pairs and the size of their serialisation.
+pub(crate) fn count_and_size(headers: &dyn StreamHeaders, kind: HeadersKind) -> (u32, usize) {
     let (mut count, mut size) = (0u32, 4usize);
     headers.for_each(kind, &mut |k, v| {
         count += 1;
         size += 8 + k.len() + v.len() + 2;
     });
-    let mut out = Vec::with_capacity(size);
-    out.extend_from_slice(&count.to_le_bytes());
-    headers.for_each(kind, &mut |k, v| {
-        out.extend_from_slice(&(k.len() as u32).to_le_bytes());
-        out.extend_from_slice(&(v.len() as u32).to_le_bytes());
-    });
-    headers.for_each(kind, &mut |k, v| {
-        out.extend_from_slice(k);
-        out.push(0);
-        out.extend_from_slice(v);
-        out.push(0);
-    });
-    out
+    (count, size)
 }
 
-/// The number of bytes [`serialize`] would give.
-pub(crate) fn serialized_size(headers: &dyn StreamHeaders, kind: HeadersKind) -> usize {
-    let mut size = 4usize;
-    headers.for_each(kind, &mut |k, v| size += 8 + k.len() + v.len() + 2);
-    size
+/// The spec's serialisation of a stream map as bytes of its own (tests).
+#[cfg(test)]
+pub(crate) fn serialize(headers: &dyn StreamHeaders, kind: HeadersKind) -> Vec<u8> {
+    let (count, size) = count_and_size(headers, kind);
+    let mut out = vec![0; size];
+    serialize_into(headers, kind, count, &mut out);
+    out
 }
 
 /// The number of pairs (the `num_headers` a headers callback gets).
@@ -139,4 +148,32 @@ pub(crate) fn count(headers: &dyn StreamHeaders, kind: HeadersKind) -> u32 {
     let mut n = 0u32;
     headers.for_each(kind, &mut |_, _| n += 1);
     n
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::abi::pairs;
+
+    #[test]
+    fn a_stream_map_written_in_one_pass_is_the_spec_serialisation() {
+        let request: HeaderMap = [
+            (":method", "GET"),
+            (":path", "/a?b=c"),
+            ("x-empty", ""),
+            ("accept", "text/plain"),
+            ("accept", "text/html"),
+        ]
+        .into_iter()
+        .collect();
+        let headers = OwnedHeaders {
+            request: request.clone(),
+            response: HeaderMap::new(),
+        };
+        assert_eq!(count_and_size(&headers, HeadersKind::Request).0, 5);
+        let bytes = serialize(&headers, HeadersKind::Request);
+        assert_eq!(bytes, pairs::serialize(&request));
+        assert_eq!(pairs::deserialize(&bytes).unwrap().len(), 5);
+        assert_eq!(serialize(&headers, HeadersKind::Response), vec![0, 0, 0, 0]);
+    }
 }

@@ -106,6 +106,13 @@ fn set_bytes(c: &mut C<'_>, buffer: u32, start: u32, size: u32, ptr: u32, len: u
     // Replace [start, start + size) with the data (clamped to the buffer).
     let start = (start as usize).min(slot.len());
     let end = start.saturating_add(size as usize).min(slot.len());
+    if start == 0 && end == slot.len() {
+        // The whole buffer replaced (the SDKs' `set_http_*_body(0, len, ..)`): the copy read
+        // out of the guest becomes the buffer, the body's one host copy in this direction
+        // (docs/filter-chain.md, "Bodies").
+        *slot = Bytes::from(data);
+        return Ok(());
+    }
     let mut out = Vec::with_capacity(slot.len() - (end - start) + data.len());
     out.extend_from_slice(&slot[..start]);
     out.extend_from_slice(&data);

@@ -6,7 +6,7 @@
 use bytes::Bytes;
 use wasmtime::{Caller, Linker};
 
-use super::memory::{give, read, read_map, status, write_u32, HostResult};
+use super::memory::{give, give_with, read, read_map, status, with_bytes, write_u32, HostResult};
 use super::{pairs, Status};
 use crate::state::VmState;
 use crate::stream_headers::{self, HeadersKind, SharedHeaders};
@@ -83,7 +83,7 @@ pub fn add_to_linker(linker: &mut Linker<VmState>) -> wasmtime::Result<()> {
         |mut c: C<'_>, map: u32, size_ptr: u32| {
             let size = match target(c.data_mut(), map) {
                 Ok(Target::Stream(h, kind)) => match h.try_borrow() {
-                    Ok(h) => Ok(stream_headers::serialized_size(&*h, kind) as u32),
+                    Ok(h) => Ok(stream_headers::count_and_size(&*h, kind).1 as u32),
                     Err(_) => Err(Status::InternalFailure),
                 },
                 Ok(Target::Map(m)) => Ok(pairs::serialize(&m).len() as u32),
@@ -154,14 +154,18 @@ fn with_map<R>(state: &mut VmState, map: u32, f: impl FnOnce(&mut HeaderMap) -> 
 }
 
 fn get_pairs(c: &mut C<'_>, map: u32, ptr_ptr: u32, size_ptr: u32) -> HostResult {
-    let bytes = match target(c.data_mut(), map)? {
+    match target(c.data_mut(), map)? {
         Target::Stream(h, kind) => {
+            // Held while the pairs are written into the guest (see `get_value`); they go
+            // straight into the guest's allocation, with no host copy first.
             let h = h.try_borrow().map_err(|_| Status::InternalFailure)?;
-            stream_headers::serialize(&*h, kind)
+            let (count, size) = stream_headers::count_and_size(&*h, kind);
+            give_with(c, size, ptr_ptr, size_ptr, |out| {
+                stream_headers::serialize_into(&*h, kind, count, out)
+            })
         }
-        Target::Map(m) => pairs::serialize(&m),
-    };
-    give(c, &bytes, ptr_ptr, size_ptr)
+        Target::Map(m) => give(c, &pairs::serialize(&m), ptr_ptr, size_ptr),
+    }
 }
 
 fn set_pairs(c: &mut C<'_>, map: u32, ptr: u32, size: u32) -> HostResult {
@@ -184,20 +188,25 @@ fn get_value(
     ptr_ptr: u32,
     size_ptr: u32,
 ) -> HostResult {
-    let key = read(c, key_ptr, key_size)?;
+    with_bytes(c, key_ptr, key_size, |c, key| {
+        get_value_of(c, map, key, ptr_ptr, size_ptr)
+    })?
+}
+
+fn get_value_of(c: &mut C<'_>, map: u32, key: &[u8], ptr_ptr: u32, size_ptr: u32) -> HostResult {
     let legacy = c.data().plugin.abi == crate::AbiVersion::V0_1_0;
     match target(c.data_mut(), map)? {
         Target::Stream(h, kind) => {
             // Held while the value is copied into the guest: a guest that re-enters a
             // header call from its allocator gets `InternalFailure`, not a second borrow.
             let h = h.try_borrow().map_err(|_| Status::InternalFailure)?;
-            match h.get(kind, &key) {
+            match h.get(kind, key) {
                 Some(value) => give(c, value, ptr_ptr, size_ptr),
                 None if legacy => give(c, &[], ptr_ptr, size_ptr),
                 None => Err(Status::NotFound.into()),
             }
         }
-        Target::Map(m) => match m.get(&key) {
+        Target::Map(m) => match m.get(key) {
             Some(value) => give(c, value, ptr_ptr, size_ptr),
             // ABI 0.1.0 answered a missing key with an empty value; 0.2.0 made it NotFound.
             None if legacy => give(c, &[], ptr_ptr, size_ptr),

@@ -63,6 +63,30 @@ pub fn read(caller: &mut Caller<'_, VmState>, ptr: u32, len: u32) -> Result<Vec<
     with_memory(caller, |memory, _| slice(memory, ptr, len).map(<[u8]>::to_vec))
 }
 
+/// Longest key [`with_bytes`] copies onto the stack; longer ones go to the heap.
+const STACK_KEY: usize = 256;
+
+/// Runs `f` on a copy of `[ptr, ptr + len)`, made on the stack when it is short (header
+/// names): a lookup by key allocates nothing. The copy lets `f` call back into the guest.
+pub fn with_bytes<R>(
+    caller: &mut Caller<'_, VmState>,
+    ptr: u32,
+    len: u32,
+    f: impl FnOnce(&mut Caller<'_, VmState>, &[u8]) -> R,
+) -> Result<R, Status> {
+    if len as usize > STACK_KEY {
+        let key = read(caller, ptr, len)?;
+        return Ok(f(caller, &key));
+    }
+    let mut buf = [0u8; STACK_KEY];
+    let n = len as usize;
+    with_memory(caller, |memory, _| {
+        buf[..n].copy_from_slice(slice(memory, ptr, len)?);
+        Ok(())
+    })?;
+    Ok(f(caller, &buf[..n]))
+}
+
 /// Reads a UTF-8 string (`BadArgument` when it is not UTF-8).
 pub fn read_string(caller: &mut Caller<'_, VmState>, ptr: u32, len: u32) -> Result<String, Status> {
     String::from_utf8(read(caller, ptr, len)?).map_err(|_| Status::BadArgument)
@@ -92,27 +116,43 @@ pub fn write_u32(caller: &mut Caller<'_, VmState>, ptr: u32, value: u32) -> Resu
 /// Gives `bytes` to the guest: allocates a copy in its memory and writes the copy's address
 /// at `ptr_ptr` and its length at `size_ptr`. Nothing to give writes a null pointer.
 pub fn give(caller: &mut Caller<'_, VmState>, bytes: &[u8], ptr_ptr: u32, size_ptr: u32) -> HostResult {
+    give_with(caller, bytes.len(), ptr_ptr, size_ptr, |out| {
+        out.copy_from_slice(bytes)
+    })
+}
+
+/// [`give`] for `len` bytes that `fill` writes straight into the guest's allocation: the
+/// host builds no copy of its own first (e.g. a serialised header map).
+pub fn give_with(
+    caller: &mut Caller<'_, VmState>,
+    len: usize,
+    ptr_ptr: u32,
+    size_ptr: u32,
+    fill: impl FnOnce(&mut [u8]),
+) -> HostResult {
+    let len = u32::try_from(len).map_err(|_| Status::InternalFailure)?;
     // Check the out-pointers first, so a bad one costs no guest allocation.
     with_memory(caller, |memory, _| {
         slice(memory, ptr_ptr, 4)?;
         slice(memory, size_ptr, 4)?;
         Ok(())
     })?;
-    let address = if bytes.is_empty() {
+    let address = if len == 0 {
         0
     } else {
         let malloc = caller.data().malloc.clone().ok_or(Status::InternalFailure)?;
-        let address = malloc
-            .call(&mut *caller, bytes.len() as u32)
-            .map_err(HostError::Trap)?;
+        let address = malloc.call(&mut *caller, len).map_err(HostError::Trap)?;
         if address == 0 {
             return Err(Status::InternalFailure.into());
         }
-        write(caller, address, bytes)?;
+        with_memory(caller, |memory, _| {
+            fill(slice_mut(memory, address, len)?);
+            Ok(())
+        })?;
         address
     };
     write_u32(caller, ptr_ptr, address)?;
-    write_u32(caller, size_ptr, bytes.len() as u32)?;
+    write_u32(caller, size_ptr, len)?;
     Ok(())
 }
 
