@@ -182,6 +182,10 @@ fn the_deployment_runs_flags_the_proxy_takes_with_its_probes_volumes_and_limits(
     let env = &container["env"][0];
     assert_eq!(env["name"], "POD_NAMESPACE");
     assert_eq!(env["valueFrom"]["fieldRef"]["fieldPath"], "metadata.namespace");
+    // the status report's identity (docs/kubernetes.md, "Status")
+    let env = &container["env"][1];
+    assert_eq!(env["name"], "POD_NAME");
+    assert_eq!(env["valueFrom"]["fieldRef"]["fieldPath"], "metadata.name");
 
     assert_eq!(container["readinessProbe"]["httpGet"]["path"], "/ready");
     assert_eq!(container["readinessProbe"]["httpGet"]["port"], "admin");
@@ -252,7 +256,7 @@ fn the_rbac_grants_only_what_docs_kubernetes_md_explains() {
         [grant(
             "coordination.k8s.io",
             "leases",
-            &["get", "create", "update"]
+            &["get", "list", "create", "update", "delete"]
         )]
     );
 }

@@ -28,6 +28,10 @@ Environment variables:
                                     $XDG_CACHE_HOME/wasmesh, else $HOME/.cache/wasmesh
   KUBECONFIG                        the kubeconfig of `proxy --kubernetes` without
                                     --kubeconfig (else ~/.kube/config, else in-cluster)
+  POD_NAME, HOSTNAME                with --kubernetes: this gateway's name in its status
+                                    report (POD_NAME, else HOSTNAME and the pid)
+  POD_NAMESPACE                     with --kubernetes: the namespace of the status Leases
+                                    (default: the --workload namespace)
   DOCKER_CONFIG                     the docker config with registry credentials (default:
                                     $HOME/.docker/config.json)
   WASMESH_REGISTRY_PASSWORD         the password for `push` and `sign` with --username

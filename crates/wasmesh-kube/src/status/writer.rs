@@ -6,7 +6,7 @@ use std::collections::{BTreeMap, HashMap};
 use std::time::{Duration, Instant};
 
 use k8s_openapi::api::coordination::v1::Lease;
-use kube::api::{Api, ApiResource, DynamicObject, ListParams, Patch, PatchParams};
+use kube::api::{Api, ApiResource, DeleteParams, DynamicObject, ListParams, Patch, PatchParams};
 use kube::runtime::reflector::Store;
 use kube::Client;
 use serde_json::{json, Value};
@@ -19,6 +19,8 @@ use super::report::{GatewayReport, REPORT_ANNOTATION, REPORT_LABEL};
 /// A write that the object does not show yet (the watch lags, or another writer wrote
 /// something else) is not made again before this.
 const REWRITE: Duration = Duration::from_secs(10);
+/// How long after its last renewal a gateway's report Lease is deleted.
+const GONE_AFTER: Duration = Duration::from_secs(300);
 
 pub struct Writer {
     client: Client,
@@ -131,6 +133,7 @@ async fn gateways(leases: &Api<Lease>) -> Result<Vec<(String, GatewayReport)>, k
     let mut found = BTreeMap::new();
     for lease in list.items {
         if !super::lease::live(&lease, now) {
+            forget_if_gone(leases, &lease, now).await;
             continue;
         }
         let Some(identity) = lease.spec.as_ref().and_then(|s| s.holder_identity.clone()) else {
@@ -150,6 +153,29 @@ async fn gateways(leases: &Api<Lease>) -> Result<Vec<(String, GatewayReport)>, k
         }
     }
     Ok(found.into_iter().collect())
+}
+
+/// A gateway that has not renewed its report for [`GONE_AFTER`] is gone (a pod deleted, a
+/// process stopped): its Lease is deleted, so that report Leases do not pile up in the
+/// namespace as pods come and go. A failed delete is tried again on the next pass.
+async fn forget_if_gone(leases: &Api<Lease>, lease: &Lease, now: k8s_openapi::jiff::Timestamp) {
+    let renewed = lease
+        .spec
+        .as_ref()
+        .and_then(|s| s.renew_time.as_ref())
+        .map(|t| t.0.as_second());
+    let gone = renewed.is_none_or(|r| now.as_second() - r > GONE_AFTER.as_secs() as i64);
+    if let (true, Some(name)) = (gone, lease.metadata.name.as_deref()) {
+        match leases.delete(name, &DeleteParams::default()).await {
+            Ok(_) => tracing::info!(
+                lease = name,
+                "a gateway's report expired long ago; its Lease is deleted"
+            ),
+            Err(e) => {
+                tracing::debug!(lease = name, error = %e, "cannot delete an expired report Lease; next time")
+            }
+        }
+    }
 }
 
 /// What the object's `status` holds of ours: its conditions and `observedGeneration`
