@@ -111,7 +111,6 @@ async fn every_attribute_reads_as_the_request_that_was_sent() {
         "no SNI on plain text"
     );
     assert_eq!(h("connection-tls-version"), "<absent>");
-    assert_eq!(h("upstream-address"), "<absent>");
     let source = h("source-address");
     let port: u16 = source.strip_prefix("127.0.0.1:").expect(&source).parse().unwrap();
     assert_eq!(h("source-port"), port.to_string());
@@ -145,6 +144,10 @@ async fn every_attribute_reads_as_the_request_that_was_sent() {
     assert_eq!(h("xds-node"), node);
     // response.*: only once the response is there
     assert_eq!(h("early-response-code"), "absent");
+    // upstream.*: the endpoint the request went to, once it answered
+    assert_eq!(h("early-upstream-address"), "absent");
+    assert_eq!(h("upstream-address"), echo.addr.to_string());
+    assert_eq!(h("upstream-port"), echo.addr.port().to_string());
     assert_eq!(h("response-code"), "200");
     assert_eq!(h("response-headers-x-upstream"), "up");
     assert_eq!(h("response-grpc-status"), "<absent>");

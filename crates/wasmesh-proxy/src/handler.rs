@@ -30,6 +30,8 @@ const DEFAULT_ROUTE_TIMEOUT: Duration = Duration::from_secs(15);
 struct Routed {
     /// The cluster's index.
     cluster: Option<usize>,
+    /// The endpoint the request went to, once it answered (`upstream.address`).
+    endpoint: Option<std::net::SocketAddr>,
     flag: &'static str,
 }
 
@@ -185,6 +187,7 @@ async fn serve(request: Arrived, conn: Rc<ConnCtx>) -> Result<Response<Metered>,
         RequestFlow::Forward => {
             let mut routed = Routed {
                 cluster: None,
+                endpoint: None,
                 flag: "-",
             };
             let keep_head = contexts.iter().any(Option::is_some);
@@ -279,6 +282,7 @@ async fn serve(request: Arrived, conn: Rc<ConnCtx>) -> Result<Response<Metered>,
             index + 1,
             Routed {
                 cluster: None,
+                endpoint: None,
                 flag: "-",
             },
         ),
@@ -292,6 +296,11 @@ async fn serve(request: Arrived, conn: Rc<ConnCtx>) -> Result<Response<Metered>,
     let response = crate::local_reply::encode(response, protocol == "grpc");
     let (mut parts, mut body) = response.into_parts();
     if !contexts.is_empty() {
+        if let Some(addr) = routed.endpoint {
+            for ctx in contexts.iter().flatten() {
+                ctx.set_upstream(addr);
+            }
+        }
         if let Err(why) = Box::pin(chain.on_response(end, &mut contexts, &head, &mut parts, &mut body)).await
         {
             return Err(ProxyError::StreamClosed { plugin: why });
@@ -388,6 +397,7 @@ fn refuse(
 ) -> Response<Metered> {
     let routed = Routed {
         cluster: None,
+        endpoint: None,
         flag: refusal.response_flag(),
     };
     let (parts, body) = refusal.into_response().into_parts();
@@ -448,6 +458,7 @@ async fn route_and_send(
             })
         }
     };
+    routed.endpoint = Some(endpoint.addr);
     let (mut parts, body) = resp.into_parts();
     if parts.status == StatusCode::SWITCHING_PROTOCOLS {
         // A tunnel opens only for an upgrade the chain saw and admitted; an upstream that

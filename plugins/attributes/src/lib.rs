@@ -3,8 +3,9 @@
 //! integers (8 bytes little-endian) and timestamps/durations (nanoseconds) in decimal,
 //! booleans as `true`/`false`, maps (serialized pairs) as `k=v;k=v`. An absent attribute
 //! is echoed as `<absent>`. Request attributes are read in `on_http_request_headers`,
-//! response ones in `on_http_response_headers`; `x-attr-early-response-code` says whether
-//! `response.code` was there during the request (it must not be).
+//! response ones (and `upstream.*`) in `on_http_response_headers`;
+//! `x-attr-early-response-code` and `x-attr-early-upstream-address` say whether
+//! `response.code` and `upstream.address` were there during the request (they must not be).
 //!
 //! It also declares `attrs.once` read-only (`declare_property`), sets it twice and reports
 //! the statuses in `x-attr-set-once` (`Ok,Ok,BadArgument`: declared, set, refused, as on
@@ -58,7 +59,6 @@ const REQUEST: &[(&str, Kind)] = &[
     ("connection.mtls", Bool),
     ("connection.requested_server_name", Str),
     ("connection.tls_version", Str),
-    ("upstream.address", Str),
     ("source.address", Str),
     ("source.port", Int),
     ("destination.address", Str),
@@ -90,6 +90,8 @@ const RESPONSE: &[(&str, Kind)] = &[
     ("response.headers.x-upstream", Str),
     ("response.grpc_status", Int),
     ("response.code_details", Str),
+    ("upstream.address", Str),
+    ("upstream.port", Int),
 ];
 
 #[derive(Default)]
@@ -240,8 +242,10 @@ impl Context for Attributes {}
 impl HttpContext for Attributes {
     fn on_http_request_headers(&mut self, _n: usize, _eos: bool) -> Action {
         self.read(REQUEST);
-        let early = self.get_property(vec!["response", "code"]).is_some();
-        self.echoed.push(("x-attr-early-response-code".into(), if early { "present" } else { "absent" }.into()));
+        for (path, name) in [("response.code", "response-code"), ("upstream.address", "upstream-address")] {
+            let early = self.get_property(path.split('.').collect()).is_some();
+            self.echoed.push((format!("x-attr-early-{name}"), if early { "present" } else { "absent" }.into()));
+        }
         let declared = status(call_foreign_function("declare_property", Some(&declare_readonly("attrs.once"))));
         let first = raw_set_property("attrs.once", b"1");
         let second = raw_set_property("attrs.once", b"2");

@@ -211,6 +211,8 @@ fn from_stream(s: &StreamState, path: &str) -> Option<Value> {
         "source.port" => Value::Int(info.source?.port().into()),
         "destination.address" => Value::str(info.destination?.to_string()),
         "destination.port" => Value::Int(info.destination?.port().into()),
+        "upstream.address" => Value::str(s.upstream?.to_string()),
+        "upstream.port" => Value::Int(s.upstream?.port().into()),
         _ => return None,
     };
     Some(value)
