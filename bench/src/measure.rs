@@ -250,6 +250,11 @@ fn one(
         .as_ref()
         .map(|p| procstat::with_children(p.pid()))
         .unwrap_or_default();
+    for pid in &pids {
+        if let Err(e) = procstat::reset_peak_rss(*pid) {
+            eprintln!("bench: peak RSS includes start-up: {e:#}");
+        }
+    }
     let cpu_before: f64 = pids.iter().filter_map(|p| procstat::cpu_seconds(*p).ok()).sum();
     let result = wrk::run(work, &load(plan.duration))?;
     let cpu_after: f64 = pids.iter().filter_map(|p| procstat::cpu_seconds(*p).ok()).sum();

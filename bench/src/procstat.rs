@@ -32,6 +32,15 @@ pub fn peak_rss_bytes(pid: u32) -> Result<u64> {
     Ok(kib * 1024)
 }
 
+/// Starts a new peak: VmHWM becomes the current RSS (`5` to /proc/PID/clear_refs), so
+/// that a peak read afterwards covers what follows — the measured load — and not the
+/// start-up before it (a first run compiles the plugins' modules, which takes more memory
+/// than serving does).
+pub fn reset_peak_rss(pid: u32) -> Result<()> {
+    std::fs::write(format!("/proc/{pid}/clear_refs"), "5")
+        .with_context(|| format!("writing /proc/{pid}/clear_refs"))
+}
+
 /// The process and all its children's pids (nginx runs a master and workers).
 pub fn with_children(pid: u32) -> Vec<u32> {
     let mut pids = vec![pid];
@@ -62,5 +71,21 @@ mod tests {
         assert!(cpu_seconds(pid).unwrap() > 0.0);
         assert!(peak_rss_bytes(pid).unwrap() > 1024 * 1024);
         assert_eq!(with_children(pid)[0], pid);
+    }
+
+    #[test]
+    fn a_reset_peak_forgets_memory_given_back() {
+        let pid = std::process::id();
+        // 64 MiB touched, then freed: the peak holds it until it is reset.
+        let big = vec![1u8; 64 << 20];
+        assert!(big.iter().step_by(4096).all(|b| *b == 1));
+        let high = peak_rss_bytes(pid).unwrap();
+        drop(big);
+        reset_peak_rss(pid).unwrap();
+        let after = peak_rss_bytes(pid).unwrap();
+        assert!(
+            after + (32 << 20) < high,
+            "peak {high} then {after} after the reset"
+        );
     }
 }

@@ -232,7 +232,8 @@ pub fn markdown(run: &Run, mode: &str) -> String {
          alternating, {} round(s) of {} s at {} connections; the round with the median req/s is shown. \
          The machine: {} CPUs ({}); the load generator (wrk, 1 thread) pinned to CPU {}, the proxy \
          (1 worker) and the upstream (nginx serving a fixed body, 1 worker) pinned to CPU {}. \
-         nginx: {}. Raw data: `bench/results/latest.json`.\n",
+         nginx: {}. Proxy CPU and peak RSS cover the measured load only (not start-up, when \
+         the plugins' modules may be compiled). Raw data: `bench/results/latest.json`.\n",
         if mode == "short" { " --short" } else { "" },
         m.date,
         m.wasmesh_rev,
