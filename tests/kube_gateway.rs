@@ -3,7 +3,9 @@
 //! GatewayClass of wasmesh's controller, a Gateway, an HTTPRoute, a Service and an
 //! EndpointSlice pointing at a local upstream route requests to it; a changed
 //! EndpointSlice moves the traffic; a backend Service that does not exist answers 500; a
-//! WasmPlugin whose targetRefs name the Gateway runs, one naming another Gateway does not.
+//! WasmPlugin whose targetRefs name the Gateway runs, one naming another Gateway does not;
+//! a route's hostnames take their host's requests, and only they; a Service without a
+//! ready endpoint answers 503.
 
 use crate::proxy_support::echo::Echo;
 use crate::proxy_support::{free_addr, http_get};
@@ -308,4 +310,93 @@ async fn a_gateway_and_its_route_serve_endpoints_follow_and_plugins_attach_by_ta
         "only the plugin whose targetRefs name Gateway public"
     );
     assert_eq!(wasm, "public");
+}
+
+/// An EndpointSlice for Service `service`, one endpoint `upstream`, ready or not.
+fn slice_of(service: &str, upstream: SocketAddr, ready: bool) -> String {
+    slice(upstream)
+        .replace("name: echo-1", &format!("name: {service}-1"))
+        .replace("service-name: echo", &format!("service-name: {service}"))
+        .replace("ready: true", &format!("ready: {ready}"))
+}
+
+/// One request with `Host: host`: the status and the upstream that answered.
+async fn get_host(client: &reqwest::Client, listen: SocketAddr, host: &str, path: &str) -> (u16, String) {
+    let resp = client
+        .get(format!("http://{listen}{path}"))
+        .header("host", host)
+        .send()
+        .await
+        .expect("a response");
+    let upstream = resp
+        .headers()
+        .get("x-upstream")
+        .map(|v| v.to_str().unwrap().to_string())
+        .unwrap_or_default();
+    (resp.status().as_u16(), upstream)
+}
+
+#[tokio::test]
+async fn hostnames_pick_their_routes_and_a_service_without_ready_endpoints_answers_503() {
+    let cluster = Cluster::start();
+    let (a, b) = (Echo::start("a"), Echo::start("b"));
+    let listen = SocketAddr::new([127, 0, 0, 1].into(), free_addr().port());
+    let proxy = GatewayProxy::spawn(&cluster);
+    cluster.apply("gateway.yaml", &gateway(listen.port()));
+    cluster.apply("route.yaml", ROUTE_AND_SERVICE);
+    cluster.apply("slice.yaml", &slice(b.addr));
+    cluster.apply(
+        "api.yaml",
+        "apiVersion: gateway.networking.k8s.io/v1
+kind: HTTPRoute
+metadata: {name: api, namespace: edge}
+spec:
+  parentRefs: [{name: public}]
+  hostnames: [api.example.com]
+  rules:
+  - backendRefs: [{name: api, port: 80}]
+---
+apiVersion: v1
+kind: Service
+metadata: {name: api, namespace: edge}
+spec:
+  ports: [{name: http, port: 80}]
+",
+    );
+    cluster.apply("api-slice.yaml", &slice_of("api", a.addr, true));
+    proxy.wait_ready(Duration::from_secs(20));
+    let client = reqwest::Client::builder()
+        .timeout(Duration::from_secs(5))
+        .build()
+        .unwrap();
+    let deadline = Instant::now() + Duration::from_secs(10);
+    while get_host(&client, listen, "api.example.com", "/").await != (200, "a".to_string()) {
+        assert!(
+            Instant::now() < deadline,
+            "api.example.com never reached a\n{}",
+            proxy.log()
+        );
+        tokio::time::sleep(Duration::from_millis(50)).await;
+    }
+    // the host's own routes only: /missing of the other route does not apply to it
+    assert_eq!(
+        get_host(&client, listen, "API.example.com:80", "/missing").await,
+        (200, "a".into())
+    );
+    assert_eq!(
+        get_host(&client, listen, "www.example.com", "/").await,
+        (200, "b".into())
+    );
+    assert_eq!(
+        get_host(&client, listen, "www.example.com", "/missing").await.0,
+        500
+    );
+
+    // no ready endpoint: 503, as Envoy without a healthy upstream
+    cluster.apply("api-slice.yaml", &slice_of("api", a.addr, false));
+    let deadline = Instant::now() + Duration::from_secs(5);
+    while get_host(&client, listen, "api.example.com", "/").await.0 != 503 {
+        assert!(Instant::now() < deadline, "never 503\n{}", proxy.log());
+        tokio::time::sleep(Duration::from_millis(50)).await;
+    }
 }
