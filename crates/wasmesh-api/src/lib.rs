@@ -15,6 +15,7 @@ pub mod authorization_policy;
 pub mod crd;
 pub mod duration;
 pub mod error;
+pub mod gateway;
 pub mod meta;
 pub mod parse;
 pub mod proxy;
@@ -32,7 +33,7 @@ pub use authorization_policy::AuthorizationPolicy;
 pub use error::{DocumentError, Error, ErrorKind, FieldError, Origin};
 pub use meta::{Kind, NamespacedName, ObjectMeta, ResourceKey, DEFAULT_NAMESPACE, DEFAULT_ROOT_NAMESPACE};
 pub use parse::{parse, parse_object, Format, Parsed};
-pub use proxy::{Cluster, Listener, ListenerProtocol, Proxy, Route, TrafficDirection};
+pub use proxy::{Cluster, DirectResponse, Listener, ListenerProtocol, Proxy, Route, TrafficDirection};
 pub use request_authentication::RequestAuthentication;
 pub use resolve::{
     resolve, Builtin, Filter, ListenerChain, NotSelected, Reason, Selected, Selection, WorkloadChains,

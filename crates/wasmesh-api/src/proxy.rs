@@ -188,8 +188,14 @@ pub struct Route {
     pub name: Option<String>,
     #[serde(rename = "match")]
     pub r#match: RouteMatch,
-    /// A cluster of `spec.clusters`.
-    pub cluster: String,
+    /// A cluster of `spec.clusters`; exactly one of `cluster` and `directResponse`.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub cluster: Option<String>,
+    /// Answer the request here with this status instead of sending it to a cluster
+    /// (Envoy's `direct_response`); the Gateway API's 500 for a backend that does not
+    /// resolve is one (docs/gateway-api.md).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub direct_response: Option<DirectResponse>,
     /// Whole-request timeout, like `15s`. Unset: no timeout.
     #[serde(
         default,
@@ -200,11 +206,29 @@ pub struct Route {
     pub timeout: Option<Duration>,
 }
 
+/// `routes[].directResponse`: the status the proxy answers with itself.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize, JsonSchema)]
+#[serde(deny_unknown_fields, rename_all = "camelCase")]
+pub struct DirectResponse {
+    /// 200 to 599.
+    #[schemars(range(min = 200, max = 599))]
+    pub status: u16,
+}
+
 /// `routes[].match`: exactly one of `prefix`, `exact`, `regex` (on the path, without the
-/// query), and optional header conditions that must all hold.
+/// query), and optional host, method and header conditions that must all hold.
 #[derive(Debug, Clone, Default, PartialEq, Serialize, Deserialize, JsonSchema)]
 #[serde(deny_unknown_fields, rename_all = "camelCase")]
 pub struct RouteMatch {
+    /// The request's host (its authority without the port), compared without case: any
+    /// entry may match. An entry is a host name, or `*.` and a suffix, which matches one
+    /// or more labels before the suffix (`*.example.com`: `a.example.com`,
+    /// `a.b.example.com`, not `example.com`). Empty: any host.
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub hosts: Vec<String>,
+    /// The request's method (`GET`, …), exactly. Unset: any method.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub method: Option<String>,
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub prefix: Option<String>,
     #[serde(default, skip_serializing_if = "Option::is_none")]
@@ -285,4 +309,57 @@ pub enum ClusterProtocol {
     Http1,
     /// h2c (prior knowledge); needed for gRPC.
     Http2,
+}
+
+/// Does `host` (a request's host, without its port) match the `routes[].match.hosts`
+/// entry `pattern`? Both compared without case; `*.suffix` takes one or more labels
+/// before `.suffix` (the Gateway API's hostname wildcard, Envoy's domain wildcard).
+pub fn host_matches(pattern: &str, host: &str) -> bool {
+    match pattern.strip_prefix("*.") {
+        Some(suffix) => {
+            host.len() > suffix.len() + 1
+                && host.as_bytes()[host.len() - suffix.len() - 1] == b'.'
+                && host[host.len() - suffix.len()..].eq_ignore_ascii_case(suffix)
+        }
+        None => pattern.eq_ignore_ascii_case(host),
+    }
+}
+
+/// A request's authority without its port: `example.com:8080` → `example.com`,
+/// `[::1]:8080` → `[::1]`.
+pub fn host_of_authority(authority: &str) -> &str {
+    if authority.starts_with('[') {
+        return match authority.find(']') {
+            Some(end) => &authority[..=end],
+            None => authority,
+        };
+    }
+    match authority.rsplit_once(':') {
+        Some((host, port)) if port.bytes().all(|b| b.is_ascii_digit()) => host,
+        _ => authority,
+    }
+}
+
+#[cfg(test)]
+mod host_tests {
+    use super::*;
+
+    #[test]
+    fn hosts_match_exactly_or_by_wildcard_without_case() {
+        assert!(host_matches("Example.com", "example.COM"));
+        assert!(!host_matches("example.com", "www.example.com"));
+        assert!(host_matches("*.example.com", "a.example.com"));
+        assert!(host_matches("*.example.com", "a.b.example.com"));
+        assert!(!host_matches("*.example.com", "example.com"));
+        assert!(!host_matches("*.example.com", "aexample.com"));
+        assert!(!host_matches("*.example.com", ".example.com"));
+    }
+
+    #[test]
+    fn the_port_leaves_the_authority() {
+        assert_eq!(host_of_authority("example.com:8080"), "example.com");
+        assert_eq!(host_of_authority("example.com"), "example.com");
+        assert_eq!(host_of_authority("[::1]:80"), "[::1]");
+        assert_eq!(host_of_authority("127.0.0.1:9"), "127.0.0.1");
+    }
 }

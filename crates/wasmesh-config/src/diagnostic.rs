@@ -21,6 +21,10 @@ pub enum Diagnostic {
     },
     /// A file could not be read; what it held before stays in force.
     Unreadable { path: String, message: String },
+    /// With `--gateway`: what the Gateway API objects ask for and the Proxy made from them
+    /// does not do — not implemented yet, a backend that does not resolve, a route that
+    /// does not attach — or why no Proxy is made yet (docs/gateway-api.md).
+    Gateway(String),
 }
 
 impl fmt::Display for Diagnostic {
@@ -39,6 +43,7 @@ impl fmt::Display for Diagnostic {
                 f,
                 "{origin}: {key} is already defined at {first}; this document is ignored"
             ),
+            Diagnostic::Gateway(note) => f.write_str(note),
             Diagnostic::Unreadable { path, message } => {
                 write!(
                     f,

@@ -16,6 +16,9 @@ pub struct Options {
     pub context: Option<String>,
     /// `--namespace`: follow these namespaces only; empty: every namespace.
     pub namespaces: Vec<String>,
+    /// `--gateway`: make the workload's Proxy from this Gateway and the Gateway API objects
+    /// around it, instead of following `Proxy` objects (docs/gateway-api.md).
+    pub gateway: Option<wasmesh_api::gateway::Target>,
 }
 
 /// Why the source could not start: the client could not be configured. (An API server
@@ -109,6 +112,7 @@ mod tests {
             kubeconfig: Some(path.clone()),
             context: Some("b".into()),
             namespaces: Vec::new(),
+            gateway: None,
         };
         let (client, url) = connect(&options).await.expect("a client");
         assert_eq!(url, "https://127.0.0.1:6443");

@@ -39,24 +39,23 @@ impl Drop for Task {
 /// Starts the watcher of `stream`; what it sees goes to `to`, until the task is dropped or
 /// the receiver is gone.
 pub fn watch(client: &Client, stream: StreamId, to: mpsc::UnboundedSender<Seen>) -> Task {
-    let resource = crate::kinds::resource_of(stream.kind());
+    let resource = stream.resource();
     let (api, config) = match &stream {
-        StreamId::Kind { namespace: None, .. } => (
-            Api::<DynamicObject>::all_with(client.clone(), &resource),
-            watcher::Config::default(),
-        ),
-        StreamId::Kind {
-            namespace: Some(namespace),
-            ..
-        } => (
-            Api::namespaced_with(client.clone(), namespace, &resource),
-            watcher::Config::default(),
-        ),
         // one Secret by its name, never a list of a namespace's Secrets
         StreamId::Secret { namespace, name } => (
             Api::namespaced_with(client.clone(), namespace, &resource),
             watcher::Config::default().fields(&format!("metadata.name={name}")),
         ),
+        StreamId::Kind { namespace, .. } | StreamId::Gateway { namespace, .. } => match namespace {
+            None => (
+                Api::<DynamicObject>::all_with(client.clone(), &resource),
+                watcher::Config::default(),
+            ),
+            Some(namespace) => (
+                Api::namespaced_with(client.clone(), namespace, &resource),
+                watcher::Config::default(),
+            ),
+        },
     };
     Task::spawn(async move {
         let mut events = watcher(api, config).backoff(Retry::default()).boxed();

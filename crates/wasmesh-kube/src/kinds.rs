@@ -16,7 +16,17 @@ fn resource(group: &str, version: &str, kind: &str, plural: &str) -> ApiResource
 
 /// The kinds followed in every namespace (or in each `--namespace`). The security kinds are
 /// read at `v1`: an API server serves the objects written as `v1beta1` there too, as
-/// Istio's CRDs keep both versions in one storage.
+/// Istio's CRDs keep both versions in one storage. With `--gateway` the Proxy is made from
+/// the Gateway API objects ([`GatewayKind`]) and the `Proxy` kind is not followed.
+pub fn followed_with(gateway: bool) -> Vec<Followed> {
+    let mut kinds = followed();
+    if gateway {
+        kinds.retain(|f| f.kind != Kind::Proxy);
+    }
+    kinds
+}
+
+/// The kinds followed without `--gateway`.
 pub fn followed() -> Vec<Followed> {
     vec![
         Followed {
@@ -77,4 +87,55 @@ pub fn resource_of(kind: Kind) -> ApiResource {
         .find(|f| f.kind == kind)
         .map(|f| f.resource)
         .unwrap_or_else(|| secret().resource)
+}
+
+/// The kinds a `--gateway` proxy follows besides wasmesh's own, read as they are and
+/// turned into its Proxy together (`wasmesh_api::gateway`, docs/gateway-api.md).
+#[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord, Hash)]
+pub enum GatewayKind {
+    GatewayClass,
+    Gateway,
+    HttpRoute,
+    Service,
+    EndpointSlice,
+}
+
+impl GatewayKind {
+    pub const ALL: [GatewayKind; 5] = [
+        GatewayKind::GatewayClass,
+        GatewayKind::Gateway,
+        GatewayKind::HttpRoute,
+        GatewayKind::Service,
+        GatewayKind::EndpointSlice,
+    ];
+
+    /// Where the API server serves it.
+    pub fn resource(self) -> ApiResource {
+        let gateway = wasmesh_api::gateway::types::GROUP;
+        match self {
+            GatewayKind::GatewayClass => resource(gateway, "v1", "GatewayClass", "gatewayclasses"),
+            GatewayKind::Gateway => resource(gateway, "v1", "Gateway", "gateways"),
+            GatewayKind::HttpRoute => resource(gateway, "v1", "HTTPRoute", "httproutes"),
+            GatewayKind::Service => resource("", "v1", "Service", "services"),
+            GatewayKind::EndpointSlice => {
+                resource("discovery.k8s.io", "v1", "EndpointSlice", "endpointslices")
+            }
+        }
+    }
+
+    /// GatewayClasses are cluster-scoped: followed once, never per namespace.
+    pub fn cluster_scoped(self) -> bool {
+        self == GatewayKind::GatewayClass
+    }
+
+    /// How messages name the objects of the kind.
+    pub fn plural(self) -> &'static str {
+        match self {
+            GatewayKind::GatewayClass => "GatewayClasses",
+            GatewayKind::Gateway => "Gateways",
+            GatewayKind::HttpRoute => "HTTPRoutes",
+            GatewayKind::Service => "Services",
+            GatewayKind::EndpointSlice => "EndpointSlices",
+        }
+    }
 }

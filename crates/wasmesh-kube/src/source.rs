@@ -13,6 +13,7 @@ use wasmesh_config::{ConfigSource, Snapshot, SourceHealth, Store};
 use crate::client::{connect, Options, StartError};
 use crate::follow::{self, Seen, Task};
 use crate::health::Health;
+use crate::kinds::GatewayKind;
 use crate::sync::{StreamId, Sync};
 
 /// How often a reachable API server is asked whether it still answers (`/version`).
@@ -47,29 +48,62 @@ pub async fn start(options: &Options) -> Result<KubeSource, StartError> {
     let health = Arc::new(Health::new(url));
     let (tx, rx) = watch::channel(Store::new().snapshot(Vec::new()));
     let (seen_tx, seen_rx) = mpsc::unbounded_channel();
-    let mut sync = Sync::new();
+    let mut sync = match &options.gateway {
+        Some(target) => Sync::with_gateway(target.clone()),
+        None => Sync::new(),
+    };
     let mut watchers = BTreeMap::new();
     let namespaces: Vec<Option<String>> = if options.namespaces.is_empty() {
         vec![None]
     } else {
         options.namespaces.iter().cloned().map(Some).collect()
     };
-    for followed in crate::kinds::followed() {
+    let mut streams = Vec::new();
+    for followed in crate::kinds::followed_with(options.gateway.is_some()) {
         for namespace in &namespaces {
-            let stream = StreamId::Kind {
+            streams.push(StreamId::Kind {
                 kind: followed.kind,
                 namespace: namespace.clone(),
-            };
-            sync.add(stream.clone());
-            watchers.insert(stream.clone(), follow::watch(&client, stream, seen_tx.clone()));
+            });
         }
     }
+    if options.gateway.is_some() {
+        for kind in GatewayKind::ALL {
+            if kind.cluster_scoped() {
+                streams.push(StreamId::Gateway {
+                    kind,
+                    namespace: None,
+                });
+                continue;
+            }
+            for namespace in &namespaces {
+                streams.push(StreamId::Gateway {
+                    kind,
+                    namespace: namespace.clone(),
+                });
+            }
+        }
+    }
+    for stream in streams {
+        sync.add(stream.clone());
+        watchers.insert(stream.clone(), follow::watch(&client, stream, seen_tx.clone()));
+    }
     health.set_pending(sync.pending());
-    tracing::info!(
-        url = %health.url(),
-        namespaces = %options.namespaces.join(","),
-        "following WasmPlugins, RequestAuthentications, AuthorizationPolicies and Proxies"
-    );
+    match &options.gateway {
+        None => tracing::info!(
+            url = %health.url(),
+            namespaces = %options.namespaces.join(","),
+            "following WasmPlugins, RequestAuthentications, AuthorizationPolicies and Proxies"
+        ),
+        Some(target) => tracing::info!(
+            url = %health.url(),
+            namespaces = %options.namespaces.join(","),
+            gateway = %target.gateway,
+            "following WasmPlugins, RequestAuthentications, AuthorizationPolicies, and the \
+             GatewayClasses, Gateways, HTTPRoutes, Services and EndpointSlices the Gateway's \
+             Proxy is made from"
+        ),
+    }
     let run = Task::spawn(run(
         client.clone(),
         sync,

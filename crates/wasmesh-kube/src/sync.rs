@@ -1,15 +1,21 @@
 //! The watchers' events into one store. Each stream (a kind, or one pull Secret) keeps its
 //! objects as parsed; a list (the first, or one after `410 Gone`) is gathered aside and
 //! swapped in whole at its end. A snapshot is made only when every stream has listed, so
-//! the data plane never sees a partial state: not at start, not during a relist.
+//! the data plane never sees a partial state: not at start, not during a relist. With
+//! `--gateway`, the Gateway API objects are kept as sent and turned into the workload's
+//! Proxy at each snapshot (`wasmesh_api::gateway`, docs/gateway-api.md).
 
 use std::collections::{BTreeMap, BTreeSet};
 use std::sync::Arc;
 
-use kube::api::DynamicObject;
+use kube::api::{ApiResource, DynamicObject};
 use kube::runtime::watcher::Event;
-use wasmesh_api::{Kind, Parsed, Resource, ResourceKey};
+use serde::de::DeserializeOwned;
+use wasmesh_api::gateway::{self, Objects, Target};
+use wasmesh_api::{Document, Kind, Origin, Parsed, Resource, ResourceKey};
 use wasmesh_config::{Diagnostic, Snapshot, Store};
+
+use crate::kinds::GatewayKind;
 
 /// What one watcher follows.
 #[derive(Debug, Clone, PartialEq, Eq, PartialOrd, Ord, Hash)]
@@ -18,29 +24,43 @@ pub enum StreamId {
     Kind { kind: Kind, namespace: Option<String> },
     /// One pull Secret, by name.
     Secret { namespace: String, name: String },
+    /// A kind the Gateway's Proxy is made from, in one namespace or (`None`) in all.
+    Gateway {
+        kind: GatewayKind,
+        namespace: Option<String>,
+    },
 }
 
 impl StreamId {
-    pub fn kind(&self) -> Kind {
+    /// wasmesh's kind of the stream's objects; `None` for the Gateway API's.
+    pub fn kind(&self) -> Option<Kind> {
         match self {
-            StreamId::Kind { kind, .. } => *kind,
-            StreamId::Secret { .. } => Kind::Secret,
+            StreamId::Kind { kind, .. } => Some(*kind),
+            StreamId::Secret { .. } => Some(Kind::Secret),
+            StreamId::Gateway { .. } => None,
+        }
+    }
+
+    /// Where the API server serves the stream's objects.
+    pub fn resource(&self) -> ApiResource {
+        match self {
+            StreamId::Kind { kind, .. } => crate::kinds::resource_of(*kind),
+            StreamId::Secret { .. } => crate::kinds::secret().resource,
+            StreamId::Gateway { kind, .. } => kind.resource(),
         }
     }
 }
 
 impl std::fmt::Display for StreamId {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
-        match self {
-            StreamId::Kind {
-                kind,
-                namespace: None,
-            } => write!(f, "{} in all namespaces", crate::kinds::plural(*kind)),
-            StreamId::Kind {
-                kind,
-                namespace: Some(ns),
-            } => write!(f, "{} in namespace {ns}", crate::kinds::plural(*kind)),
-            StreamId::Secret { namespace, name } => write!(f, "Secret {namespace}/{name}"),
+        let (plural, namespace) = match self {
+            StreamId::Kind { kind, namespace } => (crate::kinds::plural(*kind), namespace),
+            StreamId::Gateway { kind, namespace } => (kind.plural(), namespace),
+            StreamId::Secret { namespace, name } => return write!(f, "Secret {namespace}/{name}"),
+        };
+        match namespace {
+            None => write!(f, "{plural} in all namespaces"),
+            Some(ns) => write!(f, "{plural} in namespace {ns}"),
         }
     }
 }
@@ -48,11 +68,19 @@ impl std::fmt::Display for StreamId {
 /// An object's place in its stream: namespace and name.
 type ObjectKey = (String, String);
 
+/// An object as a stream keeps it.
+enum Stored {
+    /// One of wasmesh's kinds, parsed and validated.
+    Resource(Parsed),
+    /// A Gateway API object (or a Service, an EndpointSlice), as sent.
+    Gateway(Box<DynamicObject>),
+}
+
 #[derive(Default)]
 struct Stream {
-    objects: BTreeMap<ObjectKey, Parsed>,
+    objects: BTreeMap<ObjectKey, Stored>,
     /// A list under way: its objects so far.
-    listing: Option<BTreeMap<ObjectKey, Parsed>>,
+    listing: Option<BTreeMap<ObjectKey, Stored>>,
     /// A list has ended once.
     listed: bool,
 }
@@ -65,6 +93,8 @@ pub struct Sync {
     /// Something changed since the last snapshot.
     dirty: bool,
     last: Option<Arc<Snapshot>>,
+    /// `--gateway`: the Proxy to make from the Gateway API objects.
+    gateway: Option<Target>,
 }
 
 fn key_of(object: &DynamicObject) -> ObjectKey {
@@ -77,6 +107,14 @@ fn key_of(object: &DynamicObject) -> ObjectKey {
 impl Sync {
     pub fn new() -> Self {
         Self::default()
+    }
+
+    /// A sync that makes the Proxy of `target` from the Gateway API streams.
+    pub fn with_gateway(target: Target) -> Self {
+        Sync {
+            gateway: Some(target),
+            ..Self::default()
+        }
     }
 
     /// Follows one more stream; no snapshot until it has listed.
@@ -100,15 +138,19 @@ impl Sync {
         let Some(state) = self.streams.get_mut(stream) else {
             return;
         };
-        let resource = crate::kinds::resource_of(stream.kind());
+        let resource = stream.resource();
+        let store = |object: DynamicObject| match stream {
+            StreamId::Gateway { .. } => Stored::Gateway(Box::new(object)),
+            _ => Stored::Resource(crate::object::parse(&resource, &object)),
+        };
         match event {
             Event::Init => state.listing = Some(BTreeMap::new()),
             Event::InitApply(object) => {
-                let parsed = crate::object::parse(&resource, &object);
+                let key = key_of(&object);
                 state
                     .listing
                     .get_or_insert_with(BTreeMap::new)
-                    .insert(key_of(&object), parsed);
+                    .insert(key, store(object));
             }
             Event::InitDone => {
                 state.objects = state.listing.take().unwrap_or_default();
@@ -116,8 +158,8 @@ impl Sync {
                 self.dirty = true;
             }
             Event::Apply(object) => {
-                let parsed = crate::object::parse(&resource, &object);
-                state.objects.insert(key_of(&object), parsed);
+                let key = key_of(&object);
+                state.objects.insert(key, store(object));
                 self.dirty = true;
             }
             Event::Delete(object) => {
@@ -146,10 +188,14 @@ impl Sync {
     pub fn wanted_secrets(&self) -> BTreeSet<(String, String)> {
         let mut wanted = BTreeSet::new();
         for (id, stream) in &self.streams {
-            if id.kind() != Kind::WasmPlugin {
+            if id.kind() != Some(Kind::WasmPlugin) {
                 continue;
             }
-            for doc in stream.objects.values().flatten() {
+            let docs = stream.objects.values().filter_map(|s| match s {
+                Stored::Resource(Ok(doc)) => Some(doc),
+                _ => None,
+            });
+            for doc in docs {
                 if let Resource::WasmPlugin(plugin) = &doc.resource {
                     if let Some(secret) = &plugin.spec.image_pull_secret {
                         let namespace = plugin.metadata.namespace().to_string();
@@ -171,13 +217,34 @@ impl Sync {
         self.dirty = false;
         let mut documents = Vec::new();
         let mut errors = Vec::new();
-        for stream in self.streams.values() {
-            for parsed in stream.objects.values() {
-                match parsed {
-                    Ok(doc) => documents.push(doc.clone()),
-                    Err(error) => errors.push((**error).clone()),
+        let mut gateway_objects = Objects::default();
+        let mut notes = Vec::new();
+        for (id, stream) in &self.streams {
+            for stored in stream.objects.values() {
+                match stored {
+                    Stored::Resource(Ok(doc)) => documents.push(doc.clone()),
+                    Stored::Resource(Err(error)) => errors.push((**error).clone()),
+                    Stored::Gateway(object) => {
+                        if let StreamId::Gateway { kind, .. } = id {
+                            if let Err(note) = read_into(&mut gateway_objects, *kind, object) {
+                                notes.push(note);
+                            }
+                        }
+                    }
                 }
             }
+        }
+        if let Some(target) = &self.gateway {
+            let translation = gateway::translate(&gateway_objects, target);
+            match translation.proxy {
+                Ok(proxy) => documents.push(Document {
+                    origin: gateway_origin(&gateway_objects, target),
+                    span: 0..0,
+                    resource: Resource::Proxy(Arc::new(proxy)),
+                }),
+                Err(waiting) => notes.push(format!("no Proxy made for the Gateway yet: {waiting}")),
+            }
+            notes.extend(translation.notes.iter().map(ToString::to_string));
         }
         let present: BTreeSet<ResourceKey> = documents.iter().map(|d| d.resource.key()).collect();
         let failed: BTreeSet<ResourceKey> = errors.iter().filter_map(|e| e.key.clone()).collect();
@@ -200,6 +267,7 @@ impl Sync {
                 let kept = error.key.clone().filter(|k| self.store.resources().contains(k));
                 Diagnostic::Invalid { error, kept }
             })
+            .chain(notes.into_iter().map(Diagnostic::Gateway))
             .collect();
         if let Some(last) = &self.last {
             if last.generation == self.store.generation() && last.diagnostics == diagnostics {
@@ -215,6 +283,46 @@ impl Sync {
         let snapshot = self.store.snapshot(diagnostics);
         self.last = Some(Arc::clone(&snapshot));
         Some(snapshot)
+    }
+}
+
+/// Reads a Gateway API object (or a Service, an EndpointSlice) into `objects`; one that
+/// does not read is left out, and the reason names it.
+fn read_into(objects: &mut Objects, kind: GatewayKind, object: &DynamicObject) -> Result<(), String> {
+    fn read<T: DeserializeOwned>(object: &DynamicObject, kind: GatewayKind) -> Result<T, String> {
+        let mut value = serde_json::to_value(object).map_err(|e| e.to_string())?;
+        if let Some(meta) = value.get_mut("metadata").and_then(|m| m.as_object_mut()) {
+            meta.remove("managedFields");
+        }
+        serde_json::from_value(value).map_err(|e| {
+            format!(
+                "{} {}/{}: cannot be read: {e}; left out",
+                kind.resource().kind,
+                object.metadata.namespace.as_deref().unwrap_or_default(),
+                object.metadata.name.as_deref().unwrap_or_default()
+            )
+        })
+    }
+    match kind {
+        GatewayKind::GatewayClass => objects.classes.push(read(object, kind)?),
+        GatewayKind::Gateway => objects.gateways.push(read(object, kind)?),
+        GatewayKind::HttpRoute => objects.routes.push(read(object, kind)?),
+        GatewayKind::Service => objects.services.push(read(object, kind)?),
+        GatewayKind::EndpointSlice => objects.slices.push(read(object, kind)?),
+    }
+    Ok(())
+}
+
+/// The made Proxy's origin: the Gateway it is made from.
+fn gateway_origin(objects: &Objects, target: &Target) -> Origin {
+    let gateway = objects.gateways.iter().find(|g| {
+        g.metadata.namespace() == target.gateway.namespace && g.metadata.name == target.gateway.name
+    });
+    Origin::Object {
+        kind: "Gateway".into(),
+        namespace: target.gateway.namespace.clone(),
+        name: target.gateway.name.clone(),
+        resource_version: gateway.and_then(|g| g.metadata.resource_version.clone()),
     }
 }
 
@@ -309,5 +417,83 @@ mod tests {
         sync.apply(&plugins(), Event::Apply(plugin("bad", "", 1)));
         let wanted: Vec<_> = sync.wanted_secrets().into_iter().collect();
         assert_eq!(wanted, [("web".to_string(), "pull".to_string())]);
+    }
+
+    fn gateway_stream(kind: GatewayKind) -> StreamId {
+        StreamId::Gateway {
+            kind,
+            namespace: None,
+        }
+    }
+
+    fn object(value: serde_json::Value) -> DynamicObject {
+        serde_json::from_value(value).unwrap()
+    }
+
+    #[test]
+    fn with_a_gateway_the_proxy_is_made_from_the_gateway_api_objects() {
+        let target = Target {
+            gateway: wasmesh_api::NamespacedName {
+                namespace: "edge".into(),
+                name: "public".into(),
+            },
+            workload: "public".into(),
+            address: "127.0.0.1".parse().unwrap(),
+        };
+        let mut sync = Sync::with_gateway(target);
+        for kind in GatewayKind::ALL {
+            sync.add(gateway_stream(kind));
+        }
+        for kind in GatewayKind::ALL {
+            sync.apply(&gateway_stream(kind), Event::Init);
+            sync.apply(&gateway_stream(kind), Event::InitDone);
+        }
+        let first = sync.snapshot().expect("all listed");
+        assert!(first.resources.is_empty());
+        let said: Vec<String> = first.diagnostics.iter().map(ToString::to_string).collect();
+        assert_eq!(
+            said,
+            ["no Proxy made for the Gateway yet: Gateway edge/public not found"]
+        );
+
+        let class = object(json!({
+            "apiVersion": "gateway.networking.k8s.io/v1", "kind": "GatewayClass",
+            "metadata": {"name": "wasmesh", "resourceVersion": "1"},
+            "spec": {"controllerName": "wasmesh.io/gateway-controller"},
+        }));
+        let gateway = object(json!({
+            "apiVersion": "gateway.networking.k8s.io/v1", "kind": "Gateway",
+            "metadata": {"name": "public", "namespace": "edge", "resourceVersion": "2",
+                         "managedFields": [{"manager": "kubectl"}]},
+            "spec": {"gatewayClassName": "wasmesh",
+                     "listeners": [{"name": "http", "port": 8080, "protocol": "HTTP"}]},
+        }));
+        sync.apply(&gateway_stream(GatewayKind::GatewayClass), Event::Apply(class));
+        sync.apply(&gateway_stream(GatewayKind::Gateway), Event::Apply(gateway));
+        let made = sync.snapshot().expect("a change");
+        assert!(made.diagnostics.is_empty(), "{:?}", made.diagnostics);
+        let proxy = made.resources.proxy("edge", "public").expect("the Proxy made");
+        assert_eq!(proxy.spec.listeners[0].address.to_string(), "127.0.0.1:8080");
+        let key = ResourceKey::new(Kind::Proxy, "edge", "public");
+        assert_eq!(
+            made.origins[&key].to_string(),
+            "Gateway edge/public (resourceVersion 2)"
+        );
+
+        // an object that does not read is reported and left out
+        let broken = object(json!({
+            "apiVersion": "gateway.networking.k8s.io/v1", "kind": "HTTPRoute",
+            "metadata": {"name": "r", "namespace": "edge"},
+            "spec": {"rules": "not a list"},
+        }));
+        sync.apply(&gateway_stream(GatewayKind::HttpRoute), Event::Apply(broken));
+        let after = sync.snapshot().expect("a diagnostic is a change");
+        let said: Vec<String> = after.diagnostics.iter().map(ToString::to_string).collect();
+        assert_eq!(said.len(), 1);
+        assert!(
+            said[0].starts_with("HTTPRoute edge/r: cannot be read: "),
+            "{said:?}"
+        );
+        assert!(after.resources.proxy("edge", "public").is_some());
     }
 }

@@ -37,6 +37,20 @@ pub enum BuildError {
         #[source]
         source: regex::Error,
     },
+    /// A direct response's status is not an HTTP status.
+    #[error("listener {listener}, route {route}: {status} is not an HTTP status")]
+    Status {
+        listener: String,
+        route: String,
+        status: u16,
+    },
+    /// A route's method is not an HTTP method.
+    #[error("listener {listener}, route {route}: {method:?} is not an HTTP method")]
+    Method {
+        listener: String,
+        route: String,
+        method: String,
+    },
     /// A header name is not valid.
     #[error("{context}: {name:?} is not a valid header name")]
     HeaderName { context: String, name: String },
@@ -139,9 +153,39 @@ fn listener(
                     Ok(HeaderMatch { name: hname, value })
                 })
                 .collect::<Result<_, BuildError>>()?;
+            let (cluster, cluster_index, direct_response) = match (&r.cluster, r.direct_response) {
+                (_, Some(direct)) => (
+                    String::new(),
+                    // never read: the router answers a direct response before it picks a cluster
+                    usize::MAX,
+                    Some(
+                        http::StatusCode::from_u16(direct.status).map_err(|_| BuildError::Status {
+                            listener: l.name.clone(),
+                            route: name.clone(),
+                            status: direct.status,
+                        })?,
+                    ),
+                ),
+                (Some(c), None) => (c.clone(), cluster_index(c)?, None),
+                (None, None) => (String::new(), cluster_index("")?, None),
+            };
             Ok(Route {
-                cluster_index: cluster_index(&r.cluster)?,
-                cluster: r.cluster.clone(),
+                cluster_index,
+                cluster,
+                direct_response,
+                hosts: r.r#match.hosts.iter().map(|h| h.to_ascii_lowercase()).collect(),
+                method: match &r.r#match.method {
+                    Some(m) => {
+                        Some(
+                            http::Method::from_bytes(m.as_bytes()).map_err(|_| BuildError::Method {
+                                listener: l.name.clone(),
+                                route: name.clone(),
+                                method: m.clone(),
+                            })?,
+                        )
+                    }
+                    None => None,
+                },
                 name,
                 path,
                 headers,

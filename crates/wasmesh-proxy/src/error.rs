@@ -17,6 +17,10 @@ pub enum ProxyError {
         method: http::Method,
         path: String,
     },
+    /// The route answers itself (`routes[].directResponse`), as the Gateway API's rules
+    /// whose backend does not resolve do (docs/gateway-api.md).
+    #[error("route {route} answers {status}")]
+    DirectResponse { route: String, status: StatusCode },
     /// The route names a cluster that has no endpoints.
     #[error("no healthy upstream in cluster {cluster}")]
     NoHealthyUpstream { cluster: String },
@@ -85,6 +89,7 @@ impl ProxyError {
     pub fn status(&self) -> StatusCode {
         match self {
             ProxyError::NoRoute { .. } => StatusCode::NOT_FOUND,
+            ProxyError::DirectResponse { status, .. } => *status,
             ProxyError::NoHealthyUpstream { .. }
             | ProxyError::UpstreamConnect { .. }
             | ProxyError::UpstreamConnectTimeout { .. }
@@ -113,7 +118,9 @@ impl ProxyError {
             ProxyError::RequestTooLarge { .. } | ProxyError::ResponseTooLarge { .. } => "-",
             ProxyError::PluginFailed { .. } => "UAEX",
             ProxyError::BadRequest(_) => "DPE",
-            ProxyError::StreamClosed { .. } | ProxyError::UpgradeRefused { .. } => "-",
+            ProxyError::StreamClosed { .. }
+            | ProxyError::UpgradeRefused { .. }
+            | ProxyError::DirectResponse { .. } => "-",
         }
     }
 
@@ -125,6 +132,8 @@ impl ProxyError {
             ProxyError::NoRoute { .. } | ProxyError::BadRequest(_) | ProxyError::UpgradeRefused { .. } => {
                 tracing::debug!(error = %self, "request failed")
             }
+            // configured: why the route answers so was logged when the config was made
+            ProxyError::DirectResponse { .. } => tracing::debug!(error = %self, "direct response"),
             // Its reason was logged once when loading failed, and `/plugins` shows it.
             ProxyError::PluginFailed { .. } => tracing::debug!(error = %self, "request failed"),
             _ => tracing::warn!(error = %self, "request failed"),

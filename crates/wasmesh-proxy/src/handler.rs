@@ -422,6 +422,12 @@ async fn route_and_send(
             path: request.uri.path().to_string(),
         });
     };
+    if let Some(status) = route.direct_response {
+        return Err(ProxyError::DirectResponse {
+            route: route.name.clone(),
+            status,
+        });
+    }
     let cluster = listener.snapshot.clusters.get(route.cluster_index);
     routed.cluster = Some(route.cluster_index);
     let endpoint =

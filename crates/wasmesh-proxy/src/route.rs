@@ -37,13 +37,22 @@ pub enum HeaderValueMatch {
 #[derive(Debug, Clone, serde::Serialize)]
 pub struct Route {
     pub name: String,
+    /// The request's host (without its port) must match one of these, as
+    /// `wasmesh_api::proxy::host_matches` says; empty: any host.
+    #[serde(skip_serializing_if = "Vec::is_empty")]
+    pub hosts: Vec<String>,
+    #[serde(skip_serializing_if = "Option::is_none", serialize_with = "method_str")]
+    pub method: Option<http::Method>,
     pub path: PathMatch,
     pub headers: Vec<HeaderMatch>,
-    /// The cluster's name, as configured.
+    /// The cluster's name, as configured; empty for a direct response.
     pub cluster: String,
-    /// The cluster's index in the snapshot's clusters.
+    /// The cluster's index in the snapshot's clusters (unused for a direct response).
     #[serde(skip)]
     pub cluster_index: usize,
+    /// Answer with this status instead of forwarding (`routes[].directResponse`).
+    #[serde(skip_serializing_if = "Option::is_none", serialize_with = "status_num")]
+    pub direct_response: Option<http::StatusCode>,
     #[serde(with = "crate::serde_duration::option")]
     pub timeout: Option<Duration>,
 }
@@ -116,13 +125,46 @@ impl RouteTable {
     /// The first route that matches the request, if any.
     pub fn find(&self, req: &Parts) -> Option<&Route> {
         let path = req.uri.path();
-        self.routes
-            .iter()
-            .find(|r| r.path.matches(path) && r.headers.iter().all(|h| h.matches(&req.headers)))
+        self.routes.iter().find(|r| {
+            r.path.matches(path)
+                && r.method.as_ref().is_none_or(|m| *m == req.method)
+                && (r.hosts.is_empty() || host_matches(&r.hosts, req))
+                && r.headers.iter().all(|h| h.matches(&req.headers))
+        })
     }
 
     pub fn iter(&self) -> impl Iterator<Item = &Route> {
         self.routes.iter()
+    }
+}
+
+/// The request's host: the URI's authority (HTTP/2, absolute form), else `Host` (after
+/// admission a request has one or the other), without the port.
+fn host_matches(hosts: &[String], req: &Parts) -> bool {
+    let authority = match req.uri.authority() {
+        Some(a) => a.as_str(),
+        None => match req.headers.get(http::header::HOST).and_then(|h| h.to_str().ok()) {
+            Some(h) => h,
+            None => return false,
+        },
+    };
+    let host = wasmesh_api::proxy::host_of_authority(authority);
+    hosts
+        .iter()
+        .any(|pattern| wasmesh_api::proxy::host_matches(pattern, host))
+}
+
+fn method_str<S: serde::Serializer>(m: &Option<http::Method>, s: S) -> Result<S::Ok, S::Error> {
+    match m {
+        Some(m) => s.serialize_str(m.as_str()),
+        None => s.serialize_none(),
+    }
+}
+
+fn status_num<S: serde::Serializer>(c: &Option<http::StatusCode>, s: S) -> Result<S::Ok, S::Error> {
+    match c {
+        Some(c) => s.serialize_u16(c.as_u16()),
+        None => s.serialize_none(),
     }
 }
 

@@ -156,12 +156,54 @@ pub(super) fn check(proxy: &Proxy, out: &mut Vec<FieldError>) {
                     check_regex(&format!("{hat}.regex"), re, out);
                 }
             }
-            if !clusters.contains(route.cluster.as_str()) {
-                out.push(FieldError::invalid(
+            for (k, host) in m.hosts.iter().enumerate() {
+                if !is_host_pattern(host) {
+                    out.push(FieldError::invalid(
+                        format!("{at}.match.hosts[{k}]"),
+                        host,
+                        "a host name (example.com) or a wildcard (*.example.com)",
+                    ));
+                }
+            }
+            if let Some(method) = &m.method {
+                if method.is_empty() || !method.bytes().all(|b| b.is_ascii_uppercase()) {
+                    out.push(FieldError::invalid(
+                        format!("{at}.match.method"),
+                        method,
+                        "an HTTP method in upper case (GET, POST, …)",
+                    ));
+                }
+            }
+            match (&route.cluster, &route.direct_response) {
+                (Some(cluster), None) => {
+                    if !clusters.contains(cluster.as_str()) {
+                        out.push(FieldError::invalid(
+                            format!("{at}.cluster"),
+                            cluster,
+                            format!("no such cluster; {}", cluster_names()),
+                        ));
+                    }
+                }
+                (None, Some(direct)) => {
+                    if !(200..=599).contains(&direct.status) {
+                        out.push(FieldError::invalid_value(
+                            format!("{at}.directResponse.status"),
+                            direct.status,
+                            "a status from 200 to 599",
+                        ));
+                    }
+                }
+                (Some(_), Some(_)) => out.push(FieldError::rule(
+                    at.clone(),
+                    "set one of cluster or directResponse, not both",
+                )),
+                (None, None) => out.push(FieldError::rule(
                     format!("{at}.cluster"),
-                    &route.cluster,
-                    format!("no such cluster; {}", cluster_names()),
-                ));
+                    format!(
+                        "a route needs a cluster (or a directResponse); {}",
+                        cluster_names()
+                    ),
+                )),
             }
         }
     }
@@ -185,6 +227,19 @@ pub(super) fn check(proxy: &Proxy, out: &mut Vec<FieldError>) {
             }
         }
     }
+}
+
+/// `example.com`, `*.example.com`: DNS labels of letters, digits and `-`, an optional
+/// leading `*.`.
+fn is_host_pattern(host: &str) -> bool {
+    let name = host.strip_prefix("*.").unwrap_or(host);
+    !name.is_empty()
+        && name.len() <= 253
+        && name.split('.').all(|label| {
+            !label.is_empty()
+                && label.len() <= 63
+                && label.bytes().all(|b| b.is_ascii_alphanumeric() || b == b'-')
+        })
 }
 
 fn check_regex(path: &str, re: &str, out: &mut Vec<FieldError>) {

@@ -526,6 +526,30 @@ fn proxy_rules() {
                 Some(("spec.listeners[0].routes[0].match.prefix", "starts with /")),
             ),
             (
+                "listeners: [{name: h, address: 127.0.0.1:1, routes: [{match: {prefix: /, hosts: [a.example.com, \"*.example.com\"], method: GET}, cluster: backend}, {match: {prefix: /}, directResponse: {status: 500}}]}]",
+                None,
+            ),
+            (
+                "listeners: [{name: h, address: 127.0.0.1:1, routes: [{match: {prefix: /, hosts: [\"a..b\"]}, cluster: backend}]}]",
+                Some(("spec.listeners[0].routes[0].match.hosts[0]", "wildcard")),
+            ),
+            (
+                "listeners: [{name: h, address: 127.0.0.1:1, routes: [{match: {prefix: /, method: get}, cluster: backend}]}]",
+                Some(("spec.listeners[0].routes[0].match.method", "upper case")),
+            ),
+            (
+                "listeners: [{name: h, address: 127.0.0.1:1, routes: [{match: {prefix: /}, directResponse: {status: 99}}]}]",
+                Some(("spec.listeners[0].routes[0].directResponse.status", "200 to 599")),
+            ),
+            (
+                "listeners: [{name: h, address: 127.0.0.1:1, routes: [{match: {prefix: /}, cluster: backend, directResponse: {status: 500}}]}]",
+                Some(("spec.listeners[0].routes[0]", "not both")),
+            ),
+            (
+                "listeners: [{name: h, address: 127.0.0.1:1, routes: [{match: {prefix: /}}]}]",
+                Some(("spec.listeners[0].routes[0].cluster", "needs a cluster")),
+            ),
+            (
                 "listeners: [{name: h, address: 127.0.0.1:1, routes: [{match: {prefix: /}, cluster: backend, timeout: 15}]}]",
                 Some(("spec.listeners[0].routes[0].timeout", "not a duration")),
             ),

@@ -3,10 +3,13 @@ use super::*;
 fn route(name: &str, path: PathMatch, headers: Vec<HeaderMatch>) -> Route {
     Route {
         name: name.into(),
+        hosts: Vec::new(),
+        method: None,
         path,
         headers,
         cluster: "c".into(),
         cluster_index: 0,
+        direct_response: None,
         timeout: None,
     }
 }
@@ -86,4 +89,32 @@ fn headers_must_all_match() {
 fn no_route_is_none() {
     let t = RouteTable::new(vec![route("api", PathMatch::Prefix("/api".into()), vec![])]);
     assert_eq!(found(&t, "/other", &[]), None);
+}
+
+#[test]
+fn hosts_match_the_authority_or_the_host_header_without_port_or_case() {
+    let mut foo = route("foo", PathMatch::Prefix("/".into()), vec![]);
+    foo.hosts = vec!["foo.example.com".into(), "*.bar.example.com".into()];
+    let mut post = route("post", PathMatch::Prefix("/".into()), vec![]);
+    post.method = Some(http::Method::POST);
+    let t = RouteTable::new(vec![
+        foo,
+        post,
+        route("any", PathMatch::Prefix("/".into()), vec![]),
+    ]);
+    assert_eq!(found(&t, "/", &[("host", "Foo.Example.com:8080")]), Some("foo"));
+    assert_eq!(
+        found(&t, "http://a.b.bar.example.com/x", &[]),
+        Some("foo"),
+        "the URI's authority (h2, absolute form)"
+    );
+    assert_eq!(found(&t, "/", &[("host", "bar.example.com")]), Some("any"));
+    assert_eq!(
+        found(&t, "/", &[]),
+        Some("any"),
+        "no host: host routes do not match"
+    );
+    let mut req = req("/", &[("host", "other")]);
+    req.method = http::Method::POST;
+    assert_eq!(t.find(&req).map(|r| r.name.as_str()), Some("post"));
 }

@@ -1,5 +1,6 @@
-//! The resources the double serves: the built-in `Namespace`, `Secret`,
-//! `CustomResourceDefinition` and `Lease`, and one more for each CRD object created.
+//! The resources the double serves: the built-in `Namespace`, `Secret`, `Service`,
+//! `EndpointSlice`, `CustomResourceDefinition` and `Lease`, and one more for each CRD
+//! object created.
 //! Discovery and routing both read this registry, so a CRD shows up in one the moment it is
 //! served by the other, as on a real server once the CRD is `Established`.
 
@@ -173,6 +174,8 @@ impl Default for Registry {
         crds.short_names = vec!["crd".to_string(), "crds".to_string()];
         let mut namespaces = ResourceKind::builtin("", "namespaces", "Namespace", false, true);
         namespaces.short_names = vec!["ns".to_string()];
+        let mut services = ResourceKind::builtin("", "services", "Service", true, true);
+        services.short_names = vec!["svc".to_string()];
         Registry {
             kinds: vec![
                 namespaces,
@@ -180,6 +183,10 @@ impl Default for Registry {
                 crds,
                 // what leader election (one replica writing statuses) takes and renews
                 ResourceKind::builtin("coordination.k8s.io", "leases", "Lease", true, false),
+                // what a Gateway's backends resolve through (docs/gateway-api.md); no
+                // controller makes the slices of a Service here: a test applies them
+                services,
+                ResourceKind::builtin("discovery.k8s.io", "endpointslices", "EndpointSlice", true, false),
             ],
         }
     }

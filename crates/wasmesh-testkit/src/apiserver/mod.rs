@@ -1,6 +1,6 @@
 //! A test double of the Kubernetes API server's REST protocol, for driving the real kube-rs
 //! client and the real kubectl against it (no API server can run where the tests run). It
-//! speaks the subset they use: discovery, `Namespace`s, `Secret`s, `Lease`s and
+//! speaks the subset they use: discovery, `Namespace`s, `Secret`s, `Service`s, `EndpointSlice`s, `Lease`s and
 //! `CustomResourceDefinition`s built in and custom resources once their CRD is created;
 //! get, list (selectors, pages), watch (from a version, bookmarks, 410), create, update,
 //! merge / strategic-merge (as merge) / apply patches, delete; the `status` subresource.

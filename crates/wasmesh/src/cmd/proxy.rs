@@ -35,9 +35,18 @@ pub struct Args {
     /// match these instead of the Proxy resource's labels. Read again when it changes.
     #[arg(long, value_name = "FILE")]
     labels_file: Option<PathBuf>,
-    /// The Proxy resource to serve, as NAMESPACE/NAME.
-    #[arg(long, value_name = "NS/NAME")]
-    workload: String,
+    /// The Proxy resource to serve, as NAMESPACE/NAME. With --gateway: the name of the
+    /// Proxy made from the Gateway, in the Gateway's namespace (default: the Gateway's).
+    #[arg(long, value_name = "NS/NAME", required_unless_present = "gateway")]
+    workload: Option<String>,
+    /// With --kubernetes: serve the Gateway API Gateway NAMESPACE/NAME — its listeners, the
+    /// HTTPRoutes attached to it, their Services' ready endpoints — if its GatewayClass has
+    /// controllerName wasmesh.io/gateway-controller (docs/gateway-api.md).
+    #[arg(long, value_name = "NS/NAME", requires = "kubernetes")]
+    gateway: Option<String>,
+    /// With --gateway: the IP address the Gateway's listeners bind, on each listener's port.
+    #[arg(long, value_name = "IP", default_value = "0.0.0.0", requires = "gateway")]
+    gateway_address: std::net::IpAddr,
     /// The admin endpoint: /ready, /stats/prometheus, /config_dump, /plugins.
     #[arg(long, value_name = "ADDR", default_value = "127.0.0.1:15000")]
     admin: SocketAddr,
@@ -63,12 +72,39 @@ fn parse_duration(s: &str) -> Result<Duration, String> {
     wasmesh_api::duration::parse(s).map_err(|e| e.to_string())
 }
 
-pub fn run(args: Args) -> anyhow::Result<ExitCode> {
-    let (namespace, name) = args
-        .workload
+/// `NAMESPACE/NAME` of the flag `flag`.
+fn namespaced(flag: &str, value: &str) -> anyhow::Result<wasmesh_api::NamespacedName> {
+    value
         .split_once('/')
         .filter(|(ns, n)| !ns.is_empty() && !n.is_empty() && !n.contains('/'))
-        .with_context(|| format!("--workload {:?}: expected NAMESPACE/NAME", args.workload))?;
+        .map(|(namespace, name)| wasmesh_api::NamespacedName {
+            namespace: namespace.to_string(),
+            name: name.to_string(),
+        })
+        .with_context(|| format!("{flag} {value:?}: expected NAMESPACE/NAME"))
+}
+
+pub fn run(args: Args) -> anyhow::Result<ExitCode> {
+    let gateway = args
+        .gateway
+        .as_deref()
+        .map(|g| namespaced("--gateway", g))
+        .transpose()?;
+    let workload = match (&args.workload, &gateway) {
+        (Some(w), _) => namespaced("--workload", w)?,
+        (None, Some(g)) => g.clone(),
+        (None, None) => anyhow::bail!("--workload NAMESPACE/NAME is required"),
+    };
+    if let Some(g) = &gateway {
+        // the made Proxy lives in the Gateway's namespace, where targetRefs to the Gateway
+        // are honoured (docs/gateway-api.md)
+        anyhow::ensure!(
+            workload.namespace == g.namespace,
+            "--workload {workload} is in another namespace than --gateway {g}: the Proxy made \
+             from a Gateway is in the Gateway's namespace"
+        );
+    }
+    let (namespace, name) = (workload.namespace.as_str(), workload.name.as_str());
     crate::log::init(&args.log, "info");
     let cache_dir = cache_dir(args.cache_dir)?;
     let config = match args.config {
@@ -77,6 +113,11 @@ pub fn run(args: Args) -> anyhow::Result<ExitCode> {
             kubeconfig: args.kubeconfig,
             context: args.context,
             namespaces: args.namespaces,
+            gateway: gateway.map(|gateway| wasmesh_api::gateway::Target {
+                gateway,
+                workload: name.to_string(),
+                address: args.gateway_address,
+            }),
         }),
     };
     wasmesh_proxy::run(wasmesh_proxy::Options {

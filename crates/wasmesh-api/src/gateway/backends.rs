@@ -1,0 +1,197 @@
+//! `backendRefs` to Services, resolved to endpoints through EndpointSlices: the ready
+//! endpoints of the slices labelled with the Service's name, at the slice port named as
+//! the Service port is. A reference that does not resolve says why; the rule then
+//! answers 500, as the Gateway API specifies.
+
+use super::types::{EndpointSlice, HttpBackendRef, Service, SERVICE_NAME_LABEL};
+use crate::proxy::{Cluster, ClusterProtocol};
+use std::collections::BTreeSet;
+
+/// Why a backendRef does not resolve.
+#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
+pub enum Unresolved {
+    /// A kind other than a core `Service` (the specification's `InvalidKind`).
+    #[error("{group}/{kind} {name}: only Services (group \"\", kind Service) are backends")]
+    InvalidKind {
+        group: String,
+        kind: String,
+        name: String,
+    },
+    /// Another namespace: that needs a ReferenceGrant, not implemented yet.
+    #[error(
+        "Service {namespace}/{name} is in another namespace than the route: references across \
+         namespaces need a ReferenceGrant, which wasmesh does not implement yet"
+    )]
+    OtherNamespace { namespace: String, name: String },
+    /// A Service reference without `port`.
+    #[error("Service {namespace}/{name}: port is required for a Service backend")]
+    NoPort { namespace: String, name: String },
+    /// No such Service (the specification's `BackendNotFound`).
+    #[error("Service {namespace}/{name} not found")]
+    NoService { namespace: String, name: String },
+    /// The Service has no such port.
+    #[error("Service {namespace}/{name} has no port {port}")]
+    NoServicePort {
+        namespace: String,
+        name: String,
+        port: u16,
+    },
+}
+
+/// The cluster a backendRef resolves to. Its endpoints may be empty (no ready endpoint:
+/// the proxy answers 503, as Envoy does without a healthy upstream).
+pub fn resolve(
+    backend: &HttpBackendRef,
+    route_namespace: &str,
+    services: &[Service],
+    slices: &[EndpointSlice],
+) -> Result<Cluster, Unresolved> {
+    let group = backend.group.as_deref().unwrap_or("");
+    let kind = backend.kind.as_deref().unwrap_or("Service");
+    if !group.is_empty() || kind != "Service" {
+        return Err(Unresolved::InvalidKind {
+            group: group.to_string(),
+            kind: kind.to_string(),
+            name: backend.name.clone(),
+        });
+    }
+    let namespace = backend.namespace.as_deref().unwrap_or(route_namespace);
+    let name = backend.name.clone();
+    if namespace != route_namespace {
+        return Err(Unresolved::OtherNamespace {
+            namespace: namespace.to_string(),
+            name,
+        });
+    }
+    let Some(port) = backend.port else {
+        return Err(Unresolved::NoPort {
+            namespace: namespace.to_string(),
+            name,
+        });
+    };
+    let Some(service) = services
+        .iter()
+        .find(|s| s.metadata.namespace() == namespace && s.metadata.name == name)
+    else {
+        return Err(Unresolved::NoService {
+            namespace: namespace.to_string(),
+            name,
+        });
+    };
+    let Some(service_port) = service.spec.ports.iter().find(|p| p.port == port) else {
+        return Err(Unresolved::NoServicePort {
+            namespace: namespace.to_string(),
+            name,
+            port,
+        });
+    };
+    let port_name = service_port.name.as_deref().unwrap_or("");
+    let mut endpoints = BTreeSet::new();
+    for slice in slices.iter().filter(|s| {
+        s.metadata.namespace() == namespace && s.metadata.labels.get(SERVICE_NAME_LABEL) == Some(&name)
+    }) {
+        let ipv6 = match slice.address_type.as_str() {
+            "IPv4" => false,
+            "IPv6" => true,
+            // FQDN slices are deprecated and no Service controller writes them
+            _ => continue,
+        };
+        let Some(target) = slice
+            .ports
+            .iter()
+            .find(|p| p.name.as_deref().unwrap_or("") == port_name)
+            .and_then(|p| p.port)
+        else {
+            continue;
+        };
+        for endpoint in &slice.endpoints {
+            if endpoint.conditions.ready == Some(false) {
+                continue;
+            }
+            // the addresses of one endpoint are fungible; the first is the one to use
+            if let Some(address) = endpoint.addresses.first() {
+                endpoints.insert(if ipv6 {
+                    format!("[{address}]:{target}")
+                } else {
+                    format!("{address}:{target}")
+                });
+            }
+        }
+    }
+    let protocol = match service_port.app_protocol.as_deref() {
+        Some("kubernetes.io/h2c") => ClusterProtocol::Http2,
+        _ => ClusterProtocol::Http1,
+    };
+    Ok(Cluster {
+        name: cluster_name(namespace, &name, port),
+        endpoints: endpoints.into_iter().collect(),
+        protocol,
+        connect_timeout: None,
+    })
+}
+
+/// `web/echo:8080`: one cluster per Service port.
+pub fn cluster_name(namespace: &str, service: &str, port: u16) -> String {
+    format!("{namespace}/{service}:{port}")
+}
+
+/// The most entries a weighted cluster's endpoint list may have.
+pub const MAX_WEIGHTED_ENDPOINTS: usize = 1000;
+
+/// One cluster that sends each backend its `weight`'s share of the requests: round robin
+/// over a list in which each endpoint appears as often as its share asks (a backend's
+/// weight spread over its endpoints), in the order smooth weighted round robin gives, so
+/// that the shares hold over short runs too. `None` when the list would be longer than
+/// [`MAX_WEIGHTED_ENDPOINTS`]. Every backend has at least one endpoint and a weight above 0.
+pub fn weighted(backends: &[(Cluster, u32)]) -> Option<Cluster> {
+    fn gcd(a: u64, b: u64) -> u64 {
+        if b == 0 {
+            a
+        } else {
+            gcd(b, a % b)
+        }
+    }
+    let lcm = backends
+        .iter()
+        .map(|(c, _)| c.endpoints.len() as u64)
+        .try_fold(1u64, |acc, n| {
+            let l = acc / gcd(acc, n) * n;
+            (l <= MAX_WEIGHTED_ENDPOINTS as u64 * 1000).then_some(l)
+        })?;
+    let mut weights: Vec<(&str, u64)> = Vec::new();
+    for (cluster, weight) in backends {
+        let each = u64::from(*weight) * (lcm / cluster.endpoints.len() as u64);
+        weights.extend(cluster.endpoints.iter().map(|e| (e.as_str(), each)));
+    }
+    let common = weights.iter().fold(0, |g, (_, w)| gcd(g, *w));
+    let total: u64 = weights.iter().map(|(_, w)| w / common).sum();
+    if total as usize > MAX_WEIGHTED_ENDPOINTS {
+        return None;
+    }
+    // smooth weighted round robin: each turn, every endpoint gains its weight and the
+    // one ahead is picked and set back by the total
+    let mut current = vec![0i64; weights.len()];
+    let mut endpoints = Vec::with_capacity(total as usize);
+    for _ in 0..total {
+        let mut best = 0;
+        for (i, (_, w)) in weights.iter().enumerate() {
+            current[i] += (w / common) as i64;
+            if current[i] > current[best] {
+                best = i;
+            }
+        }
+        current[best] -= total as i64;
+        endpoints.push(weights[best].0.to_string());
+    }
+    let name = backends
+        .iter()
+        .map(|(c, w)| format!("{}*{w}", c.name))
+        .collect::<Vec<_>>()
+        .join("+");
+    Some(Cluster {
+        name,
+        endpoints,
+        protocol: backends[0].0.protocol,
+        connect_timeout: None,
+    })
+}

@@ -1,0 +1,309 @@
+//! The Gateway API as a `Proxy` (docs/gateway-api.md): a GatewayClass whose
+//! `controllerName` is wasmesh's, the one Gateway a gateway process serves
+//! (`--gateway NS/NAME`), the HTTPRoutes attached to it, and the Services and
+//! EndpointSlices their backends resolve through become the listeners, routes and
+//! clusters of the `Proxy` that the rest of wasmesh serves. Pure: the objects come in,
+//! a Proxy and notes come out.
+//!
+//! - `types`: the kinds read, as serde types named after the specification.
+//! - `attach`: which listeners a route attaches to (parentRefs, allowedRoutes, hostnames).
+//! - `hostnames`: hostname intersection and precedence.
+//! - `rules`: rules and matches as routes, with the specification's match precedence.
+//! - `backends`: backendRefs to Services, resolved through EndpointSlices.
+//!
+//! What the Proxy cannot express, or wasmesh does not implement yet, is a [`Note`] of kind
+//! [`NoteKind::Unimplemented`]; nothing is dropped without one.
+
+mod attach;
+mod backends;
+mod hostnames;
+mod rules;
+#[cfg(test)]
+mod tests;
+pub mod types;
+
+pub use backends::cluster_name;
+pub use types::{EndpointSlice, Gateway, GatewayClass, HttpRoute, Service};
+
+use crate::meta::{NamespacedName, ObjectMeta};
+use crate::proxy::{
+    DirectResponse, Listener, ListenerHttp, ListenerProtocol, Proxy, ProxySpec, Route, RouteMatch,
+    TrafficDirection,
+};
+use crate::selector::{GATEWAY_CLASS_LABEL, GATEWAY_NAME_LABEL};
+use hostnames::HostKey;
+use std::collections::BTreeMap;
+use std::fmt;
+use std::net::{IpAddr, SocketAddr};
+
+/// The `controllerName` of the GatewayClasses wasmesh serves.
+pub const CONTROLLER_NAME: &str = "wasmesh.io/gateway-controller";
+
+/// The objects the translation reads, as the API server has them now.
+#[derive(Debug, Clone, Default)]
+pub struct Objects {
+    pub classes: Vec<GatewayClass>,
+    pub gateways: Vec<Gateway>,
+    pub routes: Vec<HttpRoute>,
+    pub services: Vec<Service>,
+    pub slices: Vec<EndpointSlice>,
+}
+
+/// What to make: the Proxy of `workload` (in the Gateway's namespace) from the Gateway
+/// `gateway`, its listeners bound on `address`.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Target {
+    pub gateway: NamespacedName,
+    /// The name of the Proxy made (`--workload`'s name).
+    pub workload: String,
+    /// The IP every listener binds (`--gateway-address`).
+    pub address: IpAddr,
+}
+
+/// Why there is no Proxy yet.
+#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
+pub enum Waiting {
+    /// The Gateway `--gateway` names does not exist.
+    #[error("Gateway {0} not found")]
+    NoGateway(NamespacedName),
+    /// Its GatewayClass does not exist.
+    #[error("Gateway {gateway}: GatewayClass {class} not found")]
+    NoClass { gateway: NamespacedName, class: String },
+    /// Its GatewayClass belongs to another controller.
+    #[error(
+        "Gateway {gateway}: GatewayClass {class} has controllerName {controller}, not {CONTROLLER_NAME}"
+    )]
+    OtherController {
+        gateway: NamespacedName,
+        class: String,
+        controller: String,
+    },
+}
+
+/// The kind of a [`Note`].
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum NoteKind {
+    /// A feature wasmesh does not implement yet; the note says what happens instead.
+    Unimplemented,
+    /// A backendRef that does not resolve; its rule answers 500.
+    Unresolved,
+    /// A value the specification does not allow.
+    Invalid,
+    /// A parentRef naming this Gateway that could not attach.
+    NotAttached,
+}
+
+/// Something the translation could not do as written, with the object and field.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Note {
+    pub kind: NoteKind,
+    /// `HTTPRoute web/echo`, `Gateway edge/public`.
+    pub object: String,
+    /// The field path within the object.
+    pub field: String,
+    pub message: String,
+}
+
+impl fmt::Display for Note {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        write!(f, "{}: {}: {}", self.object, self.field, self.message)
+    }
+}
+
+/// The Proxy made, or why there is none, and the notes.
+#[derive(Debug, Clone, PartialEq)]
+pub struct Translation {
+    pub proxy: Result<Proxy, Waiting>,
+    pub notes: Vec<Note>,
+}
+
+/// Makes the Proxy of `target` from `objects`.
+pub fn translate(objects: &Objects, target: &Target) -> Translation {
+    let mut notes = Vec::new();
+    let proxy = proxy(objects, target, &mut notes);
+    Translation { proxy, notes }
+}
+
+fn proxy(objects: &Objects, target: &Target, notes: &mut Vec<Note>) -> Result<Proxy, Waiting> {
+    let wanted = &target.gateway;
+    let gateway = objects
+        .gateways
+        .iter()
+        .find(|g| g.metadata.namespace() == wanted.namespace && g.metadata.name == wanted.name)
+        .ok_or_else(|| Waiting::NoGateway(wanted.clone()))?;
+    let class_name = &gateway.spec.gateway_class_name;
+    let class = objects
+        .classes
+        .iter()
+        .find(|c| c.metadata.name == *class_name)
+        .ok_or_else(|| Waiting::NoClass {
+            gateway: wanted.clone(),
+            class: class_name.clone(),
+        })?;
+    if class.spec.controller_name != CONTROLLER_NAME {
+        return Err(Waiting::OtherController {
+            gateway: wanted.clone(),
+            class: class_name.clone(),
+            controller: class.spec.controller_name.clone(),
+        });
+    }
+    if class.spec.parameters_ref.is_some() {
+        notes.push(Note {
+            kind: NoteKind::Unimplemented,
+            object: format!("GatewayClass {class_name}"),
+            field: "spec.parametersRef".into(),
+            message: "wasmesh takes no parameters yet; the reference is not read".into(),
+        });
+    }
+    let gw_object = format!("Gateway {wanted}");
+    let mut unimplemented = |field: &str, message: String| {
+        notes.push(Note {
+            kind: NoteKind::Unimplemented,
+            object: gw_object.clone(),
+            field: field.to_string(),
+            message,
+        })
+    };
+    if !gateway.spec.addresses.is_empty() {
+        unimplemented(
+            "spec.addresses",
+            format!(
+                "not implemented yet; the listeners bind {} (--gateway-address)",
+                target.address
+            ),
+        );
+    }
+    if gateway.spec.infrastructure.is_some() {
+        unimplemented("spec.infrastructure", "not implemented yet; not read".into());
+    }
+    // the Proxy listener of each port: named after the first Gateway listener on it
+    let mut ports: BTreeMap<u16, (String, Vec<HostKey>)> = BTreeMap::new();
+    for (i, l) in gateway.spec.listeners.iter().enumerate() {
+        if !attach::served(l) {
+            unimplemented(
+                &format!("spec.listeners[{i}]"),
+                format!(
+                    "listener {} has protocol {}: only HTTP listeners are served yet (HTTPS and TLS are not); it is left out",
+                    l.name, l.protocol
+                ),
+            );
+            continue;
+        }
+        let entry = ports
+            .entry(l.port)
+            .or_insert_with(|| (l.name.clone(), Vec::new()));
+        if let Some(h) = &l.hostname {
+            entry.1.push(HostKey::new(h));
+        }
+    }
+
+    // routes, oldest first, then by namespace/name (the order the precedence ends with)
+    let mut routes: Vec<&HttpRoute> = objects.routes.iter().collect();
+    routes.sort_by(|a, b| {
+        (
+            &a.metadata.creation_timestamp,
+            a.metadata.namespace(),
+            &a.metadata.name,
+        )
+            .cmp(&(
+                &b.metadata.creation_timestamp,
+                b.metadata.namespace(),
+                &b.metadata.name,
+            ))
+    });
+    let mut clusters = BTreeMap::new();
+    // per port, per host: the routes
+    let mut tables: BTreeMap<u16, BTreeMap<HostKey, Vec<rules::Entry>>> = BTreeMap::new();
+    for route in routes {
+        let attached = attach::attachments(gateway, route, notes);
+        if attached.is_empty() {
+            continue;
+        }
+        let mut per_rule = Vec::new();
+        let mut seen = std::collections::HashSet::new();
+        for (i, rule) in route.spec.rules.iter().enumerate() {
+            let action = rules::action(route, i, rule, &objects.services, &objects.slices, notes);
+            if let rules::Action::Forward(cluster) = &action {
+                clusters.insert(cluster.name.clone(), cluster.clone());
+            }
+            per_rule.push(rules::entries(route, i, rule, &action, notes));
+        }
+        for attachment in attached {
+            let table = tables.entry(attachment.port).or_default();
+            for host in &attachment.hosts {
+                // two listeners of one port may take the route for the same host
+                if !seen.insert((attachment.port, host.clone())) {
+                    continue;
+                }
+                let group = table.entry(host.clone()).or_default();
+                for entries in &per_rule {
+                    for e in entries {
+                        let mut e = e.clone();
+                        e.route.r#match.hosts = host.hosts();
+                        group.push(e);
+                    }
+                }
+            }
+        }
+    }
+
+    let mut listeners = Vec::new();
+    for (port, (name, listener_hosts)) in ports {
+        let mut table = tables.remove(&port).unwrap_or_default();
+        // a listener's hostname is a host of its own even without routes: a request for
+        // it never reaches the routes of a less specific listener (listener isolation)
+        for h in listener_hosts {
+            table.entry(h).or_default();
+        }
+        let mut routes: Vec<Route> = Vec::new();
+        let mut hosts: Vec<(HostKey, Vec<rules::Entry>)> = table.into_iter().collect();
+        hosts.sort_by(|a, b| a.0.cmp(&b.0));
+        for (host, mut entries) in hosts {
+            entries.sort_by(|a, b| a.precedence.cmp(&b.precedence));
+            routes.extend(entries.into_iter().map(|e| e.route));
+            if host != HostKey::Any {
+                // the host's own routes are the only ones it gets: the rest is 404
+                routes.push(Route {
+                    name: Some(format!("no-route/{}", host.hosts().join(","))),
+                    r#match: RouteMatch {
+                        hosts: host.hosts(),
+                        prefix: Some("/".into()),
+                        ..RouteMatch::default()
+                    },
+                    cluster: None,
+                    direct_response: Some(DirectResponse { status: 404 }),
+                    timeout: None,
+                });
+            }
+        }
+        listeners.push(Listener {
+            name,
+            address: SocketAddr::new(target.address, port),
+            protocol: ListenerProtocol::Http,
+            traffic_direction: TrafficDirection::Server,
+            tls: None,
+            http: ListenerHttp::default(),
+            routes,
+            cluster: None,
+        });
+    }
+
+    let mut labels = BTreeMap::new();
+    labels.insert(GATEWAY_NAME_LABEL.to_string(), wanted.name.clone());
+    labels.insert(GATEWAY_CLASS_LABEL.to_string(), class_name.clone());
+    Ok(Proxy {
+        api_version: "wasmesh.io/v1alpha1".into(),
+        kind: "Proxy".into(),
+        metadata: ObjectMeta {
+            name: target.workload.clone(),
+            namespace: Some(wanted.namespace.clone()),
+            labels,
+            ..ObjectMeta::default()
+        },
+        spec: ProxySpec {
+            listeners,
+            clusters: clusters.into_values().collect(),
+        },
+        status: None,
+    })
+}

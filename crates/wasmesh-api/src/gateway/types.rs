@@ -1,0 +1,297 @@
+//! The Gateway API kinds wasmesh reads (`gateway.networking.k8s.io/v1`: GatewayClass,
+//! Gateway, HTTPRoute), and the two core kinds their backends resolve through (`v1
+//! Service`, `discovery.k8s.io/v1 EndpointSlice`). Serde types of our own, named after the
+//! specification's fields: the `gateway-api` crate is built on another kube and
+//! k8s-openapi release than wasmesh (docs/gateway-api.md). Only what the translation reads
+//! is typed; a field that wasmesh does not implement is kept (as JSON) so that the
+//! translation can say so instead of ignoring it. Unknown fields are accepted: these are
+//! objects as an API server sends them, not wasmesh's own input.
+
+use crate::meta::ObjectMeta;
+use serde::Deserialize;
+use serde_json::Value;
+
+/// The API group of the Gateway API kinds.
+pub const GROUP: &str = "gateway.networking.k8s.io";
+
+/// `GatewayClass`: which controller serves the Gateways of this class.
+#[derive(Debug, Clone, PartialEq, Deserialize)]
+#[serde(rename_all = "camelCase")]
+pub struct GatewayClass {
+    pub metadata: ObjectMeta,
+    pub spec: GatewayClassSpec,
+}
+
+#[derive(Debug, Clone, PartialEq, Deserialize)]
+#[serde(rename_all = "camelCase")]
+pub struct GatewayClassSpec {
+    pub controller_name: String,
+    #[serde(default)]
+    pub parameters_ref: Option<Value>,
+}
+
+/// `Gateway`: listeners that routes attach to.
+#[derive(Debug, Clone, PartialEq, Deserialize)]
+#[serde(rename_all = "camelCase")]
+pub struct Gateway {
+    pub metadata: ObjectMeta,
+    pub spec: GatewaySpec,
+}
+
+#[derive(Debug, Clone, PartialEq, Deserialize)]
+#[serde(rename_all = "camelCase")]
+pub struct GatewaySpec {
+    pub gateway_class_name: String,
+    #[serde(default)]
+    pub listeners: Vec<GatewayListener>,
+    #[serde(default)]
+    pub addresses: Vec<Value>,
+    #[serde(default)]
+    pub infrastructure: Option<Value>,
+}
+
+/// `Gateway.spec.listeners[]`.
+#[derive(Debug, Clone, PartialEq, Deserialize)]
+#[serde(rename_all = "camelCase")]
+pub struct GatewayListener {
+    pub name: String,
+    #[serde(default)]
+    pub hostname: Option<String>,
+    pub port: u16,
+    /// `HTTP`, `HTTPS`, `TLS`, `TCP`, `UDP` or a domain-prefixed protocol.
+    pub protocol: String,
+    #[serde(default)]
+    pub tls: Option<Value>,
+    #[serde(default)]
+    pub allowed_routes: Option<AllowedRoutes>,
+}
+
+/// `listeners[].allowedRoutes`.
+#[derive(Debug, Clone, Default, PartialEq, Deserialize)]
+#[serde(rename_all = "camelCase")]
+pub struct AllowedRoutes {
+    #[serde(default)]
+    pub namespaces: Option<RouteNamespaces>,
+    #[serde(default)]
+    pub kinds: Option<Vec<RouteGroupKind>>,
+}
+
+/// `allowedRoutes.namespaces`: `from` is `Same` (the default), `All` or `Selector`.
+#[derive(Debug, Clone, Default, PartialEq, Deserialize)]
+#[serde(rename_all = "camelCase")]
+pub struct RouteNamespaces {
+    #[serde(default)]
+    pub from: Option<String>,
+    #[serde(default)]
+    pub selector: Option<Value>,
+}
+
+/// `allowedRoutes.kinds[]`.
+#[derive(Debug, Clone, PartialEq, Deserialize)]
+#[serde(rename_all = "camelCase")]
+pub struct RouteGroupKind {
+    #[serde(default)]
+    pub group: Option<String>,
+    pub kind: String,
+}
+
+/// `HTTPRoute`.
+#[derive(Debug, Clone, PartialEq, Deserialize)]
+#[serde(rename_all = "camelCase")]
+pub struct HttpRoute {
+    pub metadata: ObjectMeta,
+    pub spec: HttpRouteSpec,
+}
+
+#[derive(Debug, Clone, Default, PartialEq, Deserialize)]
+#[serde(rename_all = "camelCase")]
+pub struct HttpRouteSpec {
+    #[serde(default)]
+    pub parent_refs: Vec<ParentReference>,
+    #[serde(default)]
+    pub hostnames: Vec<String>,
+    #[serde(default)]
+    pub rules: Vec<HttpRouteRule>,
+}
+
+/// `parentRefs[]`: group `gateway.networking.k8s.io` and kind `Gateway` by default, in the
+/// route's namespace by default.
+#[derive(Debug, Clone, PartialEq, Deserialize)]
+#[serde(rename_all = "camelCase")]
+pub struct ParentReference {
+    #[serde(default)]
+    pub group: Option<String>,
+    #[serde(default)]
+    pub kind: Option<String>,
+    #[serde(default)]
+    pub namespace: Option<String>,
+    pub name: String,
+    #[serde(default)]
+    pub section_name: Option<String>,
+    #[serde(default)]
+    pub port: Option<u16>,
+}
+
+/// `rules[]`.
+#[derive(Debug, Clone, Default, PartialEq, Deserialize)]
+#[serde(rename_all = "camelCase")]
+pub struct HttpRouteRule {
+    #[serde(default)]
+    pub name: Option<String>,
+    /// Unset: one match, `PathPrefix /`.
+    #[serde(default)]
+    pub matches: Option<Vec<HttpRouteMatch>>,
+    #[serde(default)]
+    pub filters: Vec<HttpRouteFilter>,
+    #[serde(default)]
+    pub backend_refs: Vec<HttpBackendRef>,
+    #[serde(default)]
+    pub timeouts: Option<HttpRouteTimeouts>,
+    #[serde(default)]
+    pub retry: Option<Value>,
+    #[serde(default)]
+    pub session_persistence: Option<Value>,
+}
+
+/// `rules[].matches[]`.
+#[derive(Debug, Clone, Default, PartialEq, Deserialize)]
+#[serde(rename_all = "camelCase")]
+pub struct HttpRouteMatch {
+    /// Unset: `PathPrefix /`.
+    #[serde(default)]
+    pub path: Option<HttpPathMatch>,
+    #[serde(default)]
+    pub headers: Vec<HttpHeaderMatch>,
+    #[serde(default)]
+    pub query_params: Vec<Value>,
+    #[serde(default)]
+    pub method: Option<String>,
+}
+
+/// `matches[].path`: `type` is `Exact`, `PathPrefix` (the default) or `RegularExpression`.
+#[derive(Debug, Clone, Default, PartialEq, Deserialize)]
+#[serde(rename_all = "camelCase")]
+pub struct HttpPathMatch {
+    #[serde(default, rename = "type")]
+    pub kind: Option<String>,
+    #[serde(default)]
+    pub value: Option<String>,
+}
+
+/// `matches[].headers[]`: `type` is `Exact` (the default) or `RegularExpression`.
+#[derive(Debug, Clone, PartialEq, Deserialize)]
+#[serde(rename_all = "camelCase")]
+pub struct HttpHeaderMatch {
+    #[serde(default, rename = "type")]
+    pub kind: Option<String>,
+    pub name: String,
+    pub value: String,
+}
+
+/// `rules[].filters[]`: only its `type` is read (no filter is implemented yet).
+#[derive(Debug, Clone, PartialEq, Deserialize)]
+#[serde(rename_all = "camelCase")]
+pub struct HttpRouteFilter {
+    #[serde(rename = "type")]
+    pub kind: String,
+}
+
+/// `rules[].backendRefs[]`: group `""` and kind `Service` by default.
+#[derive(Debug, Clone, PartialEq, Deserialize)]
+#[serde(rename_all = "camelCase")]
+pub struct HttpBackendRef {
+    #[serde(default)]
+    pub group: Option<String>,
+    #[serde(default)]
+    pub kind: Option<String>,
+    pub name: String,
+    #[serde(default)]
+    pub namespace: Option<String>,
+    #[serde(default)]
+    pub port: Option<u16>,
+    /// Unset: 1.
+    #[serde(default)]
+    pub weight: Option<u32>,
+    #[serde(default)]
+    pub filters: Vec<HttpRouteFilter>,
+}
+
+/// `rules[].timeouts`: durations in the Gateway API's format (`10s`, `500ms`, `1h`).
+#[derive(Debug, Clone, Default, PartialEq, Deserialize)]
+#[serde(rename_all = "camelCase")]
+pub struct HttpRouteTimeouts {
+    #[serde(default)]
+    pub request: Option<String>,
+    #[serde(default)]
+    pub backend_request: Option<String>,
+}
+
+/// `v1 Service`: its ports (a backendRef names one by number).
+#[derive(Debug, Clone, PartialEq, Deserialize)]
+#[serde(rename_all = "camelCase")]
+pub struct Service {
+    pub metadata: ObjectMeta,
+    #[serde(default)]
+    pub spec: ServiceSpec,
+}
+
+#[derive(Debug, Clone, Default, PartialEq, Deserialize)]
+#[serde(rename_all = "camelCase")]
+pub struct ServiceSpec {
+    #[serde(default)]
+    pub ports: Vec<ServicePort>,
+    #[serde(default, rename = "type")]
+    pub kind: Option<String>,
+}
+
+#[derive(Debug, Clone, PartialEq, Deserialize)]
+#[serde(rename_all = "camelCase")]
+pub struct ServicePort {
+    #[serde(default)]
+    pub name: Option<String>,
+    pub port: u16,
+    #[serde(default)]
+    pub app_protocol: Option<String>,
+}
+
+/// The label that ties an EndpointSlice to its Service.
+pub const SERVICE_NAME_LABEL: &str = "kubernetes.io/service-name";
+
+/// `discovery.k8s.io/v1 EndpointSlice`.
+#[derive(Debug, Clone, PartialEq, Deserialize)]
+#[serde(rename_all = "camelCase")]
+pub struct EndpointSlice {
+    pub metadata: ObjectMeta,
+    /// `IPv4`, `IPv6` or `FQDN`.
+    pub address_type: String,
+    #[serde(default)]
+    pub endpoints: Vec<Endpoint>,
+    #[serde(default)]
+    pub ports: Vec<EndpointPort>,
+}
+
+#[derive(Debug, Clone, PartialEq, Deserialize)]
+#[serde(rename_all = "camelCase")]
+pub struct Endpoint {
+    #[serde(default)]
+    pub addresses: Vec<String>,
+    #[serde(default)]
+    pub conditions: EndpointConditions,
+}
+
+/// Unset `ready` counts as ready, as the EndpointSlice API says.
+#[derive(Debug, Clone, Default, PartialEq, Deserialize)]
+#[serde(rename_all = "camelCase")]
+pub struct EndpointConditions {
+    #[serde(default)]
+    pub ready: Option<bool>,
+}
+
+#[derive(Debug, Clone, PartialEq, Deserialize)]
+#[serde(rename_all = "camelCase")]
+pub struct EndpointPort {
+    #[serde(default)]
+    pub name: Option<String>,
+    #[serde(default)]
+    pub port: Option<u16>,
+}

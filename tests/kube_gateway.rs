@@ -1,0 +1,402 @@
+//! `wasmesh proxy --kubernetes --gateway NS/NAME` end to end (docs/gateway-api.md): the
+//! real binary follows the API server test double, driven by the real kubectl 1.37. A
+//! GatewayClass of wasmesh's controller, a Gateway, an HTTPRoute, a Service and an
+//! EndpointSlice pointing at a local upstream route requests to it; a changed
+//! EndpointSlice moves the traffic; a backend Service that does not exist answers 500; a
+//! WasmPlugin whose targetRefs name the Gateway runs, one naming another Gateway does not;
+//! a route's hostnames take their host's requests, and only they; a Service without a
+//! ready endpoint answers 503.
+
+use crate::proxy_support::echo::Echo;
+use crate::proxy_support::{free_addr, http_get};
+use std::net::SocketAddr;
+use std::path::{Path, PathBuf};
+use std::process::{Child, Command, Stdio};
+use std::time::{Duration, Instant};
+use wasmesh_testkit::apiserver::{ApiServer, Kubeconfig};
+use wasmesh_testkit::kubectl::Kubectl;
+
+struct Cluster {
+    _server: ApiServer,
+    kubeconfig: Kubeconfig,
+    kubectl: Kubectl,
+    manifests: tempfile::TempDir,
+}
+
+impl Cluster {
+    /// The double with wasmesh's CRDs (`wasmesh crds`), the Gateway API's three kinds
+    /// (tests/fixtures/gateway/crds.yaml) and the namespace `edge`.
+    fn start() -> Self {
+        let server = ApiServer::start().expect("the API server double starts");
+        let kubeconfig = server.kubeconfig().expect("its kubeconfig");
+        let cluster = Cluster {
+            _server: server,
+            kubectl: Kubectl::new(kubeconfig.path()),
+            kubeconfig,
+            manifests: tempfile::tempdir().expect("temp dir"),
+        };
+        crate::crds_support::apply_wasmesh_crds(cluster.kubeconfig.path());
+        let fixture = Path::new(env!("CARGO_MANIFEST_DIR")).join("../../tests/fixtures/gateway/crds.yaml");
+        cluster.kubectl.run(&["apply", "-f", &fixture.to_string_lossy()]);
+        cluster.kubectl.run(&[
+            "wait",
+            "--for=condition=Established",
+            "--timeout=20s",
+            "crd/gatewayclasses.gateway.networking.k8s.io",
+            "crd/gateways.gateway.networking.k8s.io",
+            "crd/httproutes.gateway.networking.k8s.io",
+        ]);
+        cluster.apply(
+            "namespace.yaml",
+            "apiVersion: v1\nkind: Namespace\nmetadata: {name: edge}\n",
+        );
+        cluster
+    }
+
+    /// `kubectl apply -f` of `yaml`, written to a file named `name`.
+    fn apply(&self, name: &str, yaml: &str) {
+        let path = self.manifests.path().join(name);
+        std::fs::write(&path, yaml).expect("write manifest");
+        self.kubectl.run(&["apply", "-f", &path.to_string_lossy()]);
+    }
+}
+
+/// `wasmesh proxy --kubernetes --gateway edge/public`, killed when dropped.
+struct GatewayProxy {
+    child: Child,
+    admin: SocketAddr,
+    log: PathBuf,
+    _dir: tempfile::TempDir,
+}
+
+impl GatewayProxy {
+    fn spawn(cluster: &Cluster) -> Self {
+        let dir = tempfile::tempdir().expect("temp dir");
+        let admin = free_addr();
+        let log = dir.path().join("proxy.log");
+        let child = Command::new(env!("CARGO_BIN_EXE_wasmesh"))
+            .args(["proxy", "--kubernetes", "--kubeconfig"])
+            .arg(cluster.kubeconfig.path())
+            .args(["--gateway", "edge/public", "--gateway-address", "127.0.0.1"])
+            .args([
+                "--admin",
+                &admin.to_string(),
+                "--workers",
+                "1",
+                "--drain-timeout",
+                "1s",
+            ])
+            .arg("--cache-dir")
+            .arg(dir.path().join("cache"))
+            .env("RUST_LOG", "info")
+            .env("NO_COLOR", "1")
+            .env_remove("KUBECONFIG")
+            .stdout(Stdio::null())
+            .stderr(std::fs::File::create(&log).expect("log file"))
+            .spawn()
+            .expect("start wasmesh proxy --kubernetes --gateway");
+        GatewayProxy {
+            child,
+            admin,
+            log,
+            _dir: dir,
+        }
+    }
+
+    fn log(&self) -> String {
+        std::fs::read_to_string(&self.log).unwrap_or_default()
+    }
+
+    fn wait_ready(&self, within: Duration) {
+        let deadline = Instant::now() + within;
+        while http_get(self.admin, "/ready").0 != 200 {
+            assert!(
+                Instant::now() < deadline,
+                "not ready within {within:?}: {:?}\nlog:\n{}",
+                http_get(self.admin, "/ready"),
+                self.log()
+            );
+            std::thread::sleep(Duration::from_millis(50));
+        }
+    }
+
+    /// Waits until the log holds `text`.
+    fn wait_log(&self, text: &str, within: Duration) {
+        let deadline = Instant::now() + within;
+        while !self.log().contains(text) {
+            assert!(
+                Instant::now() < deadline,
+                "the log never said {text:?}:\n{}",
+                self.log()
+            );
+            std::thread::sleep(Duration::from_millis(50));
+        }
+    }
+}
+
+impl Drop for GatewayProxy {
+    fn drop(&mut self) {
+        let _ = self.child.kill();
+        let _ = self.child.wait();
+    }
+}
+
+fn gateway(port: u16) -> String {
+    format!(
+        "apiVersion: gateway.networking.k8s.io/v1
+kind: GatewayClass
+metadata: {{name: wasmesh}}
+spec: {{controllerName: wasmesh.io/gateway-controller}}
+---
+apiVersion: gateway.networking.k8s.io/v1
+kind: Gateway
+metadata: {{name: public, namespace: edge}}
+spec:
+  gatewayClassName: wasmesh
+  listeners:
+  - {{name: http, port: {port}, protocol: HTTP}}
+"
+    )
+}
+
+const ROUTE_AND_SERVICE: &str = "apiVersion: gateway.networking.k8s.io/v1
+kind: HTTPRoute
+metadata: {name: echo, namespace: edge}
+spec:
+  parentRefs: [{name: public}]
+  rules:
+  - matches: [{path: {type: PathPrefix, value: /missing}}]
+    backendRefs: [{name: nope, port: 80}]
+  - backendRefs: [{name: echo, port: 80}]
+---
+apiVersion: v1
+kind: Service
+metadata: {name: echo, namespace: edge}
+spec:
+  ports: [{name: http, port: 80}]
+";
+
+/// The EndpointSlice of Service echo: one ready endpoint, `upstream`.
+fn slice(upstream: SocketAddr) -> String {
+    format!(
+        "apiVersion: discovery.k8s.io/v1
+kind: EndpointSlice
+metadata:
+  name: echo-1
+  namespace: edge
+  labels: {{kubernetes.io/service-name: echo}}
+addressType: IPv4
+ports: [{{name: http, port: {}, protocol: TCP}}]
+endpoints:
+- addresses: [\"{}\"]
+  conditions: {{ready: true}}
+",
+        upstream.port(),
+        upstream.ip()
+    )
+}
+
+/// A WasmPlugin of the test plugin `headers` in namespace edge, attached to Gateway
+/// `target` by targetRefs, that adds `x-wasm-request: VALUE` to requests.
+fn plugin(name: &str, target: &str, value: &str) -> String {
+    format!(
+        "apiVersion: extensions.istio.io/v1alpha1
+kind: WasmPlugin
+metadata: {{name: {name}, namespace: edge}}
+spec:
+  targetRefs: [{{group: gateway.networking.k8s.io, kind: Gateway, name: {target}}}]
+  url: file://{}
+  pluginConfig: {{value: {value}}}
+",
+        wasmesh_testkit::plugin("headers").display()
+    )
+}
+
+/// One request through the gateway: the status, the upstream that answered
+/// (`x-upstream`), and the `x-wasm-request` header that upstream saw.
+async fn get(client: &reqwest::Client, listen: SocketAddr, path: &str) -> (u16, String, String) {
+    let resp = client
+        .get(format!("http://{listen}{path}"))
+        .send()
+        .await
+        .expect("a response");
+    let status = resp.status().as_u16();
+    let upstream = resp
+        .headers()
+        .get("x-upstream")
+        .map(|v| v.to_str().unwrap().to_string())
+        .unwrap_or_default();
+    let body = resp.text().await.unwrap_or_default();
+    let wasm = serde_json::from_str::<serde_json::Value>(&body)
+        .ok()
+        .and_then(|seen| seen["headers"]["x-wasm-request"].as_str().map(str::to_string))
+        .unwrap_or_default();
+    (status, upstream, wasm)
+}
+
+/// Sends requests to `/` until `check` holds, within `within`.
+async fn until(
+    client: &reqwest::Client,
+    listen: SocketAddr,
+    within: Duration,
+    check: impl Fn(&(u16, String, String)) -> bool,
+) -> (u16, String, String) {
+    let start = Instant::now();
+    loop {
+        let seen = get(client, listen, "/").await;
+        if check(&seen) {
+            return seen;
+        }
+        assert!(start.elapsed() < within, "not within {within:?}; last: {seen:?}");
+        tokio::time::sleep(Duration::from_millis(20)).await;
+    }
+}
+
+#[tokio::test]
+async fn a_gateway_and_its_route_serve_endpoints_follow_and_plugins_attach_by_target_refs() {
+    let cluster = Cluster::start();
+    let (a, b) = (Echo::start("a"), Echo::start("b"));
+    let listen = SocketAddr::new([127, 0, 0, 1].into(), free_addr().port());
+
+    // no Gateway yet: no Proxy, not ready, and the log says what is missing
+    let proxy = GatewayProxy::spawn(&cluster);
+    proxy.wait_log(
+        "no Proxy made for the Gateway yet: Gateway edge/public not found",
+        Duration::from_secs(20),
+    );
+    assert_eq!(http_get(proxy.admin, "/ready").0, 503);
+
+    cluster.apply("gateway.yaml", &gateway(listen.port()));
+    cluster.apply("route.yaml", ROUTE_AND_SERVICE);
+    cluster.apply("slice.yaml", &slice(a.addr));
+    proxy.wait_ready(Duration::from_secs(20));
+    let client = reqwest::Client::builder()
+        .timeout(Duration::from_secs(5))
+        .build()
+        .unwrap();
+    let (status, upstream, _) = until(&client, listen, Duration::from_secs(5), |s| s.0 == 200).await;
+    assert_eq!((status, upstream.as_str()), (200, "a"));
+    let before = a.requests.load(std::sync::atomic::Ordering::Relaxed);
+    assert!(before >= 1, "upstream a saw the request");
+
+    // the EndpointSlice now points at b: the traffic follows
+    cluster.apply("slice.yaml", &slice(b.addr));
+    until(&client, listen, Duration::from_secs(5), |s| s.1 == "b").await;
+
+    // a backend Service that does not exist: 500, and the log says which
+    let (status, upstream, _) = get(&client, listen, "/missing/x").await;
+    assert_eq!((status, upstream.as_str()), (500, ""));
+    proxy.wait_log(
+        "HTTPRoute edge/echo: spec.rules[0].backendRefs[0]: Service edge/nope not found; the rule answers 500",
+        Duration::from_secs(5),
+    );
+
+    // a plugin attached to another Gateway does not run; one attached to this one does
+    cluster.apply("other.yaml", &plugin("to-other", "private", "other"));
+    cluster.apply("plugin.yaml", &plugin("to-public", "public", "public"));
+    let (_, upstream, wasm) = until(&client, listen, Duration::from_secs(20), |s| s.2 == "public").await;
+    assert_eq!(upstream, "b");
+    let (_, plugins) = http_get(proxy.admin, "/plugins");
+    let plugins: serde_json::Value = serde_json::from_str(&plugins).expect("/plugins is JSON");
+    let names: Vec<&str> = plugins
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|p| p["name"].as_str().unwrap())
+        .collect();
+    assert_eq!(
+        names,
+        ["to-public"],
+        "only the plugin whose targetRefs name Gateway public"
+    );
+    assert_eq!(wasm, "public");
+}
+
+/// An EndpointSlice for Service `service`, one endpoint `upstream`, ready or not.
+fn slice_of(service: &str, upstream: SocketAddr, ready: bool) -> String {
+    slice(upstream)
+        .replace("name: echo-1", &format!("name: {service}-1"))
+        .replace("service-name: echo", &format!("service-name: {service}"))
+        .replace("ready: true", &format!("ready: {ready}"))
+}
+
+/// One request with `Host: host`: the status and the upstream that answered.
+async fn get_host(client: &reqwest::Client, listen: SocketAddr, host: &str, path: &str) -> (u16, String) {
+    let resp = client
+        .get(format!("http://{listen}{path}"))
+        .header("host", host)
+        .send()
+        .await
+        .expect("a response");
+    let upstream = resp
+        .headers()
+        .get("x-upstream")
+        .map(|v| v.to_str().unwrap().to_string())
+        .unwrap_or_default();
+    (resp.status().as_u16(), upstream)
+}
+
+#[tokio::test]
+async fn hostnames_pick_their_routes_and_a_service_without_ready_endpoints_answers_503() {
+    let cluster = Cluster::start();
+    let (a, b) = (Echo::start("a"), Echo::start("b"));
+    let listen = SocketAddr::new([127, 0, 0, 1].into(), free_addr().port());
+    let proxy = GatewayProxy::spawn(&cluster);
+    cluster.apply("gateway.yaml", &gateway(listen.port()));
+    cluster.apply("route.yaml", ROUTE_AND_SERVICE);
+    cluster.apply("slice.yaml", &slice(b.addr));
+    cluster.apply(
+        "api.yaml",
+        "apiVersion: gateway.networking.k8s.io/v1
+kind: HTTPRoute
+metadata: {name: api, namespace: edge}
+spec:
+  parentRefs: [{name: public}]
+  hostnames: [api.example.com]
+  rules:
+  - backendRefs: [{name: api, port: 80}]
+---
+apiVersion: v1
+kind: Service
+metadata: {name: api, namespace: edge}
+spec:
+  ports: [{name: http, port: 80}]
+",
+    );
+    cluster.apply("api-slice.yaml", &slice_of("api", a.addr, true));
+    proxy.wait_ready(Duration::from_secs(20));
+    let client = reqwest::Client::builder()
+        .timeout(Duration::from_secs(5))
+        .build()
+        .unwrap();
+    let deadline = Instant::now() + Duration::from_secs(10);
+    while get_host(&client, listen, "api.example.com", "/").await != (200, "a".to_string()) {
+        assert!(
+            Instant::now() < deadline,
+            "api.example.com never reached a\n{}",
+            proxy.log()
+        );
+        tokio::time::sleep(Duration::from_millis(50)).await;
+    }
+    // the host's own routes only: /missing of the other route does not apply to it
+    assert_eq!(
+        get_host(&client, listen, "API.example.com:80", "/missing").await,
+        (200, "a".into())
+    );
+    assert_eq!(
+        get_host(&client, listen, "www.example.com", "/").await,
+        (200, "b".into())
+    );
+    assert_eq!(
+        get_host(&client, listen, "www.example.com", "/missing").await.0,
+        500
+    );
+
+    // no ready endpoint: 503, as Envoy without a healthy upstream
+    cluster.apply("api-slice.yaml", &slice_of("api", a.addr, false));
+    let deadline = Instant::now() + Duration::from_secs(5);
+    while get_host(&client, listen, "api.example.com", "/").await.0 != 503 {
+        assert!(Instant::now() < deadline, "never 503\n{}", proxy.log());
+        tokio::time::sleep(Duration::from_millis(50)).await;
+    }
+}
