@@ -10,6 +10,8 @@ mod crds_support;
 mod fetch_proxy;
 #[path = "../crates/wasmesh-fetch/tests/support/mod.rs"]
 mod fetch_support;
+#[path = "support/kube.rs"]
+mod kube_support;
 mod proxy_support;
 
 mod cli_apply;

@@ -7,138 +7,35 @@
 //! a route's hostnames take their host's requests, and only they; a Service without a
 //! ready endpoint answers 503.
 
+use crate::kube_support::{Cluster, KubeProxy};
 use crate::proxy_support::echo::Echo;
 use crate::proxy_support::{free_addr, http_get};
 use std::net::SocketAddr;
-use std::path::{Path, PathBuf};
-use std::process::{Child, Command, Stdio};
+use std::path::Path;
 use std::time::{Duration, Instant};
-use wasmesh_testkit::apiserver::{ApiServer, Kubeconfig};
-use wasmesh_testkit::kubectl::Kubectl;
 
-struct Cluster {
-    _server: ApiServer,
-    kubeconfig: Kubeconfig,
-    kubectl: Kubectl,
-    manifests: tempfile::TempDir,
+/// The double with wasmesh's CRDs (`wasmesh crds`), the Gateway API's three kinds
+/// (tests/fixtures/gateway/crds.yaml) and the namespace `edge`.
+fn gateway_cluster() -> Cluster {
+    let cluster = Cluster::start();
+    cluster.install_crds("edge");
+    let fixture = Path::new(env!("CARGO_MANIFEST_DIR")).join("../../tests/fixtures/gateway/crds.yaml");
+    cluster.kubectl(&["apply", "-f", &fixture.to_string_lossy()]);
+    cluster.kubectl(&[
+        "wait",
+        "--for=condition=Established",
+        "--timeout=20s",
+        "crd/gatewayclasses.gateway.networking.k8s.io",
+        "crd/gateways.gateway.networking.k8s.io",
+        "crd/httproutes.gateway.networking.k8s.io",
+    ]);
+    cluster
 }
 
-impl Cluster {
-    /// The double with wasmesh's CRDs (`wasmesh crds`), the Gateway API's three kinds
-    /// (tests/fixtures/gateway/crds.yaml) and the namespace `edge`.
-    fn start() -> Self {
-        let server = ApiServer::start().expect("the API server double starts");
-        let kubeconfig = server.kubeconfig().expect("its kubeconfig");
-        let cluster = Cluster {
-            _server: server,
-            kubectl: Kubectl::new(kubeconfig.path()),
-            kubeconfig,
-            manifests: tempfile::tempdir().expect("temp dir"),
-        };
-        crate::crds_support::apply_wasmesh_crds(cluster.kubeconfig.path());
-        let fixture = Path::new(env!("CARGO_MANIFEST_DIR")).join("../../tests/fixtures/gateway/crds.yaml");
-        cluster.kubectl.run(&["apply", "-f", &fixture.to_string_lossy()]);
-        cluster.kubectl.run(&[
-            "wait",
-            "--for=condition=Established",
-            "--timeout=20s",
-            "crd/gatewayclasses.gateway.networking.k8s.io",
-            "crd/gateways.gateway.networking.k8s.io",
-            "crd/httproutes.gateway.networking.k8s.io",
-        ]);
-        cluster.apply(
-            "namespace.yaml",
-            "apiVersion: v1\nkind: Namespace\nmetadata: {name: edge}\n",
-        );
-        cluster
-    }
-
-    /// `kubectl apply -f` of `yaml`, written to a file named `name`.
-    fn apply(&self, name: &str, yaml: &str) {
-        let path = self.manifests.path().join(name);
-        std::fs::write(&path, yaml).expect("write manifest");
-        self.kubectl.run(&["apply", "-f", &path.to_string_lossy()]);
-    }
-}
-
-/// `wasmesh proxy --kubernetes --gateway edge/public`, killed when dropped.
-struct GatewayProxy {
-    child: Child,
-    admin: SocketAddr,
-    log: PathBuf,
-    _dir: tempfile::TempDir,
-}
-
-impl GatewayProxy {
-    fn spawn(cluster: &Cluster) -> Self {
-        let dir = tempfile::tempdir().expect("temp dir");
-        let admin = free_addr();
-        let log = dir.path().join("proxy.log");
-        let child = Command::new(env!("CARGO_BIN_EXE_wasmesh"))
-            .args(["proxy", "--kubernetes", "--kubeconfig"])
-            .arg(cluster.kubeconfig.path())
-            .args(["--gateway", "edge/public", "--gateway-address", "127.0.0.1"])
-            .args([
-                "--admin",
-                &admin.to_string(),
-                "--workers",
-                "1",
-                "--drain-timeout",
-                "1s",
-            ])
-            .arg("--cache-dir")
-            .arg(dir.path().join("cache"))
-            .env("RUST_LOG", "info")
-            .env("NO_COLOR", "1")
-            .env_remove("KUBECONFIG")
-            .stdout(Stdio::null())
-            .stderr(std::fs::File::create(&log).expect("log file"))
-            .spawn()
-            .expect("start wasmesh proxy --kubernetes --gateway");
-        GatewayProxy {
-            child,
-            admin,
-            log,
-            _dir: dir,
-        }
-    }
-
-    fn log(&self) -> String {
-        std::fs::read_to_string(&self.log).unwrap_or_default()
-    }
-
-    fn wait_ready(&self, within: Duration) {
-        let deadline = Instant::now() + within;
-        while http_get(self.admin, "/ready").0 != 200 {
-            assert!(
-                Instant::now() < deadline,
-                "not ready within {within:?}: {:?}\nlog:\n{}",
-                http_get(self.admin, "/ready"),
-                self.log()
-            );
-            std::thread::sleep(Duration::from_millis(50));
-        }
-    }
-
-    /// Waits until the log holds `text`.
-    fn wait_log(&self, text: &str, within: Duration) {
-        let deadline = Instant::now() + within;
-        while !self.log().contains(text) {
-            assert!(
-                Instant::now() < deadline,
-                "the log never said {text:?}:\n{}",
-                self.log()
-            );
-            std::thread::sleep(Duration::from_millis(50));
-        }
-    }
-}
-
-impl Drop for GatewayProxy {
-    fn drop(&mut self) {
-        let _ = self.child.kill();
-        let _ = self.child.wait();
-    }
+/// `wasmesh proxy --kubernetes --gateway edge/public`.
+fn gateway_proxy(cluster: &Cluster) -> KubeProxy {
+    let args = ["--gateway", "edge/public", "--gateway-address", "127.0.0.1"];
+    KubeProxy::spawn(cluster, &args, &[])
 }
 
 fn gateway(port: u16) -> String {
@@ -254,12 +151,12 @@ async fn until(
 
 #[tokio::test]
 async fn a_gateway_and_its_route_serve_endpoints_follow_and_plugins_attach_by_target_refs() {
-    let cluster = Cluster::start();
+    let cluster = gateway_cluster();
     let (a, b) = (Echo::start("a"), Echo::start("b"));
     let listen = SocketAddr::new([127, 0, 0, 1].into(), free_addr().port());
 
     // no Gateway yet: no Proxy, not ready, and the log says what is missing
-    let proxy = GatewayProxy::spawn(&cluster);
+    let proxy = gateway_proxy(&cluster);
     proxy.wait_log(
         "no Proxy made for the Gateway yet: Gateway edge/public not found",
         Duration::from_secs(20),
@@ -338,10 +235,10 @@ async fn get_host(client: &reqwest::Client, listen: SocketAddr, host: &str, path
 
 #[tokio::test]
 async fn hostnames_pick_their_routes_and_a_service_without_ready_endpoints_answers_503() {
-    let cluster = Cluster::start();
+    let cluster = gateway_cluster();
     let (a, b) = (Echo::start("a"), Echo::start("b"));
     let listen = SocketAddr::new([127, 0, 0, 1].into(), free_addr().port());
-    let proxy = GatewayProxy::spawn(&cluster);
+    let proxy = gateway_proxy(&cluster);
     cluster.apply("gateway.yaml", &gateway(listen.port()));
     cluster.apply("route.yaml", ROUTE_AND_SERVICE);
     cluster.apply("slice.yaml", &slice(b.addr));

@@ -6,132 +6,28 @@
 //! going 0 then 1; `410 Gone` relists without a gap; a pull Secret, watched by its name,
 //! is used for the next pull once it is rotated.
 
+use crate::kube_support::{Cluster, KubeProxy};
 use crate::proxy_support::echo::Echo;
-use crate::proxy_support::{free_addr, http_get, one_backend_proxy_yaml};
+use crate::proxy_support::{free_addr, one_backend_proxy_yaml};
 use std::net::SocketAddr;
-use std::path::PathBuf;
-use std::process::{Child, Command, Stdio};
+use std::process::Command;
 use std::time::{Duration, Instant};
-use wasmesh_testkit::apiserver::{ApiServer, Kubeconfig};
-use wasmesh_testkit::kubectl::Kubectl;
 
-/// The double, its kubeconfig, and kubectl pointed at it.
-struct Cluster {
-    server: ApiServer,
-    kubeconfig: Kubeconfig,
-    kubectl: Kubectl,
-    manifests: tempfile::TempDir,
+/// `wasmesh proxy --kubernetes` for `istio-system/gw`, with `extra` flags.
+fn spawn(cluster: &Cluster, extra: &[&str]) -> KubeProxy {
+    let mut args = vec!["--workload", "istio-system/gw"];
+    args.extend_from_slice(extra);
+    // the test registry serves plain HTTP
+    KubeProxy::spawn(cluster, &args, &[("WASM_INSECURE_REGISTRIES", "*")])
 }
 
-impl Cluster {
-    fn start() -> Self {
-        let server = ApiServer::start().expect("the API server double starts");
-        let kubeconfig = server.kubeconfig().expect("its kubeconfig");
-        Cluster {
-            server,
-            kubectl: Kubectl::new(kubeconfig.path()),
-            kubeconfig,
-            manifests: tempfile::tempdir().expect("temp dir"),
-        }
-    }
-
-    /// Runs kubectl with `args`; panics with its output when it fails.
-    fn kubectl(&self, args: &[&str]) -> String {
-        self.kubectl.run(args)
-    }
-
-    /// `kubectl apply -f` of `yaml`, written to a file named `name`.
-    fn apply(&self, name: &str, yaml: &str) {
-        let path = self.manifests.path().join(name);
-        std::fs::write(&path, yaml).expect("write manifest");
-        self.kubectl(&["apply", "-f", &path.to_string_lossy()]);
-    }
-
-    /// `wasmesh crds | kubectl apply -f -` (the four kinds the source follows), and the
-    /// namespace istio-system.
-    fn install_crds(&self) {
-        crate::crds_support::apply_wasmesh_crds(self.kubeconfig.path());
-        self.apply(
-            "namespace.yaml",
-            "apiVersion: v1\nkind: Namespace\nmetadata: {name: istio-system}\n",
-        );
-    }
-}
-
-/// `wasmesh proxy --kubernetes` for `istio-system/gw`, killed when dropped.
-struct KubeProxy {
-    child: Child,
-    admin: SocketAddr,
-    log: PathBuf,
-    _dir: tempfile::TempDir,
-}
-
-impl KubeProxy {
-    fn spawn(cluster: &Cluster, extra: &[&str]) -> Self {
-        let dir = tempfile::tempdir().expect("temp dir");
-        let admin = free_addr();
-        let log = dir.path().join("proxy.log");
-        let child = Command::new(env!("CARGO_BIN_EXE_wasmesh"))
-            .args(["proxy", "--kubernetes", "--kubeconfig"])
-            .arg(cluster.kubeconfig.path())
-            .args(["--workload", "istio-system/gw", "--admin", &admin.to_string()])
-            .args(["--workers", "1", "--drain-timeout", "1s", "--cache-dir"])
-            .arg(dir.path().join("cache"))
-            .args(extra)
-            .env("RUST_LOG", "info")
-            .env("NO_COLOR", "1")
-            // the test registry serves plain HTTP
-            .env("WASM_INSECURE_REGISTRIES", "*")
-            .env_remove("KUBECONFIG")
-            .stdout(Stdio::null())
-            .stderr(std::fs::File::create(&log).expect("log file"))
-            .spawn()
-            .expect("start wasmesh proxy --kubernetes");
-        KubeProxy {
-            child,
-            admin,
-            log,
-            _dir: dir,
-        }
-    }
-
-    fn log(&self) -> String {
-        std::fs::read_to_string(&self.log).unwrap_or_default()
-    }
-
-    fn admin(&self, path: &str) -> (u16, String) {
-        http_get(self.admin, path)
-    }
-
-    /// Waits (up to `within`) until `/ready` says 200.
-    fn wait_ready(&self, within: Duration) {
-        let deadline = Instant::now() + within;
-        while self.admin("/ready").0 != 200 {
-            assert!(
-                Instant::now() < deadline,
-                "not ready within {within:?}: {:?}\nlog:\n{}",
-                self.admin("/ready"),
-                self.log()
-            );
-            std::thread::sleep(Duration::from_millis(50));
-        }
-    }
-
-    /// The value of the `wasmesh_config_source_connected` gauge.
-    fn connected(&self) -> Option<String> {
-        let (_, metrics) = self.admin("/stats/prometheus");
-        metrics
-            .lines()
-            .find_map(|l| l.strip_prefix("wasmesh_config_source_connected{source=\"kubernetes\"} "))
-            .map(str::to_string)
-    }
-}
-
-impl Drop for KubeProxy {
-    fn drop(&mut self) {
-        let _ = self.child.kill();
-        let _ = self.child.wait();
-    }
+/// The value of the `wasmesh_config_source_connected` gauge.
+fn connected(proxy: &KubeProxy) -> Option<String> {
+    let (_, metrics) = proxy.admin("/stats/prometheus");
+    metrics
+        .lines()
+        .find_map(|l| l.strip_prefix("wasmesh_config_source_connected{source=\"kubernetes\"} "))
+        .map(str::to_string)
 }
 
 /// A WasmPlugin of the test plugin `headers` in istio-system (so for every workload) that
@@ -192,7 +88,7 @@ async fn kubectl_apply_change_and_delete_reach_the_gateway_and_a_bad_object_is_s
     let listen = free_addr();
 
     // no CRDs yet: the lists fail, nothing is synced, the proxy is not ready and says why
-    let proxy = KubeProxy::spawn(&cluster, &[]);
+    let proxy = spawn(&cluster, &[]);
     let deadline = Instant::now() + Duration::from_secs(10);
     let why = loop {
         let (status, body) = proxy.admin("/ready");
@@ -208,7 +104,7 @@ async fn kubectl_apply_change_and_delete_reach_the_gateway_and_a_bad_object_is_s
     );
     assert!(why.contains("Kubernetes API server http://127.0.0.1:"), "{why}");
 
-    cluster.install_crds();
+    cluster.install_crds("istio-system");
     cluster.apply("proxy.yaml", &one_backend_proxy_yaml(listen, echo.addr));
     proxy.wait_ready(Duration::from_secs(20));
     let client = client();
@@ -258,16 +154,16 @@ async fn kubectl_apply_change_and_delete_reach_the_gateway_and_a_bad_object_is_s
 #[tokio::test]
 async fn an_outage_keeps_serving_is_logged_once_and_a_410_relists_without_a_gap() {
     let cluster = Cluster::start();
-    cluster.install_crds();
+    cluster.install_crds("istio-system");
     let echo = Echo::start("up");
     let listen = free_addr();
     cluster.apply("proxy.yaml", &one_backend_proxy_yaml(listen, echo.addr));
     cluster.apply("plugin.yaml", &header_plugin("headers", "one"));
-    let proxy = KubeProxy::spawn(&cluster, &[]);
+    let proxy = spawn(&cluster, &[]);
     proxy.wait_ready(Duration::from_secs(30));
     let client = client();
     until_seen(&client, listen, "one", Duration::from_secs(20)).await;
-    assert_eq!(proxy.connected().as_deref(), Some("1"));
+    assert_eq!(connected(&proxy).as_deref(), Some("1"));
 
     // down for 4 s: every request still served with the plugin; the gauge says 0
     cluster.server.go_down(Duration::from_secs(4));
@@ -280,7 +176,7 @@ async fn an_outage_keeps_serving_is_logged_once_and_a_410_relists_without_a_gap(
             "during the outage"
         );
         served += 1;
-        saw_disconnected |= proxy.connected().as_deref() == Some("0");
+        saw_disconnected |= connected(&proxy).as_deref() == Some("0");
         tokio::time::sleep(Duration::from_millis(20)).await;
     }
     assert!(served > 20, "{served}");
@@ -292,7 +188,7 @@ async fn an_outage_keeps_serving_is_logged_once_and_a_410_relists_without_a_gap(
 
     // back: the gauge says 1 again, the outage was logged once and its end once
     let deadline = Instant::now() + Duration::from_secs(15);
-    while proxy.connected().as_deref() != Some("1") {
+    while connected(&proxy).as_deref() != Some("1") {
         assert!(Instant::now() < deadline, "not reconnected:\n{}", proxy.log());
         std::thread::sleep(Duration::from_millis(100));
     }
@@ -380,7 +276,7 @@ async fn a_rotated_pull_secret_is_used_for_the_next_pull() {
     );
 
     let cluster = Cluster::start();
-    cluster.install_crds();
+    cluster.install_crds("istio-system");
     let echo = Echo::start("up");
     let listen = free_addr();
     cluster.apply("proxy.yaml", &one_backend_proxy_yaml(listen, echo.addr));
@@ -389,7 +285,7 @@ async fn a_rotated_pull_secret_is_used_for_the_next_pull() {
         "apiVersion: extensions.istio.io/v1alpha1\nkind: WasmPlugin\nmetadata: {{name: private, namespace: istio-system}}\nspec:\n  url: {url}\n  imagePullSecret: pull\n  failStrategy: FAIL_OPEN\n  pluginConfig: {{value: private}}\n"
     );
     cluster.apply("plugin.yaml", &plugin);
-    let proxy = KubeProxy::spawn(&cluster, &[]);
+    let proxy = spawn(&cluster, &[]);
     proxy.wait_ready(Duration::from_secs(30));
     let client = client();
     // the wrong password: the pull is refused, FAIL_OPEN skips the plugin
@@ -413,7 +309,7 @@ async fn a_rotated_pull_secret_is_used_for_the_next_pull() {
 #[tokio::test]
 async fn selectors_match_the_pods_labels_from_the_labels_file() {
     let cluster = Cluster::start();
-    cluster.install_crds();
+    cluster.install_crds("istio-system");
     let echo = Echo::start("up");
     let listen = free_addr();
     // the Proxy's own labels are istio=ingressgateway: this plugin would not select it
@@ -424,7 +320,7 @@ async fn selectors_match_the_pods_labels_from_the_labels_file() {
     let labels = tempfile::tempdir().unwrap();
     let file = labels.path().join("labels");
     std::fs::write(&file, "app=\"web\"\npod-template-hash=\"6d4cf56db6\"\n").unwrap();
-    let proxy = KubeProxy::spawn(&cluster, &["--labels-file", file.to_str().unwrap()]);
+    let proxy = spawn(&cluster, &["--labels-file", file.to_str().unwrap()]);
     proxy.wait_ready(Duration::from_secs(30));
     let client = client();
     until_seen(&client, listen, "web", Duration::from_secs(20)).await;
@@ -442,8 +338,8 @@ async fn selectors_match_the_pods_labels_from_the_labels_file() {
 
     // a malformed file stops the proxy at start, naming the file and line
     std::fs::write(&file, "app=web\n").unwrap();
-    let mut bad = KubeProxy::spawn(&cluster, &["--labels-file", file.to_str().unwrap()]);
-    let status = bad.child.wait().unwrap();
+    let mut bad = spawn(&cluster, &["--labels-file", file.to_str().unwrap()]);
+    let status = bad.wait().unwrap();
     assert_eq!(status.code(), Some(1), "{}", bad.log());
     assert!(
         bad.log()

@@ -5,58 +5,38 @@
 //! the mismatch; an invalid object is Accepted=False with its field path; two replicas
 //! write each status once, with no conflict loop.
 
-use crate::crds_support::apply_wasmesh_crds;
+use crate::kube_support::{Cluster, KubeProxy};
 use crate::proxy_support::echo::Echo;
-use crate::proxy_support::{free_addr, http_get, one_backend_proxy_yaml};
+use crate::proxy_support::{free_addr, one_backend_proxy_yaml};
 use serde_json::Value;
 use sha2::{Digest as _, Sha256};
 use std::net::SocketAddr;
-use std::path::PathBuf;
-use std::process::{Child, Command, Stdio};
 use std::time::{Duration, Instant};
-use wasmesh_testkit::apiserver::{ApiServer, Kubeconfig};
-use wasmesh_testkit::kubectl::Kubectl;
 
 /// The double with wasmesh's CRDs, the namespace istio-system and the Proxy
 /// istio-system/gw listening on `listen`.
-struct Cluster {
-    server: ApiServer,
-    kubeconfig: Kubeconfig,
-    kubectl: Kubectl,
-    manifests: tempfile::TempDir,
+struct StatusCluster(Cluster);
+
+impl std::ops::Deref for StatusCluster {
+    type Target = Cluster;
+
+    fn deref(&self) -> &Cluster {
+        &self.0
+    }
 }
 
-impl Cluster {
+impl StatusCluster {
     fn start(listen: SocketAddr, upstream: SocketAddr) -> Self {
-        let server = ApiServer::start().expect("the API server double starts");
-        let kubeconfig = server.kubeconfig().expect("its kubeconfig");
-        apply_wasmesh_crds(kubeconfig.path());
-        let kubectl = Kubectl::new(kubeconfig.path());
-        let cluster = Cluster {
-            server,
-            kubeconfig,
-            kubectl,
-            manifests: tempfile::tempdir().expect("temp dir"),
-        };
-        cluster.apply(
-            "ns.yaml",
-            "apiVersion: v1\nkind: Namespace\nmetadata: {name: istio-system}\n",
-        );
+        let cluster = Cluster::start();
+        cluster.install_crds("istio-system");
         cluster.apply("proxy.yaml", &one_backend_proxy_yaml(listen, upstream));
-        cluster
-    }
-
-    fn apply(&self, name: &str, yaml: &str) {
-        let path = self.manifests.path().join(name);
-        std::fs::write(&path, yaml).expect("write manifest");
-        self.kubectl.run(&["apply", "-f", &path.to_string_lossy()]);
+        StatusCluster(cluster)
     }
 
     /// `kubectl get wasmplugin NAME -n istio-system -o jsonpath=PATH`.
     fn jsonpath(&self, name: &str, path: &str) -> String {
         let jsonpath = format!("jsonpath={path}");
-        self.kubectl
-            .run(&["get", "wasmplugin", name, "-n", "istio-system", "-o", &jsonpath])
+        self.kubectl(&["get", "wasmplugin", name, "-n", "istio-system", "-o", &jsonpath])
     }
 
     /// The plugin's conditions, by type, as kubectl prints `{.status.conditions}`.
@@ -98,64 +78,9 @@ impl Cluster {
     }
 }
 
-/// `wasmesh proxy --kubernetes` for `istio-system/gw`, killed when dropped.
-struct Gateway {
-    child: Child,
-    admin: SocketAddr,
-    log: PathBuf,
-    _dir: tempfile::TempDir,
-}
-
-impl Gateway {
-    fn spawn(cluster: &Cluster, pod: &str) -> Self {
-        let dir = tempfile::tempdir().expect("temp dir");
-        let admin = free_addr();
-        let log = dir.path().join("proxy.log");
-        let child = Command::new(env!("CARGO_BIN_EXE_wasmesh"))
-            .args(["proxy", "--kubernetes", "--kubeconfig"])
-            .arg(cluster.kubeconfig.path())
-            .args(["--workload", "istio-system/gw", "--admin", &admin.to_string()])
-            .args(["--workers", "1", "--drain-timeout", "1s", "--cache-dir"])
-            .arg(dir.path().join("cache"))
-            .env("POD_NAME", pod)
-            .env("RUST_LOG", "info")
-            .env("NO_COLOR", "1")
-            .env_remove("KUBECONFIG")
-            .env_remove("POD_NAMESPACE")
-            .stdout(Stdio::null())
-            .stderr(std::fs::File::create(&log).expect("log file"))
-            .spawn()
-            .expect("start wasmesh proxy --kubernetes");
-        Gateway {
-            child,
-            admin,
-            log,
-            _dir: dir,
-        }
-    }
-
-    fn log(&self) -> String {
-        std::fs::read_to_string(&self.log).unwrap_or_default()
-    }
-
-    fn wait_ready(&self, within: Duration) {
-        let deadline = Instant::now() + within;
-        while http_get(self.admin, "/ready").0 != 200 {
-            assert!(
-                Instant::now() < deadline,
-                "not ready within {within:?}:\n{}",
-                self.log()
-            );
-            std::thread::sleep(Duration::from_millis(50));
-        }
-    }
-}
-
-impl Drop for Gateway {
-    fn drop(&mut self) {
-        let _ = self.child.kill();
-        let _ = self.child.wait();
-    }
+/// `wasmesh proxy --kubernetes` for `istio-system/gw`, reporting as pod `pod`.
+fn gateway(cluster: &Cluster, pod: &str) -> KubeProxy {
+    KubeProxy::spawn(cluster, &["--workload", "istio-system/gw"], &[("POD_NAME", pod)])
 }
 
 /// A WasmPlugin of the test plugin `headers` in istio-system (so for every workload);
@@ -175,8 +100,8 @@ fn headers_digest() -> String {
 #[test]
 fn kubectl_shows_accepted_and_ready_with_the_digest_a_mismatch_and_a_field_path() {
     let echo = Echo::start("up");
-    let cluster = Cluster::start(free_addr(), echo.addr);
-    let gateway = Gateway::spawn(&cluster, "gw-0");
+    let cluster = StatusCluster::start(free_addr(), echo.addr);
+    let gateway = gateway(&cluster, "gw-0");
     gateway.wait_ready(Duration::from_secs(30));
     let log = || gateway.log();
     let within = Duration::from_secs(30);
@@ -247,9 +172,9 @@ fn kubectl_shows_accepted_and_ready_with_the_digest_a_mismatch_and_a_field_path(
 #[test]
 fn two_replicas_write_each_status_once_and_do_not_fight() {
     let echo = Echo::start("up");
-    let cluster = Cluster::start(free_addr(), echo.addr);
-    let a = Gateway::spawn(&cluster, "gw-a");
-    let b = Gateway::spawn(&cluster, "gw-b");
+    let cluster = StatusCluster::start(free_addr(), echo.addr);
+    let a = gateway(&cluster, "gw-a");
+    let b = gateway(&cluster, "gw-b");
     a.wait_ready(Duration::from_secs(30));
     b.wait_ready(Duration::from_secs(30));
     let log = || format!("gw-a:\n{}\ngw-b:\n{}", a.log(), b.log());
