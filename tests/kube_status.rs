@@ -237,3 +237,40 @@ fn two_replicas_write_each_status_once_and_do_not_fight() {
     ]);
     assert!(holder == "gw-a" || holder == "gw-b", "{holder}");
 }
+
+#[test]
+fn the_report_of_a_gateway_gone_five_minutes_is_deleted_and_a_recent_one_is_kept() {
+    let echo = Echo::start("up");
+    let cluster = StatusCluster::start(free_addr(), echo.addr);
+    let report = |name: &str, renewed: &str| {
+        format!(
+            "apiVersion: coordination.k8s.io/v1\nkind: Lease\nmetadata:\n  name: {name}\n  namespace: istio-system\n  labels: {{wasmesh.io/gateway-report: \"true\"}}\n  annotations: {{wasmesh.io/plugins: '{{\"plugins\":[]}}'}}\nspec:\n  holderIdentity: {name}\n  leaseDurationSeconds: 15\n  renewTime: \"{renewed}\"\n"
+        )
+    };
+    // one stopped renewing long ago, one a minute ago (expired, but not gone five minutes)
+    let now = std::time::SystemTime::now()
+        .duration_since(std::time::UNIX_EPOCH)
+        .unwrap()
+        .as_secs() as i64;
+    // a MicroTime, as Leases carry: `…T12:00:00.000000Z`
+    let a_minute_ago = wasmesh_api::timestamp::Timestamp::from_unix_seconds(now - 60)
+        .to_string()
+        .replace('Z', ".000000Z");
+    cluster.apply(
+        "gone.yaml",
+        &report("wasmesh-gateway-gone", "2020-01-01T00:00:00.000000Z"),
+    );
+    cluster.apply("recent.yaml", &report("wasmesh-gateway-recent", &a_minute_ago));
+    let gw = gateway(&cluster, "gw-0");
+    gw.wait_ready(Duration::from_secs(30));
+    let leases = || cluster.kubectl(&["get", "leases", "-n", "istio-system", "-o", "name"]);
+    let deadline = Instant::now() + Duration::from_secs(20);
+    // its own report comes within a second of the first snapshot; the old one goes
+    while leases().contains("wasmesh-gateway-gone") || !leases().contains("wasmesh-gateway-gw-0") {
+        assert!(Instant::now() < deadline, "{}\nlog:\n{}", leases(), gw.log());
+        std::thread::sleep(Duration::from_millis(100));
+    }
+    let left = leases();
+    assert!(left.contains("wasmesh-gateway-recent"), "{left}");
+    assert!(gw.log().contains("its Lease is deleted"), "{}", gw.log());
+}
