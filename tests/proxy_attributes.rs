@@ -55,6 +55,7 @@ async fn every_attribute_reads_as_the_request_that_was_sent() {
     let after = SystemTime::now();
     let headers = resp.headers().clone();
     assert_eq!(resp.status(), 200, "{:?}\n{}", resp.text().await, proxy.log());
+    let body_len = resp.bytes().await.unwrap().len();
     let h = |name: &str| -> String {
         headers
             .get(format!("x-attr-{name}"))
@@ -98,7 +99,18 @@ async fn every_attribute_reads_as_the_request_that_was_sent() {
         "<absent>",
         "known only from proxy_on_log on"
     );
-    assert_eq!(h("request-size"), "<absent>", "not known to wasmesh");
+    // Sizes as Envoy counts them: no content-length and no body yet; the head's names and
+    // values (pseudo-headers included) as `request.headers` shows them.
+    assert_eq!(h("request-size"), "0");
+    let head_bytes: usize = map
+        .split(';')
+        .map(|pair| pair.split_once('=').map_or(0, |(k, v)| k.len() + v.len()))
+        .sum();
+    assert_eq!(h("request-headers-bytes"), head_bytes.to_string(), "{map}");
+    assert_eq!(h("request-total-size"), head_bytes.to_string());
+    assert_eq!(h("early-response-size"), "0", "nothing sent yet");
+    assert_eq!(h("early-response-flags"), "0");
+    assert_eq!(h("early-upstream-request-attempt-count"), "0", "not routed yet");
     // connection, source, destination
     let id: u64 = h("connection-id").parse().unwrap();
     assert!(id > 0);
@@ -110,7 +122,17 @@ async fn every_attribute_reads_as_the_request_that_was_sent() {
         "<absent>",
         "no SNI on plain text"
     );
-    assert_eq!(h("connection-tls-version"), "<absent>");
+    for tls in [
+        "tls-version",
+        "subject-local-certificate",
+        "dns-san-local-certificate",
+        "subject-peer-certificate",
+        "sha256-peer-certificate-digest",
+        "termination-details",
+        "transport-failure-reason",
+    ] {
+        assert_eq!(h(&format!("connection-{tls}")), "<absent>", "{tls} on plain text");
+    }
     let source = h("source-address");
     let port: u16 = source.strip_prefix("127.0.0.1:").expect(&source).parse().unwrap();
     assert_eq!(h("source-port"), port.to_string());
@@ -135,7 +157,16 @@ async fn every_attribute_reads_as_the_request_that_was_sent() {
     assert_eq!(h("node-metadata-NAMESPACE"), "istio-system");
     assert_eq!(h("node-metadata-WORKLOAD-NAME"), "gw");
     assert_eq!(h("node-metadata-LABELS"), "istio=ingressgateway");
-    assert_eq!(h("node-metadata-CLUSTER-ID"), "<absent>");
+    assert_eq!(
+        h("node-metadata-CLUSTER-ID"),
+        "<absent>",
+        "no ISTIO_META_CLUSTER_ID"
+    );
+    assert_eq!(
+        h("node-cluster"),
+        "gw.istio-system",
+        "Istio's: no app label, the workload's name"
+    );
     let node = h("node");
     assert!(
         node.ends_with(" bytes") && node != "0 bytes",
@@ -151,7 +182,23 @@ async fn every_attribute_reads_as_the_request_that_was_sent() {
     assert_eq!(h("response-code"), "200");
     assert_eq!(h("response-headers-x-upstream"), "up");
     assert_eq!(h("response-grpc-status"), "<absent>");
-    assert_eq!(h("response-code-details"), "<absent>");
+    assert_eq!(h("response-code-details"), "via_upstream");
+    assert_eq!(h("response-flags"), "0");
+    assert_eq!(h("response-size"), "0", "the body is still to come");
+    assert_eq!(h("upstream-request-attempt-count"), "1");
+    let local = h("upstream-local-address");
+    let local: SocketAddr = local.parse().unwrap_or_else(|_| panic!("an address: {local}"));
+    assert!(local.ip().is_loopback() && local != echo.addr, "{local}");
+    assert_eq!(
+        h("upstream-transport-failure-reason"),
+        "<absent>",
+        "empty: nothing failed"
+    );
+    assert_eq!(
+        h("response-backend-latency"),
+        "<absent>",
+        "the body is still to come"
+    );
     // set_property, declare_property, and a foreign function wasmesh does not have
     assert_eq!(
         h("set-once"),
@@ -161,19 +208,231 @@ async fn every_attribute_reads_as_the_request_that_was_sent() {
     assert_eq!(h("set-readback"), "mine-value");
     assert_eq!(h("expr-create"), "Unimplemented");
     assert!(headers.get("x-attr-verify").is_none(), "no signature asked for");
-    // proxy_on_log: the request's duration is known, and the response's code.
-    let logged = wait_for_log(&proxy, "attrs on_log:");
-    let duration: i64 = logged
-        .split("request.duration=")
-        .nth(1)
-        .and_then(|rest| rest.split(' ').next())
-        .and_then(|n| n.parse().ok())
-        .unwrap_or_else(|| panic!("a duration in {logged}"));
+    // proxy_on_log: the request's duration is known, the response's code, the sizes of
+    // what went both ways, and how long the upstream took.
+    let logged = on_log(&proxy);
+    let n = |key: &str| -> i64 {
+        logged[key]
+            .parse()
+            .unwrap_or_else(|_| panic!("{key} a number: {logged:?}"))
+    };
+    let duration = n("request.duration");
     assert!(
         duration > 0 && duration < nanos(after) as i64 - nanos(before) as i64 + 1_000_000_000,
-        "{logged}"
+        "{logged:?}"
     );
-    assert!(logged.contains("response.code=200"), "{logged}");
+    assert_eq!(logged["response.code"], "200");
+    assert_eq!(n("request.size"), 0);
+    assert_eq!(n("request.total_size"), head_bytes as i64);
+    assert_eq!(n("response.size"), body_len as i64, "the body the client got");
+    assert!(
+        n("response.headers_bytes") > 200,
+        "the x-attr headers: {logged:?}"
+    );
+    assert_eq!(
+        n("response.total_size"),
+        n("response.size") + n("response.headers_bytes")
+    );
+    let latency = n("response.backend_latency");
+    assert!(latency > 0 && latency <= duration, "{logged:?}");
+    assert_eq!(logged["response.code_details"], "via_upstream");
+    assert_eq!(n("response.flags"), 0);
+    assert_eq!(logged["upstream.address"], echo.addr.to_string());
+    assert_eq!(logged["upstream.local_address"], local.to_string());
+}
+
+/// The `key=value` pairs of the plugin's first `attrs on_log:` line.
+fn on_log(proxy: &ProxyProcess) -> std::collections::BTreeMap<String, String> {
+    let line = wait_for_log(proxy, "attrs on_log:");
+    let rest = line.split("attrs on_log: ").nth(1).unwrap();
+    rest.split(' ')
+        .filter_map(|pair| pair.split_once('='))
+        .map(|(k, v)| (k.to_string(), v.to_string()))
+        .collect()
+}
+
+#[tokio::test]
+async fn a_request_body_is_counted_as_envoy_counts_it() {
+    let echo = Echo::start("up");
+    let listen = free_addr();
+    let config = one_backend_proxy_yaml(listen, echo.addr);
+    let plugin = plugin_yaml("attrs", "attributes", "");
+    let proxy = ProxyProcess::start(
+        "istio-system/gw",
+        &[("proxy.yaml", &config), ("plugins.yaml", &plugin)],
+        1,
+    );
+    let resp = reqwest::Client::new()
+        .post(format!("http://{listen}/upload"))
+        .body("hello world")
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(resp.status(), 200);
+    assert_eq!(
+        resp.headers()["x-attr-request-size"],
+        "11",
+        "on the request's headers, its content-length"
+    );
+    let logged = on_log(&proxy);
+    assert_eq!(logged["request.size"], "11");
+    let total: i64 = logged["request.total_size"].parse().unwrap();
+    let head: i64 = logged["request.headers_bytes"].parse().unwrap();
+    assert_eq!(total, 11 + head, "{logged:?}");
+}
+
+#[tokio::test]
+async fn local_replies_and_upstream_failures_carry_envoys_details_and_flags() {
+    let dead = free_addr();
+    let listen = free_addr();
+    let config = proxy_yaml(
+        listen,
+        &route_yaml("dead", "{prefix: /dead}", "backend"),
+        &cluster_yaml("backend", &[dead], "http1"),
+    );
+    let plugin = plugin_yaml("attrs", "attributes", "");
+    let proxy = ProxyProcess::start(
+        "istio-system/gw",
+        &[("proxy.yaml", &config), ("plugins.yaml", &plugin)],
+        1,
+    );
+    let client = reqwest::Client::new();
+    let get = |path: &'static str, reply: Option<&'static str>| {
+        let mut req = client.get(format!("http://{listen}{path}"));
+        if let Some(details) = reply {
+            req = req.header("x-attr-reply", details);
+        }
+        req.send()
+    };
+    let h = |resp: &reqwest::Response, name: &str| -> String {
+        resp.headers()
+            .get(format!("x-attr-{name}"))
+            .unwrap_or_else(|| panic!("no x-attr-{name} in {:?}", resp.headers()))
+            .to_str()
+            .unwrap()
+            .to_owned()
+    };
+    // A refused connection: Envoy's UF, its details and transport failure reason.
+    let refused = get("/dead", None).await.unwrap();
+    assert_eq!(refused.status(), 503, "{}", proxy.log());
+    assert_eq!(
+        h(&refused, "response-code-details"),
+        "upstream_reset_before_response_started{remote_connection_failure|delayed_connect_error:_Connection_refused}"
+    );
+    assert_eq!(h(&refused, "response-flags"), "32", "UF");
+    assert_eq!(h(&refused, "upstream-address"), dead.to_string());
+    assert_eq!(
+        h(&refused, "upstream-transport-failure-reason"),
+        "delayed connect error: Connection refused"
+    );
+    assert_eq!(h(&refused, "upstream-request-attempt-count"), "1");
+    assert_eq!(h(&refused, "upstream-local-address"), "<absent>", "no connection");
+    // No route: NR.
+    let unrouted = get("/elsewhere", None).await.unwrap();
+    assert_eq!(unrouted.status(), 404);
+    assert_eq!(h(&unrouted, "response-code-details"), "route_not_found");
+    assert_eq!(h(&unrouted, "response-flags"), "256", "NR");
+    assert_eq!(h(&unrouted, "upstream-address"), "<absent>");
+    assert_eq!(h(&unrouted, "upstream-request-attempt-count"), "0");
+    // A plugin's own reply: the details it gave, no flag, no upstream.
+    let replied = get("/dead", Some("attrs_said_no")).await.unwrap();
+    assert_eq!(replied.status(), 418);
+    assert_eq!(h(&replied, "response-code-details"), "attrs_said_no");
+    assert_eq!(h(&replied, "response-flags"), "0");
+    assert_eq!(h(&replied, "upstream-address"), "<absent>");
+}
+
+/// A certificate for `localhost` with an organisation in its subject and a URI name
+/// besides its DNS name (a SPIFFE id, as Istio's workload certificates carry).
+fn certificate_with_names(dir: &std::path::Path) -> (std::path::PathBuf, std::path::PathBuf) {
+    let (cert, key) = (dir.join("cert.pem"), dir.join("key.pem"));
+    let out = std::process::Command::new("openssl")
+        .args([
+            "req",
+            "-x509",
+            "-newkey",
+            "ec",
+            "-pkeyopt",
+            "ec_paramgen_curve:prime256v1",
+        ])
+        .args(["-nodes", "-days", "1", "-subj", "/O=wasmesh test/CN=localhost"])
+        .args(["-addext", "basicConstraints=critical,CA:FALSE"])
+        .args([
+            "-addext",
+            "subjectAltName=DNS:localhost,IP:127.0.0.1,URI:spiffe://cluster.local/ns/istio-system/sa/gw",
+        ])
+        .arg("-keyout")
+        .arg(&key)
+        .arg("-out")
+        .arg(&cert)
+        .output()
+        .expect("openssl (scripts/setup installs it)");
+    assert!(out.status.success(), "{}", String::from_utf8_lossy(&out.stderr));
+    (cert, key)
+}
+
+#[tokio::test]
+async fn a_tls_connection_and_the_node_read_as_on_an_istio_sidecar() {
+    let echo = Echo::start("up");
+    let dir = tempfile::tempdir().unwrap();
+    let (cert, key) = certificate_with_names(dir.path());
+    let listen = free_addr();
+    let config = one_backend_proxy_yaml(listen, echo.addr).replace(
+        "    protocol: http\n",
+        &format!(
+            "    protocol: http\n    tls: {{certFile: \"{}\", keyFile: \"{}\"}}\n",
+            cert.display(),
+            key.display()
+        ),
+    );
+    assert!(config.contains("certFile"), "{config}");
+    let plugin = plugin_yaml("attrs", "attributes", "");
+    let _proxy = ProxyProcess::start_with_env(
+        "istio-system/gw",
+        &[("proxy.yaml", &config), ("plugins.yaml", &plugin)],
+        &[
+            ("ISTIO_META_CLUSTER_ID", "east-1"),
+            ("ISTIO_META_MESH_ID", "mesh-a"),
+        ],
+    );
+    let ca = reqwest::Certificate::from_pem(&std::fs::read(&cert).unwrap()).unwrap();
+    let client = reqwest::Client::builder()
+        .add_root_certificate(ca)
+        .build()
+        .unwrap();
+    let resp = client
+        .get(format!("https://localhost:{}/", listen.port()))
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(resp.status(), 200);
+    let h = |name: &str| {
+        resp.headers()[format!("x-attr-{name}")]
+            .to_str()
+            .unwrap()
+            .to_owned()
+    };
+    assert_eq!(h("connection-tls-version"), "TLSv1.3");
+    assert_eq!(
+        h("connection-subject-local-certificate"),
+        "CN=localhost,O=wasmesh test",
+        "RFC 2253: most specific first"
+    );
+    assert_eq!(h("connection-dns-san-local-certificate"), "localhost");
+    assert_eq!(
+        h("connection-uri-san-local-certificate"),
+        "spiffe://cluster.local/ns/istio-system/sa/gw"
+    );
+    assert_eq!(h("connection-requested-server-name"), "localhost");
+    // No client certificate is asked for: its subject is empty, its other facts absent.
+    assert_eq!(h("connection-mtls"), "false");
+    assert_eq!(h("connection-subject-peer-certificate"), "<absent>");
+    assert_eq!(h("connection-uri-san-peer-certificate"), "<absent>");
+    assert_eq!(h("connection-sha256-peer-certificate-digest"), "<absent>");
+    // The node, with what Istio's injector would have given a sidecar.
+    assert_eq!(h("node-metadata-CLUSTER-ID"), "east-1");
+    assert_eq!(h("node-metadata-MESH-ID"), "mesh-a");
+    assert_eq!(h("node-cluster"), "gw.istio-system");
 }
 
 /// The first log line of `proxy` that contains `needle` (waiting up to 5 s for it).

@@ -47,6 +47,17 @@ impl ProxyProcess {
         p
     }
 
+    /// [`ProxyProcess::start`] with these environment variables set for the proxy.
+    pub fn start_with_env(workload: &str, files: &[(&str, &str)], env: &[(&str, &str)]) -> Self {
+        let dir = tempfile::tempdir().expect("temp dir");
+        for (name, text) in files {
+            std::fs::write(dir.path().join(name), text).expect("write config");
+        }
+        let p = Self::spawn_full(dir, workload, 1, shared_cache_dir(), env);
+        p.wait_ready();
+        p
+    }
+
     /// Starts the proxy without waiting for `/ready`.
     pub fn spawn(dir: tempfile::TempDir, workload: &str, workers: usize) -> Self {
         Self::spawn_with_cache(dir, workload, workers, shared_cache_dir())
@@ -55,6 +66,16 @@ impl ProxyProcess {
     /// [`ProxyProcess::spawn`] with a module and compiled-code cache of its own (a test
     /// that needs a module compiled, not found in the cache).
     pub fn spawn_with_cache(dir: tempfile::TempDir, workload: &str, workers: usize, cache: &Path) -> Self {
+        Self::spawn_full(dir, workload, workers, cache, &[])
+    }
+
+    fn spawn_full(
+        dir: tempfile::TempDir,
+        workload: &str,
+        workers: usize,
+        cache: &Path,
+        env: &[(&str, &str)],
+    ) -> Self {
         let admin = free_addr();
         // The log lives outside the watched config dir.
         let log = shared_cache_dir().join(format!("proxy-{}.log", admin.port()));
@@ -67,6 +88,7 @@ impl ProxyProcess {
             .arg("--cache-dir")
             .arg(cache)
             .env("RUST_LOG", "info,wasmesh_proxy=debug")
+            .envs(env.iter().copied())
             .stdout(Stdio::null())
             .stderr(log_file)
             .spawn()

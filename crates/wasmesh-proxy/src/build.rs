@@ -236,6 +236,16 @@ fn tls(listener: &str, t: &px::ListenerTls) -> Result<ListenerTls, BuildError> {
     let key = rustls_pemfile::private_key(&mut key.as_slice())
         .map_err(|e| err(format!("{}: {e}", t.key_file)))?
         .ok_or_else(|| err(format!("{}: no private key found", t.key_file)))?;
+    // What plugins read of it; a certificate rustls takes but the parser does not still
+    // serves, with its facts left empty.
+    let certificate = match certs.first().map(|c| crate::certificate::read(c)) {
+        Some(Ok(facts)) => facts,
+        Some(Err(why)) => {
+            tracing::warn!(listener, file = %t.cert_file, "the certificate's subject and names are not readable for plugins: {why}");
+            Default::default()
+        }
+        None => Default::default(),
+    };
     let provider = Arc::new(rustls::crypto::ring::default_provider());
     let mut config = rustls::ServerConfig::builder_with_provider(provider)
         .with_safe_default_protocol_versions()
@@ -248,6 +258,7 @@ fn tls(listener: &str, t: &px::ListenerTls) -> Result<ListenerTls, BuildError> {
         cert_file: t.cert_file.clone(),
         key_file: t.key_file.clone(),
         config: Arc::new(config),
+        certificate: Arc::new(certificate),
         handshake_timeout: t
             .handshake_timeout
             .unwrap_or(px::ListenerTls::DEFAULT_HANDSHAKE_TIMEOUT),

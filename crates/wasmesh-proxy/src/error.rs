@@ -3,6 +3,7 @@
 //! code and Envoy's response flag.
 
 use http::{header, HeaderValue, Response, StatusCode};
+use std::borrow::Cow;
 use std::time::Duration;
 
 use crate::body::ProxyBody;
@@ -124,9 +125,84 @@ impl ProxyError {
         }
     }
 
+    /// Envoy's response code details for this error (`response.code_details`), its
+    /// strings: the router's `upstream_reset_before_response_started{reason|transport
+    /// failure}` with spaces as `_`, `no_healthy_upstream`, `response_timeout`, …
+    pub fn code_details(&self) -> Cow<'static, str> {
+        let reset = "upstream_reset_before_response_started";
+        Cow::Borrowed(match self {
+            ProxyError::NoRoute { .. } => "route_not_found",
+            ProxyError::DirectResponse { .. } => "direct_response",
+            ProxyError::NoHealthyUpstream { .. } => "no_healthy_upstream",
+            ProxyError::UpstreamConnect { .. } => {
+                let why = self
+                    .transport_failure_reason()
+                    .unwrap_or_default()
+                    .replace(' ', "_");
+                return Cow::Owned(format!("{reset}{{remote_connection_failure|{why}}}"));
+            }
+            ProxyError::UpstreamConnectTimeout { .. } => {
+                "upstream_reset_before_response_started{connection_timeout}"
+            }
+            ProxyError::UpstreamReset { .. } => {
+                "upstream_reset_before_response_started{connection_termination}"
+            }
+            ProxyError::UpstreamProtocol { .. } => "upstream_reset_before_response_started{protocol_error}",
+            ProxyError::RouteTimeout { .. } | ProxyError::PluginTimeout { .. } => "response_timeout",
+            ProxyError::RequestTooLarge { .. } => "request_payload_too_large",
+            ProxyError::ResponseTooLarge { .. } => "response_payload_too_large",
+            ProxyError::PluginFailed { .. } => "wasm_fail_stream",
+            ProxyError::BadRequest(_) => "http1.codec_error",
+            ProxyError::UpgradeRefused { .. } => "upgrade_failed",
+            ProxyError::StreamClosed { .. } => "wasm_close_stream",
+        })
+    }
+
+    /// Envoy's response flags for this error as the bits of `response.flags` (the same
+    /// flags as [`ProxyError::response_flag`], but a failed plugin sets none, as Envoy's
+    /// `wasm_fail_stream` reply sets none).
+    pub fn response_flag_bits(&self) -> u64 {
+        match self {
+            ProxyError::NoRoute { .. } => flags::NO_ROUTE_FOUND,
+            ProxyError::NoHealthyUpstream { .. } => flags::NO_HEALTHY_UPSTREAM,
+            ProxyError::UpstreamConnect { .. } | ProxyError::UpstreamConnectTimeout { .. } => {
+                flags::UPSTREAM_CONNECTION_FAILURE
+            }
+            ProxyError::UpstreamReset { .. } => flags::UPSTREAM_CONNECTION_TERMINATION,
+            ProxyError::UpstreamProtocol { .. } => flags::UPSTREAM_PROTOCOL_ERROR,
+            ProxyError::RouteTimeout { .. } | ProxyError::PluginTimeout { .. } => {
+                flags::UPSTREAM_REQUEST_TIMEOUT
+            }
+            ProxyError::BadRequest(_) => flags::DOWNSTREAM_PROTOCOL_ERROR,
+            ProxyError::RequestTooLarge { .. }
+            | ProxyError::ResponseTooLarge { .. }
+            | ProxyError::PluginFailed { .. }
+            | ProxyError::StreamClosed { .. }
+            | ProxyError::UpgradeRefused { .. }
+            | ProxyError::DirectResponse { .. } => 0,
+        }
+    }
+
+    /// Envoy's `upstream.transport_failure_reason`: why the connection to the upstream
+    /// failed, as Envoy words a refused connection (`delayed connect error: Connection
+    /// refused`); `None` when no connection failed.
+    pub fn transport_failure_reason(&self) -> Option<String> {
+        let ProxyError::UpstreamConnect { source, .. } = self else {
+            return None;
+        };
+        // The system's words, without Rust's "(os error N)".
+        let text = source.to_string();
+        let text = text.split(" (os error").next().unwrap_or(&text);
+        Some(format!("delayed connect error: {text}"))
+    }
+
     /// The response a client sees: the status, and the error's message as a plain-text body.
     pub fn into_response(self) -> Response<ProxyBody> {
         let status = self.status();
+        let origin = crate::local_reply::Origin {
+            details: self.code_details(),
+            flags: self.response_flag_bits(),
+        };
         match self {
             // The client's own mistakes: at debug, so a client cannot flood the log.
             ProxyError::NoRoute { .. } | ProxyError::BadRequest(_) | ProxyError::UpgradeRefused { .. } => {
@@ -138,7 +214,9 @@ impl ProxyError {
             ProxyError::PluginFailed { .. } => tracing::debug!(error = %self, "request failed"),
             _ => tracing::warn!(error = %self, "request failed"),
         }
-        local_reply(status, format!("{}\n", self.client_text()))
+        let mut response = local_reply(status, format!("{}\n", self.client_text()));
+        response.extensions_mut().insert(origin);
+        response
     }
 
     /// What the client's body says: the error without the upstream's address or the
@@ -174,6 +252,24 @@ pub fn local_reply(status: StatusCode, body: impl Into<bytes::Bytes>) -> Respons
         HeaderValue::from_static("text/plain; charset=utf-8"),
     );
     resp
+}
+
+/// Envoy's response flags as the bits of `response.flags` (its legacy bit set).
+pub mod flags {
+    /// `UH`.
+    pub const NO_HEALTHY_UPSTREAM: u64 = 0x2;
+    /// `UT`.
+    pub const UPSTREAM_REQUEST_TIMEOUT: u64 = 0x4;
+    /// `UF`.
+    pub const UPSTREAM_CONNECTION_FAILURE: u64 = 0x20;
+    /// `UC`.
+    pub const UPSTREAM_CONNECTION_TERMINATION: u64 = 0x40;
+    /// `NR`.
+    pub const NO_ROUTE_FOUND: u64 = 0x100;
+    /// `DPE`.
+    pub const DOWNSTREAM_PROTOCOL_ERROR: u64 = 0x40000;
+    /// `UPE`.
+    pub const UPSTREAM_PROTOCOL_ERROR: u64 = 0x80_0000;
 }
 
 #[cfg(test)]

@@ -13,6 +13,7 @@ use http::header::{self, HeaderMap, HeaderName, HeaderValue};
 use http::{request, response, Method, Response, StatusCode, Version};
 use http_body::{Body, Frame, SizeHint};
 use std::io;
+use std::net::SocketAddr;
 use std::pin::Pin;
 use std::task::{ready, Context, Poll};
 use tokio::io::AsyncWriteExt;
@@ -65,6 +66,8 @@ enum Framing {
 pub struct Conn {
     io: TcpStream,
     buf: BytesMut,
+    /// This side's address (`upstream.local_address`).
+    pub local: Option<SocketAddr>,
 }
 
 /// A response head, and what the connection needs to know to read its body.
@@ -79,6 +82,7 @@ pub struct Head {
 impl Conn {
     pub fn new(io: TcpStream) -> Conn {
         Conn {
+            local: io.local_addr().ok(),
             io,
             buf: BytesMut::new(),
         }

@@ -22,6 +22,7 @@ use crate::plugin::stream::{self, Contexts};
 use crate::stats::Labels;
 use crate::upstream::Target;
 use crate::worker::{ConnCtx, StatKey, WorkerListener};
+use wasmesh_wasm::UpstreamTry;
 
 /// Envoy's default route timeout.
 const DEFAULT_ROUTE_TIMEOUT: Duration = Duration::from_secs(15);
@@ -30,8 +31,6 @@ const DEFAULT_ROUTE_TIMEOUT: Duration = Duration::from_secs(15);
 struct Routed {
     /// The cluster's index.
     cluster: Option<usize>,
-    /// The endpoint the request went to, once it answered (`upstream.address`).
-    endpoint: Option<std::net::SocketAddr>,
     flag: &'static str,
 }
 
@@ -124,9 +123,9 @@ async fn serve(request: Arrived, conn: Rc<ConnCtx>) -> Result<Response<Metered>,
     }
     // Before any filter, as Envoy's connection manager: plugins read the id as `request.id`.
     conn.worker.request_ids.ensure(&mut parts.headers);
-    forward::set_forwarded_proto(&mut parts.headers, conn.info.tls);
+    forward::set_forwarded_proto(&mut parts.headers, conn.info.tls.is_some());
     let protocol = request_protocol(&parts);
-    let head = SharedHead::new(parts, conn.info.tls);
+    let head = SharedHead::new(parts, conn.info.tls.is_some());
     let mut ex = Exchange {
         head: head.clone(),
         conn: &conn.info,
@@ -187,7 +186,6 @@ async fn serve(request: Arrived, conn: Rc<ConnCtx>) -> Result<Response<Metered>,
         RequestFlow::Forward => {
             let mut routed = Routed {
                 cluster: None,
-                endpoint: None,
                 flag: "-",
             };
             let keep_head = contexts.iter().any(Option::is_some);
@@ -199,7 +197,7 @@ async fn serve(request: Arrived, conn: Rc<ConnCtx>) -> Result<Response<Metered>,
                 // piece: its Content-Length stays, and is made right if a plugin changed
                 // the body (docs/filter-chain.md, "Bodies").
                 let end = chain.filters.len();
-                match Box::pin(stream::filter_small_request(&mut contexts, end, body)).await {
+                match Box::pin(stream::filter_small_request(&mut contexts, end, body, &head)).await {
                     Ok(body) => {
                         match body.size_hint().exact() {
                             Some(n) => ex.request_mut().headers.insert(header::CONTENT_LENGTH, n.into()),
@@ -230,7 +228,7 @@ async fn serve(request: Arrived, conn: Rc<ConnCtx>) -> Result<Response<Metered>,
                     .and_then(|v| v.to_str().ok()?.parse::<u64>().ok());
                 let (tx, rx) = tokio::sync::mpsc::channel(4);
                 let end = chain.filters.len();
-                let pump = stream::pump_request(body, &mut contexts, end, tx, declared);
+                let pump = stream::pump_request(body, &mut contexts, end, tx, declared, &head);
                 let send = route_and_send(
                     &listener,
                     &conn,
@@ -270,6 +268,14 @@ async fn serve(request: Arrived, conn: Rc<ConnCtx>) -> Result<Response<Metered>,
                 Ok(resp) => resp,
                 Err(e) => {
                     routed.flag = e.response_flag();
+                    if keep_head {
+                        if let (Some(reason), Some(try_)) = (
+                            e.transport_failure_reason(),
+                            head.borrow_mut().progress.upstream.as_mut(),
+                        ) {
+                            try_.transport_failure_reason = reason.into();
+                        }
+                    }
                     e.into_response()
                 }
             };
@@ -282,7 +288,6 @@ async fn serve(request: Arrived, conn: Rc<ConnCtx>) -> Result<Response<Metered>,
             index + 1,
             Routed {
                 cluster: None,
-                endpoint: None,
                 flag: "-",
             },
         ),
@@ -293,14 +298,12 @@ async fn serve(request: Arrived, conn: Rc<ConnCtx>) -> Result<Response<Metered>,
             plugin: "request body".into(),
         });
     }
+    if !contexts.is_empty() {
+        record_origin(&head, &response);
+    }
     let response = crate::local_reply::encode(response, protocol == "grpc");
     let (mut parts, mut body) = response.into_parts();
     if !contexts.is_empty() {
-        if let Some(addr) = routed.endpoint {
-            for ctx in contexts.iter().flatten() {
-                ctx.set_upstream(addr);
-            }
-        }
         if let Err(why) = Box::pin(chain.on_response(end, &mut contexts, &head, &mut parts, &mut body)).await
         {
             return Err(ProxyError::StreamClosed { plugin: why });
@@ -309,7 +312,7 @@ async fn serve(request: Arrived, conn: Rc<ConnCtx>) -> Result<Response<Metered>,
     if contexts.iter().any(Option::is_some) && !body.is_end_stream() {
         let small = body.size_hint().exact().is_some_and(|n| n <= stream::SMALL_BODY);
         body = if small {
-            match Box::pin(stream::filter_small_response(&mut contexts, end, body)).await {
+            match Box::pin(stream::filter_small_response(&mut contexts, end, body, &head)).await {
                 Ok(b) => {
                     // The whole body is known: keep a content-length honest.
                     if parts.headers.contains_key(header::CONTENT_LENGTH) {
@@ -324,7 +327,7 @@ async fn serve(request: Arrived, conn: Rc<ConnCtx>) -> Result<Response<Metered>,
             // The contexts end with the streamed body (`proxy_on_log`): they read a copy of
             // the response head as it left.
             head.borrow_mut().response = Some(parts.clone());
-            stream::pump_response(std::mem::take(&mut contexts), end, body)
+            stream::pump_response(std::mem::take(&mut contexts), end, body, head.clone())
         };
     }
     // `proxy_on_log` sees the final response head: contexts that end now do so before the
@@ -348,6 +351,20 @@ async fn serve(request: Arrived, conn: Rc<ConnCtx>) -> Result<Response<Metered>,
         parts,
         body,
     ))
+}
+
+/// Records how the response came to be, for plugins (`response.code_details`,
+/// `response.flags`): what made it said so on it, else it is the upstream's.
+fn record_origin(head: &SharedHead, response: &Response<ProxyBody>) {
+    let mut head = head.borrow_mut();
+    let progress = &mut head.progress;
+    match response.extensions().get::<crate::local_reply::Origin>() {
+        Some(origin) => {
+            progress.code_details = Some(origin.details.clone());
+            progress.response_flags |= origin.flags;
+        }
+        None => progress.code_details = Some("via_upstream".into()),
+    }
 }
 
 /// The response as it goes to the client, recorded in the stats when it ends.
@@ -397,7 +414,6 @@ fn refuse(
 ) -> Response<Metered> {
     let routed = Routed {
         cluster: None,
-        endpoint: None,
         flag: refusal.response_flag(),
     };
     let (parts, body) = refusal.into_response().into_parts();
@@ -436,6 +452,10 @@ async fn route_and_send(
             .ok_or_else(|| ProxyError::NoHealthyUpstream {
                 cluster: cluster.name.clone(),
             })?;
+    // The router's try, for plugins (`upstream.*`, `response.backend_latency`).
+    if keep_head {
+        ex.head.borrow_mut().progress.upstream = Some(UpstreamTry::start(endpoint.addr));
+    }
     // Plugin contexts still to end (`proxy_on_log`) read the request head as it was sent:
     // the upstream gets a copy then.
     let mut parts = if keep_head {
@@ -455,7 +475,7 @@ async fn route_and_send(
         .worker
         .pool
         .send(Target { cluster, endpoint }, upstream_req, upgrade.is_some());
-    let resp = match tokio::time::timeout(timeout, send).await {
+    let (resp, local) = match tokio::time::timeout(timeout, send).await {
         Ok(r) => r?,
         Err(_) => {
             return Err(ProxyError::RouteTimeout {
@@ -464,8 +484,16 @@ async fn route_and_send(
             })
         }
     };
-    routed.endpoint = Some(endpoint.addr);
     let (mut parts, body) = resp.into_parts();
+    if keep_head {
+        if let Some(try_) = ex.head.borrow_mut().progress.upstream.as_mut() {
+            try_.answered = true;
+            try_.local_address = local;
+            if body.is_end_stream() {
+                try_.end();
+            }
+        }
+    }
     if parts.status == StatusCode::SWITCHING_PROTOCOLS {
         // A tunnel opens only for an upgrade the chain saw and admitted; an upstream that
         // switches protocols on its own would carry bytes no filter checked.

@@ -12,6 +12,7 @@ mod admin;
 pub mod admit;
 pub mod body;
 pub mod build;
+mod certificate;
 pub mod chain;
 pub mod cluster;
 pub mod error;

@@ -15,6 +15,7 @@ use std::cell::Cell;
 use std::net::SocketAddr;
 use std::pin::Pin;
 use std::rc::Rc;
+use std::sync::Arc;
 use std::task::{Context, Poll};
 use tokio::io::{AsyncRead, AsyncWrite};
 use tokio::net::{TcpListener, TcpStream};
@@ -76,7 +77,7 @@ async fn serve(
         peer,
         local,
         sni: None,
-        tls: false,
+        tls: None,
     };
     match (listener.config.protocol, &listener.config.tls) {
         (ListenerProtocol::Tcp, _) => {
@@ -96,6 +97,7 @@ async fn serve(
         (ListenerProtocol::Http, Some(tls)) => {
             let acceptor = tokio_rustls::TlsAcceptor::from(tls.config.clone());
             let handshake_timeout = tls.handshake_timeout;
+            let certificate = tls.certificate.clone();
             drop(listener);
             let Ok(accepted) = tokio::time::timeout(handshake_timeout, acceptor.accept(stream)).await else {
                 tracing::debug!(%peer, timeout = ?handshake_timeout, "TLS handshake not finished in time; closing");
@@ -103,10 +105,12 @@ async fn serve(
             };
             match accepted {
                 Ok(tls_stream) => {
-                    let sni = tls_stream.get_ref().1.server_name().map(str::to_string);
+                    let session = tls_stream.get_ref().1;
+                    let sni = session.server_name().map(str::to_string);
+                    let facts = crate::certificate::connection(session.protocol_version(), &certificate);
                     let info = ConnInfo {
                         sni,
-                        tls: true,
+                        tls: Some(Arc::new(facts)),
                         ..info
                     };
                     let conn = Rc::new(ConnCtx { info, slot, worker });

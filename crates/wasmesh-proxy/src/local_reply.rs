@@ -16,6 +16,16 @@ pub struct LocalReplyMark {
     pub grpc_status: Option<u32>,
 }
 
+/// How a response the proxy (or a plugin) made came to be: Envoy's response code details
+/// and flags, carried on the response until the request's progress records them
+/// (`response.code_details`, `response.flags`). A response without it came from the
+/// upstream (`via_upstream`).
+#[derive(Clone, Debug)]
+pub struct Origin {
+    pub details: std::borrow::Cow<'static, str>,
+    pub flags: u64,
+}
+
 /// Marks `resp` as a local reply.
 pub fn mark(resp: &mut Response<ProxyBody>, grpc_status: Option<u32>) {
     resp.extensions_mut().insert(LocalReplyMark { grpc_status });

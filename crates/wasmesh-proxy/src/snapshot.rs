@@ -34,6 +34,8 @@ pub struct ListenerTls {
     pub cert_file: String,
     pub key_file: String,
     pub config: Arc<rustls::ServerConfig>,
+    /// The certificate's subject and names, for plugins (`connection.*_local_certificate`).
+    pub certificate: Arc<wasmesh_wasm::Certificate>,
     /// How long a client has to finish the handshake.
     pub handshake_timeout: Duration,
 }

@@ -44,9 +44,14 @@ pub struct UpstreamPool {
     /// Idle lean connections, each with the sweep count when it went idle.
     lean: RefCell<HashMap<SocketAddr, Vec<(h1::Conn, u32)>>>,
     sweeps: Cell<u32>,
-    idle: RefCell<HashMap<SocketAddr, Vec<http1::SendRequest<ProxyBody>>>>,
-    h2: RefCell<HashMap<SocketAddr, http2::SendRequest<ProxyBody>>>,
+    /// Idle hyper HTTP/1.1 connections, each with its local address.
+    idle: RefCell<HashMap<SocketAddr, Vec<(http1::SendRequest<ProxyBody>, Option<SocketAddr>)>>>,
+    h2: RefCell<HashMap<SocketAddr, (http2::SendRequest<ProxyBody>, Option<SocketAddr>)>>,
 }
+
+/// A response's head and body, and the local address of the connection it came on
+/// (`upstream.local_address`).
+pub type Sent = (Response<ProxyBody>, Option<SocketAddr>);
 
 /// Where a request goes: the cluster (for its protocol and timeouts) and the endpoint.
 pub struct Target<'a> {
@@ -66,7 +71,7 @@ impl UpstreamPool {
         target: Target<'_>,
         req: Request<ProxyBody>,
         upgrade: bool,
-    ) -> Result<Response<ProxyBody>, ProxyError> {
+    ) -> Result<Sent, ProxyError> {
         match target.cluster.protocol {
             ClusterProtocol::Http1 => self.send_h1(target, req, upgrade).await,
             ClusterProtocol::Http2 => self.send_h2(target, req).await,
@@ -78,19 +83,19 @@ impl UpstreamPool {
         target: Target<'_>,
         mut req: Request<ProxyBody>,
         upgrade: bool,
-    ) -> Result<Response<ProxyBody>, ProxyError> {
+    ) -> Result<Sent, ProxyError> {
         if !upgrade && req.body().is_end_stream() {
             return self.send_lean(target, req).await;
         }
         let addr = target.endpoint.addr;
         // Reuse an idle connection; one that the peer closed meanwhile gives the request
         // back unsent, and it is tried on the next one.
-        while let Some(mut sender) = self.take_idle(addr) {
+        while let Some((mut sender, local)) = self.take_idle(addr) {
             if sender.ready().await.is_err() {
                 continue;
             }
             match sender.try_send_request(req).await {
-                Ok(resp) => return Ok(self.wrap_h1(resp, addr, sender, upgrade)),
+                Ok(resp) => return Ok((self.wrap_h1(resp, addr, sender, local, upgrade), local)),
                 Err(mut e) => match e.take_message() {
                     Some(r) => req = r,
                     None => return Err(reset(&target, e.into_error())),
@@ -98,6 +103,7 @@ impl UpstreamPool {
             }
         }
         let stream = connect(&target).await?;
+        let local = stream.local_addr().ok();
         // The same limits on a response head as the lean client's.
         let (mut sender, conn) = http1::Builder::new()
             .max_buf_size(h1::MAX_HEAD_BYTES)
@@ -111,7 +117,7 @@ impl UpstreamPool {
             }
         });
         let resp = sender.send_request(req).await.map_err(|e| reset(&target, e))?;
-        Ok(self.wrap_h1(resp, addr, sender, upgrade))
+        Ok((self.wrap_h1(resp, addr, sender, local, upgrade), local))
     }
 
     /// A request without a body, on the lean client. A reused connection that turns out
@@ -123,7 +129,7 @@ impl UpstreamPool {
         self: &Rc<Self>,
         target: Target<'_>,
         req: Request<ProxyBody>,
-    ) -> Result<Response<ProxyBody>, ProxyError> {
+    ) -> Result<Sent, ProxyError> {
         let addr = target.endpoint.addr;
         let (parts, _) = req.into_parts();
         let head = h1::encode_head(&parts);
@@ -142,9 +148,10 @@ impl UpstreamPool {
         }
     }
 
-    fn wrap_lean(self: &Rc<Self>, head: h1::Head, conn: h1::Conn, addr: SocketAddr) -> Response<ProxyBody> {
+    fn wrap_lean(self: &Rc<Self>, head: h1::Head, conn: h1::Conn, addr: SocketAddr) -> Sent {
+        let local = conn.local;
         let body = h1::body(&head, conn, Home::new(self, addr));
-        Response::from_parts(head.parts, body)
+        (Response::from_parts(head.parts, body), local)
     }
 
     pub(crate) fn take_lean(&self, addr: SocketAddr) -> Option<h1::Conn> {
@@ -178,7 +185,7 @@ impl UpstreamPool {
         lean.retain(|_, list| !list.is_empty());
         let mut idle = self.idle.borrow_mut();
         for list in idle.values_mut() {
-            list.retain(|sender| !sender.is_closed());
+            list.retain(|(sender, _)| !sender.is_closed());
         }
         idle.retain(|_, list| !list.is_empty());
     }
@@ -188,6 +195,7 @@ impl UpstreamPool {
         resp: Response<Incoming>,
         addr: SocketAddr,
         sender: http1::SendRequest<ProxyBody>,
+        local: Option<SocketAddr>,
         upgrade: bool,
     ) -> Response<ProxyBody> {
         if upgrade && resp.status() == http::StatusCode::SWITCHING_PROTOCOLS {
@@ -197,6 +205,7 @@ impl UpstreamPool {
             pool: Rc::downgrade(self),
             addr,
             sender,
+            local,
         };
         resp.map(|body| {
             let mut body = PooledBody {
@@ -208,25 +217,25 @@ impl UpstreamPool {
         })
     }
 
-    fn take_idle(&self, addr: SocketAddr) -> Option<http1::SendRequest<ProxyBody>> {
+    fn take_idle(&self, addr: SocketAddr) -> Option<(http1::SendRequest<ProxyBody>, Option<SocketAddr>)> {
         let mut idle = self.idle.borrow_mut();
         let list = idle.get_mut(&addr)?;
         while let Some(s) = list.pop() {
-            if !s.is_closed() {
+            if !s.0.is_closed() {
                 return Some(s);
             }
         }
         None
     }
 
-    fn give_back(&self, addr: SocketAddr, sender: http1::SendRequest<ProxyBody>) {
+    fn give_back(&self, addr: SocketAddr, sender: http1::SendRequest<ProxyBody>, local: Option<SocketAddr>) {
         if sender.is_closed() {
             return;
         }
         let mut idle = self.idle.borrow_mut();
         let list = idle.entry(addr).or_default();
         if list.len() < MAX_IDLE_PER_ENDPOINT {
-            list.push(sender);
+            list.push((sender, local));
         }
     }
 
@@ -234,13 +243,14 @@ impl UpstreamPool {
         self: &Rc<Self>,
         target: Target<'_>,
         req: Request<ProxyBody>,
-    ) -> Result<Response<ProxyBody>, ProxyError> {
+    ) -> Result<Sent, ProxyError> {
         let addr = target.endpoint.addr;
         let existing = self.h2.borrow().get(&addr).cloned();
-        let mut sender = match existing {
-            Some(s) if !s.is_closed() => s,
+        let (mut sender, local) = match existing {
+            Some((s, local)) if !s.is_closed() => (s, local),
             _ => {
                 let stream = connect(&target).await?;
+                let local = stream.local_addr().ok();
                 let (sender, conn) = http2::Builder::new(LocalExec)
                     .handshake(TokioIo::new(stream))
                     .await
@@ -250,13 +260,13 @@ impl UpstreamPool {
                         tracing::debug!(error = %e, "upstream h2 connection ended with an error");
                     }
                 });
-                self.h2.borrow_mut().insert(addr, sender.clone());
-                sender
+                self.h2.borrow_mut().insert(addr, (sender.clone(), local));
+                (sender, local)
             }
         };
         sender.ready().await.map_err(|e| reset(&target, e))?;
         let resp = sender.send_request(req).await.map_err(|e| reset(&target, e))?;
-        Ok(resp.map(ProxyBody::Incoming))
+        Ok((resp.map(ProxyBody::Incoming), local))
     }
 }
 
@@ -356,6 +366,7 @@ struct Giveback {
     pool: Weak<UpstreamPool>,
     addr: SocketAddr,
     sender: http1::SendRequest<ProxyBody>,
+    local: Option<SocketAddr>,
 }
 
 /// A response body from a pooled HTTP/1.1 connection.
@@ -376,7 +387,7 @@ impl PooledBody {
     fn give_back(&mut self) {
         if let Some(g) = self.giveback.take() {
             if let Some(pool) = g.pool.upgrade() {
-                pool.give_back(g.addr, g.sender);
+                pool.give_back(g.addr, g.sender, g.local);
             }
         }
     }

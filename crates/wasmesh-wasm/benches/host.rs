@@ -76,6 +76,7 @@ fn report_memory_per_vm(plugin: &Arc<CompiledPlugin>) {
         let headers = OwnedHeaders {
             request: request_headers(),
             response: HeaderMap::new(),
+            ..Default::default()
         }
         .shared();
         let mut ctx = vm.http_context_on(StreamInfo::default(), headers).unwrap();
@@ -143,6 +144,7 @@ fn benches(c: &mut Criterion) {
             let headers = OwnedHeaders {
                 request: template.clone(),
                 response: HeaderMap::new(),
+                ..Default::default()
             }
             .shared();
             let mut ctx = vm

@@ -227,6 +227,9 @@ pub struct StreamInfo {
     pub start: Option<std::time::SystemTime>,
     /// `connection.id`: the downstream connection's number, unique in the process.
     pub connection_id: Option<u64>,
+    /// The downstream connection's TLS (`connection.tls_version`, the certificates'
+    /// subjects and names); `None` on plain text.
+    pub tls: Option<Arc<crate::ConnectionTls>>,
     /// Further properties by dotted path, encoded as the plugin reads them (see
     /// docs/wasm-host.md), e.g. `("xds.route_name", b"default")`; shared,
     /// so that every plugin of a request gets them without a copy.

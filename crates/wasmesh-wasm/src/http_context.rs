@@ -132,12 +132,6 @@ impl HttpContext {
             .with_stream(self.id, |s| s.properties.insert(path.to_owned(), value));
     }
 
-    /// The upstream endpoint the request went to (`upstream.address`, `upstream.port`),
-    /// told before `on_response_headers`, as Envoy has it once the upstream answered.
-    pub fn set_upstream(&self, addr: std::net::SocketAddr) {
-        self.core.with_stream(self.id, |s| s.upstream = Some(addr));
-    }
-
     /// Ends the context now (`proxy_on_done`, `proxy_on_log`, `proxy_on_delete`); the plugin
     /// sees the stream's headers as they are then.
     pub fn finish(self) {

@@ -89,11 +89,13 @@ mod metrics;
 mod module_cache;
 mod module_check;
 mod plugin;
+mod progress;
 mod shared;
 mod spec;
 mod state;
 mod stream_headers;
 mod tcp_context;
+mod tls_info;
 mod vm;
 
 pub use abi::attributes::{MetaValue, NodeInfo, TrafficDirection, Value as AttributeValue};
@@ -110,7 +112,9 @@ pub use host::{
 pub use http_context::HttpContext;
 pub use metrics::{MetricKind, MetricSample, Metrics};
 pub use plugin::{AbiVersion, CompiledPlugin};
+pub use progress::{StreamProgress, UpstreamTry};
 pub use spec::{EnvValue, FailStrategy, Limits, PluginKind, PluginSpec};
 pub use stream_headers::{HeadersKind, OwnedHeaders, SharedHeaders, StreamHeaders};
 pub use tcp_context::TcpContext;
+pub use tls_info::{Certificate, ConnectionTls};
 pub use vm::PluginVm;

@@ -100,9 +100,6 @@ pub struct StreamState {
     pub filter_state: HashMap<String, Bytes>,
     /// The request's duration, known from `proxy_on_log` on (`request.duration`).
     pub duration: Option<std::time::Duration>,
-    /// The upstream endpoint the request went to, known once its response is there
-    /// (`upstream.address`, `upstream.port`).
-    pub upstream: Option<std::net::SocketAddr>,
 }
 
 impl StreamState {
@@ -137,7 +134,6 @@ impl StreamState {
             info,
             filter_state: HashMap::new(),
             duration: None,
-            upstream: None,
         }
     }
 }

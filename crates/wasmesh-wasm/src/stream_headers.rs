@@ -9,7 +9,7 @@ use std::rc::Rc;
 
 use bytes::Bytes;
 
-use crate::HeaderMap;
+use crate::{HeaderMap, StreamProgress};
 
 /// Which of a stream's header maps a call acts on.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
@@ -40,6 +40,12 @@ pub trait StreamHeaders {
     fn remove(&mut self, kind: HeadersKind, name: &[u8]);
     /// Replaces the whole map by `pairs` (`proxy_set_header_map_pairs`).
     fn set_all(&mut self, kind: HeadersKind, pairs: HeaderMap);
+    /// What the proxy learned about the stream so far: body sizes, how the response came
+    /// to be, the upstream try (`request.size`, `response.*`, `upstream.*`). `None` for a
+    /// stream no proxy holds.
+    fn progress(&self) -> Option<&StreamProgress> {
+        None
+    }
 }
 
 /// A stream's headers as the host and the proxy share them.
@@ -53,6 +59,8 @@ pub struct OwnedHeaders {
     pub request: HeaderMap,
     /// The response's headers.
     pub response: HeaderMap,
+    /// What [`StreamHeaders::progress`] answers.
+    pub progress: Option<StreamProgress>,
 }
 
 impl OwnedHeaders {
@@ -101,6 +109,10 @@ impl StreamHeaders for OwnedHeaders {
 
     fn set_all(&mut self, kind: HeadersKind, pairs: HeaderMap) {
         *self.map_mut(kind) = pairs;
+    }
+
+    fn progress(&self) -> Option<&StreamProgress> {
+        self.progress.as_ref()
     }
 }
 
@@ -169,6 +181,7 @@ mod tests {
         let headers = OwnedHeaders {
             request: request.clone(),
             response: HeaderMap::new(),
+            ..Default::default()
         };
         assert_eq!(count_and_size(&headers, HeadersKind::Request).0, 5);
         let bytes = serialize(&headers, HeadersKind::Request);

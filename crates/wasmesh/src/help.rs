@@ -32,6 +32,8 @@ Environment variables:
                                     report (POD_NAME, else HOSTNAME and the pid)
   POD_NAMESPACE                     with --kubernetes: the namespace of the status Leases
                                     (default: the --workload namespace)
+  ISTIO_META_CLUSTER_ID,            what plugins read as node.metadata.CLUSTER_ID and
+  ISTIO_META_MESH_ID                MESH_ID, as Istio's injector sets them for a sidecar
   DOCKER_CONFIG                     the docker config with registry credentials (default:
                                     $HOME/.docker/config.json)
   WASMESH_REGISTRY_PASSWORD         the password for `push` and `sign` with --username

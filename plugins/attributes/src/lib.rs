@@ -3,7 +3,9 @@
 //! integers (8 bytes little-endian) and timestamps/durations (nanoseconds) in decimal,
 //! booleans as `true`/`false`, maps (serialized pairs) as `k=v;k=v`. An absent attribute
 //! is echoed as `<absent>`. Request attributes are read in `on_http_request_headers`,
-//! response ones (and `upstream.*`) in `on_http_response_headers`;
+//! response ones (and `upstream.*`) in `on_http_response_headers`, and those of them
+//! Envoy has during the request too (sizes, flags, attempts) also early, as
+//! `x-attr-early-<path>`;
 //! `x-attr-early-response-code` and `x-attr-early-upstream-address` say whether
 //! `response.code` and `upstream.address` were there during the request (they must not be).
 //!
@@ -14,8 +16,10 @@
 //!
 //! With `x-verify-key` (a P-256 public key, DER in hex), `x-verify-sig` (a DER signature
 //! in hex) and `x-verify-text`, it calls `verify_signature` (sha256) and echoes
-//! `x-attr-verify: true` or `false: <error>`. In `proxy_on_log` it logs
-//! `attrs on_log: request.duration=<ns> response.code=<code>`.
+//! `x-attr-verify: true` or `false: <error>`. With `x-attr-reply: <details>` it answers
+//! 418 itself, with those response code details (`proxy_send_local_response`'s
+//! `details`). In `proxy_on_log` it logs `attrs on_log:` and each of [`ON_LOG`] as
+//! `path=<value>`, space-separated.
 
 use proxy_wasm::hostcalls::call_foreign_function;
 use proxy_wasm::traits::{Context, HttpContext};
@@ -55,10 +59,21 @@ const REQUEST: &[(&str, Kind)] = &[
     ("request.query", Str),
     ("request.duration", Int),
     ("request.size", Int),
+    ("request.total_size", Int),
+    ("request.headers_bytes", Int),
     ("connection.id", Uint),
     ("connection.mtls", Bool),
     ("connection.requested_server_name", Str),
     ("connection.tls_version", Str),
+    ("connection.subject_local_certificate", Str),
+    ("connection.uri_san_local_certificate", Str),
+    ("connection.dns_san_local_certificate", Str),
+    ("connection.subject_peer_certificate", Str),
+    ("connection.uri_san_peer_certificate", Str),
+    ("connection.dns_san_peer_certificate", Str),
+    ("connection.sha256_peer_certificate_digest", Str),
+    ("connection.termination_details", Str),
+    ("connection.transport_failure_reason", Str),
     ("source.address", Str),
     ("source.port", Int),
     ("destination.address", Str),
@@ -78,6 +93,8 @@ const REQUEST: &[(&str, Kind)] = &[
     ("node.metadata.WORKLOAD_NAME", Str),
     ("node.metadata.LABELS", Map),
     ("node.metadata.CLUSTER_ID", Str),
+    ("node.metadata.MESH_ID", Str),
+    ("node.cluster", Str),
     ("cluster_name", Str),
     ("route_name", Str),
     ("listener_direction", Int),
@@ -90,8 +107,39 @@ const RESPONSE: &[(&str, Kind)] = &[
     ("response.headers.x-upstream", Str),
     ("response.grpc_status", Int),
     ("response.code_details", Str),
+    ("response.flags", Int),
+    ("response.size", Int),
+    ("response.backend_latency", Int),
     ("upstream.address", Str),
     ("upstream.port", Int),
+    ("upstream.local_address", Str),
+    ("upstream.request_attempt_count", Uint),
+    ("upstream.transport_failure_reason", Str),
+];
+
+/// Response and upstream attributes that Envoy has during the request too (as 0), echoed
+/// as `x-attr-early-<path>`.
+const EARLY: &[(&str, Kind)] = &[
+    ("response.size", Int),
+    ("response.flags", Int),
+    ("upstream.request_attempt_count", Uint),
+];
+
+/// What `proxy_on_log` logs.
+const ON_LOG: &[(&str, Kind)] = &[
+    ("request.duration", Int),
+    ("response.code", Int),
+    ("request.size", Int),
+    ("request.total_size", Int),
+    ("request.headers_bytes", Int),
+    ("response.size", Int),
+    ("response.total_size", Int),
+    ("response.headers_bytes", Int),
+    ("response.backend_latency", Int),
+    ("response.code_details", Str),
+    ("response.flags", Int),
+    ("upstream.address", Str),
+    ("upstream.local_address", Str),
 ];
 
 #[derive(Default)]
@@ -135,14 +183,17 @@ fn pairs(v: &[u8]) -> Option<Vec<(String, String)>> {
 }
 
 impl Attributes {
-    fn read(&mut self, list: &[(&str, Kind)]) {
+    fn shown(&self, path: &str, kind: Kind) -> String {
+        match self.get_property(path.split('.').collect()) {
+            Some(v) => decode(kind, &v),
+            None => "<absent>".into(),
+        }
+    }
+
+    fn read(&mut self, list: &[(&str, Kind)], prefix: &str) {
         for (path, kind) in list {
-            let value = self.get_property(path.split('.').collect());
-            let shown = match value {
-                Some(v) => decode(*kind, &v),
-                None => "<absent>".into(),
-            };
-            self.echoed.push((format!("x-attr-{}", path.replace(['.', '_'], "-")), shown));
+            let shown = self.shown(path, *kind);
+            self.echoed.push((format!("{prefix}{}", path.replace(['.', '_'], "-")), shown));
         }
     }
 }
@@ -163,6 +214,17 @@ fn status<T>(r: Result<T, proxy_wasm::types::Status>) -> String {
 }
 
 extern "C" {
+    #[allow(clippy::too_many_arguments)]
+    fn proxy_send_local_response(
+        status: u32,
+        details: *const u8,
+        details_size: usize,
+        body: *const u8,
+        body_size: usize,
+        headers: *const u8,
+        headers_size: usize,
+        grpc_status: i32,
+    ) -> u32;
     fn proxy_set_property(path: *const u8, path_size: usize, value: *const u8, value_size: usize) -> u32;
     fn proxy_call_foreign_function(
         name: *const u8,
@@ -241,7 +303,8 @@ impl Context for Attributes {}
 
 impl HttpContext for Attributes {
     fn on_http_request_headers(&mut self, _n: usize, _eos: bool) -> Action {
-        self.read(REQUEST);
+        self.read(REQUEST, "x-attr-");
+        self.read(EARLY, "x-attr-early-");
         for (path, name) in [("response.code", "response-code"), ("upstream.address", "upstream-address")] {
             let early = self.get_property(path.split('.').collect()).is_some();
             self.echoed.push((format!("x-attr-early-{name}"), if early { "present" } else { "absent" }.into()));
@@ -263,11 +326,29 @@ impl HttpContext for Attributes {
         }
         let unimplemented = raw_foreign_status("expr_create", b"1 + 1");
         self.echoed.push(("x-attr-expr-create".into(), unimplemented));
+        if let Some(details) = self.get_http_request_header("x-attr-reply") {
+            // The SDK's send_http_response gives no details: the hostcall does.
+            let body = b"refused by attrs\n";
+            let no_headers = 0u32.to_le_bytes();
+            unsafe {
+                proxy_send_local_response(
+                    418,
+                    details.as_ptr(),
+                    details.len(),
+                    body.as_ptr(),
+                    body.len(),
+                    no_headers.as_ptr(),
+                    no_headers.len(),
+                    -1,
+                );
+            }
+            return Action::Pause;
+        }
         Action::Continue
     }
 
     fn on_http_response_headers(&mut self, _n: usize, _eos: bool) -> Action {
-        self.read(RESPONSE);
+        self.read(RESPONSE, "x-attr-");
         for (name, value) in std::mem::take(&mut self.echoed) {
             self.set_http_response_header(&name, Some(&value));
         }
@@ -275,16 +356,10 @@ impl HttpContext for Attributes {
     }
 
     fn on_log(&mut self) {
-        let int = |v: Option<Vec<u8>>| {
-            v.and_then(|v| <[u8; 8]>::try_from(v.as_slice()).ok())
-                .map_or("<absent>".to_owned(), |b| i64::from_le_bytes(b).to_string())
-        };
-        let duration = int(self.get_property(vec!["request", "duration"]));
-        let code = int(self.get_property(vec!["response", "code"]));
-        proxy_wasm::hostcalls::log(
-            LogLevel::Info,
-            &format!("attrs on_log: request.duration={duration} response.code={code}"),
-        )
-        .ok();
+        let line: Vec<String> = ON_LOG
+            .iter()
+            .map(|(path, kind)| format!("{path}={}", self.shown(path, *kind)))
+            .collect();
+        proxy_wasm::hostcalls::log(LogLevel::Info, &format!("attrs on_log: {}", line.join(" "))).ok();
     }
 }

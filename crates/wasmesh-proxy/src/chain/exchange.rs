@@ -15,7 +15,9 @@ pub struct ConnInfo {
     pub local: SocketAddr,
     /// The TLS server name the client asked for, on TLS listeners.
     pub sni: Option<String>,
-    pub tls: bool,
+    /// The connection's TLS (version, certificates), on TLS listeners; `None` on plain
+    /// text.
+    pub tls: Option<std::sync::Arc<wasmesh_wasm::ConnectionTls>>,
 }
 
 /// What the authn filter learned from a valid JWT (Istio's `request.auth.*` attributes).

@@ -12,7 +12,7 @@ use bytes::Bytes;
 use http::header::{HeaderName, HeaderValue, HOST};
 use http::uri::{Authority, PathAndQuery};
 use http::{request, response, Method, StatusCode, Uri};
-use wasmesh_wasm::{HeaderMap as WasmHeaders, HeadersKind, StreamHeaders};
+use wasmesh_wasm::{HeaderMap as WasmHeaders, HeadersKind, StreamHeaders, StreamProgress};
 
 /// One request's head and its response's.
 pub struct StreamHead {
@@ -22,6 +22,9 @@ pub struct StreamHead {
     /// The response's head, while the response passes the chain (and after, for
     /// `proxy_on_log`).
     pub response: Option<response::Parts>,
+    /// What the proxy learns as the request goes (body sizes, the response's details and
+    /// flags, the upstream try), for plugins' `request.size`, `response.*`, `upstream.*`.
+    pub progress: StreamProgress,
 }
 
 /// The head as the filters of one request share it.
@@ -34,6 +37,7 @@ impl SharedHead {
             request,
             tls,
             response: None,
+            progress: StreamProgress::default(),
         })))
     }
 
@@ -265,6 +269,10 @@ impl StreamHeaders for StreamHead {
         for (k, v) in pairs.into_pairs() {
             self.add(kind, k, v);
         }
+    }
+
+    fn progress(&self) -> Option<&StreamProgress> {
+        Some(&self.progress)
     }
 }
 

@@ -33,20 +33,49 @@ pub fn route(route: &str, cluster: &str) -> [(String, Bytes); 4] {
     ]
 }
 
-/// `node`: id `<namespace>/<name>` of the workload, and the Istio node metadata wasmesh
-/// knows: `NAME` and `WORKLOAD_NAME` (the workload's name), `NAMESPACE`, `LABELS` (the
-/// labels selectors match). `CLUSTER_ID` and `MESH_ID` are not known and absent.
+/// [`node_with`] with `CLUSTER_ID` and `MESH_ID` from this process's environment, the
+/// variables Istio's injector gives a sidecar (Istio passes each `ISTIO_META_<KEY>` on
+/// as `<KEY>`).
 pub fn node(namespace: &str, name: &str, labels: &BTreeMap<String, String>) -> NodeInfo {
-    let labels = labels.iter().map(|(k, v)| (k.clone(), v.clone())).collect();
+    let env = [
+        ("CLUSTER_ID", std::env::var("ISTIO_META_CLUSTER_ID")),
+        ("MESH_ID", std::env::var("ISTIO_META_MESH_ID")),
+    ];
+    let env: Vec<(&str, String)> = env
+        .into_iter()
+        .filter_map(|(key, value)| Some((key, value.ok().filter(|v| !v.is_empty())?)))
+        .collect();
+    node_with(namespace, name, labels, &env)
+}
+
+/// `node`: id `<namespace>/<name>` of the workload; `cluster` as Istio's bootstrap names
+/// it (`<app label>.<namespace>`, else `<workload name>.<namespace>`); and the Istio node
+/// metadata wasmesh knows: `NAME` and `WORKLOAD_NAME` (the workload's name), `NAMESPACE`,
+/// `LABELS` (the labels selectors match), and the `extra` keys (`CLUSTER_ID`, `MESH_ID`)
+/// that were given.
+pub fn node_with(
+    namespace: &str,
+    name: &str,
+    labels: &BTreeMap<String, String>,
+    extra: &[(&str, String)],
+) -> NodeInfo {
+    let service = labels.get("app").map_or(name, String::as_str);
+    let mut metadata = vec![
+        ("NAME".into(), MetaValue::String(name.into())),
+        ("NAMESPACE".into(), MetaValue::String(namespace.into())),
+        ("WORKLOAD_NAME".into(), MetaValue::String(name.into())),
+        (
+            "LABELS".into(),
+            MetaValue::Map(labels.iter().map(|(k, v)| (k.clone(), v.clone())).collect()),
+        ),
+    ];
+    for (key, value) in extra {
+        metadata.push(((*key).into(), MetaValue::String(value.clone())));
+    }
     NodeInfo {
         id: format!("{namespace}/{name}"),
-        cluster: String::new(),
-        metadata: vec![
-            ("NAME".into(), MetaValue::String(name.into())),
-            ("NAMESPACE".into(), MetaValue::String(namespace.into())),
-            ("WORKLOAD_NAME".into(), MetaValue::String(name.into())),
-            ("LABELS".into(), MetaValue::Map(labels)),
-        ],
+        cluster: format!("{service}.{namespace}"),
+        metadata,
     }
 }
 
@@ -70,6 +99,34 @@ mod tests {
             node.lookup("metadata.LABELS.app"),
             Some(AttributeValue::str("web"))
         );
-        assert_eq!(node.lookup("metadata.CLUSTER_ID"), None);
+        assert_eq!(node.lookup("metadata.CLUSTER_ID"), None, "not given");
+        assert_eq!(
+            node.lookup("cluster"),
+            Some(AttributeValue::str("web.apps")),
+            "the app label"
+        );
+    }
+
+    #[test]
+    fn cluster_and_mesh_ids_are_the_ones_given() {
+        let node = node_with(
+            "apps",
+            "gw",
+            &BTreeMap::new(),
+            &[("CLUSTER_ID", "east".into()), ("MESH_ID", "mesh1".into())],
+        );
+        assert_eq!(
+            node.lookup("cluster"),
+            Some(AttributeValue::str("gw.apps")),
+            "no app label"
+        );
+        assert_eq!(
+            node.lookup("metadata.CLUSTER_ID"),
+            Some(AttributeValue::str("east"))
+        );
+        assert_eq!(
+            node.lookup("metadata.MESH_ID"),
+            Some(AttributeValue::str("mesh1"))
+        );
     }
 }

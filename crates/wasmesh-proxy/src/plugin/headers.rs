@@ -54,6 +54,11 @@ pub fn local_reply(reply: LocalReply) -> http::Response<ProxyBody> {
     }
     let grpc_status = u32::try_from(reply.grpc_status).ok();
     crate::local_reply::mark(&mut resp, grpc_status);
+    // The details the plugin gave (empty when it gave none, as on Envoy).
+    resp.extensions_mut().insert(crate::local_reply::Origin {
+        details: reply.details.into(),
+        flags: 0,
+    });
     resp
 }
 

@@ -107,7 +107,7 @@ async fn call(
 ) -> Result<(http::response::Parts, Bytes, http::HeaderMap), Unanswered> {
     forward::to_upstream(&mut parts, cluster.protocol, &endpoint, None);
     let req = Request::from_parts(parts, ProxyBody::full(body));
-    let resp = pool
+    let (resp, _local) = pool
         .send(
             Target {
                 cluster: &cluster,
@@ -146,6 +146,7 @@ impl Host for WorkerHost {
             request: Request::new(()).into_parts().0,
             tls: false,
             response: None,
+            progress: Default::default(),
         };
         wasmesh_wasm::StreamHeaders::set_all(&mut head, wasmesh_wasm::HeadersKind::Request, request.headers);
         let parts = head.request;

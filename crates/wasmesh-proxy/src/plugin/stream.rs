@@ -81,6 +81,7 @@ pub async fn request_headers(
                 .map(|v| String::from_utf8_lossy(v.as_bytes()).into_owned()),
             start: Some(ex.started),
             connection_id: Some(ex.conn.id),
+            tls: ex.conn.tls.clone(),
             extra: ex.properties.clone(),
         }
     };
@@ -141,8 +142,15 @@ pub async fn response_headers(
         };
         if let Some(reply) = reply {
             let grpc = crate::local_reply::is_grpc(&head.request().headers);
+            let origin = reply.extensions().get::<crate::local_reply::Origin>().cloned();
             let (p, b) = crate::local_reply::encode(reply, grpc).into_parts();
-            head.borrow_mut().response = Some(p);
+            let mut h = head.borrow_mut();
+            h.response = Some(p);
+            if let Some(origin) = origin {
+                h.progress.code_details = Some(origin.details);
+                h.progress.response_flags |= origin.flags;
+            }
+            drop(h);
             *body = b;
         }
     }
@@ -163,6 +171,7 @@ pub async fn pump_request(
     end: usize,
     tx: FrameSender,
     declared: Option<u64>,
+    head: &SharedHead,
 ) -> Option<Response<ProxyBody>> {
     let mut sent = Length { declared, sent: 0 };
     let mut pending: Vec<BytesMut> = (0..end).map(|_| BytesMut::new()).collect();
@@ -183,6 +192,8 @@ pub async fn pump_request(
                 Err(f) => (Bytes::new(), false, f.into_trailers().ok()),
             },
         };
+        // Envoy's bytes received: the client's, before any plugin changed them.
+        head.borrow_mut().progress.request_body_bytes += data.len() as u64;
         if trailers.is_none() {
             let ran = if eos {
                 run_last_chunk(contexts, &order, &mut pending, data, true, true)
@@ -387,6 +398,7 @@ pub async fn filter_small_request(
     contexts: &mut Contexts,
     end: usize,
     body: ProxyBody,
+    head: &SharedHead,
 ) -> Result<ProxyBody, Response<ProxyBody>> {
     let collected = match body.collect().await {
         Ok(c) => c,
@@ -399,6 +411,7 @@ pub async fn filter_small_request(
     };
     let trailers = collected.trailers().cloned();
     let data = collected.to_bytes();
+    head.borrow_mut().progress.request_body_bytes += data.len() as u64;
     let mut pending: Vec<BytesMut> = (0..end).map(|_| BytesMut::new()).collect();
     let order: Vec<usize> = (0..end).collect();
     let data = run_last_chunk(contexts, &order, &mut pending, data, trailers.is_none(), true).await?;
@@ -432,11 +445,13 @@ pub async fn filter_small_response(
     contexts: &mut Contexts,
     end: usize,
     body: ProxyBody,
+    head: &SharedHead,
 ) -> Result<ProxyBody, String> {
     let collected = body
         .collect()
         .await
         .map_err(|e| format!("reading the upstream response: {e}"))?;
+    upstream_ended(head);
     let trailers = collected.trailers().cloned();
     let data = collected.to_bytes();
     let mut pending: Vec<BytesMut> = (0..end).map(|_| BytesMut::new()).collect();
@@ -445,6 +460,7 @@ pub async fn filter_small_response(
         Ok(data) => data,
         Err(_) => return Err("a plugin refused the response body".into()),
     };
+    sent_downstream(head, data.len());
     let trailers = match trailers {
         Some(t) => Some(response_trailers(contexts, end, &t).await),
         None => None,
@@ -469,9 +485,22 @@ async fn response_trailers(
     headers::wasm_to_trailers(map)
 }
 
+/// The upstream's response has ended (`response.backend_latency`).
+fn upstream_ended(head: &SharedHead) {
+    if let Some(try_) = head.borrow_mut().progress.upstream.as_mut() {
+        try_.end();
+    }
+}
+
+/// `n` more response body bytes went to the client (Envoy's bytes sent: after every
+/// filter).
+fn sent_downstream(head: &SharedHead, n: usize) {
+    head.borrow_mut().progress.response_body_bytes += n as u64;
+}
+
 /// Passes the response body through the contexts before `end`, in reverse order, on a
 /// task of its own; the contexts end (`on_log`) when the body does.
-pub fn pump_response(mut contexts: Contexts, end: usize, mut body: ProxyBody) -> ProxyBody {
+pub fn pump_response(mut contexts: Contexts, end: usize, mut body: ProxyBody, head: SharedHead) -> ProxyBody {
     let (tx, rx) = mpsc::channel(4);
     tokio::task::spawn_local(async move {
         let mut pending: Vec<BytesMut> = (0..end).map(|_| BytesMut::new()).collect();
@@ -485,6 +514,9 @@ pub fn pump_response(mut contexts: Contexts, end: usize, mut body: ProxyBody) ->
                     return;
                 }
             };
+            if frame.as_ref().is_none_or(|f| f.is_trailers()) || body.is_end_stream() {
+                upstream_ended(&head);
+            }
             let (data, eos, trailers) = match frame {
                 None => (Bytes::new(), true, None),
                 Some(f) => match f.into_data() {
@@ -505,6 +537,7 @@ pub fn pump_response(mut contexts: Contexts, end: usize, mut body: ProxyBody) ->
                     .await
                     {
                         Ok(out) if !out.is_empty() => {
+                            sent_downstream(&head, out.len());
                             let _ = tx.send(Ok(Frame::data(out))).await;
                         }
                         Ok(_) => {}
@@ -527,6 +560,7 @@ pub fn pump_response(mut contexts: Contexts, end: usize, mut body: ProxyBody) ->
             };
             match ran {
                 Ok(Some(out)) if !out.is_empty() => {
+                    sent_downstream(&head, out.len());
                     if tx.send(Ok(Frame::data(out))).await.is_err() {
                         return;
                     }

@@ -11,7 +11,7 @@ use super::attributes::Value;
 use super::memory::{give, read, status, HostResult};
 use super::Status;
 use crate::state::{StreamState, VmState};
-use crate::{HeaderMap, HeadersKind};
+use crate::{HeaderMap, HeadersKind, StreamHeaders};
 
 type C<'a> = Caller<'a, VmState>;
 
@@ -211,11 +211,87 @@ fn from_stream(s: &StreamState, path: &str) -> Option<Value> {
         "source.port" => Value::Int(info.source?.port().into()),
         "destination.address" => Value::str(info.destination?.to_string()),
         "destination.port" => Value::Int(info.destination?.port().into()),
-        "upstream.address" => Value::str(s.upstream?.to_string()),
-        "upstream.port" => Value::Int(s.upstream?.port().into()),
+        _ => return from_progress(s, path).or_else(|| from_tls(info.tls.as_deref()?, path)),
+    };
+    Some(value)
+}
+
+/// Envoy's `byteSize` of a header map: its names' and values' lengths (pseudo-headers
+/// included), 0 when the map does not exist yet.
+fn header_bytes(headers: &dyn StreamHeaders, kind: HeadersKind) -> u64 {
+    let mut n = 0u64;
+    headers.for_each(kind, &mut |k, v| n += (k.len() + v.len()) as u64);
+    n
+}
+
+/// What the proxy learned as the request went ([`crate::StreamProgress`]): sizes, the
+/// response's details and flags, the upstream try. As Envoy's, the sizes and flags have a
+/// value in every HTTP callback (0 until there is something to count).
+fn from_progress(s: &StreamState, path: &str) -> Option<Value> {
+    let headers = s.headers.as_ref()?.try_borrow().ok()?;
+    let headers: &dyn StreamHeaders = &*headers;
+    let p = headers.progress()?;
+    let upstream = p.upstream.as_ref();
+    let value = match path {
+        // Envoy: the request's content-length when it has one, else the bytes received.
+        "request.size" => match headers.get(HeadersKind::Request, b"content-length") {
+            Some(length) => Value::Int(std::str::from_utf8(length).ok()?.trim().parse().ok()?),
+            None => Value::Int(p.request_body_bytes as i64),
+        },
+        "request.total_size" => {
+            Value::Int((p.request_body_bytes + header_bytes(headers, HeadersKind::Request)) as i64)
+        }
+        "request.headers_bytes" => Value::Int(header_bytes(headers, HeadersKind::Request) as i64),
+        "response.size" => Value::Int(p.response_body_bytes as i64),
+        "response.total_size" => {
+            let trailers: usize = s
+                .response_trailers
+                .pairs()
+                .iter()
+                .map(|(k, v)| k.len() + v.len())
+                .sum();
+            let head = header_bytes(headers, HeadersKind::Response);
+            Value::Int((p.response_body_bytes + head + trailers as u64) as i64)
+        }
+        "response.headers_bytes" => Value::Int(header_bytes(headers, HeadersKind::Response) as i64),
+        "response.code_details" => {
+            Value::Bytes(Bytes::copy_from_slice(p.code_details.as_deref()?.as_bytes()))
+        }
+        "response.flags" => Value::Int(p.response_flags as i64),
+        "response.backend_latency" => Value::Duration(upstream?.backend_latency()?),
+        "upstream.address" => Value::str(upstream?.address.to_string()),
+        "upstream.port" => Value::Int(upstream?.address.port().into()),
+        "upstream.local_address" => Value::str(upstream?.local_address?.to_string()),
+        "upstream.request_attempt_count" => Value::Uint(upstream.map_or(0, |u| u.attempts.into())),
+        "upstream.transport_failure_reason" => Value::Bytes(Bytes::copy_from_slice(
+            upstream?.transport_failure_reason.as_bytes(),
+        )),
         _ => return None,
     };
     Some(value)
+}
+
+/// Envoy's TLS attributes of the downstream connection: present only on a TLS
+/// connection; a name list's attribute is its first entry; the client's certificate's
+/// subject is empty when it presented none (Envoy's), its other facts absent.
+fn from_tls(tls: &crate::ConnectionTls, path: &str) -> Option<Value> {
+    let first = |names: &[String]| names.first().map(|n| Value::str(n.clone()));
+    match path {
+        "connection.tls_version" => Some(Value::str(tls.version)),
+        "connection.subject_local_certificate" => Some(Value::str(tls.local.subject.clone())),
+        "connection.uri_san_local_certificate" => first(&tls.local.uri_sans),
+        "connection.dns_san_local_certificate" => first(&tls.local.dns_sans),
+        "connection.subject_peer_certificate" => Some(Value::str(
+            tls.peer.as_ref().map_or(String::new(), |p| p.subject.clone()),
+        )),
+        "connection.uri_san_peer_certificate" => first(&tls.peer.as_ref()?.uri_sans),
+        "connection.dns_san_peer_certificate" => first(&tls.peer.as_ref()?.dns_sans),
+        "connection.sha256_peer_certificate_digest" => {
+            Some(Value::str(tls.peer.as_ref()?.sha256_digest.clone()))
+        }
+        "connection.mtls" => Some(Value::Bool(tls.peer.is_some())),
+        _ => None,
+    }
 }
 
 #[cfg(test)]

@@ -52,6 +52,7 @@ fn the_plugins_of_one_stream_act_on_one_header_map() {
         let headers = OwnedHeaders {
             request: get("/"),
             response: HeaderMap::new(),
+            ..Default::default()
         }
         .shared();
         let mut first = vm_a

@@ -56,7 +56,7 @@ fn run_request(
         peer: "127.0.0.1:1".parse().unwrap(),
         local: "127.0.0.1:2".parse().unwrap(),
         sni: None,
-        tls: false,
+        tls: None,
     };
     let mut ex = Exchange {
         head: SharedHead::new(b.body(()).unwrap().into_parts().0, false),

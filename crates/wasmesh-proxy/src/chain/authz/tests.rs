@@ -9,7 +9,7 @@ fn conn(peer: &str) -> ConnInfo {
         peer: peer.parse::<SocketAddr>().unwrap(),
         local: "127.0.0.1:8080".parse().unwrap(),
         sni: None,
-        tls: false,
+        tls: None,
     }
 }
 

@@ -5,6 +5,7 @@ fn head(builder: http::request::Builder) -> StreamHead {
         request: builder.body(()).unwrap().into_parts().0,
         tls: false,
         response: None,
+        progress: Default::default(),
     }
 }
 
