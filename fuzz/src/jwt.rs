@@ -99,7 +99,7 @@ fn check_token(token: &str) {
         peer: "127.0.0.1:40000".parse().unwrap(),
         local: "127.0.0.1:8080".parse().unwrap(),
         sni: None,
-        tls: false,
+        tls: None,
     };
     let authn = authn();
     // The first pass verifies the signature; the second meets the worker's cache.

@@ -81,7 +81,7 @@ fn escape(value: &str) -> String {
         if edge || b",+\"\\<>;".contains(&b) {
             out.push('\\');
             out.push(b as char);
-        } else if b < 0x20 || b >= 0x7f {
+        } else if !(0x20..0x7f).contains(&b) {
             out.push_str(&format!("\\{b:02X}"));
         } else {
             out.push(b as char);

@@ -45,9 +45,15 @@ pub struct UpstreamPool {
     lean: RefCell<HashMap<SocketAddr, Vec<(h1::Conn, u32)>>>,
     sweeps: Cell<u32>,
     /// Idle hyper HTTP/1.1 connections, each with its local address.
-    idle: RefCell<HashMap<SocketAddr, Vec<(http1::SendRequest<ProxyBody>, Option<SocketAddr>)>>>,
-    h2: RefCell<HashMap<SocketAddr, (http2::SendRequest<ProxyBody>, Option<SocketAddr>)>>,
+    idle: RefCell<HashMap<SocketAddr, Vec<H1Sender>>>,
+    /// One HTTP/2 connection per endpoint, with its local address.
+    h2: RefCell<HashMap<SocketAddr, H2Sender>>,
 }
+
+/// A hyper HTTP/1.1 connection's sender, and the connection's local address.
+type H1Sender = (http1::SendRequest<ProxyBody>, Option<SocketAddr>);
+/// An HTTP/2 connection's sender, and the connection's local address.
+type H2Sender = (http2::SendRequest<ProxyBody>, Option<SocketAddr>);
 
 /// A response's head and body, and the local address of the connection it came on
 /// (`upstream.local_address`).
@@ -217,7 +223,7 @@ impl UpstreamPool {
         })
     }
 
-    fn take_idle(&self, addr: SocketAddr) -> Option<(http1::SendRequest<ProxyBody>, Option<SocketAddr>)> {
+    fn take_idle(&self, addr: SocketAddr) -> Option<H1Sender> {
         let mut idle = self.idle.borrow_mut();
         let list = idle.get_mut(&addr)?;
         while let Some(s) = list.pop() {
