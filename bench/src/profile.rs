@@ -176,7 +176,7 @@ fn parse_report(text: &str) -> Vec<SymbolShare> {
             let symbol = if sym.starts_with("[k]") {
                 format!("[k] {name}")
             } else {
-                readable(name)
+                name.to_string()
             };
             Some(SymbolShare { dso, symbol, percent })
         })
@@ -204,47 +204,73 @@ fn parse_report(text: &str) -> Vec<SymbolShare> {
     shares
 }
 
-/// A guest function's name as a person reads it: wasmtime names compiled functions
-/// `wasm[M]::function[N]::NAME`, NAME as the module's name section has it — mangled, for
-/// Rust guests. The index prefix is dropped and a legacy Rust mangling
-/// (`_ZN10proxy_wasm9hostcalls13add_map_value17h…E`) is turned back into its path.
-fn readable(symbol: &str) -> String {
-    let Some(rest) = symbol.strip_prefix("wasm[") else {
+/// A function's name as a person reads it. wasmtime names the code it compiled from a
+/// plugin `wasm[M]::function[N]::NAME`, NAME as the module's name section has it (mangled,
+/// for Rust guests): the index prefix is dropped, a legacy Rust mangling
+/// (`_ZN10proxy_wasm9hostcalls13add_map_value17h…E`) is turned back into its path, and
+/// ` (guest)` is appended. Other names are returned as they are.
+pub fn readable(symbol: &str) -> String {
+    let name = if let Some(rest) = symbol.strip_prefix("wasm[") {
+        match rest
+            .split_once("]::function[")
+            .and_then(|(_, r)| r.split_once("]::"))
+        {
+            Some((_, name)) => name,
+            None => return symbol.to_string(),
+        }
+    } else if let Some(name) = symbol.strip_suffix(" (guest)") {
+        // Results files written before names were kept raw.
+        name
+    } else {
         return symbol.to_string();
     };
-    let name = rest
-        .split_once("]::function[")
-        .and_then(|(_, r)| r.split_once("]::"))
-        .map_or(rest, |(_, n)| n);
     format!("{} (guest)", demangle(name).unwrap_or_else(|| name.to_string()))
 }
 
 /// Rust's legacy mangling: `_ZN` then length-prefixed parts then `E`; the last part, `h`
-/// and 16 hex digits, is a hash and is dropped. `None` for anything else.
+/// and 16 hex digits, is a hash and is dropped. perf cuts long names short: a name that
+/// ends inside a part ends with `…`. `None` for anything that is not such a name.
 fn demangle(name: &str) -> Option<String> {
     let mut rest = name.strip_prefix("_ZN")?;
     let mut parts = vec![];
-    while !rest.starts_with('E') {
+    let mut cut = false;
+    while !rest.is_empty() && !rest.starts_with('E') {
         let digits = rest.bytes().take_while(u8::is_ascii_digit).count();
         let len: usize = rest[..digits].parse().ok()?;
-        let part = rest.get(digits..digits + len)?;
-        rest = &rest[digits + len..];
-        let is_hash =
-            part.len() == 17 && part.starts_with('h') && part[1..].bytes().all(|b| b.is_ascii_hexdigit());
-        if !is_hash {
-            parts.push(
-                part.replace("$LT$", "<")
-                    .replace("$GT$", ">")
-                    .replace("$u20$", " ")
-                    .replace("$RF$", "&")
-                    .replace("$C$", ",")
-                    .replace("..", "::")
-                    .trim_start_matches('_')
-                    .to_string(),
-            );
+        let part = match rest.get(digits..digits + len) {
+            Some(part) => part,
+            None => {
+                cut = true;
+                &rest[digits..]
+            }
+        };
+        rest = &rest[digits + part.len()..];
+        let is_hash = part.starts_with('h')
+            && part[1..].bytes().all(|b| b.is_ascii_hexdigit())
+            && (part.len() == 17 || cut);
+        if is_hash {
+            cut = false;
+            continue;
         }
+        parts.push(
+            part.replace("$LT$", "<")
+                .replace("$GT$", ">")
+                .replace("$u20$", " ")
+                .replace("$RF$", "&")
+                .replace("$C$", ",")
+                .replace("..", "::")
+                .trim_start_matches('_')
+                .to_string(),
+        );
     }
-    Some(parts.join("::"))
+    if parts.is_empty() {
+        return None;
+    }
+    let mut path = parts.join("::");
+    if cut {
+        path.push('…');
+    }
+    Some(path)
 }
 
 /// The part of the program a sample belongs to, from its object and symbol.
@@ -329,7 +355,7 @@ mod tests {
                 ("__memmove_avx_unaligned_erms", "memory copies (libc mem*)", 1.0),
                 ("_int_malloc", "allocator (mimalloc, libc)", 0.5),
                 (
-                    "proxy_on_context_create (guest)",
+                    "wasm[0]::function[355]::proxy_on_context_create",
                     "plugins' compiled code (guest)",
                     0.4
                 ),
@@ -366,6 +392,18 @@ mod tests {
             readable("tokio::runtime::task::raw::poll"),
             "tokio::runtime::task::raw::poll"
         );
-        assert_eq!(demangle("_ZN3foo"), None);
+        assert_eq!(
+            readable("wasm[0]::array_to_wasm_trampoline[357]"),
+            "wasm[0]::array_to_wasm_trampoline[357]"
+        );
+        // perf cuts long names short.
+        assert_eq!(
+            readable("_ZN68_$LT$headers..Headers$u20$as$u20$proxy_wasm..traits..HttpContext$GT$24on_http_response_head (guest)"),
+            "<headers::Headers as proxy_wasm::traits::HttpContext>::on_http_response_head… (guest)"
+        );
+        assert_eq!(readable("_ZN3foo3barE (guest)"), "foo::bar (guest)");
+        assert_eq!(demangle("_ZN3foo17h0123456789abcdefE"), Some("foo".into()));
+        assert_eq!(demangle("_ZN3foo17h0123"), Some("foo".into()));
+        assert_eq!(demangle("_ZNx"), None);
     }
 }

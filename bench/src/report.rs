@@ -2,7 +2,7 @@
 //! wasmesh without plugins, the targets and whether this run met them.
 
 use crate::measure::{median, RoundResult, Run, ScenarioResult};
-use crate::profile::{part, Profile};
+use crate::profile::{part, readable, Profile};
 use std::fmt::Write as _;
 
 const MIB: f64 = 1024.0 * 1024.0;
@@ -333,7 +333,7 @@ pub fn profile_section(run: &Run) -> String {
         "`perf record -e cpu-clock` on the proxy during one more measured run of each scenario \
          below (after the rounds), as proxy CPU µs per request by part of the program. The \
          plugins' code is what wasmtime compiled from them, named from the module's name \
-         section.\n\n| part |",
+         section. What is left and what it would take: docs/performance.md.\n\n| part |",
     );
     for p in &run.profiles {
         let _ = write!(t, " {} |", title(&p.scenario));
@@ -416,7 +416,7 @@ pub fn profile_section(run: &Run) -> String {
             let _ = writeln!(
                 t,
                 "| `{}` | {} | {:.3} |",
-                short_symbol(&s.symbol),
+                short_symbol(&readable(&s.symbol)),
                 part(&s.dso, &s.symbol),
                 most.us(s) / n
             );
