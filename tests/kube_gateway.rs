@@ -6,8 +6,8 @@
 //! WasmPlugin whose targetRefs name the Gateway runs, one naming another Gateway does not;
 //! a route's hostnames take their host's requests, and only they; a Service without a
 //! ready endpoint answers 503; the filters (header modifiers, URLRewrite,
-//! RequestRedirect) as the upstream and the client see them, and a split whose backend
-//! does not resolve answering its share 500.
+//! RequestRedirect) as the upstream and the client see them, a split whose backend
+//! does not resolve answering its share 500, and a query parameter match.
 
 use crate::kube_support::{Cluster, KubeProxy};
 use crate::proxy_support::echo::Echo;
@@ -323,7 +323,8 @@ async fn exchange(
 }
 
 #[tokio::test]
-async fn filters_edit_headers_rewrite_and_redirect_and_a_splits_unresolved_share_answers_500() {
+async fn filters_edit_headers_rewrite_and_redirect_a_splits_unresolved_share_answers_500_and_query_params_match(
+) {
     let cluster = gateway_cluster();
     let a = Echo::start("a");
     let listen = SocketAddr::new([127, 0, 0, 1].into(), free_addr().port());
@@ -371,6 +372,8 @@ spec:
       requestRedirect: {path: {type: ReplacePrefixMatch, replacePrefixMatch: /new}}
   - matches: [{path: {type: PathPrefix, value: /split}}]
     backendRefs: [{name: echo, port: 80}, {name: nope, port: 80}]
+  - matches: [{path: {type: PathPrefix, value: /query}, queryParams: [{name: animal, value: blue whale}]}]
+    backendRefs: [{name: echo, port: 80}]
 ---
 apiVersion: v1
 kind: Service
@@ -451,6 +454,16 @@ spec:
     }
     statuses.sort_unstable();
     assert_eq!(statuses, [200, 200, 200, 500, 500, 500]);
+
+    // a query parameter match: its first value, decoded
+    assert_eq!(
+        exchange(&client, listen, "/query?animal=blue%20whale", &[])
+            .await
+            .0,
+        200
+    );
+    assert_eq!(exchange(&client, listen, "/query?animal=shark", &[]).await.0, 404);
+    assert_eq!(exchange(&client, listen, "/query", &[]).await.0, 404);
     proxy.wait_log(
         "HTTPRoute edge/filters: spec.rules[5].backendRefs[1]: Service edge/nope not found; its share (1/2) of the requests answers 500",
         Duration::from_secs(5),

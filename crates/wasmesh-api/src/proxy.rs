@@ -264,6 +264,8 @@ pub struct RouteMatch {
     pub regex: Option<String>,
     #[serde(default, skip_serializing_if = "Vec::is_empty")]
     pub headers: Vec<HeaderMatch>,
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub query_params: Vec<QueryParamMatch>,
 }
 
 /// How a route matches the path.
@@ -300,6 +302,19 @@ impl RouteMatch {
 #[derive(Debug, Clone, Default, PartialEq, Serialize, Deserialize, JsonSchema)]
 #[serde(deny_unknown_fields, rename_all = "camelCase")]
 pub struct HeaderMatch {
+    pub name: String,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub exact: Option<String>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub regex: Option<String>,
+}
+
+/// `routes[].match.queryParams[]`: the query parameter `name` (compared exactly) is
+/// present and, when given, its first value (percent-decoded) equals `exact` or fully
+/// matches `regex`.
+#[derive(Debug, Clone, Default, PartialEq, Serialize, Deserialize, JsonSchema)]
+#[serde(deny_unknown_fields, rename_all = "camelCase")]
+pub struct QueryParamMatch {
     pub name: String,
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub exact: Option<String>,

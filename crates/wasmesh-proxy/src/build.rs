@@ -15,6 +15,7 @@ use crate::chain::matcher::Patterns;
 use crate::chain::{ChainSpec, FilterSpec};
 use crate::cluster::{Cluster, ClusterProtocol, Clusters};
 use crate::plugin::load::Loaded;
+use crate::route::query::QueryMatch;
 use crate::route::{HeaderMatch, HeaderValueMatch, PathMatch, Route, RouteTable};
 
 mod actions;
@@ -170,6 +171,22 @@ fn listener(
             } else {
                 Some(actions::weighted(&cx, &r.weighted_clusters, &cluster_index)?)
             };
+            let query_params = r
+                .r#match
+                .query_params
+                .iter()
+                .map(|q| {
+                    let value = match (&q.exact, &q.regex) {
+                        (Some(e), _) => HeaderValueMatch::Exact(e.clone()),
+                        (None, Some(re)) => HeaderValueMatch::regex(re).map_err(regex_err)?,
+                        (None, None) => HeaderValueMatch::Present,
+                    };
+                    Ok(QueryMatch {
+                        name: q.name.clone(),
+                        value,
+                    })
+                })
+                .collect::<Result<_, BuildError>>()?;
             let (cluster, cluster_index, direct_response) = match (&r.cluster, r.direct_response) {
                 (_, Some(direct)) => (
                     String::new(),
@@ -203,6 +220,7 @@ fn listener(
                 .map(|rw| actions::rewrite(&cx, rw))
                 .transpose()?;
             Ok(Route {
+                query_params,
                 redirect,
                 weighted_clusters,
                 request_headers,

@@ -3,6 +3,7 @@
 //! rewrite, a redirect, a weighted split — is in its submodules.
 
 pub mod edits;
+pub mod query;
 pub mod redirect;
 pub mod rewrite;
 pub mod weighted;
@@ -55,6 +56,8 @@ pub struct Route {
     pub method: Option<http::Method>,
     pub path: PathMatch,
     pub headers: Vec<HeaderMatch>,
+    #[serde(skip_serializing_if = "Vec::is_empty")]
+    pub query_params: Vec<query::QueryMatch>,
     /// The cluster's name, as configured; empty for a direct response.
     pub cluster: String,
     /// The cluster's index in the snapshot's clusters (unused for a direct response).
@@ -164,6 +167,7 @@ impl RouteTable {
                 && r.method.as_ref().is_none_or(|m| *m == req.method)
                 && (r.hosts.is_empty() || host_matches(&r.hosts, req))
                 && r.headers.iter().all(|h| h.matches(&req.headers))
+                && r.query_params.iter().all(|q| q.matches(req.uri.query()))
         })
     }
 

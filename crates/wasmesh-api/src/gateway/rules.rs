@@ -9,7 +9,8 @@ use super::filters::{self, BackendFilters, RuleFilters};
 use super::types::{EndpointSlice, HttpRoute, HttpRouteMatch, HttpRouteRule, Service};
 use super::{Note, NoteKind};
 use crate::proxy::{
-    Cluster, DirectResponse, HeaderEdits, HeaderMatch, Redirect, Route, RouteMatch, WeightedCluster,
+    Cluster, DirectResponse, HeaderEdits, HeaderMatch, QueryParamMatch, Redirect, Route, RouteMatch,
+    WeightedCluster,
 };
 use crate::timestamp::Timestamp;
 use std::cmp::Reverse;
@@ -66,7 +67,7 @@ impl RuleAction {
 pub const UNSERVED: u16 = 500;
 
 /// The order of routes within one host: Exact paths, then regular expressions, then the
-/// longest prefix; a method; the most headers; the oldest route, then by namespace/name;
+/// longest prefix; a method; the most headers; the most query parameters; the oldest route, then by namespace/name;
 /// then rule and match order.
 #[derive(Debug, Clone, PartialEq, Eq, PartialOrd, Ord)]
 pub struct Precedence {
@@ -74,6 +75,7 @@ pub struct Precedence {
     path_len: Reverse<usize>,
     no_method: bool,
     headers: Reverse<usize>,
+    query_params: Reverse<usize>,
     created: Option<Timestamp>,
     route: (String, String),
     rule: usize,
@@ -256,14 +258,6 @@ pub fn entries(
                 message: format!("{why}; this match is left out"),
             })
         };
-        if !m.query_params.is_empty() {
-            skip(
-                "query parameter matches are not implemented yet".into(),
-                NoteKind::Unimplemented,
-                notes,
-            );
-            continue;
-        }
         let path = m.path.clone().unwrap_or_default();
         let value = path.value.clone().unwrap_or_else(|| "/".to_string());
         let mut r#match = RouteMatch::default();
@@ -330,6 +324,49 @@ pub fn entries(
         if bad_header {
             continue;
         }
+        let mut bad_query = false;
+        let mut names = std::collections::HashSet::new();
+        for (k, q) in m.query_params.iter().enumerate() {
+            // the specification: of entries with one name, only the first counts
+            if !names.insert(q.name.as_str()) {
+                continue;
+            }
+            let (exact, regex) = match q.kind.as_deref().unwrap_or("Exact") {
+                "Exact" => (Some(q.value.clone()), None),
+                "RegularExpression" => {
+                    if let Err(e) = regex::Regex::new(&q.value) {
+                        skip(
+                            format!(
+                                "queryParams[{k}].value {:?} is not a regular expression: {e}",
+                                q.value
+                            ),
+                            NoteKind::Invalid,
+                            notes,
+                        );
+                        bad_query = true;
+                        continue;
+                    }
+                    (None, Some(q.value.clone()))
+                }
+                other => {
+                    skip(
+                        format!("queryParams[{k}].type {other} is not one of Exact, RegularExpression"),
+                        NoteKind::Invalid,
+                        notes,
+                    );
+                    bad_query = true;
+                    continue;
+                }
+            };
+            r#match.query_params.push(QueryParamMatch {
+                name: q.name.clone(),
+                exact,
+                regex,
+            });
+        }
+        if bad_query {
+            continue;
+        }
         r#match.method = m.method.clone();
         let mut proxy_route = Route {
             name: Some(format!(
@@ -354,6 +391,7 @@ pub fn entries(
                 path_len: Reverse(path_len),
                 no_method: m.method.is_none(),
                 headers: Reverse(m.headers.len()),
+                query_params: Reverse(m.query_params.len()),
                 created: route.metadata.creation_timestamp.clone(),
                 route: (
                     route.metadata.namespace().to_string(),

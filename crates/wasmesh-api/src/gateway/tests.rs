@@ -389,7 +389,6 @@ spec:
             "HTTPRoute edge/r: spec.parentRefs[2]: not attached to Gateway edge/public: listener selected: allowedRoutes.namespaces.from Selector is not implemented yet (Same and All are)",
             "HTTPRoute edge/r: spec.rules[0].filters[0]: filter RequestMirror is not implemented yet; the rule answers 500",
             "HTTPRoute edge/r: spec.rules[2].timeouts.backendRequest: 2s is not enforced: backendRequest is not implemented yet (timeouts.request is)",
-            "HTTPRoute edge/r: spec.rules[2].matches[0]: query parameter matches are not implemented yet; this match is left out",
             "HTTPRoute web/r: spec.rules[0].backendRefs[0]: Service web/echo not found; the rule answers 500",
         ]
     );
@@ -403,6 +402,7 @@ spec:
             // equal lengths: rule order
             "[] segments /split -> edge/echo:80*90+edge/echo:80*10",
             "[] segments /timed -> edge/echo:80",
+            "[] segments /q -> edge/echo:80",
             // from namespace web (allowedRoutes: All); its Service is web/echo, which is not there
             "[] prefix / -> 500",
         ]
@@ -519,5 +519,46 @@ endpoints:
             "HTTPRoute edge/r: spec.rules[1].backendRefs[1]: Service edge/nope not found; its share (1/2) \
              of the requests answers 500"
         ]
+    );
+}
+
+#[test]
+fn query_parameter_matches_are_kept_and_the_most_of_them_goes_first() {
+    // HTTPRouteQueryParamMatching
+    let r = route(
+        "r",
+        "  parentRefs: [{name: public}]
+  rules:
+  - matches: [{queryParams: [{name: animal, value: whale}]}]
+    backendRefs: [{name: echo, port: 80}]
+  - matches: [{queryParams: [{name: animal, value: dolphin}, {type: RegularExpression, name: color, value: \"bl(ue|ack)\"}, {name: animal, value: shark}]}]
+    backendRefs: [{name: echo, port: 80}]
+  - matches: [{queryParams: [{type: RegularExpression, name: bad, value: \"(\"}]}]
+    backendRefs: [{name: echo, port: 80}]",
+    );
+    let (proxy, notes) = translated(&join(&[CLASS, GATEWAY, ECHO, &r]));
+    let routes = &proxy.spec.listeners[0].routes;
+    let queries: Vec<Vec<String>> = routes
+        .iter()
+        .map(|r| {
+            r.r#match
+                .query_params
+                .iter()
+                .map(|q| format!("{}={}", q.name, q.exact.as_ref().or(q.regex.as_ref()).unwrap()))
+                .collect()
+        })
+        .collect();
+    // two parameters before one; of two entries named animal, the first counts
+    assert_eq!(
+        queries,
+        [vec!["animal=dolphin", "color=bl(ue|ack)"], vec!["animal=whale"]]
+    );
+    let notes = notes_of(&notes);
+    assert_eq!(notes.len(), 1, "{notes:?}");
+    assert!(
+        notes[0].starts_with(
+            "HTTPRoute edge/r: spec.rules[2].matches[0]: queryParams[0].value \"(\" is not a regular expression"
+        ) && notes[0].ends_with("; this match is left out"),
+        "{notes:?}"
     );
 }

@@ -163,7 +163,7 @@ pub struct HttpRouteMatch {
     #[serde(default)]
     pub headers: Vec<HttpHeaderMatch>,
     #[serde(default)]
-    pub query_params: Vec<Value>,
+    pub query_params: Vec<HttpQueryParamMatch>,
     #[serde(default)]
     pub method: Option<String>,
 }
@@ -182,6 +182,17 @@ pub struct HttpPathMatch {
 #[derive(Debug, Clone, PartialEq, Deserialize)]
 #[serde(rename_all = "camelCase")]
 pub struct HttpHeaderMatch {
+    #[serde(default, rename = "type")]
+    pub kind: Option<String>,
+    pub name: String,
+    pub value: String,
+}
+
+/// `matches[].queryParams[]`: `type` is `Exact` (the default) or `RegularExpression`; the
+/// name is compared exactly.
+#[derive(Debug, Clone, PartialEq, Deserialize)]
+#[serde(rename_all = "camelCase")]
+pub struct HttpQueryParamMatch {
     #[serde(default, rename = "type")]
     pub kind: Option<String>,
     pub name: String,

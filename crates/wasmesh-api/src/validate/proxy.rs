@@ -174,6 +174,22 @@ pub(super) fn check(proxy: &Proxy, out: &mut Vec<FieldError>) {
                     check_regex(&format!("{hat}.regex"), re, out);
                 }
             }
+            for (k, q) in m.query_params.iter().enumerate() {
+                let qat = format!("{at}.match.queryParams[{k}]");
+                if q.name.is_empty() {
+                    out.push(FieldError::invalid(
+                        format!("{qat}.name"),
+                        "",
+                        "a query parameter name is required",
+                    ));
+                }
+                if q.exact.is_some() && q.regex.is_some() {
+                    out.push(FieldError::rule(&qat, "set at most one of exact or regex"));
+                }
+                if let Some(re) = &q.regex {
+                    check_regex(&format!("{qat}.regex"), re, out);
+                }
+            }
             for (k, host) in m.hosts.iter().enumerate() {
                 if !is_host_pattern(host) {
                     out.push(FieldError::invalid(

@@ -545,6 +545,18 @@ fn proxy_rules() {
                 "listeners: [{name: h, address: 127.0.0.1:1, routes: [{match: {prefix: /}, cluster: backend, directResponse: {status: 500}}]}]",
                 Some(("spec.listeners[0].routes[0]", "not cluster and directResponse")),
             ),
+            (
+                "listeners: [{name: h, address: 127.0.0.1:1, routes: [{match: {prefix: /, queryParams: [{name: a, exact: b}, {name: c, regex: \"[0-9]+\"}, {name: d}]}, cluster: backend}]}]",
+                None,
+            ),
+            (
+                "listeners: [{name: h, address: 127.0.0.1:1, routes: [{match: {prefix: /, queryParams: [{name: a, exact: b, regex: c}]}, cluster: backend}]}]",
+                Some(("spec.listeners[0].routes[0].match.queryParams[0]", "at most one of exact or regex")),
+            ),
+            (
+                "listeners: [{name: h, address: 127.0.0.1:1, routes: [{match: {prefix: /, queryParams: [{name: \"\", regex: \"(\"}]}, cluster: backend}]}]",
+                Some(("spec.listeners[0].routes[0].match.queryParams[0].regex", "regular expression")),
+            ),
             // route actions (docs/proxy.md, "Changing requests and responses")
             (
                 "listeners: [{name: h, address: 127.0.0.1:1, routes: [{match: {pathSeparatedPrefix: /api}, cluster: backend, requestHeaders: {set: [{name: X-A, value: b}], add: [{name: x-c, value: d}], remove: [x-e]}, responseHeaders: {remove: [server]}, rewrite: {host: internal.example.com, path: {prefix: /v2}}}, {match: {prefix: /old}, redirect: {scheme: https, host: new.example.com, port: 8443, path: {prefix: /new}, status: 301}}, {match: {exact: /split}, weightedClusters: [{cluster: backend, weight: 9, requestHeaders: {set: [{name: x-share, value: a}]}}, {directResponse: {status: 500}, weight: 1}]}]}]",

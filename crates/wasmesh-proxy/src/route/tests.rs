@@ -7,6 +7,7 @@ fn route(name: &str, path: PathMatch, headers: Vec<HeaderMatch>) -> Route {
         method: None,
         path,
         headers,
+        query_params: Vec::new(),
         cluster: "c".into(),
         cluster_index: 0,
         direct_response: None,
