@@ -5,7 +5,9 @@
 //! EndpointSlice moves the traffic; a backend Service that does not exist answers 500; a
 //! WasmPlugin whose targetRefs name the Gateway runs, one naming another Gateway does not;
 //! a route's hostnames take their host's requests, and only they; a Service without a
-//! ready endpoint answers 503.
+//! ready endpoint answers 503; the filters (header modifiers, URLRewrite,
+//! RequestRedirect) as the upstream and the client see them, a split whose backend
+//! does not resolve answering its share 500, and a query parameter match.
 
 use crate::kube_support::{Cluster, KubeProxy};
 use crate::proxy_support::echo::Echo;
@@ -296,4 +298,174 @@ spec:
         assert!(Instant::now() < deadline, "never 503\n{}", proxy.log());
         tokio::time::sleep(Duration::from_millis(50)).await;
     }
+}
+
+/// One request with `Host: www.example.com` and `headers`: the status, the response
+/// headers, and what the upstream saw (the echo's JSON: `path`, `uri`, `headers`), if it
+/// was reached.
+async fn exchange(
+    client: &reqwest::Client,
+    listen: SocketAddr,
+    path: &str,
+    headers: &[(&str, &str)],
+) -> (u16, reqwest::header::HeaderMap, serde_json::Value) {
+    let mut req = client
+        .get(format!("http://{listen}{path}"))
+        .header("host", "www.example.com");
+    for (k, v) in headers {
+        req = req.header(*k, *v);
+    }
+    let resp = req.send().await.expect("a response");
+    let status = resp.status().as_u16();
+    let head = resp.headers().clone();
+    let seen = serde_json::from_str(&resp.text().await.unwrap_or_default()).unwrap_or_default();
+    (status, head, seen)
+}
+
+#[tokio::test]
+async fn filters_edit_headers_rewrite_and_redirect_a_splits_unresolved_share_answers_500_and_query_params_match(
+) {
+    let cluster = gateway_cluster();
+    let a = Echo::start("a");
+    let listen = SocketAddr::new([127, 0, 0, 1].into(), free_addr().port());
+    let proxy = gateway_proxy(&cluster);
+    cluster.apply("gateway.yaml", &gateway(listen.port()));
+    cluster.apply(
+        "route.yaml",
+        "apiVersion: gateway.networking.k8s.io/v1
+kind: HTTPRoute
+metadata: {name: filters, namespace: edge}
+spec:
+  parentRefs: [{name: public}]
+  rules:
+  - matches: [{path: {type: PathPrefix, value: /headers}}]
+    filters:
+    - type: RequestHeaderModifier
+      requestHeaderModifier:
+        set: [{name: X-Set, value: one}]
+        add: [{name: x-add, value: two}]
+        remove: [x-gone]
+    - type: ResponseHeaderModifier
+      responseHeaderModifier:
+        set: [{name: x-upstream, value: hidden}]
+        add: [{name: X-Resp, value: three}]
+        remove: [content-type]
+    backendRefs:
+    - name: echo
+      port: 80
+      filters:
+      - type: RequestHeaderModifier
+        requestHeaderModifier: {add: [{name: x-backend, value: b}]}
+  - matches: [{path: {type: PathPrefix, value: /api/}}]
+    filters:
+    - type: URLRewrite
+      urlRewrite: {hostname: internal.example.com, path: {type: ReplacePrefixMatch, replacePrefixMatch: /v2}}
+    backendRefs: [{name: echo, port: 80}]
+  - matches: [{path: {type: Exact, value: /full}}]
+    filters: [{type: URLRewrite, urlRewrite: {path: {type: ReplaceFullPath, replaceFullPath: /whole}}}]
+    backendRefs: [{name: echo, port: 80}]
+  - matches: [{path: {type: PathPrefix, value: /secure}}]
+    filters: [{type: RequestRedirect, requestRedirect: {scheme: https, statusCode: 301}}]
+  - matches: [{path: {type: PathPrefix, value: /old}}]
+    filters:
+    - type: RequestRedirect
+      requestRedirect: {path: {type: ReplacePrefixMatch, replacePrefixMatch: /new}}
+  - matches: [{path: {type: PathPrefix, value: /split}}]
+    backendRefs: [{name: echo, port: 80}, {name: nope, port: 80}]
+  - matches: [{path: {type: PathPrefix, value: /query}, queryParams: [{name: animal, value: blue whale}]}]
+    backendRefs: [{name: echo, port: 80}]
+---
+apiVersion: v1
+kind: Service
+metadata: {name: echo, namespace: edge}
+spec:
+  ports: [{name: http, port: 80}]
+",
+    );
+    cluster.apply("slice.yaml", &slice(a.addr));
+    proxy.wait_ready(Duration::from_secs(20));
+    let client = reqwest::Client::builder()
+        .timeout(Duration::from_secs(5))
+        .redirect(reqwest::redirect::Policy::none())
+        .build()
+        .unwrap();
+    let deadline = Instant::now() + Duration::from_secs(10);
+    while exchange(&client, listen, "/full", &[]).await.0 != 200 {
+        assert!(Instant::now() < deadline, "never served\n{}", proxy.log());
+        tokio::time::sleep(Duration::from_millis(50)).await;
+    }
+
+    // header modifiers: what the upstream received, and what the client got
+    let (status, head, seen) = exchange(
+        &client,
+        listen,
+        "/headers",
+        &[
+            ("x-set", "zero"),
+            ("x-add", "one"),
+            ("x-gone", "bye"),
+            ("x-kept", "k"),
+        ],
+    )
+    .await;
+    assert_eq!(status, 200);
+    let sent = &seen["headers"];
+    assert_eq!(sent["x-set"], "one", "set replaces: {seen}");
+    assert_eq!(sent["x-add"], "one,two", "add appends: {seen}");
+    assert!(sent.get("x-gone").is_none(), "remove removes: {seen}");
+    assert_eq!(sent["x-kept"], "k");
+    assert_eq!(sent["x-backend"], "b", "the backendRef's own filter: {seen}");
+    assert_eq!(head["x-upstream"], "hidden", "set on the response");
+    assert_eq!(head["x-resp"], "three", "added to the response");
+    assert!(head.get("content-type").is_none(), "removed from the response");
+
+    // URLRewrite: the upstream gets the new host and path, the query kept
+    let (status, _, seen) = exchange(&client, listen, "/api/users?x=1", &[]).await;
+    assert_eq!(status, 200);
+    assert_eq!(seen["uri"], "/v2/users?x=1", "{seen}");
+    assert_eq!(seen["headers"]["host"], "internal.example.com", "{seen}");
+    let (_, _, seen) = exchange(&client, listen, "/api", &[]).await;
+    assert_eq!(seen["path"], "/v2", "{seen}");
+    let (_, _, seen) = exchange(&client, listen, "/full?y=2", &[]).await;
+    assert_eq!(seen["uri"], "/whole?y=2", "{seen}");
+    assert_eq!(
+        seen["headers"]["host"], "www.example.com",
+        "the host is kept: {seen}"
+    );
+
+    // RequestRedirect: answered by the gateway, the upstream not reached
+    let before = a.requests.load(std::sync::atomic::Ordering::Relaxed);
+    let (status, head, _) = exchange(&client, listen, "/secure/page?q=1", &[]).await;
+    assert_eq!(status, 301);
+    assert_eq!(head["location"], "https://www.example.com/secure/page?q=1");
+    let (status, head, _) = exchange(&client, listen, "/old/page", &[]).await;
+    assert_eq!(status, 302, "the default status");
+    assert_eq!(
+        head["location"],
+        format!("http://www.example.com:{}/new/page", listen.port()).as_str(),
+        "the listener's port when no scheme is set"
+    );
+    assert_eq!(a.requests.load(std::sync::atomic::Ordering::Relaxed), before);
+
+    // a split whose second backend does not resolve: its half answers 500, the rest served
+    let mut statuses = Vec::new();
+    for _ in 0..6 {
+        statuses.push(exchange(&client, listen, "/split", &[]).await.0);
+    }
+    statuses.sort_unstable();
+    assert_eq!(statuses, [200, 200, 200, 500, 500, 500]);
+
+    // a query parameter match: its first value, decoded
+    assert_eq!(
+        exchange(&client, listen, "/query?animal=blue%20whale", &[])
+            .await
+            .0,
+        200
+    );
+    assert_eq!(exchange(&client, listen, "/query?animal=shark", &[]).await.0, 404);
+    assert_eq!(exchange(&client, listen, "/query", &[]).await.0, 404);
+    proxy.wait_log(
+        "HTTPRoute edge/filters: spec.rules[5].backendRefs[1]: Service edge/nope not found; its share (1/2) of the requests answers 500",
+        Duration::from_secs(5),
+    );
 }

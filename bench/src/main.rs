@@ -10,6 +10,7 @@ mod measure;
 mod oidc;
 mod peers;
 mod procstat;
+mod profile;
 mod report;
 mod scenario;
 mod wrk;
@@ -24,8 +25,8 @@ pub struct Args {
     /// Quick mode: one round of short runs (under two minutes in all).
     #[arg(long)]
     pub short: bool,
-    /// The wasmesh binary to measure.
-    #[arg(long, default_value = "target/release/wasmesh")]
+    /// The wasmesh binary to measure (bench/run.sh builds it with the `dist` profile).
+    #[arg(long, default_value = "target/dist/wasmesh")]
     pub wasmesh: PathBuf,
     /// Directory holding the plugin modules (headers.wasm, body.wasm).
     #[arg(long, default_value = "target/wasm-plugins/wasm32-wasip1/release")]
@@ -51,6 +52,14 @@ pub struct Args {
     /// Only these scenarios (comma-separated names, e.g. nginx,wasmesh-0).
     #[arg(long, value_delimiter = ',')]
     pub only: Vec<String>,
+    /// Profile these scenarios with `perf` after the rounds: one more measured run each,
+    /// summarised in the report as CPU µs per request by part and by function (default in
+    /// full mode: wasmesh-0,wasmesh-1,wasmesh-10; none in short mode).
+    #[arg(long, value_delimiter = ',', value_name = "NAMES")]
+    pub profile: Option<Vec<String>>,
+    /// Take no profile.
+    #[arg(long, conflicts_with = "profile")]
+    pub no_profile: bool,
     /// Measure nothing: write the report and chart again from a results file (e.g.
     /// bench/results/latest.json), for a report whose layout changed.
     #[arg(long, value_name = "JSON")]
@@ -75,7 +84,17 @@ fn main() -> Result<()> {
         warmup: Duration::from_secs(1),
         rounds: args.rounds.unwrap_or(if args.short { 1 } else { 3 }),
         connections: args.connections,
+        profile: match (&args.profile, args.no_profile || args.short) {
+            (Some(names), _) => names.clone(),
+            (None, true) => vec![],
+            (None, false) => ["wasmesh-0", "wasmesh-1", "wasmesh-10"]
+                .map(String::from)
+                .to_vec(),
+        },
     };
+    if !plan.profile.is_empty() && !profile::available() {
+        anyhow::bail!("--profile needs perf (Debian package linux-perf); or pass --no-profile");
+    }
     std::fs::create_dir_all(&args.work)?;
     std::fs::create_dir_all(&args.results)?;
     let work = std::fs::canonicalize(&args.work)?;

@@ -4,13 +4,14 @@
 use crate::{
     peers::{self, Peer},
     procstat,
+    profile::{self, Profile},
     scenario::{self, Env, Scenario, Target},
     wrk,
 };
 use anyhow::{bail, Context, Result};
 use serde::{Deserialize, Serialize};
 use std::{
-    path::Path,
+    path::{Path, PathBuf},
     process::Command,
     time::{Duration, Instant},
 };
@@ -20,6 +21,8 @@ pub struct Plan {
     pub warmup: Duration,
     pub rounds: u32,
     pub connections: u32,
+    /// Scenarios to profile with `perf` after the rounds (see `profile.rs`).
+    pub profile: Vec<String>,
 }
 
 #[derive(Debug, Serialize, Deserialize)]
@@ -32,6 +35,9 @@ pub struct Run {
     pub cold_start: Option<ColdStart>,
     pub reload_ms: Option<Vec<f64>>,
     pub notes: Vec<String>,
+    /// Where the proxy's CPU went, per profiled scenario.
+    #[serde(default)]
+    pub profiles: Vec<Profile>,
 }
 
 #[derive(Debug, Serialize, Deserialize)]
@@ -149,8 +155,9 @@ pub fn run(plan: &Plan, scenarios: &[Scenario], work: &Path, plugins: &Path, was
                 upstream_port,
                 server_cpu,
                 load_cpu,
+                None,
             ) {
-                Ok(r) => {
+                Ok((r, _)) => {
                     eprintln!(
                         "{:>9.0} req/s  p99 {:>6} µs  errors {}",
                         r.rps,
@@ -168,6 +175,47 @@ pub fn run(plan: &Plan, scenarios: &[Scenario], work: &Path, plugins: &Path, was
     }
 
     let mut notes = vec![];
+    let mut profiles = vec![];
+    for scenario in scenarios
+        .iter()
+        .filter(|s| plan.profile.iter().any(|p| p == s.name))
+    {
+        eprint!("profile: {:<14} ", scenario.name);
+        let data = work.join(format!("perf-{}.data", scenario.name));
+        let taken = one(
+            plan,
+            scenario,
+            work,
+            plugins,
+            wasmesh,
+            upstream_port,
+            server_cpu,
+            load_cpu,
+            Some(&data),
+        )
+        .and_then(|(r, data)| {
+            let data = data.context("the scenario has no proxy process to profile")?;
+            Ok(Profile {
+                scenario: scenario.name.into(),
+                cpu_us_per_req: r.cpu_s_per_1k.unwrap_or(f64::NAN) * 1000.0,
+                symbols: profile::read(&data)?,
+            })
+        });
+        match taken {
+            Ok(p) => {
+                eprintln!(
+                    "{:.1} µs proxy CPU per request, {} symbols",
+                    p.cpu_us_per_req,
+                    p.symbols.len()
+                );
+                profiles.push(p);
+            }
+            Err(e) => {
+                eprintln!("failed: {e:#}");
+                notes.push(format!("profile of {} not taken: {e:#}", scenario.name));
+            }
+        }
+    }
     let cold_start = cold_start(work, plugins, wasmesh, upstream_port, server_cpu)
         .map_err(|e| notes.push(format!("cold start not measured: {e:#}")))
         .ok();
@@ -183,6 +231,7 @@ pub fn run(plan: &Plan, scenarios: &[Scenario], work: &Path, plugins: &Path, was
         cold_start,
         reload_ms,
         notes,
+        profiles,
     })
 }
 
@@ -196,7 +245,8 @@ fn one(
     upstream_port: u16,
     server_cpu: &str,
     load_cpu: &str,
-) -> Result<RoundResult> {
+    perf_out: Option<&Path>,
+) -> Result<(RoundResult, Option<PathBuf>)> {
     let header = scenario::request_header(scenario)?;
     let (port, proxy): (u16, Option<Peer>) = match &scenario.target {
         Target::Direct => (upstream_port, None),
@@ -255,9 +305,14 @@ fn one(
             eprintln!("bench: peak RSS includes start-up: {e:#}");
         }
     }
+    let recording = match perf_out {
+        Some(out) if !pids.is_empty() => Some(profile::start(&pids, out)?),
+        _ => None,
+    };
     let cpu_before: f64 = pids.iter().filter_map(|p| procstat::cpu_seconds(*p).ok()).sum();
     let result = wrk::run(work, &load(plan.duration))?;
     let cpu_after: f64 = pids.iter().filter_map(|p| procstat::cpu_seconds(*p).ok()).sum();
+    let perf_data = recording.map(profile::Recording::stop).transpose()?;
     let peak_rss_bytes = if pids.is_empty() {
         None
     } else {
@@ -275,12 +330,13 @@ fn one(
         bail!("{bad} of {} requests failed or were not 2xx", result.requests);
     }
     drop(proxy);
-    Ok(RoundResult {
+    let round = RoundResult {
         rps: result.requests_per_second(),
         cpu_s_per_1k: (!pids.is_empty()).then(|| (cpu_after - cpu_before) * 1000.0 / result.requests as f64),
         peak_rss_bytes,
         load: result,
-    })
+    };
+    Ok((round, perf_data))
 }
 
 fn start_wasmesh(

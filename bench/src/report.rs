@@ -2,6 +2,7 @@
 //! wasmesh without plugins, the targets and whether this run met them.
 
 use crate::measure::{median, RoundResult, Run, ScenarioResult};
+use crate::profile::{part, readable, Profile};
 use std::fmt::Write as _;
 
 const MIB: f64 = 1024.0 * 1024.0;
@@ -255,6 +256,10 @@ pub fn markdown(run: &Run, mode: &str) -> String {
     if !cost.is_empty() {
         let _ = writeln!(s, "## What a plugin costs\n\n{cost}");
     }
+    let profile = profile_section(run);
+    if !profile.is_empty() {
+        let _ = writeln!(s, "## Where the proxy's CPU goes\n\n{profile}");
+    }
     let _ = writeln!(s, "## Targets\n\n| target | this run | met |\n|---|---|---|");
     for (what, value, ok) in targets(run) {
         let verdict = match ok {
@@ -293,4 +298,177 @@ pub fn markdown(run: &Run, mode: &str) -> String {
         }
     }
     s
+}
+
+/// Functions listed per profiled scenario.
+const TOP_FUNCTIONS: usize = 15;
+
+/// The parts of the program that run for a plugin (see `profile::part`).
+const PLUGIN_PARTS: [&str; 4] = [
+    "plugins' compiled code (guest)",
+    "wasmtime runtime (entering and leaving the VM)",
+    "Proxy-Wasm host functions (wasmesh_wasm::abi)",
+    "Proxy-Wasm host: contexts, calls in, header map",
+];
+
+/// The `perf` profiles: CPU µs per request by part of the program for every profiled
+/// scenario side by side, with what each plugin adds (the scenario with the most plugins
+/// against the one with none); then the functions that cost most with one plugin, and the
+/// plugin's own functions — the guest's callbacks, wasmtime's crossings, the host
+/// functions — per plugin.
+pub fn profile_section(run: &Run) -> String {
+    if run.profiles.is_empty() {
+        return String::new();
+    }
+    let title = |name: &str| find(run, name).map_or(name.to_string(), |s| s.title.clone());
+    let plugins = |name: &str| find(run, name).and_then(|s| s.plugins).unwrap_or(0);
+    let base = run.profiles.iter().find(|p| plugins(&p.scenario) == 0);
+    let most = run
+        .profiles
+        .iter()
+        .filter(|p| plugins(&p.scenario) > 0)
+        .max_by_key(|p| plugins(&p.scenario));
+    let per_plugin = base.zip(most);
+    let mut t = String::from(
+        "`perf record -e cpu-clock` on the proxy during one more measured run of each scenario \
+         below (after the rounds), as proxy CPU µs per request by part of the program. The \
+         plugins' code is what wasmtime compiled from them, named from the module's name \
+         section. What is left and what it would take: docs/performance.md.\n\n| part |",
+    );
+    for p in &run.profiles {
+        let _ = write!(t, " {} |", title(&p.scenario));
+    }
+    if let Some((_, most)) = per_plugin {
+        let _ = write!(t, " added per plugin ({} plugins) |", plugins(&most.scenario));
+    }
+    t += "\n|---|";
+    t += &"---:|".repeat(run.profiles.len() + usize::from(per_plugin.is_some()));
+    t += "\n";
+    let mut parts: Vec<&'static str> = vec![];
+    for p in &run.profiles {
+        for (name, _) in p.parts() {
+            if !parts.contains(&name) {
+                parts.push(name);
+            }
+        }
+    }
+    let us_of = |p: &Profile, part: &str| {
+        p.parts()
+            .into_iter()
+            .find(|(n, _)| *n == part)
+            .map_or(0.0, |(_, us)| us)
+    };
+    for part in &parts {
+        let _ = write!(t, "| {part} |");
+        for p in &run.profiles {
+            let _ = write!(t, " {:.2} |", us_of(p, part));
+        }
+        if let Some((base, most)) = per_plugin {
+            let n = plugins(&most.scenario) as f64;
+            let _ = write!(t, " {:.2} |", (us_of(most, part) - us_of(base, part)) / n);
+        }
+        t += "\n";
+    }
+    let _ = write!(t, "| **all** |");
+    for p in &run.profiles {
+        let _ = write!(t, " **{:.2}** |", p.cpu_us_per_req);
+    }
+    if let Some((base, most)) = per_plugin {
+        let n = plugins(&most.scenario) as f64;
+        let _ = write!(t, " **{:.2}** |", (most.cpu_us_per_req - base.cpu_us_per_req) / n);
+    }
+    t += "\n";
+    if let Some(p) = run.profiles.iter().find(|p| plugins(&p.scenario) > 0) {
+        let _ = writeln!(
+            t,
+            "\nThe {TOP_FUNCTIONS} functions that cost most in \"{}\" (self time, CPU µs per request):\n\n\
+             | function | part | µs / req |\n|---|---|---:|",
+            title(&p.scenario)
+        );
+        let mut symbols: Vec<_> = p.symbols.iter().collect();
+        symbols.sort_by(|a, b| b.percent.total_cmp(&a.percent));
+        for s in symbols.into_iter().take(TOP_FUNCTIONS) {
+            let _ = writeln!(
+                t,
+                "| `{}` | {} | {:.2} |",
+                short_symbol(&s.symbol),
+                part(&s.dso, &s.symbol),
+                p.us(s)
+            );
+        }
+    }
+    if let Some((_, most)) = per_plugin {
+        let n = plugins(&most.scenario) as f64;
+        let _ = writeln!(
+            t,
+            "\nA plugin's own functions, per call and per host function, in \"{}\" (self time, CPU µs \
+             per request and plugin; the guest's `proxy_on_*` exports are the calls into the VM):\n\n\
+             | function | part | µs / req / plugin |\n|---|---|---:|",
+            title(&most.scenario)
+        );
+        let mut symbols: Vec<_> = most
+            .symbols
+            .iter()
+            .filter(|s| PLUGIN_PARTS.contains(&part(&s.dso, &s.symbol)))
+            .collect();
+        symbols.sort_by(|a, b| b.percent.total_cmp(&a.percent));
+        for s in symbols.into_iter().take(2 * TOP_FUNCTIONS) {
+            let _ = writeln!(
+                t,
+                "| `{}` | {} | {:.3} |",
+                short_symbol(&readable(&s.symbol)),
+                part(&s.dso, &s.symbol),
+                most.us(s) / n
+            );
+        }
+    }
+    t
+}
+
+/// A symbol short enough for a table: generic arguments (`<…>` after a name) dropped, a
+/// qualified path (`<Type as Trait>::f`) kept.
+fn short_symbol(symbol: &str) -> String {
+    let mut out = String::new();
+    // Depth of the generic argument list being dropped; 0 when copying.
+    let mut dropping = 0usize;
+    let mut prev = ' ';
+    for c in symbol.chars() {
+        if dropping > 0 {
+            match c {
+                '<' => dropping += 1,
+                '>' => dropping -= 1,
+                _ => {}
+            }
+        } else if c == '<' && (prev.is_alphanumeric() || prev == '_') {
+            dropping = 1;
+            out.push_str("<…>");
+        } else {
+            out.push(c);
+        }
+        prev = c;
+    }
+    let out = out.replace('|', "\\|");
+    if out.chars().count() > 100 {
+        let head: String = out.chars().take(99).collect();
+        format!("{head}…")
+    } else {
+        out
+    }
+}
+
+#[cfg(test)]
+mod profile_tests {
+    use super::short_symbol;
+
+    #[test]
+    fn symbols_lose_their_generic_arguments_in_the_table() {
+        assert_eq!(
+            short_symbol("<wasmtime::Func<T> as core::ops::Drop>::drop"),
+            "<wasmtime::Func<…> as core::ops::Drop>::drop"
+        );
+        assert_eq!(
+            short_symbol("hashbrown::map::HashMap<K,V,S>::insert"),
+            "hashbrown::map::HashMap<…>::insert"
+        );
+    }
 }

@@ -6,6 +6,12 @@ use schemars::JsonSchema;
 use serde::{Deserialize, Serialize};
 use std::{net::SocketAddr, time::Duration};
 
+mod actions;
+pub use actions::{
+    matched_prefix_len, replace_prefix, HeaderEdits, HeaderValue, PathRewrite, Redirect, Rewrite,
+    WeightedCluster,
+};
+
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 #[serde(deny_unknown_fields, rename_all = "camelCase")]
 pub struct Proxy {
@@ -181,21 +187,37 @@ pub enum PathNormalization {
 }
 
 /// `listeners[].routes[]`.
-#[derive(Debug, Clone, PartialEq, Serialize, Deserialize, JsonSchema)]
+#[derive(Debug, Clone, Default, PartialEq, Serialize, Deserialize, JsonSchema)]
 #[serde(deny_unknown_fields, rename_all = "camelCase")]
 pub struct Route {
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub name: Option<String>,
     #[serde(rename = "match")]
     pub r#match: RouteMatch,
-    /// A cluster of `spec.clusters`; exactly one of `cluster` and `directResponse`.
+    /// A cluster of `spec.clusters`; exactly one of `cluster`, `weightedClusters`,
+    /// `directResponse` and `redirect`.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub cluster: Option<String>,
+    /// Several clusters, each taking its weight's share of the requests.
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub weighted_clusters: Vec<WeightedCluster>,
     /// Answer the request here with this status instead of sending it to a cluster
     /// (Envoy's `direct_response`); the Gateway API's 500 for a backend that does not
     /// resolve is one (docs/gateway-api.md).
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub direct_response: Option<DirectResponse>,
+    /// Answer the request here with a redirect.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub redirect: Option<Redirect>,
+    /// Header edits on the request, as it goes to the upstream (after the filters).
+    #[serde(default, skip_serializing_if = "HeaderEdits::is_empty")]
+    pub request_headers: HeaderEdits,
+    /// Header edits on the upstream's response, before the filters see it.
+    #[serde(default, skip_serializing_if = "HeaderEdits::is_empty")]
+    pub response_headers: HeaderEdits,
+    /// The host and path the upstream gets instead of the request's.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub rewrite: Option<Rewrite>,
     /// Whole-request timeout, like `15s`. Unset: no timeout.
     #[serde(
         default,
@@ -215,8 +237,8 @@ pub struct DirectResponse {
     pub status: u16,
 }
 
-/// `routes[].match`: exactly one of `prefix`, `exact`, `regex` (on the path, without the
-/// query), and optional host, method and header conditions that must all hold.
+/// `routes[].match`: exactly one of `prefix`, `pathSeparatedPrefix`, `exact`, `regex`
+/// (on the path, without the query), and optional host, method and header conditions that must all hold.
 #[derive(Debug, Clone, Default, PartialEq, Serialize, Deserialize, JsonSchema)]
 #[serde(deny_unknown_fields, rename_all = "camelCase")]
 pub struct RouteMatch {
@@ -231,6 +253,10 @@ pub struct RouteMatch {
     pub method: Option<String>,
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub prefix: Option<String>,
+    /// Whole path segments (Envoy's `path_separated_prefix`): `/api` takes `/api` and
+    /// `/api/…`, not `/apis`. No trailing `/`.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub path_separated_prefix: Option<String>,
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub exact: Option<String>,
     /// Must match the whole path (as Envoy's `safe_regex`).
@@ -238,12 +264,16 @@ pub struct RouteMatch {
     pub regex: Option<String>,
     #[serde(default, skip_serializing_if = "Vec::is_empty")]
     pub headers: Vec<HeaderMatch>,
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub query_params: Vec<QueryParamMatch>,
 }
 
 /// How a route matches the path.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub enum PathMatch<'a> {
     Prefix(&'a str),
+    /// Whole segments: the path is it, or it and `/…`.
+    SeparatedPrefix(&'a str),
     Exact(&'a str),
     /// Whole-path regex.
     Regex(&'a str),
@@ -252,11 +282,17 @@ pub enum PathMatch<'a> {
 impl RouteMatch {
     /// The path condition; validation guarantees exactly one is set.
     pub fn path(&self) -> PathMatch<'_> {
-        match (&self.prefix, &self.exact, &self.regex) {
-            (_, Some(exact), _) => PathMatch::Exact(exact),
-            (_, _, Some(regex)) => PathMatch::Regex(regex),
-            (Some(prefix), _, _) => PathMatch::Prefix(prefix),
-            (None, None, None) => PathMatch::Prefix("/"),
+        match (
+            &self.prefix,
+            &self.exact,
+            &self.regex,
+            &self.path_separated_prefix,
+        ) {
+            (_, Some(exact), _, _) => PathMatch::Exact(exact),
+            (_, _, Some(regex), _) => PathMatch::Regex(regex),
+            (_, _, _, Some(prefix)) => PathMatch::SeparatedPrefix(prefix),
+            (Some(prefix), _, _, _) => PathMatch::Prefix(prefix),
+            (None, None, None, None) => PathMatch::Prefix("/"),
         }
     }
 }
@@ -266,6 +302,19 @@ impl RouteMatch {
 #[derive(Debug, Clone, Default, PartialEq, Serialize, Deserialize, JsonSchema)]
 #[serde(deny_unknown_fields, rename_all = "camelCase")]
 pub struct HeaderMatch {
+    pub name: String,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub exact: Option<String>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub regex: Option<String>,
+}
+
+/// `routes[].match.queryParams[]`: the query parameter `name` (compared exactly) is
+/// present and, when given, its first value (percent-decoded) equals `exact` or fully
+/// matches `regex`.
+#[derive(Debug, Clone, Default, PartialEq, Serialize, Deserialize, JsonSchema)]
+#[serde(deny_unknown_fields, rename_all = "camelCase")]
+pub struct QueryParamMatch {
     pub name: String,
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub exact: Option<String>,

@@ -15,7 +15,10 @@ use crate::chain::matcher::Patterns;
 use crate::chain::{ChainSpec, FilterSpec};
 use crate::cluster::{Cluster, ClusterProtocol, Clusters};
 use crate::plugin::load::Loaded;
+use crate::route::query::QueryMatch;
 use crate::route::{HeaderMatch, HeaderValueMatch, PathMatch, Route, RouteTable};
+
+mod actions;
 use crate::snapshot::{
     HttpTimeouts, ListenerConfig, ListenerProtocol, ListenerTls, Snapshot, TrafficDirection, Workload,
 };
@@ -54,6 +57,9 @@ pub enum BuildError {
     /// A header name is not valid.
     #[error("{context}: {name:?} is not a valid header name")]
     HeaderName { context: String, name: String },
+    /// A header value is not valid.
+    #[error("{context}: {value:?} is not a valid header value")]
+    HeaderValue { context: String, value: String },
     /// TLS files could not be read or used.
     #[error("listener {listener}: TLS: {reason}")]
     Tls { listener: String, reason: String },
@@ -136,6 +142,9 @@ fn listener(
             };
             let path = match r.r#match.path() {
                 px::PathMatch::Prefix(p) => PathMatch::Prefix(p.to_string()),
+                px::PathMatch::SeparatedPrefix(p) => {
+                    PathMatch::SeparatedPrefix(p.trim_end_matches('/').to_string())
+                }
                 px::PathMatch::Exact(p) => PathMatch::Exact(p.to_string()),
                 px::PathMatch::Regex(p) => PathMatch::regex(p).map_err(regex_err)?,
             };
@@ -153,6 +162,31 @@ fn listener(
                     Ok(HeaderMatch { name: hname, value })
                 })
                 .collect::<Result<_, BuildError>>()?;
+            let cx = actions::Context {
+                listener: &l.name,
+                route: &name,
+            };
+            let weighted_clusters = if r.weighted_clusters.is_empty() {
+                None
+            } else {
+                Some(actions::weighted(&cx, &r.weighted_clusters, &cluster_index)?)
+            };
+            let query_params = r
+                .r#match
+                .query_params
+                .iter()
+                .map(|q| {
+                    let value = match (&q.exact, &q.regex) {
+                        (Some(e), _) => HeaderValueMatch::Exact(e.clone()),
+                        (None, Some(re)) => HeaderValueMatch::regex(re).map_err(regex_err)?,
+                        (None, None) => HeaderValueMatch::Present,
+                    };
+                    Ok(QueryMatch {
+                        name: q.name.clone(),
+                        value,
+                    })
+                })
+                .collect::<Result<_, BuildError>>()?;
             let (cluster, cluster_index, direct_response) = match (&r.cluster, r.direct_response) {
                 (_, Some(direct)) => (
                     String::new(),
@@ -167,9 +201,31 @@ fn listener(
                     ),
                 ),
                 (Some(c), None) => (c.clone(), cluster_index(c)?, None),
+                // answered before a cluster is picked: a redirect, or a split's shares
+                (None, None) if r.redirect.is_some() || !r.weighted_clusters.is_empty() => {
+                    (String::new(), usize::MAX, None)
+                }
                 (None, None) => (String::new(), cluster_index("")?, None),
             };
+            let redirect = r
+                .redirect
+                .as_ref()
+                .map(|rd| actions::redirect(&cx, rd))
+                .transpose()?;
+            let request_headers = actions::edits(&cx, "requestHeaders", &r.request_headers)?;
+            let response_headers = actions::edits(&cx, "responseHeaders", &r.response_headers)?;
+            let rewrite = r
+                .rewrite
+                .as_ref()
+                .map(|rw| actions::rewrite(&cx, rw))
+                .transpose()?;
             Ok(Route {
+                query_params,
+                redirect,
+                weighted_clusters,
+                request_headers,
+                response_headers,
+                rewrite,
                 cluster_index,
                 cluster,
                 direct_response,

@@ -19,6 +19,7 @@ use crate::error::ProxyError;
 use crate::forward;
 use crate::metered::{Metered, Record};
 use crate::plugin::stream::{self, Contexts};
+use crate::route::redirect::Arrival;
 use crate::stats::Labels;
 use crate::upstream::Target;
 use crate::worker::{ConnCtx, StatKey, WorkerListener};
@@ -444,14 +445,40 @@ async fn route_and_send(
             status,
         });
     }
-    let cluster = listener.snapshot.clusters.get(route.cluster_index);
-    routed.cluster = Some(route.cluster_index);
-    let endpoint =
-        listener
-            .pick_endpoint(route.cluster_index)
-            .ok_or_else(|| ProxyError::NoHealthyUpstream {
-                cluster: cluster.name.clone(),
-            })?;
+    if let Some(redirect) = &route.redirect {
+        let arrival = Arrival {
+            tls: conn.info.tls.is_some(),
+            port: conn.info.local.port(),
+        };
+        let mut response = redirect.response(&ex.request(), &arrival, route.path.matched_len());
+        // Envoy's router answers a redirect itself: `direct_response`.
+        response.extensions_mut().insert(crate::local_reply::Origin {
+            details: "direct_response".into(),
+            flags: 0,
+        });
+        return Ok(response);
+    }
+    // a split: this request's share
+    let share = route.weighted_clusters.as_ref().map(|w| w.pick());
+    let cluster_index = match share {
+        Some(share) => {
+            if let Some(status) = share.direct_response {
+                return Err(ProxyError::DirectResponse {
+                    route: route.name.clone(),
+                    status,
+                });
+            }
+            share.cluster_index
+        }
+        None => route.cluster_index,
+    };
+    let cluster = listener.snapshot.clusters.get(cluster_index);
+    routed.cluster = Some(cluster_index);
+    let endpoint = listener
+        .pick_endpoint(cluster_index)
+        .ok_or_else(|| ProxyError::NoHealthyUpstream {
+            cluster: cluster.name.clone(),
+        })?;
     // The router's try, for plugins (`upstream.*`, `response.backend_latency`).
     if keep_head {
         ex.head.borrow_mut().progress.upstream = Some(UpstreamTry::start(endpoint.addr));
@@ -467,6 +494,14 @@ async fn route_and_send(
         Some((v, on)) => (Some(v), Some(on)),
         None => (None, None),
     };
+    // the route's edits, after the filters (as Envoy's router): the route's, then the share's
+    route.request_headers.apply(&mut parts.headers);
+    if let Some(share) = share {
+        share.request_headers.apply(&mut parts.headers);
+    }
+    if let Some(rewrite) = &route.rewrite {
+        rewrite.apply(&mut parts, route.path.matched_len());
+    }
     forward::to_upstream(&mut parts, cluster.protocol, endpoint, upgrade.as_ref());
     forward::frame_body(&mut parts, &body);
     let upstream_req = Request::from_parts(parts, body);
@@ -510,6 +545,11 @@ async fn route_and_send(
         return Ok(Response::from_parts(parts, ProxyBody::Empty));
     }
     forward::to_downstream(&mut parts);
+    // before the filters' response path sees it, as Envoy's router
+    route.response_headers.apply(&mut parts.headers);
+    if let Some(share) = share {
+        share.response_headers.apply(&mut parts.headers);
+    }
     Ok(Response::from_parts(parts, body))
 }
 

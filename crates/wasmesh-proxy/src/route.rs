@@ -1,5 +1,14 @@
 //! HTTP routes: the first route whose path and header matches all hold wins (Envoy's
-//! virtual host route order).
+//! virtual host route order). What a route does besides forwarding — header edits, a
+//! rewrite, a redirect, a weighted split — is in its submodules.
+
+pub mod edits;
+pub mod query;
+pub mod redirect;
+pub mod rewrite;
+pub mod weighted;
+
+pub use edits::HeaderEdits;
 
 use http::request::Parts;
 use regex::Regex;
@@ -10,6 +19,8 @@ use std::time::Duration;
 #[serde(rename_all = "lowercase")]
 pub enum PathMatch {
     Prefix(String),
+    /// Whole segments: the path is it, or it and `/…` (stored without a trailing `/`).
+    SeparatedPrefix(String),
     Exact(String),
     /// The whole path must match, as Envoy's `safe_regex`.
     Regex(#[serde(with = "regex_str")] Regex),
@@ -45,6 +56,8 @@ pub struct Route {
     pub method: Option<http::Method>,
     pub path: PathMatch,
     pub headers: Vec<HeaderMatch>,
+    #[serde(skip_serializing_if = "Vec::is_empty")]
+    pub query_params: Vec<query::QueryMatch>,
     /// The cluster's name, as configured; empty for a direct response.
     pub cluster: String,
     /// The cluster's index in the snapshot's clusters (unused for a direct response).
@@ -53,6 +66,18 @@ pub struct Route {
     /// Answer with this status instead of forwarding (`routes[].directResponse`).
     #[serde(skip_serializing_if = "Option::is_none", serialize_with = "status_num")]
     pub direct_response: Option<http::StatusCode>,
+    /// Answer with a redirect instead of forwarding.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub redirect: Option<redirect::Redirect>,
+    /// Forward to one of several clusters by weight (then `cluster` is empty).
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub weighted_clusters: Option<weighted::Weighted>,
+    #[serde(skip_serializing_if = "HeaderEdits::is_empty")]
+    pub request_headers: HeaderEdits,
+    #[serde(skip_serializing_if = "HeaderEdits::is_empty")]
+    pub response_headers: HeaderEdits,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub rewrite: Option<rewrite::Rewrite>,
     #[serde(with = "crate::serde_duration::option")]
     pub timeout: Option<Duration>,
 }
@@ -75,8 +100,20 @@ impl PathMatch {
     fn matches(&self, path: &str) -> bool {
         match self {
             PathMatch::Prefix(p) => path.starts_with(p.as_str()),
+            PathMatch::SeparatedPrefix(p) => {
+                path.starts_with(p.as_str()) && matches!(path.as_bytes().get(p.len()), None | Some(b'/'))
+            }
             PathMatch::Exact(p) => path == p,
             PathMatch::Regex(r) => r.is_match(path),
+        }
+    }
+
+    /// How many bytes of a path this match took, for a rewrite or redirect that replaces
+    /// the prefix: the prefix without its trailing `/` (0 for other matches).
+    pub fn matched_len(&self) -> usize {
+        match self {
+            PathMatch::Prefix(p) | PathMatch::SeparatedPrefix(p) => wasmesh_api::proxy::matched_prefix_len(p),
+            PathMatch::Exact(_) | PathMatch::Regex(_) => 0,
         }
     }
 }
@@ -130,6 +167,7 @@ impl RouteTable {
                 && r.method.as_ref().is_none_or(|m| *m == req.method)
                 && (r.hosts.is_empty() || host_matches(&r.hosts, req))
                 && r.headers.iter().all(|h| h.matches(&req.headers))
+                && r.query_params.iter().all(|q| q.matches(req.uri.query()))
         })
     }
 

@@ -9,6 +9,7 @@
 //! - `attach`: which listeners a route attaches to (parentRefs, allowedRoutes, hostnames).
 //! - `hostnames`: hostname intersection and precedence.
 //! - `rules`: rules and matches as routes, with the specification's match precedence.
+//! - `filters`: a rule's and a backendRef's filters as route edits, rewrites, redirects.
 //! - `backends`: backendRefs to Services, resolved through EndpointSlices.
 //!
 //! What the Proxy cannot express, or wasmesh does not implement yet, is a [`Note`] of kind
@@ -16,10 +17,13 @@
 
 mod attach;
 mod backends;
+mod filters;
 mod hostnames;
 mod rules;
 #[cfg(test)]
 mod tests;
+#[cfg(test)]
+mod tests_filters;
 pub mod types;
 
 pub use backends::cluster_name;
@@ -223,7 +227,7 @@ fn proxy(objects: &Objects, target: &Target, notes: &mut Vec<Note>) -> Result<Pr
         let mut seen = std::collections::HashSet::new();
         for (i, rule) in route.spec.rules.iter().enumerate() {
             let action = rules::action(route, i, rule, &objects.services, &objects.slices, notes);
-            if let rules::Action::Forward(cluster) = &action {
+            for cluster in action.clusters() {
                 clusters.insert(cluster.name.clone(), cluster.clone());
             }
             per_rule.push(rules::entries(route, i, rule, &action, notes));
@@ -270,9 +274,8 @@ fn proxy(objects: &Objects, target: &Target, notes: &mut Vec<Note>) -> Result<Pr
                         prefix: Some("/".into()),
                         ..RouteMatch::default()
                     },
-                    cluster: None,
                     direct_response: Some(DirectResponse { status: 404 }),
-                    timeout: None,
+                    ..Route::default()
                 });
             }
         }

@@ -1,12 +1,17 @@
 //! An HTTPRoute's rules as Proxy routes: each match of a rule becomes one route, with
-//! the rule's action — its backend's cluster, or a 500 where the backend does not
-//! resolve or the rule needs what wasmesh does not implement — and a precedence key that
+//! the rule's action — its backend's cluster, its backends' weighted clusters, a
+//! redirect, or a 500 where no backend resolves or the rule needs what wasmesh does not
+//! implement — with its filters' edits (`filters`), and a precedence key that
 //! orders the routes of one host as the Gateway API's match precedence says.
 
 use super::backends::{self, Unresolved};
+use super::filters::{self, BackendFilters, RuleFilters};
 use super::types::{EndpointSlice, HttpRoute, HttpRouteMatch, HttpRouteRule, Service};
 use super::{Note, NoteKind};
-use crate::proxy::{Cluster, DirectResponse, HeaderMatch, Route, RouteMatch};
+use crate::proxy::{
+    Cluster, DirectResponse, HeaderEdits, HeaderMatch, QueryParamMatch, Redirect, Route, RouteMatch,
+    WeightedCluster,
+};
 use crate::timestamp::Timestamp;
 use std::cmp::Reverse;
 use std::time::Duration;
@@ -14,10 +19,46 @@ use std::time::Duration;
 /// What a rule does with the requests it takes.
 #[derive(Debug, Clone, PartialEq)]
 pub enum Action {
-    /// Send them to this cluster.
-    Forward(Cluster),
-    /// Answer them here.
+    /// Send them to these backends, each its weight's share (one backend: all of them).
+    Forward(Vec<Share>),
+    /// Answer them with a redirect.
+    Redirect(Redirect),
+    /// Answer them here with this status.
     Respond(u16),
+}
+
+/// One backendRef of a rule that forwards: its cluster, or the status its share answers
+/// when it does not resolve, with its weight and its own header edits.
+#[derive(Debug, Clone, PartialEq)]
+pub struct Share {
+    pub target: Result<Cluster, u16>,
+    pub weight: u32,
+    pub filters: BackendFilters,
+}
+
+/// A rule's action and the edits its filters make on what it forwards.
+#[derive(Debug, Clone, PartialEq)]
+pub struct RuleAction {
+    pub action: Action,
+    pub filters: RuleFilters,
+}
+
+impl RuleAction {
+    fn respond(status: u16) -> Self {
+        RuleAction {
+            action: Action::Respond(status),
+            filters: RuleFilters::default(),
+        }
+    }
+
+    /// The clusters the action sends to.
+    pub fn clusters(&self) -> impl Iterator<Item = &Cluster> {
+        let shares: &[Share] = match &self.action {
+            Action::Forward(shares) => shares,
+            _ => &[],
+        };
+        shares.iter().filter_map(|s| s.target.as_ref().ok())
+    }
 }
 
 /// The status a rule answers when it cannot forward: an unresolved backend, or a filter
@@ -26,7 +67,7 @@ pub enum Action {
 pub const UNSERVED: u16 = 500;
 
 /// The order of routes within one host: Exact paths, then regular expressions, then the
-/// longest prefix; a method; the most headers; the oldest route, then by namespace/name;
+/// longest prefix; a method; the most headers; the most query parameters; the oldest route, then by namespace/name;
 /// then rule and match order.
 #[derive(Debug, Clone, PartialEq, Eq, PartialOrd, Ord)]
 pub struct Precedence {
@@ -34,6 +75,7 @@ pub struct Precedence {
     path_len: Reverse<usize>,
     no_method: bool,
     headers: Reverse<usize>,
+    query_params: Reverse<usize>,
     created: Option<Timestamp>,
     route: (String, String),
     rule: usize,
@@ -55,7 +97,7 @@ pub fn action(
     services: &[Service],
     slices: &[EndpointSlice],
     notes: &mut Vec<Note>,
-) -> Action {
+) -> RuleAction {
     let object = object(route);
     let at = format!("spec.rules[{i}]");
     let unimplemented = |field: String, message: String, notes: &mut Vec<Note>| {
@@ -66,31 +108,6 @@ pub fn action(
             message,
         })
     };
-    let mut refuse = false;
-    for (f, filter) in rule.filters.iter().enumerate() {
-        unimplemented(
-            format!("{at}.filters[{f}]"),
-            format!(
-                "filter {} is not implemented yet; the rule answers {UNSERVED}",
-                filter.kind
-            ),
-            notes,
-        );
-        refuse = true;
-    }
-    for (b, backend) in rule.backend_refs.iter().enumerate() {
-        for (f, filter) in backend.filters.iter().enumerate() {
-            unimplemented(
-                format!("{at}.backendRefs[{b}].filters[{f}]"),
-                format!(
-                    "filter {} is not implemented yet; the rule answers {UNSERVED}",
-                    filter.kind
-                ),
-                notes,
-            );
-            refuse = true;
-        }
-    }
     if let Some(t) = rule.timeouts.as_ref().and_then(|t| t.backend_request.as_ref()) {
         unimplemented(
             format!("{at}.timeouts.backendRequest"),
@@ -112,100 +129,107 @@ pub fn action(
             notes,
         );
     }
-    if refuse {
-        return Action::Respond(UNSERVED);
+    let filters_at = filters::At {
+        object: &object,
+        field: format!("{at}.filters"),
+    };
+    let rule_filters = filters::rule(&filters_at, &rule.filters, notes);
+    let mut backend_filters = Vec::new();
+    for (b, backend) in rule.backend_refs.iter().enumerate() {
+        let at = filters::At {
+            object: &object,
+            field: format!("{at}.backendRefs[{b}].filters"),
+        };
+        backend_filters.push(filters::backend(&at, &backend.filters, notes));
+    }
+    let Some(rule_filters) = rule_filters else {
+        return RuleAction::respond(UNSERVED);
+    };
+    if backend_filters.iter().any(Option::is_none) {
+        return RuleAction::respond(UNSERVED);
+    }
+    if rule_filters.replaces_prefix {
+        // ReplacePrefixMatch needs a prefix to replace
+        let matches = rule.matches.as_deref().unwrap_or_default();
+        if let Some(j) = matches.iter().position(|m| {
+            m.path
+                .as_ref()
+                .and_then(|p| p.kind.as_deref())
+                .is_some_and(|k| k != "PathPrefix")
+        }) {
+            notes.push(Note {
+                kind: NoteKind::Invalid,
+                object,
+                field: format!("{at}.matches[{j}].path"),
+                message: format!(
+                    "ReplacePrefixMatch is only compatible with PathPrefix matches; the rule answers {UNSERVED}"
+                ),
+            });
+            return RuleAction::respond(UNSERVED);
+        }
+    }
+    if let Some(redirect) = rule_filters.redirect.clone() {
+        // a redirect answers itself: the backends are not used
+        return RuleAction {
+            action: Action::Redirect(redirect),
+            filters: rule_filters,
+        };
     }
     let backends: Vec<_> = rule
         .backend_refs
         .iter()
+        .zip(backend_filters.into_iter().flatten())
         .enumerate()
-        .filter(|(_, b)| b.weight != Some(0))
+        .filter(|(_, (b, _))| b.weight != Some(0))
         .collect();
-    match backends.as_slice() {
-        [] => {
-            notes.push(Note {
-                kind: NoteKind::Unresolved,
-                object,
-                field: format!("{at}.backendRefs"),
-                message: format!("no backend with a weight above 0; the rule answers {UNSERVED}"),
-            });
-            Action::Respond(UNSERVED)
-        }
-        [(b, backend)] => match backends::resolve(backend, route.metadata.namespace(), services, slices) {
-            Ok(cluster) => Action::Forward(cluster),
+    if backends.is_empty() {
+        notes.push(Note {
+            kind: NoteKind::Unresolved,
+            object,
+            field: format!("{at}.backendRefs"),
+            message: format!("no backend with a weight above 0; the rule answers {UNSERVED}"),
+        });
+        return RuleAction::respond(UNSERVED);
+    }
+    let total: u64 = backends
+        .iter()
+        .map(|(_, (b, _))| u64::from(b.weight.unwrap_or(1)))
+        .sum();
+    let split = backends.len() > 1;
+    let mut shares = Vec::new();
+    for (b, (backend, filters)) in backends {
+        let weight = backend.weight.unwrap_or(1);
+        let target = match backends::resolve(backend, route.metadata.namespace(), services, slices) {
+            Ok(cluster) => Ok(cluster),
             Err(why) => {
                 notes.push(Note {
                     kind: match why {
                         Unresolved::OtherNamespace { .. } => NoteKind::Unimplemented,
                         _ => NoteKind::Unresolved,
                     },
-                    object,
+                    object: object.clone(),
                     field: format!("{at}.backendRefs[{b}]"),
-                    message: format!("{why}; the rule answers {UNSERVED}"),
+                    message: if split {
+                        format!("{why}; its share ({weight}/{total}) of the requests answers {UNSERVED}")
+                    } else {
+                        format!("{why}; the rule answers {UNSERVED}")
+                    },
                 });
-                Action::Respond(UNSERVED)
+                Err(UNSERVED)
             }
-        },
-        _ => split(route, &at, &backends, services, slices, notes),
-    }
-}
-
-/// Several backends with weights: one weighted cluster, when every backend resolves to a
-/// Service with a ready endpoint and they speak one protocol. Otherwise the rule answers
-/// 500: the share of a backend that cannot answer should get 500 or 503 while the others
-/// are served, which one cluster cannot express (not implemented yet).
-fn split(
-    route: &HttpRoute,
-    at: &str,
-    backends: &[(usize, &super::types::HttpBackendRef)],
-    services: &[Service],
-    slices: &[EndpointSlice],
-    notes: &mut Vec<Note>,
-) -> Action {
-    let mut parts = Vec::new();
-    let refuse = |b: usize, why: String, notes: &mut Vec<Note>| {
-        notes.push(Note {
-            kind: NoteKind::Unimplemented,
-            object: object(route),
-            field: format!("{at}.backendRefs[{b}]"),
-            message: format!(
-                "{why}: a weighted split with a backend that cannot answer is not implemented yet; \
-                 the rule answers {UNSERVED}"
-            ),
+        };
+        shares.push(Share {
+            target,
+            weight,
+            filters,
         });
-        Action::Respond(UNSERVED)
-    };
-    for (b, backend) in backends {
-        match backends::resolve(backend, route.metadata.namespace(), services, slices) {
-            Ok(cluster) if cluster.endpoints.is_empty() => {
-                return refuse(*b, format!("{} has no ready endpoint", cluster.name), notes)
-            }
-            Ok(cluster) => parts.push((cluster, backend.weight.unwrap_or(1))),
-            Err(why) => return refuse(*b, why.to_string(), notes),
-        }
     }
-    if parts.iter().any(|(c, _)| c.protocol != parts[0].0.protocol) {
-        return refuse(
-            backends[0].0,
-            "the backends speak HTTP/1.1 and HTTP/2".into(),
-            notes,
-        );
+    if shares.iter().all(|s| s.target.is_err()) {
+        return RuleAction::respond(UNSERVED);
     }
-    match backends::weighted(&parts) {
-        Some(cluster) => Action::Forward(cluster),
-        None => {
-            notes.push(Note {
-                kind: NoteKind::Unimplemented,
-                object: object(route),
-                field: format!("{at}.backendRefs"),
-                message: format!(
-                    "these weights over these endpoints need more than {} entries of round robin, \
-                     which is not implemented; the rule answers {UNSERVED}",
-                    backends::MAX_WEIGHTED_ENDPOINTS
-                ),
-            });
-            Action::Respond(UNSERVED)
-        }
+    RuleAction {
+        action: Action::Forward(shares),
+        filters: rule_filters,
     }
 }
 
@@ -214,7 +238,7 @@ pub fn entries(
     route: &HttpRoute,
     i: usize,
     rule: &HttpRouteRule,
-    action: &Action,
+    action: &RuleAction,
     notes: &mut Vec<Note>,
 ) -> Vec<Entry> {
     let default = [HttpRouteMatch::default()];
@@ -234,14 +258,6 @@ pub fn entries(
                 message: format!("{why}; this match is left out"),
             })
         };
-        if !m.query_params.is_empty() {
-            skip(
-                "query parameter matches are not implemented yet".into(),
-                NoteKind::Unimplemented,
-                notes,
-            );
-            continue;
-        }
         let path = m.path.clone().unwrap_or_default();
         let value = path.value.clone().unwrap_or_else(|| "/".to_string());
         let mut r#match = RouteMatch::default();
@@ -269,7 +285,7 @@ pub fn entries(
                     r#match.prefix = Some("/".into());
                     (2, 1)
                 } else {
-                    r#match.regex = Some(format!("{}(/.*)?", regex::escape(trimmed)));
+                    r#match.path_separated_prefix = Some(trimmed.to_string());
                     (2, trimmed.len())
                 }
             }
@@ -308,17 +324,74 @@ pub fn entries(
         if bad_header {
             continue;
         }
+        let mut bad_query = false;
+        let mut names = std::collections::HashSet::new();
+        for (k, q) in m.query_params.iter().enumerate() {
+            // the specification: of entries with one name, only the first counts
+            if !names.insert(q.name.as_str()) {
+                continue;
+            }
+            let (exact, regex) = match q.kind.as_deref().unwrap_or("Exact") {
+                "Exact" => (Some(q.value.clone()), None),
+                "RegularExpression" => {
+                    if let Err(e) = regex::Regex::new(&q.value) {
+                        skip(
+                            format!(
+                                "queryParams[{k}].value {:?} is not a regular expression: {e}",
+                                q.value
+                            ),
+                            NoteKind::Invalid,
+                            notes,
+                        );
+                        bad_query = true;
+                        continue;
+                    }
+                    (None, Some(q.value.clone()))
+                }
+                other => {
+                    skip(
+                        format!("queryParams[{k}].type {other} is not one of Exact, RegularExpression"),
+                        NoteKind::Invalid,
+                        notes,
+                    );
+                    bad_query = true;
+                    continue;
+                }
+            };
+            r#match.query_params.push(QueryParamMatch {
+                name: q.name.clone(),
+                exact,
+                regex,
+            });
+        }
+        if bad_query {
+            continue;
+        }
         r#match.method = m.method.clone();
-        let (cluster, direct_response) = match action {
-            Action::Forward(c) => (Some(c.name.clone()), None),
-            Action::Respond(status) => (None, Some(DirectResponse { status: *status })),
+        let mut proxy_route = Route {
+            name: Some(format!(
+                "{}/{}/rule{i}/match{j}",
+                route.metadata.namespace(),
+                route.metadata.name
+            )),
+            r#match,
+            cluster: None,
+            weighted_clusters: Vec::new(),
+            direct_response: None,
+            redirect: None,
+            request_headers: HeaderEdits::default(),
+            response_headers: HeaderEdits::default(),
+            rewrite: None,
+            timeout,
         };
+        set_action(&mut proxy_route, action);
         out.push(Entry {
             precedence: Precedence {
                 path_kind,
                 path_len: Reverse(path_len),
                 no_method: m.method.is_none(),
                 headers: Reverse(m.headers.len()),
+                query_params: Reverse(m.query_params.len()),
                 created: route.metadata.creation_timestamp.clone(),
                 route: (
                     route.metadata.namespace().to_string(),
@@ -327,20 +400,46 @@ pub fn entries(
                 rule: i,
                 index: j,
             },
-            route: Route {
-                name: Some(format!(
-                    "{}/{}/rule{i}/match{j}",
-                    route.metadata.namespace(),
-                    route.metadata.name
-                )),
-                r#match,
-                cluster,
-                direct_response,
-                timeout,
-            },
+            route: proxy_route,
         });
     }
     out
+}
+
+/// Makes `route` do what `action` says.
+fn set_action(route: &mut Route, action: &RuleAction) {
+    match &action.action {
+        Action::Respond(status) => route.direct_response = Some(DirectResponse { status: *status }),
+        Action::Redirect(redirect) => route.redirect = Some(redirect.clone()),
+        Action::Forward(shares) => {
+            route.request_headers = action.filters.request_headers.clone();
+            route.response_headers = action.filters.response_headers.clone();
+            route.rewrite = action.filters.rewrite.clone();
+            match shares.as_slice() {
+                [Share {
+                    target: Ok(cluster),
+                    filters,
+                    ..
+                }] if *filters == BackendFilters::default() => route.cluster = Some(cluster.name.clone()),
+                _ => {
+                    route.weighted_clusters = shares
+                        .iter()
+                        .map(|s| WeightedCluster {
+                            cluster: s.target.as_ref().ok().map(|c| c.name.clone()),
+                            direct_response: s
+                                .target
+                                .as_ref()
+                                .err()
+                                .map(|status| DirectResponse { status: *status }),
+                            weight: s.weight,
+                            request_headers: s.filters.request_headers.clone(),
+                            response_headers: s.filters.response_headers.clone(),
+                        })
+                        .collect()
+                }
+            }
+        }
+    }
 }
 
 /// `timeouts.request`: the whole request, as the Proxy route's `timeout` (`0s`: none).

@@ -11,7 +11,7 @@ fn parse_all<T: DeserializeOwned>(kind: &str, yaml: &str) -> Vec<T> {
         .collect()
 }
 
-fn objects(yaml: &str) -> Objects {
+pub(super) fn objects(yaml: &str) -> Objects {
     Objects {
         classes: parse_all("GatewayClass", yaml),
         gateways: parse_all("Gateway", yaml),
@@ -21,7 +21,7 @@ fn objects(yaml: &str) -> Objects {
     }
 }
 
-fn target() -> Target {
+pub(super) fn target() -> Target {
     Target {
         gateway: NamespacedName {
             namespace: "edge".into(),
@@ -32,13 +32,13 @@ fn target() -> Target {
     }
 }
 
-const CLASS: &str = "
+pub(super) const CLASS: &str = "
 apiVersion: gateway.networking.k8s.io/v1
 kind: GatewayClass
 metadata: {name: wasmesh}
 spec: {controllerName: wasmesh.io/gateway-controller}";
 
-const GATEWAY: &str = "
+pub(super) const GATEWAY: &str = "
 apiVersion: gateway.networking.k8s.io/v1
 kind: Gateway
 metadata: {name: public, namespace: edge}
@@ -47,7 +47,7 @@ spec:
   listeners:
   - {name: http, port: 8080, protocol: HTTP}";
 
-const ECHO: &str = "
+pub(super) const ECHO: &str = "
 apiVersion: v1
 kind: Service
 metadata: {name: echo, namespace: edge}
@@ -66,7 +66,7 @@ endpoints:
   conditions: {ready: false}
 - addresses: [10.0.0.3]";
 
-fn route(name: &str, spec: &str) -> String {
+pub(super) fn route(name: &str, spec: &str) -> String {
     format!(
         "
 apiVersion: gateway.networking.k8s.io/v1
@@ -77,11 +77,11 @@ spec:
     )
 }
 
-fn join(parts: &[&str]) -> String {
+pub(super) fn join(parts: &[&str]) -> String {
     parts.join("\n---\n")
 }
 
-fn translated(yaml: &str) -> (Proxy, Vec<Note>) {
+pub(super) fn translated(yaml: &str) -> (Proxy, Vec<Note>) {
     let t = translate(&objects(yaml), &target());
     let proxy = t.proxy.unwrap_or_else(|w| panic!("{w}"));
     // what the translation makes is a Proxy that `validate` takes (clusters without a
@@ -97,7 +97,7 @@ fn translated(yaml: &str) -> (Proxy, Vec<Note>) {
 }
 
 /// Each route as `hosts method path -> cluster|status`.
-fn table(proxy: &Proxy, listener: usize) -> Vec<String> {
+pub(super) fn table(proxy: &Proxy, listener: usize) -> Vec<String> {
     proxy.spec.listeners[listener]
         .routes
         .iter()
@@ -105,13 +105,28 @@ fn table(proxy: &Proxy, listener: usize) -> Vec<String> {
             let m = &r.r#match;
             let path = match m.path() {
                 crate::proxy::PathMatch::Prefix(p) => format!("prefix {p}"),
+                crate::proxy::PathMatch::SeparatedPrefix(p) => format!("segments {p}"),
                 crate::proxy::PathMatch::Exact(p) => format!("exact {p}"),
                 crate::proxy::PathMatch::Regex(p) => format!("regex {p}"),
             };
             let headers: Vec<String> = m.headers.iter().map(|h| h.name.clone()).collect();
-            let to = match (&r.cluster, &r.direct_response) {
-                (Some(c), _) => c.clone(),
-                (_, Some(d)) => d.status.to_string(),
+            let to = match (&r.cluster, &r.direct_response, &r.redirect) {
+                (Some(c), _, _) => c.clone(),
+                (_, Some(d), _) => d.status.to_string(),
+                (_, _, Some(_)) => "redirect".into(),
+                _ if !r.weighted_clusters.is_empty() => r
+                    .weighted_clusters
+                    .iter()
+                    .map(|w| {
+                        let to = match (&w.cluster, &w.direct_response) {
+                            (Some(c), _) => c.clone(),
+                            (_, Some(d)) => d.status.to_string(),
+                            _ => "?".into(),
+                        };
+                        format!("{to}*{}", w.weight)
+                    })
+                    .collect::<Vec<_>>()
+                    .join("+"),
                 _ => "?".into(),
             };
             format!(
@@ -128,7 +143,7 @@ fn table(proxy: &Proxy, listener: usize) -> Vec<String> {
         .collect()
 }
 
-fn notes_of(notes: &[Note]) -> Vec<String> {
+pub(super) fn notes_of(notes: &[Note]) -> Vec<String> {
     notes.iter().map(ToString::to_string).collect()
 }
 
@@ -250,12 +265,12 @@ spec:
         [
             "[] exact /api -> edge/echo:80",
             "[] regex /r/[0-9]+ -> edge/echo:80",
-            "[] regex /api/v1(/.*)? -> edge/echo:80",
-            "[] POST regex /api(/.*)? -> edge/echo:80",
-            "[] regex /api(/.*)? [\"x-version\"] -> edge/echo:80",
+            "[] segments /api/v1 -> edge/echo:80",
+            "[] POST segments /api -> edge/echo:80",
+            "[] segments /api [\"x-version\"] -> edge/echo:80",
             // equal matches: the older route first, then the rule's own order
-            "[] regex /api(/.*)? -> edge/echo:80",
-            "[] regex /api(/.*)? -> edge/echo:80",
+            "[] segments /api -> edge/echo:80",
+            "[] segments /api -> edge/echo:80",
             "[] prefix / -> edge/echo:80",
         ]
     );
@@ -270,17 +285,11 @@ fn a_path_prefix_matches_whole_segments() {
         "  parentRefs: [{name: public}]\n  rules:\n  - matches: [{path: {type: PathPrefix, value: /foo/}}]\n    backendRefs: [{name: echo, port: 80}]",
     );
     let (proxy, _) = translated(&join(&[CLASS, GATEWAY, ECHO, &r]));
-    let regex = proxy.spec.listeners[0].routes[0].r#match.regex.clone().unwrap();
-    let anchored = regex::Regex::new(&format!("^(?:{regex})$")).unwrap();
-    for (path, matches) in [
-        ("/foo", true),
-        ("/foo/", true),
-        ("/foo/bar", true),
-        ("/foobar", false),
-        ("/fo", false),
-    ] {
-        assert_eq!(anchored.is_match(path), matches, "{path}");
-    }
+    // whole segments, the trailing `/` ignored: the proxy's pathSeparatedPrefix takes
+    // `/foo`, `/foo/` and `/foo/bar`, not `/foobar` (docs/proxy.md)
+    let m = &proxy.spec.listeners[0].routes[0].r#match;
+    assert_eq!(m.path_separated_prefix.as_deref(), Some("/foo"));
+    assert_eq!((&m.prefix, &m.regex, &m.exact), (&None, &None, &None));
 }
 
 #[test]
@@ -354,7 +363,7 @@ spec:
         "  parentRefs: [{name: public, sectionName: http}, {name: public, sectionName: https}, {name: public, port: 9090}]
   rules:
   - matches: [{path: {value: /filtered}}]
-    filters: [{type: RequestHeaderModifier, requestHeaderModifier: {set: [{name: a, value: b}]}}]
+    filters: [{type: RequestMirror, requestMirror: {backendRef: {name: echo, port: 80}}}]
     backendRefs: [{name: echo, port: 80}]
   - matches: [{path: {value: /split}}]
     backendRefs: [{name: echo, port: 80, weight: 90}, {name: echo, port: 80, weight: 10}]
@@ -378,9 +387,8 @@ spec:
             "Gateway edge/public: spec.listeners[1]: listener https has protocol HTTPS: only HTTP listeners are served yet (HTTPS and TLS are not); it is left out",
             "HTTPRoute edge/r: spec.parentRefs[1]: not attached to Gateway edge/public: listener https is HTTPS, which wasmesh does not serve yet",
             "HTTPRoute edge/r: spec.parentRefs[2]: not attached to Gateway edge/public: listener selected: allowedRoutes.namespaces.from Selector is not implemented yet (Same and All are)",
-            "HTTPRoute edge/r: spec.rules[0].filters[0]: filter RequestHeaderModifier is not implemented yet; the rule answers 500",
+            "HTTPRoute edge/r: spec.rules[0].filters[0]: filter RequestMirror is not implemented yet; the rule answers 500",
             "HTTPRoute edge/r: spec.rules[2].timeouts.backendRequest: 2s is not enforced: backendRequest is not implemented yet (timeouts.request is)",
-            "HTTPRoute edge/r: spec.rules[2].matches[0]: query parameter matches are not implemented yet; this match is left out",
             "HTTPRoute web/r: spec.rules[0].backendRefs[0]: Service web/echo not found; the rule answers 500",
         ]
     );
@@ -390,10 +398,11 @@ spec:
     assert_eq!(
         table(&proxy, 0),
         [
-            "[] regex /filtered(/.*)? -> 500",
+            "[] segments /filtered -> 500",
             // equal lengths: rule order
-            "[] regex /split(/.*)? -> edge/echo:80*90+edge/echo:80*10",
-            "[] regex /timed(/.*)? -> edge/echo:80",
+            "[] segments /split -> edge/echo:80*90+edge/echo:80*10",
+            "[] segments /timed -> edge/echo:80",
+            "[] segments /q -> edge/echo:80",
             // from namespace web (allowedRoutes: All); its Service is web/echo, which is not there
             "[] prefix / -> 500",
         ]
@@ -454,7 +463,7 @@ endpoints:
 }
 
 #[test]
-fn weights_split_the_traffic_over_one_cluster_in_proportion() {
+fn weights_split_the_traffic_and_an_unresolved_backends_share_answers_500() {
     // HTTPRouteWeight
     let two = "
 apiVersion: v1
@@ -497,19 +506,59 @@ endpoints:
     assert_eq!(
         table(&proxy, 0),
         [
-            "[] regex /broken(/.*)? -> 500",
+            "[] segments /broken -> edge/one:80*1+500*1",
             "[] prefix / -> edge/one:80*3+edge/two:80*1"
         ]
     );
-    let cluster = proxy.cluster("edge/one:80*3+edge/two:80*1").unwrap();
-    // one's endpoint 6 turns of 8 (3/4), two's two endpoints one each (1/4), interleaved
-    let (a, b1, b2) = ("10.0.2.1:7000", "10.0.1.1:7000", "10.0.1.2:7000");
-    assert_eq!(cluster.endpoints, [a, a, b1, a, a, b2, a, a]);
+    // each backend its own cluster; the proxy takes turns over the shares (docs/proxy.md)
+    let clusters: Vec<&str> = proxy.spec.clusters.iter().map(|c| c.name.as_str()).collect();
+    assert_eq!(clusters, ["edge/one:80", "edge/two:80"]);
     assert_eq!(
         notes_of(&notes),
         [
-            "HTTPRoute edge/r: spec.rules[1].backendRefs[1]: Service edge/nope not found: a weighted \
-          split with a backend that cannot answer is not implemented yet; the rule answers 500"
+            "HTTPRoute edge/r: spec.rules[1].backendRefs[1]: Service edge/nope not found; its share (1/2) \
+             of the requests answers 500"
         ]
+    );
+}
+
+#[test]
+fn query_parameter_matches_are_kept_and_the_most_of_them_goes_first() {
+    // HTTPRouteQueryParamMatching
+    let r = route(
+        "r",
+        "  parentRefs: [{name: public}]
+  rules:
+  - matches: [{queryParams: [{name: animal, value: whale}]}]
+    backendRefs: [{name: echo, port: 80}]
+  - matches: [{queryParams: [{name: animal, value: dolphin}, {type: RegularExpression, name: color, value: \"bl(ue|ack)\"}, {name: animal, value: shark}]}]
+    backendRefs: [{name: echo, port: 80}]
+  - matches: [{queryParams: [{type: RegularExpression, name: bad, value: \"(\"}]}]
+    backendRefs: [{name: echo, port: 80}]",
+    );
+    let (proxy, notes) = translated(&join(&[CLASS, GATEWAY, ECHO, &r]));
+    let routes = &proxy.spec.listeners[0].routes;
+    let queries: Vec<Vec<String>> = routes
+        .iter()
+        .map(|r| {
+            r.r#match
+                .query_params
+                .iter()
+                .map(|q| format!("{}={}", q.name, q.exact.as_ref().or(q.regex.as_ref()).unwrap()))
+                .collect()
+        })
+        .collect();
+    // two parameters before one; of two entries named animal, the first counts
+    assert_eq!(
+        queries,
+        [vec!["animal=dolphin", "color=bl(ue|ack)"], vec!["animal=whale"]]
+    );
+    let notes = notes_of(&notes);
+    assert_eq!(notes.len(), 1, "{notes:?}");
+    assert!(
+        notes[0].starts_with(
+            "HTTPRoute edge/r: spec.rules[2].matches[0]: queryParams[0].value \"(\" is not a regular expression"
+        ) && notes[0].ends_with("; this match is left out"),
+        "{notes:?}"
     );
 }

@@ -163,7 +163,7 @@ pub struct HttpRouteMatch {
     #[serde(default)]
     pub headers: Vec<HttpHeaderMatch>,
     #[serde(default)]
-    pub query_params: Vec<Value>,
+    pub query_params: Vec<HttpQueryParamMatch>,
     #[serde(default)]
     pub method: Option<String>,
 }
@@ -188,12 +188,90 @@ pub struct HttpHeaderMatch {
     pub value: String,
 }
 
-/// `rules[].filters[]`: only its `type` is read (no filter is implemented yet).
+/// `matches[].queryParams[]`: `type` is `Exact` (the default) or `RegularExpression`; the
+/// name is compared exactly.
+#[derive(Debug, Clone, PartialEq, Deserialize)]
+#[serde(rename_all = "camelCase")]
+pub struct HttpQueryParamMatch {
+    #[serde(default, rename = "type")]
+    pub kind: Option<String>,
+    pub name: String,
+    pub value: String,
+}
+
+/// `rules[].filters[]` and `backendRefs[].filters[]`: `type` says which of the other
+/// fields holds the filter (docs/gateway-api.md lists the types implemented).
 #[derive(Debug, Clone, PartialEq, Deserialize)]
 #[serde(rename_all = "camelCase")]
 pub struct HttpRouteFilter {
     #[serde(rename = "type")]
     pub kind: String,
+    #[serde(default)]
+    pub request_header_modifier: Option<HttpHeaderFilter>,
+    #[serde(default)]
+    pub response_header_modifier: Option<HttpHeaderFilter>,
+    #[serde(default)]
+    pub request_redirect: Option<HttpRequestRedirectFilter>,
+    #[serde(default, rename = "urlRewrite")]
+    pub url_rewrite: Option<HttpUrlRewriteFilter>,
+}
+
+/// `RequestHeaderModifier` / `ResponseHeaderModifier`.
+#[derive(Debug, Clone, Default, PartialEq, Deserialize)]
+#[serde(rename_all = "camelCase")]
+pub struct HttpHeaderFilter {
+    #[serde(default)]
+    pub set: Vec<HttpHeader>,
+    #[serde(default)]
+    pub add: Vec<HttpHeader>,
+    #[serde(default)]
+    pub remove: Vec<String>,
+}
+
+#[derive(Debug, Clone, PartialEq, Deserialize)]
+#[serde(rename_all = "camelCase")]
+pub struct HttpHeader {
+    pub name: String,
+    pub value: String,
+}
+
+/// `RequestRedirect`.
+#[derive(Debug, Clone, Default, PartialEq, Deserialize)]
+#[serde(rename_all = "camelCase")]
+pub struct HttpRequestRedirectFilter {
+    #[serde(default)]
+    pub scheme: Option<String>,
+    #[serde(default)]
+    pub hostname: Option<String>,
+    #[serde(default)]
+    pub path: Option<HttpPathModifier>,
+    #[serde(default)]
+    pub port: Option<u16>,
+    /// Unset: 302.
+    #[serde(default)]
+    pub status_code: Option<u16>,
+}
+
+/// `URLRewrite`.
+#[derive(Debug, Clone, Default, PartialEq, Deserialize)]
+#[serde(rename_all = "camelCase")]
+pub struct HttpUrlRewriteFilter {
+    #[serde(default)]
+    pub hostname: Option<String>,
+    #[serde(default)]
+    pub path: Option<HttpPathModifier>,
+}
+
+/// `path` of a redirect or rewrite: `type` `ReplaceFullPath` or `ReplacePrefixMatch`.
+#[derive(Debug, Clone, PartialEq, Deserialize)]
+#[serde(rename_all = "camelCase")]
+pub struct HttpPathModifier {
+    #[serde(rename = "type")]
+    pub kind: String,
+    #[serde(default)]
+    pub replace_full_path: Option<String>,
+    #[serde(default)]
+    pub replace_prefix_match: Option<String>,
 }
 
 /// `rules[].backendRefs[]`: group `""` and kind `Service` by default.

@@ -7,6 +7,7 @@
 
 mod names;
 mod proxy;
+mod route_actions;
 mod secret;
 mod security;
 #[cfg(test)]

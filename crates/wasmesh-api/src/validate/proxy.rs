@@ -116,17 +116,35 @@ pub(super) fn check(proxy: &Proxy, out: &mut Vec<FieldError>) {
         for (j, route) in l.routes.iter().enumerate() {
             let at = format!("{at}.routes[{j}]");
             let m = &route.r#match;
-            let set = [m.prefix.is_some(), m.exact.is_some(), m.regex.is_some()]
-                .iter()
-                .filter(|s| **s)
-                .count();
+            let set = [
+                m.prefix.is_some(),
+                m.path_separated_prefix.is_some(),
+                m.exact.is_some(),
+                m.regex.is_some(),
+            ]
+            .iter()
+            .filter(|s| **s)
+            .count();
             if set != 1 {
                 out.push(FieldError::rule(
                     format!("{at}.match"),
-                    "set exactly one of prefix, exact or regex",
+                    "set exactly one of prefix, pathSeparatedPrefix, exact or regex",
                 ));
             }
-            for (field, value) in [("prefix", &m.prefix), ("exact", &m.exact)] {
+            if let Some(p) = &m.path_separated_prefix {
+                if p.len() > 1 && p.ends_with('/') {
+                    out.push(FieldError::invalid(
+                        format!("{at}.match.pathSeparatedPrefix"),
+                        p,
+                        "whole segments: no trailing /",
+                    ));
+                }
+            }
+            for (field, value) in [
+                ("prefix", &m.prefix),
+                ("pathSeparatedPrefix", &m.path_separated_prefix),
+                ("exact", &m.exact),
+            ] {
                 if let Some(v) = value {
                     if !v.starts_with('/') {
                         out.push(FieldError::invalid(
@@ -156,6 +174,22 @@ pub(super) fn check(proxy: &Proxy, out: &mut Vec<FieldError>) {
                     check_regex(&format!("{hat}.regex"), re, out);
                 }
             }
+            for (k, q) in m.query_params.iter().enumerate() {
+                let qat = format!("{at}.match.queryParams[{k}]");
+                if q.name.is_empty() {
+                    out.push(FieldError::invalid(
+                        format!("{qat}.name"),
+                        "",
+                        "a query parameter name is required",
+                    ));
+                }
+                if q.exact.is_some() && q.regex.is_some() {
+                    out.push(FieldError::rule(&qat, "set at most one of exact or regex"));
+                }
+                if let Some(re) = &q.regex {
+                    check_regex(&format!("{qat}.regex"), re, out);
+                }
+            }
             for (k, host) in m.hosts.iter().enumerate() {
                 if !is_host_pattern(host) {
                     out.push(FieldError::invalid(
@@ -174,37 +208,7 @@ pub(super) fn check(proxy: &Proxy, out: &mut Vec<FieldError>) {
                     ));
                 }
             }
-            match (&route.cluster, &route.direct_response) {
-                (Some(cluster), None) => {
-                    if !clusters.contains(cluster.as_str()) {
-                        out.push(FieldError::invalid(
-                            format!("{at}.cluster"),
-                            cluster,
-                            format!("no such cluster; {}", cluster_names()),
-                        ));
-                    }
-                }
-                (None, Some(direct)) => {
-                    if !(200..=599).contains(&direct.status) {
-                        out.push(FieldError::invalid_value(
-                            format!("{at}.directResponse.status"),
-                            direct.status,
-                            "a status from 200 to 599",
-                        ));
-                    }
-                }
-                (Some(_), Some(_)) => out.push(FieldError::rule(
-                    at.clone(),
-                    "set one of cluster or directResponse, not both",
-                )),
-                (None, None) => out.push(FieldError::rule(
-                    format!("{at}.cluster"),
-                    format!(
-                        "a route needs a cluster (or a directResponse); {}",
-                        cluster_names()
-                    ),
-                )),
-            }
+            super::route_actions::check(&at, route, &clusters, &cluster_names, out);
         }
     }
     let mut seen = HashSet::new();

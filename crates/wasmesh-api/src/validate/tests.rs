@@ -515,7 +515,7 @@ fn proxy_rules() {
             ),
             (
                 "listeners: [{name: h, address: 127.0.0.1:1, routes: [{match: {prefix: /, exact: /a}, cluster: backend}]}]",
-                Some(("spec.listeners[0].routes[0].match", "exactly one of prefix, exact or regex")),
+                Some(("spec.listeners[0].routes[0].match", "exactly one of prefix, pathSeparatedPrefix, exact or regex")),
             ),
             (
                 "listeners: [{name: h, address: 127.0.0.1:1, routes: [{match: {regex: \"/a(\"}, cluster: backend}]}]",
@@ -543,7 +543,72 @@ fn proxy_rules() {
             ),
             (
                 "listeners: [{name: h, address: 127.0.0.1:1, routes: [{match: {prefix: /}, cluster: backend, directResponse: {status: 500}}]}]",
-                Some(("spec.listeners[0].routes[0]", "not both")),
+                Some(("spec.listeners[0].routes[0]", "not cluster and directResponse")),
+            ),
+            (
+                "listeners: [{name: h, address: 127.0.0.1:1, routes: [{match: {prefix: /, queryParams: [{name: a, exact: b}, {name: c, regex: \"[0-9]+\"}, {name: d}]}, cluster: backend}]}]",
+                None,
+            ),
+            (
+                "listeners: [{name: h, address: 127.0.0.1:1, routes: [{match: {prefix: /, queryParams: [{name: a, exact: b, regex: c}]}, cluster: backend}]}]",
+                Some(("spec.listeners[0].routes[0].match.queryParams[0]", "at most one of exact or regex")),
+            ),
+            (
+                "listeners: [{name: h, address: 127.0.0.1:1, routes: [{match: {prefix: /, queryParams: [{name: \"\", regex: \"(\"}]}, cluster: backend}]}]",
+                Some(("spec.listeners[0].routes[0].match.queryParams[0].regex", "regular expression")),
+            ),
+            // route actions (docs/proxy.md, "Changing requests and responses")
+            (
+                "listeners: [{name: h, address: 127.0.0.1:1, routes: [{match: {pathSeparatedPrefix: /api}, cluster: backend, requestHeaders: {set: [{name: X-A, value: b}], add: [{name: x-c, value: d}], remove: [x-e]}, responseHeaders: {remove: [server]}, rewrite: {host: internal.example.com, path: {prefix: /v2}}}, {match: {prefix: /old}, redirect: {scheme: https, host: new.example.com, port: 8443, path: {prefix: /new}, status: 301}}, {match: {exact: /split}, weightedClusters: [{cluster: backend, weight: 9, requestHeaders: {set: [{name: x-share, value: a}]}}, {directResponse: {status: 500}, weight: 1}]}]}]",
+                None,
+            ),
+            (
+                "listeners: [{name: h, address: 127.0.0.1:1, routes: [{match: {pathSeparatedPrefix: /api/}, cluster: backend}]}]",
+                Some(("spec.listeners[0].routes[0].match.pathSeparatedPrefix", "no trailing /")),
+            ),
+            (
+                "listeners: [{name: h, address: 127.0.0.1:1, routes: [{match: {prefix: /}, cluster: backend, requestHeaders: {set: [{name: \"bad name\", value: x}]}}]}]",
+                Some(("spec.listeners[0].routes[0].requestHeaders.set[0].name", "header name")),
+            ),
+            (
+                "listeners: [{name: h, address: 127.0.0.1:1, routes: [{match: {prefix: /}, cluster: backend, responseHeaders: {set: [{name: x-a, value: a}, {name: X-A, value: b}]}}]}]",
+                Some(("spec.listeners[0].routes[0].responseHeaders.set[1].name", "once")),
+            ),
+            (
+                "listeners: [{name: h, address: 127.0.0.1:1, routes: [{match: {exact: /a}, cluster: backend, rewrite: {path: {prefix: /b}}}]}]",
+                Some(("spec.listeners[0].routes[0].rewrite.path.prefix", "needs prefix or pathSeparatedPrefix")),
+            ),
+            (
+                "listeners: [{name: h, address: 127.0.0.1:1, routes: [{match: {prefix: /}, cluster: backend, rewrite: {path: {fullPath: /a, prefix: /b}}}]}]",
+                Some(("spec.listeners[0].routes[0].rewrite.path", "exactly one of fullPath or prefix")),
+            ),
+            (
+                "listeners: [{name: h, address: 127.0.0.1:1, routes: [{match: {prefix: /}, redirect: {scheme: ftp, status: 404}}]}]",
+                Some(("spec.listeners[0].routes[0].redirect.scheme", "http or https")),
+            ),
+            (
+                "listeners: [{name: h, address: 127.0.0.1:1, routes: [{match: {prefix: /}, redirect: {status: 404}}]}]",
+                Some(("spec.listeners[0].routes[0].redirect.status", "301, 302, 303, 307, 308")),
+            ),
+            (
+                "listeners: [{name: h, address: 127.0.0.1:1, routes: [{match: {prefix: /}, redirect: {host: \"a.example.com:80\"}}]}]",
+                Some(("spec.listeners[0].routes[0].redirect.host", "without a port")),
+            ),
+            (
+                "listeners: [{name: h, address: 127.0.0.1:1, routes: [{match: {prefix: /}, redirect: {}, rewrite: {host: a.example.com}}]}]",
+                Some(("spec.listeners[0].routes[0].rewrite", "not for a redirect")),
+            ),
+            (
+                "listeners: [{name: h, address: 127.0.0.1:1, routes: [{match: {prefix: /}, weightedClusters: [{cluster: nowhere, weight: 1}]}]}]",
+                Some(("spec.listeners[0].routes[0].weightedClusters[0].cluster", "no such cluster")),
+            ),
+            (
+                "listeners: [{name: h, address: 127.0.0.1:1, routes: [{match: {prefix: /}, weightedClusters: [{cluster: backend, weight: 0}]}]}]",
+                Some(("spec.listeners[0].routes[0].weightedClusters", "above 0")),
+            ),
+            (
+                "listeners: [{name: h, address: 127.0.0.1:1, routes: [{match: {prefix: /}, weightedClusters: [{weight: 1}]}]}]",
+                Some(("spec.listeners[0].routes[0].weightedClusters[0]", "exactly one of cluster or directResponse")),
             ),
             (
                 "listeners: [{name: h, address: 127.0.0.1:1, routes: [{match: {prefix: /}}]}]",

@@ -7,9 +7,15 @@ fn route(name: &str, path: PathMatch, headers: Vec<HeaderMatch>) -> Route {
         method: None,
         path,
         headers,
+        query_params: Vec::new(),
         cluster: "c".into(),
         cluster_index: 0,
         direct_response: None,
+        redirect: None,
+        weighted_clusters: None,
+        request_headers: HeaderEdits::default(),
+        response_headers: HeaderEdits::default(),
+        rewrite: None,
         timeout: None,
     }
 }
@@ -117,4 +123,128 @@ fn hosts_match_the_authority_or_the_host_header_without_port_or_case() {
     let mut req = req("/", &[("host", "other")]);
     req.method = http::Method::POST;
     assert_eq!(t.find(&req).map(|r| r.name.as_str()), Some("post"));
+}
+
+#[test]
+fn a_path_separated_prefix_takes_whole_segments() {
+    let t = RouteTable::new(vec![
+        route("api", PathMatch::SeparatedPrefix("/api".into()), vec![]),
+        route("root", PathMatch::SeparatedPrefix(String::new()), vec![]),
+    ]);
+    assert_eq!(found(&t, "/api", &[]), Some("api"));
+    assert_eq!(found(&t, "/api/", &[]), Some("api"));
+    assert_eq!(found(&t, "/api/v1?x=1", &[]), Some("api"));
+    assert_eq!(found(&t, "/apis", &[]), Some("root"), "not a whole segment");
+    assert_eq!(found(&t, "/", &[]), Some("root"));
+}
+
+#[test]
+fn edits_remove_then_set_then_add() {
+    use http::header::{HeaderName, HeaderValue};
+    let n = |s: &str| HeaderName::from_bytes(s.as_bytes()).unwrap();
+    let v = |s: &'static str| HeaderValue::from_static(s);
+    let edits = HeaderEdits {
+        set: vec![(n("X-Set"), v("new")), (n("x-gone"), v("back"))],
+        add: vec![(n("x-add"), v("two")), (n("x-new"), v("one"))],
+        remove: vec![n("x-gone"), n("x-absent")],
+    };
+    let mut headers = http::HeaderMap::new();
+    headers.append("x-set", v("old-1"));
+    headers.append("x-set", v("old-2"));
+    headers.insert("x-add", v("one"));
+    headers.insert("x-gone", v("old"));
+    edits.apply(&mut headers);
+    let all = |name: &str| -> Vec<&str> {
+        headers
+            .get_all(name)
+            .iter()
+            .map(|v| v.to_str().unwrap())
+            .collect()
+    };
+    assert_eq!(
+        all("x-set"),
+        ["new"],
+        "set replaces every value; names without case"
+    );
+    assert_eq!(all("x-add"), ["one", "two"], "add appends");
+    assert_eq!(all("x-new"), ["one"]);
+    assert_eq!(all("x-gone"), ["back"], "remove comes first, then set");
+}
+
+#[test]
+fn a_rewrite_keeps_the_query_and_sets_the_host() {
+    use super::rewrite::{PathRewrite, Rewrite};
+    let mut parts = req(
+        "http://old.example.com:8080/api/users?x=1",
+        &[("host", "old.example.com:8080")],
+    );
+    let rewrite = Rewrite {
+        host: Some(http::HeaderValue::from_static("new.example.com")),
+        path: Some(PathRewrite::Prefix("/v2".into())),
+    };
+    rewrite.apply(
+        &mut parts,
+        PathMatch::SeparatedPrefix("/api".into()).matched_len(),
+    );
+    assert_eq!(parts.uri.to_string(), "/v2/users?x=1");
+    assert_eq!(parts.headers["host"], "new.example.com");
+    let mut parts = req("/api/users", &[]);
+    Rewrite {
+        host: None,
+        path: Some(PathRewrite::FullPath("/whole".into())),
+    }
+    .apply(&mut parts, 4);
+    assert_eq!(parts.uri.to_string(), "/whole");
+}
+
+#[test]
+fn a_redirect_defaults_to_the_requests_scheme_host_path_and_the_listeners_port() {
+    use super::redirect::{Arrival, Redirect};
+    use super::rewrite::PathRewrite;
+    let redirect =
+        |scheme: Option<&str>, host: Option<&str>, port: Option<u16>, path: Option<PathRewrite>| Redirect {
+            scheme: scheme.map(str::to_string),
+            host: host.map(str::to_string),
+            port,
+            path,
+            status: http::StatusCode::FOUND,
+        };
+    let r = req("/old/page?q=1", &[("host", "www.example.com:8080")]);
+    let plain = Arrival {
+        tls: false,
+        port: 8080,
+    };
+    let at = |rd: Redirect, arrival: &Arrival| rd.location(&r, arrival, 4);
+    assert_eq!(
+        at(redirect(None, None, None, None), &plain),
+        "http://www.example.com:8080/old/page?q=1"
+    );
+    // a scheme set: its own port, left out
+    assert_eq!(
+        at(redirect(Some("https"), None, None, None), &plain),
+        "https://www.example.com/old/page?q=1"
+    );
+    assert_eq!(
+        at(redirect(None, Some("new.example.com"), Some(80), None), &plain),
+        "http://new.example.com/old/page?q=1"
+    );
+    assert_eq!(
+        at(
+            redirect(
+                Some("http"),
+                None,
+                Some(8443),
+                Some(PathRewrite::Prefix("/new".into()))
+            ),
+            &plain
+        ),
+        "http://www.example.com:8443/new/page?q=1"
+    );
+    assert_eq!(
+        at(
+            redirect(None, None, None, Some(PathRewrite::FullPath("/x".into()))),
+            &Arrival { tls: true, port: 443 }
+        ),
+        "https://www.example.com/x?q=1"
+    );
 }
