@@ -94,6 +94,22 @@ mod tests {
     use super::*;
 
     #[test]
+    fn the_certificate_is_ecdsa_p256_for_127_0_0_1() {
+        let dir = std::env::temp_dir().join(format!("wasmesh-bench-tls-{}", std::process::id()));
+        let m = Material::create(&dir).unwrap();
+        let text = Command::new("openssl")
+            .args(["x509", "-noout", "-text", "-in"])
+            .arg(&m.cert)
+            .output()
+            .unwrap();
+        let text = String::from_utf8_lossy(&text.stdout);
+        let _ = fs::remove_dir_all(&dir);
+        assert!(text.contains("id-ecPublicKey"), "{text}");
+        assert!(text.contains("NIST CURVE: P-256"), "{text}");
+        assert!(text.contains("IP Address:127.0.0.1"), "{text}");
+    }
+
+    #[test]
     fn the_client_config_offers_one_suite_of_tls_1_3() {
         let conf = client_conf();
         assert!(conf.contains("MinProtocol = TLSv1.3\n"), "{conf}");
