@@ -129,6 +129,9 @@ struct PairResult<'a> {
     nginx: &'a RoundResult,
     wasmesh: &'a RoundResult,
     rounds: String,
+    /// wasmesh's p99 over nginx's, round by round.
+    p99_rounds: String,
+    /// In every round.
     met: bool,
 }
 
@@ -143,14 +146,22 @@ fn protocol_pairs(run: &Run) -> Vec<PairResult<'_>> {
     std::iter::once(plain)
         .chain(pairs)
         .filter_map(|(n, w, protocol)| {
-            let nginx = find(run, n)?.median()?;
-            let wasmesh = find(run, w)?.median()?;
+            let (ns, ws) = (find(run, n)?, find(run, w)?);
+            let (nginx, wasmesh) = (ns.median()?, ws.median()?);
+            // The medians may come from different rounds; the target holds when each
+            // round's pair (the two measured a minute apart) meets it.
+            let met = ws
+                .rounds
+                .iter()
+                .zip(&ns.rounds)
+                .all(|(w, n)| w.rps >= n.rps && w.load.p99_us <= n.load.p99_us);
             Some(PairResult {
                 protocol: protocol.to_string(),
                 nginx,
                 wasmesh,
                 rounds: per_round(run, w, n, |x| x.rps),
-                met: wasmesh.rps >= nginx.rps && wasmesh.load.p99_us <= nginx.load.p99_us,
+                p99_rounds: per_round(run, w, n, |x| x.load.p99_us as f64),
+                met,
             })
         })
         .collect()
@@ -179,9 +190,10 @@ pub fn protocols(run: &Run) -> String {
          connection, not per request (as in the plain scenarios).\n\
          - h2 over TLS (ALPN h2) and h2c: h2load (1 thread), {h2}. h2load prints only \
          min/max/mean/sd of request time; the percentiles come from its per-request log \
-         (`--log-file`: request start to end of response).\n\n\
+         (`--log-file`: request start to end of response). The target holds when it holds in every \
+         round, nginx and wasmesh of the same round side by side.\n\n\
          | protocol | nginx req/s | wasmesh req/s | ratio | nginx p99 ms | wasmesh p99 ms | \
-         proxy CPU µs / req, nginx | wasmesh | negotiated | ≥ 1.0× nginx, p99 no worse |\n\
+         proxy CPU µs / req, nginx | wasmesh | negotiated | ≥ 1.0× nginx, p99 no worse, every round |\n\
          |---|---:|---:|---:|---:|---:|---:|---:|---|---|\n",
         run.connections
     );
@@ -303,12 +315,16 @@ fn targets(run: &Run) -> Vec<(String, String, Option<bool>)> {
         .filter(|p| !p.protocol.contains("plain"))
     {
         add(
-            &format!("{}: req/s ≥ 1.0× nginx with p99 no worse", p.protocol),
+            &format!(
+                "{}: req/s ≥ 1.0× nginx with p99 no worse, every round",
+                p.protocol
+            ),
             Some(format!(
-                "{:.2}×{}, p99 {:.2}× nginx's",
+                "{:.2}×{}, p99 {:.2}× nginx's{}",
                 p.wasmesh.rps / p.nginx.rps,
                 p.rounds,
-                p.wasmesh.load.p99_us as f64 / p.nginx.load.p99_us as f64
+                p.wasmesh.load.p99_us as f64 / p.nginx.load.p99_us as f64,
+                p.p99_rounds
             )),
             Some(p.met),
         );
@@ -693,6 +709,28 @@ mod protocol_tests {
             .find(|(what, ..)| what.starts_with("h2c (prior knowledge)"))
             .unwrap();
         assert_eq!(h2c.2, Some(false), "{h2c:?}");
+    }
+
+    #[test]
+    fn the_target_holds_only_when_every_round_meets_it() {
+        let tls = "TLSv1.3 TLS_AES_128_GCM_SHA256 X25519, ALPN http/1.1";
+        let mut nginx = scenario("nginx-tls", 30000.0, 3000, Some(tls));
+        let mut wasmesh = scenario("wasmesh-tls", 33000.0, 2500, Some(tls));
+        // Round 2: wasmesh faster again, but with a worse p99 than nginx's of that round.
+        nginx
+            .rounds
+            .push(scenario("", 29000.0, 2000, Some(tls)).rounds.remove(0));
+        wasmesh
+            .rounds
+            .push(scenario("", 32000.0, 2600, Some(tls)).rounds.remove(0));
+        let r = run(vec![nginx, wasmesh]);
+        let pair = protocol_pairs(&r)
+            .into_iter()
+            .find(|p| p.protocol == "HTTP/1.1 over TLS")
+            .unwrap();
+        assert!(!pair.met);
+        assert_eq!(pair.p99_rounds, " (rounds: 0.83× 1.30×)");
+        assert!(protocols(&r).contains("| **no** |"));
     }
 
     #[test]
