@@ -5,6 +5,7 @@
 //! Run it through `bench/run.sh` (it builds the release binary and the plugins first).
 
 mod chart;
+mod h2load;
 mod jwt;
 mod measure;
 mod oidc;
@@ -13,6 +14,7 @@ mod procstat;
 mod profile;
 mod report;
 mod scenario;
+mod tls;
 mod wrk;
 
 use anyhow::{Context, Result};
@@ -43,6 +45,13 @@ pub struct Args {
     /// Open connections of the load generator.
     #[arg(long, default_value_t = 50)]
     pub connections: u32,
+    /// h2load's connections in the h2 and h2c scenarios.
+    #[arg(long, default_value_t = 10)]
+    pub h2_connections: u32,
+    /// h2load's concurrent streams per connection in the h2 and h2c scenarios (with the
+    /// default 10 connections, 50 requests in flight: as many as wrk's 50 connections).
+    #[arg(long, default_value_t = 5)]
+    pub h2_streams: u32,
     /// Seconds per measured run (default: 3 short, 10 full).
     #[arg(long)]
     pub duration: Option<u64>,
@@ -84,6 +93,8 @@ fn main() -> Result<()> {
         warmup: Duration::from_secs(1),
         rounds: args.rounds.unwrap_or(if args.short { 1 } else { 3 }),
         connections: args.connections,
+        h2_connections: args.h2_connections,
+        h2_streams: args.h2_streams,
         profile: match (&args.profile, args.no_profile || args.short) {
             (Some(names), _) => names.clone(),
             (None, true) => vec![],

@@ -2,11 +2,12 @@
 //! target started fresh (so peak RSS is its own), then cold start and reload latency.
 
 use crate::{
+    h2load,
     peers::{self, Peer},
     procstat,
     profile::{self, Profile},
-    scenario::{self, Env, Scenario, Target},
-    wrk,
+    scenario::{self, Chain, Env, Protocol, Scenario, Target},
+    tls, wrk,
 };
 use anyhow::{bail, Context, Result};
 use serde::{Deserialize, Serialize};
@@ -21,6 +22,9 @@ pub struct Plan {
     pub warmup: Duration,
     pub rounds: u32,
     pub connections: u32,
+    /// h2load's connections and streams per connection in the h2 and h2c scenarios.
+    pub h2_connections: u32,
+    pub h2_streams: u32,
     /// Scenarios to profile with `perf` after the rounds (see `profile.rs`).
     pub profile: Vec<String>,
 }
@@ -29,6 +33,11 @@ pub struct Plan {
 pub struct Run {
     pub machine: Machine,
     pub connections: u32,
+    /// h2load's connections × streams per connection (h2 and h2c scenarios).
+    #[serde(default)]
+    pub h2_connections: Option<u32>,
+    #[serde(default)]
+    pub h2_streams: Option<u32>,
     pub duration_s: u64,
     pub rounds: u32,
     pub scenarios: Vec<ScenarioResult>,
@@ -69,6 +78,10 @@ pub struct RoundResult {
     /// CPU seconds the proxy (all its processes) spent per 1000 requests; none for `direct`.
     pub cpu_s_per_1k: Option<f64>,
     pub peak_rss_bytes: Option<u64>,
+    /// What the load generator negotiated (TLS version, cipher suite, group, ALPN; or h2c),
+    /// in the TLS and HTTP/2 scenarios.
+    #[serde(default)]
+    pub negotiated: Option<String>,
 }
 
 impl ScenarioResult {
@@ -132,6 +145,12 @@ pub fn run(plan: &Plan, scenarios: &[Scenario], work: &Path, plugins: &Path, was
     let (load_cpu, server_cpu) = if cpus >= 2 { ("0", "1") } else { ("0", "0") };
     let upstream_port = peers::free_port()?;
     let _upstream = peers::upstream(work, upstream_port, server_cpu)?;
+    let tls = scenarios
+        .iter()
+        .any(|s| s.protocol.tls())
+        .then(|| tls::Material::create(work))
+        .transpose()?;
+    let tls = tls.as_ref();
     let mut results: Vec<ScenarioResult> = scenarios
         .iter()
         .map(|s| ScenarioResult {
@@ -155,6 +174,7 @@ pub fn run(plan: &Plan, scenarios: &[Scenario], work: &Path, plugins: &Path, was
                 upstream_port,
                 server_cpu,
                 load_cpu,
+                tls,
                 None,
             ) {
                 Ok((r, _)) => {
@@ -191,6 +211,7 @@ pub fn run(plan: &Plan, scenarios: &[Scenario], work: &Path, plugins: &Path, was
             upstream_port,
             server_cpu,
             load_cpu,
+            tls,
             Some(&data),
         )
         .and_then(|(r, data)| {
@@ -225,6 +246,14 @@ pub fn run(plan: &Plan, scenarios: &[Scenario], work: &Path, plugins: &Path, was
     Ok(Run {
         machine: machine(load_cpu, server_cpu),
         connections: plan.connections,
+        h2_connections: scenarios
+            .iter()
+            .any(|s| s.protocol.h2())
+            .then_some(plan.h2_connections),
+        h2_streams: scenarios
+            .iter()
+            .any(|s| s.protocol.h2())
+            .then_some(plan.h2_streams),
         duration_s: plan.duration.as_secs(),
         rounds: plan.rounds,
         scenarios: results,
@@ -245,17 +274,29 @@ fn one(
     upstream_port: u16,
     server_cpu: &str,
     load_cpu: &str,
+    tls: Option<&tls::Material>,
     perf_out: Option<&Path>,
 ) -> Result<(RoundResult, Option<PathBuf>)> {
     let header = scenario::request_header(scenario)?;
+    let protocol = scenario.protocol;
+    let tls = if protocol.tls() {
+        Some(tls.context("a TLS scenario without the run's certificate")?)
+    } else {
+        None
+    };
+    let openssl_conf = tls.map(|t| t.client_conf.as_path());
+    let url_of = |port: u16| format!("{}://127.0.0.1:{port}{}", protocol.scheme(), scenario.path);
+    // What the first request negotiated (TLS and HTTP/2 scenarios).
+    let mut negotiated: Option<h2load::Handshake> = None;
     let (port, proxy): (u16, Option<Peer>) = match &scenario.target {
         Target::Direct => (upstream_port, None),
         Target::Nginx => {
             let port = peers::free_port()?;
-            (
-                port,
-                Some(peers::nginx_proxy(work, port, upstream_port, server_cpu)?),
-            )
+            let peer = peers::nginx_proxy(work, port, upstream_port, server_cpu, protocol, tls)?;
+            if protocol != Protocol::Http1 {
+                negotiated = Some(h2load::probe(&url_of(port), !protocol.h2(), openssl_conf)?);
+            }
+            (port, Some(peer))
         }
         Target::Wasmesh(chain) => {
             let port = peers::free_port()?;
@@ -263,6 +304,7 @@ fn one(
                 plugins,
                 listen_port: port,
                 upstream_port,
+                tls,
             };
             let config = work.join(format!("config-{}", scenario.name));
             scenario::write_config(&config, chain, &env)?;
@@ -274,28 +316,73 @@ fn one(
                 server_cpu,
                 scenario.name,
             )?;
-            wait_ready(
-                port,
-                scenario.path,
-                header.as_deref(),
-                &mut peer,
-                work,
-                scenario.name,
-            )?;
-            let (_, response) = peers::get(port, scenario.path, header.as_deref())?;
-            scenario::check_chain(chain, &response)?;
+            if protocol == Protocol::Http1 {
+                wait_ready(
+                    port,
+                    scenario.path,
+                    header.as_deref(),
+                    &mut peer,
+                    work,
+                    scenario.name,
+                )?;
+                let (_, response) = peers::get(port, scenario.path, header.as_deref())?;
+                scenario::check_chain(chain, &response)?;
+            } else {
+                // The chain check reads a plain HTTP/1.1 response; these scenarios run none.
+                anyhow::ensure!(
+                    *chain == Chain::Headers(0),
+                    "{}: TLS and HTTP/2 scenarios run wasmesh without plugins",
+                    scenario.name
+                );
+                let ready = h2load::wait_ready(
+                    &url_of(port),
+                    !protocol.h2(),
+                    openssl_conf,
+                    Duration::from_secs(30),
+                    || peer.exited().map(|s| format!("wasmesh exited ({s})")),
+                );
+                match ready {
+                    Ok(h) => negotiated = Some(h),
+                    Err(e) => bail!("{e:#}; log tail:\n{}", log_tail(work, scenario.name)),
+                }
+            }
             (port, Some(peer))
         }
     };
-    let url = format!("http://127.0.0.1:{port}{}", scenario.path);
-    let load = |duration| wrk::Load {
-        url: &url,
-        connections: plan.connections,
-        duration,
-        header: header.as_deref(),
-        cpu: load_cpu,
+    if let Some(h) = &negotiated {
+        check_negotiated(protocol, h)?;
+    }
+    let url = url_of(port);
+    let h2_log = work.join("h2load.log");
+    let load = |duration| -> Result<wrk::LoadResult> {
+        if protocol.h2() {
+            let (result, handshake) = h2load::run(&h2load::Load {
+                url: &url,
+                connections: plan.h2_connections,
+                streams: plan.h2_streams,
+                duration,
+                header: header.as_deref(),
+                cpu: load_cpu,
+                openssl_conf,
+                log: &h2_log,
+            })?;
+            check_negotiated(protocol, &handshake)?;
+            Ok(result)
+        } else {
+            wrk::run(
+                work,
+                &wrk::Load {
+                    url: &url,
+                    connections: plan.connections,
+                    duration,
+                    header: header.as_deref(),
+                    cpu: load_cpu,
+                    openssl_conf,
+                },
+            )
+        }
     };
-    wrk::run(work, &load(plan.warmup))?;
+    load(plan.warmup)?;
     let pids = proxy
         .as_ref()
         .map(|p| procstat::with_children(p.pid()))
@@ -310,7 +397,7 @@ fn one(
         _ => None,
     };
     let cpu_before: f64 = pids.iter().filter_map(|p| procstat::cpu_seconds(*p).ok()).sum();
-    let result = wrk::run(work, &load(plan.duration))?;
+    let result = load(plan.duration)?;
     let cpu_after: f64 = pids.iter().filter_map(|p| procstat::cpu_seconds(*p).ok()).sum();
     let perf_data = recording.map(profile::Recording::stop).transpose()?;
     let peak_rss_bytes = if pids.is_empty() {
@@ -335,8 +422,36 @@ fn one(
         cpu_s_per_1k: (!pids.is_empty()).then(|| (cpu_after - cpu_before) * 1000.0 / result.requests as f64),
         peak_rss_bytes,
         load: result,
+        negotiated: negotiated.map(|h| h.to_string()),
     };
     Ok((round, perf_data))
+}
+
+/// The handshake must be the pinned TLS version and suite (see `tls.rs`) and the
+/// scenario's protocol, or the scenario would measure something else than it says.
+fn check_negotiated(protocol: Protocol, h: &h2load::Handshake) -> Result<()> {
+    let want_protocol = protocol.application_protocol();
+    let tls_ok = if protocol.tls() {
+        h.tls.as_deref() == Some(tls::VERSION) && h.cipher.as_deref() == Some(tls::SUITE)
+    } else {
+        h.tls.is_none()
+    };
+    anyhow::ensure!(
+        tls_ok && h.protocol.as_deref() == Some(want_protocol),
+        "negotiated {h}, expected {} {want_protocol}",
+        if protocol.tls() {
+            format!("{} {}, ALPN", tls::VERSION, tls::SUITE)
+        } else {
+            "no TLS,".to_string()
+        }
+    );
+    Ok(())
+}
+
+fn log_tail(work: &Path, name: &str) -> String {
+    let log = std::fs::read_to_string(work.join(format!("wasmesh-{name}.log"))).unwrap_or_default();
+    let tail: Vec<&str> = log.lines().rev().take(15).collect();
+    tail.into_iter().rev().collect::<Vec<_>>().join("\n")
 }
 
 fn start_wasmesh(
@@ -380,11 +495,9 @@ fn wait_ready(
         }
         std::thread::sleep(Duration::from_millis(1));
     }
-    let log = std::fs::read_to_string(work.join(format!("wasmesh-{name}.log"))).unwrap_or_default();
-    let tail: Vec<&str> = log.lines().rev().take(15).collect();
     bail!(
         "wasmesh gave no 200 (last: {last}); log tail:\n{}",
-        tail.into_iter().rev().collect::<Vec<_>>().join("\n")
+        log_tail(work, name)
     )
 }
 
@@ -408,6 +521,7 @@ fn cold_start(
                 plugins,
                 listen_port: port,
                 upstream_port,
+                tls: None,
             };
             let config = work.join("config-cold-start");
             scenario::write_config(&config, &scenario::Chain::Headers(1), &env)?;
@@ -437,6 +551,7 @@ fn reload(work: &Path, plugins: &Path, wasmesh: &Path, upstream_port: u16, cpu: 
         plugins,
         listen_port: port,
         upstream_port,
+        tls: None,
     };
     let config = work.join("config-reload");
     scenario::write_config(&config, &scenario::Chain::Headers(0), &env)?;

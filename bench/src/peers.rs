@@ -1,6 +1,7 @@
 //! The processes a benchmark starts: the upstream (nginx serving fixed bodies), nginx as a
 //! reverse proxy (the bar), and wasmesh. Each is pinned to a CPU and stopped on drop.
 
+use crate::{h2load, scenario::Protocol, tls};
 use anyhow::{bail, Context, Result};
 use std::{
     fs,
@@ -125,12 +126,22 @@ pub fn upstream(work: &Path, port: u16, cpu: &str) -> Result<Peer> {
     Ok(peer)
 }
 
-/// nginx as a reverse proxy with keep-alive to the upstream: the bar wasmesh is measured against.
-pub fn nginx_proxy(work: &Path, port: u16, upstream_port: u16, cpu: &str) -> Result<Peer> {
+/// nginx as a reverse proxy with keep-alive to the upstream: the bar wasmesh is measured
+/// against. It speaks `protocol` to clients, with the run's certificate when it is TLS;
+/// it is ready when it answered one request in that protocol.
+pub fn nginx_proxy(
+    work: &Path,
+    port: u16,
+    upstream_port: u16,
+    cpu: &str,
+    protocol: Protocol,
+    tls: Option<&tls::Material>,
+) -> Result<Peer> {
+    let listen = nginx_listen(port, protocol, tls, nginx_version().as_deref())?;
     let server = format!(
         "upstream backend {{ server 127.0.0.1:{upstream_port}; keepalive 128; }}
   server {{
-    listen 127.0.0.1:{port} reuseport backlog=4096;
+    {listen}
     location / {{
       proxy_pass http://backend;
       proxy_http_version 1.1;
@@ -147,8 +158,65 @@ pub fn nginx_proxy(work: &Path, port: u16, upstream_port: u16, cpu: &str) -> Res
         &conf_args(&conf),
         &work.join("nginx-proxy.log"),
     )?;
-    wait_for_http(port, "/", Duration::from_secs(10))?;
+    let within = Duration::from_secs(10);
+    match protocol {
+        Protocol::Http1 => {
+            wait_for_http(port, "/", within)?;
+        }
+        _ => {
+            let url = format!("{}://127.0.0.1:{port}/", protocol.scheme());
+            let conf = tls.map(|t| t.client_conf.as_path());
+            h2load::wait_ready(&url, !protocol.h2(), conf, within, || None)?;
+        }
+    }
     Ok(peer)
+}
+
+/// nginx's `listen` (and TLS) directives for `protocol`. Like wasmesh's listeners
+/// (docs/proxy.md), the TLS one offers h2 and HTTP/1.1 by ALPN and the plain h2c one
+/// takes HTTP/2 with prior knowledge. nginx 1.25.1 moved `http2` from `listen` to its own
+/// directive.
+pub fn nginx_listen(
+    port: u16,
+    protocol: Protocol,
+    tls: Option<&tls::Material>,
+    version: Option<&str>,
+) -> Result<String> {
+    let own_http2_directive = version
+        .and_then(|v| {
+            let mut parts = v.split('.').map(|p| p.parse::<u32>().ok());
+            Some((
+                parts.next()??,
+                parts.next()??,
+                parts.next().flatten().unwrap_or(0),
+            ))
+        })
+        .is_some_and(|v| v >= (1, 25, 1));
+    let (flags, http2) = match (protocol, own_http2_directive) {
+        (Protocol::Http1, _) => ("", false),
+        (Protocol::Http1Tls | Protocol::H2Tls, false) => (" ssl http2", false),
+        (Protocol::Http1Tls | Protocol::H2Tls, true) => (" ssl", true),
+        (Protocol::H2c, false) => (" http2", false),
+        (Protocol::H2c, true) => ("", true),
+    };
+    let mut s = format!("listen 127.0.0.1:{port}{flags} reuseport backlog=4096;");
+    if http2 {
+        s += "\n    http2 on;";
+    }
+    if protocol.tls() {
+        let tls = tls.context("a TLS scenario without the run's certificate")?;
+        s += "\n    ";
+        s += &tls::nginx_directives(tls);
+    }
+    Ok(s)
+}
+
+/// `1.22.1` from `nginx -v` (which prints `nginx version: nginx/1.22.1` on stderr).
+fn nginx_version() -> Option<String> {
+    let out = Command::new("nginx").arg("-v").output().ok()?;
+    let text = String::from_utf8_lossy(&out.stderr).into_owned();
+    let v = text.split("nginx/").nth(1)?;
+    Some(v.split_whitespace().next()?.to_string())
 }
 
 fn conf_args(conf: &Path) -> Vec<String> {
@@ -222,4 +290,68 @@ pub fn wait_for_http(port: u16, path: &str, within: Duration) -> Result<Duration
 /// A free loopback port.
 pub fn free_port() -> Result<u16> {
     Ok(std::net::TcpListener::bind("127.0.0.1:0")?.local_addr()?.port())
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn material() -> tls::Material {
+        tls::Material {
+            cert: "/w/tls/cert.pem".into(),
+            key: "/w/tls/key.pem".into(),
+            client_conf: "/w/tls/openssl-client.cnf".into(),
+        }
+    }
+
+    #[test]
+    fn nginx_1_22_takes_http2_on_the_listen_line() {
+        let m = material();
+        let tls = nginx_listen(8443, Protocol::H2Tls, Some(&m), Some("1.22.1")).unwrap();
+        assert!(
+            tls.starts_with("listen 127.0.0.1:8443 ssl http2 reuseport"),
+            "{tls}"
+        );
+        assert!(tls.contains("ssl_certificate /w/tls/cert.pem;"), "{tls}");
+        assert!(tls.contains("ssl_protocols TLSv1.3;"), "{tls}");
+        assert!(
+            tls.contains("ssl_conf_command Ciphersuites TLS_AES_128_GCM_SHA256;"),
+            "{tls}"
+        );
+        assert!(!tls.contains("http2 on"), "{tls}");
+        // The HTTP/1.1 scenario's listener is the same: both protocols by ALPN.
+        assert_eq!(
+            nginx_listen(8443, Protocol::Http1Tls, Some(&m), Some("1.22.1")).unwrap(),
+            tls
+        );
+        let h2c = nginx_listen(8080, Protocol::H2c, None, Some("1.22.1")).unwrap();
+        assert_eq!(h2c, "listen 127.0.0.1:8080 http2 reuseport backlog=4096;");
+    }
+
+    #[test]
+    fn nginx_1_25_1_and_later_take_the_http2_directive() {
+        let m = material();
+        for v in ["1.25.1", "1.27.0", "2.0"] {
+            let tls = nginx_listen(8443, Protocol::H2Tls, Some(&m), Some(v)).unwrap();
+            assert!(
+                tls.starts_with("listen 127.0.0.1:8443 ssl reuseport"),
+                "{v}: {tls}"
+            );
+            assert!(tls.contains("\n    http2 on;"), "{v}: {tls}");
+            let h2c = nginx_listen(8080, Protocol::H2c, None, Some(v)).unwrap();
+            assert!(h2c.starts_with("listen 127.0.0.1:8080 reuseport"), "{v}: {h2c}");
+            assert!(h2c.contains("http2 on;"), "{v}: {h2c}");
+        }
+        let old = nginx_listen(8080, Protocol::H2c, None, Some("1.25.0")).unwrap();
+        assert!(old.contains(" http2 reuseport"), "{old}");
+    }
+
+    #[test]
+    fn plain_http1_is_the_plain_listen_line_and_tls_needs_the_certificate() {
+        assert_eq!(
+            nginx_listen(80, Protocol::Http1, None, Some("1.22.1")).unwrap(),
+            "listen 127.0.0.1:80 reuseport backlog=4096;"
+        );
+        assert!(nginx_listen(443, Protocol::Http1Tls, None, None).is_err());
+    }
 }

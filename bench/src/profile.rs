@@ -298,6 +298,13 @@ pub fn part(dso: &str, symbol: &str) -> &'static str {
                 .any(|m| has(m)))
     {
         "allocator (mimalloc, libc)"
+    } else if has("rustls")
+        || has("ring::")
+        || starts("ring_core_")
+        || dso.starts_with("libssl")
+        || dso.starts_with("libcrypto")
+    {
+        "TLS (rustls, ring; OpenSSL for nginx)"
     } else if has("wasmesh_wasm::abi") {
         "Proxy-Wasm host functions (wasmesh_wasm::abi)"
     } else if has("wasmesh_wasm") {

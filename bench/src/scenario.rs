@@ -2,7 +2,7 @@
 //! loads the same upstream through a different target, so the ratios between them are what
 //! the plugins, the built-in filters or the proxy itself cost.
 
-use crate::{jwt, oidc};
+use crate::{jwt, oidc, tls};
 use anyhow::Result;
 use std::{fmt::Write as _, fs, path::Path};
 
@@ -34,6 +34,49 @@ pub enum Chain {
     Gateway,
 }
 
+/// What the load generator speaks to the proxy (the proxy speaks plain HTTP/1.1 to the
+/// upstream in every scenario).
+#[derive(Debug, Clone, Copy, PartialEq)]
+pub enum Protocol {
+    /// HTTP/1.1 on plain TCP, loaded by wrk.
+    Http1,
+    /// HTTP/1.1 over TLS, loaded by wrk (keep-alive: a handshake per connection, not per
+    /// request).
+    Http1Tls,
+    /// HTTP/2 over TLS (ALPN h2), loaded by h2load.
+    H2Tls,
+    /// HTTP/2 on plain TCP with prior knowledge, loaded by h2load.
+    H2c,
+}
+
+impl Protocol {
+    pub fn tls(self) -> bool {
+        matches!(self, Protocol::Http1Tls | Protocol::H2Tls)
+    }
+
+    /// Loaded by h2load (else by wrk).
+    pub fn h2(self) -> bool {
+        matches!(self, Protocol::H2Tls | Protocol::H2c)
+    }
+
+    pub fn scheme(self) -> &'static str {
+        if self.tls() {
+            "https"
+        } else {
+            "http"
+        }
+    }
+
+    /// What the handshake must have chosen: ALPN `h2`/`http/1.1`, or `h2c`.
+    pub fn application_protocol(self) -> &'static str {
+        match self {
+            Protocol::Http1 | Protocol::Http1Tls => "http/1.1",
+            Protocol::H2Tls => "h2",
+            Protocol::H2c => "h2c",
+        }
+    }
+}
+
 #[derive(Debug, Clone)]
 pub struct Scenario {
     pub name: &'static str,
@@ -42,6 +85,7 @@ pub struct Scenario {
     pub path: &'static str,
     /// Plugins in the chain, for the throughput-against-plugin-count chart.
     pub plugins: Option<usize>,
+    pub protocol: Protocol,
 }
 
 pub fn all() -> Vec<Scenario> {
@@ -53,8 +97,30 @@ pub fn all() -> Vec<Scenario> {
         target,
         path,
         plugins,
+        protocol: Protocol::Http1,
     };
-    vec![
+    // nginx and wasmesh without plugins, one pair per protocol besides plain HTTP/1.1.
+    let pair = |nginx, nginx_title, wasmesh, wasmesh_title, protocol| {
+        [
+            Scenario {
+                name: nginx,
+                title: nginx_title,
+                target: Nginx,
+                path: "/",
+                plugins: None,
+                protocol,
+            },
+            Scenario {
+                name: wasmesh,
+                title: wasmesh_title,
+                target: Wasmesh(Headers(0)),
+                path: "/",
+                plugins: None,
+                protocol,
+            },
+        ]
+    };
+    let mut all = vec![
         s("direct", "direct to upstream (floor)", Direct, "/", None),
         s("nginx", "nginx reverse proxy", Nginx, "/", None),
         s(
@@ -113,8 +179,37 @@ pub fn all() -> Vec<Scenario> {
             "/",
             None,
         ),
-    ]
+    ];
+    for (nginx, nginx_title, wasmesh, wasmesh_title, protocol) in PROTOCOL_PAIRS {
+        all.extend(pair(nginx, nginx_title, wasmesh, wasmesh_title, protocol));
+    }
+    all
 }
+
+/// The TLS and HTTP/2 scenarios: (nginx name, title, wasmesh name, title, protocol).
+pub const PROTOCOL_PAIRS: [(&str, &str, &str, &str, Protocol); 3] = [
+    (
+        "nginx-tls",
+        "nginx, HTTP/1.1 over TLS",
+        "wasmesh-tls",
+        "wasmesh, HTTP/1.1 over TLS, no plugins",
+        Protocol::Http1Tls,
+    ),
+    (
+        "nginx-h2",
+        "nginx, h2 over TLS",
+        "wasmesh-h2",
+        "wasmesh, h2 over TLS, no plugins",
+        Protocol::H2Tls,
+    ),
+    (
+        "nginx-h2c",
+        "nginx, h2c (prior knowledge)",
+        "wasmesh-h2c",
+        "wasmesh, h2c (prior knowledge), no plugins",
+        Protocol::H2c,
+    ),
+];
 
 /// Istio's PluginPhase values; `UNSPECIFIED_PHASE` lands last, just before the router.
 const PHASES: [&str; 4] = ["AUTHN", "AUTHZ", "STATS", "UNSPECIFIED_PHASE"];
@@ -124,6 +219,9 @@ pub struct Env<'a> {
     pub plugins: &'a Path,
     pub listen_port: u16,
     pub upstream_port: u16,
+    /// Serve TLS with this certificate (HTTP/1.1 and h2 by ALPN); plain otherwise (HTTP/1.1
+    /// and h2c).
+    pub tls: Option<&'a tls::Material>,
 }
 
 /// Writes the config directory of a wasmesh scenario: the Proxy plus its chain.
@@ -193,6 +291,14 @@ pub fn write_header_plugin(dir: &Path, env: &Env<'_>, value: &str) -> Result<()>
 }
 
 fn proxy_yaml(env: &Env<'_>) -> String {
+    // docs/proxy.md, `spec.listeners[].tls`.
+    let tls = env.tls.map_or(String::new(), |t| {
+        format!(
+            "    tls: {{certFile: {}, keyFile: {}}}\n",
+            t.cert.display(),
+            t.key.display()
+        )
+    });
     format!(
         "apiVersion: wasmesh.io/v1alpha1
 kind: Proxy
@@ -206,7 +312,7 @@ spec:
     address: 127.0.0.1:{listen}
     protocol: http
     trafficDirection: SERVER
-    routes:
+{tls}    routes:
     - name: default
       match: {{prefix: /}}
       cluster: backend

@@ -54,6 +54,9 @@ pub struct Load<'a> {
     pub header: Option<&'a str>,
     /// The CPU the load generator is pinned to.
     pub cpu: &'a str,
+    /// For https URLs: the run's OpenSSL client configuration (`OPENSSL_CONF`), which
+    /// limits wrk to the pinned TLS version and cipher suite (see `tls.rs`).
+    pub openssl_conf: Option<&'a Path>,
 }
 
 pub fn run(work: &Path, load: &Load<'_>) -> Result<LoadResult> {
@@ -61,7 +64,11 @@ pub fn run(work: &Path, load: &Load<'_>) -> Result<LoadResult> {
     if !script.exists() {
         std::fs::write(&script, SCRIPT).with_context(|| format!("writing {}", script.display()))?;
     }
-    let out = Command::new("taskset")
+    let mut cmd = Command::new("taskset");
+    if let Some(conf) = load.openssl_conf {
+        cmd.env("OPENSSL_CONF", conf);
+    }
+    let out = cmd
         .args(["-c", load.cpu, "wrk", "-t1"])
         .arg(format!("-c{}", load.connections))
         .arg(format!("-d{}s", load.duration.as_secs().max(1)))
