@@ -1,7 +1,8 @@
 //! deploy/, the kustomize base (docs/kubernetes.md): `kubectl kustomize deploy/` renders
 //! it; the CRDs in it are `wasmesh crds`; the Deployment runs flags `wasmesh proxy` takes,
 //! with the probes, volumes and security settings the docs promise; the RBAC is the least
-//! privilege docs/kubernetes.md explains; the Proxy it serves validates and applies.
+//! privilege docs/kubernetes.md explains; the Proxy it serves validates and applies; its
+//! Component `gateway-api` serves a Gateway with the OIDC plugin attached by targetRefs.
 
 use std::path::{Path, PathBuf};
 
@@ -285,4 +286,140 @@ fn the_proxy_of_the_base_validates_and_applies() {
         "jsonpath={.spec.listeners[0].address}",
     ]);
     assert_eq!(address, "0.0.0.0:8080");
+}
+
+/// deploy/ with its Component `gateway-api` turned on (as `kustomize edit add component
+/// gateway-api` does), rendered from an overlay in a temporary directory.
+fn rendered_with_gateway_api() -> Vec<Value> {
+    let dir = tempfile::tempdir().expect("temp dir");
+    let deploy = deploy().canonicalize().expect("deploy/");
+    // kustomize takes relative paths only
+    let up = dir.path().components().count() - 1;
+    let rel = format!(
+        "{}{}",
+        "../".repeat(up),
+        deploy.to_string_lossy().trim_start_matches('/')
+    );
+    std::fs::write(
+        dir.path().join("kustomization.yaml"),
+        format!("namespace: wasmesh-system\nresources: [{rel}]\ncomponents: [{rel}/gateway-api]\n"),
+    )
+    .unwrap();
+    let output = std::process::Command::new(kubectl_binary())
+        .arg("kustomize")
+        .arg(dir.path())
+        .output()
+        .expect("running kubectl kustomize");
+    assert!(
+        output.status.success(),
+        "kubectl kustomize failed: {}",
+        String::from_utf8_lossy(&output.stderr)
+    );
+    let text = String::from_utf8(output.stdout).expect("UTF-8");
+    text.split("\n---\n")
+        .map(|doc| serde_yaml_ng::from_str::<Value>(doc).expect("kustomize's YAML"))
+        .collect()
+}
+
+#[test]
+fn the_gateway_api_component_serves_the_gateway_with_the_oidc_plugin_attached_by_target_refs() {
+    let objects = rendered_with_gateway_api();
+    let kinds: Vec<&str> = objects.iter().map(|o| o["kind"].as_str().unwrap()).collect();
+    assert!(
+        !kinds.contains(&"Proxy"),
+        "the pods serve the Gateway, not the Proxy: {kinds:?}"
+    );
+    let class = one(&objects, "GatewayClass");
+    assert_eq!(class["spec"]["controllerName"], "wasmesh.io/gateway-controller");
+    let gateway = one(&objects, "Gateway");
+    assert_eq!(gateway["spec"]["gatewayClassName"], class["metadata"]["name"]);
+    assert_eq!(gateway["metadata"]["namespace"], "wasmesh-system");
+    let route = one(&objects, "HTTPRoute");
+    assert_eq!(
+        route["spec"]["parentRefs"][0]["name"],
+        gateway["metadata"]["name"]
+    );
+    // the listener's port is the pods' traffic port, which the base's Service targets
+    let deployment = one(&objects, "Deployment");
+    let container = &deployment["spec"]["template"]["spec"]["containers"][0];
+    let http_port = container["ports"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .find(|p| p["name"] == "http")
+        .unwrap()["containerPort"]
+        .clone();
+    assert_eq!(gateway["spec"]["listeners"][0]["port"], http_port);
+    let args: Vec<&str> = container["args"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|a| a.as_str().unwrap())
+        .collect();
+    let at = args.iter().position(|a| *a == "--gateway").expect("--gateway");
+    assert_eq!(args[at + 1], "$(POD_NAMESPACE)/public");
+    let help = wasmesh(&["proxy", "--help"]);
+    for flag in args.iter().filter(|a| a.starts_with("--")) {
+        let takes = help
+            .stdout
+            .lines()
+            .any(|l| l.trim_start().starts_with(&format!("{flag} ")) || l.trim() == *flag);
+        assert!(takes, "{flag} is not a flag of wasmesh proxy");
+    }
+
+    // the OIDC plugin attaches by targetRefs to this Gateway, and validates
+    let plugin = one(&objects, "WasmPlugin");
+    assert_eq!(
+        plugin["spec"]["targetRefs"][0],
+        serde_json::json!({"group": "gateway.networking.k8s.io", "kind": "Gateway", "name": "public"})
+    );
+    let file = tempfile::NamedTempFile::new().unwrap();
+    std::fs::write(file.path(), serde_json::to_string(plugin).unwrap()).unwrap();
+    let run = wasmesh(&["validate", "-f", file.path().to_str().unwrap()]);
+    assert_eq!(run.code, 0, "{run:?}");
+
+    // the RBAC the gateway mode reads with (docs/gateway-api.md), bound to the pods' account
+    let roles: Vec<&Value> = objects.iter().filter(|o| o["kind"] == "ClusterRole").collect();
+    let grants: Vec<(String, String, Value)> = roles
+        .iter()
+        .filter(|r| r["metadata"]["name"] == "wasmesh-gateway-api")
+        .flat_map(|r| r["rules"].as_array().unwrap().clone())
+        .flat_map(|rule| {
+            let groups = rule["apiGroups"].as_array().unwrap().clone();
+            groups.into_iter().flat_map(move |g| {
+                let rule = rule.clone();
+                rule["resources"]
+                    .as_array()
+                    .unwrap()
+                    .clone()
+                    .into_iter()
+                    .map(move |r| {
+                        (
+                            g.as_str().unwrap().to_string(),
+                            r.as_str().unwrap().to_string(),
+                            rule["verbs"].clone(),
+                        )
+                    })
+            })
+        })
+        .collect();
+    let list_watch = serde_json::json!(["list", "watch"]);
+    for (group, resource) in [
+        ("gateway.networking.k8s.io", "gatewayclasses"),
+        ("gateway.networking.k8s.io", "gateways"),
+        ("gateway.networking.k8s.io", "httproutes"),
+        ("", "services"),
+        ("discovery.k8s.io", "endpointslices"),
+    ] {
+        assert!(
+            grants.contains(&(group.into(), resource.into(), list_watch.clone())),
+            "{group}/{resource}: {grants:?}"
+        );
+    }
+    assert_eq!(grants.len(), 5, "nothing more: {grants:?}");
+    let binding = objects
+        .iter()
+        .find(|o| o["kind"] == "ClusterRoleBinding" && o["roleRef"]["name"] == "wasmesh-gateway-api")
+        .expect("its binding");
+    assert_eq!(binding["subjects"][0]["name"], "wasmesh-gateway");
 }
