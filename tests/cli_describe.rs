@@ -359,13 +359,38 @@ fn json_carries_what_the_table_shows() {
         );
         assert!(table.contains(&line), "`{line}` not in the table:\n{table}");
     }
+    let reasons = table
+        .split("\nSelected:")
+        .nth(1)
+        .and_then(|rest| rest.split("\nOrigins:").next())
+        .expect("Selected: before Origins:");
     assert_eq!(
-        table
+        reasons
             .lines()
             .filter(|l| l.contains(": ") && l.starts_with("  "))
             .count(),
         got["selected"].as_array().unwrap().len() + not_selected.len(),
         "{table}"
+    );
+    // Where each came from: a file's document, in both.
+    let policies = fixture("mesh").join("policies.yaml");
+    let line = format!(
+        "  AuthorizationPolicy apps/require-jwt from {}: document 2 (line 9)\n",
+        policies.display()
+    );
+    assert!(table.contains(&line), "`{line}` not in the table:\n{table}");
+    assert!(
+        got["origins"].as_array().unwrap().contains(&json!({
+            "kind": "AuthorizationPolicy", "namespace": "apps", "name": "require-jwt",
+            "origin": {"file": policies.to_string_lossy(), "document": 2, "line": 9}
+        })),
+        "{got:#}"
+    );
+    assert!(
+        got["source"]
+            .as_str()
+            .is_some_and(|s| s.starts_with("the config directory ")),
+        "{got:#}"
     );
 }
 

@@ -27,6 +27,7 @@ mod fetch_http;
 mod fetch_oci;
 mod kube_crds;
 mod kube_deploy;
+mod kube_describe;
 mod kube_gateway;
 mod kube_source;
 mod kube_status;

@@ -381,3 +381,29 @@ fn the_kubernetes_flags_go_with_kubernetes_only() {
         "{missing:?}"
     );
 }
+
+#[tokio::test]
+async fn with_namespace_the_root_namespace_is_followed_too() {
+    let cluster = Cluster::start();
+    cluster.install_crds("istio-system");
+    cluster.apply(
+        "namespace-web.yaml",
+        "apiVersion: v1\nkind: Namespace\nmetadata: {name: web}\n",
+    );
+    let echo = Echo::start("up");
+    let listen = free_addr();
+    let proxy_yaml =
+        one_backend_proxy_yaml(listen, echo.addr).replace("namespace: istio-system", "namespace: web");
+    cluster.apply("proxy.yaml", &proxy_yaml);
+    // a plugin of the root namespace applies to the workload of `web`, which is the only
+    // namespace named
+    cluster.apply("plugin.yaml", &header_plugin("mesh-wide", "root"));
+    let proxy = KubeProxy::spawn(&cluster, &["--workload", "web/gw", "--namespace", "web"], &[]);
+    proxy.wait_ready(Duration::from_secs(20));
+    assert!(
+        proxy.log().contains("namespaces=web,istio-system"),
+        "{}",
+        proxy.log()
+    );
+    until_seen(&client(), listen, "root", Duration::from_secs(20)).await;
+}

@@ -14,8 +14,12 @@ pub struct Options {
     pub kubeconfig: Option<PathBuf>,
     /// `--context`: a context of the kubeconfig other than its current one.
     pub context: Option<String>,
-    /// `--namespace`: follow these namespaces only; empty: every namespace.
+    /// `--namespace`: follow these namespaces only; empty: every namespace. The root
+    /// namespace is followed with them ([`Options::followed_namespaces`]).
     pub namespaces: Vec<String>,
+    /// `--root-namespace`: the mesh's root namespace, whose policies apply to every
+    /// workload; empty: `istio-system` (`wasmesh_api::DEFAULT_ROOT_NAMESPACE`).
+    pub root_namespace: String,
     /// `--gateway`: make the workload's Proxy from this Gateway and the Gateway API objects
     /// around it, instead of following `Proxy` objects (docs/gateway-api.md).
     pub gateway: Option<wasmesh_api::gateway::Target>,
@@ -112,6 +116,7 @@ mod tests {
             kubeconfig: Some(path.clone()),
             context: Some("b".into()),
             namespaces: Vec::new(),
+            root_namespace: String::new(),
             gateway: None,
         };
         let (client, url) = connect(&options).await.expect("a client");

@@ -13,7 +13,6 @@ use wasmesh_config::{ConfigSource, Snapshot, SourceHealth, Store};
 use crate::client::{connect, Options, StartError};
 use crate::follow::{self, Seen, Task};
 use crate::health::Health;
-use crate::kinds::GatewayKind;
 use crate::sync::{StreamId, Sync};
 
 /// How often a reachable API server is asked whether it still answers (`/version`).
@@ -53,51 +52,23 @@ pub async fn start(options: &Options) -> Result<KubeSource, StartError> {
         None => Sync::new(),
     };
     let mut watchers = BTreeMap::new();
-    let namespaces: Vec<Option<String>> = if options.namespaces.is_empty() {
-        vec![None]
-    } else {
-        options.namespaces.iter().cloned().map(Some).collect()
-    };
-    let mut streams = Vec::new();
-    for followed in crate::kinds::followed_with(options.gateway.is_some()) {
-        for namespace in &namespaces {
-            streams.push(StreamId::Kind {
-                kind: followed.kind,
-                namespace: namespace.clone(),
-            });
-        }
-    }
-    if options.gateway.is_some() {
-        for kind in GatewayKind::ALL {
-            if kind.cluster_scoped() {
-                streams.push(StreamId::Gateway {
-                    kind,
-                    namespace: None,
-                });
-                continue;
-            }
-            for namespace in &namespaces {
-                streams.push(StreamId::Gateway {
-                    kind,
-                    namespace: namespace.clone(),
-                });
-            }
-        }
-    }
+    let streams = crate::scope::streams(options);
     for stream in streams {
         sync.add(stream.clone());
         watchers.insert(stream.clone(), follow::watch(&client, stream, seen_tx.clone()));
     }
     health.set_pending(sync.pending());
+    let namespaces: Vec<String> = options.followed_namespaces().into_iter().flatten().collect();
+    let namespaces = namespaces.join(",");
     match &options.gateway {
         None => tracing::info!(
             url = %health.url(),
-            namespaces = %options.namespaces.join(","),
+            namespaces = %namespaces,
             "following WasmPlugins, RequestAuthentications, AuthorizationPolicies and Proxies"
         ),
         Some(target) => tracing::info!(
             url = %health.url(),
-            namespaces = %options.namespaces.join(","),
+            namespaces = %namespaces,
             gateway = %target.gateway,
             "following WasmPlugins, RequestAuthentications, AuthorizationPolicies, and the \
              GatewayClasses, Gateways, HTTPRoutes, Services and EndpointSlices the Gateway's \

@@ -25,7 +25,7 @@ mod h1_server;
 mod handler;
 mod jwks;
 mod kube_status;
-mod labels;
+pub mod labels;
 mod listener;
 pub mod local_reply;
 mod metered;

@@ -69,15 +69,12 @@ pub async fn start(options: &Options, lease_namespace: &str) -> Result<StatusRep
     let (client, _) = connect(options).await?;
     let identity = report::identity();
     let resource = crate::kinds::resource_of(wasmesh_api::Kind::WasmPlugin);
-    let namespaces: Vec<Option<&String>> = if options.namespaces.is_empty() {
-        vec![None]
-    } else {
-        options.namespaces.iter().map(Some).collect()
-    };
+    // the namespaces the source follows, the root namespace among them
+    let namespaces = options.followed_namespaces();
     let mut tasks = Vec::new();
     let mut stores = Vec::new();
     for namespace in namespaces {
-        let api: Api<DynamicObject> = match namespace {
+        let api: Api<DynamicObject> = match &namespace {
             Some(ns) => Api::namespaced_with(client.clone(), ns, &resource),
             None => Api::all_with(client.clone(), &resource),
         };

@@ -28,7 +28,7 @@ pub struct Args {
     #[arg(long, value_name = "NAME", conflicts_with = "config")]
     context: Option<String>,
     /// With --kubernetes: follow only this namespace (repeat for several; default: all).
-    /// Include the root namespace and the Proxy's own.
+    /// The root namespace is followed too; include the Proxy's own.
     #[arg(long = "namespace", value_name = "NS", conflicts_with = "config")]
     namespaces: Vec<String>,
     /// The pod's labels, as the downward API writes them (key="value" lines): selectors
@@ -113,6 +113,7 @@ pub fn run(args: Args) -> anyhow::Result<ExitCode> {
             kubeconfig: args.kubeconfig,
             context: args.context,
             namespaces: args.namespaces,
+            root_namespace: args.root_namespace.clone(),
             gateway: gateway.map(|gateway| wasmesh_api::gateway::Target {
                 gateway,
                 workload: name.to_string(),

@@ -1,89 +1,19 @@
-//! `wasmesh describe --config DIR --workload NS/NAME [-o json] [--listener NAME]`: the
-//! effective filter chain of each listener of a workload in execution order, and why each
-//! plugin was or was not selected.
-//!
-//! The table and `-o json` are made from one [`View`], so the JSON carries everything the
-//! table shows (docs/api.md describes its shape); `--listener` narrows both to one listener.
+//! What `describe` prints: the table and `-o json`, both made from one [`View`], so the JSON
+//! carries everything the table shows (docs/api.md describes its shape).
 
 use serde_json::{json, Value};
-use std::{fmt::Write as _, path::PathBuf, process::ExitCode};
+use std::fmt::Write as _;
 use wasmesh_api::{
-    Builtin, Filter, ListenerProtocol, NamespacedName, Proxy, Reason, ResourceKey, TrafficDirection,
-    WorkloadChains, DEFAULT_ROOT_NAMESPACE,
+    Builtin, Filter, ListenerProtocol, Origin, Proxy, Reason, ResourceKey, TrafficDirection, WorkloadChains,
 };
-use wasmesh_config::{DirSource, Store};
 
-#[derive(clap::Args)]
-pub struct Args {
-    /// The config directory.
-    #[arg(long, value_name = "DIR")]
-    pub config: PathBuf,
-    /// The `Proxy` resource to describe, as NAMESPACE/NAME.
-    #[arg(long, value_name = "NS/NAME")]
-    pub workload: NamespacedName,
-    /// Output format: the table, or the same as one JSON object.
-    #[arg(short = 'o', long = "output", value_enum, default_value_t = Output::Table)]
-    pub output: Output,
-    /// The mesh's root namespace: plugins there apply to every namespace.
-    #[arg(long, value_name = "NS", default_value = DEFAULT_ROOT_NAMESPACE)]
-    pub root_namespace: String,
-    /// Only this listener (default: every listener of the Proxy).
-    #[arg(long, value_name = "NAME")]
-    pub listener: Option<String>,
-}
-
-#[derive(Clone, Copy, PartialEq, Eq, clap::ValueEnum)]
-pub enum Output {
-    Table,
-    Json,
-}
-
-pub fn run(args: Args) -> anyhow::Result<ExitCode> {
-    let mut store = Store::new();
-    let (_, diagnostics) = DirSource::new(&args.config).sync(&mut store)?;
-    for d in &diagnostics {
-        eprintln!("warning: {d}");
-    }
-    let resources = store.resources();
-    let ns = &args.workload.namespace;
-    let Some(proxy) = resources.proxy(ns, &args.workload.name) else {
-        let found: Vec<String> = resources
-            .proxies()
-            .map(|p| format!("{}/{}", p.metadata.namespace(), p.metadata.name))
-            .collect();
-        anyhow::bail!(
-            "no Proxy {} in {} (Proxies found: {})",
-            args.workload,
-            args.config.display(),
-            if found.is_empty() {
-                "none".to_string()
-            } else {
-                found.join(", ")
-            }
-        );
-    };
-    if let Some(name) = &args.listener {
-        if !proxy.spec.listeners.iter().any(|l| &l.name == name) {
-            let names: Vec<&str> = proxy.spec.listeners.iter().map(|l| l.name.as_str()).collect();
-            anyhow::bail!(
-                "{} has no listener {name} (its listeners: {})",
-                args.workload,
-                names.join(", ")
-            );
-        }
-    }
-    let chains = wasmesh_api::resolve(proxy, resources, &args.root_namespace);
-    let view = View::new(proxy, &chains, resources, args.listener.as_deref());
-    match args.output {
-        Output::Json => println!("{}", serde_json::to_string_pretty(&view.json())?),
-        Output::Table => print!("{}", view.table()),
-    }
-    Ok(ExitCode::SUCCESS)
-}
+use super::source::Read;
 
 /// What `describe` shows, whichever the format.
-struct View {
+pub struct View {
     workload: String,
+    /// Where the resources were read.
+    source: String,
     labels: Vec<(String, String)>,
     root_namespace: String,
     listeners: Vec<ListenerView>,
@@ -92,6 +22,8 @@ struct View {
     not_selected: Vec<NotSelectedView>,
     /// `(plugin, what will go wrong)`.
     problems: Vec<(ResourceKey, String)>,
+    /// Where each resource shown came from: the Proxy, the plugins, the policies.
+    origins: Vec<(ResourceKey, Origin)>,
 }
 
 struct ListenerView {
@@ -132,12 +64,8 @@ struct NotSelectedView {
 }
 
 impl View {
-    fn new(
-        proxy: &Proxy,
-        chains: &WorkloadChains,
-        resources: &wasmesh_api::Resources,
-        only: Option<&str>,
-    ) -> View {
+    pub fn new(proxy: &Proxy, chains: &WorkloadChains, read: &Read, only: Option<&str>) -> View {
+        let resources = &read.snapshot.resources;
         let names = |metas: &mut dyn Iterator<Item = &wasmesh_api::ObjectMeta>| -> Vec<String> {
             metas.map(|m| format!("{}/{}", m.namespace(), m.name)).collect()
         };
@@ -220,8 +148,16 @@ impl View {
                     .collect(),
             })
             .collect();
+        let selected: Vec<(ResourceKey, String)> = chains
+            .selected
+            .iter()
+            .map(|s| (s.plugin.clone(), s.why.to_string()))
+            .collect();
+        let not_selected = not_selected(chains, only);
+        let origins = origins(proxy, chains, &selected, &not_selected, read);
         View {
             workload: chains.workload.to_string(),
+            source: read.described.clone(),
             labels: proxy
                 .metadata
                 .labels
@@ -230,17 +166,14 @@ impl View {
                 .collect(),
             root_namespace: chains.root_namespace.clone(),
             listeners,
-            selected: chains
-                .selected
-                .iter()
-                .map(|s| (s.plugin.clone(), s.why.to_string()))
-                .collect(),
-            not_selected: not_selected(chains, only),
-            problems: problems(chains, resources, only),
+            selected,
+            not_selected,
+            problems: problems(chains, resources, only, read.secrets_from),
+            origins,
         }
     }
 
-    fn json(&self) -> Value {
+    pub fn json(&self) -> Value {
         let plugin = |k: &ResourceKey| json!({"namespace": k.namespace, "name": k.name});
         let with = |mut base: Value, extra: Value| {
             if let (Some(b), Value::Object(e)) = (base.as_object_mut(), extra) {
@@ -282,10 +215,17 @@ impl View {
             "selected": self.selected.iter().map(|(k, why)| with(plugin(k), json!({"why": why}))).collect::<Vec<_>>(),
             "notSelected": self.not_selected.iter().map(|n| with(plugin(&n.plugin), json!({"listener": n.listener, "reason": n.reason}))).collect::<Vec<_>>(),
             "problems": self.problems.iter().map(|(k, p)| with(plugin(k), json!({"problem": p}))).collect::<Vec<_>>(),
+            "source": self.source,
+            "origins": self.origins.iter().map(|(k, o)| json!({
+                "kind": k.kind.as_str(),
+                "namespace": k.namespace,
+                "name": k.name,
+                "origin": origin_json(o),
+            })).collect::<Vec<_>>(),
         })
     }
 
-    fn table(&self) -> String {
+    pub fn table(&self) -> String {
         let mut out = String::new();
         let labels: Vec<String> = self.labels.iter().map(|(k, v)| format!("{k}={v}")).collect();
         let _ = writeln!(
@@ -299,6 +239,7 @@ impl View {
             },
             self.root_namespace
         );
+        let _ = writeln!(out, "Read from {}", self.source);
         for l in &self.listeners {
             let kind = match l.protocol {
                 "tcp" => "network filter chain",
@@ -373,6 +314,10 @@ impl View {
                 let _ = writeln!(out, "  {}/{}: {problem}", k.namespace, k.name);
             }
         }
+        let _ = writeln!(out, "\nOrigins:");
+        for (key, origin) in &self.origins {
+            let _ = writeln!(out, "  {key} from {origin}");
+        }
         out
     }
 }
@@ -413,6 +358,7 @@ fn problems(
     chains: &WorkloadChains,
     resources: &wasmesh_api::Resources,
     only: Option<&str>,
+    secrets_from: &str,
 ) -> Vec<(ResourceKey, String)> {
     let mut seen = std::collections::BTreeSet::new();
     let mut out = Vec::new();
@@ -429,12 +375,60 @@ fn problems(
             if resources.secret(ns, secret).is_none() {
                 out.push((
                     ResourceKey::new(wasmesh_api::Kind::WasmPlugin, ns, &plugin.metadata.name),
-                    format!("imagePullSecret {secret}: no Secret {ns}/{secret} in the config directory"),
+                    format!("imagePullSecret {secret}: no Secret {ns}/{secret} {secrets_from}"),
                 ));
             }
         }
     }
     out
+}
+
+/// Where the resources shown came from, each once: the Proxy, the plugins selected and not,
+/// the policies the built-ins enforce.
+fn origins(
+    proxy: &Proxy,
+    chains: &WorkloadChains,
+    selected: &[(ResourceKey, String)],
+    not_selected: &[NotSelectedView],
+    read: &Read,
+) -> Vec<(ResourceKey, Origin)> {
+    let key = |kind, meta: &wasmesh_api::ObjectMeta| ResourceKey::new(kind, meta.namespace(), &meta.name);
+    let mut keys = vec![key(wasmesh_api::Kind::Proxy, &proxy.metadata)];
+    keys.extend(selected.iter().map(|(k, _)| k.clone()));
+    keys.extend(not_selected.iter().map(|n| n.plugin.clone()));
+    keys.extend(
+        chains
+            .request_authentications
+            .iter()
+            .map(|r| key(wasmesh_api::Kind::RequestAuthentication, &r.metadata)),
+    );
+    keys.extend(
+        chains
+            .authorization_policies
+            .iter()
+            .map(|a| key(wasmesh_api::Kind::AuthorizationPolicy, &a.metadata)),
+    );
+    let mut seen = std::collections::BTreeSet::new();
+    keys.into_iter()
+        .filter(|k| seen.insert(k.clone()))
+        .filter_map(|k| {
+            let origin = read.snapshot.origins.get(&k)?.clone();
+            Some((k, origin))
+        })
+        .collect()
+}
+
+/// An origin for programs: a file's document, or an API object.
+fn origin_json(origin: &Origin) -> Value {
+    match origin {
+        Origin::File { file, document, line } => json!({"file": file, "document": document, "line": line}),
+        Origin::Object {
+            kind,
+            namespace,
+            name,
+            resource_version,
+        } => json!({"kind": kind, "namespace": namespace, "name": name, "resourceVersion": resource_version}),
+    }
 }
 
 /// Left-aligned columns, two spaces apart, indented by two.
