@@ -380,13 +380,7 @@ fn path(
 
 /// A precise host name, as the Proxy's `rewrite.host` and `redirect.host` take.
 fn check_hostname(at: &At<'_>, field: &str, host: &str, notes: &mut Vec<Note>) -> bool {
-    let ok = !host.is_empty()
-        && host.len() <= 253
-        && host.split('.').all(|label| {
-            !label.is_empty()
-                && label.len() <= 63
-                && label.bytes().all(|b| b.is_ascii_alphanumeric() || b == b'-')
-        });
+    let ok = crate::validate::is_host_name(host);
     if !ok {
         at.note(
             NoteKind::Invalid,

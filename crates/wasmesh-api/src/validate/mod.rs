@@ -8,6 +8,7 @@
 mod names;
 mod proxy;
 mod route_actions;
+pub(crate) use route_actions::is_host_name;
 mod secret;
 mod security;
 #[cfg(test)]

@@ -178,15 +178,20 @@ fn is_path(p: &str) -> bool {
     p.bytes().all(|b| b.is_ascii_graphic() && b != b'?' && b != b'#')
 }
 
-fn check_host(at: &str, host: &str, out: &mut Vec<FieldError>) {
-    let ok = !host.is_empty()
+/// A precise host name (letters, digits and `-` in labels of at most 63, 253 in all), as
+/// `rewrite.host` and `redirect.host` take — no port, no wildcard.
+pub(crate) fn is_host_name(host: &str) -> bool {
+    !host.is_empty()
         && host.len() <= 253
         && host.split('.').all(|label| {
             !label.is_empty()
                 && label.len() <= 63
                 && label.bytes().all(|b| b.is_ascii_alphanumeric() || b == b'-')
-        });
-    if !ok {
+        })
+}
+
+fn check_host(at: &str, host: &str, out: &mut Vec<FieldError>) {
+    if !is_host_name(host) {
         out.push(FieldError::invalid(
             at,
             host,
