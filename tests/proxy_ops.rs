@@ -254,9 +254,21 @@ async fn tls_listener_speaks_h2_by_alpn_and_http1() {
         .http1_only()
         .build()
         .unwrap();
-    let resp = h1.get(&url).send().await.unwrap();
-    assert_eq!(resp.version(), reqwest::Version::HTTP_11);
-    assert_eq!(resp.status(), 200);
+    // One kept-alive connection: a GET (the lean path), a POST with a body (hyper takes the
+    // connection over with what was read), a GET again.
+    for (i, body) in [None, Some("posted"), None].into_iter().enumerate() {
+        let request = match body {
+            Some(body) => h1.post(&url).body(body),
+            None => h1.get(&url),
+        };
+        let resp = request.send().await.unwrap();
+        assert_eq!(resp.version(), reqwest::Version::HTTP_11);
+        assert_eq!(resp.status(), 200, "request {i}");
+        let v: serde_json::Value = resp.json().await.unwrap();
+        assert_eq!(v["path"], "/secure", "request {i}: {v}");
+        assert_eq!(v["headers"]["x-forwarded-proto"], "https", "request {i}: {v}");
+        assert_eq!(v["bodyLength"], body.map_or(0, str::len), "request {i}: {v}");
+    }
 }
 
 #[test]

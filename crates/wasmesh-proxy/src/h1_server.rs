@@ -105,7 +105,12 @@ where
             return None;
         };
         stopping = stopping || *conn.worker.shutdown.borrow();
-        match write_response(io, resp, &mut out, stopping).await {
+        // A TLS stream keeps records until flushed; a TCP stream's flush costs nothing.
+        let written = match write_response(io, resp, &mut out, stopping).await {
+            Ok(keep_alive) => io.flush().await.map(|()| keep_alive),
+            Err(e) => Err(e),
+        };
+        match written {
             Ok(true) if !stopping => {}
             _ => return None,
         }
@@ -240,6 +245,7 @@ where
                     io.write_all(out).await?;
                     out.clear();
                 }
+                io.flush().await?;
                 std::future::poll_fn(|cx| Pin::new(&mut body).poll_frame(cx)).await
             }
         };

@@ -17,7 +17,7 @@ use std::pin::Pin;
 use std::rc::Rc;
 use std::sync::Arc;
 use std::task::{Context, Poll};
-use tokio::io::{AsyncRead, AsyncWrite};
+use tokio::io::{AsyncRead, AsyncWrite, AsyncWriteExt as _};
 use tokio::net::{TcpListener, TcpStream};
 use tokio::time::Instant;
 
@@ -26,6 +26,9 @@ use crate::handler;
 use crate::metered::Metered;
 use crate::snapshot::{HttpTimeouts, ListenerProtocol};
 use crate::worker::{ConnCtx, ListenerSlot, WorkerCtx};
+
+/// How long a TLS connection the lean path ends may take to take its close_notify.
+const CLOSE_NOTIFY_WAIT: std::time::Duration = std::time::Duration::from_secs(1);
 
 /// Binds a listening socket that every worker can bind too (`SO_REUSEPORT`): the kernel
 /// spreads new connections over the workers.
@@ -113,8 +116,21 @@ async fn serve(
                         tls: Some(Arc::new(facts)),
                         ..info
                     };
+                    let h2 = session.alpn_protocol() == Some(b"h2");
                     let conn = Rc::new(ConnCtx { info, slot, worker });
-                    serve_http(tls_stream, conn).await
+                    if h2 {
+                        return serve_http(tls_stream, conn).await;
+                    }
+                    // HTTP/1.1 over TLS takes the lean path too, as over plain TCP.
+                    let mut stream = tls_stream;
+                    match crate::h1_server::serve(&mut stream, &conn).await {
+                        Some(read) => serve_http(crate::h1_server::Prefixed::new(read, stream), conn).await,
+                        // The lean path closed it: with a close_notify, as hyper would, for a
+                        // bounded time.
+                        None => {
+                            let _ = tokio::time::timeout(CLOSE_NOTIFY_WAIT, stream.shutdown()).await;
+                        }
+                    }
                 }
                 Err(e) => tracing::debug!(%peer, error = %e, "TLS handshake failed"),
             }
