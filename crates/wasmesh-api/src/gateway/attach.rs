@@ -2,7 +2,7 @@
 //! `sectionName` and `port`), each listener's `allowedRoutes`, and the hostnames they
 //! share.
 
-use super::hostnames::{intersect, HostKey};
+use super::hostnames::{intersect, isolate, HostKey};
 use super::types::{Gateway, GatewayListener, HttpRoute, GROUP};
 use super::{Note, NoteKind};
 
@@ -62,7 +62,11 @@ pub fn attachments(gateway: &Gateway, route: &HttpRoute, notes: &mut Vec<Note>) 
                     attached = true;
                     out.push(Attachment {
                         port: listener.port,
-                        hosts,
+                        hosts: isolate(
+                            hosts,
+                            listener.hostname.as_deref(),
+                            &port_hostnames(gateway, listener),
+                        ),
                     });
                 }
                 None => why_not.push(format!(
@@ -94,6 +98,17 @@ pub fn attachments(gateway: &Gateway, route: &HttpRoute, notes: &mut Vec<Note>) 
         }
     }
     out
+}
+
+/// The hostnames of the other served listeners on `listener`'s port (`None`: no hostname).
+fn port_hostnames<'a>(gateway: &'a Gateway, listener: &GatewayListener) -> Vec<Option<&'a str>> {
+    gateway
+        .spec
+        .listeners
+        .iter()
+        .filter(|l| l.port == listener.port && l.name != listener.name && served(l))
+        .map(|l| l.hostname.as_deref())
+        .collect()
 }
 
 /// `allowedRoutes`: the namespaces (`Same`, the default, or `All`; `Selector` is not
