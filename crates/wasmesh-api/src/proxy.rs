@@ -8,7 +8,7 @@ use std::{net::SocketAddr, time::Duration};
 
 mod actions;
 pub use actions::{
-    matched_prefix_len, replace_prefix, HeaderEdits, HeaderValue, PathRewrite, Redirect, Rewrite,
+    matched_prefix_len, replace_prefix, HeaderEdits, HeaderValue, Mirror, PathRewrite, Redirect, Rewrite,
     WeightedCluster,
 };
 
@@ -218,6 +218,9 @@ pub struct Route {
     /// The host and path the upstream gets instead of the request's.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub rewrite: Option<Rewrite>,
+    /// Clusters that get a copy of the requests the route forwards.
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub mirrors: Vec<Mirror>,
     /// Whole-request timeout, like `15s`. Unset: no timeout.
     #[serde(
         default,

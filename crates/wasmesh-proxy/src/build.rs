@@ -15,6 +15,7 @@ use crate::chain::matcher::Patterns;
 use crate::chain::{ChainSpec, FilterSpec};
 use crate::cluster::{Cluster, ClusterProtocol, Clusters};
 use crate::plugin::load::Loaded;
+use crate::route::mirror::Mirror;
 use crate::route::query::QueryMatch;
 use crate::route::{HeaderMatch, HeaderValueMatch, PathMatch, Route, RouteTable};
 
@@ -166,6 +167,17 @@ fn listener(
                 listener: &l.name,
                 route: &name,
             };
+            let mirrors = r
+                .mirrors
+                .iter()
+                .map(|m| {
+                    Ok(Mirror::new(
+                        m.cluster.clone(),
+                        cluster_index(&m.cluster)?,
+                        m.percent(),
+                    ))
+                })
+                .collect::<Result<_, BuildError>>()?;
             let weighted_clusters = if r.weighted_clusters.is_empty() {
                 None
             } else {
@@ -220,6 +232,7 @@ fn listener(
                 .map(|rw| actions::rewrite(&cx, rw))
                 .transpose()?;
             Ok(Route {
+                mirrors,
                 query_params,
                 redirect,
                 weighted_clusters,

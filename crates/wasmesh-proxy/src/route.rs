@@ -1,9 +1,10 @@
 //! HTTP routes: the first route whose path and header matches all hold wins (Envoy's
 //! virtual host route order). What a route does besides forwarding — header edits, a
-//! rewrite, a redirect, a weighted split — is in its submodules.
+//! rewrite, a redirect, a weighted split, mirrors — is in its submodules.
 
 pub mod decide;
 pub mod edits;
+pub mod mirror;
 pub mod query;
 pub mod redirect;
 pub mod rewrite;
@@ -80,6 +81,9 @@ pub struct Route {
     pub response_headers: HeaderEdits,
     #[serde(skip_serializing_if = "Option::is_none")]
     pub rewrite: Option<rewrite::Rewrite>,
+    /// Clusters that get a copy of what the route forwards.
+    #[serde(skip_serializing_if = "Vec::is_empty")]
+    pub mirrors: Vec<mirror::Mirror>,
     #[serde(with = "crate::serde_duration::option")]
     pub timeout: Option<Duration>,
 }

@@ -382,6 +382,7 @@ pub fn entries(
             request_headers: HeaderEdits::default(),
             response_headers: HeaderEdits::default(),
             rewrite: None,
+            mirrors: Vec::new(),
             timeout,
         };
         set_action(&mut proxy_route, action);

@@ -1,8 +1,9 @@
 //! What a route does to a request besides choosing where it goes (docs/proxy.md,
 //! "Changing requests and responses"): header edits on the request and the response, a
 //! path and host rewrite towards the upstream, a redirect answered by the proxy, and a
-//! split over several clusters by weight — Envoy's route actions, which the Gateway
-//! API's HTTPRoute filters and weighted backendRefs become (docs/gateway-api.md).
+//! split over several clusters by weight, copies of the request sent to mirror clusters —
+//! Envoy's route actions, which the Gateway API's HTTPRoute filters and weighted
+//! backendRefs become (docs/gateway-api.md).
 
 use schemars::JsonSchema;
 use serde::{Deserialize, Serialize};
@@ -113,6 +114,29 @@ pub struct WeightedCluster {
     /// Edits for responses from this cluster, after the route's own.
     #[serde(default, skip_serializing_if = "HeaderEdits::is_empty")]
     pub response_headers: HeaderEdits,
+}
+
+/// `routes[].mirrors[]`: a copy of each request the route forwards goes to this cluster
+/// too (Envoy's `request_mirror_policies`); its answer is dropped, and it never slows,
+/// fails or changes the client's request (docs/proxy.md, "Mirrors").
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize, JsonSchema)]
+#[serde(deny_unknown_fields, rename_all = "camelCase")]
+pub struct Mirror {
+    /// A cluster of `spec.clusters`.
+    pub cluster: String,
+    /// The share of the route's forwarded requests that are copied, 0 to 100. Unset: 100.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    #[schemars(range(min = 0, max = 100))]
+    pub percent: Option<u32>,
+}
+
+impl Mirror {
+    pub const DEFAULT_PERCENT: u32 = 100;
+
+    /// The percent of requests copied.
+    pub fn percent(&self) -> u32 {
+        self.percent.unwrap_or(Self::DEFAULT_PERCENT)
+    }
 }
 
 /// The path `path` with its first `matched` bytes (the part a prefix match took) replaced

@@ -1,6 +1,7 @@
 //! Proxy route actions (docs/proxy.md, "Changing requests and responses"): one of
 //! `cluster`, `weightedClusters`, `directResponse` and `redirect`; header edits with valid
-//! names and values; rewrites and redirects whose path fits the route's match.
+//! names and values; rewrites and redirects whose path fits the route's match; mirrors
+//! to defined clusters, on routes that forward.
 
 use super::security::is_header_name;
 use crate::{
@@ -76,6 +77,23 @@ pub(super) fn check(
         out.push(FieldError::rule(
             format!("{at}.weightedClusters"),
             "at least one weight must be above 0",
+        ));
+    }
+    for (k, m) in route.mirrors.iter().enumerate() {
+        let mat = format!("{at}.mirrors[{k}]");
+        check_cluster(format!("{mat}.cluster"), &m.cluster, out);
+        if m.percent() > 100 {
+            out.push(FieldError::invalid_value(
+                format!("{mat}.percent"),
+                m.percent(),
+                "a percent from 0 to 100",
+            ));
+        }
+    }
+    if !route.mirrors.is_empty() && (route.redirect.is_some() || route.direct_response.is_some()) {
+        out.push(FieldError::rule(
+            format!("{at}.mirrors"),
+            "mirrors copy requests sent to a cluster, not a redirect or a directResponse",
         ));
     }
     let prefix_match = route.r#match.prefix.is_some() || route.r#match.path_separated_prefix.is_some();

@@ -610,6 +610,23 @@ fn proxy_rules() {
                 "listeners: [{name: h, address: 127.0.0.1:1, routes: [{match: {prefix: /}, weightedClusters: [{weight: 1}]}]}]",
                 Some(("spec.listeners[0].routes[0].weightedClusters[0]", "exactly one of cluster or directResponse")),
             ),
+            // mirrors (docs/proxy.md, "Mirrors")
+            (
+                "listeners: [{name: h, address: 127.0.0.1:1, routes: [{match: {prefix: /}, cluster: backend, mirrors: [{cluster: backend}, {cluster: backend, percent: 0}, {cluster: backend, percent: 100}]}]}]",
+                None,
+            ),
+            (
+                "listeners: [{name: h, address: 127.0.0.1:1, routes: [{match: {prefix: /}, cluster: backend, mirrors: [{cluster: backend}, {cluster: shadow}]}]}]",
+                Some(("spec.listeners[0].routes[0].mirrors[1].cluster", "no such cluster")),
+            ),
+            (
+                "listeners: [{name: h, address: 127.0.0.1:1, routes: [{match: {prefix: /}, cluster: backend, mirrors: [{cluster: backend, percent: 101}]}]}]",
+                Some(("spec.listeners[0].routes[0].mirrors[0].percent", "from 0 to 100")),
+            ),
+            (
+                "listeners: [{name: h, address: 127.0.0.1:1, routes: [{match: {prefix: /}, directResponse: {status: 503}, mirrors: [{cluster: backend}]}]}]",
+                Some(("spec.listeners[0].routes[0].mirrors", "not a redirect or a directResponse")),
+            ),
             (
                 "listeners: [{name: h, address: 127.0.0.1:1, routes: [{match: {prefix: /}}]}]",
                 Some(("spec.listeners[0].routes[0].cluster", "needs a cluster")),

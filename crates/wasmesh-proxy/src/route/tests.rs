@@ -16,6 +16,7 @@ fn route(name: &str, path: PathMatch, headers: Vec<HeaderMatch>) -> Route {
         request_headers: HeaderEdits::default(),
         response_headers: HeaderEdits::default(),
         rewrite: None,
+        mirrors: Vec::new(),
         timeout: None,
     }
 }
