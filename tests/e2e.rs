@@ -36,6 +36,7 @@ mod proxy_admission;
 mod proxy_attributes;
 mod proxy_headers;
 mod proxy_http;
+mod proxy_mirror;
 mod proxy_ops;
 mod proxy_security;
 mod proxy_tcp;

@@ -488,10 +488,13 @@ async fn route_and_send(
     };
     // the route's edits, after the filters (as Envoy's router)
     forward.edit_request(&mut parts);
+    let timeout = route.timeout.unwrap_or(DEFAULT_ROUTE_TIMEOUT);
+    if !route.mirrors.is_empty() {
+        crate::mirroring::send_copies(listener, conn, route, &parts, &body, timeout);
+    }
     forward::to_upstream(&mut parts, cluster.protocol, endpoint, upgrade.as_ref());
     forward::frame_body(&mut parts, &body);
     let upstream_req = Request::from_parts(parts, body);
-    let timeout = route.timeout.unwrap_or(DEFAULT_ROUTE_TIMEOUT);
     let send = conn
         .worker
         .pool

@@ -29,6 +29,7 @@ pub mod labels;
 mod listener;
 pub mod local_reply;
 mod metered;
+mod mirroring;
 pub mod normalize;
 pub mod plugin;
 mod request_id;

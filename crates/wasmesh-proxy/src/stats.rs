@@ -3,7 +3,8 @@
 //!
 //! Each worker has series of its own (atomics no other thread writes, so no cache line
 //! bounces between cores) found through a cache of its own, so recording a request takes
-//! no lock; the exposition sums the workers' series.
+//! no lock; the exposition sums the workers' series. Beside them, the outcomes of mirrored
+//! requests (`wasmesh_mirror_requests_total`; docs/proxy.md, "Mirrors").
 
 use std::cell::RefCell;
 use std::collections::HashMap;
@@ -70,6 +71,29 @@ pub struct Series {
 #[derive(Default)]
 pub struct Stats {
     series: Mutex<HashMap<Labels, Vec<Arc<Series>>>>,
+    /// Mirrored requests by mirror cluster and outcome.
+    mirrors: Mutex<std::collections::BTreeMap<(Arc<str>, MirrorOutcome), u64>>,
+}
+
+/// What became of one copy of a request for a mirror cluster.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord, Hash)]
+pub enum MirrorOutcome {
+    /// Sent, and the mirror answered (whatever its status).
+    Sent,
+    /// Not sent: the request's body was not whole in memory.
+    Skipped,
+    /// Sent or tried, and it failed: no endpoint, a connection error, a timeout.
+    Failed,
+}
+
+impl MirrorOutcome {
+    fn as_str(self) -> &'static str {
+        match self {
+            MirrorOutcome::Sent => "sent",
+            MirrorOutcome::Skipped => "skipped",
+            MirrorOutcome::Failed => "failed",
+        }
+    }
 }
 
 /// One worker's view of [`Stats`]: a lock-free cache of the series it has used.
@@ -92,6 +116,18 @@ impl Stats {
         let mut map = self.series.lock().unwrap_or_else(|e| e.into_inner());
         map.entry(labels.clone()).or_default().push(series.clone());
         series
+    }
+
+    /// Counts one mirrored request's outcome.
+    pub fn mirrored(&self, cluster: &Arc<str>, outcome: MirrorOutcome) {
+        let mut map = self.mirrors.lock().unwrap_or_else(|e| e.into_inner());
+        *map.entry((cluster.clone(), outcome)).or_default() += 1;
+    }
+
+    /// How many mirrored requests to `cluster` had this outcome.
+    pub fn mirror_count(&self, cluster: &str, outcome: MirrorOutcome) -> u64 {
+        let map = self.mirrors.lock().unwrap_or_else(|e| e.into_inner());
+        map.get(&(Arc::from(cluster), outcome)).copied().unwrap_or(0)
     }
 
     /// Total requests recorded with this response code, over all other labels.
@@ -149,6 +185,27 @@ impl Stats {
             |s| &s.response_bytes,
             1.0,
         );
+        drop(map);
+        self.render_mirrors(out);
+    }
+
+    fn render_mirrors(&self, out: &mut String) {
+        let map = self.mirrors.lock().unwrap_or_else(|e| e.into_inner());
+        if map.is_empty() {
+            return;
+        }
+        out.push_str(
+            "# HELP wasmesh_mirror_requests_total Copies of requests for mirror clusters, by outcome.\n",
+        );
+        out.push_str("# TYPE wasmesh_mirror_requests_total counter\n");
+        for ((cluster, outcome), n) in map.iter() {
+            let _ = writeln!(
+                out,
+                "wasmesh_mirror_requests_total{{cluster=\"{}\",outcome=\"{}\"}} {n}",
+                escape(cluster),
+                outcome.as_str()
+            );
+        }
     }
 }
 
@@ -208,6 +265,11 @@ impl WorkerStats {
             shared,
             cache: RefCell::new(HashMap::new()),
         }
+    }
+
+    /// The process's stats, which this worker's series are part of.
+    pub fn shared(&self) -> &Arc<Stats> {
+        &self.shared
     }
 
     /// This worker's series for a label set.

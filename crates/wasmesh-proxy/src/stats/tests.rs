@@ -65,3 +65,28 @@ fn workers_series_are_summed() {
     assert_eq!(totals.len(), 1, "one line per label set: {out}");
     assert!(totals[0].ends_with("} 3"), "{out}");
 }
+
+#[test]
+fn mirror_outcomes_are_counted_per_cluster() {
+    let stats = Stats::default();
+    let mut out = String::new();
+    stats.render(&mut out);
+    assert!(!out.contains("wasmesh_mirror_requests_total"), "none yet: {out}");
+    let shadow: Arc<str> = "shadow".into();
+    stats.mirrored(&shadow, MirrorOutcome::Sent);
+    stats.mirrored(&shadow, MirrorOutcome::Sent);
+    stats.mirrored(&shadow, MirrorOutcome::Failed);
+    stats.mirrored(&"other".into(), MirrorOutcome::Skipped);
+    assert_eq!(stats.mirror_count("shadow", MirrorOutcome::Sent), 2);
+    assert_eq!(stats.mirror_count("shadow", MirrorOutcome::Skipped), 0);
+    let mut out = String::new();
+    stats.render(&mut out);
+    for line in [
+        "# TYPE wasmesh_mirror_requests_total counter",
+        "wasmesh_mirror_requests_total{cluster=\"other\",outcome=\"skipped\"} 1",
+        "wasmesh_mirror_requests_total{cluster=\"shadow\",outcome=\"sent\"} 2",
+        "wasmesh_mirror_requests_total{cluster=\"shadow\",outcome=\"failed\"} 1",
+    ] {
+        assert!(out.lines().any(|l| l == line), "{line} in\n{out}");
+    }
+}
