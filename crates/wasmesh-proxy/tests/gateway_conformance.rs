@@ -178,6 +178,8 @@ struct Outcome {
     upstream: Option<(String, String, HeaderMap)>,
     /// The response headers the client got, from what the backend answered.
     response: HeaderMap,
+    /// The copies the route's mirrors got (those whose turn it was): Service, host, path.
+    mirrored: Vec<(String, String, String)>,
 }
 
 impl Served {
@@ -206,6 +208,7 @@ impl Served {
             location,
             upstream,
             response: HeaderMap::new(),
+            mirrored: Vec::new(),
         };
         match listener.routes.decide(&parts) {
             Decision::NoRoute => outcome(404, None, None, None),
@@ -220,6 +223,17 @@ impl Served {
             }
             Decision::Forward(forward) => {
                 forward.edit_request(&mut parts);
+                let mut mirrored = Vec::new();
+                for m in forward.route.mirrors.iter().filter(|m| m.takes_turn()) {
+                    let mut copy = parts.clone();
+                    wasmesh_proxy::route::mirror::shadow(&mut copy);
+                    let cluster = self.snapshot.clusters.get(m.cluster_index);
+                    mirrored.push((
+                        service_of(&cluster.name),
+                        copy.headers["host"].to_str().unwrap().to_string(),
+                        copy.uri.path_and_query().unwrap().to_string(),
+                    ));
+                }
                 for (k, v) in backend_headers {
                     response.append(
                         HeaderName::from_bytes(k.as_bytes()).unwrap(),
@@ -229,8 +243,7 @@ impl Served {
                 forward.edit_response(&mut response);
                 let cluster = self.snapshot.clusters.get(forward.cluster_index);
                 assert_eq!(cluster.name, forward.cluster_name());
-                // `infra/backend-v1:8080` → `backend-v1`
-                let service = cluster.name.split(['/', ':']).nth(1).unwrap().to_string();
+                let service = service_of(&cluster.name);
                 let host = parts
                     .headers
                     .get("host")
@@ -239,6 +252,7 @@ impl Served {
                 let target = parts.uri.path_and_query().unwrap().to_string();
                 let mut o = outcome(200, Some(service), None, Some((host, target, parts.headers)));
                 o.response = response;
+                o.mirrored = mirrored;
                 o
             }
         }
@@ -247,6 +261,11 @@ impl Served {
     fn ask(&self, req: &Req) -> Outcome {
         self.send(req, &[])
     }
+}
+
+/// `infra/backend-v1:8080` → `backend-v1`.
+fn service_of(cluster: &str) -> String {
+    cluster.split(['/', ':']).nth(1).unwrap().to_string()
 }
 
 /// What a case expects of a request.
@@ -1845,7 +1864,6 @@ fn http_route_invalid_parent_ref_not_matching_listener() {
 // === Extended: RequestMirror ===
 
 #[test]
-#[ignore = "RequestMirror is not implemented yet (docs/gateway-api.md): the rule answers 500"]
 fn http_route_request_mirror() {
     let gw = serve(
         "same-namespace",
@@ -1859,5 +1877,90 @@ fn http_route_request_mirror() {
 "#,
         ),
     );
+    assert!(gw.notes.is_empty(), "{:?}", gw.notes);
     check(&gw, &[(get("/mirror"), Backend("backend-v1"))]);
+    // the mirror gets the request too, its host with `-shadow` (as Envoy's)
+    let got = gw.ask(&get("/mirror/x?a=b"));
+    assert_eq!(
+        got.mirrored,
+        [(
+            "backend-v2".to_string(),
+            "gateway.test-shadow".to_string(),
+            "/mirror/x?a=b".to_string()
+        )]
+    );
+}
+
+#[test]
+fn http_route_request_multiple_mirrors() {
+    let gw = serve(
+        "same-namespace",
+        &route(
+            "mirrors",
+            "same-namespace",
+            r#"  rules:
+  - matches: [{path: {type: PathPrefix, value: /multi-mirror}}]
+    filters:
+    - {type: RequestMirror, requestMirror: {backendRef: {name: backend-v2, port: 8080}}}
+    - {type: RequestMirror, requestMirror: {backendRef: {name: backend-v3, port: 8080}}}
+    backendRefs: [{name: backend-v1, port: 8080}]
+  - matches: [{path: {type: PathPrefix, value: /multi-mirror-and-modify-request-headers}}]
+    filters:
+    - type: RequestHeaderModifier
+      requestHeaderModifier: {set: [{name: X-Header-Set, value: set-overwrites-values}], add: [{name: X-Header-Add, value: header-val-1}], remove: [X-Header-Remove]}
+    - {type: RequestMirror, requestMirror: {backendRef: {name: backend-v2, port: 8080}}}
+    - {type: RequestMirror, requestMirror: {backendRef: {name: backend-v3, port: 8080}}}
+    backendRefs: [{name: backend-v1, port: 8080}]
+"#,
+        ),
+    );
+    assert!(gw.notes.is_empty(), "{:?}", gw.notes);
+    for path in ["/multi-mirror", "/multi-mirror-and-modify-request-headers"] {
+        let got = gw.ask(&get(path).header("x-header-remove", "gone"));
+        assert_eq!(got.backend.as_deref(), Some("backend-v1"), "{path}");
+        let services: Vec<&str> = got.mirrored.iter().map(|m| m.0.as_str()).collect();
+        assert_eq!(services, ["backend-v2", "backend-v3"], "{path}");
+        assert!(got
+            .mirrored
+            .iter()
+            .all(|m| m.1 == "gateway.test-shadow" && m.2 == path));
+    }
+}
+
+#[test]
+fn http_route_request_percentage_mirror() {
+    let gw = serve(
+        "same-namespace",
+        &route(
+            "percentage-mirror",
+            "same-namespace",
+            r#"  rules:
+  - matches: [{path: {type: PathPrefix, value: /percent-mirror}}]
+    filters: [{type: RequestMirror, requestMirror: {backendRef: {name: backend-v2, port: 8080}, percent: 20}}]
+    backendRefs: [{name: backend-v1, port: 8080}]
+  - matches: [{path: {type: PathPrefix, value: /percent-mirror-fraction}}]
+    filters: [{type: RequestMirror, requestMirror: {backendRef: {name: backend-v2, port: 8080}, fraction: {numerator: 25, denominator: 50}}}]
+    backendRefs: [{name: backend-v1, port: 8080}]
+  - matches: [{path: {type: PathPrefix, value: /percent-mirror-and-modify-headers}}]
+    filters:
+    - {type: RequestHeaderModifier, requestHeaderModifier: {set: [{name: X-Header-Set, value: set-overwrites-values}]}}
+    - {type: RequestMirror, requestMirror: {backendRef: {name: backend-v2, port: 8080}, percent: 35}}
+    backendRefs: [{name: backend-v1, port: 8080}]
+"#,
+        ),
+    );
+    assert!(gw.notes.is_empty(), "{:?}", gw.notes);
+    for (path, percent) in [
+        ("/percent-mirror", 20),
+        ("/percent-mirror-fraction", 50),
+        ("/percent-mirror-and-modify-headers", 35),
+    ] {
+        let mut copies = 0;
+        for _ in 0..1000 {
+            let got = gw.ask(&get(path));
+            assert_eq!(got.backend.as_deref(), Some("backend-v1"), "{path}");
+            copies += got.mirrored.len();
+        }
+        assert_eq!(copies, percent * 10, "{path}: {percent}% of 1000");
+    }
 }

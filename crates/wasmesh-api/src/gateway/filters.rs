@@ -1,11 +1,12 @@
 //! HTTPRoute filters as Proxy route fields (docs/gateway-api.md, "Filters"):
 //! `RequestHeaderModifier` and `ResponseHeaderModifier` as header edits, `RequestRedirect`
-//! as a redirect, `URLRewrite` as a rewrite; on a backendRef, the two header modifiers.
+//! as a redirect, `URLRewrite` as a rewrite, `RequestMirror` as a mirror (its backendRef
+//! resolved with the rule's, `rules`); on a backendRef, the two header modifiers.
 //! A filter that wasmesh does not implement, or one the specification does not allow
 //! there, makes the rule answer 500 with a note: the specification forbids skipping a
 //! filter.
 
-use super::types::{HttpHeaderFilter, HttpPathModifier, HttpRouteFilter};
+use super::types::{HttpBackendRef, HttpHeaderFilter, HttpPathModifier, HttpRouteFilter};
 use super::{Note, NoteKind};
 use crate::proxy::{HeaderEdits, HeaderValue, PathRewrite, Redirect, Rewrite};
 
@@ -19,6 +20,17 @@ pub struct RuleFilters {
     /// A path modifier of type `ReplacePrefixMatch`: every match of the rule must be a
     /// `PathPrefix` one.
     pub replaces_prefix: bool,
+    /// `RequestMirror` filters, in order.
+    pub mirrors: Vec<MirrorRef>,
+}
+
+/// One `RequestMirror`: the backend to resolve, the percent of requests it gets, and the
+/// filter's field path (for a note when the backend does not resolve).
+#[derive(Debug, Clone, PartialEq)]
+pub struct MirrorRef {
+    pub backend: HttpBackendRef,
+    pub percent: u32,
+    pub field: String,
 }
 
 /// The header edits of one backendRef: on its requests, on its responses.
@@ -88,6 +100,7 @@ pub fn rule(at: &At<'_>, filters: &[HttpRouteFilter], notes: &mut Vec<Note>) -> 
                     .map(|r| out.redirect = Some(r)),
                 "URLRewrite" => rewrite(at, &field, filter, &mut out.replaces_prefix, notes)
                     .map(|r| out.rewrite = Some(r)),
+                "RequestMirror" => mirror(at, &field, filter, notes).map(|m| out.mirrors.push(m)),
                 other => {
                     unimplemented(at, field, other, notes);
                     None
@@ -295,6 +308,46 @@ fn redirect(
         port: r.port,
         path,
         status: Some(r.status_code.unwrap_or(Redirect::DEFAULT_STATUS)),
+    })
+}
+
+/// `RequestMirror`: `percent` (0 to 100) or `fraction` (made a whole percent, rounded to
+/// the nearest), not both; neither: 100.
+fn mirror(at: &At<'_>, field: &str, filter: &HttpRouteFilter, notes: &mut Vec<Note>) -> Option<MirrorRef> {
+    let Some(m) = &filter.request_mirror else {
+        missing(at, field, "RequestMirror", "requestMirror", notes);
+        return None;
+    };
+    let field = format!("{field}.requestMirror");
+    let mut bad = |key: &str, message: String| {
+        at.note(NoteKind::Invalid, format!("{field}.{key}"), message, notes);
+        None
+    };
+    let percent = match (m.percent, &m.fraction) {
+        (Some(_), Some(_)) => return bad("percent", "percent and fraction cannot both be set".into()),
+        (Some(p), None) if !(0..=100).contains(&p) => {
+            return bad("percent", format!("{p} is not a percent from 0 to 100"))
+        }
+        (Some(p), None) => p as u32,
+        (None, Some(f)) => {
+            let denominator = f.denominator.unwrap_or(100);
+            if denominator <= 0 || f.numerator < 0 || f.numerator > denominator {
+                return bad(
+                    "fraction",
+                    format!(
+                        "{}/{denominator} is not a fraction from 0 to 1 (denominator above 0)",
+                        f.numerator
+                    ),
+                );
+            }
+            ((f.numerator * 100 + denominator / 2) / denominator) as u32
+        }
+        (None, None) => 100,
+    };
+    Some(MirrorRef {
+        backend: m.backend_ref.clone(),
+        percent,
+        field: format!("{field}.backendRef"),
     })
 }
 

@@ -1,7 +1,7 @@
 //! An HTTPRoute's rules as Proxy routes: each match of a rule becomes one route, with
 //! the rule's action — its backend's cluster, its backends' weighted clusters, a
 //! redirect, or a 500 where no backend resolves or the rule needs what wasmesh does not
-//! implement — with its filters' edits (`filters`), and a precedence key that
+//! implement — with its filters' edits (`filters`) and mirrors, and a precedence key that
 //! orders the routes of one host as the Gateway API's match precedence says.
 
 use super::backends::{self, Unresolved};
@@ -9,7 +9,7 @@ use super::filters::{self, BackendFilters, RuleFilters};
 use super::types::{EndpointSlice, HttpRoute, HttpRouteMatch, HttpRouteRule, Service};
 use super::{Note, NoteKind};
 use crate::proxy::{
-    Cluster, DirectResponse, HeaderEdits, HeaderMatch, QueryParamMatch, Redirect, Route, RouteMatch,
+    Cluster, DirectResponse, HeaderEdits, HeaderMatch, Mirror, QueryParamMatch, Redirect, Route, RouteMatch,
     WeightedCluster,
 };
 use crate::timestamp::Timestamp;
@@ -41,6 +41,8 @@ pub struct Share {
 pub struct RuleAction {
     pub action: Action,
     pub filters: RuleFilters,
+    /// The clusters of its `RequestMirror` filters that resolve, with their percent.
+    pub mirrors: Vec<(Cluster, u32)>,
 }
 
 impl RuleAction {
@@ -48,16 +50,20 @@ impl RuleAction {
         RuleAction {
             action: Action::Respond(status),
             filters: RuleFilters::default(),
+            mirrors: Vec::new(),
         }
     }
 
-    /// The clusters the action sends to.
+    /// The clusters the action sends to, its mirrors' too.
     pub fn clusters(&self) -> impl Iterator<Item = &Cluster> {
         let shares: &[Share] = match &self.action {
             Action::Forward(shares) => shares,
             _ => &[],
         };
-        shares.iter().filter_map(|s| s.target.as_ref().ok())
+        shares
+            .iter()
+            .filter_map(|s| s.target.as_ref().ok())
+            .chain(self.mirrors.iter().map(|(c, _)| c))
     }
 }
 
@@ -173,6 +179,7 @@ pub fn action(
         return RuleAction {
             action: Action::Redirect(redirect),
             filters: rule_filters,
+            mirrors: Vec::new(),
         };
     }
     let backends: Vec<_> = rule
@@ -227,9 +234,27 @@ pub fn action(
     if shares.iter().all(|s| s.target.is_err()) {
         return RuleAction::respond(UNSERVED);
     }
+    // A mirror whose backend does not resolve is left out, the rule served without it
+    // (the specification: the reference is dropped, with ResolvedRefs=False).
+    let mut mirrors = Vec::new();
+    for m in &rule_filters.mirrors {
+        match backends::resolve(&m.backend, route.metadata.namespace(), services, slices) {
+            Ok(cluster) => mirrors.push((cluster, m.percent)),
+            Err(why) => notes.push(Note {
+                kind: match why {
+                    Unresolved::OtherNamespace { .. } => NoteKind::Unimplemented,
+                    _ => NoteKind::Unresolved,
+                },
+                object: object.clone(),
+                field: m.field.clone(),
+                message: format!("{why}; the rule is served without this mirror"),
+            }),
+        }
+    }
     RuleAction {
         action: Action::Forward(shares),
         filters: rule_filters,
+        mirrors,
     }
 }
 
@@ -416,6 +441,14 @@ fn set_action(route: &mut Route, action: &RuleAction) {
             route.request_headers = action.filters.request_headers.clone();
             route.response_headers = action.filters.response_headers.clone();
             route.rewrite = action.filters.rewrite.clone();
+            route.mirrors = action
+                .mirrors
+                .iter()
+                .map(|(cluster, percent)| Mirror {
+                    cluster: cluster.name.clone(),
+                    percent: (*percent != Mirror::DEFAULT_PERCENT).then_some(*percent),
+                })
+                .collect();
             match shares.as_slice() {
                 [Share {
                     target: Ok(cluster),

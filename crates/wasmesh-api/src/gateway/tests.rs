@@ -363,7 +363,7 @@ spec:
         "  parentRefs: [{name: public, sectionName: http}, {name: public, sectionName: https}, {name: public, port: 9090}]
   rules:
   - matches: [{path: {value: /filtered}}]
-    filters: [{type: RequestMirror, requestMirror: {backendRef: {name: echo, port: 80}}}]
+    filters: [{type: ExtensionRef, extensionRef: {group: example.com, kind: Auth, name: a}}]
     backendRefs: [{name: echo, port: 80}]
   - matches: [{path: {value: /split}}]
     backendRefs: [{name: echo, port: 80, weight: 90}, {name: echo, port: 80, weight: 10}]
@@ -387,7 +387,7 @@ spec:
             "Gateway edge/public: spec.listeners[1]: listener https has protocol HTTPS: only HTTP listeners are served yet (HTTPS and TLS are not); it is left out",
             "HTTPRoute edge/r: spec.parentRefs[1]: not attached to Gateway edge/public: listener https is HTTPS, which wasmesh does not serve yet",
             "HTTPRoute edge/r: spec.parentRefs[2]: not attached to Gateway edge/public: listener selected: allowedRoutes.namespaces.from Selector is not implemented yet (Same and All are)",
-            "HTTPRoute edge/r: spec.rules[0].filters[0]: filter RequestMirror is not implemented yet; the rule answers 500",
+            "HTTPRoute edge/r: spec.rules[0].filters[0]: filter ExtensionRef is not implemented yet; the rule answers 500",
             "HTTPRoute edge/r: spec.rules[2].timeouts.backendRequest: 2s is not enforced: backendRequest is not implemented yet (timeouts.request is)",
             "HTTPRoute web/r: spec.rules[0].backendRefs[0]: Service web/echo not found; the rule answers 500",
         ]

@@ -178,7 +178,7 @@ fn filters_that_cannot_be_applied_make_the_rule_answer_500_and_say_why() {
         "  parentRefs: [{name: public}]
   rules:
   - matches: [{path: {value: /mirror}}]
-    filters: [{type: RequestMirror, requestMirror: {backendRef: {name: echo, port: 80}}}]
+    filters: [{type: RequestMirror, requestMirror: {backendRef: {name: echo, port: 80}, percent: 101}}]
     backendRefs: [{name: echo, port: 80}]
   - matches: [{path: {value: /both}}]
     filters:
@@ -206,7 +206,7 @@ fn filters_that_cannot_be_applied_make_the_rule_answer_500_and_say_why() {
     assert_eq!(
         notes_of(&notes),
         [
-            "HTTPRoute edge/r: spec.rules[0].filters[0]: filter RequestMirror is not implemented yet; the rule answers 500",
+            "HTTPRoute edge/r: spec.rules[0].filters[0].requestMirror.percent: 101 is not a percent from 0 to 100; the rule answers 500",
             "HTTPRoute edge/r: spec.rules[1].filters: RequestRedirect and URLRewrite cannot both be set on a rule; the rule answers 500",
             "HTTPRoute edge/r: spec.rules[2].matches[0].path: ReplacePrefixMatch is only compatible with PathPrefix matches; the rule answers 500",
             "HTTPRoute edge/r: spec.rules[3].backendRefs[0].filters[0]: filter URLRewrite on a backendRef is not implemented yet; the rule answers 500",
@@ -214,6 +214,89 @@ fn filters_that_cannot_be_applied_make_the_rule_answer_500_and_say_why() {
             "HTTPRoute edge/r: spec.rules[5].filters[0].requestRedirect.statusCode: 404 is not a redirect status (301, 302; 303, 307, 308); the rule answers 500",
         ]
     );
-    assert_eq!(notes[0].kind, NoteKind::Unimplemented);
-    assert_eq!(notes[1].kind, NoteKind::Invalid);
+    assert_eq!(notes[0].kind, NoteKind::Invalid);
+    assert_eq!(notes[3].kind, NoteKind::Unimplemented);
+}
+
+#[test]
+fn a_request_mirror_becomes_a_mirror_of_the_backends_cluster() {
+    let r = route(
+        "r",
+        "  parentRefs: [{name: public}]
+  rules:
+  - matches: [{path: {value: /all}}]
+    filters: [{type: RequestMirror, requestMirror: {backendRef: {name: echo, port: 80}}}]
+    backendRefs: [{name: echo, port: 80}]
+  - matches: [{path: {value: /some}}]
+    filters:
+    - {type: RequestMirror, requestMirror: {backendRef: {name: shadow, port: 8080}, percent: 25}}
+    - {type: RequestMirror, requestMirror: {backendRef: {name: echo, port: 80}, fraction: {numerator: 1, denominator: 3}}}
+    backendRefs: [{name: echo, port: 80}]
+  - matches: [{path: {value: /gone}}]
+    filters: [{type: RequestMirror, requestMirror: {backendRef: {name: nowhere, port: 80}}}]
+    backendRefs: [{name: echo, port: 80}]
+  - matches: [{path: {value: /both}}]
+    filters: [{type: RequestMirror, requestMirror: {backendRef: {name: echo, port: 80}, percent: 5, fraction: {numerator: 1}}}]
+    backendRefs: [{name: echo, port: 80}]",
+    );
+    let shadow = "
+apiVersion: v1
+kind: Service
+metadata: {name: shadow, namespace: edge}
+spec: {ports: [{name: http, port: 8080}]}
+---
+apiVersion: discovery.k8s.io/v1
+kind: EndpointSlice
+metadata: {name: shadow-1, namespace: edge, labels: {kubernetes.io/service-name: shadow}}
+addressType: IPv4
+ports: [{name: http, port: 9090}]
+endpoints: [{addresses: [10.1.0.7], conditions: {ready: true}}]";
+    let (proxy, notes) = translated(&join(&[CLASS, GATEWAY, ECHO, shadow, &r]));
+    assert_eq!(
+        notes_of(&notes),
+        [
+            "HTTPRoute edge/r: spec.rules[2].filters[0].requestMirror.backendRef: Service edge/nowhere not found; the rule is served without this mirror",
+            "HTTPRoute edge/r: spec.rules[3].filters[0].requestMirror.percent: percent and fraction cannot both be set; the rule answers 500",
+        ]
+    );
+    assert_eq!(notes[0].kind, NoteKind::Unresolved);
+    let routes = &proxy.spec.listeners[0].routes;
+    let by_path = |p: &str| {
+        routes
+            .iter()
+            .find(|r| r.r#match.path_separated_prefix.as_deref() == Some(p))
+            .unwrap()
+    };
+    let mirrors = |p: &str| -> Vec<(String, Option<u32>)> {
+        by_path(p)
+            .mirrors
+            .iter()
+            .map(|m| (m.cluster.clone(), m.percent))
+            .collect()
+    };
+    assert_eq!(mirrors("/all"), [("edge/echo:80".to_string(), None)]);
+    assert_eq!(
+        mirrors("/some"),
+        [
+            ("edge/shadow:8080".to_string(), Some(25)),
+            // 1/3 is 33%, rounded to the nearest
+            ("edge/echo:80".to_string(), Some(33)),
+        ]
+    );
+    assert_eq!(by_path("/all").cluster.as_deref(), Some("edge/echo:80"));
+    assert!(mirrors("/gone").is_empty());
+    assert_eq!(
+        by_path("/gone").cluster.as_deref(),
+        Some("edge/echo:80"),
+        "served without the mirror"
+    );
+    assert_eq!(by_path("/both").direct_response.map(|d| d.status), Some(500));
+    // the mirror's cluster is one of the Proxy's
+    let shadow = proxy
+        .spec
+        .clusters
+        .iter()
+        .find(|c| c.name == "edge/shadow:8080")
+        .expect("the mirror's cluster");
+    assert_eq!(shadow.endpoints, ["10.1.0.7:9090"]);
 }

@@ -214,6 +214,30 @@ pub struct HttpRouteFilter {
     pub request_redirect: Option<HttpRequestRedirectFilter>,
     #[serde(default, rename = "urlRewrite")]
     pub url_rewrite: Option<HttpUrlRewriteFilter>,
+    #[serde(default)]
+    pub request_mirror: Option<HttpRequestMirrorFilter>,
+}
+
+/// `RequestMirror`: a copy of the rule's requests goes to `backendRef`, for `percent` or
+/// `fraction` of them (neither: all).
+#[derive(Debug, Clone, PartialEq, Deserialize)]
+#[serde(rename_all = "camelCase")]
+pub struct HttpRequestMirrorFilter {
+    /// A Service reference; its `weight` and `filters` are not read.
+    pub backend_ref: HttpBackendRef,
+    #[serde(default)]
+    pub percent: Option<i64>,
+    #[serde(default)]
+    pub fraction: Option<Fraction>,
+}
+
+/// `fraction`: `numerator` over `denominator` (unset: 100).
+#[derive(Debug, Clone, PartialEq, Deserialize)]
+#[serde(rename_all = "camelCase")]
+pub struct Fraction {
+    pub numerator: i64,
+    #[serde(default)]
+    pub denominator: Option<i64>,
 }
 
 /// `RequestHeaderModifier` / `ResponseHeaderModifier`.
