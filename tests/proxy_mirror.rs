@@ -1,7 +1,8 @@
 //! `wasmesh proxy` end to end with a route's `mirrors` (docs/proxy.md, "Mirrors"): the
 //! mirror cluster gets a copy of the request as the upstream does, with `-shadow` on its
 //! host, while the client gets the primary's answer; a mirror that refuses connections
-//! fails nothing; a streamed body is not copied, and the outcomes are counted.
+//! fails nothing; a small body a plugin read whole is copied, a streamed one is not; the
+//! outcomes are counted.
 
 use crate::proxy_support;
 
@@ -12,9 +13,13 @@ use std::net::{SocketAddr, TcpListener};
 use std::sync::mpsc;
 use std::time::{Duration, Instant};
 
-/// An HTTP/1.1 upstream that answers `204` to everything and sends the head of each
-/// request it got (request line and headers, names in lower case) to the test.
-fn recorder() -> (SocketAddr, mpsc::Receiver<Vec<String>>) {
+/// A request a [`recorder`] got: its head (request line, then headers with names in
+/// lower case) and its body.
+type Recorded = (Vec<String>, Vec<u8>);
+
+/// An HTTP/1.1 upstream that answers `204` to everything and sends each request it got
+/// to the test (bodies framed by `content-length` only).
+fn recorder() -> (SocketAddr, mpsc::Receiver<Recorded>) {
     let listener = TcpListener::bind("127.0.0.1:0").unwrap();
     let addr = listener.local_addr().unwrap();
     let (tx, rx) = mpsc::channel();
@@ -52,7 +57,7 @@ fn recorder() -> (SocketAddr, mpsc::Receiver<Vec<String>>) {
                     if reader.read_exact(&mut body).is_err() {
                         return;
                     }
-                    let _ = tx.send(head);
+                    let _ = tx.send((head, body));
                     if out
                         .write_all(b"HTTP/1.1 204 No Content\r\nx-upstream: mirror\r\n\r\n")
                         .is_err()
@@ -127,7 +132,7 @@ async fn the_mirror_gets_a_shadow_copy_and_the_client_the_primarys_answer() {
     assert_eq!(seen["uri"], "/v2/users?page=2");
     assert_eq!(seen["headers"]["host"], "app.example.com:8080");
 
-    let copy = copies
+    let (copy, _) = copies
         .recv_timeout(Duration::from_secs(5))
         .expect("the mirror got no copy");
     assert_eq!(copy[0], "GET /v2/users?page=2 HTTP/1.1", "{copy:?}");
@@ -145,10 +150,13 @@ async fn the_mirror_gets_a_shadow_copy_and_the_client_the_primarys_answer() {
         assert_eq!(resp.headers()["x-upstream"], "primary");
     }
     assert_eq!(mirror_count(&proxy, "shadow", "sent", 3), 3);
-    let copied: Vec<Vec<String>> =
+    let copied: Vec<Recorded> =
         std::iter::from_fn(|| copies.recv_timeout(Duration::from_millis(300)).ok()).collect();
     assert_eq!(copied.len(), 2, "{copied:?}");
-    assert!(copied.iter().all(|c| c[0] == "GET /half HTTP/1.1"), "{copied:?}");
+    assert!(
+        copied.iter().all(|c| c.0[0] == "GET /half HTTP/1.1"),
+        "{copied:?}"
+    );
 
     // A streamed body (no plugin reads it whole) goes to the primary alone: skipped, counted.
     let resp = c
@@ -194,4 +202,52 @@ async fn a_mirror_that_refuses_connections_fails_nothing() {
     assert_eq!(mirror_count(&proxy, "gone", "failed", 5), 5);
     assert_eq!(mirror_count(&proxy, "gone", "sent", 0), 0);
     assert_eq!(primary.requests.load(std::sync::atomic::Ordering::Relaxed), 5);
+}
+
+#[tokio::test]
+async fn a_small_body_a_plugin_read_whole_is_copied_with_it() {
+    let primary = Echo::start("primary");
+    let (mirror, copies) = recorder();
+    let listen = free_addr();
+    let routes = "    - name: all
+      match: {prefix: /}
+      cluster: primary
+      mirrors: [{cluster: shadow}]
+";
+    let clusters =
+        cluster_yaml("primary", &[primary.addr], "http1") + &cluster_yaml("shadow", &[mirror], "http1");
+    let config = proxy_yaml(listen, routes, &clusters);
+    // a plugin on the chain: a small body with a length is read whole before forwarding
+    let plugin = format!(
+        "apiVersion: extensions.istio.io/v1alpha1\nkind: WasmPlugin\nmetadata:\n  name: reader\n  namespace: istio-system\nspec:\n  url: file://{}\n  pluginConfig: {{\"name\": \"reader\"}}\n",
+        wasmesh_testkit::plugin("header_chain").display()
+    );
+    let proxy = ProxyProcess::start(
+        "istio-system/gw",
+        &[("proxy.yaml", &config), ("plugins.yaml", &plugin)],
+        1,
+    );
+    let resp = client()
+        .post(format!("http://{listen}/upload"))
+        .body("a small body")
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(resp.status(), 200, "{}", proxy.log());
+    assert_eq!(resp.headers()["x-upstream"], "primary");
+    let seen: serde_json::Value = resp.json().await.unwrap();
+    assert_eq!(seen["bodyLength"], 12);
+    let (head, body) = copies
+        .recv_timeout(Duration::from_secs(5))
+        .expect("the mirror got no copy");
+    assert_eq!(head[0], "POST /upload HTTP/1.1", "{head:?}");
+    assert!(head.iter().any(|h| h == "content-length: 12"), "{head:?}");
+    assert!(
+        head.iter()
+            .any(|h| h.starts_with("host: ") && h.contains("-shadow:")),
+        "{head:?}"
+    );
+    assert_eq!(body, b"a small body");
+    assert_eq!(mirror_count(&proxy, "shadow", "sent", 1), 1);
+    assert_eq!(mirror_count(&proxy, "shadow", "skipped", 0), 0);
 }
