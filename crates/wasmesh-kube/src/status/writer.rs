@@ -1,6 +1,7 @@
 //! The status writer, run by the holder of the election Lease: every live gateway report
 //! and every WasmPlugin followed, into `status` — written (a JSON merge patch on
-//! `wasmplugins/NAME/status`) only where it differs from what the object has.
+//! `wasmplugins/NAME/status`) only where it differs from what the object has; a new
+//! failure written is also reported as an Event (`events`).
 
 use std::collections::{BTreeMap, HashMap};
 use std::time::{Duration, Instant};
@@ -14,6 +15,7 @@ use wasmesh_api::crd::status::{Condition, ResourceStatus};
 use wasmesh_api::timestamp::Timestamp;
 
 use super::conditions::{self, Object, Wanted};
+use super::events;
 use super::report::{GatewayReport, REPORT_ANNOTATION, REPORT_LABEL};
 
 /// A write that the object does not show yet (the watch lags, or another writer wrote
@@ -30,11 +32,19 @@ pub struct Writer {
     written: HashMap<String, (Vec<Wanted>, Option<i64>, Instant)>,
     /// The last error said per `namespace/name`, said once.
     said: HashMap<String, String>,
+    events: events::Reporter,
 }
 
 impl Writer {
-    pub fn new(client: Client, resource: ApiResource, stores: Vec<Store<DynamicObject>>) -> Self {
+    /// `identity` is this gateway's, the Events' `reportingInstance`.
+    pub fn new(
+        client: Client,
+        resource: ApiResource,
+        stores: Vec<Store<DynamicObject>>,
+        identity: String,
+    ) -> Self {
         Writer {
+            events: events::Reporter::new(client.clone(), identity),
             client,
             resource,
             stores,
@@ -101,6 +111,9 @@ impl Writer {
                 Ok(_) => {
                     self.said.remove(&key);
                     tracing::debug!(plugin = %key, "WasmPlugin status written");
+                    self.events
+                        .report(&object, &self.resource.api_version, &current, &next)
+                        .await;
                 }
                 Err(e) => {
                     let text = e.to_string();
