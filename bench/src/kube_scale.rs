@@ -58,6 +58,12 @@ pub struct KubeScale {
     /// Resident memory once ready after that restart (no module compiled in the process).
     #[serde(default)]
     pub rss_warm_bytes: Option<u64>,
+    /// The proxy's CPU time (user + system) from its start to `/ready`, cold and warm: the
+    /// rest of the time it waited (on the API server, on the compile's threads).
+    #[serde(default)]
+    pub cpu_to_ready_ms: Option<f64>,
+    #[serde(default)]
+    pub cpu_to_ready_warm_ms: Option<f64>,
 }
 
 /// Runs the measurement once.
@@ -93,6 +99,7 @@ pub fn measure(
     let ready_ms = wait(&mut peer, &log, start, || {
         Ok(peers::get(admin, "/ready", None).is_ok_and(|(status, _)| status == 200))
     })?;
+    let cpu_to_ready_ms = procstat::cpu_seconds(peer.pid())? * 1000.0;
     let first_chain_ms = wait(&mut peer, &log, start, || {
         Ok(peers::get(listen_port, "/", None)
             .is_ok_and(|(status, r)| status == 200 && headers(&r) == SELECTING_GATEWAY))
@@ -143,6 +150,7 @@ pub fn measure(
     let ready_warm_ms = wait(&mut peer, &log, start, || {
         Ok(peers::get(admin, "/ready", None).is_ok_and(|(status, _)| status == 200))
     })?;
+    let cpu_to_ready_warm_ms = procstat::cpu_seconds(peer.pid())? * 1000.0;
     let rss_warm_bytes = procstat::rss_bytes(peer.pid())?;
     drop(peer);
     Ok(KubeScale {
@@ -157,6 +165,8 @@ pub fn measure(
         change_ms,
         ready_warm_ms: Some(ready_warm_ms),
         rss_warm_bytes: Some(rss_warm_bytes),
+        cpu_to_ready_ms: Some(cpu_to_ready_ms),
+        cpu_to_ready_warm_ms: Some(cpu_to_ready_warm_ms),
     })
 }
 

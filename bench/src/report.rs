@@ -374,7 +374,13 @@ pub fn kube_scale(run: &Run) -> String {
          | measure | this run |\n|---|---:|\n",
         k.plugins, k.namespaces, k.selected
     );
-    let _ = writeln!(t, "| process start → `/ready` 200 | {:.0} ms |", k.ready_ms);
+    let cpu = |ms: Option<f64>| ms.map_or(String::new(), |ms| format!(" ({ms:.0} ms of proxy CPU)"));
+    let _ = writeln!(
+        t,
+        "| process start → `/ready` 200, empty module cache | {:.0} ms{} |",
+        k.ready_ms,
+        cpu(k.cpu_to_ready_ms)
+    );
     let _ = writeln!(
         t,
         "| process start → first response through the {} plugins | {:.0} ms |",
@@ -399,7 +405,8 @@ pub fn kube_scale(run: &Run) -> String {
     if let Some(ms) = k.ready_warm_ms {
         let _ = writeln!(
             t,
-            "| restart with the compiled-module cache → `/ready` 200 | {ms:.0} ms |"
+            "| restart with the compiled-module cache → `/ready` 200 | {ms:.0} ms{} |",
+            cpu(k.cpu_to_ready_warm_ms)
         );
     }
     if let Some(bytes) = k.rss_warm_bytes {
@@ -829,10 +836,14 @@ mod protocol_tests {
             change_ms: vec![120.0, 90.0, 1500.0],
             ready_warm_ms: None,
             rss_warm_bytes: None,
+            cpu_to_ready_ms: Some(300.0),
+            cpu_to_ready_warm_ms: None,
         });
         let section = kube_scale(&r);
         assert!(
-            section.contains("| process start → `/ready` 200 | 850 ms |"),
+            section.contains(
+                "| process start → `/ready` 200, empty module cache | 850 ms (300 ms of proxy CPU) |"
+            ),
             "{section}"
         );
         assert!(
