@@ -64,7 +64,14 @@ pub struct KubeScale {
     pub cpu_to_ready_ms: Option<f64>,
     #[serde(default)]
     pub cpu_to_ready_warm_ms: Option<f64>,
+    /// The proxy's CPU use with nothing changing and no requests, every status written
+    /// (% of one core, over [`IDLE`]): what following 1,000 objects costs at rest.
+    #[serde(default)]
+    pub idle_cpu_percent: Option<f64>,
 }
+
+/// How long the proxy's CPU at rest is measured.
+const IDLE: Duration = Duration::from_secs(5);
 
 /// Runs the measurement once.
 pub fn measure(
@@ -135,6 +142,11 @@ pub fn measure(
         change_ms.push(start.elapsed().as_secs_f64() * 1000.0);
     }
     let rss_settled_bytes = procstat::rss_bytes(peer.pid())?;
+    // the last change's status written, then nothing moves
+    wait(&mut peer, &log, start, || statuses_written(&server))?;
+    let before = procstat::cpu_seconds(peer.pid())?;
+    std::thread::sleep(IDLE);
+    let idle_cpu_percent = (procstat::cpu_seconds(peer.pid())? - before) * 100.0 / IDLE.as_secs_f64();
     drop(peer);
     let start = Instant::now();
     let log = work.join(format!("wasmesh-{NAME}-warm.log"));
@@ -167,6 +179,7 @@ pub fn measure(
         rss_warm_bytes: Some(rss_warm_bytes),
         cpu_to_ready_ms: Some(cpu_to_ready_ms),
         cpu_to_ready_warm_ms: Some(cpu_to_ready_warm_ms),
+        idle_cpu_percent: Some(idle_cpu_percent),
     })
 }
 

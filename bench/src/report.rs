@@ -402,6 +402,12 @@ pub fn kube_scale(run: &Run) -> String {
         "| proxy RSS after the changes (every status written) | {:.1} MiB |",
         k.rss_settled_bytes as f64 / MIB
     );
+    if let Some(percent) = k.idle_cpu_percent {
+        let _ = writeln!(
+            t,
+            "| proxy CPU at rest (no change, no request), every status written | {percent:.1} % of a core |"
+        );
+    }
     if let Some(ms) = k.ready_warm_ms {
         let _ = writeln!(
             t,
@@ -838,6 +844,7 @@ mod protocol_tests {
             rss_warm_bytes: None,
             cpu_to_ready_ms: Some(300.0),
             cpu_to_ready_warm_ms: None,
+            idle_cpu_percent: None,
         });
         let section = kube_scale(&r);
         assert!(

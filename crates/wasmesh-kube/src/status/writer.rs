@@ -3,7 +3,7 @@
 //! `wasmplugins/NAME/status`) only where it differs from what the object has; a new
 //! failure written is also reported as an Event (`events`).
 
-use std::collections::{BTreeMap, HashMap};
+use std::collections::{BTreeMap, HashMap, HashSet};
 use std::time::{Duration, Instant};
 
 use k8s_openapi::api::coordination::v1::Lease;
@@ -33,6 +33,14 @@ pub struct Writer {
     /// The last error said per `namespace/name`, said once.
     said: HashMap<String, String>,
     events: events::Reporter,
+    /// Per `namespace/name`: the `resourceVersion` at which its status was found right,
+    /// given `reports`. Such an object is not looked at again (parsed, its conditions
+    /// worked out) until it or a report changes: with a thousand WasmPlugins, a pass over
+    /// all of them every second cost a few % of a core at rest (BENCHMARKS.md, "Kubernetes
+    /// at scale").
+    settled: HashMap<String, String>,
+    /// The reports of the last pass.
+    reports: Vec<(String, GatewayReport)>,
 }
 
 impl Writer {
@@ -50,6 +58,8 @@ impl Writer {
             stores,
             written: HashMap::new(),
             said: HashMap::new(),
+            settled: HashMap::new(),
+            reports: Vec::new(),
         }
     }
 
@@ -62,11 +72,22 @@ impl Writer {
                 return;
             }
         };
+        if gateways != self.reports {
+            self.settled.clear();
+            self.reports = gateways.clone();
+        }
         let now = Instant::now();
         let objects: Vec<_> = self.stores.iter().flat_map(|s| s.state()).collect();
+        let mut seen = HashSet::with_capacity(objects.len());
         for object in objects {
             let namespace = object.metadata.namespace.clone().unwrap_or_default();
             let name = object.metadata.name.clone().unwrap_or_default();
+            let key = format!("{namespace}/{name}");
+            seen.insert(key.clone());
+            let version = object.metadata.resource_version.clone().unwrap_or_default();
+            if self.settled.get(&key) == Some(&version) {
+                continue;
+            }
             let generation = object.metadata.generation;
             let invalid = match crate::object::parse(&self.resource, &object) {
                 Ok(_) => Vec::new(),
@@ -88,9 +109,9 @@ impl Writer {
             let wanted = conditions::conditions(&view, &gateways);
             let current = current_status(&object);
             let next = conditions::status(&current, wanted.clone(), generation, now_timestamp());
-            let key = format!("{namespace}/{name}");
             if next == current {
                 self.written.remove(&key);
+                self.settled.insert(key, version);
                 continue;
             }
             if let Some((w, g, at)) = self.written.get(&key) {
@@ -129,6 +150,8 @@ impl Writer {
                 }
             }
         }
+        // plugins gone are forgotten
+        self.settled.retain(|key, _| seen.contains(key));
     }
 }
 
