@@ -570,4 +570,96 @@ mod tests {
         );
         assert!(after.resources.proxy("edge", "public").is_some());
     }
+
+    #[test]
+    fn with_a_gateway_the_tls_secrets_of_its_https_listeners_are_followed_and_used() {
+        let target = Target {
+            gateway: wasmesh_api::NamespacedName {
+                namespace: "edge".into(),
+                name: "public".into(),
+            },
+            workload: "public".into(),
+            address: "127.0.0.1".parse().unwrap(),
+        };
+        let mut sync = Sync::with_gateway(target);
+        for kind in GatewayKind::ALL {
+            sync.add(gateway_stream(kind));
+            sync.apply(&gateway_stream(kind), Event::Init);
+            sync.apply(&gateway_stream(kind), Event::InitDone);
+        }
+        let class = object(json!({
+            "apiVersion": "gateway.networking.k8s.io/v1", "kind": "GatewayClass",
+            "metadata": {"name": "wasmesh"},
+            "spec": {"controllerName": "wasmesh.io/gateway-controller"},
+        }));
+        let listener = |name: &str, secret: &str| {
+            json!({"name": name, "port": 8443, "protocol": "HTTPS",
+                   "tls": {"certificateRefs": [{"name": secret}]}})
+        };
+        let gateway = |name: &str| {
+            object(json!({
+                "apiVersion": "gateway.networking.k8s.io/v1", "kind": "Gateway",
+                "metadata": {"name": name, "namespace": "edge"},
+                "spec": {"gatewayClassName": "wasmesh",
+                         "listeners": [listener("https", "cert"), listener("other", "other/x")]},
+            }))
+        };
+        sync.apply(&gateway_stream(GatewayKind::GatewayClass), Event::Apply(class));
+        sync.apply(
+            &gateway_stream(GatewayKind::Gateway),
+            Event::Apply(gateway("public")),
+        );
+        // another Gateway's Secrets are not followed
+        sync.apply(
+            &gateway_stream(GatewayKind::Gateway),
+            Event::Apply(gateway("private")),
+        );
+        let wanted: Vec<_> = sync.wanted_secrets().into_iter().collect();
+        assert_eq!(
+            wanted,
+            [
+                ("edge".to_string(), "cert".to_string()),
+                ("edge".to_string(), "other/x".to_string())
+            ]
+        );
+        let cert = StreamId::Secret {
+            namespace: "edge".into(),
+            name: "cert".into(),
+        };
+        sync.add(cert.clone());
+        sync.apply(&cert, Event::Init);
+        sync.apply(&cert, Event::InitDone);
+        let missing = sync.snapshot().expect("listed");
+        let said: Vec<String> = missing.diagnostics.iter().map(ToString::to_string).collect();
+        assert!(
+            said.iter()
+                .any(|d| d.contains("certificateRefs[0]: Secret edge/cert not found")),
+            "{said:?}"
+        );
+        assert!(missing
+            .resources
+            .proxy("edge", "public")
+            .unwrap()
+            .spec
+            .listeners
+            .is_empty());
+
+        let pem = "-----BEGIN CERTIFICATE-----\nAA==\n-----END CERTIFICATE-----\n";
+        let key = "-----BEGIN PRIVATE KEY-----\nAA==\n-----END PRIVATE KEY-----\n";
+        let secret = object(json!({
+            "apiVersion": "v1", "kind": "Secret",
+            "metadata": {"name": "cert", "namespace": "edge", "resourceVersion": "7"},
+            "type": "kubernetes.io/tls",
+            "stringData": {"tls.crt": pem, "tls.key": key},
+        }));
+        sync.apply(&cert, Event::Apply(secret));
+        let served = sync.snapshot().expect("a change");
+        let proxy = served.resources.proxy("edge", "public").unwrap();
+        let tls = proxy.spec.listeners[0].tls.as_ref().expect("a TLS listener");
+        assert_eq!(tls.certificates[0].secret_name.as_deref(), Some("cert"));
+        assert!(
+            served.resources.secret("edge", "cert").is_some(),
+            "in the store, for the proxy"
+        );
+    }
 }
