@@ -8,7 +8,7 @@
 
 use crate::kube_gateway::{gateway_cluster, gateway_proxy, slice, ROUTE_AND_SERVICE};
 use crate::proxy_support::echo::Echo;
-use crate::proxy_support::free_addr;
+use crate::proxy_support::{free_addr, self_signed_as, served_subject, tls_secret_yaml};
 use std::net::SocketAddr;
 use std::path::{Path, PathBuf};
 use std::process::Command;
@@ -18,45 +18,14 @@ use std::time::{Duration, Instant};
 
 const HOST: &str = "gw.test";
 
-/// A self-signed ECDSA certificate for `gw.test` whose subject is `CN=<cn>`, made with the
-/// openssl command: (certificate file, key file).
+/// A self-signed certificate for gw.test whose subject is `CN=<cn>`.
 fn certificate(dir: &Path, cn: &str) -> (PathBuf, PathBuf) {
-    let (cert, key) = (dir.join(format!("{cn}.crt")), dir.join(format!("{cn}.key")));
-    let out = Command::new("openssl")
-        .args([
-            "req",
-            "-x509",
-            "-newkey",
-            "ec",
-            "-pkeyopt",
-            "ec_paramgen_curve:prime256v1",
-        ])
-        .args(["-nodes", "-days", "1", "-subj", &format!("/CN={cn}")])
-        .args(["-addext", &format!("subjectAltName=DNS:{HOST}")])
-        .args(["-addext", "basicConstraints=critical,CA:FALSE", "-keyout"])
-        .arg(&key)
-        .arg("-out")
-        .arg(&cert)
-        .output()
-        .expect("openssl (scripts/setup installs it)");
-    assert!(out.status.success(), "{}", String::from_utf8_lossy(&out.stderr));
-    (cert, key)
+    self_signed_as(dir, cn, &format!("DNS:{HOST}"))
 }
 
-/// The `kubernetes.io/tls` Secret edge/`name` of a certificate and its key.
-fn tls_secret(name: &str, (cert, key): &(PathBuf, PathBuf)) -> String {
-    let indent = |file: &Path| {
-        std::fs::read_to_string(file)
-            .unwrap()
-            .lines()
-            .map(|l| format!("    {l}\n"))
-            .collect::<String>()
-    };
-    format!(
-        "apiVersion: v1\nkind: Secret\nmetadata: {{name: {name}, namespace: edge}}\ntype: kubernetes.io/tls\nstringData:\n  tls.crt: |\n{}  tls.key: |\n{}",
-        indent(cert),
-        indent(key)
-    )
+/// The `kubernetes.io/tls` Secret edge/`name`.
+fn tls_secret(name: &str, pair: &(PathBuf, PathBuf)) -> String {
+    tls_secret_yaml("edge", name, pair)
 }
 
 /// The GatewayClass and Gateway edge/public with one HTTPS listener for gw.test on `port`
@@ -107,18 +76,9 @@ fn curl(listen: SocketAddr, ca: &Path) -> Result<String, String> {
     }
 }
 
-/// The subject of the certificate served to a client asking for gw.test, as
-/// `openssl s_client -servername gw.test` prints it.
-fn served_subject(listen: SocketAddr) -> String {
-    let out = Command::new("sh")
-        .arg("-c")
-        .arg(format!(
-            "openssl s_client -connect 127.0.0.1:{} -servername {HOST} </dev/null 2>/dev/null | openssl x509 -noout -subject -nameopt RFC2253",
-            listen.port()
-        ))
-        .output()
-        .expect("openssl");
-    String::from_utf8_lossy(&out.stdout).trim().to_string()
+/// The subject of the certificate served to a client asking for gw.test.
+fn served(listen: SocketAddr) -> String {
+    served_subject(listen, HOST)
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
@@ -150,7 +110,7 @@ async fn an_https_listener_serves_its_secret_and_a_rotated_secret_without_a_fail
         std::thread::sleep(Duration::from_millis(100));
     };
     assert!(answer.to_ascii_lowercase().contains("x-upstream: up"), "{answer}");
-    assert_eq!(served_subject(listen), "subject=CN=gw-first");
+    assert_eq!(served(listen), "subject=CN=gw-first");
     // the listener whose Secret does not exist is not served, and the log says why
     proxy.wait_log("Secret edge/nope not found", Duration::from_secs(10));
     assert!(
@@ -189,7 +149,7 @@ async fn an_https_listener_serves_its_secret_and_a_rotated_secret_without_a_fail
     tokio::time::sleep(Duration::from_millis(300)).await;
     cluster.apply("secret.yaml", &tls_secret("gw-cert", &second));
     let deadline = Instant::now() + Duration::from_secs(20);
-    while served_subject(listen) != "subject=CN=gw-second" {
+    while served(listen) != "subject=CN=gw-second" {
         assert!(
             Instant::now() < deadline,
             "the new certificate is never served\n{}",
