@@ -36,6 +36,7 @@ pub mod route;
 pub mod run;
 mod serde_duration;
 pub mod snapshot;
+pub mod sni;
 mod source;
 pub mod stats;
 mod tcp;

@@ -155,6 +155,13 @@ impl ApiServer {
         load::merge_patch(&mut self.shared.store(), patch)
     }
 
+    /// How many requests of `verb` came on the resource `plural` (`secrets`, `wasmplugins`),
+    /// with the verbs as RBAC names them: a `GET` of one object is `get`, of a collection
+    /// `list`, of a collection with `watch=true` `watch`. What a Role must allow, proven.
+    pub fn requests_on(&self, verb: &str, plural: &str) -> u64 {
+        self.shared.requests_on(verb, plural)
+    }
+
     /// The latest `resourceVersion`.
     pub fn resource_version(&self) -> u64 {
         self.shared.store().resource_version()
