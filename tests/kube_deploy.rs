@@ -244,6 +244,7 @@ fn the_rbac_grants_only_what_docs_kubernetes_md_explains() {
     assert_eq!(
         rules("ClusterRole"),
         [
+            grant("", "events", &["create"]),
             grant("", "secrets", &["get", "watch"]),
             grant("extensions.istio.io", "wasmplugins", &["list", "watch"]),
             grant("extensions.istio.io", "wasmplugins/status", &["patch"]),
@@ -416,7 +417,31 @@ fn the_gateway_api_component_serves_the_gateway_with_the_oidc_plugin_attached_by
             "{group}/{resource}: {grants:?}"
         );
     }
-    assert_eq!(grants.len(), 5, "nothing more: {grants:?}");
+    // the certificateRefs' Secrets: by name only, never a list
+    let get_watch = serde_json::json!(["get", "watch"]);
+    assert!(
+        grants.contains(&("".into(), "secrets".into(), get_watch)),
+        "secrets: {grants:?}"
+    );
+    assert_eq!(grants.len(), 6, "nothing more: {grants:?}");
+    let secret_rules = objects
+        .iter()
+        .filter(|o| o["kind"] == "ClusterRole" || o["kind"] == "Role")
+        .flat_map(|r| r["rules"].as_array().unwrap().clone())
+        .filter(|rule| {
+            rule["resources"]
+                .as_array()
+                .unwrap()
+                .iter()
+                .any(|r| r == "secrets")
+        });
+    for rule in secret_rules {
+        let verbs = rule["verbs"].as_array().unwrap();
+        assert!(
+            !verbs.iter().any(|v| v == "list" || v == "*"),
+            "no role may list Secrets: {rule}"
+        );
+    }
     let binding = objects
         .iter()
         .find(|o| o["kind"] == "ClusterRoleBinding" && o["roleRef"]["name"] == "wasmesh-gateway-api")

@@ -3,8 +3,8 @@
 //! applied is served, a changed `pluginConfig` is live, a deleted one is gone, a bad object
 //! is reported while the rest goes on; `/ready` waits for the first lists; an outage of the
 //! API server keeps the configuration serving, logged once, with the connected metric
-//! going 0 then 1; `410 Gone` relists without a gap; a pull Secret, watched by its name,
-//! is used for the next pull once it is rotated.
+//! going 0 then 1; `410 Gone` relists without a gap; a pull Secret, followed by its name
+//! with `get` and `watch` only (never a list), is used once it appears and once it is rotated.
 
 use crate::kube_support::{Cluster, KubeProxy};
 use crate::proxy_support::echo::Echo;
@@ -280,7 +280,7 @@ async fn a_rotated_pull_secret_is_used_for_the_next_pull() {
     let echo = Echo::start("up");
     let listen = free_addr();
     cluster.apply("proxy.yaml", &one_backend_proxy_yaml(listen, echo.addr));
-    cluster.apply("secret.yaml", &pull_secret(&host, "alice", "wrong"));
+    // the Secret does not exist yet when it is first followed
     let plugin = format!(
         "apiVersion: extensions.istio.io/v1alpha1\nkind: WasmPlugin\nmetadata: {{name: private, namespace: istio-system}}\nspec:\n  url: {url}\n  imagePullSecret: pull\n  failStrategy: FAIL_OPEN\n  pluginConfig: {{value: private}}\n"
     );
@@ -288,7 +288,14 @@ async fn a_rotated_pull_secret_is_used_for_the_next_pull() {
     let proxy = spawn(&cluster, &[]);
     proxy.wait_ready(Duration::from_secs(30));
     let client = client();
-    // the wrong password: the pull is refused, FAIL_OPEN skips the plugin
+    proxy.wait_log(
+        "imagePullSecret pull: no Secret istio-system/pull",
+        Duration::from_secs(20),
+    );
+    assert_eq!(through(&client, listen).await, Ok(String::new()));
+
+    // created later, with the wrong password: the pull is refused, FAIL_OPEN skips the plugin
+    cluster.apply("secret.yaml", &pull_secret(&host, "alice", "wrong"));
     let deadline = Instant::now() + Duration::from_secs(20);
     loop {
         let (_, plugins) = proxy.admin("/plugins");
@@ -304,6 +311,15 @@ async fn a_rotated_pull_secret_is_used_for_the_next_pull() {
     cluster.apply("secret.yaml", &pull_secret(&host, "alice", "pa55word"));
     until_seen(&client, listen, "private", Duration::from_secs(20)).await;
     assert!(!proxy.log().contains("pa55word"), "a password reached the log");
+    // followed with `get` and `watch` alone, as deploy/rbac.yaml allows: never a list
+    let server = &cluster.server;
+    assert_eq!(
+        server.requests_on("list", "secrets"),
+        0,
+        "a list of Secrets was made"
+    );
+    assert!(server.requests_on("get", "secrets") >= 1);
+    assert!(server.requests_on("watch", "secrets") >= 1);
 }
 
 #[tokio::test]

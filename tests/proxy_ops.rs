@@ -1,6 +1,7 @@
 //! `wasmesh proxy` end to end as an operator sees it: hot reload under load with zero failed
 //! requests, a bad edit that keeps the last good state, SIGTERM drain, large bodies
-//! streaming through with bounded memory, TLS with h2 by ALPN, and WebSocket upgrades.
+//! streaming through with bounded memory, TLS with h2 by ALPN, certificates from a folder's
+//! TLS Secret chosen by SNI and rotated by editing the Secret, and WebSocket upgrades.
 
 use crate::proxy_support;
 
@@ -269,6 +270,71 @@ async fn tls_listener_speaks_h2_by_alpn_and_http1() {
         assert_eq!(v["headers"]["x-forwarded-proto"], "https", "request {i}: {v}");
         assert_eq!(v["bodyLength"], body.map_or(0, str::len), "request {i}: {v}");
     }
+}
+
+#[tokio::test]
+async fn certificates_come_from_a_tls_secret_of_the_folder_sni_picks_one_and_an_edited_secret_is_served() {
+    let echo = Echo::start("tls");
+    let dir = tempfile::tempdir().unwrap();
+    let www = self_signed_as(dir.path(), "www", "DNS:www.test");
+    let api = self_signed_as(dir.path(), "api", "DNS:api.test,DNS:x.api.test");
+    let rotated = self_signed_as(dir.path(), "www-rotated", "DNS:www.test");
+    let listen = free_addr();
+    // the default certificate from Secret istio-system/www; files for *.api.test
+    let config = single_route(listen, "c", echo.addr).replace(
+        "    protocol: http\n",
+        &format!(
+            "    protocol: http\n    tls:\n      secretName: www\n      certificates:\n      - {{hostnames: [\"*.api.test\"], certFile: \"{}\", keyFile: \"{}\"}}\n",
+            api.0.display(),
+            api.1.display()
+        ),
+    );
+    let secret = tls_secret_yaml("istio-system", "www", &www);
+    let proxy = ProxyProcess::start(
+        "istio-system/gw",
+        &[("proxy.yaml", &config), ("secret.yaml", &secret)],
+        1,
+    );
+    let ca = reqwest::Certificate::from_pem(&std::fs::read(&www.0).unwrap()).unwrap();
+    let client = reqwest::Client::builder()
+        .add_root_certificate(ca)
+        .resolve("www.test", listen)
+        .build()
+        .unwrap();
+    let url = format!("https://www.test:{}/", listen.port());
+    assert_eq!(client.get(&url).send().await.unwrap().status(), 200);
+    assert_eq!(served_subject(listen, "www.test"), "subject=CN=www");
+    assert_eq!(
+        served_subject(listen, "x.api.test"),
+        "subject=CN=api",
+        "the wildcard"
+    );
+    assert_eq!(
+        served_subject(listen, "other.test"),
+        "subject=CN=www",
+        "the default"
+    );
+    let (_, dump) = proxy.admin_get("/config_dump");
+    assert!(dump.contains("Secret istio-system/www"), "{dump}");
+    assert!(!dump.contains("PRIVATE KEY"), "key material in /config_dump");
+
+    // the Secret edited: new connections get the new certificate
+    proxy.write_config("secret.yaml", &tls_secret_yaml("istio-system", "www", &rotated));
+    let deadline = Instant::now() + Duration::from_secs(10);
+    while served_subject(listen, "www.test") != "subject=CN=www-rotated" {
+        assert!(Instant::now() < deadline, "never rotated:\n{}", proxy.log());
+        tokio::time::sleep(Duration::from_millis(100)).await;
+    }
+
+    // a Secret that is not there: the change is refused, naming it, the last good one stays
+    let missing = config.replace("secretName: www", "secretName: nope");
+    proxy.write_config("proxy.yaml", &missing);
+    let deadline = Instant::now() + Duration::from_secs(10);
+    while !proxy.log().contains("Secret istio-system/nope not found") {
+        assert!(Instant::now() < deadline, "{}", proxy.log());
+        tokio::time::sleep(Duration::from_millis(100)).await;
+    }
+    assert_eq!(served_subject(listen, "www.test"), "subject=CN=www-rotated");
 }
 
 #[test]

@@ -250,6 +250,19 @@ pub fn route_yaml(name: &str, matcher: &str, cluster: &str) -> String {
 /// (certificate file, key file).
 pub fn self_signed(dir: &Path) -> (PathBuf, PathBuf) {
     let (cert, key) = (dir.join("cert.pem"), dir.join("key.pem"));
+    openssl_self_signed(&cert, &key, "localhost", "DNS:localhost,IP:127.0.0.1");
+    (cert, key)
+}
+
+/// A self-signed ECDSA certificate whose subject is `CN=<cn>` for the names `san`
+/// (`DNS:a.test,DNS:b.test`), and its key, written in `dir` as `<cn>.crt` and `<cn>.key`.
+pub fn self_signed_as(dir: &Path, cn: &str, san: &str) -> (PathBuf, PathBuf) {
+    let (cert, key) = (dir.join(format!("{cn}.crt")), dir.join(format!("{cn}.key")));
+    openssl_self_signed(&cert, &key, cn, san);
+    (cert, key)
+}
+
+fn openssl_self_signed(cert: &Path, key: &Path, cn: &str, san: &str) {
     let out = std::process::Command::new("openssl")
         .args([
             "req",
@@ -264,18 +277,46 @@ pub fn self_signed(dir: &Path) -> (PathBuf, PathBuf) {
         ])
         .args([
             "-subj",
-            "/CN=localhost",
+            &format!("/CN={cn}"),
             "-addext",
-            "subjectAltName=DNS:localhost,IP:127.0.0.1",
+            &format!("subjectAltName={san}"),
         ])
         .args(["-addext", "basicConstraints=critical,CA:FALSE", "-keyout"])
-        .arg(&key)
+        .arg(key)
         .arg("-out")
-        .arg(&cert)
+        .arg(cert)
         .output()
         .expect("openssl (scripts/setup installs it)");
     assert!(out.status.success(), "{}", String::from_utf8_lossy(&out.stderr));
-    (cert, key)
+}
+
+/// The subject (RFC 2253) of the certificate served on `addr` to a client asking for
+/// `servername`, as `openssl s_client -servername` gets it.
+pub fn served_subject(addr: SocketAddr, servername: &str) -> String {
+    let out = std::process::Command::new("sh")
+        .arg("-c")
+        .arg(format!(
+            "openssl s_client -connect {addr} -servername {servername} </dev/null 2>/dev/null | openssl x509 -noout -subject -nameopt RFC2253"
+        ))
+        .output()
+        .expect("openssl");
+    String::from_utf8_lossy(&out.stdout).trim().to_string()
+}
+
+/// A `kubernetes.io/tls` Secret `namespace/name` holding a certificate file and key file.
+pub fn tls_secret_yaml(namespace: &str, name: &str, (cert, key): &(PathBuf, PathBuf)) -> String {
+    let indent = |file: &Path| {
+        std::fs::read_to_string(file)
+            .unwrap()
+            .lines()
+            .map(|l| format!("    {l}\n"))
+            .collect::<String>()
+    };
+    format!(
+        "apiVersion: v1\nkind: Secret\nmetadata: {{name: {name}, namespace: {namespace}}}\ntype: kubernetes.io/tls\nstringData:\n  tls.crt: |\n{}  tls.key: |\n{}",
+        indent(cert),
+        indent(key)
+    )
 }
 
 /// An HTTP/2 client connection with prior knowledge (h2c) to `addr`; its connection task

@@ -54,7 +54,7 @@ pub struct Listener {
     /// Matched against a WasmPlugin's `match[].mode`.
     #[serde(default)]
     pub traffic_direction: TrafficDirection,
-    /// Serve TLS (https, h2 through ALPN) with this certificate.
+    /// Serve TLS (https, h2 through ALPN) with these certificates.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub tls: Option<ListenerTls>,
     /// http listeners: how requests are checked and bounded (Envoy's HTTP connection
@@ -92,12 +92,24 @@ pub enum TrafficDirection {
     Client,
 }
 
-/// `listeners[].tls`: PEM files.
-#[derive(Debug, Clone, PartialEq, Serialize, Deserialize, JsonSchema)]
+/// `listeners[].tls`: the certificates served (docs/proxy.md, "TLS"). The default one from
+/// PEM files (`certFile`, `keyFile`) or from a `kubernetes.io/tls` Secret of the Proxy's
+/// namespace (`secretName`), and more in `certificates`, each chosen by the name the client
+/// asks for (SNI).
+#[derive(Debug, Clone, Default, PartialEq, Serialize, Deserialize, JsonSchema)]
 #[serde(deny_unknown_fields, rename_all = "camelCase")]
 pub struct ListenerTls {
+    #[serde(default, skip_serializing_if = "String::is_empty")]
     pub cert_file: String,
+    #[serde(default, skip_serializing_if = "String::is_empty")]
     pub key_file: String,
+    /// A `kubernetes.io/tls` Secret (`tls.crt`, `tls.key`) in the Proxy's namespace,
+    /// instead of the files; followed, so a rotated Secret is served to new connections.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub secret_name: Option<String>,
+    /// More certificates; the client's SNI picks one (docs/proxy.md, "TLS").
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub certificates: Vec<TlsCertificate>,
     /// How long a client has to finish the TLS handshake. Unset: 10s
     /// ([`ListenerTls::DEFAULT_HANDSHAKE_TIMEOUT`]).
     #[serde(
@@ -109,10 +121,51 @@ pub struct ListenerTls {
     pub handshake_timeout: Option<Duration>,
 }
 
+/// `listeners[].tls.certificates[]`: one certificate, from files or from a Secret, for the
+/// names in `hostnames` (`*.example.com` stands for one label more); without `hostnames`,
+/// for the names of its own DNS subject alternative names.
+#[derive(Debug, Clone, Default, PartialEq, Serialize, Deserialize, JsonSchema)]
+#[serde(deny_unknown_fields, rename_all = "camelCase")]
+pub struct TlsCertificate {
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub hostnames: Vec<String>,
+    #[serde(default, skip_serializing_if = "String::is_empty")]
+    pub cert_file: String,
+    #[serde(default, skip_serializing_if = "String::is_empty")]
+    pub key_file: String,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub secret_name: Option<String>,
+}
+
 impl ListenerTls {
     /// Envoy's default `transport_socket_connect_timeout` is unset; 10 s bounds a client
     /// that opens a connection and never finishes the handshake.
     pub const DEFAULT_HANDSHAKE_TIMEOUT: Duration = Duration::from_secs(10);
+
+    /// Every certificate: the default one (when given) first, then `certificates`.
+    pub fn all_certificates(&self) -> Vec<TlsCertificate> {
+        let default = TlsCertificate {
+            hostnames: Vec::new(),
+            cert_file: self.cert_file.clone(),
+            key_file: self.key_file.clone(),
+            secret_name: self.secret_name.clone(),
+        };
+        let given =
+            !default.cert_file.is_empty() || !default.key_file.is_empty() || default.secret_name.is_some();
+        given
+            .then_some(default)
+            .into_iter()
+            .chain(self.certificates.iter().cloned())
+            .collect()
+    }
+
+    /// The names of the Secrets the certificates come from.
+    pub fn secret_names(&self) -> impl Iterator<Item = &str> + '_ {
+        self.secret_name
+            .as_deref()
+            .into_iter()
+            .chain(self.certificates.iter().filter_map(|c| c.secret_name.as_deref()))
+    }
 }
 
 /// `listeners[].http`: the checks and bounds of an http listener.

@@ -1,12 +1,21 @@
-//! `v1 Secret` of type `kubernetes.io/dockerconfigjson`: registry credentials for
-//! `imagePullSecret`. Its values never appear in `Debug` output or errors.
+//! `v1 Secret` of type `kubernetes.io/dockerconfigjson` (registry credentials for
+//! `imagePullSecret`) or `kubernetes.io/tls` (a listener's certificate and key, for a
+//! Proxy's `tls.secretName` and a Gateway's `certificateRefs`). Its values never appear in
+//! `Debug` output or errors.
 
 use crate::meta::ObjectMeta;
 use base64::Engine as _;
 use serde::{ser::SerializeStruct, Deserialize, Serialize, Serializer};
 use std::{collections::BTreeMap, fmt};
 
-/// The only Secret type wasmesh reads.
+/// The type of a TLS Secret.
+pub const TLS_TYPE: &str = "kubernetes.io/tls";
+/// A TLS Secret's PEM certificate chain.
+pub const TLS_CERT_KEY: &str = "tls.crt";
+/// A TLS Secret's PEM private key.
+pub const TLS_KEY_KEY: &str = "tls.key";
+
+/// The type of a pull Secret.
 pub const DOCKER_CONFIG_JSON_TYPE: &str = "kubernetes.io/dockerconfigjson";
 /// The key holding the docker config in `data` / `stringData`.
 pub const DOCKER_CONFIG_JSON_KEY: &str = ".dockerconfigjson";
@@ -77,6 +86,28 @@ pub enum SecretError {
     /// An `auth` entry is not base64 of `user:password`.
     #[error("auths[\"{0}\"].auth is not base64 of `username:password`")]
     Auth(String),
+    /// A TLS Secret lacks `tls.crt` or `tls.key`.
+    #[error("has no `{0}` in data or stringData")]
+    TlsMissing(&'static str),
+    /// A TLS Secret's `data` value is not base64.
+    #[error("data[\"{0}\"] is not valid base64")]
+    TlsBase64(&'static str),
+    /// A TLS Secret's value is not the PEM it must be.
+    #[error("`{key}` holds no PEM {want} (`-----BEGIN {want}-----`)")]
+    TlsPem { key: &'static str, want: &'static str },
+}
+
+/// A TLS Secret's PEM certificate chain and key, as bytes. `Debug` shows neither.
+#[derive(Clone, PartialEq, Eq)]
+pub struct TlsPair {
+    pub cert_pem: Vec<u8>,
+    pub key_pem: Vec<u8>,
+}
+
+impl fmt::Debug for TlsPair {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str("TlsPair(<redacted>)")
+    }
 }
 
 /// The parsed `.dockerconfigjson`: credentials per registry.
@@ -130,6 +161,46 @@ impl fmt::Debug for RegistryCredentials {
 }
 
 impl Secret {
+    /// The value of `key`, from `stringData` or base64 `data`.
+    fn value(&self, key: &'static str) -> Result<Vec<u8>, SecretError> {
+        if let Some(plain) = self.string_data.get(key) {
+            return Ok(plain.as_bytes().to_vec());
+        }
+        let encoded = self.data.get(key).ok_or(SecretError::TlsMissing(key))?;
+        base64::engine::general_purpose::STANDARD
+            .decode(encoded.trim())
+            .map_err(|_| SecretError::TlsBase64(key))
+    }
+
+    /// A `kubernetes.io/tls` Secret's certificate chain and key, each checked to hold the
+    /// PEM it must (a certificate; a private key: PKCS#8, PKCS#1 or SEC1). Whether the key
+    /// fits the certificate is for the TLS library to say, when the listener is built.
+    pub fn tls_pair(&self) -> Result<TlsPair, SecretError> {
+        let cert_pem = self.value(TLS_CERT_KEY)?;
+        let key_pem = self.value(TLS_KEY_KEY)?;
+        let has = |bytes: &[u8], label: &str| {
+            let text = String::from_utf8_lossy(bytes);
+            text.contains(&format!("-----BEGIN {label}-----"))
+                && text.contains(&format!("-----END {label}-----"))
+        };
+        if !has(&cert_pem, "CERTIFICATE") {
+            return Err(SecretError::TlsPem {
+                key: TLS_CERT_KEY,
+                want: "CERTIFICATE",
+            });
+        }
+        if !["PRIVATE KEY", "RSA PRIVATE KEY", "EC PRIVATE KEY"]
+            .iter()
+            .any(|label| has(&key_pem, label))
+        {
+            return Err(SecretError::TlsPem {
+                key: TLS_KEY_KEY,
+                want: "PRIVATE KEY",
+            });
+        }
+        Ok(TlsPair { cert_pem, key_pem })
+    }
+
     /// The `.dockerconfigjson` bytes, from `stringData` or base64 `data`.
     pub fn docker_config_json(&self) -> Result<Vec<u8>, SecretError> {
         if let Some(plain) = self.string_data.get(DOCKER_CONFIG_JSON_KEY) {

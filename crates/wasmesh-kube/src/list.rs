@@ -42,8 +42,9 @@ pub enum ListError {
     },
 }
 
-/// Lists every stream of `options` once, then each pull Secret a valid WasmPlugin names (by
-/// name, as the proxy reads it), and makes the snapshot a proxy would make from them.
+/// Lists every stream of `options` once, then each Secret the objects name (a valid
+/// WasmPlugin's pull Secret, a Proxy's or the Gateway's TLS Secrets; by name, as the proxy
+/// reads them), and makes the snapshot a proxy would make from them.
 pub async fn list_once(options: &Options) -> Result<Listed, ListError> {
     let (client, url) = connect(options).await?;
     let mut sync = match &options.gateway {

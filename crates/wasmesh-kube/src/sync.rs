@@ -3,7 +3,8 @@
 //! swapped in whole at its end. A snapshot is made only when every stream has listed, so
 //! the data plane never sees a partial state: not at start, not during a relist. With
 //! `--gateway`, the Gateway API objects are kept as sent and turned into the workload's
-//! Proxy at each snapshot (`wasmesh_api::gateway`, docs/gateway-api.md).
+//! Proxy at each snapshot (`wasmesh_api::gateway`, docs/gateway-api.md), with the TLS
+//! Secrets its HTTPS listeners name.
 
 use std::collections::{BTreeMap, BTreeSet};
 use std::sync::Arc;
@@ -12,7 +13,7 @@ use kube::api::{ApiResource, DynamicObject};
 use kube::runtime::watcher::Event;
 use serde::de::DeserializeOwned;
 use wasmesh_api::gateway::{self, Objects, Target};
-use wasmesh_api::{Document, Kind, Origin, Parsed, Resource, ResourceKey};
+use wasmesh_api::{Document, Kind, NamespacedName, Origin, Parsed, Resource, ResourceKey};
 use wasmesh_config::{Diagnostic, Snapshot, Store};
 
 use crate::kinds::GatewayKind;
@@ -184,11 +185,40 @@ impl Sync {
             .collect()
     }
 
-    /// The pull Secrets the valid `WasmPlugin`s name, as (namespace, name).
+    /// The Secrets to follow, as (namespace, name): the pull Secrets the valid
+    /// `WasmPlugin`s name, the TLS Secrets of the valid `Proxy`s' listeners
+    /// (`tls.secretName`), and with `--gateway` those its HTTPS listeners' `certificateRefs`
+    /// name in its namespace.
     pub fn wanted_secrets(&self) -> BTreeSet<(String, String)> {
         let mut wanted = BTreeSet::new();
         for (id, stream) in &self.streams {
-            if id.kind() != Some(Kind::WasmPlugin) {
+            if let StreamId::Gateway {
+                kind: GatewayKind::Gateway,
+                ..
+            } = id
+            {
+                let Some(target) = &self.gateway else { continue };
+                for stored in stream.objects.values() {
+                    let Stored::Gateway(object) = stored else { continue };
+                    let served = object.metadata.namespace.as_deref() == Some(&target.gateway.namespace)
+                        && object.metadata.name.as_deref() == Some(&target.gateway.name);
+                    if !served {
+                        continue;
+                    }
+                    let mut objects = Objects::default();
+                    if read_into(&mut objects, GatewayKind::Gateway, object).is_ok() {
+                        for g in &objects.gateways {
+                            for n in
+                                gateway::tls::wanted_secrets(&target.gateway.namespace, &g.spec.listeners)
+                            {
+                                wanted.insert((n.namespace, n.name));
+                            }
+                        }
+                    }
+                }
+                continue;
+            }
+            if !matches!(id.kind(), Some(Kind::WasmPlugin | Kind::Proxy)) {
                 continue;
             }
             let docs = stream.objects.values().filter_map(|s| match s {
@@ -196,11 +226,22 @@ impl Sync {
                 _ => None,
             });
             for doc in docs {
-                if let Resource::WasmPlugin(plugin) = &doc.resource {
-                    if let Some(secret) = &plugin.spec.image_pull_secret {
-                        let namespace = plugin.metadata.namespace().to_string();
-                        wanted.insert((namespace, secret.clone()));
+                match &doc.resource {
+                    Resource::WasmPlugin(plugin) => {
+                        if let Some(secret) = &plugin.spec.image_pull_secret {
+                            let namespace = plugin.metadata.namespace().to_string();
+                            wanted.insert((namespace, secret.clone()));
+                        }
                     }
+                    Resource::Proxy(proxy) => {
+                        let namespace = proxy.metadata.namespace();
+                        for tls in proxy.spec.listeners.iter().filter_map(|l| l.tls.as_ref()) {
+                            for name in tls.secret_names() {
+                                wanted.insert((namespace.to_string(), name.to_string()));
+                            }
+                        }
+                    }
+                    _ => {}
                 }
             }
         }
@@ -222,8 +263,32 @@ impl Sync {
         for (id, stream) in &self.streams {
             for stored in stream.objects.values() {
                 match stored {
-                    Stored::Resource(Ok(doc)) => documents.push(doc.clone()),
-                    Stored::Resource(Err(error)) => errors.push((**error).clone()),
+                    Stored::Resource(Ok(doc)) => {
+                        if let (StreamId::Secret { namespace, name }, Resource::Secret(secret)) =
+                            (id, &doc.resource)
+                        {
+                            gateway_objects.secrets.insert(
+                                NamespacedName {
+                                    namespace: namespace.clone(),
+                                    name: name.clone(),
+                                },
+                                Ok(Arc::clone(secret)),
+                            );
+                        }
+                        documents.push(doc.clone())
+                    }
+                    Stored::Resource(Err(error)) => {
+                        if let StreamId::Secret { namespace, name } = id {
+                            gateway_objects.secrets.insert(
+                                NamespacedName {
+                                    namespace: namespace.clone(),
+                                    name: name.clone(),
+                                },
+                                Err(field_errors(error)),
+                            );
+                        }
+                        errors.push((**error).clone())
+                    }
                     Stored::Gateway(object) => {
                         if let StreamId::Gateway { kind, .. } = id {
                             if let Err(note) = read_into(&mut gateway_objects, *kind, object) {
@@ -311,6 +376,15 @@ fn read_into(objects: &mut Objects, kind: GatewayKind, object: &DynamicObject) -
         GatewayKind::EndpointSlice => objects.slices.push(read(object, kind)?),
     }
     Ok(())
+}
+
+/// A rejected object's errors as `path: what`, for a note that names the object itself.
+fn field_errors(error: &wasmesh_api::DocumentError) -> String {
+    let each = error.errors.iter().map(|e| match e.path.as_str() {
+        "" => e.kind.to_string(),
+        path => format!("{path}: {}", e.kind),
+    });
+    each.collect::<Vec<_>>().join("; ")
 }
 
 /// The made Proxy's origin: the Gateway it is made from.
@@ -495,5 +569,97 @@ mod tests {
             "{said:?}"
         );
         assert!(after.resources.proxy("edge", "public").is_some());
+    }
+
+    #[test]
+    fn with_a_gateway_the_tls_secrets_of_its_https_listeners_are_followed_and_used() {
+        let target = Target {
+            gateway: wasmesh_api::NamespacedName {
+                namespace: "edge".into(),
+                name: "public".into(),
+            },
+            workload: "public".into(),
+            address: "127.0.0.1".parse().unwrap(),
+        };
+        let mut sync = Sync::with_gateway(target);
+        for kind in GatewayKind::ALL {
+            sync.add(gateway_stream(kind));
+            sync.apply(&gateway_stream(kind), Event::Init);
+            sync.apply(&gateway_stream(kind), Event::InitDone);
+        }
+        let class = object(json!({
+            "apiVersion": "gateway.networking.k8s.io/v1", "kind": "GatewayClass",
+            "metadata": {"name": "wasmesh"},
+            "spec": {"controllerName": "wasmesh.io/gateway-controller"},
+        }));
+        let listener = |name: &str, secret: &str| {
+            json!({"name": name, "port": 8443, "protocol": "HTTPS",
+                   "tls": {"certificateRefs": [{"name": secret}]}})
+        };
+        let gateway = |name: &str| {
+            object(json!({
+                "apiVersion": "gateway.networking.k8s.io/v1", "kind": "Gateway",
+                "metadata": {"name": name, "namespace": "edge"},
+                "spec": {"gatewayClassName": "wasmesh",
+                         "listeners": [listener("https", "cert"), listener("other", "other/x")]},
+            }))
+        };
+        sync.apply(&gateway_stream(GatewayKind::GatewayClass), Event::Apply(class));
+        sync.apply(
+            &gateway_stream(GatewayKind::Gateway),
+            Event::Apply(gateway("public")),
+        );
+        // another Gateway's Secrets are not followed
+        sync.apply(
+            &gateway_stream(GatewayKind::Gateway),
+            Event::Apply(gateway("private")),
+        );
+        let wanted: Vec<_> = sync.wanted_secrets().into_iter().collect();
+        assert_eq!(
+            wanted,
+            [
+                ("edge".to_string(), "cert".to_string()),
+                ("edge".to_string(), "other/x".to_string())
+            ]
+        );
+        let cert = StreamId::Secret {
+            namespace: "edge".into(),
+            name: "cert".into(),
+        };
+        sync.add(cert.clone());
+        sync.apply(&cert, Event::Init);
+        sync.apply(&cert, Event::InitDone);
+        let missing = sync.snapshot().expect("listed");
+        let said: Vec<String> = missing.diagnostics.iter().map(ToString::to_string).collect();
+        assert!(
+            said.iter()
+                .any(|d| d.contains("certificateRefs[0]: Secret edge/cert not found")),
+            "{said:?}"
+        );
+        assert!(missing
+            .resources
+            .proxy("edge", "public")
+            .unwrap()
+            .spec
+            .listeners
+            .is_empty());
+
+        let pem = "-----BEGIN CERTIFICATE-----\nAA==\n-----END CERTIFICATE-----\n";
+        let key = "-----BEGIN PRIVATE KEY-----\nAA==\n-----END PRIVATE KEY-----\n";
+        let secret = object(json!({
+            "apiVersion": "v1", "kind": "Secret",
+            "metadata": {"name": "cert", "namespace": "edge", "resourceVersion": "7"},
+            "type": "kubernetes.io/tls",
+            "stringData": {"tls.crt": pem, "tls.key": key},
+        }));
+        sync.apply(&cert, Event::Apply(secret));
+        let served = sync.snapshot().expect("a change");
+        let proxy = served.resources.proxy("edge", "public").unwrap();
+        let tls = proxy.spec.listeners[0].tls.as_ref().expect("a TLS listener");
+        assert_eq!(tls.certificates[0].secret_name.as_deref(), Some("cert"));
+        assert!(
+            served.resources.secret("edge", "cert").is_some(),
+            "in the store, for the proxy"
+        );
     }
 }

@@ -1,6 +1,7 @@
 //! Building a [`Snapshot`] from resources: the `Proxy` resource's listeners, routes and
 //! clusters, and the RequestAuthentication and AuthorizationPolicy resources that apply to
-//! the workload, compiled into the built-in filters. Pure apart from reading TLS files.
+//! the workload, compiled into the built-in filters. Pure apart from reading TLS files
+//! (`tls`: a listener's certificates, from files or Secrets).
 
 use http::HeaderName;
 use std::collections::HashMap;
@@ -20,9 +21,8 @@ use crate::route::query::QueryMatch;
 use crate::route::{HeaderMatch, HeaderValueMatch, PathMatch, Route, RouteTable};
 
 mod actions;
-use crate::snapshot::{
-    HttpTimeouts, ListenerConfig, ListenerProtocol, ListenerTls, Snapshot, TrafficDirection, Workload,
-};
+mod tls;
+use crate::snapshot::{HttpTimeouts, ListenerConfig, ListenerProtocol, Snapshot, TrafficDirection, Workload};
 
 /// Why a snapshot could not be built; the previous one stays in force.
 #[derive(Debug, thiserror::Error)]
@@ -79,6 +79,8 @@ pub struct Inputs<'a> {
     pub jwks: &'a HashMap<String, Result<String, String>>,
     /// The plugins the chains name, loaded (or why not).
     pub plugins: &'a Loaded,
+    /// Every resource, for the TLS Secrets listeners name (`tls.secretName`).
+    pub resources: &'a wasmesh_api::Resources,
 }
 
 /// Builds a snapshot.
@@ -104,7 +106,7 @@ pub fn snapshot(inputs: Inputs<'_>) -> Result<Snapshot, BuildError> {
         .iter()
         .map(|l| {
             let chain = Arc::new(builtins.chain(inputs.chains, &l.name, inputs.plugins));
-            listener(l, &clusters, chain).map(Arc::new)
+            listener(l, &clusters, chain, &inputs).map(Arc::new)
         })
         .collect::<Result<_, _>>()?;
     Ok(Snapshot {
@@ -123,6 +125,7 @@ fn listener(
     l: &px::Listener,
     clusters: &Clusters,
     chain: Arc<ChainSpec>,
+    inputs: &Inputs<'_>,
 ) -> Result<ListenerConfig, BuildError> {
     let cluster_index = |name: &str| {
         clusters.index_of(name).ok_or_else(|| BuildError::UnknownCluster {
@@ -262,7 +265,12 @@ fn listener(
             })
         })
         .collect::<Result<Vec<_>, BuildError>>()?;
-    let tls = l.tls.as_ref().map(|t| tls(&l.name, t)).transpose()?;
+    let namespace = inputs.proxy.metadata.namespace();
+    let tls = l
+        .tls
+        .as_ref()
+        .map(|t| tls::listener_tls(&l.name, namespace, t, inputs.resources))
+        .transpose()?;
     Ok(ListenerConfig {
         name: l.name.clone(),
         address: l.address,
@@ -289,48 +297,6 @@ fn listener(
         },
         tcp_cluster: l.cluster.as_deref().map(cluster_index).transpose()?,
         chain,
-    })
-}
-
-fn tls(listener: &str, t: &px::ListenerTls) -> Result<ListenerTls, BuildError> {
-    let err = |reason: String| BuildError::Tls {
-        listener: listener.to_string(),
-        reason,
-    };
-    let certs = std::fs::read(&t.cert_file).map_err(|e| err(format!("cannot read {}: {e}", t.cert_file)))?;
-    let key = std::fs::read(&t.key_file).map_err(|e| err(format!("cannot read {}: {e}", t.key_file)))?;
-    let certs = rustls_pemfile::certs(&mut certs.as_slice())
-        .collect::<Result<Vec<_>, _>>()
-        .map_err(|e| err(format!("{}: {e}", t.cert_file)))?;
-    let key = rustls_pemfile::private_key(&mut key.as_slice())
-        .map_err(|e| err(format!("{}: {e}", t.key_file)))?
-        .ok_or_else(|| err(format!("{}: no private key found", t.key_file)))?;
-    // What plugins read of it; a certificate rustls takes but the parser does not still
-    // serves, with its facts left empty.
-    let certificate = match certs.first().map(|c| crate::certificate::read(c)) {
-        Some(Ok(facts)) => facts,
-        Some(Err(why)) => {
-            tracing::warn!(listener, file = %t.cert_file, "the certificate's subject and names are not readable for plugins: {why}");
-            Default::default()
-        }
-        None => Default::default(),
-    };
-    let provider = Arc::new(rustls::crypto::ring::default_provider());
-    let mut config = rustls::ServerConfig::builder_with_provider(provider)
-        .with_safe_default_protocol_versions()
-        .map_err(|e| err(e.to_string()))?
-        .with_no_client_auth()
-        .with_single_cert(certs, key)
-        .map_err(|e| err(e.to_string()))?;
-    config.alpn_protocols = vec![b"h2".to_vec(), b"http/1.1".to_vec()];
-    Ok(ListenerTls {
-        cert_file: t.cert_file.clone(),
-        key_file: t.key_file.clone(),
-        config: Arc::new(config),
-        certificate: Arc::new(certificate),
-        handshake_timeout: t
-            .handshake_timeout
-            .unwrap_or(px::ListenerTls::DEFAULT_HANDSHAKE_TIMEOUT),
     })
 }
 

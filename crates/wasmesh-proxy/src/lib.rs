@@ -37,6 +37,7 @@ pub mod route;
 pub mod run;
 mod serde_duration;
 pub mod snapshot;
+pub mod sni;
 mod source;
 pub mod stats;
 mod tcp;

@@ -100,7 +100,7 @@ async fn serve(
         (ListenerProtocol::Http, Some(tls)) => {
             let acceptor = tokio_rustls::TlsAcceptor::from(tls.config.clone());
             let handshake_timeout = tls.handshake_timeout;
-            let certificate = tls.certificate.clone();
+            let certificates = tls.certificates.clone();
             drop(listener);
             let Ok(accepted) = tokio::time::timeout(handshake_timeout, acceptor.accept(stream)).await else {
                 tracing::debug!(%peer, timeout = ?handshake_timeout, "TLS handshake not finished in time; closing");
@@ -110,7 +110,8 @@ async fn serve(
                 Ok(tls_stream) => {
                     let session = tls_stream.get_ref().1;
                     let sni = session.server_name().map(str::to_string);
-                    let facts = crate::certificate::connection(session.protocol_version(), &certificate);
+                    let local = &certificates.pick(session.server_name()).facts;
+                    let facts = crate::certificate::connection(session.protocol_version(), local);
                     let info = ConnInfo {
                         sni,
                         tls: Some(Arc::new(facts)),

@@ -28,14 +28,16 @@ pub enum TrafficDirection {
     Client,
 }
 
-/// A listener's TLS settings: the files, and the server config built from them.
+/// A listener's TLS settings: where its certificates come from, and the server config
+/// built from them.
 #[derive(Clone)]
 pub struct ListenerTls {
-    pub cert_file: String,
-    pub key_file: String,
+    /// Each certificate's source: `files CERT and KEY`, `Secret NS/NAME`.
+    pub sources: Vec<String>,
     pub config: Arc<rustls::ServerConfig>,
-    /// The certificate's subject and names, for plugins (`connection.*_local_certificate`).
-    pub certificate: Arc<wasmesh_wasm::Certificate>,
+    /// The certificates, chosen per connection by its SNI; each with its subject and names
+    /// for plugins (`connection.*_local_certificate`).
+    pub certificates: Arc<crate::sni::SniCertificates>,
     /// How long a client has to finish the handshake.
     pub handshake_timeout: Duration,
 }
@@ -43,8 +45,7 @@ pub struct ListenerTls {
 impl std::fmt::Debug for ListenerTls {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
         f.debug_struct("ListenerTls")
-            .field("cert_file", &self.cert_file)
-            .field("key_file", &self.key_file)
+            .field("sources", &self.sources)
             .field("handshake_timeout", &self.handshake_timeout)
             .finish_non_exhaustive()
     }
@@ -53,10 +54,9 @@ impl std::fmt::Debug for ListenerTls {
 impl serde::Serialize for ListenerTls {
     fn serialize<S: serde::Serializer>(&self, s: S) -> Result<S::Ok, S::Error> {
         use serde::ser::SerializeStruct;
-        // File names only: key material never leaves the process.
-        let mut st = s.serialize_struct("tls", 3)?;
-        st.serialize_field("certFile", &self.cert_file)?;
-        st.serialize_field("keyFile", &self.key_file)?;
+        // Sources only: key material never leaves the process.
+        let mut st = s.serialize_struct("tls", 2)?;
+        st.serialize_field("certificates", &self.sources)?;
         st.serialize_field(
             "handshakeTimeout",
             &format!("{}s", self.handshake_timeout.as_secs_f64()),

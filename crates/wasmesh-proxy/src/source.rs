@@ -270,6 +270,7 @@ async fn snapshot(
         chains: &chains,
         jwks: &jwks,
         plugins: &loaded,
+        resources,
     })
     .map(Some)
     .map_err(|e| e.to_string())

@@ -106,13 +106,15 @@ fn serve(name: &str, manifests: &str) -> Served {
     };
     let translation = gateway::translate(&objects, &target);
     let proxy = translation.proxy.expect("the Gateway is served");
-    let chains = wasmesh_api::resolve(&proxy, &wasmesh_api::Resources::default(), "istio-system");
+    let resources = wasmesh_api::Resources::default();
+    let chains = wasmesh_api::resolve(&proxy, &resources, "istio-system");
     let snapshot = build::snapshot(Inputs {
         version: 1,
         proxy: &proxy,
         chains: &chains,
         jwks: &HashMap::new(),
         plugins: &HashMap::new(),
+        resources: &resources,
     })
     .expect("the Proxy made compiles");
     Served {

@@ -13,9 +13,10 @@ pub struct Attachment {
     pub hosts: Vec<HostKey>,
 }
 
-/// Is `listener` served (an HTTP listener)? The others are reported once, by the caller.
+/// Is `listener` served (HTTP, or HTTPS terminated)? The others are reported once, by the
+/// caller.
 pub fn served(listener: &GatewayListener) -> bool {
-    listener.protocol == "HTTP"
+    super::tls::protocol_served(listener)
 }
 
 /// The listeners of `gateway` that `route` attaches to, with its hosts on each. What

@@ -11,6 +11,7 @@
 //! - `rules`: rules and matches as routes, with the specification's match precedence.
 //! - `filters`: a rule's and a backendRef's filters as route edits, rewrites, redirects.
 //! - `backends`: backendRefs to Services, resolved through EndpointSlices.
+//! - `tls`: HTTPS listeners' certificateRefs, resolved to `kubernetes.io/tls` Secrets.
 //!
 //! What the Proxy cannot express, or wasmesh does not implement yet, is a [`Note`] of kind
 //! [`NoteKind::Unimplemented`]; nothing is dropped without one.
@@ -24,6 +25,9 @@ mod rules;
 mod tests;
 #[cfg(test)]
 mod tests_filters;
+#[cfg(test)]
+mod tests_tls;
+pub mod tls;
 pub mod types;
 
 pub use backends::cluster_name;
@@ -31,8 +35,8 @@ pub use types::{EndpointSlice, Gateway, GatewayClass, HttpRoute, Service};
 
 use crate::meta::{NamespacedName, ObjectMeta};
 use crate::proxy::{
-    DirectResponse, Listener, ListenerHttp, ListenerProtocol, Proxy, ProxySpec, Route, RouteMatch,
-    TrafficDirection,
+    DirectResponse, Listener, ListenerHttp, ListenerProtocol, ListenerTls, Proxy, ProxySpec, Route,
+    RouteMatch, TlsCertificate, TrafficDirection,
 };
 use crate::selector::{GATEWAY_CLASS_LABEL, GATEWAY_NAME_LABEL};
 use hostnames::HostKey;
@@ -51,6 +55,8 @@ pub struct Objects {
     pub routes: Vec<HttpRoute>,
     pub services: Vec<Service>,
     pub slices: Vec<EndpointSlice>,
+    /// The Secrets HTTPS listeners name (`tls::wanted_secrets`), as followed.
+    pub secrets: tls::Secrets,
 }
 
 /// What to make: the Proxy of `workload` (in the Gateway's namespace) from the Gateway
@@ -95,6 +101,13 @@ pub enum NoteKind {
     Invalid,
     /// A parentRef naming this Gateway that could not attach.
     NotAttached,
+    /// A listener's `tls.certificateRefs[]` that does not resolve to a valid
+    /// `kubernetes.io/tls` Secret (the listener's `ResolvedRefs=False` reason
+    /// `InvalidCertificateRef`); a listener left with none is not served.
+    InvalidCertificateRef,
+    /// A reference to another namespace that no ReferenceGrant allows (`ResolvedRefs=False`
+    /// reason `RefNotPermitted`).
+    RefNotPermitted,
 }
 
 /// Something the translation could not do as written, with the object and field.
@@ -119,6 +132,16 @@ impl fmt::Display for Note {
 pub struct Translation {
     pub proxy: Result<Proxy, Waiting>,
     pub notes: Vec<Note>,
+}
+
+/// One port's Proxy listener, as the Gateway's listeners on it make it.
+struct Port {
+    /// The first Gateway listener's name.
+    name: String,
+    /// The listeners' hostnames.
+    hosts: Vec<HostKey>,
+    /// HTTPS: the certificates, of every listener on the port.
+    certificates: Option<Vec<TlsCertificate>>,
 }
 
 /// Makes the Proxy of `target` from `objects`.
@@ -160,6 +183,7 @@ fn proxy(objects: &Objects, target: &Target, notes: &mut Vec<Note>) -> Result<Pr
         });
     }
     let gw_object = format!("Gateway {wanted}");
+    let mut tls_notes = Vec::new();
     let mut unimplemented = |field: &str, message: String| {
         notes.push(Note {
             kind: NoteKind::Unimplemented,
@@ -181,25 +205,63 @@ fn proxy(objects: &Objects, target: &Target, notes: &mut Vec<Note>) -> Result<Pr
         unimplemented("spec.infrastructure", "not implemented yet; not read".into());
     }
     // the Proxy listener of each port: named after the first Gateway listener on it
-    let mut ports: BTreeMap<u16, (String, Vec<HostKey>)> = BTreeMap::new();
+    let mut ports: BTreeMap<u16, Port> = BTreeMap::new();
     for (i, l) in gateway.spec.listeners.iter().enumerate() {
-        if !attach::served(l) {
+        if !tls::protocol_served(l) {
+            let why = match l.protocol.as_str() {
+                "HTTPS" => format!(
+                    "listener {} is HTTPS with tls.mode {}: only Terminate is served yet; it is left out",
+                    l.name,
+                    tls::mode(l)
+                ),
+                _ => format!(
+                    "listener {} has protocol {}: only HTTP and HTTPS listeners are served yet (TLS, TCP and UDP are not); it is left out",
+                    l.name, l.protocol
+                ),
+            };
+            unimplemented(&format!("spec.listeners[{i}]"), why);
+            continue;
+        }
+        let certificates = match l.protocol.as_str() {
+            "HTTPS" => {
+                let found = tls::certificates(
+                    &gw_object,
+                    &wanted.namespace,
+                    i,
+                    l,
+                    &objects.secrets,
+                    &mut tls_notes,
+                );
+                if found.is_empty() {
+                    continue;
+                }
+                Some(found)
+            }
+            _ => None,
+        };
+        let port = ports.entry(l.port).or_insert_with(|| Port {
+            name: l.name.clone(),
+            hosts: Vec::new(),
+            certificates: certificates.as_ref().map(|_| Vec::new()),
+        });
+        if port.certificates.is_some() != certificates.is_some() {
             unimplemented(
                 &format!("spec.listeners[{i}]"),
                 format!(
-                    "listener {} has protocol {}: only HTTP listeners are served yet (HTTPS and TLS are not); it is left out",
-                    l.name, l.protocol
+                    "listener {} shares port {} with listener {} of the other protocol (HTTP and HTTPS); it is left out",
+                    l.name, l.port, port.name
                 ),
             );
             continue;
         }
-        let entry = ports
-            .entry(l.port)
-            .or_insert_with(|| (l.name.clone(), Vec::new()));
+        if let (Some(all), Some(found)) = (&mut port.certificates, certificates) {
+            all.extend(found);
+        }
         if let Some(h) = &l.hostname {
-            entry.1.push(HostKey::new(h));
+            port.hosts.push(HostKey::new(h));
         }
     }
+    notes.append(&mut tls_notes);
 
     // routes, oldest first, then by namespace/name (the order the precedence ends with)
     let mut routes: Vec<&HttpRoute> = objects.routes.iter().collect();
@@ -252,7 +314,15 @@ fn proxy(objects: &Objects, target: &Target, notes: &mut Vec<Note>) -> Result<Pr
     }
 
     let mut listeners = Vec::new();
-    for (port, (name, listener_hosts)) in ports {
+    for (
+        port,
+        Port {
+            name,
+            hosts: listener_hosts,
+            certificates,
+        },
+    ) in ports
+    {
         let mut table = tables.remove(&port).unwrap_or_default();
         // a listener's hostname is a host of its own even without routes: a request for
         // it never reaches the routes of a less specific listener (listener isolation)
@@ -284,7 +354,10 @@ fn proxy(objects: &Objects, target: &Target, notes: &mut Vec<Note>) -> Result<Pr
             address: SocketAddr::new(target.address, port),
             protocol: ListenerProtocol::Http,
             traffic_direction: TrafficDirection::Server,
-            tls: None,
+            tls: certificates.map(|certificates| ListenerTls {
+                certificates,
+                ..ListenerTls::default()
+            }),
             http: ListenerHttp::default(),
             routes,
             cluster: None,

@@ -18,6 +18,16 @@ pub(super) fn objects(yaml: &str) -> Objects {
         routes: parse_all("HTTPRoute", yaml),
         services: parse_all("Service", yaml),
         slices: parse_all("EndpointSlice", yaml),
+        secrets: parse_all::<crate::secret::Secret>("Secret", yaml)
+            .into_iter()
+            .map(|s| {
+                let key = NamespacedName {
+                    namespace: s.metadata.namespace().to_string(),
+                    name: s.metadata.name.clone(),
+                };
+                (key, Ok(std::sync::Arc::new(s)))
+            })
+            .collect(),
     }
 }
 
@@ -356,11 +366,11 @@ spec:
   addresses: [{type: IPAddress, value: 10.0.0.9}]
   listeners:
   - {name: http, port: 8080, protocol: HTTP, allowedRoutes: {namespaces: {from: All}}}
-  - {name: https, port: 8443, protocol: HTTPS, tls: {certificateRefs: [{name: cert}]}}
+  - {name: tls, port: 8443, protocol: TLS, tls: {mode: Passthrough}}
   - {name: selected, port: 9090, protocol: HTTP, allowedRoutes: {namespaces: {from: Selector, selector: {matchLabels: {a: b}}}}}";
     let r = route(
         "r",
-        "  parentRefs: [{name: public, sectionName: http}, {name: public, sectionName: https}, {name: public, port: 9090}]
+        "  parentRefs: [{name: public, sectionName: http}, {name: public, sectionName: tls}, {name: public, port: 9090}]
   rules:
   - matches: [{path: {value: /filtered}}]
     filters: [{type: ExtensionRef, extensionRef: {group: example.com, kind: Auth, name: a}}]
@@ -384,8 +394,8 @@ spec:
         notes_of(&notes),
         [
             "Gateway edge/public: spec.addresses: not implemented yet; the listeners bind 127.0.0.1 (--gateway-address)",
-            "Gateway edge/public: spec.listeners[1]: listener https has protocol HTTPS: only HTTP listeners are served yet (HTTPS and TLS are not); it is left out",
-            "HTTPRoute edge/r: spec.parentRefs[1]: not attached to Gateway edge/public: listener https is HTTPS, which wasmesh does not serve yet",
+            "Gateway edge/public: spec.listeners[1]: listener tls has protocol TLS: only HTTP and HTTPS listeners are served yet (TLS, TCP and UDP are not); it is left out",
+            "HTTPRoute edge/r: spec.parentRefs[1]: not attached to Gateway edge/public: listener tls is TLS, which wasmesh does not serve yet",
             "HTTPRoute edge/r: spec.parentRefs[2]: not attached to Gateway edge/public: listener selected: allowedRoutes.namespaces.from Selector is not implemented yet (Same and All are)",
             "HTTPRoute edge/r: spec.rules[0].filters[0]: filter ExtensionRef is not implemented yet; the rule answers 500",
             "HTTPRoute edge/r: spec.rules[2].timeouts.backendRequest: 2s is not enforced: backendRequest is not implemented yet (timeouts.request is)",
@@ -394,7 +404,7 @@ spec:
     );
     assert!(notes.iter().all(|n| n.kind != NoteKind::Invalid));
     let ports: Vec<u16> = proxy.spec.listeners.iter().map(|l| l.address.port()).collect();
-    assert_eq!(ports, [8080, 9090], "the HTTPS listener is left out");
+    assert_eq!(ports, [8080, 9090], "the TLS listener is left out");
     assert_eq!(
         table(&proxy, 0),
         [

@@ -61,9 +61,38 @@ pub struct GatewayListener {
     /// `HTTP`, `HTTPS`, `TLS`, `TCP`, `UDP` or a domain-prefixed protocol.
     pub protocol: String,
     #[serde(default)]
-    pub tls: Option<Value>,
+    pub tls: Option<GatewayTlsConfig>,
     #[serde(default)]
     pub allowed_routes: Option<AllowedRoutes>,
+}
+
+/// `listeners[].tls`: `mode` `Terminate` (the default) or `Passthrough`, and the
+/// certificates to terminate with.
+#[derive(Debug, Clone, Default, PartialEq, Deserialize)]
+#[serde(rename_all = "camelCase")]
+pub struct GatewayTlsConfig {
+    #[serde(default)]
+    pub mode: Option<String>,
+    #[serde(default)]
+    pub certificate_refs: Vec<SecretObjectReference>,
+    #[serde(default)]
+    pub options: Option<Value>,
+    #[serde(default)]
+    pub frontend_validation: Option<Value>,
+}
+
+/// `tls.certificateRefs[]`: group `""` and kind `Secret` by default, in the Gateway's
+/// namespace by default.
+#[derive(Debug, Clone, PartialEq, Deserialize)]
+#[serde(rename_all = "camelCase")]
+pub struct SecretObjectReference {
+    #[serde(default)]
+    pub group: Option<String>,
+    #[serde(default)]
+    pub kind: Option<String>,
+    pub name: String,
+    #[serde(default)]
+    pub namespace: Option<String>,
 }
 
 /// `listeners[].allowedRoutes`.

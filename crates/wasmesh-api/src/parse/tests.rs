@@ -570,7 +570,6 @@ spec:
             "8 spec.listeners[0].routes[0].match.prefix: invalid type: integer `1`, expected a string",
             "9 spec.listeners[1].name: missing; this field is required",
             "10 spec.listeners[1].tls.certFile: invalid type: integer `1`, expected a string",
-            "10 spec.listeners[1].tls.keyFile: missing; this field is required",
             "12 spec.clusters[0].endpoints: invalid type: integer `7`, expected a sequence",
         ],
         "{shown:#?}"

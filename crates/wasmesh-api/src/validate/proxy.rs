@@ -38,20 +38,7 @@ pub(super) fn check(proxy: &Proxy, out: &mut Vec<FieldError>) {
             ));
         }
         if let Some(tls) = &l.tls {
-            if tls.cert_file.is_empty() {
-                out.push(FieldError::invalid(
-                    format!("{at}.tls.certFile"),
-                    "",
-                    "a PEM certificate file is required",
-                ));
-            }
-            if tls.key_file.is_empty() {
-                out.push(FieldError::invalid(
-                    format!("{at}.tls.keyFile"),
-                    "",
-                    "a PEM key file is required",
-                ));
-            }
+            tls_certificates(&at, tls, out);
         }
         let timeouts = [
             (
@@ -271,4 +258,64 @@ fn is_host_port(s: &str) -> bool {
                 .all(|part| !part.is_empty() && part.bytes().all(|b| b.is_ascii_alphanumeric() || b == b'-'))
     };
     port_ok && host_ok
+}
+
+/// `tls`: at least one certificate; each from files (both) or from a Secret, not both;
+/// `hostnames` as SNI names.
+fn tls_certificates(at: &str, tls: &crate::proxy::ListenerTls, out: &mut Vec<FieldError>) {
+    let all = tls.all_certificates();
+    if all.is_empty() {
+        out.push(FieldError::invalid(
+            format!("{at}.tls.certFile"),
+            "",
+            "a certificate is required: certFile and keyFile (PEM files), secretName, or certificates",
+        ));
+    }
+    let explicit = usize::from(all.len() > tls.certificates.len());
+    for (i, c) in all.iter().enumerate() {
+        let here = if i < explicit {
+            format!("{at}.tls")
+        } else {
+            format!("{at}.tls.certificates[{}]", i - explicit)
+        };
+        let files = !c.cert_file.is_empty() || !c.key_file.is_empty();
+        match (&c.secret_name, files) {
+            (Some(_), true) => out.push(FieldError::rule(
+                format!("{here}.secretName"),
+                "either certFile and keyFile or secretName, not both",
+            )),
+            (Some(name), false) if name.is_empty() => out.push(FieldError::invalid(
+                format!("{here}.secretName"),
+                "",
+                "a Secret's name is required",
+            )),
+            (Some(_), false) => {}
+            (None, _) => {
+                if c.cert_file.is_empty() {
+                    out.push(FieldError::invalid(
+                        format!("{here}.certFile"),
+                        "",
+                        "a PEM certificate file is required (or secretName)",
+                    ));
+                }
+                if c.key_file.is_empty() {
+                    out.push(FieldError::invalid(
+                        format!("{here}.keyFile"),
+                        "",
+                        "a PEM key file is required (or secretName)",
+                    ));
+                }
+            }
+        }
+        for (h, host) in c.hostnames.iter().enumerate() {
+            let name = host.strip_prefix("*.").unwrap_or(host);
+            if name.is_empty() || name.contains('*') || name.contains(':') || name.contains('/') {
+                out.push(FieldError::invalid(
+                    format!("{here}.hostnames[{h}]"),
+                    host,
+                    "an SNI name: a DNS name, or `*.` and a DNS name",
+                ));
+            }
+        }
+    }
 }

@@ -380,7 +380,10 @@ fn secrets_are_dockerconfigjson_and_never_shown() {
             ),
             (
                 "type: Opaque\ndata: {a: b}",
-                Some(("type", "allowed: kubernetes.io/dockerconfigjson")),
+                Some((
+                    "type",
+                    "allowed: kubernetes.io/dockerconfigjson, kubernetes.io/tls",
+                )),
             ),
             (
                 "type: kubernetes.io/dockerconfigjson\ndata: {other: x}",
@@ -405,6 +408,73 @@ fn secrets_are_dockerconfigjson_and_never_shown() {
         "type: kubernetes.io/dockerconfigjson\nstringData: {.dockerconfigjson: 'hunter2'}\n",
     ));
     assert!(leaked.iter().all(|(_, m)| !m.contains("hunter2")), "{leaked:?}");
+}
+
+#[test]
+fn tls_secrets_hold_a_pem_certificate_and_key() {
+    let pem = "'-----BEGIN CERTIFICATE-----\n\n-----END CERTIFICATE-----'";
+    let key = "'-----BEGIN EC PRIVATE KEY-----\n\n-----END EC PRIVATE KEY-----'";
+    // base64 of "not a pem"
+    let not_pem = "bm90IGEgcGVt";
+    check(
+        secret,
+        &[
+            (
+                &format!("type: kubernetes.io/tls\nstringData: {{tls.crt: {pem}, tls.key: {key}}}"),
+                None,
+            ),
+            (
+                &format!("type: kubernetes.io/tls\nstringData: {{tls.crt: {pem}}}"),
+                Some(("data", "has no `tls.key`")),
+            ),
+            (
+                &format!(
+                    "type: kubernetes.io/tls\nstringData: {{tls.key: {key}}}\ndata: {{tls.crt: {not_pem}}}"
+                ),
+                Some(("data[\"tls.crt\"]", "holds no PEM CERTIFICATE")),
+            ),
+            (
+                &format!("type: kubernetes.io/tls\nstringData: {{tls.crt: {pem}, tls.key: hunter2}}"),
+                Some(("stringData[\"tls.key\"]", "holds no PEM PRIVATE KEY")),
+            ),
+            (
+                "type: kubernetes.io/tls\ndata: {tls.crt: \"!!\", tls.key: x}",
+                Some(("data[\"tls.crt\"]", "base64")),
+            ),
+        ],
+    );
+}
+
+#[test]
+fn a_listener_takes_certificates_from_files_or_secrets_with_sni_names() {
+    let proxy = |tls: &str| {
+        format!(
+            "apiVersion: wasmesh.io/v1alpha1\nkind: Proxy\nmetadata: {{name: gw, namespace: ns}}\nspec:\n  listeners: [{{name: h, address: 127.0.0.1:1, tls: {tls}}}]\n"
+        )
+    };
+    check(
+        proxy,
+        &[
+            ("{secretName: cert}", None),
+            (
+                "{certificates: [{hostnames: [a.example.com, '*.b.example.com'], secretName: a}, {certFile: c, keyFile: k}]}",
+                None,
+            ),
+            ("{}", Some(("spec.listeners[0].tls.certFile", "a certificate is required"))),
+            (
+                "{certFile: c, keyFile: k, secretName: s}",
+                Some(("spec.listeners[0].tls.secretName", "not both")),
+            ),
+            (
+                "{certificates: [{certFile: c}]}",
+                Some(("spec.listeners[0].tls.certificates[0].keyFile", "a PEM key file is required")),
+            ),
+            (
+                "{secretName: s, certificates: [{hostnames: ['a.*.com'], secretName: t}]}",
+                Some(("spec.listeners[0].tls.certificates[0].hostnames[0]", "an SNI name")),
+            ),
+        ],
+    );
 }
 
 fn security(kind: &str, spec: &str) -> String {

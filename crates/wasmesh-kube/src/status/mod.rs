@@ -9,9 +9,12 @@
 //! - one gateway, the holder of the Lease `wasmesh-status` (`lease`), reads every live report
 //!   and writes the status of every WasmPlugin it follows (`conditions`, `writer`);
 //! - a status that is already what it would write is not written, so the watch event of a
-//!   write leads to no further write.
+//!   write leads to no further write;
+//! - a new failure written is reported once as a Kubernetes Event, by the writer alone
+//!   (`events`).
 
 pub mod conditions;
+pub mod events;
 mod lease;
 pub mod report;
 mod writer;
@@ -85,7 +88,7 @@ pub async fn start(options: &Options, lease_namespace: &str) -> Result<StatusRep
     }
     let (tx, rx) = watch::channel(None);
     let leases: Api<Lease> = Api::namespaced(client.clone(), lease_namespace);
-    let writer = writer::Writer::new(client, resource, stores);
+    let writer = writer::Writer::new(client, resource, stores, identity.clone());
     tasks.push(Task::spawn(run(leases, identity.clone(), rx, writer)));
     tracing::info!(
         identity = %identity,

@@ -1,8 +1,9 @@
 //! The status writer, run by the holder of the election Lease: every live gateway report
 //! and every WasmPlugin followed, into `status` — written (a JSON merge patch on
-//! `wasmplugins/NAME/status`) only where it differs from what the object has.
+//! `wasmplugins/NAME/status`) only where it differs from what the object has; a new
+//! failure written is also reported as an Event (`events`).
 
-use std::collections::{BTreeMap, HashMap};
+use std::collections::{BTreeMap, HashMap, HashSet};
 use std::time::{Duration, Instant};
 
 use k8s_openapi::api::coordination::v1::Lease;
@@ -14,6 +15,7 @@ use wasmesh_api::crd::status::{Condition, ResourceStatus};
 use wasmesh_api::timestamp::Timestamp;
 
 use super::conditions::{self, Object, Wanted};
+use super::events;
 use super::report::{GatewayReport, REPORT_ANNOTATION, REPORT_LABEL};
 
 /// A write that the object does not show yet (the watch lags, or another writer wrote
@@ -30,16 +32,34 @@ pub struct Writer {
     written: HashMap<String, (Vec<Wanted>, Option<i64>, Instant)>,
     /// The last error said per `namespace/name`, said once.
     said: HashMap<String, String>,
+    events: events::Reporter,
+    /// Per `namespace/name`: the `resourceVersion` at which its status was found right,
+    /// given `reports`. Such an object is not looked at again (parsed, its conditions
+    /// worked out) until it or a report changes: with a thousand WasmPlugins, a pass over
+    /// all of them every second cost a few % of a core at rest (BENCHMARKS.md, "Kubernetes
+    /// at scale").
+    settled: HashMap<String, String>,
+    /// The reports of the last pass.
+    reports: Vec<(String, GatewayReport)>,
 }
 
 impl Writer {
-    pub fn new(client: Client, resource: ApiResource, stores: Vec<Store<DynamicObject>>) -> Self {
+    /// `identity` is this gateway's, the Events' `reportingInstance`.
+    pub fn new(
+        client: Client,
+        resource: ApiResource,
+        stores: Vec<Store<DynamicObject>>,
+        identity: String,
+    ) -> Self {
         Writer {
+            events: events::Reporter::new(client.clone(), identity),
             client,
             resource,
             stores,
             written: HashMap::new(),
             said: HashMap::new(),
+            settled: HashMap::new(),
+            reports: Vec::new(),
         }
     }
 
@@ -52,11 +72,22 @@ impl Writer {
                 return;
             }
         };
+        if gateways != self.reports {
+            self.settled.clear();
+            self.reports = gateways.clone();
+        }
         let now = Instant::now();
         let objects: Vec<_> = self.stores.iter().flat_map(|s| s.state()).collect();
+        let mut seen = HashSet::with_capacity(objects.len());
         for object in objects {
             let namespace = object.metadata.namespace.clone().unwrap_or_default();
             let name = object.metadata.name.clone().unwrap_or_default();
+            let key = format!("{namespace}/{name}");
+            seen.insert(key.clone());
+            let version = object.metadata.resource_version.clone().unwrap_or_default();
+            if self.settled.get(&key) == Some(&version) {
+                continue;
+            }
             let generation = object.metadata.generation;
             let invalid = match crate::object::parse(&self.resource, &object) {
                 Ok(_) => Vec::new(),
@@ -78,9 +109,9 @@ impl Writer {
             let wanted = conditions::conditions(&view, &gateways);
             let current = current_status(&object);
             let next = conditions::status(&current, wanted.clone(), generation, now_timestamp());
-            let key = format!("{namespace}/{name}");
             if next == current {
                 self.written.remove(&key);
+                self.settled.insert(key, version);
                 continue;
             }
             if let Some((w, g, at)) = self.written.get(&key) {
@@ -101,6 +132,9 @@ impl Writer {
                 Ok(_) => {
                     self.said.remove(&key);
                     tracing::debug!(plugin = %key, "WasmPlugin status written");
+                    self.events
+                        .report(&object, &self.resource.api_version, &current, &next)
+                        .await;
                 }
                 Err(e) => {
                     let text = e.to_string();
@@ -116,6 +150,8 @@ impl Writer {
                 }
             }
         }
+        // plugins gone are forgotten
+        self.settled.retain(|key, _| seen.contains(key));
     }
 }
 

@@ -11,6 +11,7 @@ use http_body_util::{BodyExt, Full};
 use serde_json::{json, Value};
 
 use super::discovery;
+use super::kinds::ResourceKind;
 use super::patch::{merge, PatchType};
 use super::query::Query;
 use super::router::{route, Route, Target};
@@ -189,19 +190,19 @@ fn resource(
     let ok = |v: Value| Ok(json_response(200, &served(v, target)));
     match (method, &target.name) {
         (&Method::GET, Some(name)) => {
-            shared.count("get");
+            shared.count_on("get", &target.kind.plural);
             ok(shared.store().get(&target.kind, namespace, name)?)
         }
         (&Method::GET, None) if query.flag("watch") => {
-            shared.count("watch");
+            shared.count_on("watch", &target.kind.plural);
             watch::start(shared, target, query)
         }
         (&Method::GET, None) => {
-            shared.count("list");
+            shared.count_on("list", &target.kind.plural);
             list(shared, target, query)
         }
         (&Method::POST, None) if target.namespace.is_some() || !target.kind.namespaced => {
-            shared.count("create");
+            shared.count_on("create", &target.kind.plural);
             let object = json_body(content_type, &body)?;
             let created = write(shared, query, |store| {
                 store.create(&target.kind, namespace, object)
@@ -209,7 +210,7 @@ fn resource(
             Ok(json_response(201, &served(created, target)))
         }
         (&Method::PUT, Some(name)) => {
-            shared.count("update");
+            shared.count_on("update", &target.kind.plural);
             let object = json_body(content_type, &body)?;
             let part = target.part;
             ok(write(shared, query, |store| {
@@ -217,7 +218,7 @@ fn resource(
             })?)
         }
         (&Method::PATCH, Some(name)) => {
-            shared.count("patch");
+            shared.count_on("patch", &target.kind.plural);
             let patch_type = PatchType::from_content_type(content_type)?;
             let patch = parse_json(&body)?;
             if patch_type == PatchType::Apply {
@@ -242,7 +243,7 @@ fn resource(
             Ok(json_response(status, &served(object, target)))
         }
         (&Method::DELETE, Some(name)) => {
-            shared.count("delete");
+            shared.count_on("delete", &target.kind.plural);
             let gone = write(shared, query, |store| store.delete(&target.kind, namespace, name))?;
             let uid = gone["metadata"]["uid"].as_str().unwrap_or_default();
             Ok(json_response(
@@ -281,18 +282,21 @@ fn field_manager(query: &Query) -> Result<(), ApiError> {
     }
 }
 
-/// The selectors of a list or watch.
-pub fn selectors(query: &Query) -> Result<(LabelSelector, FieldSelector), ApiError> {
+/// The selectors of a list or watch of `kind`.
+pub fn selectors(query: &Query, kind: &ResourceKind) -> Result<(LabelSelector, FieldSelector), ApiError> {
     Ok((
         LabelSelector::parse(query.get("labelSelector").unwrap_or_default())?,
-        FieldSelector::parse(query.get("fieldSelector").unwrap_or_default())?,
+        FieldSelector::parse(
+            query.get("fieldSelector").unwrap_or_default(),
+            &kind.selectable_fields(),
+        )?,
     ))
 }
 
 /// A list, in pages of `limit` when asked (the `continue` token is the offset of the next
 /// page; pages are read from the current state, not from one snapshot).
 fn list(shared: &Shared, target: &Target, query: &Query) -> Result<Response<Body>, ApiError> {
-    let (labels, fields) = selectors(query)?;
+    let (labels, fields) = selectors(query, &target.kind)?;
     let (objects, rv) = {
         let store = shared.store();
         (

@@ -14,6 +14,8 @@ use super::store::Store;
 pub struct Shared {
     store: Mutex<Store>,
     counters: Mutex<BTreeMap<&'static str, u64>>,
+    /// Per verb and resource (its plural): what RBAC would have to allow.
+    on_resources: Mutex<BTreeMap<(&'static str, String), u64>>,
     /// Bumped to end every open watch (a restart of the server).
     pub watch_epoch: watch::Sender<u64>,
     /// The longest a watch stays open, as the real server's `--min-request-timeout`
@@ -35,6 +37,7 @@ impl Shared {
         Shared {
             store: Mutex::new(store),
             counters: Mutex::new(BTreeMap::new()),
+            on_resources: Mutex::new(BTreeMap::new()),
             watch_epoch: watch::channel(0).0,
             watch_lifetime: Mutex::new(watch_lifetime),
             bookmark_interval,
@@ -56,6 +59,28 @@ impl Shared {
             .unwrap_or_else(|e| e.into_inner())
             .entry(verb)
             .or_default() += 1;
+    }
+
+    /// Counts one request of `verb` on the resource `plural`, and of `verb` at all.
+    pub fn count_on(&self, verb: &'static str, plural: &str) {
+        self.count(verb);
+        *self
+            .on_resources
+            .lock()
+            .unwrap_or_else(|e| e.into_inner())
+            .entry((verb, plural.to_string()))
+            .or_default() += 1;
+    }
+
+    /// How many requests of `verb` on the resource `plural` came.
+    pub fn requests_on(&self, verb: &str, plural: &str) -> u64 {
+        self.on_resources
+            .lock()
+            .unwrap_or_else(|e| e.into_inner())
+            .iter()
+            .filter(|((v, p), _)| *v == verb && p == plural)
+            .map(|(_, n)| *n)
+            .sum()
     }
 
     /// How many requests of `verb` came.

@@ -151,6 +151,21 @@ async fn secrets_through_every_verb() {
 
     assert_eq!((server.requests("create"), server.requests("update")), (3, 2));
     assert_eq!((server.requests("patch"), server.requests("delete")), (2, 2));
+    // per resource, with RBAC's verbs: a list by name is still a list
+    let lists = server.requests_on("list", "secrets");
+    assert_eq!(lists, server.requests("list"));
+    assert!(lists >= 3, "{lists}");
+    assert!(server.requests_on("get", "secrets") >= 3);
+    assert_eq!(server.requests_on("list", "wasmplugins"), 0);
+    let watches = server.requests_on("watch", "secrets");
+    let mut one = secrets
+        .watch(&WatchParams::default().fields("metadata.name=other"), "0")
+        .await
+        .expect("a watch by name")
+        .boxed();
+    assert!(matches!(one.next().await, Some(Ok(WatchEvent::Added(_)))));
+    assert_eq!(server.requests_on("watch", "secrets"), watches + 1);
+    assert_eq!(server.requests_on("list", "secrets"), lists, "a watch is no list");
 }
 
 async fn install_wasmplugin_crd(client: &Client) -> Api<DynamicObject> {

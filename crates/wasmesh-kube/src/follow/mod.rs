@@ -1,7 +1,10 @@
-//! One watcher per stream: a kind in every namespace, a kind in one namespace, or one pull
+//! One watcher per stream: a kind in every namespace, a kind in one namespace, or one
 //! Secret by name. kube-rs's watcher lists, then watches from the list's version; after
 //! `410 Gone` it lists again (its events say so: `Init` … `InitDone`), and a watch that ends
 //! is resumed from the last version seen. Errors come through with a backoff between tries.
+//! A Secret is followed without a list at all (`by_name`): get, then watch.
+
+mod by_name;
 
 use std::time::Duration;
 
@@ -40,24 +43,20 @@ impl Drop for Task {
 /// the receiver is gone.
 pub fn watch(client: &Client, stream: StreamId, to: mpsc::UnboundedSender<Seen>) -> Task {
     let resource = stream.resource();
-    let (api, config) = match &stream {
-        // one Secret by its name, never a list of a namespace's Secrets
-        StreamId::Secret { namespace, name } => (
-            Api::namespaced_with(client.clone(), namespace, &resource),
-            watcher::Config::default().fields(&format!("metadata.name={name}")),
-        ),
+    let api = match &stream {
+        // one Secret by its name: `get` and `watch`, never a list of a namespace's Secrets
+        StreamId::Secret { namespace, name } => {
+            let api = Api::namespaced_with(client.clone(), namespace, &resource);
+            let name = name.clone();
+            return Task::spawn(by_name::follow(api, name, stream, to));
+        }
         StreamId::Kind { namespace, .. } | StreamId::Gateway { namespace, .. } => match namespace {
-            None => (
-                Api::<DynamicObject>::all_with(client.clone(), &resource),
-                watcher::Config::default(),
-            ),
-            Some(namespace) => (
-                Api::namespaced_with(client.clone(), namespace, &resource),
-                watcher::Config::default(),
-            ),
+            None => Api::<DynamicObject>::all_with(client.clone(), &resource),
+            Some(namespace) => Api::namespaced_with(client.clone(), namespace, &resource),
         },
     };
     Task::spawn(async move {
+        let config = watcher::Config::default();
         let mut events = watcher(api, config).backoff(Retry::default()).boxed();
         while let Some(item) = events.next().await {
             let seen = Seen {
