@@ -78,24 +78,13 @@ pub fn rule(at: &At<'_>, filters: &[HttpRouteFilter], notes: &mut Vec<Note>) -> 
             ok = false;
             continue;
         }
+        let (request, response) = (&mut out.request_headers, &mut out.response_headers);
+        if let Some(valid) = header_modifier(at, &field, filter, request, response, notes) {
+            ok &= valid;
+            continue;
+        }
         let done =
             match filter.kind.as_str() {
-                "RequestHeaderModifier" => header_filter(
-                    at,
-                    &field,
-                    "requestHeaderModifier",
-                    &filter.request_header_modifier,
-                    notes,
-                )
-                .map(|e| out.request_headers = e),
-                "ResponseHeaderModifier" => header_filter(
-                    at,
-                    &field,
-                    "responseHeaderModifier",
-                    &filter.response_header_modifier,
-                    notes,
-                )
-                .map(|e| out.response_headers = e),
                 "RequestRedirect" => redirect(at, &field, filter, &mut out.replaces_prefix, notes)
                     .map(|r| out.redirect = Some(r)),
                 "URLRewrite" => rewrite(at, &field, filter, &mut out.replaces_prefix, notes)
@@ -127,31 +116,43 @@ pub fn backend(at: &At<'_>, filters: &[HttpRouteFilter], notes: &mut Vec<Note>) 
     let mut ok = true;
     for (f, filter) in filters.iter().enumerate() {
         let field = format!("{}[{f}]", at.field);
-        let done = match filter.kind.as_str() {
-            "RequestHeaderModifier" => header_filter(
-                at,
-                &field,
-                "requestHeaderModifier",
-                &filter.request_header_modifier,
-                notes,
-            )
-            .map(|e| out.request_headers = e),
-            "ResponseHeaderModifier" => header_filter(
-                at,
-                &field,
-                "responseHeaderModifier",
-                &filter.response_header_modifier,
-                notes,
-            )
-            .map(|e| out.response_headers = e),
-            other => {
-                unimplemented(at, field, &format!("{other} on a backendRef"), notes);
-                None
+        let (request, response) = (&mut out.request_headers, &mut out.response_headers);
+        match header_modifier(at, &field, filter, request, response, notes) {
+            Some(valid) => ok &= valid,
+            None => {
+                unimplemented(at, field, &format!("{} on a backendRef", filter.kind), notes);
+                ok = false;
             }
-        };
-        ok &= done.is_some();
+        }
     }
     ok.then_some(out)
+}
+
+/// A `RequestHeaderModifier` or `ResponseHeaderModifier`, into `request` or `response`:
+/// `None` for any other filter, else whether it was valid (noted when not).
+fn header_modifier(
+    at: &At<'_>,
+    field: &str,
+    filter: &HttpRouteFilter,
+    request: &mut HeaderEdits,
+    response: &mut HeaderEdits,
+    notes: &mut Vec<Note>,
+) -> Option<bool> {
+    let (key, spec, into) = match filter.kind.as_str() {
+        "RequestHeaderModifier" => ("requestHeaderModifier", &filter.request_header_modifier, request),
+        "ResponseHeaderModifier" => (
+            "responseHeaderModifier",
+            &filter.response_header_modifier,
+            response,
+        ),
+        _ => return None,
+    };
+    let edits = header_filter(at, field, key, spec, notes);
+    let valid = edits.is_some();
+    if let Some(edits) = edits {
+        *into = edits;
+    }
+    Some(valid)
 }
 
 /// `RequestMirror` and `ExtensionRef` may appear more than once on a rule.
