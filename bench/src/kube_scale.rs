@@ -93,20 +93,24 @@ pub fn measure(
     }
     let admin = peers::free_port()?;
     let log = work.join(format!("wasmesh-{NAME}.log"));
-    let start = Instant::now();
-    let mut peer = peers::wasmesh_kubernetes(
-        wasmesh,
-        kubeconfig.path(),
-        &format!("{ROOT}/gateway"),
-        &cache,
-        admin,
-        cpu,
-        &log,
-    )?;
-    let ready_ms = wait(&mut peer, &log, start, || {
-        Ok(peers::get(admin, "/ready", None).is_ok_and(|(status, _)| status == 200))
-    })?;
-    let cpu_to_ready_ms = procstat::cpu_seconds(peer.pid())? * 1000.0;
+    let start_ready = |log: &Path| -> Result<(Peer, Instant, f64, f64)> {
+        let start = Instant::now();
+        let mut peer = peers::wasmesh_kubernetes(
+            wasmesh,
+            kubeconfig.path(),
+            &format!("{ROOT}/gateway"),
+            &cache,
+            admin,
+            cpu,
+            log,
+        )?;
+        let ready_ms = wait(&mut peer, log, start, || {
+            Ok(peers::get(admin, "/ready", None).is_ok_and(|(status, _)| status == 200))
+        })?;
+        let cpu_to_ready_ms = procstat::cpu_seconds(peer.pid())? * 1000.0;
+        Ok((peer, start, ready_ms, cpu_to_ready_ms))
+    };
+    let (mut peer, start, ready_ms, cpu_to_ready_ms) = start_ready(&log)?;
     let first_chain_ms = wait(&mut peer, &log, start, || {
         Ok(peers::get(listen_port, "/", None)
             .is_ok_and(|(status, r)| status == 200 && headers(&r) == SELECTING_GATEWAY))
@@ -148,21 +152,8 @@ pub fn measure(
     std::thread::sleep(IDLE);
     let idle_cpu_percent = (procstat::cpu_seconds(peer.pid())? - before) * 100.0 / IDLE.as_secs_f64();
     drop(peer);
-    let start = Instant::now();
-    let log = work.join(format!("wasmesh-{NAME}-warm.log"));
-    let mut peer = peers::wasmesh_kubernetes(
-        wasmesh,
-        kubeconfig.path(),
-        &format!("{ROOT}/gateway"),
-        &cache,
-        admin,
-        cpu,
-        &log,
-    )?;
-    let ready_warm_ms = wait(&mut peer, &log, start, || {
-        Ok(peers::get(admin, "/ready", None).is_ok_and(|(status, _)| status == 200))
-    })?;
-    let cpu_to_ready_warm_ms = procstat::cpu_seconds(peer.pid())? * 1000.0;
+    let (peer, _, ready_warm_ms, cpu_to_ready_warm_ms) =
+        start_ready(&work.join(format!("wasmesh-{NAME}-warm.log")))?;
     let rss_warm_bytes = procstat::rss_bytes(peer.pid())?;
     drop(peer);
     Ok(KubeScale {
