@@ -38,6 +38,19 @@ pub enum Unresolved {
     },
 }
 
+impl Unresolved {
+    /// The reason of the route's `ResolvedRefs=False`, as the Gateway API names it.
+    pub fn reason(&self) -> &'static str {
+        match self {
+            Unresolved::InvalidKind { .. } => "InvalidKind",
+            Unresolved::OtherNamespace { .. } => "RefNotPermitted",
+            Unresolved::NoPort { .. } | Unresolved::NoService { .. } | Unresolved::NoServicePort { .. } => {
+                "BackendNotFound"
+            }
+        }
+    }
+}
+
 /// The cluster a backendRef resolves to. Its endpoints may be empty (no ready endpoint:
 /// the proxy answers 503, as Envoy does without a healthy upstream).
 pub fn resolve(

@@ -11,6 +11,8 @@
 //! - `rules`: rules and matches as routes, with the specification's match precedence.
 //! - `filters`: a rule's and a backendRef's filters as route edits, rewrites, redirects.
 //! - `backends`: backendRefs to Services, resolved through EndpointSlices.
+//! - `status`: the status written back on the GatewayClass, the Gateway and its routes,
+//!   from the same attachment and resolution as the Proxy.
 //!
 //! What the Proxy cannot express, or wasmesh does not implement yet, is a [`Note`] of kind
 //! [`NoteKind::Unimplemented`]; nothing is dropped without one.
@@ -20,6 +22,7 @@ mod backends;
 mod filters;
 mod hostnames;
 mod rules;
+pub mod status;
 #[cfg(test)]
 mod tests;
 #[cfg(test)]
@@ -128,7 +131,8 @@ pub fn translate(objects: &Objects, target: &Target) -> Translation {
     Translation { proxy, notes }
 }
 
-fn proxy(objects: &Objects, target: &Target, notes: &mut Vec<Note>) -> Result<Proxy, Waiting> {
+/// The Gateway `target` names and its class, when the class is wasmesh's.
+pub fn served<'a>(objects: &'a Objects, target: &Target) -> Result<(&'a Gateway, &'a GatewayClass), Waiting> {
     let wanted = &target.gateway;
     let gateway = objects
         .gateways
@@ -151,6 +155,13 @@ fn proxy(objects: &Objects, target: &Target, notes: &mut Vec<Note>) -> Result<Pr
             controller: class.spec.controller_name.clone(),
         });
     }
+    Ok((gateway, class))
+}
+
+fn proxy(objects: &Objects, target: &Target, notes: &mut Vec<Note>) -> Result<Proxy, Waiting> {
+    let wanted = &target.gateway;
+    let (gateway, class) = served(objects, target)?;
+    let class_name = &gateway.spec.gateway_class_name;
     if class.spec.parameters_ref.is_some() {
         notes.push(Note {
             kind: NoteKind::Unimplemented,

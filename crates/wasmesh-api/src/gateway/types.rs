@@ -8,7 +8,7 @@
 //! objects as an API server sends them, not wasmesh's own input.
 
 use crate::meta::ObjectMeta;
-use serde::Deserialize;
+use serde::{Deserialize, Serialize};
 use serde_json::Value;
 
 /// The API group of the Gateway API kinds.
@@ -20,6 +20,9 @@ pub const GROUP: &str = "gateway.networking.k8s.io";
 pub struct GatewayClass {
     pub metadata: ObjectMeta,
     pub spec: GatewayClassSpec,
+    /// As the API server has it: the status written back compares with it (`status`).
+    #[serde(default)]
+    pub status: Option<Value>,
 }
 
 #[derive(Debug, Clone, PartialEq, Deserialize)]
@@ -36,6 +39,9 @@ pub struct GatewayClassSpec {
 pub struct Gateway {
     pub metadata: ObjectMeta,
     pub spec: GatewaySpec,
+    /// As the API server has it: the status written back compares with it (`status`).
+    #[serde(default)]
+    pub status: Option<Value>,
 }
 
 #[derive(Debug, Clone, PartialEq, Deserialize)]
@@ -101,6 +107,9 @@ pub struct RouteGroupKind {
 pub struct HttpRoute {
     pub metadata: ObjectMeta,
     pub spec: HttpRouteSpec,
+    /// As the API server has it: the status written back compares with it (`status`).
+    #[serde(default)]
+    pub status: Option<Value>,
 }
 
 #[derive(Debug, Clone, Default, PartialEq, Deserialize)]
@@ -115,20 +124,20 @@ pub struct HttpRouteSpec {
 }
 
 /// `parentRefs[]`: group `gateway.networking.k8s.io` and kind `Gateway` by default, in the
-/// route's namespace by default.
-#[derive(Debug, Clone, PartialEq, Deserialize)]
+/// route's namespace by default. Written back as given in `status.parents[].parentRef`.
+#[derive(Debug, Clone, PartialEq, Deserialize, Serialize)]
 #[serde(rename_all = "camelCase")]
 pub struct ParentReference {
-    #[serde(default)]
+    #[serde(default, skip_serializing_if = "Option::is_none")]
     pub group: Option<String>,
-    #[serde(default)]
+    #[serde(default, skip_serializing_if = "Option::is_none")]
     pub kind: Option<String>,
-    #[serde(default)]
+    #[serde(default, skip_serializing_if = "Option::is_none")]
     pub namespace: Option<String>,
     pub name: String,
-    #[serde(default)]
+    #[serde(default, skip_serializing_if = "Option::is_none")]
     pub section_name: Option<String>,
-    #[serde(default)]
+    #[serde(default, skip_serializing_if = "Option::is_none")]
     pub port: Option<u16>,
 }
 
