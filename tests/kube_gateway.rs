@@ -18,7 +18,7 @@ use std::time::{Duration, Instant};
 
 /// The double with wasmesh's CRDs (`wasmesh crds`), the Gateway API's three kinds
 /// (tests/fixtures/gateway/crds.yaml) and the namespace `edge`.
-fn gateway_cluster() -> Cluster {
+pub(crate) fn gateway_cluster() -> Cluster {
     let cluster = Cluster::start();
     cluster.install_crds("edge");
     let fixture = Path::new(env!("CARGO_MANIFEST_DIR")).join("../../tests/fixtures/gateway/crds.yaml");
@@ -35,12 +35,12 @@ fn gateway_cluster() -> Cluster {
 }
 
 /// `wasmesh proxy --kubernetes --gateway edge/public`.
-fn gateway_proxy(cluster: &Cluster) -> KubeProxy {
+pub(crate) fn gateway_proxy(cluster: &Cluster) -> KubeProxy {
     let args = ["--gateway", "edge/public", "--gateway-address", "127.0.0.1"];
     KubeProxy::spawn(cluster, &args, &[])
 }
 
-fn gateway(port: u16) -> String {
+pub(crate) fn gateway(port: u16) -> String {
     format!(
         "apiVersion: gateway.networking.k8s.io/v1
 kind: GatewayClass
@@ -58,7 +58,7 @@ spec:
     )
 }
 
-const ROUTE_AND_SERVICE: &str = "apiVersion: gateway.networking.k8s.io/v1
+pub(crate) const ROUTE_AND_SERVICE: &str = "apiVersion: gateway.networking.k8s.io/v1
 kind: HTTPRoute
 metadata: {name: echo, namespace: edge}
 spec:
@@ -76,7 +76,7 @@ spec:
 ";
 
 /// The EndpointSlice of Service echo: one ready endpoint, `upstream`.
-fn slice(upstream: SocketAddr) -> String {
+pub(crate) fn slice(upstream: SocketAddr) -> String {
     format!(
         "apiVersion: discovery.k8s.io/v1
 kind: EndpointSlice

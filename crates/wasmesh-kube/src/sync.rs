@@ -95,6 +95,8 @@ pub struct Sync {
     last: Option<Arc<Snapshot>>,
     /// `--gateway`: the Proxy to make from the Gateway API objects.
     gateway: Option<Target>,
+    /// The Gateway API objects of the last complete state, for their status.
+    gateway_objects: Option<Arc<Objects>>,
 }
 
 fn key_of(object: &DynamicObject) -> ObjectKey {
@@ -184,6 +186,13 @@ impl Sync {
             .collect()
     }
 
+    /// With `--gateway`: the Gateway API objects as of the last time every stream had
+    /// listed and something changed (what their status is made from); the same `Arc`
+    /// until then.
+    pub fn gateway_objects(&self) -> Option<Arc<Objects>> {
+        self.gateway_objects.clone()
+    }
+
     /// The pull Secrets the valid `WasmPlugin`s name, as (namespace, name).
     pub fn wanted_secrets(&self) -> BTreeSet<(String, String)> {
         let mut wanted = BTreeSet::new();
@@ -236,6 +245,7 @@ impl Sync {
         }
         if let Some(target) = &self.gateway {
             let translation = gateway::translate(&gateway_objects, target);
+            self.gateway_objects = Some(Arc::new(gateway_objects.clone()));
             match translation.proxy {
                 Ok(proxy) => documents.push(Document {
                     origin: gateway_origin(&gateway_objects, target),

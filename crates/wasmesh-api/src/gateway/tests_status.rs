@@ -180,33 +180,26 @@ fn the_class_the_gateway_its_listeners_and_its_routes_get_the_specifications_con
 /// The objects with the writes applied, as the API server would have them after.
 fn written(mut objects: Objects, writes: &[StatusWrite]) -> Objects {
     for w in writes {
-        let status = Some(w.status.clone());
-        match w.kind {
-            StatusKind::GatewayClass => {
-                objects
-                    .classes
-                    .iter_mut()
-                    .find(|c| c.metadata.name == w.name)
-                    .unwrap()
-                    .status = status
-            }
-            StatusKind::Gateway => {
-                objects
-                    .gateways
-                    .iter_mut()
-                    .find(|c| c.metadata.name == w.name)
-                    .unwrap()
-                    .status = status
-            }
-            StatusKind::HttpRoute => {
-                objects
-                    .routes
-                    .iter_mut()
-                    .find(|c| c.metadata.name == w.name)
-                    .unwrap()
-                    .status = status
-            }
-        }
+        let named = |m: &crate::meta::ObjectMeta| m.name == w.name;
+        let o = &mut objects;
+        let slot = match w.kind {
+            StatusKind::GatewayClass => o
+                .classes
+                .iter_mut()
+                .find(|c| named(&c.metadata))
+                .map(|c| &mut c.status),
+            StatusKind::Gateway => o
+                .gateways
+                .iter_mut()
+                .find(|g| named(&g.metadata))
+                .map(|g| &mut g.status),
+            StatusKind::HttpRoute => o
+                .routes
+                .iter_mut()
+                .find(|r| named(&r.metadata))
+                .map(|r| &mut r.status),
+        };
+        *slot.expect("written to an object that exists") = Some(w.status.clone());
     }
     objects
 }

@@ -1,0 +1,143 @@
+//! The Gateway API status written back by `wasmesh proxy --kubernetes --gateway NS/NAME`
+//! (docs/gateway-api.md, "Status"), read as a user reads it: the real kubectl 1.37 against
+//! the API server double. The GatewayClass is Accepted; the Gateway is Programmed once the
+//! proxy serves it, with its listener's attachedRoutes; a route to a missing Service says
+//! `ResolvedRefs=False BackendNotFound`, one whose parentRef names no listener
+//! `Accepted=False NoMatchingParent`; once settled, nothing is written again.
+
+use crate::kube_gateway::{gateway, gateway_cluster, gateway_proxy, slice, ROUTE_AND_SERVICE};
+use crate::kube_support::{Cluster, KubeProxy};
+use crate::proxy_support::echo::Echo;
+use crate::proxy_support::free_addr;
+use std::time::{Duration, Instant};
+
+const LOST: &str = "apiVersion: gateway.networking.k8s.io/v1
+kind: HTTPRoute
+metadata: {name: lost, namespace: edge}
+spec:
+  parentRefs: [{name: public, sectionName: nope}]
+  rules: [{backendRefs: [{name: echo, port: 80}]}]
+";
+
+/// `kubectl get KIND NAME -o jsonpath=PATH` (in namespace edge unless cluster-scoped).
+fn get(cluster: &Cluster, what: &[&str], path: &str) -> String {
+    let jsonpath = format!("jsonpath={path}");
+    let mut args = vec!["get"];
+    args.extend_from_slice(what);
+    args.extend_from_slice(&["-o", &jsonpath]);
+    cluster.kubectl(&args)
+}
+
+/// Polls `get` until it prints `want`.
+fn until(cluster: &Cluster, proxy: &KubeProxy, what: &[&str], path: &str, want: &str) {
+    let deadline = Instant::now() + Duration::from_secs(20);
+    loop {
+        let seen = get(cluster, what, path);
+        if seen == want {
+            return;
+        }
+        assert!(
+            Instant::now() < deadline,
+            "{what:?} {path}: {seen:?}, not {want:?}\n{}",
+            proxy.log()
+        );
+        std::thread::sleep(Duration::from_millis(100));
+    }
+}
+
+#[test]
+fn the_class_gateway_and_routes_show_the_specifications_status_through_kubectl() {
+    let cluster = gateway_cluster();
+    let upstream = Echo::start("a");
+    let port = free_addr().port();
+    let proxy = gateway_proxy(&cluster);
+    cluster.apply("gateway.yaml", &gateway(port));
+    cluster.apply("route.yaml", ROUTE_AND_SERVICE);
+    cluster.apply("lost.yaml", LOST);
+    cluster.apply("slice.yaml", &slice(upstream.addr));
+    proxy.wait_ready(Duration::from_secs(20));
+
+    let condition = |t: &str, field: &str| format!("{{.status.conditions[?(@.type==\"{t}\")].{field}}}");
+    until(
+        &cluster,
+        &proxy,
+        &["gatewayclass", "wasmesh"],
+        &condition("Accepted", "status"),
+        "True",
+    );
+    let gw = ["gateway", "public", "-n", "edge"];
+    until(&cluster, &proxy, &gw, &condition("Programmed", "status"), "True");
+    assert_eq!(get(&cluster, &gw, &condition("Accepted", "reason")), "Accepted");
+    assert_eq!(
+        get(&cluster, &gw, "{.status.conditions[0].observedGeneration}"),
+        "1"
+    );
+    // echo attaches; lost names a listener the Gateway does not have
+    assert_eq!(get(&cluster, &gw, "{.status.listeners[0].attachedRoutes}"), "1");
+    assert_eq!(
+        get(&cluster, &gw, "{.status.listeners[0].supportedKinds[0].kind}"),
+        "HTTPRoute"
+    );
+    let listener = |t: &str| format!("{{.status.listeners[0].conditions[?(@.type==\"{t}\")].reason}}");
+    let reasons: Vec<String> = ["Accepted", "ResolvedRefs", "Conflicted", "Programmed"]
+        .iter()
+        .map(|t| get(&cluster, &gw, &listener(t)))
+        .collect();
+    assert_eq!(reasons, ["Accepted", "ResolvedRefs", "NoConflicts", "Programmed"]);
+
+    let parent =
+        |t: &str, field: &str| format!("{{.status.parents[0].conditions[?(@.type==\"{t}\")].{field}}}");
+    let echo = ["httproute", "echo", "-n", "edge"];
+    until(
+        &cluster,
+        &proxy,
+        &echo,
+        &parent("ResolvedRefs", "reason"),
+        "BackendNotFound",
+    );
+    assert_eq!(get(&cluster, &echo, &parent("ResolvedRefs", "status")), "False");
+    assert_eq!(
+        get(&cluster, &echo, &parent("ResolvedRefs", "message")),
+        "spec.rules[0].backendRefs[0]: Service edge/nope not found"
+    );
+    assert_eq!(get(&cluster, &echo, &parent("Accepted", "status")), "True");
+    assert_eq!(
+        get(&cluster, &echo, "{.status.parents[0].controllerName}"),
+        "wasmesh.io/gateway-controller"
+    );
+    let lost = ["httproute", "lost", "-n", "edge"];
+    until(&cluster, &proxy, &lost, &parent("Accepted", "status"), "False");
+    assert_eq!(
+        get(&cluster, &lost, &parent("Accepted", "reason")),
+        "NoMatchingParent"
+    );
+    assert_eq!(
+        get(&cluster, &lost, "{.status.parents[0].parentRef.sectionName}"),
+        "nope"
+    );
+
+    // the missing Service appears: ResolvedRefs turns True
+    cluster.apply(
+        "nope.yaml",
+        "apiVersion: v1\nkind: Service\nmetadata: {name: nope, namespace: edge}\nspec:\n  ports: [{name: http, port: 80}]\n",
+    );
+    until(&cluster, &proxy, &echo, &parent("ResolvedRefs", "status"), "True");
+
+    // settled: nothing is written again
+    std::thread::sleep(Duration::from_secs(2));
+    let patches = cluster.server.requests("patch");
+    std::thread::sleep(Duration::from_secs(4));
+    assert_eq!(
+        cluster.server.requests("patch"),
+        patches,
+        "status written again with nothing changed:\n{}",
+        proxy.log()
+    );
+    assert!(
+        proxy
+            .log()
+            .contains("this gateway now writes the status of Gateway edge/public and its routes"),
+        "{}",
+        proxy.log()
+    );
+}
