@@ -408,6 +408,7 @@ fn the_gateway_api_component_serves_the_gateway_with_the_oidc_plugin_attached_by
         ("gateway.networking.k8s.io", "gatewayclasses"),
         ("gateway.networking.k8s.io", "gateways"),
         ("gateway.networking.k8s.io", "httproutes"),
+        ("gateway.networking.k8s.io", "referencegrants"),
         ("", "services"),
         ("discovery.k8s.io", "endpointslices"),
     ] {
@@ -425,7 +426,7 @@ fn the_gateway_api_component_serves_the_gateway_with_the_oidc_plugin_attached_by
         );
         assert!(grants.contains(&patch), "{resource}: {grants:?}");
     }
-    assert_eq!(grants.len(), 8, "nothing more: {grants:?}");
+    assert_eq!(grants.len(), 9, "nothing more: {grants:?}");
     let binding = objects
         .iter()
         .find(|o| o["kind"] == "ClusterRoleBinding" && o["roleRef"]["name"] == "wasmesh-gateway-api")

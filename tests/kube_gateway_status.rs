@@ -3,12 +3,15 @@
 //! the API server double. The GatewayClass is Accepted; the Gateway is Programmed once the
 //! proxy serves it, with its listener's attachedRoutes; a route to a missing Service says
 //! `ResolvedRefs=False BackendNotFound`, one whose parentRef names no listener
-//! `Accepted=False NoMatchingParent`; once settled, nothing is written again.
+//! `Accepted=False NoMatchingParent`; once settled, nothing is written again. A backendRef
+//! to another namespace answers 500 with `ResolvedRefs=False RefNotPermitted` until a
+//! ReferenceGrant there allows it, and again once the grant is deleted.
 
 use crate::kube_gateway::{gateway, gateway_cluster, gateway_proxy, slice, ROUTE_AND_SERVICE};
 use crate::kube_support::{Cluster, KubeProxy};
 use crate::proxy_support::echo::Echo;
-use crate::proxy_support::free_addr;
+use crate::proxy_support::{free_addr, http_get};
+use std::net::SocketAddr;
 use std::time::{Duration, Instant};
 
 const LOST: &str = "apiVersion: gateway.networking.k8s.io/v1
@@ -140,4 +143,79 @@ fn the_class_gateway_and_routes_show_the_specifications_status_through_kubectl()
         "{}",
         proxy.log()
     );
+}
+
+const CROSS: &str = "apiVersion: v1
+kind: Namespace
+metadata: {name: web}
+---
+apiVersion: gateway.networking.k8s.io/v1
+kind: HTTPRoute
+metadata: {name: cross, namespace: edge}
+spec:
+  parentRefs: [{name: public}]
+  rules: [{backendRefs: [{name: echo, namespace: web, port: 80}]}]
+---
+apiVersion: v1
+kind: Service
+metadata: {name: echo, namespace: web}
+spec:
+  ports: [{name: http, port: 80}]
+";
+
+const GRANT: &str = "apiVersion: gateway.networking.k8s.io/v1beta1
+kind: ReferenceGrant
+metadata: {name: from-edge, namespace: web}
+spec:
+  from: [{group: gateway.networking.k8s.io, kind: HTTPRoute, namespace: edge}]
+  to: [{group: \"\", kind: Service, name: echo}]
+";
+
+/// Requests `/` until it answers `status`.
+fn until_status(proxy: &KubeProxy, listen: SocketAddr, status: u16) {
+    let deadline = Instant::now() + Duration::from_secs(10);
+    loop {
+        let (seen, _) = http_get(listen, "/");
+        if seen == status {
+            return;
+        }
+        assert!(Instant::now() < deadline, "{seen}, not {status}\n{}", proxy.log());
+        std::thread::sleep(Duration::from_millis(50));
+    }
+}
+
+#[test]
+fn a_reference_grant_lets_a_route_reach_another_namespace_and_its_deletion_takes_it_back() {
+    let cluster = gateway_cluster();
+    let upstream = Echo::start("a");
+    let listen = SocketAddr::new([127, 0, 0, 1].into(), free_addr().port());
+    let proxy = gateway_proxy(&cluster);
+    cluster.apply("gateway.yaml", &gateway(listen.port()));
+    cluster.apply("cross.yaml", CROSS);
+    let web_slice = slice(upstream.addr).replace("namespace: edge", "namespace: web");
+    cluster.apply("slice.yaml", &web_slice);
+    proxy.wait_ready(Duration::from_secs(20));
+
+    // no grant: 500, RefNotPermitted
+    until_status(&proxy, listen, 500);
+    let cross = ["httproute", "cross", "-n", "edge"];
+    let resolved =
+        |field: &str| format!("{{.status.parents[0].conditions[?(@.type==\"ResolvedRefs\")].{field}}}");
+    until(&cluster, &proxy, &cross, &resolved("reason"), "RefNotPermitted");
+    assert_eq!(
+        get(&cluster, &cross, &resolved("message")),
+        "spec.rules[0].backendRefs[0]: Service web/echo is in another namespace than the route, \
+         and no ReferenceGrant in namespace web allows HTTPRoutes of namespace edge to refer to it"
+    );
+
+    // the grant, followed live: served, ResolvedRefs
+    cluster.apply("grant.yaml", GRANT);
+    until_status(&proxy, listen, 200);
+    assert!(upstream.requests.load(std::sync::atomic::Ordering::Relaxed) >= 1);
+    until(&cluster, &proxy, &cross, &resolved("status"), "True");
+
+    // deleted: 500 again
+    cluster.kubectl(&["delete", "referencegrant", "from-edge", "-n", "web"]);
+    until_status(&proxy, listen, 500);
+    until(&cluster, &proxy, &cross, &resolved("reason"), "RefNotPermitted");
 }

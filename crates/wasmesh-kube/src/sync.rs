@@ -319,6 +319,7 @@ fn read_into(objects: &mut Objects, kind: GatewayKind, object: &DynamicObject) -
         GatewayKind::HttpRoute => objects.routes.push(read(object, kind)?),
         GatewayKind::Service => objects.services.push(read(object, kind)?),
         GatewayKind::EndpointSlice => objects.slices.push(read(object, kind)?),
+        GatewayKind::ReferenceGrant => objects.grants.push(read(object, kind)?),
     }
     Ok(())
 }

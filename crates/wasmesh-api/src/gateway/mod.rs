@@ -11,6 +11,7 @@
 //! - `rules`: rules and matches as routes, with the specification's match precedence.
 //! - `filters`: a rule's and a backendRef's filters as route edits, rewrites, redirects.
 //! - `backends`: backendRefs to Services, resolved through EndpointSlices.
+//! - `grants`: ReferenceGrants, which let a reference cross namespaces.
 //! - `status`: the status written back on the GatewayClass, the Gateway and its routes,
 //!   from the same attachment and resolution as the Proxy.
 //!
@@ -20,6 +21,7 @@
 mod attach;
 mod backends;
 mod filters;
+pub mod grants;
 mod hostnames;
 mod rules;
 pub mod status;
@@ -30,7 +32,8 @@ mod tests_filters;
 pub mod types;
 
 pub use backends::cluster_name;
-pub use types::{EndpointSlice, Gateway, GatewayClass, HttpRoute, Service};
+pub use grants::reference_granted;
+pub use types::{EndpointSlice, Gateway, GatewayClass, HttpRoute, ReferenceGrant, Service};
 
 use crate::meta::{NamespacedName, ObjectMeta};
 use crate::proxy::{
@@ -54,6 +57,7 @@ pub struct Objects {
     pub routes: Vec<HttpRoute>,
     pub services: Vec<Service>,
     pub slices: Vec<EndpointSlice>,
+    pub grants: Vec<ReferenceGrant>,
 }
 
 /// What to make: the Proxy of `workload` (in the Gateway's namespace) from the Gateway
@@ -237,7 +241,7 @@ fn proxy(objects: &Objects, target: &Target, notes: &mut Vec<Note>) -> Result<Pr
         let mut per_rule = Vec::new();
         let mut seen = std::collections::HashSet::new();
         for (i, rule) in route.spec.rules.iter().enumerate() {
-            let action = rules::action(route, i, rule, &objects.services, &objects.slices, notes);
+            let action = rules::action(route, i, rule, objects, notes);
             for cluster in action.clusters() {
                 clusters.insert(cluster.name.clone(), cluster.clone());
             }

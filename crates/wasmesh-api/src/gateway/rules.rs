@@ -4,10 +4,10 @@
 //! implement — with its filters' edits (`filters`), and a precedence key that
 //! orders the routes of one host as the Gateway API's match precedence says.
 
-use super::backends::{self, Unresolved};
+use super::backends;
 use super::filters::{self, BackendFilters, RuleFilters};
-use super::types::{EndpointSlice, HttpRoute, HttpRouteMatch, HttpRouteRule, Service};
-use super::{Note, NoteKind};
+use super::types::{HttpRoute, HttpRouteMatch, HttpRouteRule};
+use super::{Note, NoteKind, Objects};
 use crate::proxy::{
     Cluster, DirectResponse, HeaderEdits, HeaderMatch, QueryParamMatch, Redirect, Route, RouteMatch,
     WeightedCluster,
@@ -94,8 +94,7 @@ pub fn action(
     route: &HttpRoute,
     i: usize,
     rule: &HttpRouteRule,
-    services: &[Service],
-    slices: &[EndpointSlice],
+    objects: &Objects,
     notes: &mut Vec<Note>,
 ) -> RuleAction {
     let object = object(route);
@@ -199,14 +198,11 @@ pub fn action(
     let mut shares = Vec::new();
     for (b, (backend, filters)) in backends {
         let weight = backend.weight.unwrap_or(1);
-        let target = match backends::resolve(backend, route.metadata.namespace(), services, slices) {
+        let target = match backends::resolve(backend, route.metadata.namespace(), objects) {
             Ok(cluster) => Ok(cluster),
             Err(why) => {
                 notes.push(Note {
-                    kind: match why {
-                        Unresolved::OtherNamespace { .. } => NoteKind::Unimplemented,
-                        _ => NoteKind::Unresolved,
-                    },
+                    kind: NoteKind::Unresolved,
                     object: object.clone(),
                     field: format!("{at}.backendRefs[{b}]"),
                     message: if split {

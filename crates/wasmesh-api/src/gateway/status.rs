@@ -287,12 +287,7 @@ fn resolved_refs(route: &HttpRoute, objects: &Objects) -> Wanted {
     let mut failed = Vec::new();
     for (i, rule) in route.spec.rules.iter().enumerate() {
         for (b, backend) in rule.backend_refs.iter().enumerate() {
-            let resolved = backends::resolve(
-                backend,
-                route.metadata.namespace(),
-                &objects.services,
-                &objects.slices,
-            );
+            let resolved = backends::resolve(backend, route.metadata.namespace(), objects);
             if let Err(why) = resolved {
                 failed.push((why.reason(), format!("spec.rules[{i}].backendRefs[{b}]: {why}")));
             }

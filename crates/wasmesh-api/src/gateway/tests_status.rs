@@ -317,3 +317,20 @@ fn nothing_is_written_for_a_gateway_of_another_class_but_our_class_is_accepted()
     let kinds: Vec<(StatusKind, &str)> = writes.iter().map(|w| (w.kind, w.name.as_str())).collect();
     assert_eq!(kinds, [(StatusKind::GatewayClass, "wasmesh")]);
 }
+
+#[test]
+fn a_backend_in_another_namespace_without_a_grant_is_ref_not_permitted() {
+    let rules =
+        "  parentRefs: [{name: public}]\n  rules: [{backendRefs: [{name: echo, namespace: web, port: 80}]}]";
+    let writes = writes(
+        &objects(&join(&[CLASS, GATEWAY, &route("r", rules)])),
+        &target(),
+        &Ok(()),
+        &at(1),
+    );
+    let parents = &find(&writes, StatusKind::HttpRoute, "r").unwrap()["parents"];
+    assert_eq!(
+        said(&parents[0]["conditions"])[1],
+        "ResolvedRefs=False RefNotPermitted"
+    );
+}

@@ -1,5 +1,5 @@
 //! The Gateway API kinds wasmesh reads (`gateway.networking.k8s.io/v1`: GatewayClass,
-//! Gateway, HTTPRoute), and the two core kinds their backends resolve through (`v1
+//! Gateway, HTTPRoute; `v1beta1`: ReferenceGrant), and the two core kinds their backends resolve through (`v1
 //! Service`, `discovery.k8s.io/v1 EndpointSlice`). Serde types of our own, named after the
 //! specification's fields: the `gateway-api` crate is built on another kube and
 //! k8s-openapi release than wasmesh (docs/gateway-api.md). Only what the translation reads
@@ -311,6 +311,42 @@ pub struct HttpRouteTimeouts {
     pub request: Option<String>,
     #[serde(default)]
     pub backend_request: Option<String>,
+}
+
+/// `ReferenceGrant` (`v1beta1`): references into its namespace that it allows (`grants`).
+#[derive(Debug, Clone, PartialEq, Deserialize)]
+#[serde(rename_all = "camelCase")]
+pub struct ReferenceGrant {
+    pub metadata: ObjectMeta,
+    pub spec: ReferenceGrantSpec,
+}
+
+#[derive(Debug, Clone, Default, PartialEq, Deserialize)]
+#[serde(rename_all = "camelCase")]
+pub struct ReferenceGrantSpec {
+    #[serde(default)]
+    pub from: Vec<ReferenceGrantFrom>,
+    #[serde(default)]
+    pub to: Vec<ReferenceGrantTo>,
+}
+
+/// `spec.from[]`: a kind (with its group, `""` for the core group) and a namespace.
+#[derive(Debug, Clone, PartialEq, Deserialize)]
+#[serde(rename_all = "camelCase")]
+pub struct ReferenceGrantFrom {
+    pub group: String,
+    pub kind: String,
+    pub namespace: String,
+}
+
+/// `spec.to[]`: a kind, and a name (unset: every object of the kind).
+#[derive(Debug, Clone, PartialEq, Deserialize)]
+#[serde(rename_all = "camelCase")]
+pub struct ReferenceGrantTo {
+    pub group: String,
+    pub kind: String,
+    #[serde(default)]
+    pub name: Option<String>,
 }
 
 /// `v1 Service`: its ports (a backendRef names one by number).
