@@ -3,7 +3,9 @@
 //! the API server double. The GatewayClass is Accepted; the Gateway is Programmed once the
 //! proxy serves it, with its listener's attachedRoutes; a route to a missing Service says
 //! `ResolvedRefs=False BackendNotFound`, one whose parentRef names no listener
-//! `Accepted=False NoMatchingParent`; once settled, nothing is written again. A backendRef
+//! `Accepted=False NoMatchingParent`; a UDP listener (not served) is
+//! `Accepted=False UnsupportedProtocol` while the Gateway's new generation is programmed;
+//! once settled, nothing is written again. A backendRef
 //! to another namespace answers 500 with `ResolvedRefs=False RefNotPermitted` until a
 //! ReferenceGrant there allows it, and again once the grant is deleted.
 
@@ -125,6 +127,27 @@ fn the_class_gateway_and_routes_show_the_specifications_status_through_kubectl()
         "apiVersion: v1\nkind: Service\nmetadata: {name: nope, namespace: edge}\nspec:\n  ports: [{name: http, port: 80}]\n",
     );
     until(&cluster, &proxy, &echo, &parent("ResolvedRefs", "status"), "True");
+
+    // a listener wasmesh does not serve yet: the Gateway's generation 2, still programmed
+    // (by gateways that run generation 2), that listener not accepted
+    let with_udp = format!(
+        "{}  - {{name: dns, port: {}, protocol: UDP}}\n",
+        gateway(port),
+        free_addr().port()
+    );
+    cluster.apply("gateway.yaml", &with_udp);
+    let programmed_at = "{.status.conditions[?(@.type==\"Programmed\")].observedGeneration}";
+    until(&cluster, &proxy, &gw, programmed_at, "2");
+    // Pending (the gateway runs generation 1 still) for a moment, then True at 2
+    until(&cluster, &proxy, &gw, &condition("Programmed", "status"), "True");
+    assert_eq!(get(&cluster, &gw, programmed_at), "2");
+    assert_eq!(
+        get(&cluster, &gw, &condition("Accepted", "reason")),
+        "ListenersNotValid"
+    );
+    let dns = "{.status.listeners[1].conditions[?(@.type==\"Accepted\")].reason}";
+    assert_eq!(get(&cluster, &gw, dns), "UnsupportedProtocol");
+    assert_eq!(get(&cluster, &gw, "{.status.listeners[1].attachedRoutes}"), "0");
 
     // settled: nothing is written again
     std::thread::sleep(Duration::from_secs(2));

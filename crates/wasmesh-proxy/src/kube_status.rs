@@ -23,8 +23,10 @@ pub async fn run(shared: Arc<Shared>, reporter: StatusReporter, served: Option<S
         if shared.snapshots.borrow().version > 0 {
             let plugins = lock(&shared.status).plugins.clone();
             let mut report = report(&plugins);
+            let generation = lock(&shared.status).proxy_generation;
             report.gateway = served.clone().map(|gateway| ServedReport {
                 gateway,
+                generation,
                 not_ready: shared.readiness().err(),
             });
             reporter.report(report);

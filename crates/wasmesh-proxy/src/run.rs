@@ -84,6 +84,9 @@ pub struct Status {
     pub extra_metrics: Vec<MetricsRenderer>,
     /// Where modules and compiled code are cached (`--cache-dir`), for `/config_dump`.
     pub cache_dir: Option<PathBuf>,
+    /// The `metadata.generation` of the workload's Proxy in force (with `--gateway`: the
+    /// Gateway's), for the Gateway's `Programmed` (`kube_status.rs`).
+    pub proxy_generation: Option<i64>,
 }
 
 /// State shared by the control thread and the workers. Only the snapshot channel and the

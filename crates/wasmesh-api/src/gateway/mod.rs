@@ -316,6 +316,8 @@ fn proxy(objects: &Objects, target: &Target, notes: &mut Vec<Note>) -> Result<Pr
             name: target.workload.clone(),
             namespace: Some(wanted.namespace.clone()),
             labels,
+            // the Gateway's: a gateway says which generation it runs (its `Programmed`)
+            generation: gateway.metadata.generation,
             ..ObjectMeta::default()
         },
         spec: ProxySpec {

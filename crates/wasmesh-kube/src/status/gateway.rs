@@ -31,8 +31,12 @@ pub fn lease_name(target: &Target) -> String {
 }
 
 /// `Programmed` from the live reports: `Ok` when every gateway that reports serving the
-/// Gateway serves it, else who does not and why.
-pub fn programmed(target: &Target, gateways: &[(String, GatewayReport)]) -> Result<(), String> {
+/// Gateway serves it, made from its `generation`, else who does not and why.
+pub fn programmed(
+    target: &Target,
+    generation: Option<i64>,
+    gateways: &[(String, GatewayReport)],
+) -> Result<(), String> {
     let wanted = target.gateway.to_string();
     let serving: Vec<_> = gateways
         .iter()
@@ -48,7 +52,15 @@ pub fn programmed(target: &Target, gateways: &[(String, GatewayReport)]) -> Resu
     }
     let not: Vec<String> = serving
         .iter()
-        .filter_map(|(id, g)| g.not_ready.as_ref().map(|why| format!("{id}: {why}")))
+        .filter_map(|(id, g)| match &g.not_ready {
+            Some(why) => Some(format!("{id}: {why}")),
+            None if g.generation != generation => Some(format!(
+                "{id}: runs generation {} of the Gateway, not {} yet",
+                shown(g.generation),
+                shown(generation)
+            )),
+            None => None,
+        })
         .collect();
     if !not.is_empty() {
         return Err(format!(
@@ -61,6 +73,10 @@ pub fn programmed(target: &Target, gateways: &[(String, GatewayReport)]) -> Resu
     Ok(())
 }
 
+fn shown(generation: Option<i64>) -> String {
+    generation.map_or_else(|| "none".into(), |g| g.to_string())
+}
+
 /// Writes the statuses that differ from what the objects have.
 pub async fn write(
     client: &Client,
@@ -71,7 +87,13 @@ pub async fn write(
     let Some(objects) = feed.objects.borrow().clone() else {
         return;
     };
-    let programmed = programmed(&feed.target, gateways);
+    let wanted = &feed.target.gateway;
+    let generation = objects
+        .gateways
+        .iter()
+        .find(|g| g.metadata.namespace() == wanted.namespace && g.metadata.name == wanted.name)
+        .and_then(|g| g.metadata.generation);
+    let programmed = programmed(&feed.target, generation, gateways);
     let now = super::writer::now_timestamp();
     for w in writes(&objects, &feed.target, &programmed, &now) {
         let (kind, hint) = match w.kind {
@@ -143,6 +165,7 @@ mod tests {
             plugins: Vec::new(),
             gateway: Some(ServedReport {
                 gateway: gateway.into(),
+                generation: Some(2),
                 not_ready: not_ready.map(str::to_string),
             }),
         }
@@ -152,19 +175,22 @@ mod tests {
     fn programmed_when_every_live_gateway_serving_it_is_ready() {
         let t = target();
         assert_eq!(lease_name(&t), "wasmesh-status-gateway.edge.public");
-        assert!(programmed(&t, &[])
-            .unwrap_err()
-            .contains("no live wasmesh gateway"));
+        let g = Some(2);
+        let none = programmed(&t, g, &[]).unwrap_err();
+        assert!(none.contains("no live wasmesh gateway"), "{none}");
         let a = ("a".to_string(), report("edge/public", None));
         let other = ("o".to_string(), report("edge/private", Some("down")));
-        assert_eq!(programmed(&t, &[a.clone(), other]), Ok(()));
-        let b = (
-            "b".to_string(),
-            report("edge/public", Some("listener http: cannot bind")),
-        );
+        assert_eq!(programmed(&t, g, &[a.clone(), other]), Ok(()));
+        let why = "listener http: cannot bind";
+        let b = ("b".to_string(), report("edge/public", Some(why)));
         assert_eq!(
-            programmed(&t, &[a, b]),
+            programmed(&t, g, &[a.clone(), b]),
             Err("not programmed on 1 of 2: b: listener http: cannot bind".into())
+        );
+        // a newer generation of the Gateway: not programmed until it runs it
+        assert_eq!(
+            programmed(&t, Some(3), &[a]),
+            Err("not programmed on 1 of 1: a: runs generation 2 of the Gateway, not 3 yet".into())
         );
     }
 

@@ -54,6 +54,9 @@ pub struct GatewayReport {
 pub struct ServedReport {
     /// `namespace/name`.
     pub gateway: String,
+    /// The Gateway's `metadata.generation` its running Proxy was made from.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub generation: Option<i64>,
     /// Why it is not programmed (`/ready`'s reason); `None` when it is.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub not_ready: Option<String>,
@@ -121,6 +124,7 @@ mod tests {
             ],
             gateway: Some(ServedReport {
                 gateway: "edge/public".into(),
+                generation: Some(3),
                 not_ready: Some("listener http: cannot bind".into()),
             }),
         };
