@@ -244,6 +244,7 @@ fn the_rbac_grants_only_what_docs_kubernetes_md_explains() {
     assert_eq!(
         rules("ClusterRole"),
         [
+            grant("", "events", &["create"]),
             grant("", "secrets", &["get", "watch"]),
             grant("extensions.istio.io", "wasmplugins", &["list", "watch"]),
             grant("extensions.istio.io", "wasmplugins/status", &["patch"]),

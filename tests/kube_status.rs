@@ -3,7 +3,8 @@
 //! the status read back with the real kubectl 1.37. A valid plugin is Accepted and Ready
 //! with its module's digest and observedGeneration; a wrong sha256 is Ready=False naming
 //! the mismatch; an invalid object is Accepted=False with its field path; two replicas
-//! write each status once, with no conflict loop.
+//! write each status once, with no conflict loop; a new failure is one Warning Event,
+//! listed by `kubectl get events` and `kubectl events`.
 
 use crate::kube_support::{Cluster, KubeProxy};
 use crate::proxy_support::echo::Echo;
@@ -273,4 +274,79 @@ fn the_report_of_a_gateway_gone_five_minutes_is_deleted_and_a_recent_one_is_kept
     let left = leases();
     assert!(left.contains("wasmesh-gateway-recent"), "{left}");
     assert!(gw.log().contains("its Lease is deleted"), "{}", gw.log());
+}
+
+/// The Events regarding the WasmPlugin `name`, as `kubectl get events --field-selector`
+/// lists them.
+fn events_of(cluster: &Cluster, name: &str) -> Vec<Value> {
+    let selector = format!("involvedObject.name={name}");
+    let text = cluster.kubectl(&[
+        "get",
+        "events",
+        "-n",
+        "istio-system",
+        "--field-selector",
+        &selector,
+        "-o",
+        "json",
+    ]);
+    let list: Value = serde_json::from_str(&text).unwrap_or_else(|e| panic!("{e}: {text}"));
+    list["items"].as_array().cloned().unwrap_or_default()
+}
+
+#[test]
+fn a_new_failure_is_one_warning_event_from_the_status_writer_alone() {
+    let echo = Echo::start("up");
+    let cluster = StatusCluster::start(free_addr(), echo.addr);
+    let a = gateway(&cluster, "gw-a");
+    let b = gateway(&cluster, "gw-b");
+    a.wait_ready(Duration::from_secs(30));
+    b.wait_ready(Duration::from_secs(30));
+    let log = || format!("gw-a:\n{}\ngw-b:\n{}", a.log(), b.log());
+    let within = Duration::from_secs(30);
+
+    let wrong = format!("  sha256: \"{}\"\n", "0".repeat(64));
+    cluster.apply("sum.yaml", &plugin("sum", "x", &wrong));
+    cluster.wait_condition("sum", "Ready", "False", "DigestMismatch", within, &log);
+    let deadline = Instant::now() + within;
+    while events_of(&cluster, "sum").is_empty() {
+        assert!(Instant::now() < deadline, "no Event for sum:\n{}", log());
+        std::thread::sleep(Duration::from_millis(100));
+    }
+    // several passes of the writer later, with the reason unchanged: still one, from one replica
+    std::thread::sleep(Duration::from_secs(4));
+    let events = events_of(&cluster, "sum");
+    assert_eq!(events.len(), 1, "{events:#?}\n{}", log());
+    let event = &events[0];
+    assert_eq!(event["type"], "Warning");
+    assert_eq!(event["reason"], "DigestMismatch");
+    assert_eq!(event["involvedObject"]["kind"], "WasmPlugin");
+    assert_eq!(
+        event["involvedObject"]["apiVersion"],
+        "extensions.istio.io/v1alpha1"
+    );
+    assert_eq!(event["reportingComponent"], "wasmesh.io/gateway-controller");
+    let instance = event["reportingInstance"].as_str().unwrap();
+    assert!(instance == "gw-a" || instance == "gw-b", "{instance}");
+    let message = event["message"].as_str().unwrap();
+    assert!(
+        message.contains("digest mismatch: expected sha256:0000"),
+        "{message}"
+    );
+    // kubectl's own view of the object's events names the reason too
+    let shown = cluster.kubectl(&["events", "-n", "istio-system", "--for", "wasmplugin/sum"]);
+    assert!(shown.contains("DigestMismatch"), "{shown}");
+
+    // fixed: no Event; broken again: a new one, the reason being new after Loaded
+    cluster.apply("sum.yaml", &plugin("sum", "x", ""));
+    cluster.wait_condition("sum", "Ready", "True", "Loaded", within, &log);
+    assert_eq!(events_of(&cluster, "sum").len(), 1, "{}", log());
+    cluster.apply("sum.yaml", &plugin("sum", "y", &wrong));
+    let deadline = Instant::now() + within;
+    while events_of(&cluster, "sum").len() < 2 {
+        assert!(Instant::now() < deadline, "no second Event for sum:\n{}", log());
+        std::thread::sleep(Duration::from_millis(100));
+    }
+    std::thread::sleep(Duration::from_secs(3));
+    assert_eq!(events_of(&cluster, "sum").len(), 2, "{}", log());
 }

@@ -7,6 +7,7 @@
 mod chart;
 mod h2load;
 mod jwt;
+mod kube_scale;
 mod measure;
 mod oidc;
 mod peers;
@@ -58,7 +59,8 @@ pub struct Args {
     /// Rounds over all scenarios (default: 1 short, 3 full).
     #[arg(long)]
     pub rounds: Option<u32>,
-    /// Only these scenarios (comma-separated names, e.g. nginx,wasmesh-0).
+    /// Only these scenarios (comma-separated names, e.g. nginx,wasmesh-0; `kube-scale`:
+    /// Kubernetes at scale, the proxy following 1,000 WasmPlugins on the API server double).
     #[arg(long, value_delimiter = ',')]
     pub only: Vec<String>,
     /// Profile these scenarios with `perf` after the rounds: one more measured run each,
@@ -102,6 +104,7 @@ fn main() -> Result<()> {
                 .map(String::from)
                 .to_vec(),
         },
+        kube_scale: args.only.is_empty() || args.only.iter().any(|o| o == kube_scale::NAME),
     };
     if !plan.profile.is_empty() && !profile::available() {
         anyhow::bail!("--profile needs perf (Debian package linux-perf); or pass --no-profile");

@@ -3,6 +3,7 @@
 
 use crate::{
     h2load,
+    kube_scale::{self, KubeScale},
     peers::{self, Peer},
     procstat,
     profile::{self, Profile},
@@ -27,6 +28,8 @@ pub struct Plan {
     pub h2_streams: u32,
     /// Scenarios to profile with `perf` after the rounds (see `profile.rs`).
     pub profile: Vec<String>,
+    /// Measure Kubernetes at scale (`kube_scale.rs`) after the rounds.
+    pub kube_scale: bool,
 }
 
 #[derive(Debug, Serialize, Deserialize)]
@@ -47,6 +50,9 @@ pub struct Run {
     /// Where the proxy's CPU went, per profiled scenario.
     #[serde(default)]
     pub profiles: Vec<Profile>,
+    /// Kubernetes at scale, when measured.
+    #[serde(default)]
+    pub kube_scale: Option<KubeScale>,
 }
 
 #[derive(Debug, Serialize, Deserialize)]
@@ -243,6 +249,27 @@ pub fn run(plan: &Plan, scenarios: &[Scenario], work: &Path, plugins: &Path, was
     let reload_ms = reload(work, plugins, wasmesh, upstream_port, server_cpu)
         .map_err(|e| notes.push(format!("reload latency not measured: {e:#}")))
         .ok();
+    let kube_scale = if plan.kube_scale {
+        eprint!("{}: ", kube_scale::NAME);
+        match kube_scale::measure(work, plugins, wasmesh, upstream_port, server_cpu) {
+            Ok(k) => {
+                eprintln!(
+                    "ready in {:.0} ms, {:.1} MiB, a change served in {:.0} ms (median)",
+                    k.ready_ms,
+                    k.rss_bytes as f64 / 1024.0 / 1024.0,
+                    median(&k.change_ms).unwrap_or(f64::NAN)
+                );
+                Some(k)
+            }
+            Err(e) => {
+                eprintln!("failed: {e:#}");
+                notes.push(format!("Kubernetes at scale not measured: {e:#}"));
+                None
+            }
+        }
+    } else {
+        None
+    };
     Ok(Run {
         machine: machine(load_cpu, server_cpu),
         connections: plan.connections,
@@ -261,6 +288,7 @@ pub fn run(plan: &Plan, scenarios: &[Scenario], work: &Path, plugins: &Path, was
         reload_ms,
         notes,
         profiles,
+        kube_scale,
     })
 }
 

@@ -254,6 +254,34 @@ pub fn wasmesh(
 }
 
 /// One HTTP/1.1 GET on a fresh connection; returns the status and the raw response.
+/// `wasmesh proxy --kubernetes` following the API server of `kubeconfig`, serving the
+/// `Proxy` `workload` (one worker, as the other scenarios).
+pub fn wasmesh_kubernetes(
+    binary: &Path,
+    kubeconfig: &Path,
+    workload: &str,
+    cache_dir: &Path,
+    admin_port: u16,
+    cpu: &str,
+    log: &Path,
+) -> Result<Peer> {
+    let args = vec![
+        "proxy".to_string(),
+        "--kubernetes".into(),
+        "--kubeconfig".into(),
+        kubeconfig.display().to_string(),
+        "--workload".into(),
+        workload.into(),
+        "--admin".into(),
+        format!("127.0.0.1:{admin_port}"),
+        "--workers".into(),
+        "1".into(),
+        "--cache-dir".into(),
+        cache_dir.display().to_string(),
+    ];
+    spawn("wasmesh", cpu, binary, &args, log)
+}
+
 pub fn get(port: u16, path: &str, header: Option<&str>) -> Result<(u16, String)> {
     let mut stream = TcpStream::connect(("127.0.0.1", port))?;
     stream.set_read_timeout(Some(Duration::from_secs(5)))?;

@@ -22,13 +22,27 @@ pub fn cpu_seconds(pid: u32) -> Result<f64> {
 
 /// Peak resident set size (VmHWM) in bytes.
 pub fn peak_rss_bytes(pid: u32) -> Result<u64> {
+    status_bytes(pid, "VmHWM:")
+}
+
+/// Resident set size now (VmRSS) in bytes.
+pub fn rss_bytes(pid: u32) -> Result<u64> {
+    status_bytes(pid, "VmRSS:")
+}
+
+/// A `kB` line of /proc/PID/status, in bytes.
+fn status_bytes(pid: u32, key: &str) -> Result<u64> {
     let status = std::fs::read_to_string(format!("/proc/{pid}/status"))
         .with_context(|| format!("reading /proc/{pid}/status"))?;
     let line = status
         .lines()
-        .find(|l| l.starts_with("VmHWM:"))
-        .context("no VmHWM line")?;
-    let kib: u64 = line.split_whitespace().nth(1).context("empty VmHWM")?.parse()?;
+        .find(|l| l.starts_with(key))
+        .with_context(|| format!("no {key} line"))?;
+    let kib: u64 = line
+        .split_whitespace()
+        .nth(1)
+        .with_context(|| format!("empty {key}"))?
+        .parse()?;
     Ok(kib * 1024)
 }
 

@@ -341,7 +341,95 @@ fn targets(run: &Run) -> Vec<(String, String, Option<bool>)> {
         reload.map(|v| format!("{v:.0} ms")),
         reload.map(|v| v <= 1000.0),
     );
+    let change = run.kube_scale.as_ref().and_then(|k| {
+        let worst = k.change_ms.iter().copied().fold(f64::NAN, f64::max);
+        median(&k.change_ms).map(|m| (k.plugins, m, worst))
+    });
+    add(
+        &format!(
+            "Kubernetes, {} WasmPlugins: one change in the data plane ≤ 1 s",
+            change.map_or(1000, |(n, ..)| n)
+        ),
+        change.map(|(_, m, worst)| format!("median {m:.0} ms, max {worst:.0} ms")),
+        change.map(|(_, _, worst)| worst <= 1000.0),
+    );
     out
+}
+
+/// The "Kubernetes at scale" section (`kube_scale.rs`).
+pub fn kube_scale(run: &Run) -> String {
+    let Some(k) = &run.kube_scale else {
+        return String::new();
+    };
+    let worst = k.change_ms.iter().copied().fold(f64::NAN, f64::max);
+    let mut t = format!(
+        "`wasmesh proxy --kubernetes` (1 worker) against the test kit's API server double holding \
+         {} WasmPlugins in {} namespaces and the gateway's `Proxy`: the {} plugins of the root \
+         namespace that select the gateway by labels run in its chain; the others select other \
+         workloads (by labels, or by `targetRefs` to another Gateway) and are followed, parsed \
+         and validated, and get a status, but do not run. Every plugin names the same small \
+         module by `file://`, so the module cache serves all after the first fetch. The status \
+         writer runs, as in a cluster. A change is one plugin's `pluginConfig` merge-patched on \
+         the API server, timed to the first response carrying the new value.\n\n\
+         | measure | this run |\n|---|---:|\n",
+        k.plugins, k.namespaces, k.selected
+    );
+    let cpu = |ms: Option<f64>| ms.map_or(String::new(), |ms| format!(" ({ms:.0} ms of proxy CPU)"));
+    let _ = writeln!(
+        t,
+        "| process start → `/ready` 200, empty module cache | {:.0} ms{} |",
+        k.ready_ms,
+        cpu(k.cpu_to_ready_ms)
+    );
+    let _ = writeln!(
+        t,
+        "| process start → first response through the {} plugins | {:.0} ms |",
+        k.selected, k.first_chain_ms
+    );
+    let _ = writeln!(
+        t,
+        "| proxy RSS once ready | {:.1} MiB |",
+        k.rss_bytes as f64 / MIB
+    );
+    if let Some(ms) = k.statuses_ms {
+        let _ = writeln!(
+            t,
+            "| process start → every WasmPlugin's status written | {ms:.0} ms |"
+        );
+    }
+    let _ = writeln!(
+        t,
+        "| proxy RSS after the changes (every status written) | {:.1} MiB |",
+        k.rss_settled_bytes as f64 / MIB
+    );
+    if let Some(percent) = k.idle_cpu_percent {
+        let _ = writeln!(
+            t,
+            "| proxy CPU at rest (no change, no request), every status written | {percent:.1} % of a core |"
+        );
+    }
+    if let Some(ms) = k.ready_warm_ms {
+        let _ = writeln!(
+            t,
+            "| restart with the compiled-module cache → `/ready` 200 | {ms:.0} ms{} |",
+            cpu(k.cpu_to_ready_warm_ms)
+        );
+    }
+    if let Some(bytes) = k.rss_warm_bytes {
+        let _ = writeln!(
+            t,
+            "| proxy RSS once ready after that restart | {:.1} MiB |",
+            bytes as f64 / MIB
+        );
+    }
+    let _ = writeln!(
+        t,
+        "| one change → data plane, median of {} (max) | {:.0} ms ({:.0} ms) |",
+        k.change_ms.len(),
+        median(&k.change_ms).unwrap_or(f64::NAN),
+        worst
+    );
+    t
 }
 
 /// ` (rounds: 0.91× 0.95× 0.93×)`: `a`'s value over `b`'s, round by round, when both
@@ -398,6 +486,10 @@ pub fn markdown(run: &Run, mode: &str) -> String {
     let protocols = protocols(run);
     if !protocols.is_empty() {
         let _ = writeln!(s, "## TLS and HTTP/2\n\n{protocols}");
+    }
+    let kube = kube_scale(run);
+    if !kube.is_empty() {
+        let _ = writeln!(s, "## Kubernetes at scale\n\n{kube}");
     }
     let profile = profile_section(run);
     if !profile.is_empty() {
@@ -671,6 +763,7 @@ mod protocol_tests {
             reload_ms: None,
             notes: vec![],
             profiles: vec![],
+            kube_scale: None,
         }
     }
 
@@ -731,6 +824,51 @@ mod protocol_tests {
         assert!(!pair.met);
         assert_eq!(pair.p99_rounds, " (rounds: 0.83× 1.30×)");
         assert!(protocols(&r).contains("| **no** |"));
+    }
+
+    #[test]
+    fn kubernetes_at_scale_has_its_section_and_its_target() {
+        let mut r = run(vec![]);
+        assert_eq!(kube_scale(&r), "");
+        r.kube_scale = Some(crate::kube_scale::KubeScale {
+            plugins: 1000,
+            namespaces: 100,
+            selected: 8,
+            ready_ms: 850.0,
+            first_chain_ms: 900.0,
+            rss_bytes: 60 * 1024 * 1024,
+            statuses_ms: Some(4000.0),
+            rss_settled_bytes: 64 * 1024 * 1024,
+            change_ms: vec![120.0, 90.0, 1500.0],
+            ready_warm_ms: None,
+            rss_warm_bytes: None,
+            cpu_to_ready_ms: Some(300.0),
+            cpu_to_ready_warm_ms: None,
+            idle_cpu_percent: None,
+        });
+        let section = kube_scale(&r);
+        assert!(
+            section.contains(
+                "| process start → `/ready` 200, empty module cache | 850 ms (300 ms of proxy CPU) |"
+            ),
+            "{section}"
+        );
+        assert!(
+            section.contains("| proxy RSS once ready | 60.0 MiB |"),
+            "{section}"
+        );
+        assert!(
+            section.contains("median of 3 (max) | 120 ms (1500 ms) |"),
+            "{section}"
+        );
+        let target = targets(&r)
+            .into_iter()
+            .find(|(what, ..)| what.starts_with("Kubernetes, 1000 WasmPlugins"))
+            .unwrap();
+        // the slowest change missed the second
+        assert_eq!(target.1, "median 120 ms, max 1500 ms");
+        assert_eq!(target.2, Some(false));
+        assert!(markdown(&r, "short").contains("## Kubernetes at scale"));
     }
 
     #[test]

@@ -20,6 +20,7 @@ use crate::forward;
 use crate::metered::{Metered, Record};
 use crate::plugin::stream::{self, Contexts};
 use crate::route::redirect::Arrival;
+use crate::route::Decision;
 use crate::stats::Labels;
 use crate::upstream::Target;
 use crate::worker::{ConnCtx, StatKey, WorkerListener};
@@ -431,47 +432,38 @@ async fn route_and_send(
     routed: &mut Routed,
     keep_head: bool,
 ) -> Result<Response<ProxyBody>, ProxyError> {
-    let Some(route) = listener.config.routes.find(&ex.request()) else {
-        let request = ex.request();
-        return Err(ProxyError::NoRoute {
-            listener: listener.config.name.clone(),
-            method: request.method.clone(),
-            path: request.uri.path().to_string(),
-        });
-    };
-    if let Some(status) = route.direct_response {
-        return Err(ProxyError::DirectResponse {
-            route: route.name.clone(),
-            status,
-        });
-    }
-    if let Some(redirect) = &route.redirect {
-        let arrival = Arrival {
-            tls: conn.info.tls.is_some(),
-            port: conn.info.local.port(),
-        };
-        let mut response = redirect.response(&ex.request(), &arrival, route.path.matched_len());
-        // Envoy's router answers a redirect itself: `direct_response`.
-        response.extensions_mut().insert(crate::local_reply::Origin {
-            details: "direct_response".into(),
-            flags: 0,
-        });
-        return Ok(response);
-    }
-    // a split: this request's share
-    let share = route.weighted_clusters.as_ref().map(|w| w.pick());
-    let cluster_index = match share {
-        Some(share) => {
-            if let Some(status) = share.direct_response {
-                return Err(ProxyError::DirectResponse {
-                    route: route.name.clone(),
-                    status,
-                });
-            }
-            share.cluster_index
+    let forward = match listener.config.routes.decide(&ex.request()) {
+        Decision::NoRoute => {
+            let request = ex.request();
+            return Err(ProxyError::NoRoute {
+                listener: listener.config.name.clone(),
+                method: request.method.clone(),
+                path: request.uri.path().to_string(),
+            });
         }
-        None => route.cluster_index,
+        Decision::Respond { route, status } => {
+            return Err(ProxyError::DirectResponse {
+                route: route.name.clone(),
+                status,
+            })
+        }
+        Decision::Redirect { route, redirect } => {
+            let arrival = Arrival {
+                tls: conn.info.tls.is_some(),
+                port: conn.info.local.port(),
+            };
+            let mut response = redirect.response(&ex.request(), &arrival, route.path.matched_len());
+            // Envoy's router answers a redirect itself: `direct_response`.
+            response.extensions_mut().insert(crate::local_reply::Origin {
+                details: "direct_response".into(),
+                flags: 0,
+            });
+            return Ok(response);
+        }
+        Decision::Forward(forward) => forward,
     };
+    let route = forward.route;
+    let cluster_index = forward.cluster_index;
     let cluster = listener.snapshot.clusters.get(cluster_index);
     routed.cluster = Some(cluster_index);
     let endpoint = listener
@@ -494,14 +486,8 @@ async fn route_and_send(
         Some((v, on)) => (Some(v), Some(on)),
         None => (None, None),
     };
-    // the route's edits, after the filters (as Envoy's router): the route's, then the share's
-    route.request_headers.apply(&mut parts.headers);
-    if let Some(share) = share {
-        share.request_headers.apply(&mut parts.headers);
-    }
-    if let Some(rewrite) = &route.rewrite {
-        rewrite.apply(&mut parts, route.path.matched_len());
-    }
+    // the route's edits, after the filters (as Envoy's router)
+    forward.edit_request(&mut parts);
     forward::to_upstream(&mut parts, cluster.protocol, endpoint, upgrade.as_ref());
     forward::frame_body(&mut parts, &body);
     let upstream_req = Request::from_parts(parts, body);
@@ -546,10 +532,7 @@ async fn route_and_send(
     }
     forward::to_downstream(&mut parts);
     // before the filters' response path sees it, as Envoy's router
-    route.response_headers.apply(&mut parts.headers);
-    if let Some(share) = share {
-        share.response_headers.apply(&mut parts.headers);
-    }
+    forward.edit_response(&mut parts.headers);
     Ok(Response::from_parts(parts, body))
 }
 

@@ -2,12 +2,14 @@
 //! virtual host route order). What a route does besides forwarding — header edits, a
 //! rewrite, a redirect, a weighted split — is in its submodules.
 
+pub mod decide;
 pub mod edits;
 pub mod query;
 pub mod redirect;
 pub mod rewrite;
 pub mod weighted;
 
+pub use decide::{Decision, Forward};
 pub use edits::HeaderEdits;
 
 use http::request::Parts;

@@ -3,7 +3,7 @@
 //! share. The translation and the status (`status`) both read [`parents`], so what a
 //! route's status says is what its requests get.
 
-use super::hostnames::{intersect, HostKey};
+use super::hostnames::{intersect, isolate, HostKey};
 use super::types::{Gateway, GatewayListener, HttpRoute, ParentReference, GROUP};
 use super::{Note, NoteKind};
 
@@ -101,7 +101,11 @@ pub fn parents<'a>(gateway: &Gateway, route: &'a HttpRoute) -> Vec<Parent<'a>> {
             match intersect(&route.spec.hostnames, listener.hostname.as_deref()) {
                 Some(hosts) => attached.push(Attachment {
                     port: listener.port,
-                    hosts,
+                    hosts: isolate(
+                        hosts,
+                        listener.hostname.as_deref(),
+                        &port_hostnames(gateway, listener),
+                    ),
                 }),
                 None => why_not.push(format!(
                     "no hostname of the route falls within listener {}'s hostname {}",
@@ -158,6 +162,17 @@ pub fn attachments(gateway: &Gateway, route: &HttpRoute, notes: &mut Vec<Note>) 
         out.extend(parent.attached);
     }
     out
+}
+
+/// The hostnames of the other served listeners on `listener`'s port (`None`: no hostname).
+fn port_hostnames<'a>(gateway: &'a Gateway, listener: &GatewayListener) -> Vec<Option<&'a str>> {
+    gateway
+        .spec
+        .listeners
+        .iter()
+        .filter(|l| l.port == listener.port && l.name != listener.name && served(l))
+        .map(|l| l.hostname.as_deref())
+        .collect()
 }
 
 /// `allowedRoutes`: the namespaces (`Same`, the default, or `All`; `Selector` is not

@@ -92,3 +92,69 @@ pub fn intersect(route_hostnames: &[String], listener_hostname: Option<&str>) ->
     keys.dedup();
     (!keys.is_empty()).then_some(keys)
 }
+
+/// Listener isolation: of the `hosts` a route got on a listener whose hostname is `own`,
+/// the ones no other listener of the port (`others`: their hostnames) both takes whole
+/// and is more specific than `own`. A request goes to the most specific listener that
+/// matches its host, so a route's host that such a listener takes whole never reaches
+/// the route (the Gateway API's listener isolation); a host such a listener takes only
+/// part of stays, and the more specific listener's own host group keeps its part.
+pub fn isolate(hosts: Vec<HostKey>, own: Option<&str>, others: &[Option<&str>]) -> Vec<HostKey> {
+    let own_key = own.map(HostKey::new).unwrap_or(HostKey::Any);
+    hosts
+        .into_iter()
+        .filter(|host| {
+            let name = match host {
+                HostKey::Exact(h) | HostKey::Wildcard(h) => h,
+                HostKey::Any => return true,
+            };
+            !others
+                .iter()
+                .flatten()
+                .any(|other| HostKey::new(other) < own_key && covers(other, name))
+        })
+        .collect()
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn a_host_a_more_specific_listener_takes_whole_is_isolated() {
+        let hosts = |names: &[&str]| names.iter().map(|h| HostKey::new(h)).collect::<Vec<_>>();
+        let others = [
+            None,
+            Some("*.example.com"),
+            Some("*.foo.example.com"),
+            Some("abc.foo.example.com"),
+        ];
+        let all = hosts(&[
+            "bar.com",
+            "*.example.com",
+            "*.foo.example.com",
+            "abc.foo.example.com",
+        ]);
+        // a listener without hostname keeps only what no hostname of the port takes
+        assert_eq!(isolate(all.clone(), None, &others), hosts(&["bar.com"]));
+        assert_eq!(
+            isolate(
+                hosts(&["*.example.com", "*.foo.example.com", "abc.foo.example.com"]),
+                Some("*.example.com"),
+                &others
+            ),
+            hosts(&["*.example.com"])
+        );
+        assert_eq!(
+            isolate(
+                hosts(&["abc.foo.example.com"]),
+                Some("abc.foo.example.com"),
+                &others
+            ),
+            hosts(&["abc.foo.example.com"])
+        );
+        // a wider host stays: the narrower listener's own group keeps its part
+        assert_eq!(isolate(hosts(&["*.com"]), None, &others), hosts(&["*.com"]));
+        assert_eq!(isolate(vec![HostKey::Any], None, &others), vec![HostKey::Any]);
+    }
+}

@@ -9,7 +9,9 @@
 //! - one gateway, the holder of the Lease `wasmesh-status` (`lease`), reads every live report
 //!   and writes the status of every WasmPlugin it follows (`conditions`, `writer`);
 //! - a status that is already what it would write is not written, so the watch event of a
-//!   write leads to no further write.
+//!   write leads to no further write;
+//! - a new failure written is reported once as a Kubernetes Event, by the writer alone
+//!   (`events`).
 //!
 //! With `--gateway`, the Gateway API status of the Gateway served, its class and its routes
 //! (`gateway`) is written the same way by the holder of that Gateway's own election Lease,
@@ -17,6 +19,7 @@
 //! (docs/gateway-api.md, "Status").
 
 pub mod conditions;
+pub mod events;
 mod gateway;
 mod lease;
 mod patch;
@@ -98,7 +101,7 @@ pub async fn start(
     }
     let (tx, rx) = watch::channel(None);
     let leases: Api<Lease> = Api::namespaced(client.clone(), lease_namespace);
-    let writer = writer::Writer::new(client.clone(), resource, stores);
+    let writer = writer::Writer::new(client.clone(), resource, stores, identity.clone());
     let gateway = gateway.map(|feed| Elected::new(feed, client));
     tasks.push(Task::spawn(run(leases, identity.clone(), rx, writer, gateway)));
     tracing::info!(

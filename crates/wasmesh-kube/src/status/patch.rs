@@ -30,6 +30,7 @@ impl Patcher {
 
     /// Writes `status` on `name` through `api` unless the same `fingerprint` was written
     /// less than [`REWRITE`] ago. `hint` says what to check when the write is refused.
+    /// True when it was written now.
     pub async fn patch(
         &mut self,
         api: &Api<DynamicObject>,
@@ -38,11 +39,11 @@ impl Patcher {
         status: &Value,
         fingerprint: String,
         hint: &str,
-    ) {
+    ) -> bool {
         let now = Instant::now();
         if let Some((f, at)) = self.written.get(key) {
             if *f == fingerprint && now.duration_since(*at) < REWRITE {
-                return;
+                return false;
             }
         }
         self.written.insert(key.to_string(), (fingerprint, now));
@@ -54,6 +55,7 @@ impl Patcher {
             Ok(_) => {
                 self.said.remove(key);
                 tracing::debug!(object = %key, "status written");
+                true
             }
             Err(e) => {
                 let text = e.to_string();
@@ -61,6 +63,7 @@ impl Patcher {
                     tracing::warn!(object = %key, error = %text, "cannot write the status ({hint}); retrying");
                     self.said.insert(key.to_string(), text);
                 }
+                false
             }
         }
     }

@@ -1,9 +1,9 @@
 //! The WasmPlugin status writer, run by the holder of the election Lease: every live
 //! gateway report and every WasmPlugin followed, into `status` — written (`patch`: a JSON
 //! merge patch on `wasmplugins/NAME/status`) only where it differs from what the object
-//! has.
+//! has; a new failure written is also reported as an Event (`events`).
 
-use std::collections::BTreeMap;
+use std::collections::{BTreeMap, HashMap, HashSet};
 use std::time::Duration;
 
 use k8s_openapi::api::coordination::v1::Lease;
@@ -15,6 +15,7 @@ use wasmesh_api::crd::status::{Condition, ResourceStatus};
 use wasmesh_api::timestamp::Timestamp;
 
 use super::conditions::{self, Object};
+use super::events;
 use super::patch::Patcher;
 use super::report::{GatewayReport, REPORT_ANNOTATION, REPORT_LABEL};
 
@@ -26,25 +27,54 @@ pub struct Writer {
     resource: ApiResource,
     stores: Vec<Store<DynamicObject>>,
     patcher: Patcher,
+    events: events::Reporter,
+    /// Per `namespace/name`: the `resourceVersion` at which its status was found right,
+    /// given `reports`. Such an object is not looked at again (parsed, its conditions
+    /// worked out) until it or a report changes: with a thousand WasmPlugins, a pass over
+    /// all of them every second cost a few % of a core at rest (BENCHMARKS.md, "Kubernetes
+    /// at scale").
+    settled: HashMap<String, String>,
+    /// The reports of the last pass.
+    reports: Vec<(String, GatewayReport)>,
 }
 
 impl Writer {
-    pub fn new(client: Client, resource: ApiResource, stores: Vec<Store<DynamicObject>>) -> Self {
+    /// `identity` is this gateway's, the Events' `reportingInstance`.
+    pub fn new(
+        client: Client,
+        resource: ApiResource,
+        stores: Vec<Store<DynamicObject>>,
+        identity: String,
+    ) -> Self {
         Writer {
+            events: events::Reporter::new(client.clone(), identity),
             client,
             resource,
             stores,
             patcher: Patcher::default(),
+            settled: HashMap::new(),
+            reports: Vec::new(),
         }
     }
 
     /// One pass: each object whose status is not what it should be, given the live
     /// gateways' reports ([`gateways`]).
     pub async fn write(&mut self, gateways: &[(String, GatewayReport)]) {
+        if gateways != self.reports.as_slice() {
+            self.settled.clear();
+            self.reports = gateways.to_vec();
+        }
         let objects: Vec<_> = self.stores.iter().flat_map(|s| s.state()).collect();
+        let mut seen = HashSet::with_capacity(objects.len());
         for object in objects {
             let namespace = object.metadata.namespace.clone().unwrap_or_default();
             let name = object.metadata.name.clone().unwrap_or_default();
+            let key = format!("{namespace}/{name}");
+            seen.insert(key.clone());
+            let version = object.metadata.resource_version.clone().unwrap_or_default();
+            if self.settled.get(&key) == Some(&version) {
+                continue;
+            }
             let generation = object.metadata.generation;
             let invalid = match crate::object::parse(&self.resource, &object) {
                 Ok(_) => Vec::new(),
@@ -66,9 +96,9 @@ impl Writer {
             let wanted = conditions::conditions(&view, gateways);
             let current = current_status(&object);
             let next = conditions::status(&current, wanted.clone(), generation, now_timestamp());
-            let key = format!("WasmPlugin {namespace}/{name}");
             if next == current {
                 self.patcher.settled(&key);
+                self.settled.insert(key, version);
                 continue;
             }
             let api: Api<DynamicObject> =
@@ -77,10 +107,25 @@ impl Writer {
             let hint = "may this service account patch wasmplugins/status? does the CRD have the \
                         status subresource?";
             let fingerprint = format!("{wanted:?} {generation:?}");
-            self.patcher
-                .patch(&api, &key, &name, &status, fingerprint, hint)
+            let written = self
+                .patcher
+                .patch(
+                    &api,
+                    &format!("WasmPlugin {key}"),
+                    &name,
+                    &status,
+                    fingerprint,
+                    hint,
+                )
                 .await;
+            if written {
+                self.events
+                    .report(&object, &self.resource.api_version, &current, &next)
+                    .await;
+            }
         }
+        // plugins gone are forgotten
+        self.settled.retain(|key, _| seen.contains(key));
     }
 }
 

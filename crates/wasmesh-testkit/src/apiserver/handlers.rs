@@ -11,6 +11,7 @@ use http_body_util::{BodyExt, Full};
 use serde_json::{json, Value};
 
 use super::discovery;
+use super::kinds::ResourceKind;
 use super::patch::{merge, PatchType};
 use super::query::Query;
 use super::router::{route, Route, Target};
@@ -281,18 +282,21 @@ fn field_manager(query: &Query) -> Result<(), ApiError> {
     }
 }
 
-/// The selectors of a list or watch.
-pub fn selectors(query: &Query) -> Result<(LabelSelector, FieldSelector), ApiError> {
+/// The selectors of a list or watch of `kind`.
+pub fn selectors(query: &Query, kind: &ResourceKind) -> Result<(LabelSelector, FieldSelector), ApiError> {
     Ok((
         LabelSelector::parse(query.get("labelSelector").unwrap_or_default())?,
-        FieldSelector::parse(query.get("fieldSelector").unwrap_or_default())?,
+        FieldSelector::parse(
+            query.get("fieldSelector").unwrap_or_default(),
+            &kind.selectable_fields(),
+        )?,
     ))
 }
 
 /// A list, in pages of `limit` when asked (the `continue` token is the offset of the next
 /// page; pages are read from the current state, not from one snapshot).
 fn list(shared: &Shared, target: &Target, query: &Query) -> Result<Response<Body>, ApiError> {
-    let (labels, fields) = selectors(query)?;
+    let (labels, fields) = selectors(query, &target.kind)?;
     let (objects, rv) = {
         let store = shared.store();
         (

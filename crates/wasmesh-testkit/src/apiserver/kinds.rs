@@ -1,5 +1,5 @@
 //! The resources the double serves: the built-in `Namespace`, `Secret`, `Service`,
-//! `EndpointSlice`, `CustomResourceDefinition` and `Lease`, and one more for each CRD
+//! `EndpointSlice`, `Event` (core v1), `CustomResourceDefinition` and `Lease`, and one more for each CRD
 //! object created.
 //! Discovery and routing both read this registry, so a CRD shows up in one the moment it is
 //! served by the other, as on a real server once the CRD is `Established`.
@@ -50,6 +50,29 @@ impl ResourceKind {
             self.plural.clone()
         } else {
             format!("{}.{}", self.plural, self.group)
+        }
+    }
+
+    /// The fields besides `metadata.name` and `metadata.namespace` that a field selector may
+    /// name: an Event's, as the real server indexes them (`kubectl get events
+    /// --field-selector involvedObject.name=X`).
+    pub fn selectable_fields(&self) -> Vec<&'static str> {
+        if self.group.is_empty() && self.plural == "events" {
+            vec![
+                "involvedObject.kind",
+                "involvedObject.namespace",
+                "involvedObject.name",
+                "involvedObject.uid",
+                "involvedObject.apiVersion",
+                "involvedObject.resourceVersion",
+                "involvedObject.fieldPath",
+                "reason",
+                "reportingComponent",
+                "source",
+                "type",
+            ]
+        } else {
+            Vec::new()
         }
     }
 
@@ -176,6 +199,21 @@ impl Default for Registry {
         namespaces.short_names = vec!["ns".to_string()];
         let mut services = ResourceKind::builtin("", "services", "Service", true, true);
         services.short_names = vec!["svc".to_string()];
+        // what a controller reports with (wasmesh's status writer: docs/kubernetes.md,
+        // "Events"); `kubectl get events` shows them in the columns a real server gives
+        let mut events = ResourceKind::builtin("", "events", "Event", true, false);
+        events.short_names = vec!["ev".to_string()];
+        let column = |name: &str, kind: &str, path: &str| serde_json::json!({ "name": name, "type": kind, "jsonPath": path });
+        events.printer_columns = vec![(
+            "v1".to_string(),
+            vec![
+                column("Last Seen", "date", ".lastTimestamp"),
+                column("Type", "string", ".type"),
+                column("Reason", "string", ".reason"),
+                column("Object", "string", ".involvedObject.name"),
+                column("Message", "string", ".message"),
+            ],
+        )];
         Registry {
             kinds: vec![
                 namespaces,
@@ -187,6 +225,7 @@ impl Default for Registry {
                 // controller makes the slices of a Service here: a test applies them
                 services,
                 ResourceKind::builtin("discovery.k8s.io", "endpointslices", "EndpointSlice", true, false),
+                events,
             ],
         }
     }

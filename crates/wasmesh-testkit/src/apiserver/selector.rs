@@ -1,6 +1,7 @@
 //! `labelSelector` and `fieldSelector` of list and watch requests, in the API server's
 //! string syntax (`a=b,c!=d,e,!f,g in (x,y),h notin (z)`; fields: `metadata.name=X`,
-//! `metadata.namespace=X`, with `=`, `==` or `!=`). kube-rs watches one object with
+//! `metadata.namespace=X`, with `=`, `==` or `!=`, and the fields a kind indexes besides,
+//! such as an Event's `involvedObject.name`). kube-rs watches one object with
 //! `fieldSelector=metadata.name=X`.
 
 use serde_json::Value;
@@ -22,7 +23,8 @@ enum Requirement {
 #[derive(Debug, Clone, Default, PartialEq)]
 pub struct LabelSelector(Vec<Requirement>);
 
-/// A parsed field selector over `metadata.name` and `metadata.namespace`.
+/// A parsed field selector over `metadata.name`, `metadata.namespace` and the kind's own
+/// selectable fields.
 #[derive(Debug, Clone, Default, PartialEq)]
 pub struct FieldSelector(Vec<(String, bool, String)>);
 
@@ -111,9 +113,10 @@ impl LabelSelector {
 }
 
 impl FieldSelector {
-    /// Parses the `fieldSelector` query parameter; fields other than `metadata.name` and
-    /// `metadata.namespace` are refused, as the server refuses fields a kind does not index.
-    pub fn parse(s: &str) -> Result<Self, ApiError> {
+    /// Parses the `fieldSelector` query parameter; fields other than `metadata.name`,
+    /// `metadata.namespace` and `selectable` (the kind's own) are refused, as the server
+    /// refuses fields a kind does not index.
+    pub fn parse(s: &str, selectable: &[&str]) -> Result<Self, ApiError> {
         let mut reqs = Vec::new();
         for term in terms(s) {
             let (field, equal, value) = if let Some((f, v)) = term.split_once("!=") {
@@ -126,7 +129,7 @@ impl FieldSelector {
                 )));
             };
             let field = field.trim();
-            if field != "metadata.name" && field != "metadata.namespace" {
+            if field != "metadata.name" && field != "metadata.namespace" && !selectable.contains(&field) {
                 return Err(ApiError::BadRequest(format!(
                     "field label not supported: {field}"
                 )));
@@ -136,11 +139,20 @@ impl FieldSelector {
         Ok(FieldSelector(reqs))
     }
 
-    /// Whether `object` satisfies every requirement (a missing namespace reads as `""`).
+    /// Whether `object` satisfies every requirement (a missing field reads as `""`).
     pub fn matches(&self, object: &Value) -> bool {
         self.0.iter().all(|(field, equal, value)| {
-            let key = field.strip_prefix("metadata.").unwrap_or(field);
-            let actual = object["metadata"][key].as_str().unwrap_or_default();
+            // an Event's `source` is its `source.component`, as the real server indexes it
+            let path = if field == "source" {
+                "source.component"
+            } else {
+                field.as_str()
+            };
+            let actual = path
+                .split('.')
+                .try_fold(object, |v, key| v.get(key))
+                .and_then(Value::as_str)
+                .unwrap_or_default();
             (actual == value) == *equal
         })
     }

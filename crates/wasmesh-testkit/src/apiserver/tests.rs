@@ -41,16 +41,68 @@ fn label_selectors_follow_the_servers_syntax() {
 #[test]
 fn field_selectors_take_the_name_and_namespace_only() {
     let object = labeled(json!({}));
-    assert!(FieldSelector::parse("metadata.name=a").unwrap().matches(&object));
-    assert!(!FieldSelector::parse("metadata.name=b").unwrap().matches(&object));
-    assert!(FieldSelector::parse("metadata.name!=b,metadata.namespace==ns")
+    assert!(FieldSelector::parse("metadata.name=a", &[])
         .unwrap()
         .matches(&object));
-    let refused = FieldSelector::parse("spec.phase=AUTHN").unwrap_err();
+    assert!(!FieldSelector::parse("metadata.name=b", &[])
+        .unwrap()
+        .matches(&object));
+    assert!(
+        FieldSelector::parse("metadata.name!=b,metadata.namespace==ns", &[])
+            .unwrap()
+            .matches(&object)
+    );
+    let refused = FieldSelector::parse("spec.phase=AUTHN", &[]).unwrap_err();
     assert_eq!(
         refused,
         ApiError::BadRequest("field label not supported: spec.phase".to_string())
     );
+}
+
+#[test]
+fn events_are_selected_by_the_object_they_regard() {
+    let store = Store::new(10);
+    let events = kind(&store, "", "v1", "events");
+    let fields = events.selectable_fields();
+    let event = json!({
+        "metadata": { "name": "plugin.1", "namespace": "ns" },
+        "involvedObject": { "kind": "WasmPlugin", "name": "plugin" },
+        "reason": "DigestMismatch",
+        "source": { "component": "wasmesh" },
+    });
+    let select = |s: &str| FieldSelector::parse(s, &fields).unwrap().matches(&event);
+    assert!(select(
+        "involvedObject.name=plugin,involvedObject.kind=WasmPlugin"
+    ));
+    assert!(!select("involvedObject.name=other"));
+    assert!(select("reason=DigestMismatch,source=wasmesh"));
+    // a WasmPlugin indexes none of these
+    let plugins = Registry::default();
+    assert!(plugins
+        .find("", "v1", "secrets")
+        .unwrap()
+        .selectable_fields()
+        .is_empty());
+}
+
+#[test]
+fn objects_load_and_change_without_http() {
+    let mut store = Store::new(10);
+    let created = super::load::create(
+        &mut store,
+        json!({ "apiVersion": "v1", "kind": "Secret", "metadata": { "name": "s", "namespace": "default" } }),
+    )
+    .unwrap();
+    assert_eq!(created["metadata"]["resourceVersion"], "4");
+    let patched = super::load::merge_patch(
+        &mut store,
+        &json!({ "apiVersion": "v1", "kind": "Secret", "metadata": { "name": "s", "namespace": "default", "resourceVersion": "1" }, "data": { "k": "dg==" } }),
+    )
+    .unwrap();
+    assert_eq!(patched["data"]["k"], "dg==");
+    assert_eq!(patched["metadata"]["resourceVersion"], "5");
+    let unknown = super::load::create(&mut store, json!({ "apiVersion": "x.io/v1", "kind": "Nope" }));
+    assert!(matches!(unknown, Err(ApiError::BadRequest(_))), "{unknown:?}");
 }
 
 #[test]

@@ -82,7 +82,7 @@ fn encode(event: &Value) -> Bytes {
 
 /// Starts a watch of `target` as `query` asks, answering with its stream.
 pub fn start(shared: &Arc<Shared>, target: &Target, query: &Query) -> Result<Response<Body>, ApiError> {
-    let (labels, fields) = selectors(query)?;
+    let (labels, fields) = selectors(query, &target.kind)?;
     let filter = Filter {
         target: target.clone(),
         labels,
