@@ -84,7 +84,8 @@ pub fn writes(
         .routes
         .iter()
         .map(|r| (r, attach::parents(gateway, r)))
-        .filter(|(_, p)| !p.is_empty())
+        // a route no longer naming the Gateway: its entry of ours is taken out
+        .filter(|(r, p)| !p.is_empty() || has_entry(gateway, r))
         .collect();
     if let Some(status) = gateway_status(gateway, &parents, programmed, now) {
         out.push(StatusWrite {
@@ -249,13 +250,7 @@ fn route_status(
         .and_then(Value::as_array)
         .map(|ps| ps.iter().collect())
         .unwrap_or_default();
-    let route_namespace = route.metadata.namespace();
-    // ours for this Gateway: any entry of our controller whose parentRef names it
-    let ours = |entry: &Value| {
-        entry["controllerName"] == CONTROLLER_NAME
-            && serde_json::from_value::<super::types::ParentReference>(entry["parentRef"].clone())
-                .is_ok_and(|p| attach::names(&p, route_namespace, gateway))
-    };
+    let ours = |entry: &Value| ours(entry, route, gateway);
     let mut entries: Vec<Value> = current_parents
         .iter()
         .filter(|e| !ours(e))
@@ -279,6 +274,20 @@ fn route_status(
         }));
     }
     changed(current, json!({ "parents": entries }))
+}
+
+/// Is `entry` of `route`'s `status.parents` ours for `gateway`: of our controller, its
+/// parentRef naming it?
+fn ours(entry: &Value, route: &HttpRoute, gateway: &Gateway) -> bool {
+    entry["controllerName"] == CONTROLLER_NAME
+        && serde_json::from_value::<super::types::ParentReference>(entry["parentRef"].clone())
+            .is_ok_and(|p| attach::names(&p, route.metadata.namespace(), gateway))
+}
+
+/// Has `route` an entry of ours for `gateway` in its status?
+fn has_entry(gateway: &Gateway, route: &HttpRoute) -> bool {
+    let entries = field(route.status.as_ref(), "parents").and_then(Value::as_array);
+    entries.is_some_and(|es| es.iter().any(|e| ours(e, route, gateway)))
 }
 
 /// `ResolvedRefs` of a route: every backendRef of every rule resolves, or the reason of

@@ -334,3 +334,28 @@ fn a_backend_in_another_namespace_without_a_grant_is_ref_not_permitted() {
         "ResolvedRefs=False RefNotPermitted"
     );
 }
+
+#[test]
+fn a_route_that_no_longer_names_the_gateway_loses_our_entry_only() {
+    let first = writes(&objects(&yaml()), &target(), &Ok(()), &at(1));
+    let mut objects = written(objects(&yaml()), &first);
+    let theirs = json!({"parentRef": {"name": "other"}, "controllerName": "example.com/x", "conditions": []});
+    let good = objects
+        .routes
+        .iter_mut()
+        .find(|r| r.metadata.name == "good")
+        .unwrap();
+    let mut status = good.status.clone().unwrap();
+    status["parents"]
+        .as_array_mut()
+        .unwrap()
+        .insert(0, theirs.clone());
+    good.status = Some(status);
+    // its parentRef now names another Gateway
+    good.spec.parent_refs[0].name = "private".into();
+    let next = writes(&objects, &target(), &Ok(()), &at(2));
+    let route = find(&next, StatusKind::HttpRoute, "good").expect("our entry taken out");
+    assert_eq!(route["parents"], json!([theirs]));
+    let gw = find(&next, StatusKind::Gateway, "public").expect("one route fewer attached");
+    assert_eq!(gw["listeners"][0]["attachedRoutes"], 1);
+}
