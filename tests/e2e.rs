@@ -29,6 +29,7 @@ mod kube_crds;
 mod kube_deploy;
 mod kube_describe;
 mod kube_gateway;
+mod kube_gateway_status;
 mod kube_gateway_tls;
 mod kube_source;
 mod kube_status;

@@ -409,6 +409,7 @@ fn the_gateway_api_component_serves_the_gateway_with_the_oidc_plugin_attached_by
         ("gateway.networking.k8s.io", "gatewayclasses"),
         ("gateway.networking.k8s.io", "gateways"),
         ("gateway.networking.k8s.io", "httproutes"),
+        ("gateway.networking.k8s.io", "referencegrants"),
         ("", "services"),
         ("discovery.k8s.io", "endpointslices"),
     ] {
@@ -417,13 +418,22 @@ fn the_gateway_api_component_serves_the_gateway_with_the_oidc_plugin_attached_by
             "{group}/{resource}: {grants:?}"
         );
     }
+    // the status it writes back (one replica: the holder of the Gateway's election Lease)
+    for resource in ["gatewayclasses/status", "gateways/status", "httproutes/status"] {
+        let patch = (
+            "gateway.networking.k8s.io".to_string(),
+            resource.to_string(),
+            serde_json::json!(["patch"]),
+        );
+        assert!(grants.contains(&patch), "{resource}: {grants:?}");
+    }
     // the certificateRefs' Secrets: by name only, never a list
     let get_watch = serde_json::json!(["get", "watch"]);
     assert!(
         grants.contains(&("".into(), "secrets".into(), get_watch)),
         "secrets: {grants:?}"
     );
-    assert_eq!(grants.len(), 6, "nothing more: {grants:?}");
+    assert_eq!(grants.len(), 10, "nothing more: {grants:?}");
     let secret_rules = objects
         .iter()
         .filter(|o| o["kind"] == "ClusterRole" || o["kind"] == "Role")

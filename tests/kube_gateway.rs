@@ -16,7 +16,7 @@ use std::net::SocketAddr;
 use std::path::Path;
 use std::time::{Duration, Instant};
 
-/// The double with wasmesh's CRDs (`wasmesh crds`), the Gateway API's three kinds
+/// The double with wasmesh's CRDs (`wasmesh crds`), the Gateway API's four kinds
 /// (tests/fixtures/gateway/crds.yaml) and the namespace `edge`.
 pub(crate) fn gateway_cluster() -> Cluster {
     let cluster = Cluster::start();
@@ -30,6 +30,7 @@ pub(crate) fn gateway_cluster() -> Cluster {
         "crd/gatewayclasses.gateway.networking.k8s.io",
         "crd/gateways.gateway.networking.k8s.io",
         "crd/httproutes.gateway.networking.k8s.io",
+        "crd/referencegrants.gateway.networking.k8s.io",
     ]);
     cluster
 }
@@ -40,7 +41,7 @@ pub(crate) fn gateway_proxy(cluster: &Cluster) -> KubeProxy {
     KubeProxy::spawn(cluster, &args, &[])
 }
 
-fn gateway(port: u16) -> String {
+pub(crate) fn gateway(port: u16) -> String {
     format!(
         "apiVersion: gateway.networking.k8s.io/v1
 kind: GatewayClass

@@ -98,15 +98,17 @@ pub enum GatewayKind {
     HttpRoute,
     Service,
     EndpointSlice,
+    ReferenceGrant,
 }
 
 impl GatewayKind {
-    pub const ALL: [GatewayKind; 5] = [
+    pub const ALL: [GatewayKind; 6] = [
         GatewayKind::GatewayClass,
         GatewayKind::Gateway,
         GatewayKind::HttpRoute,
         GatewayKind::Service,
         GatewayKind::EndpointSlice,
+        GatewayKind::ReferenceGrant,
     ];
 
     /// Where the API server serves it.
@@ -120,6 +122,7 @@ impl GatewayKind {
             GatewayKind::EndpointSlice => {
                 resource("discovery.k8s.io", "v1", "EndpointSlice", "endpointslices")
             }
+            GatewayKind::ReferenceGrant => resource(gateway, "v1beta1", "ReferenceGrant", "referencegrants"),
         }
     }
 
@@ -136,6 +139,7 @@ impl GatewayKind {
             GatewayKind::HttpRoute => "HTTPRoutes",
             GatewayKind::Service => "Services",
             GatewayKind::EndpointSlice => "EndpointSlices",
+            GatewayKind::ReferenceGrant => "ReferenceGrants",
         }
     }
 }

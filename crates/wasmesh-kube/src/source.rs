@@ -8,6 +8,7 @@ use std::time::Duration;
 use kube::runtime::watcher;
 use kube::Client;
 use tokio::sync::{mpsc, watch};
+use wasmesh_api::gateway::Objects;
 use wasmesh_config::{ConfigSource, Snapshot, SourceHealth, Store};
 
 use crate::client::{connect, Options, StartError};
@@ -21,8 +22,17 @@ const PROBE_INTERVAL: Duration = Duration::from_secs(5);
 /// The Kubernetes source, running on the runtime it was started on; dropping it stops it.
 pub struct KubeSource {
     rx: watch::Receiver<Arc<Snapshot>>,
+    gateway_objects: watch::Receiver<Option<Arc<Objects>>>,
     health: Arc<Health>,
     _tasks: Vec<Task>,
+}
+
+impl KubeSource {
+    /// With `--gateway`: the Gateway API objects of each complete state, for their status
+    /// (`crate::status`); `None` until the first.
+    pub fn gateway_objects(&self) -> watch::Receiver<Option<Arc<Objects>>> {
+        self.gateway_objects.clone()
+    }
 }
 
 impl ConfigSource for KubeSource {
@@ -47,6 +57,7 @@ pub async fn start(options: &Options) -> Result<KubeSource, StartError> {
     let health = Arc::new(Health::new(url));
     let (tx, rx) = watch::channel(Store::new().snapshot(Vec::new()));
     let (seen_tx, seen_rx) = mpsc::unbounded_channel();
+    let (objects_tx, objects_rx) = watch::channel(None);
     let mut sync = match &options.gateway {
         Some(target) => Sync::with_gateway(target.clone()),
         None => Sync::new(),
@@ -71,7 +82,7 @@ pub async fn start(options: &Options) -> Result<KubeSource, StartError> {
             namespaces = %namespaces,
             gateway = %target.gateway,
             "following WasmPlugins, RequestAuthentications, AuthorizationPolicies, and the \
-             GatewayClasses, Gateways, HTTPRoutes, Services and EndpointSlices the Gateway's \
+             GatewayClasses, Gateways, HTTPRoutes, Services, EndpointSlices and ReferenceGrants the Gateway's \
              Proxy is made from"
         ),
     }
@@ -81,12 +92,13 @@ pub async fn start(options: &Options) -> Result<KubeSource, StartError> {
         watchers,
         seen_rx,
         seen_tx,
-        tx,
+        (tx, objects_tx),
         Arc::clone(&health),
     ));
     let probe = Task::spawn(probe(client, Arc::clone(&health)));
     Ok(KubeSource {
         rx,
+        gateway_objects: objects_rx,
         health,
         _tasks: vec![run, probe],
     })
@@ -128,7 +140,7 @@ async fn run(
     mut watchers: BTreeMap<StreamId, Task>,
     mut seen: mpsc::UnboundedReceiver<Seen>,
     seen_tx: mpsc::UnboundedSender<Seen>,
-    tx: watch::Sender<Arc<Snapshot>>,
+    (tx, objects_tx): (watch::Sender<Arc<Snapshot>>, watch::Sender<Option<Arc<Objects>>>),
     health: Arc<Health>,
 ) {
     // per stream, the error last logged: said once until the stream works again
@@ -186,6 +198,19 @@ async fn run(
             health.synced();
             tx.send_replace(snapshot);
         }
+        // a status write changes no snapshot but is an object of its own: sent too
+        let objects = sync.gateway_objects();
+        objects_tx.send_if_modified(|current| {
+            let changed = match (&*current, &objects) {
+                (Some(a), Some(b)) => !Arc::ptr_eq(a, b),
+                (None, None) => false,
+                _ => true,
+            };
+            if changed {
+                *current = objects;
+            }
+            changed
+        });
     }
 }
 

@@ -96,6 +96,8 @@ pub struct Sync {
     last: Option<Arc<Snapshot>>,
     /// `--gateway`: the Proxy to make from the Gateway API objects.
     gateway: Option<Target>,
+    /// The Gateway API objects of the last complete state, for their status.
+    gateway_objects: Option<Arc<Objects>>,
 }
 
 fn key_of(object: &DynamicObject) -> ObjectKey {
@@ -183,6 +185,13 @@ impl Sync {
         self.pending_streams()
             .map(|id| format!("the list of {id}"))
             .collect()
+    }
+
+    /// With `--gateway`: the Gateway API objects as of the last time every stream had
+    /// listed and something changed (what their status is made from); the same `Arc`
+    /// until then.
+    pub fn gateway_objects(&self) -> Option<Arc<Objects>> {
+        self.gateway_objects.clone()
     }
 
     /// The Secrets to follow, as (namespace, name): the pull Secrets the valid
@@ -301,6 +310,7 @@ impl Sync {
         }
         if let Some(target) = &self.gateway {
             let translation = gateway::translate(&gateway_objects, target);
+            self.gateway_objects = Some(Arc::new(gateway_objects.clone()));
             match translation.proxy {
                 Ok(proxy) => documents.push(Document {
                     origin: gateway_origin(&gateway_objects, target),
@@ -374,6 +384,7 @@ fn read_into(objects: &mut Objects, kind: GatewayKind, object: &DynamicObject) -
         GatewayKind::HttpRoute => objects.routes.push(read(object, kind)?),
         GatewayKind::Service => objects.services.push(read(object, kind)?),
         GatewayKind::EndpointSlice => objects.slices.push(read(object, kind)?),
+        GatewayKind::ReferenceGrant => objects.grants.push(read(object, kind)?),
     }
     Ok(())
 }

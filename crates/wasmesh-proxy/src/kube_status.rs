@@ -5,7 +5,7 @@
 use std::sync::Arc;
 use std::time::Duration;
 
-use wasmesh_kube::status::{GatewayReport, PluginReport, PluginState, StatusReporter};
+use wasmesh_kube::status::{GatewayReport, PluginReport, PluginState, ServedReport, StatusReporter};
 use wasmesh_wasm::VmState;
 
 use crate::plugin::status::{PluginEntry, PluginStatus};
@@ -14,12 +14,22 @@ use crate::run::{lock, Shared};
 const EVERY: Duration = Duration::from_secs(1);
 
 /// Reports this gateway's plugins to `reporter` until the proxy stops; nothing before the
-/// first snapshot is in force (a gateway that runs nothing yet is not counted).
-pub async fn run(shared: Arc<Shared>, reporter: StatusReporter) {
+/// first snapshot is in force (a gateway that runs nothing yet is not counted). With
+/// `--gateway`, the Gateway served (`served`, `namespace/name`) and whether it is
+/// programmed — `/ready`'s answer: every worker runs the newest snapshot, every listener
+/// is bound (docs/gateway-api.md, "Status").
+pub async fn run(shared: Arc<Shared>, reporter: StatusReporter, served: Option<String>) {
     loop {
         if shared.snapshots.borrow().version > 0 {
             let plugins = lock(&shared.status).plugins.clone();
-            reporter.report(report(&plugins));
+            let mut report = report(&plugins);
+            let generation = lock(&shared.status).proxy_generation;
+            report.gateway = served.clone().map(|gateway| ServedReport {
+                gateway,
+                generation,
+                not_ready: shared.readiness().err(),
+            });
+            reporter.report(report);
         }
         tokio::time::sleep(EVERY).await;
     }
@@ -41,7 +51,10 @@ pub fn report(status: &PluginStatus) -> GatewayReport {
             })
         })
         .collect();
-    GatewayReport { plugins }
+    GatewayReport {
+        plugins,
+        gateway: None,
+    }
 }
 
 fn failed(reason: &str, message: String) -> PluginState {

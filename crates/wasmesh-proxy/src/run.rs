@@ -84,6 +84,9 @@ pub struct Status {
     pub extra_metrics: Vec<MetricsRenderer>,
     /// Where modules and compiled code are cached (`--cache-dir`), for `/config_dump`.
     pub cache_dir: Option<PathBuf>,
+    /// The `metadata.generation` of the workload's Proxy in force (with `--gateway`: the
+    /// Gateway's), for the Gateway's `Programmed` (`kube_status.rs`).
+    pub proxy_generation: Option<i64>,
 }
 
 /// State shared by the control thread and the workers. Only the snapshot channel and the
@@ -220,11 +223,24 @@ pub fn run(options: Options) -> Result<(), RunError> {
         .enable_all()
         .build()
         .map_err(RunError::Start)?;
+    let mut gateway_feed = None;
     let source: Arc<dyn wasmesh_config::ConfigSource> = match &options.config {
         ConfigFrom::Dir(dir) => wasmesh_config::watch_dir(dir)?.into_source(),
         // the watchers run on the control runtime
-        ConfigFrom::Kubernetes(kube) => Arc::new(rt.block_on(wasmesh_kube::start(kube))?),
+        ConfigFrom::Kubernetes(kube) => {
+            let source = rt.block_on(wasmesh_kube::start(kube))?;
+            // with --gateway, the Gateway API objects' status is made from the same objects
+            gateway_feed = kube
+                .gateway
+                .clone()
+                .map(|target| wasmesh_kube::status::GatewayFeed {
+                    target,
+                    objects: source.gateway_objects(),
+                });
+            Arc::new(source)
+        }
     };
+    let served = gateway_feed.as_ref().map(|f| f.target.gateway.to_string());
     // With --kubernetes, what this gateway runs goes back to each WasmPlugin's status; the
     // Leases live in the pod's namespace, else the workload's (docs/kubernetes.md, "Status").
     let reporter = match &options.config {
@@ -233,7 +249,7 @@ pub fn run(options: Options) -> Result<(), RunError> {
                 .ok()
                 .filter(|ns| !ns.is_empty())
                 .unwrap_or_else(|| options.workload.namespace.clone());
-            Some(rt.block_on(wasmesh_kube::status::start(kube, &namespace))?)
+            Some(rt.block_on(wasmesh_kube::status::start(kube, &namespace, gateway_feed))?)
         }
         ConfigFrom::Dir(_) => None,
     };
@@ -265,7 +281,7 @@ pub fn run(options: Options) -> Result<(), RunError> {
     let result = rt.block_on(async {
         tokio::spawn(crate::admin::serve(admin, shared.clone()));
         if let Some(reporter) = reporter {
-            tokio::spawn(crate::kube_status::run(shared.clone(), reporter));
+            tokio::spawn(crate::kube_status::run(shared.clone(), reporter, served));
         }
         let control = tokio::spawn(crate::source::follow(options.clone(), source, shared.clone()));
         let result = tokio::select! {

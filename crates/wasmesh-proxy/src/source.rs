@@ -12,7 +12,7 @@ use wasmesh_api::{resolve, Kind, Resource, ResourceKey, Resources, WasmPlugin};
 
 use crate::build::{self, Inputs};
 use crate::plugin::load::Loader;
-use crate::run::{Options, RunError, Shared};
+use crate::run::{lock, Options, RunError, Shared};
 
 /// How often the labels file (`--labels-file`) is read again: the kubelet rewrites it when
 /// the pod's labels change.
@@ -118,7 +118,13 @@ pub async fn follow(
             match built {
                 Ok(Some(s)) => {
                     version += 1;
+                    let workload = &options.workload;
+                    let generation = config
+                        .resources
+                        .proxy(&workload.namespace, &workload.name)
+                        .and_then(|p| p.metadata.generation);
                     shared.publish(s);
+                    lock(&shared.status).proxy_generation = generation;
                     if !problems.is_empty() {
                         // wasmesh-config has logged each one; keep them for the admin API.
                         shared.note_problems(problems.join("\n"));

@@ -93,6 +93,7 @@ fn serve(name: &str, manifests: &str) -> Served {
             "HTTPRoute" => objects.routes.push(object(&kind, value)),
             "Service" => objects.services.push(object(&kind, value)),
             "EndpointSlice" => objects.slices.push(object(&kind, value)),
+            "ReferenceGrant" => objects.grants.push(object(&kind, value)),
             other => panic!("the translation reads no {other}"),
         }
     }
@@ -1749,7 +1750,6 @@ fn http_route_invalid_cross_namespace_backend_ref() {
 /// With a ReferenceGrant in `web` letting HTTPRoutes of `infra` refer to `web-backend`,
 /// the backend is served.
 #[test]
-#[ignore = "ReferenceGrant is not read by the translation yet (docs/gateway-api.md): cross-namespace backends answer 500"]
 fn http_route_reference_grant() {
     let gw = serve(
         "same-namespace",

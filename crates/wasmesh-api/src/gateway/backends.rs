@@ -1,9 +1,12 @@
-//! `backendRefs` to Services, resolved to endpoints through EndpointSlices: the ready
+//! `backendRefs` to Services (in another namespace when a ReferenceGrant there allows it),
+//! resolved to endpoints through EndpointSlices: the ready
 //! endpoints of the slices labelled with the Service's name, at the slice port named as
 //! the Service port is. A reference that does not resolve says why; the rule then
 //! answers 500, as the Gateway API specifies.
 
-use super::types::{EndpointSlice, HttpBackendRef, Service, SERVICE_NAME_LABEL};
+use super::grants::{self, reference_granted};
+use super::types::{HttpBackendRef, SERVICE_NAME_LABEL};
+use super::Objects;
 use crate::proxy::{Cluster, ClusterProtocol};
 use std::collections::BTreeSet;
 
@@ -17,12 +20,17 @@ pub enum Unresolved {
         kind: String,
         name: String,
     },
-    /// Another namespace: that needs a ReferenceGrant, not implemented yet.
+    /// Another namespace, and no ReferenceGrant there allows it (the specification's
+    /// `RefNotPermitted`).
     #[error(
-        "Service {namespace}/{name} is in another namespace than the route: references across \
-         namespaces need a ReferenceGrant, which wasmesh does not implement yet"
+        "Service {namespace}/{name} is in another namespace than the route, and no \
+         ReferenceGrant in namespace {namespace} allows HTTPRoutes of namespace {from} to refer to it"
     )]
-    OtherNamespace { namespace: String, name: String },
+    OtherNamespace {
+        namespace: String,
+        name: String,
+        from: String,
+    },
     /// A Service reference without `port`.
     #[error("Service {namespace}/{name}: port is required for a Service backend")]
     NoPort { namespace: String, name: String },
@@ -38,14 +46,27 @@ pub enum Unresolved {
     },
 }
 
+impl Unresolved {
+    /// The reason of the route's `ResolvedRefs=False`, as the Gateway API names it.
+    pub fn reason(&self) -> &'static str {
+        match self {
+            Unresolved::InvalidKind { .. } => "InvalidKind",
+            Unresolved::OtherNamespace { .. } => "RefNotPermitted",
+            Unresolved::NoPort { .. } | Unresolved::NoService { .. } | Unresolved::NoServicePort { .. } => {
+                "BackendNotFound"
+            }
+        }
+    }
+}
+
 /// The cluster a backendRef resolves to. Its endpoints may be empty (no ready endpoint:
 /// the proxy answers 503, as Envoy does without a healthy upstream).
 pub fn resolve(
     backend: &HttpBackendRef,
     route_namespace: &str,
-    services: &[Service],
-    slices: &[EndpointSlice],
+    objects: &Objects,
 ) -> Result<Cluster, Unresolved> {
+    let (services, slices) = (&objects.services, &objects.slices);
     let group = backend.group.as_deref().unwrap_or("");
     let kind = backend.kind.as_deref().unwrap_or("Service");
     if !group.is_empty() || kind != "Service" {
@@ -57,10 +78,19 @@ pub fn resolve(
     }
     let namespace = backend.namespace.as_deref().unwrap_or(route_namespace);
     let name = backend.name.clone();
-    if namespace != route_namespace {
+    let granted = reference_granted(
+        &objects.grants,
+        grants::HTTP_ROUTE,
+        route_namespace,
+        grants::SERVICE,
+        namespace,
+        &name,
+    );
+    if !granted {
         return Err(Unresolved::OtherNamespace {
             namespace: namespace.to_string(),
             name,
+            from: route_namespace.to_string(),
         });
     }
     let Some(port) = backend.port else {

@@ -12,6 +12,9 @@
 //! - `filters`: a rule's and a backendRef's filters as route edits, rewrites, redirects.
 //! - `backends`: backendRefs to Services, resolved through EndpointSlices.
 //! - `tls`: HTTPS listeners' certificateRefs, resolved to `kubernetes.io/tls` Secrets.
+//! - `grants`: ReferenceGrants, which let a reference cross namespaces.
+//! - `status`: the status written back on the GatewayClass, the Gateway and its routes,
+//!   from the same attachment and resolution as the Proxy.
 //!
 //! What the Proxy cannot express, or wasmesh does not implement yet, is a [`Note`] of kind
 //! [`NoteKind::Unimplemented`]; nothing is dropped without one.
@@ -19,8 +22,10 @@
 mod attach;
 mod backends;
 mod filters;
+pub mod grants;
 mod hostnames;
 mod rules;
+pub mod status;
 #[cfg(test)]
 mod tests;
 #[cfg(test)]
@@ -31,7 +36,8 @@ pub mod tls;
 pub mod types;
 
 pub use backends::cluster_name;
-pub use types::{EndpointSlice, Gateway, GatewayClass, HttpRoute, Service};
+pub use grants::reference_granted;
+pub use types::{EndpointSlice, Gateway, GatewayClass, HttpRoute, ReferenceGrant, Service};
 
 use crate::meta::{NamespacedName, ObjectMeta};
 use crate::proxy::{
@@ -57,6 +63,7 @@ pub struct Objects {
     pub slices: Vec<EndpointSlice>,
     /// The Secrets HTTPS listeners name (`tls::wanted_secrets`), as followed.
     pub secrets: tls::Secrets,
+    pub grants: Vec<ReferenceGrant>,
 }
 
 /// What to make: the Proxy of `workload` (in the Gateway's namespace) from the Gateway
@@ -151,7 +158,8 @@ pub fn translate(objects: &Objects, target: &Target) -> Translation {
     Translation { proxy, notes }
 }
 
-fn proxy(objects: &Objects, target: &Target, notes: &mut Vec<Note>) -> Result<Proxy, Waiting> {
+/// The Gateway `target` names and its class, when the class is wasmesh's.
+pub fn served<'a>(objects: &'a Objects, target: &Target) -> Result<(&'a Gateway, &'a GatewayClass), Waiting> {
     let wanted = &target.gateway;
     let gateway = objects
         .gateways
@@ -174,6 +182,13 @@ fn proxy(objects: &Objects, target: &Target, notes: &mut Vec<Note>) -> Result<Pr
             controller: class.spec.controller_name.clone(),
         });
     }
+    Ok((gateway, class))
+}
+
+fn proxy(objects: &Objects, target: &Target, notes: &mut Vec<Note>) -> Result<Proxy, Waiting> {
+    let wanted = &target.gateway;
+    let (gateway, class) = served(objects, target)?;
+    let class_name = &gateway.spec.gateway_class_name;
     if class.spec.parameters_ref.is_some() {
         notes.push(Note {
             kind: NoteKind::Unimplemented,
@@ -288,7 +303,7 @@ fn proxy(objects: &Objects, target: &Target, notes: &mut Vec<Note>) -> Result<Pr
         let mut per_rule = Vec::new();
         let mut seen = std::collections::HashSet::new();
         for (i, rule) in route.spec.rules.iter().enumerate() {
-            let action = rules::action(route, i, rule, &objects.services, &objects.slices, notes);
+            let action = rules::action(route, i, rule, objects, notes);
             for cluster in action.clusters() {
                 clusters.insert(cluster.name.clone(), cluster.clone());
             }
@@ -374,6 +389,8 @@ fn proxy(objects: &Objects, target: &Target, notes: &mut Vec<Note>) -> Result<Pr
             name: target.workload.clone(),
             namespace: Some(wanted.namespace.clone()),
             labels,
+            // the Gateway's: a gateway says which generation it runs (its `Programmed`)
+            generation: gateway.metadata.generation,
             ..ObjectMeta::default()
         },
         spec: ProxySpec {

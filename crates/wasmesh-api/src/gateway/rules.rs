@@ -4,10 +4,10 @@
 //! implement — with its filters' edits (`filters`) and mirrors, and a precedence key that
 //! orders the routes of one host as the Gateway API's match precedence says.
 
-use super::backends::{self, Unresolved};
+use super::backends;
 use super::filters::{self, BackendFilters, RuleFilters};
-use super::types::{EndpointSlice, HttpRoute, HttpRouteMatch, HttpRouteRule, Service};
-use super::{Note, NoteKind};
+use super::types::{HttpRoute, HttpRouteMatch, HttpRouteRule};
+use super::{Note, NoteKind, Objects};
 use crate::proxy::{
     Cluster, DirectResponse, HeaderEdits, HeaderMatch, Mirror, QueryParamMatch, Redirect, Route, RouteMatch,
     WeightedCluster,
@@ -100,8 +100,7 @@ pub fn action(
     route: &HttpRoute,
     i: usize,
     rule: &HttpRouteRule,
-    services: &[Service],
-    slices: &[EndpointSlice],
+    objects: &Objects,
     notes: &mut Vec<Note>,
 ) -> RuleAction {
     let object = object(route);
@@ -206,14 +205,11 @@ pub fn action(
     let mut shares = Vec::new();
     for (b, (backend, filters)) in backends {
         let weight = backend.weight.unwrap_or(1);
-        let target = match backends::resolve(backend, route.metadata.namespace(), services, slices) {
+        let target = match backends::resolve(backend, route.metadata.namespace(), objects) {
             Ok(cluster) => Ok(cluster),
             Err(why) => {
                 notes.push(Note {
-                    kind: match why {
-                        Unresolved::OtherNamespace { .. } => NoteKind::Unimplemented,
-                        _ => NoteKind::Unresolved,
-                    },
+                    kind: NoteKind::Unresolved,
                     object: object.clone(),
                     field: format!("{at}.backendRefs[{b}]"),
                     message: if split {
@@ -238,13 +234,10 @@ pub fn action(
     // (the specification: the reference is dropped, with ResolvedRefs=False).
     let mut mirrors = Vec::new();
     for m in &rule_filters.mirrors {
-        match backends::resolve(&m.backend, route.metadata.namespace(), services, slices) {
+        match backends::resolve(&m.backend, route.metadata.namespace(), objects) {
             Ok(cluster) => mirrors.push((cluster, m.percent)),
             Err(why) => notes.push(Note {
-                kind: match why {
-                    Unresolved::OtherNamespace { .. } => NoteKind::Unimplemented,
-                    _ => NoteKind::Unresolved,
-                },
+                kind: NoteKind::Unresolved,
                 object: object.clone(),
                 field: m.field.clone(),
                 message: format!("{why}; the rule is served without this mirror"),

@@ -28,6 +28,7 @@ pub(super) fn objects(yaml: &str) -> Objects {
                 (key, Ok(std::sync::Arc::new(s)))
             })
             .collect(),
+        grants: parse_all("ReferenceGrant", yaml),
     }
 }
 
@@ -230,11 +231,11 @@ fn a_backend_that_does_not_resolve_answers_500_and_says_why() {
             "HTTPRoute edge/r: spec.rules[0].backendRefs[0]: Service edge/nope not found; the rule answers 500",
             "HTTPRoute edge/r: spec.rules[1].backendRefs[0]: Service edge/echo has no port 81; the rule answers 500",
             "HTTPRoute edge/r: spec.rules[2].backendRefs[0]: example.com/Bucket b: only Services (group \"\", kind Service) are backends; the rule answers 500",
-            "HTTPRoute edge/r: spec.rules[3].backendRefs[0]: Service web/echo is in another namespace than the route: references across namespaces need a ReferenceGrant, which wasmesh does not implement yet; the rule answers 500",
+            "HTTPRoute edge/r: spec.rules[3].backendRefs[0]: Service web/echo is in another namespace than the route, and no ReferenceGrant in namespace web allows HTTPRoutes of namespace edge to refer to it; the rule answers 500",
             "HTTPRoute edge/r: spec.rules[4].backendRefs: no backend with a weight above 0; the rule answers 500",
         ]
     );
-    assert_eq!(notes[3].kind, NoteKind::Unimplemented);
+    assert_eq!(notes[3].kind, NoteKind::Unresolved);
     assert_eq!(notes[0].kind, NoteKind::Unresolved);
 }
 
@@ -569,6 +570,46 @@ fn query_parameter_matches_are_kept_and_the_most_of_them_goes_first() {
         notes[0].starts_with(
             "HTTPRoute edge/r: spec.rules[2].matches[0]: queryParams[0].value \"(\" is not a regular expression"
         ) && notes[0].ends_with("; this match is left out"),
+        "{notes:?}"
+    );
+}
+
+#[test]
+fn a_reference_grant_lets_a_route_reach_a_service_of_another_namespace() {
+    // HTTPRouteReferenceGrant, HTTPRouteInvalidCrossNamespaceBackendRef
+    let web = ECHO.replace("namespace: edge", "namespace: web");
+    let rules = "  parentRefs: [{name: public}]
+  rules:
+  - backendRefs: [{name: echo, namespace: web, port: 80}]";
+    let grant = |to: &str| {
+        format!(
+            "apiVersion: gateway.networking.k8s.io/v1beta1
+kind: ReferenceGrant
+metadata: {{name: from-edge, namespace: web}}
+spec:
+  from: [{{group: gateway.networking.k8s.io, kind: HTTPRoute, namespace: edge}}]
+  to: [{{group: \"\", kind: Service, name: {to}}}]"
+        )
+    };
+    let (proxy, notes) = translated(&join(&[CLASS, GATEWAY, &web, &route("r", rules), &grant("echo")]));
+    assert!(notes.is_empty(), "{notes:?}");
+    assert_eq!(table(&proxy, 0), ["[] prefix / -> web/echo:80"]);
+    assert_eq!(
+        proxy.spec.clusters[0].endpoints,
+        ["10.0.0.1:9000", "10.0.0.3:9000"]
+    );
+
+    // a grant for another Service does not do
+    let (proxy, notes) = translated(&join(&[
+        CLASS,
+        GATEWAY,
+        &web,
+        &route("r", rules),
+        &grant("other"),
+    ]));
+    assert_eq!(table(&proxy, 0), ["[] prefix / -> 500"]);
+    assert!(
+        notes_of(&notes)[0].contains("no ReferenceGrant in namespace web"),
         "{notes:?}"
     );
 }

@@ -1,5 +1,5 @@
 //! The Gateway API kinds wasmesh reads (`gateway.networking.k8s.io/v1`: GatewayClass,
-//! Gateway, HTTPRoute), and the two core kinds their backends resolve through (`v1
+//! Gateway, HTTPRoute; `v1beta1`: ReferenceGrant), and the two core kinds their backends resolve through (`v1
 //! Service`, `discovery.k8s.io/v1 EndpointSlice`). Serde types of our own, named after the
 //! specification's fields: the `gateway-api` crate is built on another kube and
 //! k8s-openapi release than wasmesh (docs/gateway-api.md). Only what the translation reads
@@ -8,7 +8,7 @@
 //! objects as an API server sends them, not wasmesh's own input.
 
 use crate::meta::ObjectMeta;
-use serde::Deserialize;
+use serde::{Deserialize, Serialize};
 use serde_json::Value;
 
 /// The API group of the Gateway API kinds.
@@ -20,6 +20,9 @@ pub const GROUP: &str = "gateway.networking.k8s.io";
 pub struct GatewayClass {
     pub metadata: ObjectMeta,
     pub spec: GatewayClassSpec,
+    /// As the API server has it: the status written back compares with it (`status`).
+    #[serde(default)]
+    pub status: Option<Value>,
 }
 
 #[derive(Debug, Clone, PartialEq, Deserialize)]
@@ -36,6 +39,9 @@ pub struct GatewayClassSpec {
 pub struct Gateway {
     pub metadata: ObjectMeta,
     pub spec: GatewaySpec,
+    /// As the API server has it: the status written back compares with it (`status`).
+    #[serde(default)]
+    pub status: Option<Value>,
 }
 
 #[derive(Debug, Clone, PartialEq, Deserialize)]
@@ -130,6 +136,9 @@ pub struct RouteGroupKind {
 pub struct HttpRoute {
     pub metadata: ObjectMeta,
     pub spec: HttpRouteSpec,
+    /// As the API server has it: the status written back compares with it (`status`).
+    #[serde(default)]
+    pub status: Option<Value>,
 }
 
 #[derive(Debug, Clone, Default, PartialEq, Deserialize)]
@@ -144,20 +153,20 @@ pub struct HttpRouteSpec {
 }
 
 /// `parentRefs[]`: group `gateway.networking.k8s.io` and kind `Gateway` by default, in the
-/// route's namespace by default.
-#[derive(Debug, Clone, PartialEq, Deserialize)]
+/// route's namespace by default. Written back as given in `status.parents[].parentRef`.
+#[derive(Debug, Clone, PartialEq, Deserialize, Serialize)]
 #[serde(rename_all = "camelCase")]
 pub struct ParentReference {
-    #[serde(default)]
+    #[serde(default, skip_serializing_if = "Option::is_none")]
     pub group: Option<String>,
-    #[serde(default)]
+    #[serde(default, skip_serializing_if = "Option::is_none")]
     pub kind: Option<String>,
-    #[serde(default)]
+    #[serde(default, skip_serializing_if = "Option::is_none")]
     pub namespace: Option<String>,
     pub name: String,
-    #[serde(default)]
+    #[serde(default, skip_serializing_if = "Option::is_none")]
     pub section_name: Option<String>,
-    #[serde(default)]
+    #[serde(default, skip_serializing_if = "Option::is_none")]
     pub port: Option<u16>,
 }
 
@@ -355,6 +364,42 @@ pub struct HttpRouteTimeouts {
     pub request: Option<String>,
     #[serde(default)]
     pub backend_request: Option<String>,
+}
+
+/// `ReferenceGrant` (`v1beta1`): references into its namespace that it allows (`grants`).
+#[derive(Debug, Clone, PartialEq, Deserialize)]
+#[serde(rename_all = "camelCase")]
+pub struct ReferenceGrant {
+    pub metadata: ObjectMeta,
+    pub spec: ReferenceGrantSpec,
+}
+
+#[derive(Debug, Clone, Default, PartialEq, Deserialize)]
+#[serde(rename_all = "camelCase")]
+pub struct ReferenceGrantSpec {
+    #[serde(default)]
+    pub from: Vec<ReferenceGrantFrom>,
+    #[serde(default)]
+    pub to: Vec<ReferenceGrantTo>,
+}
+
+/// `spec.from[]`: a kind (with its group, `""` for the core group) and a namespace.
+#[derive(Debug, Clone, PartialEq, Deserialize)]
+#[serde(rename_all = "camelCase")]
+pub struct ReferenceGrantFrom {
+    pub group: String,
+    pub kind: String,
+    pub namespace: String,
+}
+
+/// `spec.to[]`: a kind, and a name (unset: every object of the kind).
+#[derive(Debug, Clone, PartialEq, Deserialize)]
+#[serde(rename_all = "camelCase")]
+pub struct ReferenceGrantTo {
+    pub group: String,
+    pub kind: String,
+    #[serde(default)]
+    pub name: Option<String>,
 }
 
 /// `v1 Service`: its ports (a backendRef names one by number).

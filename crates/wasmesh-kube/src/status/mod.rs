@@ -12,10 +12,17 @@
 //!   write leads to no further write;
 //! - a new failure written is reported once as a Kubernetes Event, by the writer alone
 //!   (`events`).
+//!
+//! With `--gateway`, the Gateway API status of the Gateway served, its class and its routes
+//! (`gateway`) is written the same way by the holder of that Gateway's own election Lease,
+//! `wasmesh-status-gateway.<namespace>.<name>`, among the gateways that serve it
+//! (docs/gateway-api.md, "Status").
 
 pub mod conditions;
 pub mod events;
+mod gateway;
 mod lease;
+mod patch;
 pub mod report;
 mod writer;
 
@@ -31,7 +38,8 @@ use tokio::sync::watch;
 
 use crate::client::{connect, Options, StartError};
 use crate::follow::Task;
-pub use report::{GatewayReport, PluginReport, PluginState};
+pub use gateway::GatewayFeed;
+pub use report::{GatewayReport, PluginReport, PluginState, ServedReport};
 
 /// The Lease whose holder writes the status.
 pub const ELECTION_LEASE: &str = "wasmesh-status";
@@ -67,8 +75,13 @@ impl StatusReporter {
 }
 
 /// Starts reporting for this gateway, and writing status whenever it holds the election
-/// Lease; the Leases are kept in `lease_namespace`. Must run inside a tokio runtime.
-pub async fn start(options: &Options, lease_namespace: &str) -> Result<StatusReporter, StartError> {
+/// Lease; the Leases are kept in `lease_namespace`. With `gateway`, the Gateway API status
+/// too. Must run inside a tokio runtime.
+pub async fn start(
+    options: &Options,
+    lease_namespace: &str,
+    gateway: Option<GatewayFeed>,
+) -> Result<StatusReporter, StartError> {
     let (client, _) = connect(options).await?;
     let identity = report::identity();
     let resource = crate::kinds::resource_of(wasmesh_api::Kind::WasmPlugin);
@@ -88,8 +101,9 @@ pub async fn start(options: &Options, lease_namespace: &str) -> Result<StatusRep
     }
     let (tx, rx) = watch::channel(None);
     let leases: Api<Lease> = Api::namespaced(client.clone(), lease_namespace);
-    let writer = writer::Writer::new(client, resource, stores, identity.clone());
-    tasks.push(Task::spawn(run(leases, identity.clone(), rx, writer)));
+    let writer = writer::Writer::new(client.clone(), resource, stores, identity.clone());
+    let gateway = gateway.map(|feed| Elected::new(feed, client));
+    tasks.push(Task::spawn(run(leases, identity.clone(), rx, writer, gateway)));
     tracing::info!(
         identity = %identity,
         namespace = lease_namespace,
@@ -119,12 +133,61 @@ impl Once {
     }
 }
 
+/// The Gateway status writer and its election.
+struct Elected {
+    feed: GatewayFeed,
+    client: kube::Client,
+    patcher: patch::Patcher,
+    lease: String,
+    leader: bool,
+    electing: Once,
+}
+
+impl Elected {
+    fn new(feed: GatewayFeed, client: kube::Client) -> Self {
+        Elected {
+            lease: gateway::lease_name(&feed.target),
+            feed,
+            client,
+            patcher: patch::Patcher::default(),
+            leader: false,
+            electing: Once(None),
+        }
+    }
+
+    /// Takes or renews its Lease; says when this gateway starts or stops writing.
+    async fn elect(&mut self, leases: &Api<Lease>, identity: &str) {
+        let held = match lease::hold(leases, &self.lease, identity).await {
+            Ok(held) => {
+                self.electing.ok();
+                held
+            }
+            Err(e) => {
+                self.electing
+                    .fail(&format!("cannot read or take Lease {}", self.lease), &e);
+                false
+            }
+        };
+        if held != self.leader {
+            let gateway = &self.feed.target.gateway;
+            if held {
+                tracing::info!(identity = %identity, "this gateway now writes the status of Gateway {gateway} and its routes");
+            } else {
+                tracing::info!(identity = %identity, "this gateway no longer writes the status of Gateway {gateway}");
+            }
+            self.leader = held;
+        }
+    }
+}
+
 async fn run(
     leases: Api<Lease>,
     identity: String,
     mut reports: watch::Receiver<Option<GatewayReport>>,
     mut writer: writer::Writer,
+    mut gateway: Option<Elected>,
 ) {
+    let mut objects = gateway.as_ref().map(|g| g.feed.objects.clone());
     let own = report::lease_name(&identity);
     let mut published: Option<(GatewayReport, Instant)> = None;
     let mut elected: Option<Instant> = None;
@@ -133,9 +196,20 @@ async fn run(
     let mut tick = tokio::time::interval(TICK);
     tick.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Delay);
     loop {
+        // with --gateway, a change of the Gateway API objects is written at once too
+        let objects_changed = async {
+            let changed = match objects.as_mut() {
+                Some(rx) => rx.changed().await.is_ok(),
+                None => false,
+            };
+            if !changed {
+                std::future::pending::<()>().await;
+            }
+        };
         tokio::select! {
             _ = tick.tick() => {}
             _ = reports.changed() => {}
+            _ = objects_changed => {}
         }
         let now = Instant::now();
         let current = reports.borrow_and_update().clone();
@@ -163,6 +237,9 @@ async fn run(
         }
         if elected.is_none_or(|at| now.duration_since(at) >= RENEW) {
             elected = Some(now);
+            if let Some(g) = gateway.as_mut() {
+                g.elect(&leases, &identity).await;
+            }
             let held = match lease::hold(&leases, ELECTION_LEASE, &identity).await {
                 Ok(held) => {
                     electing.ok();
@@ -182,8 +259,22 @@ async fn run(
                 leader = held;
             }
         }
+        let gateway_leader = gateway.as_ref().is_some_and(|g| g.leader);
+        if !leader && !gateway_leader {
+            continue;
+        }
+        let gateways = match writer::gateways(&leases).await {
+            Ok(g) => g,
+            Err(e) => {
+                tracing::debug!(error = %e, "cannot list the gateways' reports; next time");
+                continue;
+            }
+        };
         if leader {
-            writer.write(&leases).await;
+            writer.write(&gateways).await;
+        }
+        if let Some(g) = gateway.as_mut().filter(|g| g.leader) {
+            gateway::write(&g.client, &mut g.patcher, &g.feed, &gateways).await;
         }
     }
 }

@@ -38,10 +38,28 @@ pub enum PluginState {
     Failed { reason: String, message: String },
 }
 
-/// Every plugin one gateway selects (none: it selects none but is counted).
+/// Every plugin one gateway selects (none: it selects none but is counted), and with
+/// `--gateway` the Gateway it serves.
 #[derive(Debug, Clone, Default, PartialEq, Eq, Serialize, Deserialize)]
 pub struct GatewayReport {
     pub plugins: Vec<PluginReport>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub gateway: Option<ServedReport>,
+}
+
+/// The Gateway a gateway serves (`--gateway`), and whether it serves it: its workers run
+/// its newest snapshot and every listener is bound (the Gateway's `Programmed`).
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "camelCase")]
+pub struct ServedReport {
+    /// `namespace/name`.
+    pub gateway: String,
+    /// The Gateway's `metadata.generation` its running Proxy was made from.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub generation: Option<i64>,
+    /// Why it is not programmed (`/ready`'s reason); `None` when it is.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub not_ready: Option<String>,
 }
 
 /// The report Lease's name for `identity`: `wasmesh-gateway-` and the identity as a DNS
@@ -104,6 +122,11 @@ mod tests {
                     },
                 },
             ],
+            gateway: Some(ServedReport {
+                gateway: "edge/public".into(),
+                generation: Some(3),
+                not_ready: Some("listener http: cannot bind".into()),
+            }),
         };
         let text = serde_json::to_string(&report).unwrap();
         assert!(text.contains(r#""state":"ready","digest":"sha256:ab""#), "{text}");

@@ -1,26 +1,24 @@
-//! The status writer, run by the holder of the election Lease: every live gateway report
-//! and every WasmPlugin followed, into `status` — written (a JSON merge patch on
-//! `wasmplugins/NAME/status`) only where it differs from what the object has; a new
-//! failure written is also reported as an Event (`events`).
+//! The WasmPlugin status writer, run by the holder of the election Lease: every live
+//! gateway report and every WasmPlugin followed, into `status` — written (`patch`: a JSON
+//! merge patch on `wasmplugins/NAME/status`) only where it differs from what the object
+//! has; a new failure written is also reported as an Event (`events`).
 
 use std::collections::{BTreeMap, HashMap, HashSet};
-use std::time::{Duration, Instant};
+use std::time::Duration;
 
 use k8s_openapi::api::coordination::v1::Lease;
-use kube::api::{Api, ApiResource, DeleteParams, DynamicObject, ListParams, Patch, PatchParams};
+use kube::api::{Api, ApiResource, DeleteParams, DynamicObject, ListParams};
 use kube::runtime::reflector::Store;
 use kube::Client;
-use serde_json::{json, Value};
+use serde_json::Value;
 use wasmesh_api::crd::status::{Condition, ResourceStatus};
 use wasmesh_api::timestamp::Timestamp;
 
-use super::conditions::{self, Object, Wanted};
+use super::conditions::{self, Object};
 use super::events;
+use super::patch::Patcher;
 use super::report::{GatewayReport, REPORT_ANNOTATION, REPORT_LABEL};
 
-/// A write that the object does not show yet (the watch lags, or another writer wrote
-/// something else) is not made again before this.
-const REWRITE: Duration = Duration::from_secs(10);
 /// How long after its last renewal a gateway's report Lease is deleted.
 const GONE_AFTER: Duration = Duration::from_secs(300);
 
@@ -28,10 +26,7 @@ pub struct Writer {
     client: Client,
     resource: ApiResource,
     stores: Vec<Store<DynamicObject>>,
-    /// Per `namespace/name`: the conditions last written (or tried) and when.
-    written: HashMap<String, (Vec<Wanted>, Option<i64>, Instant)>,
-    /// The last error said per `namespace/name`, said once.
-    said: HashMap<String, String>,
+    patcher: Patcher,
     events: events::Reporter,
     /// Per `namespace/name`: the `resourceVersion` at which its status was found right,
     /// given `reports`. Such an object is not looked at again (parsed, its conditions
@@ -56,27 +51,19 @@ impl Writer {
             client,
             resource,
             stores,
-            written: HashMap::new(),
-            said: HashMap::new(),
+            patcher: Patcher::default(),
             settled: HashMap::new(),
             reports: Vec::new(),
         }
     }
 
-    /// One pass: the reports, then each object whose status is not what it should be.
-    pub async fn write(&mut self, leases: &Api<Lease>) {
-        let gateways = match gateways(leases).await {
-            Ok(g) => g,
-            Err(e) => {
-                tracing::debug!(error = %e, "cannot list the gateways' reports; next time");
-                return;
-            }
-        };
-        if gateways != self.reports {
+    /// One pass: each object whose status is not what it should be, given the live
+    /// gateways' reports ([`gateways`]).
+    pub async fn write(&mut self, gateways: &[(String, GatewayReport)]) {
+        if gateways != self.reports.as_slice() {
             self.settled.clear();
-            self.reports = gateways.clone();
+            self.reports = gateways.to_vec();
         }
-        let now = Instant::now();
         let objects: Vec<_> = self.stores.iter().flat_map(|s| s.state()).collect();
         let mut seen = HashSet::with_capacity(objects.len());
         for object in objects {
@@ -106,48 +93,35 @@ impl Writer {
                 generation,
                 invalid,
             };
-            let wanted = conditions::conditions(&view, &gateways);
+            let wanted = conditions::conditions(&view, gateways);
             let current = current_status(&object);
             let next = conditions::status(&current, wanted.clone(), generation, now_timestamp());
             if next == current {
-                self.written.remove(&key);
+                self.patcher.settled(&key);
                 self.settled.insert(key, version);
                 continue;
             }
-            if let Some((w, g, at)) = self.written.get(&key) {
-                if w.as_slice() == wanted.as_slice() && *g == generation && now.duration_since(*at) < REWRITE
-                {
-                    continue;
-                }
-            }
-            self.written
-                .insert(key.clone(), (wanted.to_vec(), generation, now));
             let api: Api<DynamicObject> =
                 Api::namespaced_with(self.client.clone(), &namespace, &self.resource);
-            let patch = json!({ "status": next });
-            match api
-                .patch_status(&name, &PatchParams::default(), &Patch::Merge(&patch))
-                .await
-            {
-                Ok(_) => {
-                    self.said.remove(&key);
-                    tracing::debug!(plugin = %key, "WasmPlugin status written");
-                    self.events
-                        .report(&object, &self.resource.api_version, &current, &next)
-                        .await;
-                }
-                Err(e) => {
-                    let text = e.to_string();
-                    if self.said.get(&key) != Some(&text) {
-                        tracing::warn!(
-                            plugin = %key,
-                            error = %text,
-                            "cannot write the WasmPlugin's status (may this service account patch \
-                             wasmplugins/status? does the CRD have the status subresource?); retrying"
-                        );
-                        self.said.insert(key, text);
-                    }
-                }
+            let status = serde_json::to_value(&next).unwrap_or(Value::Null);
+            let hint = "may this service account patch wasmplugins/status? does the CRD have the \
+                        status subresource?";
+            let fingerprint = format!("{wanted:?} {generation:?}");
+            let written = self
+                .patcher
+                .patch(
+                    &api,
+                    &format!("WasmPlugin {key}"),
+                    &name,
+                    &status,
+                    fingerprint,
+                    hint,
+                )
+                .await;
+            if written {
+                self.events
+                    .report(&object, &self.resource.api_version, &current, &next)
+                    .await;
             }
         }
         // plugins gone are forgotten
@@ -155,7 +129,7 @@ impl Writer {
     }
 }
 
-fn now_timestamp() -> Timestamp {
+pub(super) fn now_timestamp() -> Timestamp {
     let seconds = std::time::SystemTime::now()
         .duration_since(std::time::UNIX_EPOCH)
         .map_or(0, |d| d.as_secs());
@@ -163,7 +137,7 @@ fn now_timestamp() -> Timestamp {
 }
 
 /// The live gateways' reports, by identity (sorted).
-async fn gateways(leases: &Api<Lease>) -> Result<Vec<(String, GatewayReport)>, kube::Error> {
+pub(super) async fn gateways(leases: &Api<Lease>) -> Result<Vec<(String, GatewayReport)>, kube::Error> {
     let list = leases.list(&ListParams::default().labels(REPORT_LABEL)).await?;
     let now = k8s_openapi::jiff::Timestamp::now();
     let mut found = BTreeMap::new();

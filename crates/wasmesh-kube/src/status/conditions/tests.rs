@@ -20,7 +20,13 @@ fn gateway(id: &str, generation: i64, state: Option<PluginState>) -> (String, Ga
         })
         .into_iter()
         .collect();
-    (id.to_string(), GatewayReport { plugins })
+    (
+        id.to_string(),
+        GatewayReport {
+            plugins,
+            gateway: None,
+        },
+    )
 }
 
 fn ready(digest: &str) -> Option<PluginState> {
