@@ -411,6 +411,7 @@ fn the_gateway_api_component_serves_the_gateway_with_the_oidc_plugin_attached_by
         ("gateway.networking.k8s.io", "httproutes"),
         ("gateway.networking.k8s.io", "referencegrants"),
         ("", "services"),
+        ("", "namespaces"),
         ("discovery.k8s.io", "endpointslices"),
     ] {
         assert!(
@@ -433,7 +434,7 @@ fn the_gateway_api_component_serves_the_gateway_with_the_oidc_plugin_attached_by
         grants.contains(&("".into(), "secrets".into(), get_watch)),
         "secrets: {grants:?}"
     );
-    assert_eq!(grants.len(), 10, "nothing more: {grants:?}");
+    assert_eq!(grants.len(), 11, "nothing more: {grants:?}");
     let secret_rules = objects
         .iter()
         .filter(|o| o["kind"] == "ClusterRole" || o["kind"] == "Role")

@@ -7,7 +7,9 @@
 //! `Accepted=False UnsupportedProtocol` while the Gateway's new generation is programmed;
 //! once settled, nothing is written again. A backendRef
 //! to another namespace answers 500 with `ResolvedRefs=False RefNotPermitted` until a
-//! ReferenceGrant there allows it, and again once the grant is deleted.
+//! ReferenceGrant there allows it, and again once the grant is deleted. A listener whose
+//! `allowedRoutes` selects namespaces by label refuses a route of an unlabelled namespace
+//! (`Accepted=False NotAllowedByListeners`, 404) until `kubectl label namespace` selects it.
 
 use crate::kube_gateway::{gateway, gateway_cluster, gateway_proxy, slice, ROUTE_AND_SERVICE};
 use crate::kube_support::{Cluster, KubeProxy};
@@ -241,4 +243,88 @@ fn a_reference_grant_lets_a_route_reach_another_namespace_and_its_deletion_takes
     cluster.kubectl(&["delete", "referencegrant", "from-edge", "-n", "web"]);
     until_status(&proxy, listen, 500);
     until(&cluster, &proxy, &cross, &resolved("reason"), "RefNotPermitted");
+}
+
+/// A Gateway whose listener takes the routes of the namespaces labelled `gateway: public`,
+/// and a route (with its Service) in the namespace web, not labelled yet.
+fn selector_gateway(port: u16) -> String {
+    gateway(port).replace(
+        "protocol: HTTP}",
+        "protocol: HTTP, allowedRoutes: {namespaces: {from: Selector, selector: {matchLabels: {gateway: public}}}}}",
+    )
+}
+
+const IN_WEB: &str = "apiVersion: v1
+kind: Namespace
+metadata: {name: web}
+---
+apiVersion: gateway.networking.k8s.io/v1
+kind: HTTPRoute
+metadata: {name: web, namespace: web}
+spec:
+  parentRefs: [{name: public, namespace: edge}]
+  rules: [{backendRefs: [{name: echo, port: 80}]}]
+---
+apiVersion: v1
+kind: Service
+metadata: {name: echo, namespace: web}
+spec:
+  ports: [{name: http, port: 80}]
+";
+
+#[test]
+fn a_selector_listener_takes_a_namespaces_route_once_kubectl_labels_the_namespace() {
+    let cluster = gateway_cluster();
+    let upstream = Echo::start("a");
+    let listen = SocketAddr::new([127, 0, 0, 1].into(), free_addr().port());
+    let proxy = gateway_proxy(&cluster);
+    cluster.apply("gateway.yaml", &selector_gateway(listen.port()));
+    cluster.apply("web.yaml", IN_WEB);
+    let web_slice = slice(upstream.addr).replace("namespace: edge", "namespace: web");
+    cluster.apply("slice.yaml", &web_slice);
+    proxy.wait_ready(Duration::from_secs(20));
+
+    // web is not selected: the route is refused, its requests find no route
+    let route = ["httproute", "web", "-n", "web"];
+    let accepted =
+        |field: &str| format!("{{.status.parents[0].conditions[?(@.type==\"Accepted\")].{field}}}");
+    until(
+        &cluster,
+        &proxy,
+        &route,
+        &accepted("reason"),
+        "NotAllowedByListeners",
+    );
+    assert_eq!(get(&cluster, &route, &accepted("status")), "False");
+    assert_eq!(
+        get(&cluster, &route, &accepted("message")),
+        "listener http: allowedRoutes.namespaces.selector does not select namespace web"
+    );
+    until_status(&proxy, listen, 404);
+    assert_eq!(upstream.requests.load(std::sync::atomic::Ordering::Relaxed), 0);
+
+    // labelled: the route attaches, with no restart
+    cluster.kubectl(&["label", "namespace", "web", "gateway=public"]);
+    until_status(&proxy, listen, 200);
+    assert!(upstream.requests.load(std::sync::atomic::Ordering::Relaxed) >= 1);
+    until(&cluster, &proxy, &route, &accepted("status"), "True");
+    let gw = ["gateway", "public", "-n", "edge"];
+    until(
+        &cluster,
+        &proxy,
+        &gw,
+        "{.status.listeners[0].attachedRoutes}",
+        "1",
+    );
+
+    // the label taken off: refused again
+    cluster.kubectl(&["label", "namespace", "web", "gateway-"]);
+    until_status(&proxy, listen, 404);
+    until(
+        &cluster,
+        &proxy,
+        &route,
+        &accepted("reason"),
+        "NotAllowedByListeners",
+    );
 }

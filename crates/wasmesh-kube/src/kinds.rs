@@ -99,16 +99,19 @@ pub enum GatewayKind {
     Service,
     EndpointSlice,
     ReferenceGrant,
+    /// For their labels, which `allowedRoutes.namespaces.selector` matches.
+    Namespace,
 }
 
 impl GatewayKind {
-    pub const ALL: [GatewayKind; 6] = [
+    pub const ALL: [GatewayKind; 7] = [
         GatewayKind::GatewayClass,
         GatewayKind::Gateway,
         GatewayKind::HttpRoute,
         GatewayKind::Service,
         GatewayKind::EndpointSlice,
         GatewayKind::ReferenceGrant,
+        GatewayKind::Namespace,
     ];
 
     /// Where the API server serves it.
@@ -123,12 +126,13 @@ impl GatewayKind {
                 resource("discovery.k8s.io", "v1", "EndpointSlice", "endpointslices")
             }
             GatewayKind::ReferenceGrant => resource(gateway, "v1beta1", "ReferenceGrant", "referencegrants"),
+            GatewayKind::Namespace => resource("", "v1", "Namespace", "namespaces"),
         }
     }
 
-    /// GatewayClasses are cluster-scoped: followed once, never per namespace.
+    /// GatewayClasses and Namespaces are cluster-scoped: followed once, never per namespace.
     pub fn cluster_scoped(self) -> bool {
-        self == GatewayKind::GatewayClass
+        matches!(self, GatewayKind::GatewayClass | GatewayKind::Namespace)
     }
 
     /// How messages name the objects of the kind.
@@ -140,6 +144,7 @@ impl GatewayKind {
             GatewayKind::Service => "Services",
             GatewayKind::EndpointSlice => "EndpointSlices",
             GatewayKind::ReferenceGrant => "ReferenceGrants",
+            GatewayKind::Namespace => "Namespaces",
         }
     }
 }

@@ -82,7 +82,7 @@ pub async fn start(options: &Options) -> Result<KubeSource, StartError> {
             namespaces = %namespaces,
             gateway = %target.gateway,
             "following WasmPlugins, RequestAuthentications, AuthorizationPolicies, and the \
-             GatewayClasses, Gateways, HTTPRoutes, Services, EndpointSlices and ReferenceGrants the Gateway's \
+             GatewayClasses, Gateways, HTTPRoutes, Services, EndpointSlices, ReferenceGrants and Namespaces the Gateway's \
              Proxy is made from"
         ),
     }

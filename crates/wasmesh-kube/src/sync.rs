@@ -385,6 +385,7 @@ fn read_into(objects: &mut Objects, kind: GatewayKind, object: &DynamicObject) -
         GatewayKind::Service => objects.services.push(read(object, kind)?),
         GatewayKind::EndpointSlice => objects.slices.push(read(object, kind)?),
         GatewayKind::ReferenceGrant => objects.grants.push(read(object, kind)?),
+        GatewayKind::Namespace => objects.namespaces.push(read(object, kind)?),
     }
     Ok(())
 }

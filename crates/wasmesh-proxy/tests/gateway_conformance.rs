@@ -7,7 +7,7 @@
 //! it (`build::snapshot`), and each request is admitted and routed by the proxy's own
 //! router (`admit::admit`, `RouteTable::decide`, the forward's edits, the redirect's
 //! `Location`). The base every case shares: the namespaces `infra` (the Gateways) and
-//! `web`, the Services `backend-v1`, `backend-v2`, `backend-v3` in `infra` and
+//! `web` with their labels, the Services `backend-v1`, `backend-v2`, `backend-v3` in `infra` and
 //! `web-backend` in `web`, each with one ready endpoint on port 8080.
 
 use std::collections::HashMap;
@@ -49,7 +49,13 @@ spec:
   - name: http
     port: 80
     protocol: HTTP
-    allowedRoutes: {namespaces: {from: Selector, selector: {matchLabels: {backends: "yes"}}}}
+    allowedRoutes: {namespaces: {from: Selector, selector: {matchLabels: {gateway-conformance: backend}}}}
+---
+kind: Namespace
+metadata: {name: infra, labels: {gateway-conformance: infra}}
+---
+kind: Namespace
+metadata: {name: web, labels: {gateway-conformance: backend}}
 "#;
 
 /// The backends: name, namespace, endpoint address.
@@ -94,6 +100,7 @@ fn serve(name: &str, manifests: &str) -> Served {
             "Service" => objects.services.push(object(&kind, value)),
             "EndpointSlice" => objects.slices.push(object(&kind, value)),
             "ReferenceGrant" => objects.grants.push(object(&kind, value)),
+            "Namespace" => objects.namespaces.push(object(&kind, value)),
             other => panic!("the translation reads no {other}"),
         }
     }
@@ -1766,15 +1773,80 @@ fn http_route_reference_grant() {
 }
 
 /// A route of `web` attaching to a Gateway of `infra` whose listener takes the routes of
-/// namespaces labelled `backends: "yes"`.
+/// namespaces labelled `gateway-conformance: backend`; a route of `infra` (labelled
+/// `gateway-conformance: infra`) naming it does not attach.
 #[test]
-#[ignore = "allowedRoutes.namespaces.from: Selector is not implemented (the translation reads no Namespace labels): nothing attaches"]
 fn http_route_cross_namespace() {
     let gw = serve(
         "backend-namespaces",
-        "kind: HTTPRoute\nmetadata: {name: cross, namespace: web}\nspec:\n  parentRefs: [{name: backend-namespaces, namespace: infra}]\n  rules: [{backendRefs: [{name: web-backend, port: 8080}]}]\n",
+        "kind: HTTPRoute\nmetadata: {name: cross, namespace: web}\nspec:\n  parentRefs: [{name: backend-namespaces, namespace: infra}]\n  rules: [{backendRefs: [{name: web-backend, port: 8080}]}]\n\
+         ---\nkind: HTTPRoute\nmetadata: {name: infra, namespace: infra}\nspec:\n  parentRefs: [{name: backend-namespaces}]\n  rules:\n  - matches: [{path: {type: PathPrefix, value: /infra}}]\n    backendRefs: [{name: backend-v1, port: 8080}]\n",
     );
-    check(&gw, &[(get("/"), Backend("web-backend"))]);
+    check(
+        &gw,
+        &[
+            (get("/"), Backend("web-backend")),
+            (get("/infra"), Backend("web-backend")),
+        ],
+    );
+    assert!(
+        gw.notes
+            .iter()
+            .any(|n| n.kind == NoteKind::NotAttached && n.object == "HTTPRoute infra/infra"),
+        "{:?}",
+        gw.notes
+    );
+}
+
+/// GatewayWithAttachedRoutes' Gateways take the routes of the namespace their selector
+/// names by the label every namespace carries, `kubernetes.io/metadata.name`; beside a
+/// UDP listener (not served) the HTTP one still takes its route. The case's status part
+/// (`attachedRoutes`) is the status tests'.
+#[test]
+fn gateway_with_attached_routes() {
+    let manifests = r#"
+kind: Gateway
+metadata: {name: one-attached, namespace: infra}
+spec:
+  gatewayClassName: wasmesh
+  listeners:
+  - {name: udp, port: 8080, protocol: UDP, allowedRoutes: {kinds: [{kind: UDPRoute}]}}
+  - name: http
+    port: 80
+    protocol: HTTP
+    allowedRoutes:
+      kinds: [{kind: HTTPRoute}]
+      namespaces: {from: Selector, selector: {matchLabels: {kubernetes.io/metadata.name: infra}}}
+---
+kind: HTTPRoute
+metadata: {name: route-1, namespace: infra}
+spec:
+  parentRefs: [{name: one-attached}]
+  rules: [{backendRefs: [{name: backend-v1, port: 8080}]}]
+---
+kind: HTTPRoute
+metadata: {name: route-web, namespace: web}
+spec:
+  parentRefs: [{name: one-attached, namespace: infra}]
+  hostnames: [web.test]
+  rules: [{backendRefs: [{name: web-backend, port: 8080}]}]
+"#;
+    let gw = serve("one-attached", manifests);
+    check(
+        &gw,
+        &[
+            (get("/"), Backend("backend-v1")),
+            // web's route does not attach: its host falls to infra's route
+            (get("/").host("web.test"), Backend("backend-v1")),
+        ],
+    );
+    assert!(
+        gw.notes
+            .iter()
+            .any(|n| n.kind == NoteKind::NotAttached && n.object == "HTTPRoute web/route-web"),
+        "{:?}",
+        gw.notes
+    );
 }
 
 // === Attachment ===

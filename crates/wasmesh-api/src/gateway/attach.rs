@@ -4,7 +4,8 @@
 //! route's status says is what its requests get.
 
 use super::hostnames::{intersect, isolate, HostKey};
-use super::types::{Gateway, GatewayListener, HttpRoute, ParentReference, GROUP};
+use super::namespaces;
+use super::types::{Gateway, GatewayListener, HttpRoute, Namespace, ParentReference, GROUP};
 use super::{Note, NoteKind};
 
 /// Where a route attached: one HTTP listener's port, of the Gateway, for these hosts.
@@ -68,8 +69,9 @@ pub fn names(parent: &ParentReference, route_namespace: &str, gateway: &Gateway)
         && parent.name == gateway.metadata.name
 }
 
-/// Each parentRef of `route` that names `gateway`, with the listeners it attaches to.
-pub fn parents<'a>(gateway: &Gateway, route: &'a HttpRoute) -> Vec<Parent<'a>> {
+/// Each parentRef of `route` that names `gateway`, with the listeners it attaches to;
+/// `namespaces` give the labels a listener's `allowedRoutes` selector matches.
+pub fn parents<'a>(gateway: &Gateway, route: &'a HttpRoute, namespaces: &[Namespace]) -> Vec<Parent<'a>> {
     let gw_namespace = gateway.metadata.namespace();
     let route_namespace = route.metadata.namespace();
     let mut out = Vec::new();
@@ -94,7 +96,7 @@ pub fn parents<'a>(gateway: &Gateway, route: &'a HttpRoute) -> Vec<Parent<'a>> {
                 ));
                 continue;
             }
-            if let Err(why) = allowed_routes(listener, gw_namespace, route_namespace) {
+            if let Err(why) = allowed_routes(listener, gw_namespace, route_namespace, namespaces) {
                 why_not.push(why);
                 continue;
             }
@@ -144,10 +146,15 @@ pub fn parents<'a>(gateway: &Gateway, route: &'a HttpRoute) -> Vec<Parent<'a>> {
 
 /// The listeners of `gateway` that `route` attaches to, with its hosts on each. What
 /// keeps a parentRef that names this Gateway from attaching goes to `notes`.
-pub fn attachments(gateway: &Gateway, route: &HttpRoute, notes: &mut Vec<Note>) -> Vec<Attachment> {
+pub fn attachments(
+    gateway: &Gateway,
+    route: &HttpRoute,
+    namespaces: &[Namespace],
+    notes: &mut Vec<Note>,
+) -> Vec<Attachment> {
     let object = format!("HTTPRoute {}/{}", route.metadata.namespace(), route.metadata.name);
     let mut out = Vec::new();
-    for parent in parents(gateway, route) {
+    for parent in parents(gateway, route, namespaces) {
         if let Some((_, why)) = &parent.refused {
             notes.push(Note {
                 kind: NoteKind::NotAttached,
@@ -176,20 +183,17 @@ fn port_hostnames<'a>(gateway: &'a Gateway, listener: &GatewayListener) -> Vec<O
         .collect()
 }
 
-/// `allowedRoutes`: the namespaces (`Same`, the default, or `All`; `Selector` is not
-/// implemented) and the kinds (HTTPRoute, the default) a listener takes routes from.
+/// `allowedRoutes`: the namespaces (`Same`, the default, `All`, or those a label
+/// `Selector` selects) and the kinds (HTTPRoute, the default) a listener takes routes from.
 fn allowed_routes(
     listener: &GatewayListener,
     gw_namespace: &str,
     route_namespace: &str,
+    namespaces: &[Namespace],
 ) -> Result<(), String> {
     let allowed = listener.allowed_routes.clone().unwrap_or_default();
-    let from = allowed
-        .namespaces
-        .as_ref()
-        .and_then(|n| n.from.as_deref())
-        .unwrap_or("Same");
-    match from {
+    let from = allowed.namespaces.as_ref();
+    match from.and_then(|n| n.from.as_deref()).unwrap_or("Same") {
         "All" => {}
         "Same" if route_namespace == gw_namespace => {}
         "Same" => {
@@ -198,11 +202,38 @@ fn allowed_routes(
             listener.name
         ))
         }
+        "Selector" => {
+            let name = &listener.name;
+            let Some(selector) = from.and_then(|n| n.selector.as_ref()) else {
+                return Err(format!(
+                    "listener {name}: allowedRoutes.namespaces.from is Selector without a selector; it takes no route"
+                ));
+            };
+            let Some(labels) = namespaces::labels_of(namespaces, route_namespace) else {
+                return Err(format!(
+                    "listener {name} takes routes of the namespaces its allowedRoutes.namespaces.selector selects, \
+                     and namespace {route_namespace} is not known (yet)"
+                ));
+            };
+            match namespaces::selects(selector, &labels) {
+                Ok(true) => {}
+                Ok(false) => {
+                    return Err(format!(
+                        "listener {name}: allowedRoutes.namespaces.selector does not select namespace {route_namespace}"
+                    ))
+                }
+                Err(why) => {
+                    return Err(format!(
+                        "listener {name}: allowedRoutes.namespaces.selector.{why}; it takes no route"
+                    ))
+                }
+            }
+        }
         other => {
             return Err(format!(
-            "listener {}: allowedRoutes.namespaces.from {other} is not implemented yet (Same and All are)",
-            listener.name
-        ))
+                "listener {}: allowedRoutes.namespaces.from {other} is not one of Same, All, Selector",
+                listener.name
+            ))
         }
     }
     if !takes_http_routes(listener) {

@@ -7,6 +7,7 @@
 //!
 //! - `types`: the kinds read, as serde types named after the specification.
 //! - `attach`: which listeners a route attaches to (parentRefs, allowedRoutes, hostnames).
+//! - `namespaces`: `allowedRoutes.namespaces.selector` against a route's Namespace labels.
 //! - `hostnames`: hostname intersection and precedence.
 //! - `rules`: rules and matches as routes, with the specification's match precedence.
 //! - `filters`: a rule's and a backendRef's filters as route edits, rewrites, redirects.
@@ -24,6 +25,7 @@ mod backends;
 mod filters;
 pub mod grants;
 mod hostnames;
+pub mod namespaces;
 mod rules;
 pub mod status;
 #[cfg(test)]
@@ -37,7 +39,7 @@ pub mod types;
 
 pub use backends::cluster_name;
 pub use grants::reference_granted;
-pub use types::{EndpointSlice, Gateway, GatewayClass, HttpRoute, ReferenceGrant, Service};
+pub use types::{EndpointSlice, Gateway, GatewayClass, HttpRoute, Namespace, ReferenceGrant, Service};
 
 use crate::meta::{NamespacedName, ObjectMeta};
 use crate::proxy::{
@@ -64,6 +66,8 @@ pub struct Objects {
     /// The Secrets HTTPS listeners name (`tls::wanted_secrets`), as followed.
     pub secrets: tls::Secrets,
     pub grants: Vec<ReferenceGrant>,
+    /// The Namespaces, for their labels (`allowedRoutes.namespaces.from: Selector`).
+    pub namespaces: Vec<Namespace>,
 }
 
 /// What to make: the Proxy of `workload` (in the Gateway's namespace) from the Gateway
@@ -296,7 +300,7 @@ fn proxy(objects: &Objects, target: &Target, notes: &mut Vec<Note>) -> Result<Pr
     // per port, per host: the routes
     let mut tables: BTreeMap<u16, BTreeMap<HostKey, Vec<rules::Entry>>> = BTreeMap::new();
     for route in routes {
-        let attached = attach::attachments(gateway, route, notes);
+        let attached = attach::attachments(gateway, route, &objects.namespaces, notes);
         if attached.is_empty() {
             continue;
         }

@@ -84,7 +84,7 @@ pub fn writes(
     let parents: Vec<(&HttpRoute, Vec<Parent>)> = objects
         .routes
         .iter()
-        .map(|r| (r, attach::parents(gateway, r)))
+        .map(|r| (r, attach::parents(gateway, r, &objects.namespaces)))
         // a route no longer naming the Gateway: its entry of ours is taken out
         .filter(|(r, p)| !p.is_empty() || has_entry(gateway, r))
         .collect();

@@ -29,6 +29,7 @@ pub(super) fn objects(yaml: &str) -> Objects {
             })
             .collect(),
         grants: parse_all("ReferenceGrant", yaml),
+        namespaces: parse_all("Namespace", yaml),
     }
 }
 
@@ -397,7 +398,7 @@ spec:
             "Gateway edge/public: spec.addresses: not implemented yet; the listeners bind 127.0.0.1 (--gateway-address)",
             "Gateway edge/public: spec.listeners[1]: listener tls has protocol TLS: only HTTP and HTTPS listeners are served yet (TLS, TCP and UDP are not); it is left out",
             "HTTPRoute edge/r: spec.parentRefs[1]: not attached to Gateway edge/public: listener tls is TLS, which wasmesh does not serve yet",
-            "HTTPRoute edge/r: spec.parentRefs[2]: not attached to Gateway edge/public: listener selected: allowedRoutes.namespaces.from Selector is not implemented yet (Same and All are)",
+            "HTTPRoute edge/r: spec.parentRefs[2]: not attached to Gateway edge/public: listener selected takes routes of the namespaces its allowedRoutes.namespaces.selector selects, and namespace edge is not known (yet)",
             "HTTPRoute edge/r: spec.rules[0].filters[0]: filter ExtensionRef is not implemented yet; the rule answers 500",
             "HTTPRoute edge/r: spec.rules[2].timeouts.backendRequest: 2s is not enforced: backendRequest is not implemented yet (timeouts.request is)",
             "HTTPRoute web/r: spec.rules[0].backendRefs[0]: Service web/echo not found; the rule answers 500",
@@ -444,6 +445,120 @@ spec:
             "HTTPRoute web/r: spec.parentRefs[0]: not attached to Gateway edge/public: listener http \
           takes routes of namespace edge only (allowedRoutes.namespaces.from: Same)"
         ]
+    );
+}
+
+/// A Gateway whose listener takes the routes of namespaces labelled `gateway: public`
+/// with a `tier` other than `internal`, and routes of edge, web and ops.
+pub(super) const SELECTED: &str = "
+apiVersion: gateway.networking.k8s.io/v1
+kind: Gateway
+metadata: {name: public, namespace: edge}
+spec:
+  gatewayClassName: wasmesh
+  listeners:
+  - name: http
+    port: 8080
+    protocol: HTTP
+    allowedRoutes:
+      namespaces:
+        from: Selector
+        selector:
+          matchLabels: {gateway: public}
+          matchExpressions: [{key: tier, operator: NotIn, values: [internal]}]
+---
+apiVersion: v1
+kind: Namespace
+metadata: {name: web, labels: {gateway: public, tier: front}}
+---
+apiVersion: v1
+kind: Namespace
+metadata: {name: ops, labels: {gateway: public, tier: internal}}
+---
+apiVersion: v1
+kind: Namespace
+metadata: {name: edge}";
+
+pub(super) fn route_in(namespace: &str, path: &str) -> String {
+    format!(
+        "
+apiVersion: gateway.networking.k8s.io/v1
+kind: HTTPRoute
+metadata: {{name: r, namespace: {namespace}}}
+spec:
+  parentRefs: [{{name: public, namespace: edge}}]
+  rules:
+  - matches: [{{path: {{value: {path}}}}}]
+    backendRefs: [{{name: echo, namespace: edge, port: 80}}]"
+    )
+}
+
+#[test]
+fn a_selector_listener_takes_the_routes_of_the_namespaces_it_selects_only() {
+    let grant = "
+apiVersion: gateway.networking.k8s.io/v1beta1
+kind: ReferenceGrant
+metadata: {name: all, namespace: edge}
+spec:
+  from: [{group: gateway.networking.k8s.io, kind: HTTPRoute, namespace: web}]
+  to: [{group: \"\", kind: Service}]";
+    let yaml = join(&[
+        CLASS,
+        SELECTED,
+        ECHO,
+        grant,
+        &route_in("web", "/web"),
+        &route_in("ops", "/ops"),
+        &route_in("edge", "/edge"),
+        &route_in("nowhere", "/nowhere"),
+    ]);
+    let (proxy, notes) = translated(&yaml);
+    assert_eq!(table(&proxy, 0), ["[] segments /web -> edge/echo:80"]);
+    assert_eq!(
+        notes_of(&notes),
+        [
+            "HTTPRoute edge/r: spec.parentRefs[0]: not attached to Gateway edge/public: listener http: \
+             allowedRoutes.namespaces.selector does not select namespace edge",
+            "HTTPRoute nowhere/r: spec.parentRefs[0]: not attached to Gateway edge/public: listener http \
+             takes routes of the namespaces its allowedRoutes.namespaces.selector selects, and namespace \
+             nowhere is not known (yet)",
+            "HTTPRoute ops/r: spec.parentRefs[0]: not attached to Gateway edge/public: listener http: \
+             allowedRoutes.namespaces.selector does not select namespace ops",
+        ]
+    );
+
+    // the labels change: ops is selected, web no longer
+    let relabelled = yaml
+        .replace("tier: internal", "tier: back")
+        .replace("{gateway: public, tier: front}", "{tier: front}");
+    let (proxy, _) = translated(&relabelled);
+    assert_eq!(
+        table(&proxy, 0),
+        ["[] segments /ops -> 500"],
+        "ops has no grant to edge"
+    );
+
+    // the name label every namespace carries
+    let by_name = yaml.replace(
+        "matchLabels: {gateway: public}",
+        "matchLabels: {kubernetes.io/metadata.name: edge}",
+    );
+    let (proxy, _) = translated(&by_name);
+    assert_eq!(table(&proxy, 0), ["[] segments /edge -> edge/echo:80"]);
+
+    // a selector the API does not allow takes nothing, and says why
+    let bad = yaml.replace(
+        "operator: NotIn, values: [internal]",
+        "operator: Exists, values: [internal]",
+    );
+    let (proxy, notes) = translated(&bad);
+    assert!(table(&proxy, 0).is_empty());
+    assert!(
+        notes_of(&notes).iter().any(|n| n.ends_with(
+            "listener http: allowedRoutes.namespaces.selector.matchExpressions[0]: operator Exists \
+             on key tier takes no values; it takes no route"
+        )),
+        "{notes:?}"
     );
 }
 

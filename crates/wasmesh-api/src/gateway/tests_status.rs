@@ -359,3 +359,27 @@ fn a_route_that_no_longer_names_the_gateway_loses_our_entry_only() {
     let gw = find(&next, StatusKind::Gateway, "public").expect("one route fewer attached");
     assert_eq!(gw["listeners"][0]["attachedRoutes"], 1);
 }
+
+#[test]
+fn a_route_of_a_namespace_the_selector_does_not_select_is_not_allowed_by_listeners() {
+    use crate::gateway::tests::{route_in, SELECTED};
+    let yaml = join(&[
+        CLASS,
+        SELECTED,
+        ECHO,
+        &route_in("ops", "/ops"),
+        &route_in("web", "/web"),
+    ]);
+    let writes = writes(&objects(&yaml), &target(), &Ok(()), &at(1));
+    let accepted = |writes: &[StatusWrite], ns: &str| {
+        let w = writes
+            .iter()
+            .find(|w| w.kind == StatusKind::HttpRoute && w.namespace.as_deref() == Some(ns))
+            .unwrap();
+        said(&w.status["parents"][0]["conditions"])[0].clone()
+    };
+    assert_eq!(accepted(&writes, "ops"), "Accepted=False NotAllowedByListeners");
+    assert_eq!(accepted(&writes, "web"), "Accepted=True Accepted");
+    let gateway = find(&writes, StatusKind::Gateway, "public").unwrap();
+    assert_eq!(gateway["listeners"][0]["attachedRoutes"], 1);
+}

@@ -1,6 +1,6 @@
 //! The Gateway API kinds wasmesh reads (`gateway.networking.k8s.io/v1`: GatewayClass,
-//! Gateway, HTTPRoute; `v1beta1`: ReferenceGrant), and the two core kinds their backends resolve through (`v1
-//! Service`, `discovery.k8s.io/v1 EndpointSlice`). Serde types of our own, named after the
+//! Gateway, HTTPRoute; `v1beta1`: ReferenceGrant), the two core kinds their backends resolve through (`v1
+//! Service`, `discovery.k8s.io/v1 EndpointSlice`), and `v1 Namespace` for its labels. Serde types of our own, named after the
 //! specification's fields: the `gateway-api` crate is built on another kube and
 //! k8s-openapi release than wasmesh (docs/gateway-api.md). Only what the translation reads
 //! is typed; a field that wasmesh does not implement is kept (as JSON) so that the
@@ -10,6 +10,7 @@
 use crate::meta::ObjectMeta;
 use serde::{Deserialize, Serialize};
 use serde_json::Value;
+use std::collections::BTreeMap;
 
 /// The API group of the Gateway API kinds.
 pub const GROUP: &str = "gateway.networking.k8s.io";
@@ -118,7 +119,35 @@ pub struct RouteNamespaces {
     #[serde(default)]
     pub from: Option<String>,
     #[serde(default)]
-    pub selector: Option<Value>,
+    pub selector: Option<LabelSelector>,
+}
+
+/// A Kubernetes label selector (`matchLabels` and `matchExpressions`), as
+/// `allowedRoutes.namespaces.selector` holds it; matched by `namespaces::selects`.
+#[derive(Debug, Clone, Default, PartialEq, Deserialize)]
+#[serde(rename_all = "camelCase")]
+pub struct LabelSelector {
+    #[serde(default)]
+    pub match_labels: BTreeMap<String, String>,
+    #[serde(default)]
+    pub match_expressions: Vec<LabelSelectorRequirement>,
+}
+
+/// `matchExpressions[]`: `operator` is `In`, `NotIn`, `Exists` or `DoesNotExist`.
+#[derive(Debug, Clone, PartialEq, Deserialize)]
+#[serde(rename_all = "camelCase")]
+pub struct LabelSelectorRequirement {
+    pub key: String,
+    pub operator: String,
+    #[serde(default)]
+    pub values: Vec<String>,
+}
+
+/// `v1 Namespace`: only its labels are read, for `allowedRoutes.namespaces.from: Selector`.
+#[derive(Debug, Clone, PartialEq, Deserialize)]
+#[serde(rename_all = "camelCase")]
+pub struct Namespace {
+    pub metadata: ObjectMeta,
 }
 
 /// `allowedRoutes.kinds[]`.

@@ -1,6 +1,7 @@
 //! What the real server does to the built-in kinds on every write, so that clients read
 //! objects as a cluster would give them: a Secret's `stringData` is folded into `data`
-//! (base64, `stringData` winning) and dropped, and its `type` defaults to `Opaque`.
+//! (base64, `stringData` winning) and dropped, and its `type` defaults to `Opaque`; a
+//! Namespace always carries the label `kubernetes.io/metadata.name` set to its name.
 
 use base64::Engine;
 use serde_json::{json, Value};
@@ -9,6 +10,10 @@ use super::kinds::ResourceKind;
 
 /// Normalizes `object` of `kind` before it is stored.
 pub fn normalize(kind: &ResourceKind, object: &mut Value) {
+    if kind.group.is_empty() && kind.plural == "namespaces" {
+        name_label(object);
+        return;
+    }
     if !(kind.group.is_empty() && kind.plural == "secrets") {
         return;
     }
@@ -29,4 +34,20 @@ pub fn normalize(kind: &ResourceKind, object: &mut Value) {
     if map.get("type").and_then(Value::as_str).is_none_or(str::is_empty) {
         map.insert("type".to_string(), json!("Opaque"));
     }
+}
+
+/// The label the real server sets on every namespace to its name (and sets back when a
+/// write changes or drops it).
+fn name_label(object: &mut Value) {
+    let Some(name) = object["metadata"]["name"].as_str().map(str::to_string) else {
+        return;
+    };
+    let Some(metadata) = object.get_mut("metadata").and_then(Value::as_object_mut) else {
+        return;
+    };
+    let labels = metadata.entry("labels").or_insert_with(|| json!({}));
+    if !labels.is_object() {
+        *labels = json!({});
+    }
+    labels["kubernetes.io/metadata.name"] = json!(name);
 }

@@ -325,6 +325,29 @@ fn a_secrets_string_data_becomes_data() {
 }
 
 #[test]
+fn a_namespace_always_carries_its_name_label() {
+    let mut store = Store::new(100);
+    let namespaces = kind(&store, "", "v1", "namespaces");
+    let created = store
+        .create(
+            &namespaces,
+            "",
+            json!({ "metadata": { "name": "web", "labels": { "team": "a" } } }),
+        )
+        .unwrap();
+    let want = json!({ "team": "a", "kubernetes.io/metadata.name": "web" });
+    assert_eq!(created["metadata"]["labels"], want);
+    let unlabelled = json!({ "metadata": { "name": "web" } });
+    let updated = store
+        .update(&namespaces, "", "web", unlabelled, Part::Main)
+        .unwrap();
+    assert_eq!(
+        updated["metadata"]["labels"],
+        json!({ "kubernetes.io/metadata.name": "web" })
+    );
+}
+
+#[test]
 fn history_past_its_limit_expires_old_versions() {
     let mut store = Store::new(2);
     let secrets = kind(&store, "", "v1", "secrets");
