@@ -183,6 +183,8 @@ async fn failures_become_clear_status_codes() {
     let routes = [
         "    - name: slow\n      match: {prefix: /delay}\n      cluster: live\n      timeout: 300ms\n"
             .to_string(),
+        "    - name: one-try\n      match: {prefix: /try}\n      cluster: live\n      timeout: 10s\n      perTryTimeout: 300ms\n      rewrite: {path: {prefix: /delay}}\n"
+            .to_string(),
         route_yaml("dead", "{prefix: /dead}", "dead"),
         route_yaml("live", "{prefix: /live}", "live"),
     ]
@@ -220,6 +222,22 @@ async fn failures_become_clear_status_codes() {
         "the timeout fired early enough"
     );
     assert!(resp.text().await.unwrap().contains("upstream request timeout"));
+
+    // the per-try timeout, shorter than the route's: 504 once it passes
+    let started = std::time::Instant::now();
+    let resp = c.get(format!("http://{listen}/try/3000")).send().await.unwrap();
+    assert_eq!(resp.status(), 504, "per-try timeout");
+    assert!(
+        started.elapsed() < Duration::from_secs(2),
+        "the per-try timeout fired"
+    );
+    assert!(resp
+        .text()
+        .await
+        .unwrap()
+        .contains("no answer within the per-try timeout of 300ms (route one-try)"));
+    let resp = c.get(format!("http://{listen}/try/10")).send().await.unwrap();
+    assert_eq!(resp.status(), 200, "an answer within it");
 
     // Malformed request line → 400.
     let reply = raw_exchange(listen, b"GARBAGE\r\n\r\n");

@@ -282,6 +282,16 @@ pub struct Route {
     )]
     #[schemars(with = "Option<String>", extend("pattern" = crate::duration::PATTERN))]
     pub timeout: Option<Duration>,
+    /// How long one try at the upstream may take, from sending the request to the
+    /// response's headers, before the proxy answers 504 (Envoy's `per_try_timeout`);
+    /// longer than zero and no longer than `timeout`. Unset: the route's timeout alone.
+    #[serde(
+        default,
+        with = "crate::duration::option",
+        skip_serializing_if = "Option::is_none"
+    )]
+    #[schemars(with = "Option<String>", extend("pattern" = crate::duration::PATTERN))]
+    pub per_try_timeout: Option<Duration>,
 }
 
 /// `routes[].directResponse`: the status the proxy answers with itself.

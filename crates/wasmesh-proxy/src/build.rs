@@ -262,6 +262,7 @@ fn listener(
                 path,
                 headers,
                 timeout: r.timeout,
+                per_try_timeout: r.per_try_timeout,
             })
         })
         .collect::<Result<Vec<_>, BuildError>>()?;

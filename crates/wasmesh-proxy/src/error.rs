@@ -59,6 +59,10 @@ pub enum ProxyError {
     /// The upstream did not answer within the route's timeout.
     #[error("upstream request timeout after {timeout:?} (route {route})")]
     RouteTimeout { route: String, timeout: Duration },
+    /// The upstream did not answer within the route's per-try timeout (Envoy's
+    /// `per_try_timeout`), shorter than its timeout.
+    #[error("upstream request timeout: no answer within the per-try timeout of {timeout:?} (route {route})")]
+    TryTimeout { route: String, timeout: Duration },
     /// A filter asked to buffer a request body larger than the per-request limit.
     #[error("request body larger than the buffer limit of {limit} bytes")]
     RequestTooLarge { limit: usize },
@@ -97,7 +101,9 @@ impl ProxyError {
             | ProxyError::UpstreamReset { .. }
             | ProxyError::PluginFailed { .. } => StatusCode::SERVICE_UNAVAILABLE,
             ProxyError::UpstreamProtocol { .. } => StatusCode::BAD_GATEWAY,
-            ProxyError::RouteTimeout { .. } | ProxyError::PluginTimeout { .. } => StatusCode::GATEWAY_TIMEOUT,
+            ProxyError::RouteTimeout { .. }
+            | ProxyError::TryTimeout { .. }
+            | ProxyError::PluginTimeout { .. } => StatusCode::GATEWAY_TIMEOUT,
             ProxyError::RequestTooLarge { .. } => StatusCode::PAYLOAD_TOO_LARGE,
             ProxyError::ResponseTooLarge { .. } | ProxyError::StreamClosed { .. } => {
                 StatusCode::INTERNAL_SERVER_ERROR
@@ -115,7 +121,9 @@ impl ProxyError {
             ProxyError::UpstreamConnect { .. } | ProxyError::UpstreamConnectTimeout { .. } => "UF",
             ProxyError::UpstreamReset { .. } => "UC",
             ProxyError::UpstreamProtocol { .. } => "UPE",
-            ProxyError::RouteTimeout { .. } | ProxyError::PluginTimeout { .. } => "UT",
+            ProxyError::RouteTimeout { .. }
+            | ProxyError::TryTimeout { .. }
+            | ProxyError::PluginTimeout { .. } => "UT",
             ProxyError::RequestTooLarge { .. } | ProxyError::ResponseTooLarge { .. } => "-",
             ProxyError::PluginFailed { .. } => "UAEX",
             ProxyError::BadRequest(_) => "DPE",
@@ -149,6 +157,7 @@ impl ProxyError {
             }
             ProxyError::UpstreamProtocol { .. } => "upstream_reset_before_response_started{protocol_error}",
             ProxyError::RouteTimeout { .. } | ProxyError::PluginTimeout { .. } => "response_timeout",
+            ProxyError::TryTimeout { .. } => "upstream_per_try_timeout",
             ProxyError::RequestTooLarge { .. } => "request_payload_too_large",
             ProxyError::ResponseTooLarge { .. } => "response_payload_too_large",
             ProxyError::PluginFailed { .. } => "wasm_fail_stream",
@@ -170,9 +179,9 @@ impl ProxyError {
             }
             ProxyError::UpstreamReset { .. } => flags::UPSTREAM_CONNECTION_TERMINATION,
             ProxyError::UpstreamProtocol { .. } => flags::UPSTREAM_PROTOCOL_ERROR,
-            ProxyError::RouteTimeout { .. } | ProxyError::PluginTimeout { .. } => {
-                flags::UPSTREAM_REQUEST_TIMEOUT
-            }
+            ProxyError::RouteTimeout { .. }
+            | ProxyError::TryTimeout { .. }
+            | ProxyError::PluginTimeout { .. } => flags::UPSTREAM_REQUEST_TIMEOUT,
             ProxyError::BadRequest(_) => flags::DOWNSTREAM_PROTOCOL_ERROR,
             ProxyError::RequestTooLarge { .. }
             | ProxyError::ResponseTooLarge { .. }

@@ -499,13 +499,16 @@ async fn route_and_send(
         .worker
         .pool
         .send(Target { cluster, endpoint }, upstream_req, upgrade.is_some());
-    let (resp, local) = match tokio::time::timeout(timeout, send).await {
+    // one try, bounded by the per-try timeout when shorter than the route's (docs/proxy.md)
+    let per_try = route.per_try_timeout.filter(|t| *t < timeout);
+    let (resp, local) = match tokio::time::timeout(per_try.unwrap_or(timeout), send).await {
         Ok(r) => r?,
         Err(_) => {
-            return Err(ProxyError::RouteTimeout {
-                route: route.name.clone(),
-                timeout,
-            })
+            let route = route.name.clone();
+            return Err(match per_try {
+                Some(timeout) => ProxyError::TryTimeout { route, timeout },
+                None => ProxyError::RouteTimeout { route, timeout },
+            });
         }
     };
     let (mut parts, body) = resp.into_parts();

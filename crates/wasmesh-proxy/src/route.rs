@@ -86,6 +86,12 @@ pub struct Route {
     pub mirrors: Vec<mirror::Mirror>,
     #[serde(with = "crate::serde_duration::option")]
     pub timeout: Option<Duration>,
+    /// One try at the upstream (`routes[].perTryTimeout`, Envoy's `per_try_timeout`).
+    #[serde(
+        with = "crate::serde_duration::option",
+        skip_serializing_if = "Option::is_none"
+    )]
+    pub per_try_timeout: Option<Duration>,
 }
 
 /// The routes of one listener, in order.

@@ -190,6 +190,8 @@ struct Outcome {
     response: HeaderMap,
     /// The copies the route's mirrors got (those whose turn it was): Service, host, path.
     mirrored: Vec<(String, String, String)>,
+    /// The route's timeouts: the whole request's and one try's.
+    timeouts: (Option<std::time::Duration>, Option<std::time::Duration>),
 }
 
 impl Served {
@@ -219,6 +221,7 @@ impl Served {
             upstream,
             response: HeaderMap::new(),
             mirrored: Vec::new(),
+            timeouts: (None, None),
         };
         match listener.routes.decide(&parts) {
             Decision::NoRoute => outcome(404, None, None, None),
@@ -263,6 +266,7 @@ impl Served {
                 let mut o = outcome(200, Some(service), None, Some((host, target, parts.headers)));
                 o.response = response;
                 o.mirrored = mirrored;
+                o.timeouts = (forward.route.timeout, forward.route.per_try_timeout);
                 o
             }
         }
@@ -2037,4 +2041,28 @@ fn http_route_request_percentage_mirror() {
         }
         assert_eq!(copies, percent * 10, "{path}: {percent}% of 1000");
     }
+}
+
+/// HTTPRouteTimeoutBackendRequest: `timeouts.backendRequest` is the route's per-try
+/// timeout, so a backend slower than it answers 504. The table sees the route each request
+/// takes and its timeouts; the 504 of a slow upstream is end to end
+/// (`tests/proxy_http.rs`, the route with `perTryTimeout`).
+#[test]
+fn http_route_timeout_backend_request() {
+    let gw = serve(
+        "same-namespace",
+        &route(
+            "backend-request-timeout",
+            "same-namespace",
+            r#"  rules:
+  - matches: [{path: {type: PathPrefix, value: /backend-timeout}}]
+    timeouts: {backendRequest: 500ms}
+    backendRefs: [{name: backend-v1, port: 8080}]
+"#,
+        ),
+    );
+    assert!(gw.notes.is_empty(), "{:?}", gw.notes);
+    let got = gw.ask(&get("/backend-timeout"));
+    assert_eq!(got.backend.as_deref(), Some("backend-v1"));
+    assert_eq!(got.timeouts, (None, Some(std::time::Duration::from_millis(500))));
 }

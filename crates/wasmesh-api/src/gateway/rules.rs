@@ -113,13 +113,6 @@ pub fn action(
             message,
         })
     };
-    if let Some(t) = rule.timeouts.as_ref().and_then(|t| t.backend_request.as_ref()) {
-        unimplemented(
-            format!("{at}.timeouts.backendRequest"),
-            format!("{t} is not enforced: backendRequest is not implemented yet (timeouts.request is)"),
-            notes,
-        );
-    }
     if rule.retry.is_some() {
         unimplemented(
             format!("{at}.retry"),
@@ -265,6 +258,7 @@ pub fn entries(
         _ => &default,
     };
     let timeout = request_timeout(route, i, rule, notes);
+    let per_try_timeout = backend_request_timeout(route, i, rule, timeout, notes);
     let mut out = Vec::new();
     for (j, m) in matches.iter().enumerate() {
         let at = format!("spec.rules[{i}].matches[{j}]");
@@ -402,6 +396,7 @@ pub fn entries(
             rewrite: None,
             mirrors: Vec::new(),
             timeout,
+            per_try_timeout,
         };
         set_action(&mut proxy_route, action);
         out.push(Entry {
@@ -489,6 +484,39 @@ fn request_timeout(
             });
             None
         }
+    }
+}
+
+/// `timeouts.backendRequest`: each try at the backend, as the Proxy route's
+/// `perTryTimeout` (`0s`: none). The specification forbids it longer than `request`: such
+/// a value is noted and not used (the request's timeout holds).
+fn backend_request_timeout(
+    route: &HttpRoute,
+    i: usize,
+    rule: &HttpRouteRule,
+    request: Option<Duration>,
+    notes: &mut Vec<Note>,
+) -> Option<Duration> {
+    let text = rule.timeouts.as_ref()?.backend_request.as_ref()?;
+    let mut invalid = |message: String| {
+        notes.push(Note {
+            kind: NoteKind::Invalid,
+            object: object(route),
+            field: format!("spec.rules[{i}].timeouts.backendRequest"),
+            message,
+        });
+        None
+    };
+    match crate::duration::parse(text) {
+        Ok(d) if d.is_zero() => None,
+        Ok(d) => match request {
+            Some(r) if d > r => invalid(format!(
+                "{text} is longer than timeouts.request ({}), which the specification forbids; not used",
+                crate::duration::format(r)
+            )),
+            _ => Some(d),
+        },
+        Err(e) => invalid(format!("{text:?}: {e}; not used")),
     }
 }
 

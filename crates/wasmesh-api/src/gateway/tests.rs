@@ -400,7 +400,6 @@ spec:
             "HTTPRoute edge/r: spec.parentRefs[1]: not attached to Gateway edge/public: listener tls is TLS, which wasmesh does not serve yet",
             "HTTPRoute edge/r: spec.parentRefs[2]: not attached to Gateway edge/public: listener selected takes routes of the namespaces its allowedRoutes.namespaces.selector selects, and namespace edge is not known (yet)",
             "HTTPRoute edge/r: spec.rules[0].filters[0]: filter ExtensionRef is not implemented yet; the rule answers 500",
-            "HTTPRoute edge/r: spec.rules[2].timeouts.backendRequest: 2s is not enforced: backendRequest is not implemented yet (timeouts.request is)",
             "HTTPRoute web/r: spec.rules[0].backendRefs[0]: Service web/echo not found; the rule answers 500",
         ]
     );
@@ -559,6 +558,55 @@ spec:
              on key tier takes no values; it takes no route"
         )),
         "{notes:?}"
+    );
+}
+
+#[test]
+fn backend_request_is_the_routes_per_try_timeout_and_never_longer_than_request() {
+    let r = route(
+        "r",
+        "  parentRefs: [{name: public}]
+  rules:
+  - matches: [{path: {value: /both}}]
+    timeouts: {request: 10s, backendRequest: 2s}
+    backendRefs: [{name: echo, port: 80}]
+  - matches: [{path: {value: /alone}}]
+    timeouts: {backendRequest: 500ms}
+    backendRefs: [{name: echo, port: 80}]
+  - matches: [{path: {value: /off}}]
+    timeouts: {request: 10s, backendRequest: 0s}
+    backendRefs: [{name: echo, port: 80}]
+  - matches: [{path: {value: /longer}}]
+    timeouts: {request: 1s, backendRequest: 2s}
+    backendRefs: [{name: echo, port: 80}]",
+    );
+    let (proxy, notes) = translated(&join(&[CLASS, GATEWAY, ECHO, &r]));
+    let timeouts: Vec<(String, Option<String>, Option<String>)> = proxy.spec.listeners[0]
+        .routes
+        .iter()
+        .map(|r| {
+            let format = |d: Option<std::time::Duration>| d.map(crate::duration::format);
+            (
+                format!("{:?}", r.r#match.path()),
+                format(r.timeout),
+                format(r.per_try_timeout),
+            )
+        })
+        .collect();
+    let some = |s: &str| Some(s.to_string());
+    assert_eq!(
+        timeouts,
+        [
+            (r#"SeparatedPrefix("/longer")"#.to_string(), some("1s"), None),
+            (r#"SeparatedPrefix("/alone")"#.to_string(), None, some("500ms")),
+            (r#"SeparatedPrefix("/both")"#.to_string(), some("10s"), some("2s")),
+            (r#"SeparatedPrefix("/off")"#.to_string(), some("10s"), None),
+        ]
+    );
+    assert_eq!(
+        notes_of(&notes),
+        ["HTTPRoute edge/r: spec.rules[3].timeouts.backendRequest: 2s is longer than timeouts.request (1s), \
+          which the specification forbids; not used"]
     );
 }
 

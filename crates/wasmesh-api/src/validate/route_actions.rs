@@ -96,6 +96,9 @@ pub(super) fn check(
             "mirrors copy requests sent to a cluster, not a redirect or a directResponse",
         ));
     }
+    if let Some(per_try) = route.per_try_timeout {
+        check_per_try_timeout(at, route, per_try, out);
+    }
     let prefix_match = route.r#match.prefix.is_some() || route.r#match.path_separated_prefix.is_some();
     if let Some(redirect) = &route.redirect {
         check_redirect(&format!("{at}.redirect"), redirect, prefix_match, out);
@@ -115,6 +118,34 @@ pub(super) fn check(
         if let Some(path) = &rewrite.path {
             check_path(&format!("{at}.rewrite.path"), path, prefix_match, out);
         }
+    }
+}
+
+/// `perTryTimeout`: longer than zero, no longer than the route's `timeout`, and only on a
+/// route that forwards (docs/proxy.md, "Routes").
+fn check_per_try_timeout(at: &str, route: &Route, per_try: std::time::Duration, out: &mut Vec<FieldError>) {
+    let field = format!("{at}.perTryTimeout");
+    let text = crate::duration::format(per_try);
+    if per_try.is_zero() {
+        out.push(FieldError::invalid(
+            field,
+            &text,
+            "must be longer than zero (unset: the route's timeout)",
+        ));
+    } else if let Some(timeout) = route.timeout.filter(|t| per_try > *t) {
+        out.push(FieldError::invalid(
+            field,
+            &text,
+            format!(
+                "must be no longer than the route's timeout ({})",
+                crate::duration::format(timeout)
+            ),
+        ));
+    } else if route.redirect.is_some() || route.direct_response.is_some() {
+        out.push(FieldError::rule(
+            field,
+            "a per-try timeout is for requests sent to a cluster, not a redirect or a directResponse",
+        ));
     }
 }
 

@@ -706,6 +706,22 @@ fn proxy_rules() {
                 Some(("spec.listeners[0].routes[0].timeout", "not a duration")),
             ),
             (
+                "listeners: [{name: h, address: 127.0.0.1:1, routes: [{match: {prefix: /}, cluster: backend, timeout: 1s, perTryTimeout: 2s}]}]",
+                Some(("spec.listeners[0].routes[0].perTryTimeout", "no longer than the route's timeout (1s)")),
+            ),
+            (
+                "listeners: [{name: h, address: 127.0.0.1:1, routes: [{match: {prefix: /}, cluster: backend, perTryTimeout: 0s}]}]",
+                Some(("spec.listeners[0].routes[0].perTryTimeout", "longer than zero")),
+            ),
+            (
+                "listeners: [{name: h, address: 127.0.0.1:1, routes: [{match: {prefix: /}, directResponse: {status: 503}, perTryTimeout: 1s}]}]",
+                Some(("spec.listeners[0].routes[0].perTryTimeout", "not a redirect or a directResponse")),
+            ),
+            (
+                "listeners: [{name: h, address: 127.0.0.1:1, routes: [{match: {prefix: /}, cluster: backend, timeout: 2s, perTryTimeout: 2s}]}]",
+                None,
+            ),
+            (
                 "listeners: [{name: h, address: 127.0.0.1:1, tls: {certFile: c, keyFile: k, handshakeTimeout: 0s}}]",
                 Some(("spec.listeners[0].tls.handshakeTimeout", "0s is not allowed: must be longer than zero")),
             ),

@@ -34,6 +34,15 @@ async fn errors_become_responses_with_status_flag_and_message() {
             "upstream request timeout after 300ms (route r)",
         ),
         (
+            ProxyError::TryTimeout {
+                route: "r".into(),
+                timeout: Duration::from_millis(300),
+            },
+            504,
+            "UT",
+            "upstream request timeout: no answer within the per-try timeout of 300ms (route r)",
+        ),
+        (
             ProxyError::PluginFailed {
                 plugin: "ns.p".into(),
                 reason: "cannot fetch".into(),

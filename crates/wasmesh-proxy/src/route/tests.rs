@@ -18,6 +18,7 @@ fn route(name: &str, path: PathMatch, headers: Vec<HeaderMatch>) -> Route {
         rewrite: None,
         mirrors: Vec::new(),
         timeout: None,
+        per_try_timeout: None,
     }
 }
 
