@@ -4,7 +4,9 @@
 //! verifies the certificate); the Secret replaced with a new certificate is served to new
 //! connections (openssl s_client sees it) while a load of new connections has no failure;
 //! the Secret is followed with `get` and `watch`, never listed; a listener whose Secret
-//! does not exist is not served, and the log says which Secret.
+//! does not exist is not served, and the log says which Secret. A Secret of another
+//! namespace is refused (`ResolvedRefs=False RefNotPermitted`, not bound) until a
+//! ReferenceGrant there allows it, then followed and served.
 
 use crate::kube_gateway::{gateway_cluster, gateway_proxy, slice, ROUTE_AND_SERVICE};
 use crate::proxy_support::echo::Echo;
@@ -180,5 +182,78 @@ async fn an_https_listener_serves_its_secret_and_a_rotated_secret_without_a_fail
     assert!(
         server.requests_on("watch", "secrets") >= 2,
         "gw-cert and nope are watched"
+    );
+}
+
+const SECRET_GRANT: &str = "apiVersion: gateway.networking.k8s.io/v1beta1
+kind: ReferenceGrant
+metadata: {name: gateways, namespace: certs}
+spec:
+  from: [{group: gateway.networking.k8s.io, kind: Gateway, namespace: edge}]
+  to: [{group: \"\", kind: Secret, name: shared}]
+";
+
+#[test]
+fn a_secret_of_another_namespace_is_served_once_a_reference_grant_allows_it() {
+    let dir = tempfile::tempdir().unwrap();
+    let pair = certificate(dir.path(), "gw-shared");
+    let cluster = gateway_cluster();
+    let echo = Echo::start("up");
+    let listen = free_addr();
+    cluster.apply(
+        "ns.yaml",
+        "apiVersion: v1\nkind: Namespace\nmetadata: {name: certs}\n",
+    );
+    cluster.apply("secret.yaml", &tls_secret_yaml("certs", "shared", &pair));
+    let gateway = https_gateway(listen.port(), "shared", free_addr().port()).replace(
+        "{kind: Secret, name: shared}",
+        "{kind: Secret, name: shared, namespace: certs}",
+    );
+    cluster.apply("gateway.yaml", &gateway);
+    cluster.apply("route.yaml", ROUTE_AND_SERVICE);
+    cluster.apply("slice.yaml", &slice(echo.addr));
+    let proxy = gateway_proxy(&cluster);
+    proxy.wait_ready(Duration::from_secs(30));
+
+    let resolved = |field: &str| {
+        let path =
+            format!("jsonpath={{.status.listeners[0].conditions[?(@.type==\"ResolvedRefs\")].{field}}}");
+        cluster.kubectl(&["get", "gateway", "public", "-n", "edge", "-o", &path])
+    };
+    let until = |field: &str, want: &str| {
+        let deadline = Instant::now() + Duration::from_secs(20);
+        while resolved(field) != want {
+            assert!(
+                Instant::now() < deadline,
+                "ResolvedRefs {field}: {:?}, not {want}\n{}",
+                resolved(field),
+                proxy.log()
+            );
+            std::thread::sleep(Duration::from_millis(100));
+        }
+    };
+    // no grant: not used, the listener not bound
+    until("reason", "RefNotPermitted");
+    assert!(
+        std::net::TcpStream::connect(listen).is_err(),
+        "a listener without a certificate is not bound"
+    );
+
+    // the grant: the Secret is followed and served, ResolvedRefs=True
+    cluster.apply("grant.yaml", SECRET_GRANT);
+    let deadline = Instant::now() + Duration::from_secs(20);
+    loop {
+        match curl(listen, &pair.0) {
+            Ok(answer) if answer.contains(" 200") => break,
+            other => assert!(Instant::now() < deadline, "{other:?}\n{}", proxy.log()),
+        }
+        std::thread::sleep(Duration::from_millis(100));
+    }
+    assert_eq!(served(listen), "subject=CN=gw-shared");
+    until("status", "True");
+    assert_eq!(
+        cluster.server.requests_on("list", "secrets"),
+        0,
+        "a list of Secrets was made"
     );
 }

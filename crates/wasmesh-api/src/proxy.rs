@@ -107,6 +107,9 @@ pub struct ListenerTls {
     /// instead of the files; followed, so a rotated Secret is served to new connections.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub secret_name: Option<String>,
+    /// The namespace of `secretName` when it is not the Proxy's (docs/proxy.md, "TLS").
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub secret_namespace: Option<String>,
     /// More certificates; the client's SNI picks one (docs/proxy.md, "TLS").
     #[serde(default, skip_serializing_if = "Vec::is_empty")]
     pub certificates: Vec<TlsCertificate>,
@@ -135,6 +138,17 @@ pub struct TlsCertificate {
     pub key_file: String,
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub secret_name: Option<String>,
+    /// The namespace of `secretName` when it is not the Proxy's.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub secret_namespace: Option<String>,
+}
+
+impl TlsCertificate {
+    /// The Secret it comes from, as (namespace, name), for a Proxy in `namespace`.
+    pub fn secret<'a>(&'a self, namespace: &'a str) -> Option<(&'a str, &'a str)> {
+        let name = self.secret_name.as_deref()?;
+        Some((self.secret_namespace.as_deref().unwrap_or(namespace), name))
+    }
 }
 
 impl ListenerTls {
@@ -149,6 +163,7 @@ impl ListenerTls {
             cert_file: self.cert_file.clone(),
             key_file: self.key_file.clone(),
             secret_name: self.secret_name.clone(),
+            secret_namespace: self.secret_namespace.clone(),
         };
         let given =
             !default.cert_file.is_empty() || !default.key_file.is_empty() || default.secret_name.is_some();
@@ -159,12 +174,17 @@ impl ListenerTls {
             .collect()
     }
 
-    /// The names of the Secrets the certificates come from.
-    pub fn secret_names(&self) -> impl Iterator<Item = &str> + '_ {
-        self.secret_name
+    /// The Secrets the certificates come from, as (namespace, name), for a Proxy in
+    /// `namespace`.
+    pub fn secrets<'a>(&'a self, namespace: &'a str) -> Vec<(&'a str, &'a str)> {
+        let default = self
+            .secret_name
             .as_deref()
+            .map(|name| (self.secret_namespace.as_deref().unwrap_or(namespace), name));
+        default
             .into_iter()
-            .chain(self.certificates.iter().filter_map(|c| c.secret_name.as_deref()))
+            .chain(self.certificates.iter().filter_map(|c| c.secret(namespace)))
+            .collect()
     }
 }
 

@@ -200,6 +200,22 @@ impl Sync {
     /// name in its namespace.
     pub fn wanted_secrets(&self) -> BTreeSet<(String, String)> {
         let mut wanted = BTreeSet::new();
+        // the ReferenceGrants, which let a certificateRef name another namespace's Secret
+        let mut granted = Objects::default();
+        for (id, stream) in &self.streams {
+            if let StreamId::Gateway {
+                kind: GatewayKind::ReferenceGrant,
+                ..
+            } = id
+            {
+                for stored in stream.objects.values() {
+                    if let Stored::Gateway(object) = stored {
+                        // one that does not read is left out here as in the snapshot
+                        let _ = read_into(&mut granted, GatewayKind::ReferenceGrant, object);
+                    }
+                }
+            }
+        }
         for (id, stream) in &self.streams {
             if let StreamId::Gateway {
                 kind: GatewayKind::Gateway,
@@ -217,8 +233,9 @@ impl Sync {
                     let mut objects = Objects::default();
                     if read_into(&mut objects, GatewayKind::Gateway, object).is_ok() {
                         for g in &objects.gateways {
+                            let namespace = &target.gateway.namespace;
                             for n in
-                                gateway::tls::wanted_secrets(&target.gateway.namespace, &g.spec.listeners)
+                                gateway::tls::wanted_secrets(namespace, &g.spec.listeners, &granted.grants)
                             {
                                 wanted.insert((n.namespace, n.name));
                             }
@@ -243,10 +260,16 @@ impl Sync {
                         }
                     }
                     Resource::Proxy(proxy) => {
+                        // a Proxy object's own namespace only: whoever writes one may not
+                        // have the gateway read another namespace's Secrets (only the Proxy
+                        // made from a Gateway names one, through a ReferenceGrant); the
+                        // certificate is then not found (docs/proxy.md, "TLS")
                         let namespace = proxy.metadata.namespace();
                         for tls in proxy.spec.listeners.iter().filter_map(|l| l.tls.as_ref()) {
-                            for name in tls.secret_names() {
-                                wanted.insert((namespace.to_string(), name.to_string()));
+                            for (ns, name) in tls.secrets(namespace) {
+                                if ns == namespace {
+                                    wanted.insert((ns.to_string(), name.to_string()));
+                                }
                             }
                         }
                     }
@@ -673,5 +696,26 @@ mod tests {
             served.resources.secret("edge", "cert").is_some(),
             "in the store, for the proxy"
         );
+
+        // a certificateRef to another namespace: followed once a ReferenceGrant there
+        // opens its Secrets to the Gateways of edge
+        let elsewhere = object(json!({
+            "apiVersion": "gateway.networking.k8s.io/v1", "kind": "Gateway",
+            "metadata": {"name": "public", "namespace": "edge"},
+            "spec": {"gatewayClassName": "wasmesh", "listeners": [{
+                "name": "https", "port": 8443, "protocol": "HTTPS",
+                "tls": {"certificateRefs": [{"name": "shared", "namespace": "certs"}]}}]},
+        }));
+        sync.apply(&gateway_stream(GatewayKind::Gateway), Event::Apply(elsewhere));
+        let followed = |sync: &Sync| -> Vec<(String, String)> { sync.wanted_secrets().into_iter().collect() };
+        assert_eq!(followed(&sync), [], "not without a grant");
+        let grant = object(json!({
+            "apiVersion": "gateway.networking.k8s.io/v1beta1", "kind": "ReferenceGrant",
+            "metadata": {"name": "gateways", "namespace": "certs"},
+            "spec": {"from": [{"group": "gateway.networking.k8s.io", "kind": "Gateway", "namespace": "edge"}],
+                     "to": [{"group": "", "kind": "Secret"}]},
+        }));
+        sync.apply(&gateway_stream(GatewayKind::ReferenceGrant), Event::Apply(grant));
+        assert_eq!(followed(&sync), [("certs".to_string(), "shared".to_string())]);
     }
 }

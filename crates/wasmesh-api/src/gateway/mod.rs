@@ -249,6 +249,7 @@ fn proxy(objects: &Objects, target: &Target, notes: &mut Vec<Note>) -> Result<Pr
                     i,
                     l,
                     &objects.secrets,
+                    &objects.grants,
                     &mut tls_notes,
                 );
                 if found.is_empty() {

@@ -88,7 +88,7 @@ pub fn writes(
         // a route no longer naming the Gateway: its entry of ours is taken out
         .filter(|(r, p)| !p.is_empty() || has_entry(gateway, r))
         .collect();
-    if let Some(status) = gateway_status(gateway, &objects.secrets, &parents, programmed, now) {
+    if let Some(status) = gateway_status(gateway, objects, &parents, programmed, now) {
         out.push(StatusWrite {
             kind: StatusKind::Gateway,
             namespace: Some(gateway.metadata.namespace().to_string()),
@@ -131,7 +131,7 @@ fn class_status(class: &GatewayClass, now: &Timestamp) -> Option<Value> {
 
 fn gateway_status(
     gateway: &Gateway,
-    secrets: &tls::Secrets,
+    objects: &Objects,
     parents: &[(&HttpRoute, Vec<Parent>)],
     programmed: &Result<(), String>,
     now: &Timestamp,
@@ -147,7 +147,7 @@ fn gateway_status(
             .iter()
             .filter(|(_, ps)| ps.iter().any(|p| p.allowed.contains(&i)))
             .count();
-        let certificates = certificate_refs(gateway, i, listener, secrets);
+        let certificates = certificate_refs(gateway, i, listener, objects);
         let wanted = listener_conditions(listener, listeners, &certificates, programmed);
         if let Some(invalid) = wanted.iter().find(|c| c.kind == "Accepted" && !c.status) {
             refused.push(format!("listener {}: {}", listener.name, invalid.message));
@@ -208,7 +208,7 @@ fn certificate_refs(
     gateway: &Gateway,
     index: usize,
     listener: &GatewayListener,
-    secrets: &tls::Secrets,
+    objects: &Objects,
 ) -> Certificates {
     if listener.protocol != "HTTPS" || !attach::served(listener) {
         return Certificates {
@@ -218,7 +218,15 @@ fn certificate_refs(
     }
     let mut notes: Vec<Note> = Vec::new();
     let namespace = gateway.metadata.namespace();
-    let found = tls::certificates("", namespace, index, listener, secrets, &mut notes);
+    let found = tls::certificates(
+        "",
+        namespace,
+        index,
+        listener,
+        &objects.secrets,
+        &objects.grants,
+        &mut notes,
+    );
     let failed: Vec<&Note> = notes
         .iter()
         .filter(|n| {

@@ -105,7 +105,7 @@ fn an_https_listener_terminates_with_its_secret_and_sni_picks_among_the_listener
             vec!["*.b.example.com".to_string()],
         ]
     );
-    let wanted: Vec<String> = tls::wanted_secrets("edge", &objects(&yaml).gateways[0].spec.listeners)
+    let wanted: Vec<String> = tls::wanted_secrets("edge", &objects(&yaml).gateways[0].spec.listeners, &[])
         .map(|n| n.to_string())
         .collect();
     assert_eq!(
@@ -168,7 +168,7 @@ stringData: {tls.crt: not a pem, tls.key: y}";
             (Invalid, format!("{g}[1].tls.certificateRefs: listener opaque: no certificateRef resolves to a kubernetes.io/tls Secret; it is not served")),
             (Invalid, format!("{g}[2].tls.certificateRefs[0]: Secret edge/broken: `tls.crt` holds no PEM CERTIFICATE (`-----BEGIN CERTIFICATE-----`); not used")),
             (Invalid, format!("{g}[2].tls.certificateRefs: listener broken: no certificateRef resolves to a kubernetes.io/tls Secret; it is not served")),
-            (RefNotPermitted, format!("{g}[3].tls.certificateRefs[0]: Secret web/a-cert is in another namespace than the Gateway: that needs a ReferenceGrant, which certificateRefs do not read yet; not used")),
+            (RefNotPermitted, format!("{g}[3].tls.certificateRefs[0]: Secret web/a-cert is in another namespace than the Gateway, and no ReferenceGrant in namespace web allows Gateways of namespace edge to refer to it; not used")),
             (Invalid, format!("{g}[3].tls.certificateRefs: listener elsewhere: no certificateRef resolves to a kubernetes.io/tls Secret; it is not served")),
             (Invalid, format!("{g}[4].tls.certificateRefs[0]: ConfigMap of group core is not a Secret; only Secrets are read")),
             (Invalid, format!("{g}[4].tls.certificateRefs: listener configmap: no certificateRef resolves to a kubernetes.io/tls Secret; it is not served")),
@@ -176,8 +176,8 @@ stringData: {tls.crt: not a pem, tls.key: y}";
             (Invalid, format!("{g}[6].tls.certificateRefs[0]: Secret edge/nope not found; not used")),
         ]
     );
-    // only Secrets of the Gateway's namespace are followed
-    let wanted: Vec<String> = tls::wanted_secrets("edge", &objects(&yaml).gateways[0].spec.listeners)
+    // only Secrets of the Gateway's namespace are followed, without a grant
+    let wanted: Vec<String> = tls::wanted_secrets("edge", &objects(&yaml).gateways[0].spec.listeners, &[])
         .map(|n| n.to_string())
         .collect();
     assert_eq!(
@@ -190,6 +190,82 @@ stringData: {tls.crt: not a pem, tls.key: y}";
             "edge/a-cert"
         ]
     );
+}
+
+/// A ReferenceGrant in `certs` from Gateways of `from` to Secrets (`name`: that one only).
+pub(super) fn secret_grant(from: &str, name: Option<&str>) -> String {
+    let name = name.map(|n| format!(", name: {n}")).unwrap_or_default();
+    format!(
+        "
+apiVersion: gateway.networking.k8s.io/v1beta1
+kind: ReferenceGrant
+metadata: {{name: gateways, namespace: certs}}
+spec:
+  from: [{{group: gateway.networking.k8s.io, kind: Gateway, namespace: {from}}}]
+  to: [{{group: \"\", kind: Secret{name}}}]"
+    )
+}
+
+#[test]
+fn a_certificate_ref_to_another_namespace_resolves_through_a_reference_grant() {
+    let listeners = "
+  - {name: https, port: 8443, protocol: HTTPS, tls: {certificateRefs: [{name: a-cert, namespace: certs}]}}";
+    let base = [
+        CLASS.to_string(),
+        gateway(listeners),
+        ECHO.to_string(),
+        to_echo(),
+        tls_secret("a-cert", "certs"),
+    ];
+    let with = |extra: &[String]| {
+        let mut all: Vec<&str> = base.iter().map(String::as_str).collect();
+        all.extend(extra.iter().map(String::as_str));
+        objects(&join(&all))
+    };
+    // granted, to every Secret or to that one: served with the Secret's namespace named
+    for grant in [secret_grant("edge", None), secret_grant("edge", Some("a-cert"))] {
+        let objects = with(std::slice::from_ref(&grant));
+        let t = translate(&objects, &target());
+        assert!(t.notes.is_empty(), "{:?}", t.notes);
+        let proxy = t.proxy.unwrap();
+        let tls = proxy.spec.listeners[0].tls.as_ref().unwrap();
+        assert_eq!(tls.secrets("edge"), [("certs", "a-cert")]);
+        assert_eq!(tls.certificates[0].secret_namespace.as_deref(), Some("certs"));
+        let wanted: Vec<String> =
+            tls::wanted_secrets("edge", &objects.gateways[0].spec.listeners, &objects.grants)
+                .map(|n| n.to_string())
+                .collect();
+        assert_eq!(wanted, ["certs/a-cert"], "followed once granted");
+        let writes = status::writes(
+            &objects,
+            &target(),
+            &Ok(()),
+            &crate::timestamp::Timestamp::from_unix_seconds(1),
+        );
+        let gw = writes
+            .iter()
+            .find(|w| w.kind == status::StatusKind::Gateway)
+            .unwrap();
+        let resolved = gw.status["listeners"][0]["conditions"]
+            .as_array()
+            .unwrap()
+            .iter()
+            .find(|c| c["type"] == "ResolvedRefs")
+            .unwrap();
+        assert_eq!(
+            (&resolved["status"], &resolved["reason"]),
+            (&"True".into(), &"ResolvedRefs".into())
+        );
+    }
+    // a grant for another Secret, or from another namespace's Gateways: refused, not followed
+    for grant in [secret_grant("edge", Some("b-cert")), secret_grant("web", None)] {
+        let objects = with(std::slice::from_ref(&grant));
+        let t = translate(&objects, &target());
+        assert!(t.proxy.unwrap().spec.listeners.is_empty());
+        assert_eq!(t.notes[0].kind, NoteKind::RefNotPermitted, "{:?}", t.notes);
+        let wanted = tls::wanted_secrets("edge", &objects.gateways[0].spec.listeners, &objects.grants);
+        assert_eq!(wanted.count(), 0);
+    }
 }
 
 #[test]

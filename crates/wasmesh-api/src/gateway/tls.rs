@@ -1,8 +1,9 @@
 //! An HTTPS listener's `tls` as the Proxy's (docs/gateway-api.md, "HTTPS listeners"):
 //! `mode: Terminate` (the default) with `certificateRefs` to `kubernetes.io/tls` Secrets of
-//! the Gateway's namespace becomes certificates of the Proxy's listener, each by its
-//! Secret's name (`tls.certificates[].secretName`), for the listener's `hostname` (the
-//! client's SNI picks it). A reference that does not resolve is a note of kind
+//! the Gateway's namespace, or of another one that a ReferenceGrant there opens to
+//! Gateways of its namespace, becomes certificates of the Proxy's listener, each by its
+//! Secret's name (`tls.certificates[].secretName`, with `secretNamespace` when another),
+//! for the listener's `hostname` (the client's SNI picks it). A reference that does not resolve is a note of kind
 //! [`NoteKind::InvalidCertificateRef`] (or [`NoteKind::RefNotPermitted`] across namespaces),
 //! the reason the listener's `ResolvedRefs` condition gives; a listener without one
 //! certificate that resolves is not served.
@@ -10,7 +11,8 @@
 use std::collections::BTreeMap;
 use std::sync::Arc;
 
-use super::types::GatewayListener;
+use super::grants::{reference_granted, GATEWAY, SECRET};
+use super::types::{GatewayListener, ReferenceGrant};
 use super::{Note, NoteKind};
 use crate::meta::NamespacedName;
 use crate::proxy::TlsCertificate;
@@ -34,10 +36,12 @@ pub fn protocol_served(listener: &GatewayListener) -> bool {
 }
 
 /// The Secrets (namespace, name) an HTTPS listener of a Gateway in `namespace` names, which
-/// the source must follow: of the Gateway's namespace only.
+/// the source must follow: of the Gateway's namespace, or of another that one of `grants`
+/// opens to the Gateway.
 pub fn wanted_secrets<'a>(
     namespace: &'a str,
     listeners: &'a [GatewayListener],
+    grants: &'a [ReferenceGrant],
 ) -> impl Iterator<Item = NamespacedName> + 'a {
     listeners
         .iter()
@@ -48,11 +52,11 @@ pub fn wanted_secrets<'a>(
             r.group.as_deref().unwrap_or_default().is_empty()
                 && r.kind.as_deref().unwrap_or("Secret") == "Secret"
         })
-        .filter(move |r| r.namespace.as_deref().unwrap_or(namespace) == namespace)
         .map(move |r| NamespacedName {
-            namespace: namespace.to_string(),
+            namespace: r.namespace.clone().unwrap_or_else(|| namespace.to_string()),
             name: r.name.clone(),
         })
+        .filter(move |n| reference_granted(grants, GATEWAY, namespace, SECRET, &n.namespace, &n.name))
 }
 
 /// The certificates of the HTTPS listener `spec.listeners[index]` of the Gateway `gateway`
@@ -64,6 +68,7 @@ pub fn certificates(
     index: usize,
     listener: &GatewayListener,
     secrets: &Secrets,
+    grants: &[ReferenceGrant],
     notes: &mut Vec<Note>,
 ) -> Vec<TlsCertificate> {
     let at = format!("spec.listeners[{index}].tls");
@@ -125,13 +130,22 @@ pub fn certificates(
                 .unwrap_or_else(|| namespace.to_string()),
             name: reference.name.clone(),
         };
-        if wanted.namespace != namespace {
+        if !reference_granted(
+            grants,
+            GATEWAY,
+            namespace,
+            SECRET,
+            &wanted.namespace,
+            &wanted.name,
+        ) {
             note(
                 NoteKind::RefNotPermitted,
                 field,
                 format!(
-                    "Secret {wanted} is in another namespace than the Gateway: that needs a \
-                     ReferenceGrant, which certificateRefs do not read yet; not used"
+                    "Secret {wanted} is in another namespace than the Gateway, and no \
+                     ReferenceGrant in namespace {} allows Gateways of namespace {namespace} \
+                     to refer to it; not used",
+                    wanted.namespace
                 ),
             );
             continue;
@@ -149,6 +163,7 @@ pub fn certificates(
                     out.push(TlsCertificate {
                         hostnames: listener.hostname.iter().cloned().collect(),
                         secret_name: Some(wanted.name.clone()),
+                        secret_namespace: (wanted.namespace != namespace).then(|| wanted.namespace.clone()),
                         ..TlsCertificate::default()
                     });
                     continue;

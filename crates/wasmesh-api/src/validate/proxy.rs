@@ -307,6 +307,14 @@ fn tls_certificates(at: &str, tls: &crate::proxy::ListenerTls, out: &mut Vec<Fie
                 }
             }
         }
+        match (&c.secret_namespace, &c.secret_name) {
+            (Some(ns), Some(_)) => super::names::check_dns_label(&format!("{here}.secretNamespace"), ns, out),
+            (Some(_), None) => out.push(FieldError::rule(
+                format!("{here}.secretNamespace"),
+                "secretNamespace is the namespace of secretName, which is not set",
+            )),
+            (None, _) => {}
+        }
         for (h, host) in c.hostnames.iter().enumerate() {
             let name = host.strip_prefix("*.").unwrap_or(host);
             if name.is_empty() || name.contains('*') || name.contains(':') || name.contains('/') {

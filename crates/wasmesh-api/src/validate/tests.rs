@@ -706,6 +706,18 @@ fn proxy_rules() {
                 Some(("spec.listeners[0].routes[0].timeout", "not a duration")),
             ),
             (
+                "listeners: [{name: h, address: 127.0.0.1:1, tls: {certificates: [{certFile: c, keyFile: k, secretNamespace: certs}]}}]",
+                Some(("spec.listeners[0].tls.certificates[0].secretNamespace", "which is not set")),
+            ),
+            (
+                "listeners: [{name: h, address: 127.0.0.1:1, tls: {secretName: a, secretNamespace: Certs_1}}]",
+                Some(("spec.listeners[0].tls.secretNamespace", "Certs_1")),
+            ),
+            (
+                "listeners: [{name: h, address: 127.0.0.1:1, tls: {certificates: [{secretName: a, secretNamespace: certs}]}}]",
+                None,
+            ),
+            (
                 "listeners: [{name: h, address: 127.0.0.1:1, routes: [{match: {prefix: /}, cluster: backend, timeout: 1s, perTryTimeout: 2s}]}]",
                 Some(("spec.listeners[0].routes[0].perTryTimeout", "no longer than the route's timeout (1s)")),
             ),

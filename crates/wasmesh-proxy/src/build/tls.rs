@@ -1,6 +1,6 @@
 //! A listener's TLS: each certificate read from its PEM files or from its
-//! `kubernetes.io/tls` Secret (in the Proxy's namespace, from the same snapshot of
-//! resources), checked to fit its key, and served by the name the client asks for
+//! `kubernetes.io/tls` Secret (in the Proxy's namespace unless `secretNamespace` names
+//! another, from the same snapshot of resources), checked to fit its key, and served by the name the client asks for
 //! (`crate::sni`, docs/proxy.md "TLS"). A new Secret is a new snapshot: the listener's next
 //! connections take the new certificate, and those open keep theirs.
 
@@ -29,8 +29,8 @@ pub fn listener_tls(
     let mut sources = Vec::new();
     for c in t.all_certificates() {
         // where it comes from, as errors and the config dump name it
-        let (source, chain, key) = match &c.secret_name {
-            Some(name) => {
+        let (source, chain, key) = match c.secret(namespace) {
+            Some((namespace, name)) => {
                 let source = format!("Secret {namespace}/{name}");
                 let secret = resources
                     .secret(namespace, name)
