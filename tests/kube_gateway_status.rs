@@ -170,22 +170,25 @@ fn the_class_gateway_and_routes_show_the_specifications_status_through_kubectl()
     );
 }
 
-const CROSS: &str = "apiVersion: v1
+/// The namespace web and its Service echo (whose EndpointSlice `serve_web` applies).
+const WEB: &str = "apiVersion: v1
 kind: Namespace
 metadata: {name: web}
----
-apiVersion: gateway.networking.k8s.io/v1
-kind: HTTPRoute
-metadata: {name: cross, namespace: edge}
-spec:
-  parentRefs: [{name: public}]
-  rules: [{backendRefs: [{name: echo, namespace: web, port: 80}]}]
 ---
 apiVersion: v1
 kind: Service
 metadata: {name: echo, namespace: web}
 spec:
   ports: [{name: http, port: 80}]
+";
+
+/// A route of edge to web's Service echo.
+const CROSS: &str = "apiVersion: gateway.networking.k8s.io/v1
+kind: HTTPRoute
+metadata: {name: cross, namespace: edge}
+spec:
+  parentRefs: [{name: public}]
+  rules: [{backendRefs: [{name: echo, namespace: web, port: 80}]}]
 ";
 
 const GRANT: &str = "apiVersion: gateway.networking.k8s.io/v1beta1
@@ -195,6 +198,34 @@ spec:
   from: [{group: gateway.networking.k8s.io, kind: HTTPRoute, namespace: edge}]
   to: [{group: \"\", kind: Service, name: echo}]
 ";
+
+/// A gateway serving the Gateway `gateway(port)`, the namespace web with its Service echo
+/// (its EndpointSlice on `upstream`) and the routes `manifests`, ready.
+struct Served {
+    cluster: Cluster,
+    upstream: Echo,
+    listen: SocketAddr,
+    proxy: KubeProxy,
+}
+
+fn serve_web(gateway: fn(u16) -> String, manifests: &str) -> Served {
+    let cluster = gateway_cluster();
+    let upstream = Echo::start("a");
+    let listen = SocketAddr::new([127, 0, 0, 1].into(), free_addr().port());
+    let proxy = gateway_proxy(&cluster);
+    cluster.apply("gateway.yaml", &gateway(listen.port()));
+    cluster.apply("web.yaml", WEB);
+    cluster.apply("routes.yaml", manifests);
+    let web_slice = slice(upstream.addr).replace("namespace: edge", "namespace: web");
+    cluster.apply("slice.yaml", &web_slice);
+    proxy.wait_ready(Duration::from_secs(20));
+    Served {
+        cluster,
+        upstream,
+        listen,
+        proxy,
+    }
+}
 
 /// Requests `/` until it answers `status`.
 fn until_status(proxy: &KubeProxy, listen: SocketAddr, status: u16) {
@@ -211,15 +242,12 @@ fn until_status(proxy: &KubeProxy, listen: SocketAddr, status: u16) {
 
 #[test]
 fn a_reference_grant_lets_a_route_reach_another_namespace_and_its_deletion_takes_it_back() {
-    let cluster = gateway_cluster();
-    let upstream = Echo::start("a");
-    let listen = SocketAddr::new([127, 0, 0, 1].into(), free_addr().port());
-    let proxy = gateway_proxy(&cluster);
-    cluster.apply("gateway.yaml", &gateway(listen.port()));
-    cluster.apply("cross.yaml", CROSS);
-    let web_slice = slice(upstream.addr).replace("namespace: edge", "namespace: web");
-    cluster.apply("slice.yaml", &web_slice);
-    proxy.wait_ready(Duration::from_secs(20));
+    let Served {
+        cluster,
+        upstream,
+        listen,
+        proxy,
+    } = serve_web(gateway, CROSS);
 
     // no grant: 500, RefNotPermitted
     until_status(&proxy, listen, 500);
@@ -254,35 +282,23 @@ fn selector_gateway(port: u16) -> String {
     )
 }
 
-const IN_WEB: &str = "apiVersion: v1
-kind: Namespace
-metadata: {name: web}
----
-apiVersion: gateway.networking.k8s.io/v1
+/// A route of web to its Service echo, naming the Gateway of edge.
+const IN_WEB: &str = "apiVersion: gateway.networking.k8s.io/v1
 kind: HTTPRoute
 metadata: {name: web, namespace: web}
 spec:
   parentRefs: [{name: public, namespace: edge}]
   rules: [{backendRefs: [{name: echo, port: 80}]}]
----
-apiVersion: v1
-kind: Service
-metadata: {name: echo, namespace: web}
-spec:
-  ports: [{name: http, port: 80}]
 ";
 
 #[test]
 fn a_selector_listener_takes_a_namespaces_route_once_kubectl_labels_the_namespace() {
-    let cluster = gateway_cluster();
-    let upstream = Echo::start("a");
-    let listen = SocketAddr::new([127, 0, 0, 1].into(), free_addr().port());
-    let proxy = gateway_proxy(&cluster);
-    cluster.apply("gateway.yaml", &selector_gateway(listen.port()));
-    cluster.apply("web.yaml", IN_WEB);
-    let web_slice = slice(upstream.addr).replace("namespace: edge", "namespace: web");
-    cluster.apply("slice.yaml", &web_slice);
-    proxy.wait_ready(Duration::from_secs(20));
+    let Served {
+        cluster,
+        upstream,
+        listen,
+        proxy,
+    } = serve_web(selector_gateway, IN_WEB);
 
     // web is not selected: the route is refused, its requests find no route
     let route = ["httproute", "web", "-n", "web"];
