@@ -1,5 +1,6 @@
 use super::*;
 use crate::gateway::tests::{join, objects, route, target, CLASS, ECHO};
+use crate::gateway::tests_tls::{gateway as tls_gateway, tls_secret, to_echo};
 
 const GATEWAY: &str = "
 apiVersion: gateway.networking.k8s.io/v1
@@ -358,4 +359,64 @@ fn a_route_that_no_longer_names_the_gateway_loses_our_entry_only() {
     assert_eq!(route["parents"], json!([theirs]));
     let gw = find(&next, StatusKind::Gateway, "public").expect("one route fewer attached");
     assert_eq!(gw["listeners"][0]["attachedRoutes"], 1);
+}
+
+#[test]
+fn a_listener_whose_certificate_refs_do_not_resolve_says_so_in_resolved_refs() {
+    let listeners = "
+  - {name: good, port: 8443, protocol: HTTPS, hostname: a.example.com, tls: {certificateRefs: [{name: a-cert}]}}
+  - {name: missing, port: 8443, protocol: HTTPS, hostname: b.example.com, tls: {certificateRefs: [{name: nope}]}}
+  - {name: elsewhere, port: 9443, protocol: HTTPS, tls: {certificateRefs: [{name: a-cert, namespace: other}]}}
+  - {name: partly, port: 9444, protocol: HTTPS, tls: {certificateRefs: [{name: a-cert}, {name: nope}]}}";
+    let yaml = join(&[
+        CLASS,
+        &tls_gateway(listeners),
+        ECHO,
+        &tls_secret("a-cert", "edge"),
+        &tls_secret("a-cert", "other"),
+        &to_echo(),
+    ]);
+    let writes = writes(&objects(&yaml), &target(), &Ok(()), &at(1));
+    let gateway = find(&writes, StatusKind::Gateway, "public").expect("the Gateway");
+    let resolved_and_programmed = |name: &str| {
+        let listener = gateway["listeners"]
+            .as_array()
+            .unwrap()
+            .iter()
+            .find(|l| l["name"] == name)
+            .unwrap_or_else(|| panic!("listener {name}"));
+        let said = said(&listener["conditions"]);
+        [said[1].clone(), said[3].clone()]
+    };
+    assert_eq!(
+        resolved_and_programmed("good"),
+        ["ResolvedRefs=True ResolvedRefs", "Programmed=True Programmed"]
+    );
+    assert_eq!(
+        resolved_and_programmed("missing"),
+        [
+            "ResolvedRefs=False InvalidCertificateRef",
+            "Programmed=False Invalid"
+        ]
+    );
+    assert_eq!(
+        resolved_and_programmed("elsewhere"),
+        ["ResolvedRefs=False RefNotPermitted", "Programmed=False Invalid"]
+    );
+    // one of two resolves: bound with it, the other said
+    assert_eq!(
+        resolved_and_programmed("partly"),
+        [
+            "ResolvedRefs=False InvalidCertificateRef",
+            "Programmed=True Programmed"
+        ]
+    );
+    assert_eq!(
+        gateway["conditions"][0]["reason"], "ListenersNotValid",
+        "{gateway}"
+    );
+    assert_eq!(
+        gateway["conditions"][0]["status"], "True",
+        "other listeners serve: {gateway}"
+    );
 }

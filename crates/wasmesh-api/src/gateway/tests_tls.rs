@@ -7,7 +7,7 @@ use super::*;
 const PEM: &str = "-----BEGIN CERTIFICATE-----\n    MIIB\n    -----END CERTIFICATE-----";
 const KEY: &str = "-----BEGIN PRIVATE KEY-----\n    MIIE\n    -----END PRIVATE KEY-----";
 
-fn tls_secret(name: &str, namespace: &str) -> String {
+pub(super) fn tls_secret(name: &str, namespace: &str) -> String {
     format!(
         "
 apiVersion: v1
@@ -22,7 +22,7 @@ stringData:
     )
 }
 
-fn gateway(listeners: &str) -> String {
+pub(super) fn gateway(listeners: &str) -> String {
     format!(
         "
 apiVersion: gateway.networking.k8s.io/v1
@@ -35,7 +35,7 @@ spec:
     )
 }
 
-fn to_echo() -> String {
+pub(super) fn to_echo() -> String {
     route(
         "r",
         "  parentRefs: [{name: public}]\n  rules:\n  - backendRefs: [{name: echo, port: 80}]",
@@ -204,95 +204,5 @@ fn http_and_https_on_one_port_conflict_and_the_later_is_left_out() {
     assert_eq!(
         super::tests::notes_of(&notes),
         ["Gateway edge/public: spec.listeners[1]: listener https shares port 8443 with listener http of the other protocol (HTTP and HTTPS); it is left out"]
-    );
-}
-
-/// Each condition of listener `name` in the Gateway's status, as `type=status reason`.
-fn listener_said(writes: &[status::StatusWrite], name: &str) -> Vec<String> {
-    let gateway = writes
-        .iter()
-        .find(|w| w.kind == status::StatusKind::Gateway)
-        .expect("the Gateway's status");
-    let listener = gateway.status["listeners"]
-        .as_array()
-        .unwrap()
-        .iter()
-        .find(|l| l["name"] == name)
-        .unwrap_or_else(|| panic!("listener {name}"));
-    listener["conditions"]
-        .as_array()
-        .unwrap()
-        .iter()
-        .map(|c| {
-            format!(
-                "{}={} {}",
-                c["type"].as_str().unwrap(),
-                c["status"].as_str().unwrap(),
-                c["reason"].as_str().unwrap()
-            )
-        })
-        .collect()
-}
-
-#[test]
-fn a_listener_whose_certificate_refs_do_not_resolve_says_so_in_resolved_refs() {
-    let listeners = "
-  - {name: good, port: 8443, protocol: HTTPS, hostname: a.example.com, tls: {certificateRefs: [{name: a-cert}]}}
-  - {name: missing, port: 8443, protocol: HTTPS, hostname: b.example.com, tls: {certificateRefs: [{name: nope}]}}
-  - {name: elsewhere, port: 9443, protocol: HTTPS, tls: {certificateRefs: [{name: a-cert, namespace: other}]}}
-  - {name: partly, port: 9444, protocol: HTTPS, tls: {certificateRefs: [{name: a-cert}, {name: nope}]}}";
-    let yaml = join(&[
-        CLASS,
-        &gateway(listeners),
-        ECHO,
-        &tls_secret("a-cert", "edge"),
-        &tls_secret("a-cert", "other"),
-        &to_echo(),
-    ]);
-    let writes = status::writes(
-        &objects(&yaml),
-        &target(),
-        &Ok(()),
-        &crate::timestamp::Timestamp::from_unix_seconds(1),
-    );
-    let resolved_and_programmed = |name: &str| {
-        let said = listener_said(&writes, name);
-        [said[1].clone(), said[3].clone()]
-    };
-    assert_eq!(
-        resolved_and_programmed("good"),
-        ["ResolvedRefs=True ResolvedRefs", "Programmed=True Programmed"]
-    );
-    assert_eq!(
-        resolved_and_programmed("missing"),
-        [
-            "ResolvedRefs=False InvalidCertificateRef",
-            "Programmed=False Invalid"
-        ]
-    );
-    assert_eq!(
-        resolved_and_programmed("elsewhere"),
-        ["ResolvedRefs=False RefNotPermitted", "Programmed=False Invalid"]
-    );
-    // one of two resolves: bound with it, the other said
-    assert_eq!(
-        resolved_and_programmed("partly"),
-        [
-            "ResolvedRefs=False InvalidCertificateRef",
-            "Programmed=True Programmed"
-        ]
-    );
-    let gateway = &writes
-        .iter()
-        .find(|w| w.kind == status::StatusKind::Gateway)
-        .unwrap()
-        .status;
-    assert_eq!(
-        gateway["conditions"][0]["reason"], "ListenersNotValid",
-        "{gateway}"
-    );
-    assert_eq!(
-        gateway["conditions"][0]["status"], "True",
-        "other listeners serve: {gateway}"
     );
 }
