@@ -281,9 +281,34 @@ spec:
   - {name: a, port: 8080, protocol: HTTP, hostname: a.example.com}
   - {name: b, port: 8080, protocol: HTTP, hostname: a.example.com}
   - {name: c, port: 9090, protocol: HTTP}
-  - {name: d, port: 9090, protocol: TCP}";
-    let writes = writes(&objects(&join(&[CLASS, gateway])), &target(), &Ok(()), &at(1));
+  - {name: d, port: 9090, protocol: TCP}
+  - {name: e, port: 7070, protocol: HTTP}";
+    let to_all = route(
+        "all",
+        "  parentRefs: [{name: public}]\n  hostnames: [a.example.com]\n  rules: [{backendRefs: [{name: echo, port: 80}]}]",
+    );
+    let writes = writes(
+        &objects(&join(&[CLASS, gateway, ECHO, &to_all])),
+        &target(),
+        &Ok(()),
+        &at(1),
+    );
     let gw = find(&writes, StatusKind::Gateway, "public").unwrap();
+    // the conflicted listeners are left out: not programmed, no route attached; the Gateway
+    // serves the one without a conflict
+    let listeners = gw["listeners"].as_array().unwrap();
+    let programmed: Vec<String> = listeners
+        .iter()
+        .map(|l| said(&l["conditions"])[3].clone())
+        .collect();
+    let attached: Vec<u64> = listeners
+        .iter()
+        .map(|l| l["attachedRoutes"].as_u64().unwrap())
+        .collect();
+    assert_eq!(programmed[..3], ["Programmed=False Invalid"; 3]);
+    assert_eq!(programmed[4], "Programmed=True Programmed");
+    assert_eq!(attached, [0, 0, 0, 0, 1]);
+    assert_eq!(said(&gw["conditions"])[0], "Accepted=True ListenersNotValid");
     let conflicted: Vec<String> = gw["listeners"]
         .as_array()
         .unwrap()
@@ -296,7 +321,8 @@ spec:
             "Conflicted=True HostnameConflict",
             "Conflicted=True HostnameConflict",
             "Conflicted=True ProtocolConflict",
-            "Conflicted=True ProtocolConflict"
+            "Conflicted=True ProtocolConflict",
+            "Conflicted=False NoConflicts"
         ]
     );
 }

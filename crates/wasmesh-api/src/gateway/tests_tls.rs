@@ -193,16 +193,20 @@ stringData: {tls.crt: not a pem, tls.key: y}";
 }
 
 #[test]
-fn http_and_https_on_one_port_conflict_and_the_later_is_left_out() {
+fn http_and_https_on_one_port_conflict_and_both_are_left_out() {
     let listeners = "
   - {name: http, port: 8443, protocol: HTTP}
-  - {name: https, port: 8443, protocol: HTTPS, tls: {certificateRefs: [{name: a-cert}]}}";
+  - {name: https, port: 8443, protocol: HTTPS, tls: {certificateRefs: [{name: a-cert}]}}
+  - {name: other, port: 8080, protocol: HTTP}";
     let yaml = join(&[CLASS, &gateway(listeners), ECHO, &tls_secret("a-cert", "edge")]);
     let (proxy, notes) = translated(&yaml);
-    assert_eq!(proxy.spec.listeners.len(), 1);
-    assert!(proxy.spec.listeners[0].tls.is_none());
+    let ports: Vec<u16> = proxy.spec.listeners.iter().map(|l| l.address.port()).collect();
+    assert_eq!(ports, [8080], "only the listener without a conflict");
     assert_eq!(
         super::tests::notes_of(&notes),
-        ["Gateway edge/public: spec.listeners[1]: listener https shares port 8443 with listener http of the other protocol (HTTP and HTTPS); it is left out"]
+        [
+            "Gateway edge/public: spec.listeners[0]: listener http conflicts (ProtocolConflict: listener https on port 8443 has protocol HTTPS); it is left out",
+            "Gateway edge/public: spec.listeners[1]: listener https conflicts (ProtocolConflict: listener http on port 8443 has protocol HTTP); it is left out",
+        ]
     );
 }
