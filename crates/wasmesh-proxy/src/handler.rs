@@ -15,6 +15,7 @@ use std::time::{Duration, Instant};
 use crate::body::ProxyBody;
 use crate::chain::head::SharedHead;
 use crate::chain::{Exchange, RequestFlow};
+use crate::cluster::ClusterProtocol;
 use crate::error::ProxyError;
 use crate::forward;
 use crate::metered::{Metered, Record};
@@ -475,39 +476,49 @@ async fn route_and_send(
     if keep_head {
         ex.head.borrow_mut().progress.upstream = Some(UpstreamTry::start(endpoint.addr));
     }
-    // Plugin contexts still to end (`proxy_on_log`) read the request head as it was sent:
-    // the upstream gets a copy then.
-    let mut parts = if keep_head {
-        ex.request().clone()
-    } else {
-        std::mem::replace(&mut *ex.request_mut(), empty_parts())
-    };
+    let timeout = route.timeout.unwrap_or(DEFAULT_ROUTE_TIMEOUT);
     let (upgrade, downstream_upgrade) = match on_upgrade {
         Some((v, on)) => (Some(v), Some(on)),
         None => (None, None),
     };
-    // the route's edits, after the filters (as Envoy's router)
-    forward.edit_request(&mut parts);
-    let timeout = route.timeout.unwrap_or(DEFAULT_ROUTE_TIMEOUT);
-    if !route.mirrors.is_empty() {
-        crate::mirroring::send_copies(listener, conn, route, &parts, &body, timeout);
-    }
-    forward::to_upstream(&mut parts, cluster.protocol, endpoint, upgrade.as_ref());
-    forward::frame_body(&mut parts, &body);
-    let upstream_req = Request::from_parts(parts, body);
-    let send = conn
-        .worker
-        .pool
-        .send(Target { cluster, endpoint }, upstream_req, upgrade.is_some());
-    let (resp, local) = match tokio::time::timeout(timeout, send).await {
-        Ok(r) => r?,
-        Err(_) => {
-            return Err(ProxyError::RouteTimeout {
-                route: route.name.clone(),
-                timeout,
-            })
-        }
+    // Plugin contexts still to end (`proxy_on_log`) read the request head as it left the
+    // filters. A plain HTTP/1.1 request without a body, route edits or mirrors is encoded
+    // for the upstream straight from that head, which stays where it is; any other goes as
+    // a copy (docs/performance.md).
+    let plain = keep_head
+        && upgrade.is_none()
+        && body.is_end_stream()
+        && cluster.protocol == ClusterProtocol::Http1
+        && route.mirrors.is_empty()
+        && !forward.edits_request();
+    let encoded = if plain {
+        let request = ex.request();
+        crate::h1::encode_upstream_head(&request, &endpoint.authority).map(|h| (h, request.method.clone()))
+    } else {
+        None
     };
+    let target = Target { cluster, endpoint };
+    let sent = if let Some((head, method)) = encoded {
+        drop(body);
+        within(timeout, route, conn.worker.pool.send_head(target, &head, &method)).await?
+    } else {
+        let mut parts = if keep_head {
+            ex.request().clone()
+        } else {
+            std::mem::replace(&mut *ex.request_mut(), empty_parts())
+        };
+        // the route's edits, after the filters (as Envoy's router)
+        forward.edit_request(&mut parts);
+        if !route.mirrors.is_empty() {
+            crate::mirroring::send_copies(listener, conn, route, &parts, &body, timeout);
+        }
+        forward::to_upstream(&mut parts, cluster.protocol, endpoint, upgrade.as_ref());
+        forward::frame_body(&mut parts, &body);
+        let upstream_req = Request::from_parts(parts, body);
+        let send = conn.worker.pool.send(target, upstream_req, upgrade.is_some());
+        within(timeout, route, send).await?
+    };
+    let (resp, local) = sent;
     let (mut parts, body) = resp.into_parts();
     if keep_head {
         if let Some(try_) = ex.head.borrow_mut().progress.upstream.as_mut() {
@@ -537,6 +548,21 @@ async fn route_and_send(
     // before the filters' response path sees it, as Envoy's router
     forward.edit_response(&mut parts.headers);
     Ok(Response::from_parts(parts, body))
+}
+
+/// The upstream's answer to a request sent, or the route's timeout.
+async fn within(
+    timeout: Duration,
+    route: &crate::route::Route,
+    send: impl Future<Output = Result<crate::upstream::Sent, ProxyError>>,
+) -> Result<crate::upstream::Sent, ProxyError> {
+    match tokio::time::timeout(timeout, send).await {
+        Ok(r) => r,
+        Err(_) => Err(ProxyError::RouteTimeout {
+            route: route.name.clone(),
+            timeout,
+        }),
+    }
 }
 
 /// Polls a future once, without waiting.
