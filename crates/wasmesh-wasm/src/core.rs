@@ -10,7 +10,7 @@ use std::time::Instant;
 
 use wasmtime::{Store, Trap, TypedFunc, WasmBacktrace, WasmParams, WasmResults};
 
-use crate::engine::EPOCH_TICK;
+use crate::epoch::EpochClock;
 use crate::exports::{Exports, HeadersFn};
 use crate::state::{MemoryCap, StreamState, VmState, ROOT_CONTEXT_ID};
 use crate::stream_headers::SharedHeaders;
@@ -28,6 +28,8 @@ pub struct VmCore {
     vm: u64,
     next_context: Cell<u32>,
     budget_ticks: u64,
+    /// Told when a call starts, so the epoch ticker is awake (epoch.rs).
+    clock: Arc<EpochClock>,
 }
 
 impl VmCore {
@@ -69,11 +71,14 @@ impl VmCore {
             started: Instant::now(),
             warned: HashSet::new(),
         };
-        let budget_ticks = (limits.callback_budget.as_micros() / EPOCH_TICK.as_micros()).max(1) as u64 + 1;
+        let budget_ticks = crate::epoch::budget_ticks(limits.callback_budget);
+        let clock = plugin.host.inner.clock.clone();
         let mut store = Store::new(&plugin.host.inner.engine, state);
         store.limiter(|s| &mut s.cap);
         store.epoch_deadline_trap();
         store.set_epoch_deadline(budget_ticks);
+        // instantiation runs the module's start function
+        clock.call_starts();
         let fail = |reason| Failure {
             plugin: plugin.plugin_name.clone(),
             reason,
@@ -99,6 +104,7 @@ impl VmCore {
                 vm,
                 next_context: Cell::new(ROOT_CONTEXT_ID + 1),
                 budget_ticks,
+                clock,
             }
         });
         core.start_up().map_err(|f| core.fail(f))?;
@@ -193,6 +199,7 @@ impl VmCore {
         };
         store.data_mut().effective = effective;
         store.set_epoch_deadline(self.budget_ticks);
+        self.clock.call_starts();
         let result = func.call(&mut *store, args);
         crate::abi::wasi::flush_stdio(store.data_mut());
         match result {
