@@ -497,28 +497,75 @@ async fn route_and_send(
     } else {
         None
     };
-    let target = Target { cluster, endpoint };
-    let sent = if let Some((head, method)) = encoded {
+    if let Some((head, method)) = encoded {
         drop(body);
-        within(timeout, route, conn.worker.pool.send_head(target, &head, &method)).await?
-    } else {
-        let mut parts = if keep_head {
-            ex.request().clone()
-        } else {
-            std::mem::replace(&mut *ex.request_mut(), empty_parts())
+        let send = conn
+            .worker
+            .pool
+            .send_head(Target { cluster, endpoint }, &head, &method);
+        let (resp, local) = match tokio::time::timeout(timeout, send).await {
+            Ok(r) => r?,
+            Err(_) => {
+                return Err(ProxyError::RouteTimeout {
+                    route: route.name.clone(),
+                    timeout,
+                })
+            }
         };
-        // the route's edits, after the filters (as Envoy's router)
-        forward.edit_request(&mut parts);
-        if !route.mirrors.is_empty() {
-            crate::mirroring::send_copies(listener, conn, route, &parts, &body, timeout);
-        }
-        forward::to_upstream(&mut parts, cluster.protocol, endpoint, upgrade.as_ref());
-        forward::frame_body(&mut parts, &body);
-        let upstream_req = Request::from_parts(parts, body);
-        let send = conn.worker.pool.send(target, upstream_req, upgrade.is_some());
-        within(timeout, route, send).await?
+        return answered(ex, keep_head, &forward, cluster, endpoint, None, resp, local);
+    }
+    let mut parts = if keep_head {
+        ex.request().clone()
+    } else {
+        std::mem::replace(&mut *ex.request_mut(), empty_parts())
     };
-    let (resp, local) = sent;
+    // the route's edits, after the filters (as Envoy's router)
+    forward.edit_request(&mut parts);
+    if !route.mirrors.is_empty() {
+        crate::mirroring::send_copies(listener, conn, route, &parts, &body, timeout);
+    }
+    forward::to_upstream(&mut parts, cluster.protocol, endpoint, upgrade.as_ref());
+    forward::frame_body(&mut parts, &body);
+    let upstream_req = Request::from_parts(parts, body);
+    let send = conn
+        .worker
+        .pool
+        .send(Target { cluster, endpoint }, upstream_req, upgrade.is_some());
+    let (resp, local) = match tokio::time::timeout(timeout, send).await {
+        Ok(r) => r?,
+        Err(_) => {
+            return Err(ProxyError::RouteTimeout {
+                route: route.name.clone(),
+                timeout,
+            })
+        }
+    };
+    answered(
+        ex,
+        keep_head,
+        &forward,
+        cluster,
+        endpoint,
+        downstream_upgrade,
+        resp,
+        local,
+    )
+}
+
+/// The upstream's response head, for the filters' response path: the router's try noted
+/// for plugins, an upgrade's tunnel opened, hop-by-hop headers dropped and the route's
+/// response edits made.
+#[allow(clippy::too_many_arguments)]
+fn answered(
+    ex: &mut Exchange<'_>,
+    keep_head: bool,
+    forward: &crate::route::decide::Forward<'_>,
+    cluster: &crate::cluster::Cluster,
+    endpoint: &crate::cluster::Endpoint,
+    downstream_upgrade: Option<hyper::upgrade::OnUpgrade>,
+    resp: Response<ProxyBody>,
+    local: Option<std::net::SocketAddr>,
+) -> Result<Response<ProxyBody>, ProxyError> {
     let (mut parts, body) = resp.into_parts();
     if keep_head {
         if let Some(try_) = ex.head.borrow_mut().progress.upstream.as_mut() {
@@ -548,21 +595,6 @@ async fn route_and_send(
     // before the filters' response path sees it, as Envoy's router
     forward.edit_response(&mut parts.headers);
     Ok(Response::from_parts(parts, body))
-}
-
-/// The upstream's answer to a request sent, or the route's timeout.
-async fn within(
-    timeout: Duration,
-    route: &crate::route::Route,
-    send: impl Future<Output = Result<crate::upstream::Sent, ProxyError>>,
-) -> Result<crate::upstream::Sent, ProxyError> {
-    match tokio::time::timeout(timeout, send).await {
-        Ok(r) => r,
-        Err(_) => Err(ProxyError::RouteTimeout {
-            route: route.name.clone(),
-            timeout,
-        }),
-    }
 }
 
 /// Polls a future once, without waiting.
