@@ -2,7 +2,7 @@
 # The benchmark: wasmesh against nginx and against itself, side by side in one run.
 #   bench/run.sh            full mode (3 rounds of 10 s per scenario, ~10 minutes)
 #   bench/run.sh --short    quick check (1 round of 3 s, under 2 minutes)
-# Full mode also profiles three scenarios with perf (where the proxy's CPU goes, by part and
+# Full mode also profiles four scenarios with perf (where the proxy's CPU goes, by part and
 # by function); --no-profile skips that, --profile NAMES picks others.
 # Other flags go to the harness: bench/run.sh --help lists them.
 # Writes BENCHMARKS.md, bench/results/latest.json (+ a dated copy) and bench/results/chart.svg.

@@ -1,7 +1,8 @@
 //! `wasmesh proxy` end to end as an attacker drives it: raw HTTP/1.1 bytes and HTTP/2
 //! requests that spell a denied path or host another way, with an `AuthorizationPolicy`
-//! that denies `/admin` and the host `admin.internal`. Each case asserts on what the echo
-//! upstream received (its JSON description of the request), or that it received nothing.
+//! that denies `/admin` and the host `admin.internal`, in plain text and over TLS (HTTP/1.1
+//! and, chosen by ALPN, HTTP/2). Each case asserts on what the echo upstream received (its
+//! JSON description of the request), or that it received nothing.
 
 use crate::proxy_support;
 
@@ -11,10 +12,18 @@ use std::io::{Read as _, Write as _};
 use std::net::SocketAddr;
 use std::sync::atomic::Ordering;
 use std::time::Duration;
+use tokio_rustls::rustls;
 
-/// Two listeners on one echo: `base` with Istio's default normalization, `strict` with
-/// DECODE_AND_MERGE_SLASHES; one DENY policy on paths and hosts.
-fn config(base: SocketAddr, strict: SocketAddr, echo: SocketAddr) -> String {
+/// Three listeners on one echo: `base` with Istio's default normalization, `strict` with
+/// DECODE_AND_MERGE_SLASHES, `secure` as `base` over TLS with `cert`; one DENY policy on
+/// paths and hosts.
+fn config(
+    base: SocketAddr,
+    strict: SocketAddr,
+    secure: SocketAddr,
+    (cert, key): &(std::path::PathBuf, std::path::PathBuf),
+    echo: SocketAddr,
+) -> String {
     format!(
         r#"apiVersion: wasmesh.io/v1alpha1
 kind: Proxy
@@ -28,6 +37,10 @@ spec:
     address: {strict}
     http: {{pathNormalization: DECODE_AND_MERGE_SLASHES}}
     routes: [{{name: all, match: {{prefix: /}}, cluster: echo, timeout: 5s}}]
+  - name: secure
+    address: {secure}
+    tls: {{certFile: "{}", keyFile: "{}"}}
+    routes: [{{name: all, match: {{prefix: /}}, cluster: echo, timeout: 5s}}]
   clusters:
   - {{name: echo, endpoints: ["{echo}"], connectTimeout: 1s}}
 ---
@@ -39,7 +52,9 @@ spec:
   rules:
   - to: [{{operation: {{paths: ["/admin", "/admin/*"]}}}}]
   - to: [{{operation: {{hosts: ["admin.internal"]}}}}]
-"#
+"#,
+        cert.display(),
+        key.display(),
     )
 }
 
@@ -47,23 +62,49 @@ struct Setup {
     echo: Echo,
     base: SocketAddr,
     strict: SocketAddr,
+    secure: SocketAddr,
+    /// The certificate `secure` serves (self-signed: its own CA).
+    cert: std::path::PathBuf,
     _proxy: ProxyProcess,
+    _dir: tempfile::TempDir,
 }
 
 fn setup() -> Setup {
     let echo = Echo::start("echo");
-    let (base, strict) = (free_addr(), free_addr());
+    let (base, strict, secure) = (free_addr(), free_addr(), free_addr());
+    let dir = tempfile::tempdir().unwrap();
+    let pair = self_signed(dir.path());
     let proxy = ProxyProcess::start(
         "istio-system/gw",
-        &[("proxy.yaml", &config(base, strict, echo.addr))],
+        &[("proxy.yaml", &config(base, strict, secure, &pair, echo.addr))],
         1,
     );
     Setup {
         echo,
         base,
         strict,
+        secure,
+        cert: pair.0,
         _proxy: proxy,
+        _dir: dir,
     }
+}
+
+/// A TLS client configuration trusting `cert` alone, offering `alpn`.
+fn tls_config(cert: &std::path::Path, alpn: &[&[u8]]) -> std::sync::Arc<rustls::ClientConfig> {
+    use rustls::pki_types::pem::PemObject as _;
+    let mut roots = rustls::RootCertStore::empty();
+    for c in rustls::pki_types::CertificateDer::pem_file_iter(cert).unwrap() {
+        roots.add(c.unwrap()).unwrap();
+    }
+    let provider = std::sync::Arc::new(rustls::crypto::ring::default_provider());
+    let mut config = rustls::ClientConfig::builder_with_provider(provider)
+        .with_safe_default_protocol_versions()
+        .unwrap()
+        .with_root_certificates(roots)
+        .with_no_client_auth();
+    config.alpn_protocols = alpn.iter().map(|p| p.to_vec()).collect();
+    std::sync::Arc::new(config)
 }
 
 /// A response read off a raw connection: the status and the body.
@@ -83,9 +124,23 @@ impl Raw {
 /// Writes `bytes` on a new connection and reads one response (content-length framed, or
 /// to the close).
 fn raw(addr: SocketAddr, bytes: &[u8]) -> Raw {
-    let mut s = std::net::TcpStream::connect(addr).unwrap();
+    let s = std::net::TcpStream::connect(addr).unwrap();
     s.set_read_timeout(Some(Duration::from_secs(5))).unwrap();
+    raw_on(s, bytes)
+}
+
+/// As [`raw`], over TLS to `localhost` at `addr`, trusting `cert`, offering HTTP/1.1 by ALPN.
+fn raw_tls(addr: SocketAddr, cert: &std::path::Path, bytes: &[u8]) -> Raw {
+    let tcp = std::net::TcpStream::connect(addr).unwrap();
+    tcp.set_read_timeout(Some(Duration::from_secs(5))).unwrap();
+    let name = rustls::pki_types::ServerName::try_from("localhost").unwrap();
+    let tls = rustls::ClientConnection::new(tls_config(cert, &[b"http/1.1"]), name).unwrap();
+    raw_on(rustls::StreamOwned::new(tls, tcp), bytes)
+}
+
+fn raw_on(mut s: impl std::io::Read + std::io::Write, bytes: &[u8]) -> Raw {
     s.write_all(bytes).unwrap();
+    s.flush().unwrap();
     let mut buf = Vec::new();
     let mut chunk = [0u8; 8192];
     loop {
@@ -300,11 +355,39 @@ fn an_upstream_that_switches_protocols_unasked_is_a_protocol_error() {
     }
 }
 
+type H2 = hyper::client::conn::http2::SendRequest<http_body_util::Empty<bytes::Bytes>>;
+
 /// One HTTP/2 request with prior knowledge; `host` is sent as a header beside `:authority`.
 async fn h2(addr: SocketAddr, authority: &str, path: &str, host: Option<&str>) -> (u16, String) {
+    h2_on(h2c_client(addr).await, "http", authority, path, host).await
+}
+
+/// As [`h2`], over TLS to `localhost` at `addr` trusting `cert`, HTTP/2 chosen by ALPN.
+async fn h2_tls(
+    addr: SocketAddr,
+    cert: &std::path::Path,
+    authority: &str,
+    path: &str,
+    host: Option<&str>,
+) -> (u16, String) {
+    let tcp = tokio::net::TcpStream::connect(addr).await.unwrap();
+    let connector = tokio_rustls::TlsConnector::from(tls_config(cert, &[b"h2"]));
+    let name = rustls::pki_types::ServerName::try_from("localhost").unwrap();
+    let tls = connector.connect(name, tcp).await.unwrap();
+    assert_eq!(tls.get_ref().1.alpn_protocol(), Some(&b"h2"[..]), "h2 by ALPN");
+    let (send, conn) = hyper::client::conn::http2::handshake(
+        hyper_util::rt::TokioExecutor::new(),
+        hyper_util::rt::TokioIo::new(tls),
+    )
+    .await
+    .unwrap();
+    tokio::spawn(conn);
+    h2_on(send, "https", authority, path, host).await
+}
+
+async fn h2_on(mut send: H2, scheme: &str, authority: &str, path: &str, host: Option<&str>) -> (u16, String) {
     use http_body_util::BodyExt;
-    let mut send = h2c_client(addr).await;
-    let mut req = hyper::Request::get(format!("http://{authority}{path}"));
+    let mut req = hyper::Request::get(format!("{scheme}://{authority}{path}"));
     if let Some(host) = host {
         req = req.header("host", host);
     }
@@ -317,38 +400,43 @@ async fn h2(addr: SocketAddr, authority: &str, path: &str, host: Option<&str>) -
     (status, String::from_utf8_lossy(&body).to_string())
 }
 
-#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
-async fn http2_requests_meet_the_same_rules() {
-    let s = tokio::task::spawn_blocking(setup).await.unwrap();
+/// The HTTP/2 cases, each request made by `h2` (authority, path, a `host` header): what is
+/// refused never reaches the upstream; what passes reaches it normalized, with one Host, the
+/// authority. Returns what the upstream received for the request that passed.
+async fn meets_the_http2_rules<F, Fut>(s: &Setup, h2: F) -> serde_json::Value
+where
+    F: Fn(&'static str, &'static str, Option<&'static str>) -> Fut,
+    Fut: std::future::Future<Output = (u16, String)>,
+{
     let before = s.echo.requests.load(Ordering::SeqCst);
     for path in ["/public/../admin", "/%61dmin", "/public/%2E%2E/admin/x"] {
-        let (status, body) = h2(s.base, "a", path, None).await;
+        let (status, body) = h2("a", path, None).await;
         assert_eq!(status, 403, "{path}: {body}");
     }
-    let (status, _) = h2(s.base, "admin.internal", "/", None).await;
+    let (status, _) = h2("admin.internal", "/", None).await;
     assert_eq!(status, 403);
     // RFC 9113 §8.3.1: :authority and host must agree.
-    let (status, body) = h2(s.base, "public.example", "/", Some("admin.internal")).await;
+    let (status, body) = h2("public.example", "/", Some("admin.internal")).await;
     assert_eq!(status, 400, "{body}");
-    let (status, _) = h2(s.base, "a", "/x%00", None).await;
+    let (status, _) = h2("a", "/x%00", None).await;
     assert_eq!(status, 400);
     assert_eq!(
         s.echo.requests.load(Ordering::SeqCst),
         before,
         "a refused request reached the upstream"
     );
-    // What passes reaches the upstream normalized, with one Host: the authority.
-    let (status, body) = h2(
-        s.base,
-        "public.example",
-        "/public/./x/../y?z=1",
-        Some("PUBLIC.example"),
-    )
-    .await;
+    let (status, body) = h2("public.example", "/public/./x/../y?z=1", Some("PUBLIC.example")).await;
     assert_eq!(status, 200, "{body}");
     let got: serde_json::Value = serde_json::from_str(&body).unwrap();
     assert_eq!(got["uri"], "/public/y?z=1");
     assert_eq!(got["headers"]["host"], "public.example");
+    got
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn http2_requests_meet_the_same_rules() {
+    let s = tokio::task::spawn_blocking(setup).await.unwrap();
+    meets_the_http2_rules(&s, |authority, path, host| h2(s.base, authority, path, host)).await;
 }
 
 #[test]
@@ -384,4 +472,101 @@ fn a_malformed_request_body_is_the_clients_fault_and_bodies_of_any_method_are_fo
     }
     let req = "GET /public HTTP/1.1\r\nHost: a\r\nTransfer-Encoding: chunked\r\n\r\n5\r\nhello\r\n0\r\n\r\n";
     assert_eq!(raw(s.base, req.as_bytes()).upstream()["bodyLength"], 5);
+}
+
+#[test]
+fn over_tls_http1_requests_meet_the_same_rules() {
+    let s = setup();
+    let send = |request: &str| raw_tls(s.secure, &s.cert, request.as_bytes());
+    let refused = |request: &str| {
+        let before = s.echo.requests.load(Ordering::SeqCst);
+        let r = send(request);
+        assert_ne!(r.status, 200, "{request:?} was forwarded over TLS: {}", r.body);
+        assert_eq!(
+            s.echo.requests.load(Ordering::SeqCst),
+            before,
+            "{request:?} reached the upstream over TLS"
+        );
+        r.status
+    };
+    // Controls: one passes normalized, the plain denied path is denied.
+    assert_eq!(
+        send(&get("/public/./x/../y", "Host: a\r\n")).upstream()["uri"],
+        "/public/y"
+    );
+    assert_eq!(refused(&get("/admin", "Host: a\r\n")), 403);
+    for spelling in [
+        "/public/../admin",
+        "/public/%2e%2e/admin",
+        "/%61dmin",
+        "/adm%69n/",
+        "/./admin",
+    ] {
+        let status = refused(&get(spelling, "Host: a\r\n"));
+        assert!(status == 403 || status == 400, "{spelling}: {status}");
+    }
+    for bad in ["/x%00y", "/x%zz"] {
+        assert_eq!(refused(&get(bad, "Host: a\r\n")), 400, "{bad}");
+    }
+    // Hosts: the absolute form's authority wins, one valid Host or 400.
+    assert_eq!(
+        refused(&get("https://admin.internal/", "Host: public.example\r\n")),
+        403
+    );
+    assert_eq!(refused(&get("/", "Host: admin.internal\r\n")), 403);
+    for headers in [
+        "Host: public.example\r\nHost: admin.internal\r\n",
+        "",
+        "Host: a b\r\n",
+    ] {
+        assert_eq!(refused(&get("/", headers)), 400, "{headers:?}");
+    }
+    assert_eq!(refused("get / HTTP/1.1\r\nHost: a\r\n\r\n"), 400);
+    // Upgrades: only websocket; h2c is forwarded as a plain request without its headers.
+    let upgrade = |p: &str| {
+        get(
+            "/",
+            &format!("Host: a\r\nConnection: Upgrade\r\nUpgrade: {p}\r\n"),
+        )
+    };
+    assert_eq!(refused(&upgrade("foo/1")), 403);
+    let h2c = get(
+        "/public",
+        "Host: a\r\nConnection: Upgrade, HTTP2-Settings\r\nUpgrade: h2c\r\nHTTP2-Settings: AAMAAABkAARAAAAAAAIAAAAA\r\n",
+    );
+    let got = send(&h2c).upstream();
+    for h in ["upgrade", "http2-settings", "connection"] {
+        assert!(got["headers"].get(h).is_none(), "{h} reached the upstream: {got}");
+    }
+    // A request with a body takes the other server path: the same rules.
+    assert_eq!(
+        refused("POST /public/../admin HTTP/1.1\r\nHost: a\r\nContent-Length: 2\r\n\r\nhi"),
+        403
+    );
+    // Content-Length beside Transfer-Encoding: whatever the proxy answers, the request it
+    // smuggles behind an empty chunked body never reaches the upstream as a request.
+    let before = s.echo.requests.load(Ordering::SeqCst);
+    let smuggle = "POST /public HTTP/1.1\r\nHost: a\r\nContent-Length: 40\r\nTransfer-Encoding: chunked\r\n\r\n0\r\n\r\nGET /admin HTTP/1.1\r\nHost: a\r\n\r\n";
+    let r = send(smuggle);
+    std::thread::sleep(Duration::from_millis(300));
+    let reached = s.echo.requests.load(Ordering::SeqCst) - before;
+    assert!(reached <= 1, "{reached} requests reached the upstream");
+    if r.status == 200 {
+        let got = r.upstream();
+        assert_eq!(got["path"], "/public", "{got}");
+        assert_eq!(got["bodyLength"], 0, "the smuggled request went as a body: {got}");
+    } else {
+        assert_eq!(r.status, 400, "{}", r.body);
+        assert_eq!(reached, 0);
+    }
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn over_tls_http2_requests_meet_the_same_rules() {
+    let s = tokio::task::spawn_blocking(setup).await.unwrap();
+    let got = meets_the_http2_rules(&s, |authority, path, host| {
+        h2_tls(s.secure, &s.cert, authority, path, host)
+    })
+    .await;
+    assert_eq!(got["version"], "HTTP/1.1", "to the upstream as configured: {got}");
 }

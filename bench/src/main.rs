@@ -65,7 +65,7 @@ pub struct Args {
     pub only: Vec<String>,
     /// Profile these scenarios with `perf` after the rounds: one more measured run each,
     /// summarised in the report as CPU µs per request by part and by function (default in
-    /// full mode: wasmesh-0,wasmesh-1,wasmesh-10; none in short mode).
+    /// full mode: wasmesh-0,wasmesh-1,wasmesh-10,wasmesh-body; none in short mode).
     #[arg(long, value_delimiter = ',', value_name = "NAMES")]
     pub profile: Option<Vec<String>>,
     /// Take no profile.
@@ -100,7 +100,7 @@ fn main() -> Result<()> {
         profile: match (&args.profile, args.no_profile || args.short) {
             (Some(names), _) => names.clone(),
             (None, true) => vec![],
-            (None, false) => ["wasmesh-0", "wasmesh-1", "wasmesh-10"]
+            (None, false) => ["wasmesh-0", "wasmesh-1", "wasmesh-10", "wasmesh-body"]
                 .map(String::from)
                 .to_vec(),
         },

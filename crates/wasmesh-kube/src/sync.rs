@@ -627,8 +627,9 @@ mod tests {
             "metadata": {"name": "wasmesh"},
             "spec": {"controllerName": "wasmesh.io/gateway-controller"},
         }));
-        let listener = |name: &str, secret: &str| {
-            json!({"name": name, "port": 8443, "protocol": "HTTPS",
+        // two ports: two listeners on one without hostnames would conflict
+        let listener = |name: &str, port: u16, secret: &str| {
+            json!({"name": name, "port": port, "protocol": "HTTPS",
                    "tls": {"certificateRefs": [{"name": secret}]}})
         };
         let gateway = |name: &str| {
@@ -636,7 +637,7 @@ mod tests {
                 "apiVersion": "gateway.networking.k8s.io/v1", "kind": "Gateway",
                 "metadata": {"name": name, "namespace": "edge"},
                 "spec": {"gatewayClassName": "wasmesh",
-                         "listeners": [listener("https", "cert"), listener("other", "other/x")]},
+                         "listeners": [listener("https", 8443, "cert"), listener("other", 8444, "other/x")]},
             }))
         };
         sync.apply(&gateway_stream(GatewayKind::GatewayClass), Event::Apply(class));

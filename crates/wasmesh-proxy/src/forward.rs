@@ -45,6 +45,11 @@ pub fn connection_names_upgrade(headers: &HeaderMap) -> bool {
         .any(|t| t.trim().eq_ignore_ascii_case("upgrade"))
 }
 
+/// Whether any hop-by-hop header is present (those `Connection` names come with it).
+pub fn has_hop_by_hop(headers: &HeaderMap) -> bool {
+    headers.keys().any(|k| HOP_BY_HOP.iter().any(|h| h == k))
+}
+
 /// Removes hop-by-hop headers, including those that `Connection` names.
 pub fn strip_hop_by_hop(headers: &mut HeaderMap) {
     // One pass over the names (standard names compare cheaply) finds which are present;

@@ -136,10 +136,42 @@ impl Conn {
 /// honestly: a `content-length` the request carried is replaced by 0, and methods whose
 /// requests usually carry content say 0 too (RFC 9110 §8.6).
 pub fn encode_head(parts: &request::Parts) -> Vec<u8> {
+    encode(parts, None)
+}
+
+/// The bytes the upstream gets for `parts` as it stands downstream, without changing it:
+/// what [`crate::forward::to_upstream`] and then [`encode_head`] make of a copy, for a
+/// request without hop-by-hop headers (`None` otherwise; the caller edits a copy then).
+/// A `Host` is added when missing, from the request's authority or else `endpoint_authority`.
+/// This spares the copy of the head a plugin's `proxy_on_log` would otherwise need
+/// (docs/performance.md).
+pub fn encode_upstream_head(parts: &request::Parts, endpoint_authority: &str) -> Option<Vec<u8>> {
+    if crate::forward::has_hop_by_hop(&parts.headers) {
+        return None;
+    }
+    if parts.headers.contains_key(header::HOST) {
+        return Some(encode(parts, None));
+    }
+    let host = parts
+        .uri
+        .authority()
+        .map(|a| a.as_str())
+        .unwrap_or(endpoint_authority);
+    // as `to_upstream`: a host that is no header value is left out
+    let host = HeaderValue::from_str(host).ok();
+    Some(encode(parts, host.as_ref()))
+}
+
+/// The request line and headers, `host` (when given) after the request's own headers, as
+/// `HeaderMap::insert` of a new name would place it.
+fn encode(parts: &request::Parts, host: Option<&HeaderValue>) -> Vec<u8> {
     let path = parts.uri.path_and_query().map_or("/", |p| p.as_str());
     let mut size = parts.method.as_str().len() + path.len() + 32;
     for (name, value) in &parts.headers {
         size += name.as_str().len() + value.len() + 4;
+    }
+    if let Some(host) = host {
+        size += host.len() + 8;
     }
     let mut out = Vec::with_capacity(size);
     out.extend_from_slice(parts.method.as_str().as_bytes());
@@ -153,6 +185,9 @@ pub fn encode_head(parts: &request::Parts) -> Vec<u8> {
             continue;
         }
         fields::push(&mut out, name.as_str().as_bytes(), value.as_bytes());
+    }
+    if let Some(host) = host {
+        fields::push(&mut out, b"host", host.as_bytes());
     }
     let expects_content = matches!(parts.method, Method::POST | Method::PUT | Method::PATCH);
     if had_length || expects_content {

@@ -15,6 +15,7 @@ use std::time::{Duration, Instant};
 use crate::body::ProxyBody;
 use crate::chain::head::SharedHead;
 use crate::chain::{Exchange, RequestFlow};
+use crate::cluster::ClusterProtocol;
 use crate::error::ProxyError;
 use crate::forward;
 use crate::metered::{Metered, Record};
@@ -475,20 +476,43 @@ async fn route_and_send(
     if keep_head {
         ex.head.borrow_mut().progress.upstream = Some(UpstreamTry::start(endpoint.addr));
     }
-    // Plugin contexts still to end (`proxy_on_log`) read the request head as it was sent:
-    // the upstream gets a copy then.
+    let timeout = route.timeout.unwrap_or(DEFAULT_ROUTE_TIMEOUT);
+    let (upgrade, downstream_upgrade) = match on_upgrade {
+        Some((v, on)) => (Some(v), Some(on)),
+        None => (None, None),
+    };
+    // Plugin contexts still to end (`proxy_on_log`) read the request head as it left the
+    // filters. A plain HTTP/1.1 request without a body, route edits or mirrors is encoded
+    // for the upstream straight from that head, which stays where it is; any other goes as
+    // a copy (docs/performance.md).
+    let plain = keep_head
+        && upgrade.is_none()
+        && body.is_end_stream()
+        && cluster.protocol == ClusterProtocol::Http1
+        && route.mirrors.is_empty()
+        && !forward.edits_request();
+    let encoded = if plain {
+        let request = ex.request();
+        crate::h1::encode_upstream_head(&request, &endpoint.authority).map(|h| (h, request.method.clone()))
+    } else {
+        None
+    };
+    if let Some((head, method)) = encoded {
+        drop(body);
+        let send = conn
+            .worker
+            .pool
+            .send_head(Target { cluster, endpoint }, &head, &method);
+        let (resp, local) = one_try(route, timeout, send).await?;
+        return answered(ex, keep_head, &forward, cluster, endpoint, None, resp, local);
+    }
     let mut parts = if keep_head {
         ex.request().clone()
     } else {
         std::mem::replace(&mut *ex.request_mut(), empty_parts())
     };
-    let (upgrade, downstream_upgrade) = match on_upgrade {
-        Some((v, on)) => (Some(v), Some(on)),
-        None => (None, None),
-    };
     // the route's edits, after the filters (as Envoy's router)
     forward.edit_request(&mut parts);
-    let timeout = route.timeout.unwrap_or(DEFAULT_ROUTE_TIMEOUT);
     if !route.mirrors.is_empty() {
         crate::mirroring::send_copies(listener, conn, route, &parts, &body, timeout);
     }
@@ -499,18 +523,53 @@ async fn route_and_send(
         .worker
         .pool
         .send(Target { cluster, endpoint }, upstream_req, upgrade.is_some());
-    // one try, bounded by the per-try timeout when shorter than the route's (docs/proxy.md)
+    let (resp, local) = one_try(route, timeout, send).await?;
+    answered(
+        ex,
+        keep_head,
+        &forward,
+        cluster,
+        endpoint,
+        downstream_upgrade,
+        resp,
+        local,
+    )
+}
+
+/// Waits for the upstream's answer to one try: within the route's `timeout` (`timeout`
+/// here, its default applied), or its `perTryTimeout` when shorter (docs/proxy.md), else 504.
+async fn one_try<T>(
+    route: &crate::route::Route,
+    timeout: Duration,
+    send: impl Future<Output = Result<T, ProxyError>>,
+) -> Result<T, ProxyError> {
     let per_try = route.per_try_timeout.filter(|t| *t < timeout);
-    let (resp, local) = match tokio::time::timeout(per_try.unwrap_or(timeout), send).await {
-        Ok(r) => r?,
+    match tokio::time::timeout(per_try.unwrap_or(timeout), send).await {
+        Ok(answer) => answer,
         Err(_) => {
             let route = route.name.clone();
-            return Err(match per_try {
+            Err(match per_try {
                 Some(timeout) => ProxyError::TryTimeout { route, timeout },
                 None => ProxyError::RouteTimeout { route, timeout },
-            });
+            })
         }
-    };
+    }
+}
+
+/// The upstream's response head, for the filters' response path: the router's try noted
+/// for plugins, an upgrade's tunnel opened, hop-by-hop headers dropped and the route's
+/// response edits made.
+#[allow(clippy::too_many_arguments)]
+fn answered(
+    ex: &mut Exchange<'_>,
+    keep_head: bool,
+    forward: &crate::route::decide::Forward<'_>,
+    cluster: &crate::cluster::Cluster,
+    endpoint: &crate::cluster::Endpoint,
+    downstream_upgrade: Option<hyper::upgrade::OnUpgrade>,
+    resp: Response<ProxyBody>,
+    local: Option<std::net::SocketAddr>,
+) -> Result<Response<ProxyBody>, ProxyError> {
     let (mut parts, body) = resp.into_parts();
     if keep_head {
         if let Some(try_) = ex.head.borrow_mut().progress.upstream.as_mut() {

@@ -136,19 +136,30 @@ impl UpstreamPool {
         target: Target<'_>,
         req: Request<ProxyBody>,
     ) -> Result<Sent, ProxyError> {
-        let addr = target.endpoint.addr;
         let (parts, _) = req.into_parts();
         let head = h1::encode_head(&parts);
+        self.send_head(target, &head, &parts.method).await
+    }
+
+    /// [`UpstreamPool::send_lean`] for a request head already encoded (by
+    /// [`h1::encode_upstream_head`]) to an HTTP/1.1 cluster's endpoint.
+    pub async fn send_head(
+        self: &Rc<Self>,
+        target: Target<'_>,
+        head: &[u8],
+        method: &http::Method,
+    ) -> Result<Sent, ProxyError> {
+        let addr = target.endpoint.addr;
         while let Some(mut conn) = self.take_lean(addr) {
-            match conn.send(&head, &parts.method).await {
+            match conn.send(head, method).await {
                 Ok(resp) => return Ok(self.wrap_lean(resp, conn, addr)),
                 Err(h1::Error::NotSent) => continue,
-                Err(h1::Error::Closed) if h1::is_idempotent(&parts.method) => break,
+                Err(h1::Error::Closed) if h1::is_idempotent(method) => break,
                 Err(e) => return Err(lean_error(&target, e)),
             }
         }
         let mut conn = h1::Conn::new(connect(&target).await?);
-        match conn.send(&head, &parts.method).await {
+        match conn.send(head, method).await {
             Ok(resp) => Ok(self.wrap_lean(resp, conn, addr)),
             Err(e) => Err(lean_error(&target, e)),
         }

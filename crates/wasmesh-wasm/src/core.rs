@@ -10,7 +10,7 @@ use std::time::Instant;
 
 use wasmtime::{Store, Trap, TypedFunc, WasmBacktrace, WasmParams, WasmResults};
 
-use crate::engine::EPOCH_TICK;
+use crate::epoch::EpochClock;
 use crate::exports::{Exports, HeadersFn};
 use crate::state::{MemoryCap, StreamState, VmState, ROOT_CONTEXT_ID};
 use crate::stream_headers::SharedHeaders;
@@ -18,6 +18,16 @@ use crate::{CompiledPlugin, EnvValue, Failure, FailureReason, Host, StreamInfo};
 
 /// Longest trap description kept in a [`Failure`].
 const MAX_TRAP_MESSAGE: usize = 512;
+
+/// What [`VmCore::call_stream`] saw.
+pub enum StreamCall<R> {
+    /// The context is gone: nothing was called.
+    Gone,
+    /// The call failed (the VM with it).
+    Failed(Failure),
+    /// The callback's answer, and the local reply or close it asked for.
+    Done { value: R, stop: Option<crate::Verdict> },
+}
 
 pub struct VmCore {
     pub plugin: Arc<CompiledPlugin>,
@@ -28,6 +38,8 @@ pub struct VmCore {
     vm: u64,
     next_context: Cell<u32>,
     budget_ticks: u64,
+    /// Told when a call starts, so the epoch ticker is awake (epoch.rs).
+    clock: Arc<EpochClock>,
 }
 
 impl VmCore {
@@ -69,11 +81,14 @@ impl VmCore {
             started: Instant::now(),
             warned: HashSet::new(),
         };
-        let budget_ticks = (limits.callback_budget.as_micros() / EPOCH_TICK.as_micros()).max(1) as u64 + 1;
+        let budget_ticks = crate::epoch::budget_ticks(limits.callback_budget);
+        let clock = plugin.host.inner.clock.clone();
         let mut store = Store::new(&plugin.host.inner.engine, state);
         store.limiter(|s| &mut s.cap);
         store.epoch_deadline_trap();
         store.set_epoch_deadline(budget_ticks);
+        // instantiation runs the module's start function
+        clock.call_starts();
         let fail = |reason| Failure {
             plugin: plugin.plugin_name.clone(),
             reason,
@@ -99,6 +114,7 @@ impl VmCore {
                 vm,
                 next_context: Cell::new(ROOT_CONTEXT_ID + 1),
                 budget_ticks,
+                clock,
             }
         });
         core.start_up().map_err(|f| core.fail(f))?;
@@ -191,48 +207,106 @@ impl VmCore {
                 "{callback} called while the VM was busy"
             ))));
         };
-        store.data_mut().effective = effective;
-        store.set_epoch_deadline(self.budget_ticks);
-        let result = func.call(&mut *store, args);
-        crate::abi::wasi::flush_stdio(store.data_mut());
-        match result {
+        match self.enter(&mut store, func, effective, args) {
             Ok(value) => Ok(value),
             Err(error) => {
                 let memory_denied = store.data().cap.denied;
                 drop(store);
-                let reason = match error.downcast_ref::<Trap>() {
-                    Some(Trap::Interrupt) => FailureReason::Timeout { callback },
-                    _ if memory_denied => FailureReason::MemoryLimit { callback },
-                    _ => FailureReason::Trap {
-                        callback,
-                        message: truncate(trap_sentence(&error)),
-                    },
-                };
-                // The guest's call stack is for whoever debugs the plugin, not for the
-                // failure's one-line reason (docs/wasm-host.md, "When a plugin fails").
-                if let Some(trace) = error.downcast_ref::<WasmBacktrace>() {
-                    tracing::debug!(plugin = %self.plugin.plugin_name, callback, "wasm backtrace of the trap:\n{trace}");
-                }
-                Err(self.fail(self.failure(reason)))
+                Err(self.call_failed(callback, error, memory_denied))
             }
         }
     }
 
-    /// Calls a headers callback of either ABI shape.
-    pub fn call_headers(
+    /// A callback on stream context `id` under one borrow of the store: `prepare` sets the
+    /// context's state, `call` enters the guest (through [`VmCore::enter`]), and the local
+    /// reply or close the plugin asked for is read after. [`StreamCall::Gone`] when the
+    /// context is gone (or the VM busy), as [`VmCore::with_stream`] answers `None`.
+    pub fn call_stream<R>(
         &self,
         callback: &'static str,
+        id: u32,
+        prepare: impl FnOnce(&mut StreamState),
+        call: impl FnOnce(&Self, &mut Store<VmState>) -> wasmtime::Result<R>,
+    ) -> StreamCall<R> {
+        let Ok(mut store) = self.store.try_borrow_mut() else {
+            return StreamCall::Gone;
+        };
+        let Some(stream) = store.data_mut().contexts.get_mut(&id) else {
+            return StreamCall::Gone;
+        };
+        prepare(stream);
+        if let Some(failed) = self.failed() {
+            return StreamCall::Failed(self.failure(FailureReason::VmFailed(failed.reason.to_string())));
+        }
+        match call(self, &mut store) {
+            Ok(value) => {
+                let stop = store
+                    .data_mut()
+                    .contexts
+                    .get_mut(&id)
+                    .and_then(StreamState::take_stop);
+                StreamCall::Done { value, stop }
+            }
+            Err(error) => {
+                let memory_denied = store.data().cap.denied;
+                drop(store);
+                StreamCall::Failed(self.call_failed(callback, error, memory_denied))
+            }
+        }
+    }
+
+    /// Enters the guest on a borrowed store: `effective` as the effective context, a fresh
+    /// time budget (the epoch ticker told, docs/wasm-host.md), the guest's stdio flushed
+    /// after.
+    pub fn enter<P: WasmParams, R: WasmResults>(
+        &self,
+        store: &mut Store<VmState>,
+        func: &TypedFunc<P, R>,
+        effective: u32,
+        args: P,
+    ) -> wasmtime::Result<R> {
+        store.data_mut().effective = effective;
+        store.set_epoch_deadline(self.budget_ticks);
+        self.clock.call_starts();
+        let result = func.call(&mut *store, args);
+        crate::abi::wasi::flush_stdio(store.data_mut());
+        result
+    }
+
+    /// [`VmCore::enter`] for a headers callback of either ABI shape.
+    pub fn enter_headers(
+        &self,
+        store: &mut Store<VmState>,
         func: &HeadersFn,
         context: u32,
         count: u32,
         end_of_stream: bool,
-    ) -> Result<u32, Failure> {
+    ) -> wasmtime::Result<u32> {
         match func {
             HeadersFn::WithEndOfStream(f) => {
-                self.call(callback, f, context, (context, count, end_of_stream as u32))
+                self.enter(store, f, context, (context, count, end_of_stream as u32))
             }
-            HeadersFn::Legacy(f) => self.call(callback, f, context, (context, count)),
+            HeadersFn::Legacy(f) => self.enter(store, f, context, (context, count)),
         }
+    }
+
+    /// The failure a call into the guest ended in (the store no longer borrowed): the VM
+    /// fails.
+    fn call_failed(&self, callback: &'static str, error: wasmtime::Error, memory_denied: bool) -> Failure {
+        let reason = match error.downcast_ref::<Trap>() {
+            Some(Trap::Interrupt) => FailureReason::Timeout { callback },
+            _ if memory_denied => FailureReason::MemoryLimit { callback },
+            _ => FailureReason::Trap {
+                callback,
+                message: truncate(trap_sentence(&error)),
+            },
+        };
+        // The guest's call stack is for whoever debugs the plugin, not for the
+        // failure's one-line reason (docs/wasm-host.md, "When a plugin fails").
+        if let Some(trace) = error.downcast_ref::<WasmBacktrace>() {
+            tracing::debug!(plugin = %self.plugin.plugin_name, callback, "wasm backtrace of the trap:\n{trace}");
+        }
+        self.fail(self.failure(reason))
     }
 
     /// Creates a stream context (`proxy_on_context_create(id, root)`).

@@ -2,21 +2,17 @@
 //! metrics, and the epoch ticker that enforces the callback time budget.
 
 use std::path::PathBuf;
-use std::sync::atomic::{AtomicBool, Ordering};
 use std::sync::Arc;
-use std::time::Duration;
 
 use wasmtime::{Config, Engine, InstanceAllocationStrategy, Linker, PoolingAllocationConfig};
 
+use crate::epoch::{budget_ticks, spawn_ticker, EpochClock};
 use crate::metrics::Metrics;
 use crate::module_cache::ModuleCache;
 use crate::plugin::CompiledPlugin;
 use crate::shared::{SharedData, SharedQueues};
 use crate::state::VmState;
 use crate::{Limits, PluginSpec, WasmError};
-
-/// How often the epoch advances: the granularity of the callback time budget.
-pub(crate) const EPOCH_TICK: Duration = Duration::from_millis(5);
 
 /// Settings of a [`WasmHost`].
 #[derive(Clone, Debug)]
@@ -55,12 +51,13 @@ pub(crate) struct HostInner {
     pub shared_data: SharedData,
     pub queues: SharedQueues,
     pub metrics: Metrics,
-    ticker_stop: Arc<AtomicBool>,
+    /// Shared with the epoch ticker, which sleeps while no call runs (epoch.rs).
+    pub clock: Arc<EpochClock>,
 }
 
 impl Drop for HostInner {
     fn drop(&mut self) {
-        self.ticker_stop.store(true, Ordering::Relaxed);
+        self.clock.stop();
     }
 }
 
@@ -93,8 +90,8 @@ impl WasmHost {
         let mut linker = Linker::new(&engine);
         crate::abi::add_to_linker(&mut linker).map_err(|e| WasmError::Engine(format!("{e:#}")))?;
         let cache = ModuleCache::new(&engine, config.cache_dir.clone())?;
-        let ticker_stop = Arc::new(AtomicBool::new(false));
-        spawn_ticker(engine.weak(), ticker_stop.clone());
+        let clock = Arc::new(EpochClock::new(budget_ticks(config.limits.callback_budget)));
+        spawn_ticker(engine.weak(), clock.clone());
         Ok(WasmHost {
             inner: Arc::new(HostInner {
                 engine,
@@ -104,7 +101,7 @@ impl WasmHost {
                 shared_data: SharedData::default(),
                 queues: SharedQueues::default(),
                 metrics: Metrics::default(),
-                ticker_stop,
+                clock,
             }),
         })
     }
@@ -135,23 +132,5 @@ impl WasmHost {
     /// The sandbox limits in force.
     pub fn limits(&self) -> &Limits {
         &self.inner.limits
-    }
-}
-
-fn spawn_ticker(engine: wasmtime::EngineWeak, stop: Arc<AtomicBool>) {
-    let spawned = std::thread::Builder::new()
-        .name("wasm-epoch".into())
-        .spawn(move || {
-            while !stop.load(Ordering::Relaxed) {
-                std::thread::sleep(EPOCH_TICK);
-                match engine.upgrade() {
-                    Some(engine) => engine.increment_epoch(),
-                    None => return,
-                }
-            }
-        });
-    if let Err(e) = spawned {
-        // Without the ticker no callback can be interrupted; say so loudly.
-        tracing::error!("could not start the wasm epoch ticker, callback time budgets are off: {e}");
     }
 }

@@ -5,10 +5,13 @@ use std::rc::Rc;
 
 use bytes::Bytes;
 
-use crate::state::StreamState;
-use crate::stream_headers::{self, OwnedHeaders, SharedHeaders};
+use wasmtime::Store;
+
+use crate::core::StreamCall;
+use crate::state::{StreamState, VmState};
+use crate::stream_headers::{OwnedHeaders, SharedHeaders};
 use crate::vm::VmCore;
-use crate::{Failure, HeaderMap, HeadersKind, Verdict};
+use crate::{HeaderMap, HeadersKind, Verdict};
 
 /// One HTTP stream context. Its methods follow Envoy's order: request headers, body
 /// chunks, trailers, then the response's. Dropping it ends the context (`proxy_on_done`,
@@ -46,12 +49,15 @@ impl HttpContext {
     /// headers (pseudo-headers included) in place. `end_of_stream` is true for a request
     /// without body. The caller must hold no borrow of the headers while it runs.
     pub async fn on_request_headers(&mut self, end_of_stream: bool) -> Verdict {
-        self.headers_callback(HeadersKind::Request, end_of_stream, |core, id, n| {
-            match &core.exports.on_request_headers {
-                Some(f) => core.call_headers("proxy_on_request_headers", f, id, n, end_of_stream),
+        self.headers_callback(
+            "proxy_on_request_headers",
+            HeadersKind::Request,
+            end_of_stream,
+            |core, store, id, n| match &core.exports.on_request_headers {
+                Some(f) => core.enter_headers(store, f, id, n, end_of_stream),
                 None => Ok(0),
-            }
-        })
+            },
+        )
         .await
     }
 
@@ -59,11 +65,12 @@ impl HttpContext {
     /// buffered so far plus the new chunk).
     pub async fn on_request_body(&mut self, body: &mut Bytes, end_of_stream: bool) -> Verdict {
         self.body(
+            "proxy_on_request_body",
             |s| &mut s.request_body,
             body,
             end_of_stream,
-            |core, id, n| match &core.exports.on_request_body {
-                Some(f) => core.call("proxy_on_request_body", f, id, (id, n, end_of_stream as u32)),
+            |core, store, id, n| match &core.exports.on_request_body {
+                Some(f) => core.enter(store, f, id, (id, n, end_of_stream as u32)),
                 None => Ok(0),
             },
         )
@@ -73,11 +80,12 @@ impl HttpContext {
     /// `proxy_on_request_trailers`.
     pub async fn on_request_trailers(&mut self, trailers: &mut HeaderMap) -> Verdict {
         self.trailers(
+            "proxy_on_request_trailers",
             |s| &mut s.request_trailers,
             trailers,
             true,
-            |core, id, n| match &core.exports.on_request_trailers {
-                Some(f) => core.call("proxy_on_request_trailers", f, id, (id, n)),
+            |core, store, id, n| match &core.exports.on_request_trailers {
+                Some(f) => core.enter(store, f, id, (id, n)),
                 None => Ok(0),
             },
         )
@@ -87,23 +95,27 @@ impl HttpContext {
     /// `proxy_on_response_headers`: on the stream's response headers (with `:status`), in
     /// place; see [`HttpContext::on_request_headers`].
     pub async fn on_response_headers(&mut self, end_of_stream: bool) -> Verdict {
-        self.headers_callback(HeadersKind::Response, end_of_stream, |core, id, n| {
-            match &core.exports.on_response_headers {
-                Some(f) => core.call_headers("proxy_on_response_headers", f, id, n, end_of_stream),
+        self.headers_callback(
+            "proxy_on_response_headers",
+            HeadersKind::Response,
+            end_of_stream,
+            |core, store, id, n| match &core.exports.on_response_headers {
+                Some(f) => core.enter_headers(store, f, id, n, end_of_stream),
                 None => Ok(0),
-            }
-        })
+            },
+        )
         .await
     }
 
     /// `proxy_on_response_body`; see [`HttpContext::on_request_body`].
     pub async fn on_response_body(&mut self, body: &mut Bytes, end_of_stream: bool) -> Verdict {
         self.body(
+            "proxy_on_response_body",
             |s| &mut s.response_body,
             body,
             end_of_stream,
-            |core, id, n| match &core.exports.on_response_body {
-                Some(f) => core.call("proxy_on_response_body", f, id, (id, n, end_of_stream as u32)),
+            |core, store, id, n| match &core.exports.on_response_body {
+                Some(f) => core.enter(store, f, id, (id, n, end_of_stream as u32)),
                 None => Ok(0),
             },
         )
@@ -113,11 +125,12 @@ impl HttpContext {
     /// `proxy_on_response_trailers`.
     pub async fn on_response_trailers(&mut self, trailers: &mut HeaderMap) -> Verdict {
         self.trailers(
+            "proxy_on_response_trailers",
             |s| &mut s.response_trailers,
             trailers,
             true,
-            |core, id, n| match &core.exports.on_response_trailers {
-                Some(f) => core.call("proxy_on_response_trailers", f, id, (id, n)),
+            |core, store, id, n| match &core.exports.on_response_trailers {
+                Some(f) => core.enter(store, f, id, (id, n)),
                 None => Ok(0),
             },
         )
@@ -141,43 +154,52 @@ impl HttpContext {
 
     async fn headers_callback(
         &mut self,
+        callback: &'static str,
         kind: HeadersKind,
         end_of_stream: bool,
-        call: impl FnOnce(&VmCore, u32, u32) -> Result<u32, Failure>,
+        call: impl FnOnce(&VmCore, &mut Store<VmState>, u32, u32) -> wasmtime::Result<u32>,
     ) -> Verdict {
         let count = match self.headers.try_borrow() {
-            Ok(h) => stream_headers::count(&*h, kind),
+            Ok(h) => h.count(kind),
             Err(_) => 0,
         };
-        let moved = self.core.with_stream(self.id, |s| {
-            s.end_of_stream = end_of_stream;
-            s.resumed = false;
-        });
-        if moved.is_none() {
-            return Verdict::Continue;
-        }
-        let result = call(&self.core, self.id, count);
-        self.settle(result, false, end_of_stream).await
+        let id = self.id;
+        let done = self.core.call_stream(
+            callback,
+            id,
+            |s| {
+                s.end_of_stream = end_of_stream;
+                s.resumed = false;
+            },
+            |core, store| call(core, store, id, count),
+        );
+        self.settle(done, false, end_of_stream).await
     }
 
     async fn trailers(
         &mut self,
+        callback: &'static str,
         slot: fn(&mut StreamState) -> &mut HeaderMap,
         map: &mut HeaderMap,
         end_of_stream: bool,
-        call: impl FnOnce(&VmCore, u32, u32) -> Result<u32, Failure>,
+        call: impl FnOnce(&VmCore, &mut Store<VmState>, u32, u32) -> wasmtime::Result<u32>,
     ) -> Verdict {
         let count = map.len() as u32;
-        let moved = self.core.with_stream(self.id, |s| {
-            *slot(s) = std::mem::take(map);
-            s.end_of_stream = end_of_stream;
-            s.resumed = false;
-        });
-        if moved.is_none() {
+        let id = self.id;
+        let done = self.core.call_stream(
+            callback,
+            id,
+            |s| {
+                *slot(s) = std::mem::take(map);
+                s.end_of_stream = end_of_stream;
+                s.resumed = false;
+            },
+            |core, store| call(core, store, id, count),
+        );
+        if matches!(done, StreamCall::Gone) {
             return Verdict::Continue;
         }
-        let result = call(&self.core, self.id, count);
-        let verdict = self.settle(result, false, end_of_stream).await;
+        let verdict = self.settle(done, false, end_of_stream).await;
         // The map as the plugin left it goes back whatever the verdict (a FAIL_OPEN proxy
         // goes on with it); a copy (shared until changed) stays for later callbacks.
         if let Some(out) = self.core.with_stream(self.id, |s| slot(s).clone()) {
@@ -188,22 +210,28 @@ impl HttpContext {
 
     async fn body(
         &mut self,
+        callback: &'static str,
         slot: fn(&mut StreamState) -> &mut Bytes,
         body: &mut Bytes,
         end_of_stream: bool,
-        call: impl FnOnce(&VmCore, u32, u32) -> Result<u32, Failure>,
+        call: impl FnOnce(&VmCore, &mut Store<VmState>, u32, u32) -> wasmtime::Result<u32>,
     ) -> Verdict {
         let size = body.len() as u32;
-        let moved = self.core.with_stream(self.id, |s| {
-            *slot(s) = std::mem::take(body);
-            s.end_of_stream = end_of_stream;
-            s.resumed = false;
-        });
-        if moved.is_none() {
+        let id = self.id;
+        let done = self.core.call_stream(
+            callback,
+            id,
+            |s| {
+                *slot(s) = std::mem::take(body);
+                s.end_of_stream = end_of_stream;
+                s.resumed = false;
+            },
+            |core, store| call(core, store, id, size),
+        );
+        if matches!(done, StreamCall::Gone) {
             return Verdict::Continue;
         }
-        let result = call(&self.core, self.id, size);
-        let verdict = self.settle(result, true, end_of_stream).await;
+        let verdict = self.settle(done, true, end_of_stream).await;
         if let Some(out) = self.core.with_stream(self.id, |s| std::mem::take(slot(s))) {
             *body = out;
         }
@@ -211,17 +239,17 @@ impl HttpContext {
     }
 
     /// Turns a callback's result into a verdict, awaiting a paused plugin.
-    async fn settle(&mut self, result: Result<u32, Failure>, is_body: bool, end_of_stream: bool) -> Verdict {
-        let action = match result {
-            Ok(action) => action,
-            Err(failure) => return Verdict::Failed(failure),
+    async fn settle(&mut self, done: StreamCall<u32>, is_body: bool, end_of_stream: bool) -> Verdict {
+        let (action, stop) = match done {
+            StreamCall::Gone => return Verdict::Continue,
+            StreamCall::Failed(failure) => return Verdict::Failed(failure),
+            StreamCall::Done { value, stop } => (value, stop),
         };
-        // 0 = Continue, 2 = ContinueAndEndStream; anything else stops iteration.
-        let paused = !matches!(action, 0 | 2);
-        if let Some(verdict) = self.terminal() {
+        if let Some(verdict) = stop {
             return verdict;
         }
-        if !paused {
+        // 0 = Continue, 2 = ContinueAndEndStream; anything else stops iteration.
+        if matches!(action, 0 | 2) {
             return Verdict::Continue;
         }
         if is_body && !end_of_stream {
@@ -255,17 +283,7 @@ impl HttpContext {
 
     /// A local reply or close the plugin asked for.
     fn terminal(&self) -> Option<Verdict> {
-        self.core
-            .with_stream(self.id, |s| {
-                if let Some(reply) = s.local_reply.take() {
-                    Some(Verdict::LocalReply(reply))
-                } else if s.close {
-                    Some(Verdict::Close)
-                } else {
-                    None
-                }
-            })
-            .flatten()
+        self.core.with_stream(self.id, StreamState::take_stop).flatten()
     }
 }
 

@@ -77,6 +77,7 @@
 pub mod abi;
 mod core;
 mod engine;
+mod epoch;
 mod error;
 mod events;
 mod exports;

@@ -108,6 +108,17 @@ impl StreamState {
         self.notify.get_or_insert_with(|| Rc::new(Notify::new()))
     }
 
+    /// The local reply or close the plugin asked for, taken (the reply) or read (the close).
+    pub fn take_stop(&mut self) -> Option<crate::Verdict> {
+        if let Some(reply) = self.local_reply.take() {
+            Some(crate::Verdict::LocalReply(reply))
+        } else if self.close {
+            Some(crate::Verdict::Close)
+        } else {
+            None
+        }
+    }
+
     /// Wakes a waiter, if there is one (a stream that never paused has none; one that
     /// pauses later sees the VM's state first).
     pub fn wake_waiter(&self) {

@@ -32,6 +32,13 @@ pub trait StreamHeaders {
     fn get(&self, kind: HeadersKind, name: &[u8]) -> Option<&[u8]>;
     /// Every pair, in order, pseudo-headers first.
     fn for_each(&self, kind: HeadersKind, f: &mut dyn FnMut(&[u8], &[u8]));
+    /// How many pairs [`StreamHeaders::for_each`] gives (the `num_headers` of a headers
+    /// callback); an implementation that knows it without a pass should say so.
+    fn count(&self, kind: HeadersKind) -> u32 {
+        let mut n = 0u32;
+        self.for_each(kind, &mut |_, _| n += 1);
+        n
+    }
     /// Appends a pair. `name` is lower-case.
     fn add(&mut self, kind: HeadersKind, name: Bytes, value: Bytes);
     /// Replaces every value of `name` (lower-case) by `value` (added when absent).
@@ -153,13 +160,6 @@ pub(crate) fn serialize(headers: &dyn StreamHeaders, kind: HeadersKind) -> Vec<u
     let mut out = vec![0; size];
     serialize_into(headers, kind, count, &mut out);
     out
-}
-
-/// The number of pairs (the `num_headers` a headers callback gets).
-pub(crate) fn count(headers: &dyn StreamHeaders, kind: HeadersKind) -> u32 {
-    let mut n = 0u32;
-    headers.for_each(kind, &mut |_, _| n += 1);
-    n
 }
 
 #[cfg(test)]

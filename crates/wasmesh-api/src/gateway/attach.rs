@@ -3,6 +3,7 @@
 //! share. The translation and the status (`status`) both read [`parents`], so what a
 //! route's status says is what its requests get.
 
+use super::conflicts::{conflicts, Conflict};
 use super::hostnames::{intersect, isolate, HostKey};
 use super::namespaces;
 use super::types::{Gateway, GatewayListener, HttpRoute, Namespace, ParentReference, GROUP};
@@ -21,8 +22,8 @@ pub struct Attachment {
 pub enum Refused {
     /// No listener has the `sectionName` / `port` asked for.
     NoMatchingParent,
-    /// The listeners asked for do not take the route (`allowedRoutes`, or a protocol
-    /// wasmesh does not serve).
+    /// The listeners asked for do not take the route (`allowedRoutes`, a protocol wasmesh
+    /// does not serve, or a conflict that leaves them out).
     NotAllowedByListeners,
     /// They would, but no hostname of the route falls within theirs.
     NoMatchingListenerHostname,
@@ -74,6 +75,7 @@ pub fn names(parent: &ParentReference, route_namespace: &str, gateway: &Gateway)
 pub fn parents<'a>(gateway: &Gateway, route: &'a HttpRoute, namespaces: &[Namespace]) -> Vec<Parent<'a>> {
     let gw_namespace = gateway.metadata.namespace();
     let route_namespace = route.metadata.namespace();
+    let conflicted = conflicts(&gateway.spec.listeners);
     let mut out = Vec::new();
     for (p, parent) in route.spec.parent_refs.iter().enumerate() {
         if !names(parent, route_namespace, gateway) {
@@ -96,6 +98,13 @@ pub fn parents<'a>(gateway: &Gateway, route: &'a HttpRoute, namespaces: &[Namesp
                 ));
                 continue;
             }
+            if let Some(conflict) = &conflicted[i] {
+                why_not.push(format!(
+                    "listener {} conflicts ({}) and is not served",
+                    listener.name, conflict.reason
+                ));
+                continue;
+            }
             if let Err(why) = allowed_routes(listener, gw_namespace, route_namespace, namespaces) {
                 why_not.push(why);
                 continue;
@@ -107,7 +116,7 @@ pub fn parents<'a>(gateway: &Gateway, route: &'a HttpRoute, namespaces: &[Namesp
                     hosts: isolate(
                         hosts,
                         listener.hostname.as_deref(),
-                        &port_hostnames(gateway, listener),
+                        &port_hostnames(gateway, listener, &conflicted),
                     ),
                 }),
                 None => why_not.push(format!(
@@ -172,14 +181,20 @@ pub fn attachments(
     out
 }
 
-/// The hostnames of the other served listeners on `listener`'s port (`None`: no hostname).
-fn port_hostnames<'a>(gateway: &'a Gateway, listener: &GatewayListener) -> Vec<Option<&'a str>> {
+/// The hostnames of the other served listeners on `listener`'s port (`None`: no hostname);
+/// a conflicted listener is not served.
+fn port_hostnames<'a>(
+    gateway: &'a Gateway,
+    listener: &GatewayListener,
+    conflicted: &[Option<Conflict>],
+) -> Vec<Option<&'a str>> {
     gateway
         .spec
         .listeners
         .iter()
-        .filter(|l| l.port == listener.port && l.name != listener.name && served(l))
-        .map(|l| l.hostname.as_deref())
+        .zip(conflicted)
+        .filter(|(l, c)| l.port == listener.port && l.name != listener.name && served(l) && c.is_none())
+        .map(|(l, _)| l.hostname.as_deref())
         .collect()
 }
 

@@ -12,6 +12,7 @@
 //! - `rules`: rules and matches as routes, with the specification's match precedence.
 //! - `filters`: a rule's and a backendRef's filters as route edits, rewrites, redirects.
 //! - `backends`: backendRefs to Services, resolved through EndpointSlices.
+//! - `conflicts`: listeners that conflict on a port, which are left out.
 //! - `tls`: HTTPS listeners' certificateRefs, resolved to `kubernetes.io/tls` Secrets.
 //! - `grants`: ReferenceGrants, which let a reference cross namespaces.
 //! - `status`: the status written back on the GatewayClass, the Gateway and its routes,
@@ -22,6 +23,7 @@
 
 mod attach;
 mod backends;
+mod conflicts;
 mod filters;
 pub mod grants;
 mod hostnames;
@@ -202,7 +204,7 @@ fn proxy(objects: &Objects, target: &Target, notes: &mut Vec<Note>) -> Result<Pr
         });
     }
     let gw_object = format!("Gateway {wanted}");
-    let mut tls_notes = Vec::new();
+    let mut listener_notes = Vec::new();
     let mut unimplemented = |field: &str, message: String| {
         notes.push(Note {
             kind: NoteKind::Unimplemented,
@@ -225,6 +227,7 @@ fn proxy(objects: &Objects, target: &Target, notes: &mut Vec<Note>) -> Result<Pr
     }
     // the Proxy listener of each port: named after the first Gateway listener on it
     let mut ports: BTreeMap<u16, Port> = BTreeMap::new();
+    let conflicted = conflicts::conflicts(&gateway.spec.listeners);
     for (i, l) in gateway.spec.listeners.iter().enumerate() {
         if !tls::protocol_served(l) {
             let why = match l.protocol.as_str() {
@@ -241,6 +244,18 @@ fn proxy(objects: &Objects, target: &Target, notes: &mut Vec<Note>) -> Result<Pr
             unimplemented(&format!("spec.listeners[{i}]"), why);
             continue;
         }
+        if let Some(conflict) = &conflicted[i] {
+            listener_notes.push(Note {
+                kind: NoteKind::Invalid,
+                object: gw_object.clone(),
+                field: format!("spec.listeners[{i}]"),
+                message: format!(
+                    "listener {} conflicts ({}: {}); it is left out",
+                    l.name, conflict.reason, conflict.message
+                ),
+            });
+            continue;
+        }
         let certificates = match l.protocol.as_str() {
             "HTTPS" => {
                 let found = tls::certificates(
@@ -250,7 +265,7 @@ fn proxy(objects: &Objects, target: &Target, notes: &mut Vec<Note>) -> Result<Pr
                     l,
                     &objects.secrets,
                     &objects.grants,
-                    &mut tls_notes,
+                    &mut listener_notes,
                 );
                 if found.is_empty() {
                     continue;
@@ -264,16 +279,6 @@ fn proxy(objects: &Objects, target: &Target, notes: &mut Vec<Note>) -> Result<Pr
             hosts: Vec::new(),
             certificates: certificates.as_ref().map(|_| Vec::new()),
         });
-        if port.certificates.is_some() != certificates.is_some() {
-            unimplemented(
-                &format!("spec.listeners[{i}]"),
-                format!(
-                    "listener {} shares port {} with listener {} of the other protocol (HTTP and HTTPS); it is left out",
-                    l.name, l.port, port.name
-                ),
-            );
-            continue;
-        }
         if let (Some(all), Some(found)) = (&mut port.certificates, certificates) {
             all.extend(found);
         }
@@ -281,7 +286,7 @@ fn proxy(objects: &Objects, target: &Target, notes: &mut Vec<Note>) -> Result<Pr
             port.hosts.push(HostKey::new(h));
         }
     }
-    notes.append(&mut tls_notes);
+    notes.append(&mut listener_notes);
 
     // routes, oldest first, then by namespace/name (the order the precedence ends with)
     let mut routes: Vec<&HttpRoute> = objects.routes.iter().collect();

@@ -13,6 +13,7 @@
 //! `status.parents[]` entries, other condition types) is kept.
 
 use super::attach::{self, Parent};
+use super::conflicts::{conflicts, Conflict};
 use super::types::HttpBackendRef;
 use super::types::{Gateway, GatewayClass, GatewayListener, HttpRoute, GROUP};
 use super::{backends, tls, Note, NoteKind};
@@ -142,15 +143,19 @@ fn gateway_status(
     let listeners = &gateway.spec.listeners;
     let mut statuses = Vec::new();
     let mut refused = Vec::new();
+    let conflicted = conflicts(listeners);
     for (i, listener) in listeners.iter().enumerate() {
         let attached = parents
             .iter()
             .filter(|(_, ps)| ps.iter().any(|p| p.allowed.contains(&i)))
             .count();
         let certificates = certificate_refs(gateway, i, listener, objects);
-        let wanted = listener_conditions(listener, listeners, &certificates, programmed);
+        let conflict = conflicted[i].as_ref();
+        let wanted = listener_conditions(listener, conflict, &certificates, programmed);
         if let Some(invalid) = wanted.iter().find(|c| c.kind == "Accepted" && !c.status) {
             refused.push(format!("listener {}: {}", listener.name, invalid.message));
+        } else if let Some(c) = conflict {
+            refused.push(format!("listener {} conflicts: {}", listener.name, c.message));
         } else if !certificates.served {
             refused.push(format!("listener {}: no certificateRef resolves", listener.name));
         }
@@ -256,7 +261,7 @@ fn certificate_refs(
 /// `Accepted`, `ResolvedRefs`, `Conflicted`, `Programmed` of one listener.
 fn listener_conditions(
     listener: &GatewayListener,
-    all: &[GatewayListener],
+    conflict: Option<&Conflict>,
     certificates: &Certificates,
     programmed: &Result<(), String>,
 ) -> Vec<Wanted> {
@@ -274,30 +279,14 @@ fn listener_conditions(
         Some((reason, why)) => cond("ResolvedRefs", false, reason, why.clone()),
         None => cond("ResolvedRefs", true, "ResolvedRefs", "resolved"),
     };
-    let same_port = all
-        .iter()
-        .filter(|o| o.port == listener.port && o.name != listener.name);
-    let mut conflicted = cond("Conflicted", false, "NoConflicts", "no conflict");
-    for other in same_port {
-        if other.protocol != listener.protocol {
-            let why = format!(
-                "listener {} on port {} has protocol {}",
-                other.name, other.port, other.protocol
-            );
-            conflicted = cond("Conflicted", true, "ProtocolConflict", why);
-            break;
-        }
-        if other.hostname == listener.hostname {
-            let why = format!(
-                "listener {} on port {} has the same hostname",
-                other.name, other.port
-            );
-            conflicted = cond("Conflicted", true, "HostnameConflict", why);
-            break;
-        }
-    }
+    let conflicted = match conflict {
+        Some(c) => cond("Conflicted", true, c.reason, c.message.clone()),
+        None => cond("Conflicted", false, "NoConflicts", "no conflict"),
+    };
     let programmed = match programmed {
         _ if !accepted.status => cond("Programmed", false, "Invalid", "not accepted"),
+        // left out: docs/gateway-api.md, "Status"
+        _ if conflict.is_some() => cond("Programmed", false, "Invalid", "conflicted: not served"),
         // not bound: none of its certificates resolves (docs/gateway-api.md)
         _ if !certificates.served => cond("Programmed", false, "Invalid", "no certificateRef resolves"),
         Ok(()) => cond("Programmed", true, "Programmed", "programmed"),

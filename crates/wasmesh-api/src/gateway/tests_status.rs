@@ -1,5 +1,6 @@
 use super::*;
 use crate::gateway::tests::{join, objects, route, target, CLASS, ECHO};
+use crate::gateway::tests_tls::{gateway as tls_gateway, secret_grant, tls_secret, to_echo};
 
 const GATEWAY: &str = "
 apiVersion: gateway.networking.k8s.io/v1
@@ -280,9 +281,34 @@ spec:
   - {name: a, port: 8080, protocol: HTTP, hostname: a.example.com}
   - {name: b, port: 8080, protocol: HTTP, hostname: a.example.com}
   - {name: c, port: 9090, protocol: HTTP}
-  - {name: d, port: 9090, protocol: TCP}";
-    let writes = writes(&objects(&join(&[CLASS, gateway])), &target(), &Ok(()), &at(1));
+  - {name: d, port: 9090, protocol: TCP}
+  - {name: e, port: 7070, protocol: HTTP}";
+    let to_all = route(
+        "all",
+        "  parentRefs: [{name: public}]\n  hostnames: [a.example.com]\n  rules: [{backendRefs: [{name: echo, port: 80}]}]",
+    );
+    let writes = writes(
+        &objects(&join(&[CLASS, gateway, ECHO, &to_all])),
+        &target(),
+        &Ok(()),
+        &at(1),
+    );
     let gw = find(&writes, StatusKind::Gateway, "public").unwrap();
+    // the conflicted listeners are left out: not programmed, no route attached; the Gateway
+    // serves the one without a conflict
+    let listeners = gw["listeners"].as_array().unwrap();
+    let programmed: Vec<String> = listeners
+        .iter()
+        .map(|l| said(&l["conditions"])[3].clone())
+        .collect();
+    let attached: Vec<u64> = listeners
+        .iter()
+        .map(|l| l["attachedRoutes"].as_u64().unwrap())
+        .collect();
+    assert_eq!(programmed[..3], ["Programmed=False Invalid"; 3]);
+    assert_eq!(programmed[4], "Programmed=True Programmed");
+    assert_eq!(attached, [0, 0, 0, 0, 1]);
+    assert_eq!(said(&gw["conditions"])[0], "Accepted=True ListenersNotValid");
     let conflicted: Vec<String> = gw["listeners"]
         .as_array()
         .unwrap()
@@ -295,7 +321,8 @@ spec:
             "Conflicted=True HostnameConflict",
             "Conflicted=True HostnameConflict",
             "Conflicted=True ProtocolConflict",
-            "Conflicted=True ProtocolConflict"
+            "Conflicted=True ProtocolConflict",
+            "Conflicted=False NoConflicts"
         ]
     );
 }
@@ -361,6 +388,66 @@ fn a_route_that_no_longer_names_the_gateway_loses_our_entry_only() {
 }
 
 #[test]
+fn a_listener_whose_certificate_refs_do_not_resolve_says_so_in_resolved_refs() {
+    let listeners = "
+  - {name: good, port: 8443, protocol: HTTPS, hostname: a.example.com, tls: {certificateRefs: [{name: a-cert}]}}
+  - {name: missing, port: 8443, protocol: HTTPS, hostname: b.example.com, tls: {certificateRefs: [{name: nope}]}}
+  - {name: elsewhere, port: 9443, protocol: HTTPS, tls: {certificateRefs: [{name: a-cert, namespace: other}]}}
+  - {name: partly, port: 9444, protocol: HTTPS, tls: {certificateRefs: [{name: a-cert}, {name: nope}]}}";
+    let yaml = join(&[
+        CLASS,
+        &tls_gateway(listeners),
+        ECHO,
+        &tls_secret("a-cert", "edge"),
+        &tls_secret("a-cert", "other"),
+        &to_echo(),
+    ]);
+    let writes = writes(&objects(&yaml), &target(), &Ok(()), &at(1));
+    let gateway = find(&writes, StatusKind::Gateway, "public").expect("the Gateway");
+    let resolved_and_programmed = |name: &str| {
+        let listener = gateway["listeners"]
+            .as_array()
+            .unwrap()
+            .iter()
+            .find(|l| l["name"] == name)
+            .unwrap_or_else(|| panic!("listener {name}"));
+        let said = said(&listener["conditions"]);
+        [said[1].clone(), said[3].clone()]
+    };
+    assert_eq!(
+        resolved_and_programmed("good"),
+        ["ResolvedRefs=True ResolvedRefs", "Programmed=True Programmed"]
+    );
+    assert_eq!(
+        resolved_and_programmed("missing"),
+        [
+            "ResolvedRefs=False InvalidCertificateRef",
+            "Programmed=False Invalid"
+        ]
+    );
+    assert_eq!(
+        resolved_and_programmed("elsewhere"),
+        ["ResolvedRefs=False RefNotPermitted", "Programmed=False Invalid"]
+    );
+    // one of two resolves: bound with it, the other said
+    assert_eq!(
+        resolved_and_programmed("partly"),
+        [
+            "ResolvedRefs=False InvalidCertificateRef",
+            "Programmed=True Programmed"
+        ]
+    );
+    assert_eq!(
+        gateway["conditions"][0]["reason"], "ListenersNotValid",
+        "{gateway}"
+    );
+    assert_eq!(
+        gateway["conditions"][0]["status"], "True",
+        "other listeners serve: {gateway}"
+    );
+}
+
+#[test]
 fn a_route_of_a_namespace_the_selector_does_not_select_is_not_allowed_by_listeners() {
     use crate::gateway::tests::{route_in, SELECTED};
     let yaml = join(&[
@@ -382,4 +469,26 @@ fn a_route_of_a_namespace_the_selector_does_not_select_is_not_allowed_by_listene
     assert_eq!(accepted(&writes, "web"), "Accepted=True Accepted");
     let gateway = find(&writes, StatusKind::Gateway, "public").unwrap();
     assert_eq!(gateway["listeners"][0]["attachedRoutes"], 1);
+}
+
+#[test]
+fn a_certificate_ref_to_another_namespace_is_resolved_once_granted() {
+    let listeners = "
+  - {name: https, port: 8443, protocol: HTTPS, tls: {certificateRefs: [{name: a-cert, namespace: certs}]}}";
+    let gateway = tls_gateway(listeners);
+    let secret = tls_secret("a-cert", "certs");
+    let resolved = |grant: &str| {
+        let yaml = join(&[CLASS, &gateway, ECHO, &to_echo(), &secret, grant]);
+        let writes = writes(&objects(&yaml), &target(), &Ok(()), &at(1));
+        let gateway = find(&writes, StatusKind::Gateway, "public").expect("the Gateway");
+        said(&gateway["listeners"][0]["conditions"])[1].clone()
+    };
+    assert_eq!(
+        resolved(&secret_grant("edge", None)),
+        "ResolvedRefs=True ResolvedRefs"
+    );
+    assert_eq!(
+        resolved(&secret_grant("edge", Some("b-cert"))),
+        "ResolvedRefs=False RefNotPermitted"
+    );
 }

@@ -207,6 +207,22 @@ impl StreamHeaders for StreamHead {
         }
     }
 
+    fn count(&self, kind: HeadersKind) -> u32 {
+        match kind {
+            // the four pseudo-headers, and the headers but `Host` (it is `:authority`)
+            HeadersKind::Request => {
+                let headers = &self.request.headers;
+                let hosts = if headers.contains_key(HOST) {
+                    headers.get_all(HOST).iter().count()
+                } else {
+                    0
+                };
+                (4 + headers.len() - hosts) as u32
+            }
+            HeadersKind::Response => self.response.as_ref().map_or(0, |r| 1 + r.headers.len() as u32),
+        }
+    }
+
     fn add(&mut self, kind: HeadersKind, name: Bytes, value: Bytes) {
         let name = &name[..];
         if name.starts_with(b":") || is_host(kind, name) {

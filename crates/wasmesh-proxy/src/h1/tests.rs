@@ -313,3 +313,61 @@ async fn the_sweep_lets_go_of_connections_the_peer_closed() {
         "the peer closed it after its one answer"
     );
 }
+
+/// What `to_upstream` and `encode_head` make of a copy of the request.
+fn via_copy(parts: &request::Parts, endpoint: &crate::cluster::Endpoint) -> Vec<u8> {
+    let mut copy = parts.clone();
+    crate::forward::to_upstream(&mut copy, crate::cluster::ClusterProtocol::Http1, endpoint, None);
+    encode_head(&copy)
+}
+
+#[test]
+fn a_head_encoded_in_place_is_the_head_a_copy_would_give() {
+    let endpoint = crate::cluster::Endpoint {
+        addr: "127.0.0.1:9".parse().unwrap(),
+        authority: "backend:9".into(),
+    };
+    let requests = [
+        http::Request::get("/a?b=c")
+            .header("host", "api.test")
+            .header("x-a", "1")
+            .header("x-a", "2"),
+        http::Request::get("http://api.test:8080/p").header("x-b", "v"),
+        http::Request::get("/no-authority"),
+        http::Request::post("/form")
+            .header("content-length", "0")
+            .header("x-c", "z"),
+        http::Request::delete("/x").header("content-length", "0"),
+    ];
+    for builder in requests {
+        let (parts, ()) = builder.body(()).unwrap().into_parts();
+        let in_place = encode_upstream_head(&parts, &endpoint.authority).expect("no hop-by-hop headers");
+        assert_eq!(
+            String::from_utf8(in_place).unwrap(),
+            String::from_utf8(via_copy(&parts, &endpoint)).unwrap(),
+            "{} {}",
+            parts.method,
+            parts.uri
+        );
+    }
+}
+
+#[test]
+fn a_head_with_hop_by_hop_headers_is_left_to_the_copy() {
+    for name in [
+        "connection",
+        "keep-alive",
+        "te",
+        "upgrade",
+        "transfer-encoding",
+        "proxy-connection",
+        "trailer",
+    ] {
+        let (parts, ()) = http::Request::get("/")
+            .header(name, "x")
+            .body(())
+            .unwrap()
+            .into_parts();
+        assert!(encode_upstream_head(&parts, "backend:9").is_none(), "{name}");
+    }
+}

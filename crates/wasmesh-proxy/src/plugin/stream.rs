@@ -70,15 +70,12 @@ pub async fn request_headers(
             source: Some(ex.conn.peer),
             destination: Some(ex.conn.local),
             protocol: Some(protocol_name(request.version).into()),
+            // visible ASCII and tabs only (`to_str`), else none
             request_id: request
                 .headers
                 .get("x-request-id")
-                .filter(|v| {
-                    v.as_bytes()
-                        .iter()
-                        .all(|&b| b == b'\t' || (b' '..=b'~').contains(&b))
-                })
-                .map(|v| String::from_utf8_lossy(v.as_bytes()).into_owned()),
+                .and_then(|v| v.to_str().ok())
+                .map(str::to_owned),
             start: Some(ex.started),
             connection_id: Some(ex.conn.id),
             tls: ex.conn.tls.clone(),

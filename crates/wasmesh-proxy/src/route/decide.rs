@@ -57,6 +57,13 @@ impl Forward<'_> {
         }
     }
 
+    /// Whether [`Forward::edit_request`] changes anything.
+    pub fn edits_request(&self) -> bool {
+        !self.route.request_headers.is_empty()
+            || self.share.is_some_and(|s| !s.request_headers.is_empty())
+            || self.route.rewrite.is_some()
+    }
+
     /// Edits the upstream's response headers: the route's, then the share's.
     pub fn edit_response(&self, headers: &mut HeaderMap) {
         self.route.response_headers.apply(headers);

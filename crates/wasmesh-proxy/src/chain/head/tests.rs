@@ -137,3 +137,40 @@ fn the_response_exists_only_once_it_arrived_and_its_status_can_change() {
     assert_eq!(r.headers.len(), 1);
     assert_eq!(r.headers["c"], "d");
 }
+
+#[test]
+fn the_count_a_headers_callback_gets_is_the_pairs_it_can_read() {
+    let heads = [
+        head(http::Request::builder().uri("/")),
+        head(
+            http::Request::builder()
+                .uri("/")
+                .header("host", "a")
+                .header("x", "1"),
+        ),
+        head(
+            http::Request::builder()
+                .uri("http://b/")
+                .header("host", "a")
+                .header("host", "c")
+                .header("x", "1")
+                .header("x", "2"),
+        ),
+    ];
+    for mut h in heads {
+        for kind in [HeadersKind::Request, HeadersKind::Response] {
+            assert_eq!(
+                h.count(kind) as usize,
+                pairs(&h, kind).len(),
+                "{kind:?} of {:?}",
+                h.request
+            );
+        }
+        let mut response = http::Response::new(()).into_parts().0;
+        response.headers.append("y", "1".parse().unwrap());
+        response.headers.append("y", "2".parse().unwrap());
+        h.response = Some(response);
+        assert_eq!(h.count(HeadersKind::Response), 3);
+        assert_eq!(pairs(&h, HeadersKind::Response).len(), 3);
+    }
+}
