@@ -278,6 +278,44 @@ async fn a_plugin_that_never_resumes_is_bounded_by_the_route_timeout() {
     assert!(resp.text().await.unwrap().contains("did not resume"));
 }
 
+/// With a plugin, a plain request goes out as the head the plugins share: its wait is
+/// bounded by the route's perTryTimeout too (docs/proxy.md).
+#[tokio::test]
+async fn with_a_plugin_the_per_try_timeout_bounds_the_upstreams_answer() {
+    let echo = Echo::start("up");
+    let listen = free_addr();
+    let route = "    - name: all\n      match: {prefix: /}\n      cluster: backend\n      timeout: 10s\n      perTryTimeout: 300ms\n";
+    let config = proxy_yaml(listen, route, &cluster_yaml("backend", &[echo.addr], "http1"));
+    let plugin = plugin_yaml("low", "headers", "  pluginConfig: {value: low}\n");
+    let _p = ProxyProcess::start(
+        "istio-system/gw",
+        &[("proxy.yaml", &config), ("plugin.yaml", &plugin)],
+        1,
+    );
+    let started = std::time::Instant::now();
+    let resp = client()
+        .get(format!("http://{listen}/delay/3000"))
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(resp.status(), 504);
+    assert!(
+        started.elapsed() < Duration::from_secs(2),
+        "the per-try timeout fired"
+    );
+    assert!(resp
+        .text()
+        .await
+        .unwrap()
+        .contains("no answer within the per-try timeout of 300ms (route all)"));
+    let resp = client()
+        .get(format!("http://{listen}/delay/10"))
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(resp.status(), 200, "an answer within it");
+}
+
 #[tokio::test]
 async fn grpc_call_reaches_an_http2_cluster() {
     let echo = Echo::start("up");
