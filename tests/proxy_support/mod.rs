@@ -337,3 +337,21 @@ where
     tokio::spawn(conn);
     send
 }
+
+/// `GET {prefix}/3000` (an upstream answering after 3 s) is answered 504 once the 300 ms
+/// per-try timeout of `route` passes, well before the route's own timeout; `{prefix}/10`
+/// is answered.
+pub async fn per_try_timeout_fires(client: &reqwest::Client, prefix: &str, route: &str) {
+    let started = Instant::now();
+    let resp = client.get(format!("{prefix}/3000")).send().await.unwrap();
+    assert_eq!(resp.status(), 504, "per-try timeout");
+    assert!(
+        started.elapsed() < Duration::from_secs(2),
+        "the per-try timeout fired"
+    );
+    let body = resp.text().await.unwrap();
+    let said = format!("no answer within the per-try timeout of 300ms (route {route})");
+    assert!(body.contains(&said), "{body}");
+    let resp = client.get(format!("{prefix}/10")).send().await.unwrap();
+    assert_eq!(resp.status(), 200, "an answer within it");
+}

@@ -185,17 +185,7 @@ impl HttpContext {
         call: impl FnOnce(&VmCore, &mut Store<VmState>, u32, u32) -> wasmtime::Result<u32>,
     ) -> Verdict {
         let count = map.len() as u32;
-        let id = self.id;
-        let done = self.core.call_stream(
-            callback,
-            id,
-            |s| {
-                *slot(s) = std::mem::take(map);
-                s.end_of_stream = end_of_stream;
-                s.resumed = false;
-            },
-            |core, store| call(core, store, id, count),
-        );
+        let done = self.enter(callback, slot, map, count, end_of_stream, call);
         if matches!(done, StreamCall::Gone) {
             return Verdict::Continue;
         }
@@ -208,6 +198,31 @@ impl HttpContext {
         verdict
     }
 
+    /// Hands `value` (the headers or the body) to the stream's `slot` and calls `callback`
+    /// with the context's id and `n` (the count of headers, or the body's size), under one
+    /// borrow of the store.
+    fn enter<T: Default>(
+        &mut self,
+        callback: &'static str,
+        slot: fn(&mut StreamState) -> &mut T,
+        value: &mut T,
+        n: u32,
+        end_of_stream: bool,
+        call: impl FnOnce(&VmCore, &mut Store<VmState>, u32, u32) -> wasmtime::Result<u32>,
+    ) -> StreamCall<u32> {
+        let id = self.id;
+        self.core.call_stream(
+            callback,
+            id,
+            |s| {
+                *slot(s) = std::mem::take(value);
+                s.end_of_stream = end_of_stream;
+                s.resumed = false;
+            },
+            |core, store| call(core, store, id, n),
+        )
+    }
+
     async fn body(
         &mut self,
         callback: &'static str,
@@ -217,17 +232,7 @@ impl HttpContext {
         call: impl FnOnce(&VmCore, &mut Store<VmState>, u32, u32) -> wasmtime::Result<u32>,
     ) -> Verdict {
         let size = body.len() as u32;
-        let id = self.id;
-        let done = self.core.call_stream(
-            callback,
-            id,
-            |s| {
-                *slot(s) = std::mem::take(body);
-                s.end_of_stream = end_of_stream;
-                s.resumed = false;
-            },
-            |core, store| call(core, store, id, size),
-        );
+        let done = self.enter(callback, slot, body, size, end_of_stream, call);
         if matches!(done, StreamCall::Gone) {
             return Verdict::Continue;
         }
