@@ -74,6 +74,7 @@ struct Served {
 
 fn serve(name: &str, manifests: &str) -> Served {
     let mut objects = Objects::default();
+    let mut resources = wasmesh_api::Resources::default();
     let mut text = format!("{BASE}\n---\n{manifests}");
     for (service, ns, ip) in BACKENDS {
         text.push_str(&format!(
@@ -101,6 +102,16 @@ fn serve(name: &str, manifests: &str) -> Served {
             "EndpointSlice" => objects.slices.push(object(&kind, value)),
             "ReferenceGrant" => objects.grants.push(object(&kind, value)),
             "Namespace" => objects.namespaces.push(object(&kind, value)),
+            // an HTTPS listener's certificate: for the translation, and for the build
+            "Secret" => {
+                let secret: std::sync::Arc<wasmesh_api::Secret> = std::sync::Arc::new(object(&kind, value));
+                let key = NamespacedName {
+                    namespace: secret.metadata.namespace().to_string(),
+                    name: secret.metadata.name.clone(),
+                };
+                objects.secrets.insert(key, Ok(secret.clone()));
+                resources.insert(wasmesh_api::Resource::Secret(secret));
+            }
             other => panic!("the translation reads no {other}"),
         }
     }
@@ -114,7 +125,6 @@ fn serve(name: &str, manifests: &str) -> Served {
     };
     let translation = gateway::translate(&objects, &target);
     let proxy = translation.proxy.expect("the Gateway is served");
-    let resources = wasmesh_api::Resources::default();
     let chains = wasmesh_api::resolve(&proxy, &resources, "istio-system");
     let snapshot = build::snapshot(Inputs {
         version: 1,
@@ -228,7 +238,7 @@ impl Served {
             Decision::Respond { status, .. } => outcome(status.as_u16(), None, None, None),
             Decision::Redirect { route, redirect } => {
                 let arrival = Arrival {
-                    tls: false,
+                    tls: listener.tls.is_some(),
                     port: listener.address.port(),
                 };
                 let location = redirect.location(&parts, &arrival, route.path.matched_len());
@@ -1452,8 +1462,7 @@ fn http_route_redirect_scheme() {
     );
 }
 
-/// The HTTP listeners' part (ports 80 and 8080); the HTTPS listener's part needs HTTPS
-/// listeners, which the gateway does not serve yet.
+/// The HTTP listeners' part (ports 80 and 8080); the HTTPS listener's part follows.
 #[test]
 fn http_route_redirect_port_and_scheme() {
     let rules = [
@@ -1521,6 +1530,104 @@ fn http_route_redirect_port_and_scheme() {
                     .host("gateway.test:8080")
                     .on(8080),
                 Redirect(302, "https://example.org/scheme-https-and-port-nil"),
+            ),
+        ],
+    );
+}
+
+/// A `kubernetes.io/tls` Secret `infra/NAME` with a self-signed certificate made for the
+/// run (openssl, as the end-to-end tests make theirs).
+fn tls_secret(name: &str) -> String {
+    let out = std::process::Command::new("openssl")
+        .args([
+            "req",
+            "-x509",
+            "-newkey",
+            "ec",
+            "-pkeyopt",
+            "ec_paramgen_curve:prime256v1",
+        ])
+        .args([
+            "-nodes",
+            "-days",
+            "1",
+            "-subj",
+            "/CN=example.org",
+            "-keyout",
+            "-",
+            "-out",
+            "-",
+        ])
+        .output()
+        .expect("openssl (scripts/setup installs it)");
+    assert!(out.status.success(), "{}", String::from_utf8_lossy(&out.stderr));
+    let pem = String::from_utf8(out.stdout).unwrap();
+    let split = pem.find("-----BEGIN CERTIFICATE-----").expect("a certificate");
+    let indent = |block: &str| block.lines().map(|l| format!("    {l}\n")).collect::<String>();
+    format!(
+        "apiVersion: v1\nkind: Secret\nmetadata: {{name: {name}, namespace: infra}}\ntype: kubernetes.io/tls\n\
+         stringData:\n  tls.crt: |\n{}  tls.key: |\n{}",
+        indent(&pem[split..]),
+        indent(&pem[..split])
+    )
+}
+
+/// The HTTPS listener's part (port 443): without a scheme, the redirect keeps `https` and
+/// drops its default port; with `http`, it takes port 80's default.
+#[test]
+fn http_route_redirect_port_and_scheme_on_an_https_listener() {
+    let rules = [
+        ("/scheme-nil-and-port-nil", "{hostname: example.org}"),
+        ("/scheme-nil-and-port-443", "{port: 443, hostname: example.org}"),
+        ("/scheme-nil-and-port-8443", "{port: 8443, hostname: example.org}"),
+        (
+            "/scheme-http-and-port-nil",
+            "{scheme: http, hostname: example.org}",
+        ),
+        (
+            "/scheme-http-and-port-80",
+            "{scheme: http, port: 80, hostname: example.org}",
+        ),
+        (
+            "/scheme-http-and-port-8080",
+            "{scheme: http, port: 8080, hostname: example.org}",
+        ),
+    ];
+    let gw = serve(
+        "https-port",
+        &format!(
+            "{}\n---\nkind: Gateway\nmetadata: {{name: https-port, namespace: infra}}\nspec:\n  gatewayClassName: wasmesh\n  listeners:\n  - {{name: https, port: 443, protocol: HTTPS, tls: {{certificateRefs: [{{name: tls-validity-checks-certificate}}]}}}}\n---\n{}",
+            tls_secret("tls-validity-checks-certificate"),
+            redirects("r", "https-port", &rules)
+        ),
+    );
+    let on_443 = |path: &'static str| get(path).host("example.org").on(443);
+    check(
+        &gw,
+        &[
+            (
+                on_443("/scheme-nil-and-port-nil"),
+                Redirect(302, "https://example.org/scheme-nil-and-port-nil"),
+            ),
+            (
+                on_443("/scheme-nil-and-port-443"),
+                Redirect(302, "https://example.org/scheme-nil-and-port-443"),
+            ),
+            (
+                on_443("/scheme-nil-and-port-8443"),
+                Redirect(302, "https://example.org:8443/scheme-nil-and-port-8443"),
+            ),
+            (
+                on_443("/scheme-http-and-port-nil"),
+                Redirect(302, "http://example.org/scheme-http-and-port-nil"),
+            ),
+            (
+                on_443("/scheme-http-and-port-80"),
+                Redirect(302, "http://example.org/scheme-http-and-port-80"),
+            ),
+            (
+                on_443("/scheme-http-and-port-8080"),
+                Redirect(302, "http://example.org:8080/scheme-http-and-port-8080"),
             ),
         ],
     );
