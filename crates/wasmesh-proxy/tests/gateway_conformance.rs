@@ -70,6 +70,9 @@ const BACKENDS: [(&str, &str, &str); 4] = [
 struct Served {
     snapshot: Snapshot,
     notes: Vec<gateway::Note>,
+    /// What it was made from, for the status.
+    objects: Objects,
+    target: Target,
 }
 
 fn serve(name: &str, manifests: &str) -> Served {
@@ -138,6 +141,8 @@ fn serve(name: &str, manifests: &str) -> Served {
     Served {
         snapshot,
         notes: translation.notes,
+        objects,
+        target,
     }
 }
 
@@ -205,6 +210,34 @@ struct Outcome {
 }
 
 impl Served {
+    /// The conditions of the Gateway's listener `name` in the status written back, as
+    /// `Type=Status Reason`.
+    fn listener_status(&self, name: &str) -> Vec<String> {
+        let now = wasmesh_api::timestamp::Timestamp::from_unix_seconds(1);
+        let writes = gateway::status::writes(&self.objects, &self.target, &Ok(()), &now);
+        let gateway = writes
+            .iter()
+            .find(|w| w.kind == gateway::status::StatusKind::Gateway)
+            .expect("the Gateway's status");
+        let listener = gateway.status["listeners"]
+            .as_array()
+            .and_then(|ls| ls.iter().find(|l| l["name"] == name))
+            .unwrap_or_else(|| panic!("listener {name} in {}", gateway.status));
+        listener["conditions"]
+            .as_array()
+            .unwrap()
+            .iter()
+            .map(|c| {
+                format!(
+                    "{}={} {}",
+                    c["type"].as_str().unwrap(),
+                    c["status"].as_str().unwrap(),
+                    c["reason"].as_str().unwrap()
+                )
+            })
+            .collect()
+    }
+
     /// Routes `req` on the listener of its port; the backend answers 200 with
     /// `backend_headers`.
     fn send(&self, req: &Req, backend_headers: &[(&str, &str)]) -> Outcome {
@@ -1631,6 +1664,69 @@ fn http_route_redirect_port_and_scheme_on_an_https_listener() {
             ),
         ],
     );
+}
+
+/// The Gateway of the GatewaySecret* cases: an HTTPS listener whose certificate is the
+/// Secret `certificate` of namespace `web`, with `grant` beside it.
+fn secret_across_namespaces(name: &'static str, grant: &str) -> Served {
+    let secret = tls_secret("certificate").replace("namespace: infra", "namespace: web");
+    serve(
+        name,
+        &format!(
+            "{secret}\n---\nkind: Gateway\nmetadata: {{name: {name}, namespace: infra}}\nspec:\n  gatewayClassName: wasmesh\n  listeners:\n  - {{name: https, port: 443, protocol: HTTPS, allowedRoutes: {{namespaces: {{from: All}}}}, tls: {{certificateRefs: [{{group: '', kind: Secret, name: certificate, namespace: web}}]}}}}\n  - {{name: http, port: 80, protocol: HTTP}}\n{grant}"
+        ),
+    )
+}
+
+/// A ReferenceGrant in `namespace` from Gateways of `infra` to Secrets (`name`: one).
+fn secret_grant(namespace: &str, name: Option<&str>) -> String {
+    let name = name.map(|n| format!(", name: {n}")).unwrap_or_default();
+    format!(
+        "---\napiVersion: gateway.networking.k8s.io/v1beta1\nkind: ReferenceGrant\nmetadata: {{name: grant, namespace: {namespace}}}\nspec:\n  from: [{{group: gateway.networking.k8s.io, kind: Gateway, namespace: infra}}]\n  to: [{{group: '', kind: Secret{name}}}]\n"
+    )
+}
+
+const RESOLVED: [&str; 2] = ["ResolvedRefs=True ResolvedRefs", "Programmed=True Programmed"];
+const REFUSED: [&str; 2] = ["ResolvedRefs=False RefNotPermitted", "Programmed=False Invalid"];
+
+/// `ResolvedRefs` and `Programmed` of the listener `https`.
+fn resolved_and_programmed(gw: &Served) -> Vec<String> {
+    let said = gw.listener_status("https");
+    vec![said[1].clone(), said[3].clone()]
+}
+
+#[test]
+fn gateway_secret_missing_reference_grant() {
+    let gw = secret_across_namespaces("secret-missing-grant", "");
+    assert_eq!(resolved_and_programmed(&gw), REFUSED);
+    assert!(
+        gw.snapshot.listeners.iter().all(|l| l.address.port() != 443),
+        "not bound"
+    );
+}
+
+#[test]
+fn gateway_secret_invalid_reference_grant() {
+    // the grant is in another namespace than the Secret's
+    let gw = secret_across_namespaces("secret-invalid-grant", &secret_grant("app", None));
+    assert_eq!(resolved_and_programmed(&gw), REFUSED);
+}
+
+#[test]
+fn gateway_secret_reference_grant_all_in_namespace() {
+    let gw = secret_across_namespaces("secret-grant-all", &secret_grant("web", None));
+    assert_eq!(resolved_and_programmed(&gw), RESOLVED);
+    let https = gw.snapshot.listeners.iter().find(|l| l.address.port() == 443);
+    assert!(https.is_some_and(|l| l.tls.is_some()), "bound with TLS");
+}
+
+#[test]
+fn gateway_secret_reference_grant_specific() {
+    let gw = secret_across_namespaces("secret-grant-specific", &secret_grant("web", Some("certificate")));
+    assert_eq!(resolved_and_programmed(&gw), RESOLVED);
+    // a grant naming another Secret does not do
+    let gw = secret_across_namespaces("secret-grant-other", &secret_grant("web", Some("other")));
+    assert_eq!(resolved_and_programmed(&gw), REFUSED);
 }
 
 #[test]
