@@ -4,7 +4,9 @@
 //! with its module's digest and observedGeneration; a wrong sha256 is Ready=False naming
 //! the mismatch; an invalid object is Accepted=False with its field path; two replicas
 //! write each status once, with no conflict loop; a new failure is one Warning Event,
-//! listed by `kubectl get events` and `kubectl events`.
+//! listed by `kubectl get events` and `kubectl events`. A RequestAuthentication and an
+//! AuthorizationPolicy applied by the gateway are Accepted and Ready (`kubectl get ra,ap`),
+//! an invalid AuthorizationPolicy is Accepted=False with its field path.
 
 use crate::kube_support::{Cluster, KubeProxy};
 use crate::proxy_support::echo::Echo;
@@ -36,13 +38,23 @@ impl StatusCluster {
 
     /// `kubectl get wasmplugin NAME -n istio-system -o jsonpath=PATH`.
     fn jsonpath(&self, name: &str, path: &str) -> String {
+        self.jsonpath_of("wasmplugin", name, path)
+    }
+
+    /// `kubectl get RESOURCE NAME -n istio-system -o jsonpath=PATH`.
+    fn jsonpath_of(&self, resource: &str, name: &str, path: &str) -> String {
         let jsonpath = format!("jsonpath={path}");
-        self.kubectl(&["get", "wasmplugin", name, "-n", "istio-system", "-o", &jsonpath])
+        self.kubectl(&["get", resource, name, "-n", "istio-system", "-o", &jsonpath])
     }
 
     /// The plugin's conditions, by type, as kubectl prints `{.status.conditions}`.
     fn conditions(&self, name: &str) -> Vec<Value> {
-        let text = self.jsonpath(name, "{.status.conditions}");
+        self.conditions_of("wasmplugin", name)
+    }
+
+    /// The conditions of `resource` `name`, as kubectl prints `{.status.conditions}`.
+    fn conditions_of(&self, resource: &str, name: &str) -> Vec<Value> {
+        let text = self.jsonpath_of(resource, name, "{.status.conditions}");
         if text.trim().is_empty() {
             return Vec::new();
         }
@@ -60,9 +72,24 @@ impl StatusCluster {
         within: Duration,
         log: &dyn Fn() -> String,
     ) -> Value {
+        self.wait_condition_of("wasmplugin", name, kind, status, reason, within, log)
+    }
+
+    /// [`Self::wait_condition`] for an object of `resource`.
+    #[allow(clippy::too_many_arguments)]
+    fn wait_condition_of(
+        &self,
+        resource: &str,
+        name: &str,
+        kind: &str,
+        status: &str,
+        reason: &str,
+        within: Duration,
+        log: &dyn Fn() -> String,
+    ) -> Value {
         let deadline = Instant::now() + within;
         loop {
-            let conditions = self.conditions(name);
+            let conditions = self.conditions_of(resource, name);
             if let Some(c) = conditions
                 .iter()
                 .find(|c| c["type"] == kind && c["status"] == status && c["reason"] == reason)
@@ -168,6 +195,96 @@ fn kubectl_shows_accepted_and_ready_with_the_digest_a_mismatch_and_a_field_path(
     );
     cluster.wait_condition("bad", "Ready", "False", "NotAccepted", within, &log);
     assert_eq!(cluster.jsonpath("bad", "{.status.observedGeneration}"), "1");
+}
+
+/// A RequestAuthentication with an inline JWKS and an AuthorizationPolicy allowing
+/// everything, both in istio-system (so for every workload); `action` is the policy's.
+fn policies(action: &str) -> String {
+    [
+        "apiVersion: security.istio.io/v1\nkind: RequestAuthentication\nmetadata: {name: jwt, namespace: istio-system}\nspec:\n  jwtRules:\n  - issuer: https://issuer.test\n    jwks: '{\"keys\": []}'\n".to_string(),
+        format!("apiVersion: security.istio.io/v1\nkind: AuthorizationPolicy\nmetadata: {{name: allow, namespace: istio-system}}\nspec:\n  action: {action}\n  rules:\n  - {{}}\n"),
+    ]
+    .join("---\n")
+}
+
+#[test]
+fn kubectl_shows_the_security_policies_accepted_and_applied_or_the_field_path() {
+    let echo = Echo::start("up");
+    let cluster = StatusCluster::start(free_addr(), echo.addr);
+    let gateway = gateway(&cluster, "gw-0");
+    gateway.wait_ready(Duration::from_secs(30));
+    let log = || gateway.log();
+    let within = Duration::from_secs(30);
+
+    cluster.apply("policies.yaml", &policies("ALLOW"));
+    for (resource, name) in [("requestauthentication", "jwt"), ("authorizationpolicy", "allow")] {
+        let ready = cluster.wait_condition_of(resource, name, "Ready", "True", "Applied", within, &log);
+        assert_eq!(ready["message"], "applied by 1 gateway of 1", "{resource}");
+        assert_eq!(ready["observedGeneration"], 1, "{resource}");
+        cluster.wait_condition_of(resource, name, "Accepted", "True", "Valid", within, &log);
+    }
+    // the CRDs' printer columns, as `kubectl get ra,ap` shows them: one table per kind
+    let shown = cluster.kubectl(&["get", "ra,ap", "-n", "istio-system"]);
+    let mut header: Vec<&str> = Vec::new();
+    let mut rows = 0;
+    for line in shown.lines().filter(|l| !l.trim().is_empty()) {
+        let cells: Vec<&str> = line.split_whitespace().collect();
+        if cells[0] == "NAME" {
+            header = cells;
+            continue;
+        }
+        let column = |name: &str| {
+            let i = header.iter().position(|h| *h == name);
+            i.and_then(|i| cells.get(i).copied())
+        };
+        assert_eq!(
+            (column("ACCEPTED"), column("READY")),
+            (Some("True"), Some("True")),
+            "{shown}"
+        );
+        rows += 1;
+    }
+    assert_eq!(rows, 2, "{shown}");
+
+    // an invalid AuthorizationPolicy: Accepted=False with the field path and value
+    cluster.apply("policies.yaml", &policies("PERMIT"));
+    let rejected = cluster.wait_condition_of(
+        "authorizationpolicy",
+        "allow",
+        "Accepted",
+        "False",
+        "Invalid",
+        within,
+        &log,
+    );
+    let message = rejected["message"].as_str().unwrap();
+    assert!(
+        message.starts_with("spec.action: unknown variant `PERMIT`"),
+        "{message}"
+    );
+    cluster.wait_condition_of(
+        "authorizationpolicy",
+        "allow",
+        "Ready",
+        "False",
+        "NotAccepted",
+        within,
+        &log,
+    );
+    assert_eq!(
+        cluster.jsonpath_of("authorizationpolicy", "allow", "{.status.observedGeneration}"),
+        "2"
+    );
+    // the RequestAuthentication, unchanged, stays applied
+    cluster.wait_condition_of(
+        "requestauthentication",
+        "jwt",
+        "Ready",
+        "True",
+        "Applied",
+        within,
+        &log,
+    );
 }
 
 #[test]

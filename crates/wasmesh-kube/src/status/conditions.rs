@@ -1,14 +1,15 @@
-//! The `Accepted` and `Ready` conditions of one WasmPlugin, from its validation and the
-//! gateways' reports (docs/kubernetes.md, "Status"). Pure: the same inputs give the same
+//! The `Accepted` and `Ready` conditions of one WasmPlugin, RequestAuthentication or
+//! AuthorizationPolicy, from its validation and the gateways' reports (docs/kubernetes.md,
+//! "Status"). Pure: the same inputs give the same
 //! status, and a condition's `lastTransitionTime` moves only when its `status` does, so a
 //! status that is already right is never written again.
 
 use wasmesh_api::crd::status::{Condition, ConditionStatus, ConditionType, ResourceStatus};
 use wasmesh_api::timestamp::Timestamp;
 
-use super::report::{GatewayReport, PluginReport, PluginState};
+use super::report::{GatewayReport, PluginReport, PluginState, PolicyReport};
 
-/// One WasmPlugin as the API server has it.
+/// One object (a WasmPlugin or a security policy) as the API server has it.
 pub struct Object<'a> {
     pub namespace: &'a str,
     pub name: &'a str,
@@ -36,15 +37,70 @@ fn wanted(kind: ConditionType, status: ConditionStatus, reason: &str, message: S
     }
 }
 
+/// `Accepted`: valid, or each error's field path and value.
+fn accepted(object: &Object) -> Wanted {
+    use ConditionStatus::{False, True};
+    if object.invalid.is_empty() {
+        wanted(ConditionType::Accepted, True, "Valid", "valid".into())
+    } else {
+        wanted(
+            ConditionType::Accepted,
+            False,
+            "Invalid",
+            object.invalid.join("\n"),
+        )
+    }
+}
+
+/// `Accepted` and `Ready` for the RequestAuthentication or AuthorizationPolicy `object`
+/// (`kind` names which), given each live gateway's report (by identity): ready when every
+/// gateway whose running snapshot applies it applies this generation.
+pub fn policy_conditions(object: &Object, kind: &str, gateways: &[(String, GatewayReport)]) -> [Wanted; 2] {
+    use ConditionStatus::{False, True, Unknown};
+    use ConditionType::Ready;
+    let accepted = accepted(object);
+    let applying: Vec<(&str, &PolicyReport)> = gateways
+        .iter()
+        .filter_map(|(id, report)| {
+            report
+                .policies
+                .iter()
+                .find(|p| p.kind == kind && p.namespace == object.namespace && p.name == object.name)
+                .map(|p| (id.as_str(), p))
+        })
+        .collect();
+    let (n, m) = (applying.len(), gateways.len());
+    let of = format!("applied by {n} gateway{} of {m}", if n == 1 { "" } else { "s" });
+    if !object.invalid.is_empty() {
+        let message = format!("{of}; this generation is not applied: it is invalid (see Accepted)");
+        return [accepted, wanted(Ready, False, "NotAccepted", message)];
+    }
+    if n == 0 {
+        let message =
+            format!("{of}: no gateway's workload matches its selector or targetRefs, or none reports");
+        return [accepted, wanted(Ready, Unknown, "NotSelected", message)];
+    }
+    let lagging: Vec<&str> = applying
+        .iter()
+        .filter(|(_, p)| object.generation.is_some() && p.generation != object.generation)
+        .map(|(id, _)| *id)
+        .collect();
+    if !lagging.is_empty() {
+        let message = format!(
+            "{of}; an older generation still runs on {}: {}",
+            lagging.len(),
+            lagging.join(", ")
+        );
+        return [accepted, wanted(Ready, Unknown, "Loading", message)];
+    }
+    [accepted, wanted(Ready, True, "Applied", of)]
+}
+
 /// `Accepted` and `Ready` for `object`, given each live gateway's report (by identity).
 pub fn conditions(object: &Object, gateways: &[(String, GatewayReport)]) -> [Wanted; 2] {
     use ConditionStatus::{False, True, Unknown};
-    use ConditionType::{Accepted, Ready};
-    let accepted = if object.invalid.is_empty() {
-        wanted(Accepted, True, "Valid", "valid".into())
-    } else {
-        wanted(Accepted, False, "Invalid", object.invalid.join("\n"))
-    };
+    use ConditionType::Ready;
+    let accepted = accepted(object);
     let selecting: Vec<(&str, &PluginReport)> = gateways
         .iter()
         .filter_map(|(id, report)| {
