@@ -36,25 +36,20 @@ impl StatusCluster {
         StatusCluster(cluster)
     }
 
-    /// `kubectl get wasmplugin NAME -n istio-system -o jsonpath=PATH`.
+    /// `kubectl get wasmplugin/NAME -n istio-system -o jsonpath=PATH`; a `name` with a
+    /// `/` names another kind (`ap/allow`).
     fn jsonpath(&self, name: &str, path: &str) -> String {
-        self.jsonpath_of("wasmplugin", name, path)
-    }
-
-    /// `kubectl get RESOURCE NAME -n istio-system -o jsonpath=PATH`.
-    fn jsonpath_of(&self, resource: &str, name: &str, path: &str) -> String {
         let jsonpath = format!("jsonpath={path}");
-        self.kubectl(&["get", resource, name, "-n", "istio-system", "-o", &jsonpath])
+        let object = match name.contains('/') {
+            true => name.to_string(),
+            false => format!("wasmplugin/{name}"),
+        };
+        self.kubectl(&["get", &object, "-n", "istio-system", "-o", &jsonpath])
     }
 
     /// The plugin's conditions, by type, as kubectl prints `{.status.conditions}`.
     fn conditions(&self, name: &str) -> Vec<Value> {
-        self.conditions_of("wasmplugin", name)
-    }
-
-    /// The conditions of `resource` `name`, as kubectl prints `{.status.conditions}`.
-    fn conditions_of(&self, resource: &str, name: &str) -> Vec<Value> {
-        let text = self.jsonpath_of(resource, name, "{.status.conditions}");
+        let text = self.jsonpath(name, "{.status.conditions}");
         if text.trim().is_empty() {
             return Vec::new();
         }
@@ -72,24 +67,9 @@ impl StatusCluster {
         within: Duration,
         log: &dyn Fn() -> String,
     ) -> Value {
-        self.wait_condition_of("wasmplugin", name, kind, status, reason, within, log)
-    }
-
-    /// [`Self::wait_condition`] for an object of `resource`.
-    #[allow(clippy::too_many_arguments)]
-    fn wait_condition_of(
-        &self,
-        resource: &str,
-        name: &str,
-        kind: &str,
-        status: &str,
-        reason: &str,
-        within: Duration,
-        log: &dyn Fn() -> String,
-    ) -> Value {
         let deadline = Instant::now() + within;
         loop {
-            let conditions = self.conditions_of(resource, name);
+            let conditions = self.conditions(name);
             if let Some(c) = conditions
                 .iter()
                 .find(|c| c["type"] == kind && c["status"] == status && c["reason"] == reason)
@@ -111,6 +91,15 @@ fn gateway(cluster: &Cluster, pod: &str) -> KubeProxy {
     KubeProxy::spawn(cluster, &["--workload", "istio-system/gw"], &[("POD_NAME", pod)])
 }
 
+/// An upstream, the double and one gateway `gw-0`, ready.
+fn one_gateway() -> (Echo, StatusCluster, KubeProxy) {
+    let echo = Echo::start("up");
+    let cluster = StatusCluster::start(free_addr(), echo.addr);
+    let gateway = gateway(&cluster, "gw-0");
+    gateway.wait_ready(Duration::from_secs(30));
+    (echo, cluster, gateway)
+}
+
 /// A WasmPlugin of the test plugin `headers` in istio-system (so for every workload);
 /// `extra` lines go into its spec.
 fn plugin(name: &str, value: &str, extra: &str) -> String {
@@ -127,10 +116,7 @@ fn headers_digest() -> String {
 
 #[test]
 fn kubectl_shows_accepted_and_ready_with_the_digest_a_mismatch_and_a_field_path() {
-    let echo = Echo::start("up");
-    let cluster = StatusCluster::start(free_addr(), echo.addr);
-    let gateway = gateway(&cluster, "gw-0");
-    gateway.wait_ready(Duration::from_secs(30));
+    let (_echo, cluster, gateway) = one_gateway();
     let log = || gateway.log();
     let within = Duration::from_secs(30);
 
@@ -209,19 +195,19 @@ fn policies(action: &str) -> String {
 
 #[test]
 fn kubectl_shows_the_security_policies_accepted_and_applied_or_the_field_path() {
-    let echo = Echo::start("up");
-    let cluster = StatusCluster::start(free_addr(), echo.addr);
-    let gateway = gateway(&cluster, "gw-0");
-    gateway.wait_ready(Duration::from_secs(30));
+    let (_echo, cluster, gateway) = one_gateway();
     let log = || gateway.log();
     let within = Duration::from_secs(30);
+    let wait = |name: &str, kind: &str, status: &str, reason: &str| {
+        cluster.wait_condition(name, kind, status, reason, within, &log)
+    };
 
     cluster.apply("policies.yaml", &policies("ALLOW"));
-    for (resource, name) in [("requestauthentication", "jwt"), ("authorizationpolicy", "allow")] {
-        let ready = cluster.wait_condition_of(resource, name, "Ready", "True", "Applied", within, &log);
-        assert_eq!(ready["message"], "applied by 1 gateway of 1", "{resource}");
-        assert_eq!(ready["observedGeneration"], 1, "{resource}");
-        cluster.wait_condition_of(resource, name, "Accepted", "True", "Valid", within, &log);
+    for object in ["ra/jwt", "ap/allow"] {
+        let ready = wait(object, "Ready", "True", "Applied");
+        assert_eq!(ready["message"], "applied by 1 gateway of 1", "{object}");
+        assert_eq!(ready["observedGeneration"], 1, "{object}");
+        wait(object, "Accepted", "True", "Valid");
     }
     // the CRDs' printer columns, as `kubectl get ra,ap` shows them: one table per kind
     let shown = cluster.kubectl(&["get", "ra,ap", "-n", "istio-system"]);
@@ -248,43 +234,16 @@ fn kubectl_shows_the_security_policies_accepted_and_applied_or_the_field_path() 
 
     // an invalid AuthorizationPolicy: Accepted=False with the field path and value
     cluster.apply("policies.yaml", &policies("PERMIT"));
-    let rejected = cluster.wait_condition_of(
-        "authorizationpolicy",
-        "allow",
-        "Accepted",
-        "False",
-        "Invalid",
-        within,
-        &log,
-    );
+    let rejected = wait("ap/allow", "Accepted", "False", "Invalid");
     let message = rejected["message"].as_str().unwrap();
     assert!(
         message.starts_with("spec.action: unknown variant `PERMIT`"),
         "{message}"
     );
-    cluster.wait_condition_of(
-        "authorizationpolicy",
-        "allow",
-        "Ready",
-        "False",
-        "NotAccepted",
-        within,
-        &log,
-    );
-    assert_eq!(
-        cluster.jsonpath_of("authorizationpolicy", "allow", "{.status.observedGeneration}"),
-        "2"
-    );
+    wait("ap/allow", "Ready", "False", "NotAccepted");
+    assert_eq!(cluster.jsonpath("ap/allow", "{.status.observedGeneration}"), "2");
     // the RequestAuthentication, unchanged, stays applied
-    cluster.wait_condition_of(
-        "requestauthentication",
-        "jwt",
-        "Ready",
-        "True",
-        "Applied",
-        within,
-        &log,
-    );
+    wait("ra/jwt", "Ready", "True", "Applied");
 }
 
 #[test]

@@ -52,33 +52,58 @@ fn accepted(object: &Object) -> Wanted {
     }
 }
 
+/// Each live gateway's entry for the object (`find` picks it from its report), by identity.
+fn entries<'a, T>(
+    gateways: &'a [(String, GatewayReport)],
+    find: impl Fn(&'a GatewayReport) -> Option<&'a T>,
+) -> Vec<(&'a str, &'a T)> {
+    gateways
+        .iter()
+        .filter_map(|(id, report)| find(report).map(|entry| (id.as_str(), entry)))
+        .collect()
+}
+
+/// `selected by 1 gateway of 2`.
+fn count(what: &str, n: usize, m: usize) -> String {
+    format!("{what} {n} gateway{} of {m}", if n == 1 { "" } else { "s" })
+}
+
+/// `Ready` when it cannot be: the object is invalid (this generation is not `done`), or no
+/// gateway has it (none matches its `matched_by`). `of` is [`count`]'s.
+fn unready(object: &Object, n: usize, of: &str, done: &str, matched_by: &str) -> Option<Wanted> {
+    use ConditionStatus::{False, Unknown};
+    if !object.invalid.is_empty() {
+        let message = format!("{of}; this generation is not {done}: it is invalid (see Accepted)");
+        return Some(wanted(ConditionType::Ready, False, "NotAccepted", message));
+    }
+    if n == 0 {
+        let message = format!("{of}: no gateway's workload matches its {matched_by}, or none reports");
+        return Some(wanted(ConditionType::Ready, Unknown, "NotSelected", message));
+    }
+    None
+}
+
+/// `Ready` while `lagging` gateways have not caught up (`what` they are doing).
+fn loading(of: &str, what: &str, lagging: &[&str]) -> Wanted {
+    let message = format!("{of}; {what} on {}: {}", lagging.len(), lagging.join(", "));
+    wanted(ConditionType::Ready, ConditionStatus::Unknown, "Loading", message)
+}
+
 /// `Accepted` and `Ready` for the RequestAuthentication or AuthorizationPolicy `object`
 /// (`kind` names which), given each live gateway's report (by identity): ready when every
 /// gateway whose running snapshot applies it applies this generation.
 pub fn policy_conditions(object: &Object, kind: &str, gateways: &[(String, GatewayReport)]) -> [Wanted; 2] {
-    use ConditionStatus::{False, True, Unknown};
+    use ConditionStatus::True;
     use ConditionType::Ready;
     let accepted = accepted(object);
-    let applying: Vec<(&str, &PolicyReport)> = gateways
-        .iter()
-        .filter_map(|(id, report)| {
-            report
-                .policies
-                .iter()
-                .find(|p| p.kind == kind && p.namespace == object.namespace && p.name == object.name)
-                .map(|p| (id.as_str(), p))
-        })
-        .collect();
-    let (n, m) = (applying.len(), gateways.len());
-    let of = format!("applied by {n} gateway{} of {m}", if n == 1 { "" } else { "s" });
-    if !object.invalid.is_empty() {
-        let message = format!("{of}; this generation is not applied: it is invalid (see Accepted)");
-        return [accepted, wanted(Ready, False, "NotAccepted", message)];
-    }
-    if n == 0 {
-        let message =
-            format!("{of}: no gateway's workload matches its selector or targetRefs, or none reports");
-        return [accepted, wanted(Ready, Unknown, "NotSelected", message)];
+    let applying: Vec<(&str, &PolicyReport)> = entries(gateways, |report| {
+        let same =
+            |p: &&PolicyReport| p.kind == kind && p.namespace == object.namespace && p.name == object.name;
+        report.policies.iter().find(same)
+    });
+    let of = count("applied by", applying.len(), gateways.len());
+    if let Some(ready) = unready(object, applying.len(), &of, "applied", "selector or targetRefs") {
+        return [accepted, ready];
     }
     let lagging: Vec<&str> = applying
         .iter()
@@ -86,40 +111,23 @@ pub fn policy_conditions(object: &Object, kind: &str, gateways: &[(String, Gatew
         .map(|(id, _)| *id)
         .collect();
     if !lagging.is_empty() {
-        let message = format!(
-            "{of}; an older generation still runs on {}: {}",
-            lagging.len(),
-            lagging.join(", ")
-        );
-        return [accepted, wanted(Ready, Unknown, "Loading", message)];
+        return [accepted, loading(&of, "an older generation still runs", &lagging)];
     }
     [accepted, wanted(Ready, True, "Applied", of)]
 }
 
 /// `Accepted` and `Ready` for `object`, given each live gateway's report (by identity).
 pub fn conditions(object: &Object, gateways: &[(String, GatewayReport)]) -> [Wanted; 2] {
-    use ConditionStatus::{False, True, Unknown};
+    use ConditionStatus::{False, True};
     use ConditionType::Ready;
     let accepted = accepted(object);
-    let selecting: Vec<(&str, &PluginReport)> = gateways
-        .iter()
-        .filter_map(|(id, report)| {
-            report
-                .plugins
-                .iter()
-                .find(|p| p.namespace == object.namespace && p.name == object.name)
-                .map(|p| (id.as_str(), p))
-        })
-        .collect();
-    let (n, m) = (selecting.len(), gateways.len());
-    let of = format!("selected by {n} gateway{} of {m}", if n == 1 { "" } else { "s" });
-    if !object.invalid.is_empty() {
-        let message = format!("{of}; this generation is not run: it is invalid (see Accepted)");
-        return [accepted, wanted(Ready, False, "NotAccepted", message)];
-    }
-    if n == 0 {
-        let message = format!("{of}: no gateway's workload matches its selector, or none reports");
-        return [accepted, wanted(Ready, Unknown, "NotSelected", message)];
+    let selecting: Vec<(&str, &PluginReport)> = entries(gateways, |report| {
+        let same = |p: &&PluginReport| p.namespace == object.namespace && p.name == object.name;
+        report.plugins.iter().find(same)
+    });
+    let of = count("selected by", selecting.len(), gateways.len());
+    if let Some(ready) = unready(object, selecting.len(), &of, "run", "selector") {
+        return [accepted, ready];
     }
     // a gateway that runs another generation (or has not tried this one) is catching up
     let current = |p: &PluginReport| object.generation.is_none() || p.generation == object.generation;
@@ -142,12 +150,7 @@ pub fn conditions(object: &Object, gateways: &[(String, GatewayReport)]) -> [Wan
         .map(|(id, _)| *id)
         .collect();
     if !lagging.is_empty() {
-        let message = format!(
-            "{of}; not loaded yet on {}: {}",
-            lagging.len(),
-            lagging.join(", ")
-        );
-        return [accepted, wanted(Ready, Unknown, "Loading", message)];
+        return [accepted, loading(&of, "not loaded yet", &lagging)];
     }
     let mut digests: Vec<&str> = selecting
         .iter()
