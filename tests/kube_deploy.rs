@@ -249,7 +249,9 @@ fn the_rbac_grants_only_what_docs_kubernetes_md_explains() {
             grant("extensions.istio.io", "wasmplugins", &["list", "watch"]),
             grant("extensions.istio.io", "wasmplugins/status", &["patch"]),
             grant("security.istio.io", "authorizationpolicies", &["list", "watch"]),
+            grant("security.istio.io", "authorizationpolicies/status", &["patch"]),
             grant("security.istio.io", "requestauthentications", &["list", "watch"]),
+            grant("security.istio.io", "requestauthentications/status", &["patch"]),
             grant("wasmesh.io", "proxies", &["list", "watch"]),
         ]
     );

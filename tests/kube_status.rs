@@ -4,7 +4,9 @@
 //! with its module's digest and observedGeneration; a wrong sha256 is Ready=False naming
 //! the mismatch; an invalid object is Accepted=False with its field path; two replicas
 //! write each status once, with no conflict loop; a new failure is one Warning Event,
-//! listed by `kubectl get events` and `kubectl events`.
+//! listed by `kubectl get events` and `kubectl events`. A RequestAuthentication and an
+//! AuthorizationPolicy applied by the gateway are Accepted and Ready (`kubectl get ra,ap`),
+//! an invalid AuthorizationPolicy is Accepted=False with its field path.
 
 use crate::kube_support::{Cluster, KubeProxy};
 use crate::proxy_support::echo::Echo;
@@ -34,10 +36,15 @@ impl StatusCluster {
         StatusCluster(cluster)
     }
 
-    /// `kubectl get wasmplugin NAME -n istio-system -o jsonpath=PATH`.
+    /// `kubectl get wasmplugin/NAME -n istio-system -o jsonpath=PATH`; a `name` with a
+    /// `/` names another kind (`ap/allow`).
     fn jsonpath(&self, name: &str, path: &str) -> String {
         let jsonpath = format!("jsonpath={path}");
-        self.kubectl(&["get", "wasmplugin", name, "-n", "istio-system", "-o", &jsonpath])
+        let object = match name.contains('/') {
+            true => name.to_string(),
+            false => format!("wasmplugin/{name}"),
+        };
+        self.kubectl(&["get", &object, "-n", "istio-system", "-o", &jsonpath])
     }
 
     /// The plugin's conditions, by type, as kubectl prints `{.status.conditions}`.
@@ -84,6 +91,15 @@ fn gateway(cluster: &Cluster, pod: &str) -> KubeProxy {
     KubeProxy::spawn(cluster, &["--workload", "istio-system/gw"], &[("POD_NAME", pod)])
 }
 
+/// An upstream, the double and one gateway `gw-0`, ready.
+fn one_gateway() -> (Echo, StatusCluster, KubeProxy) {
+    let echo = Echo::start("up");
+    let cluster = StatusCluster::start(free_addr(), echo.addr);
+    let gateway = gateway(&cluster, "gw-0");
+    gateway.wait_ready(Duration::from_secs(30));
+    (echo, cluster, gateway)
+}
+
 /// A WasmPlugin of the test plugin `headers` in istio-system (so for every workload);
 /// `extra` lines go into its spec.
 fn plugin(name: &str, value: &str, extra: &str) -> String {
@@ -100,10 +116,7 @@ fn headers_digest() -> String {
 
 #[test]
 fn kubectl_shows_accepted_and_ready_with_the_digest_a_mismatch_and_a_field_path() {
-    let echo = Echo::start("up");
-    let cluster = StatusCluster::start(free_addr(), echo.addr);
-    let gateway = gateway(&cluster, "gw-0");
-    gateway.wait_ready(Duration::from_secs(30));
+    let (_echo, cluster, gateway) = one_gateway();
     let log = || gateway.log();
     let within = Duration::from_secs(30);
 
@@ -168,6 +181,69 @@ fn kubectl_shows_accepted_and_ready_with_the_digest_a_mismatch_and_a_field_path(
     );
     cluster.wait_condition("bad", "Ready", "False", "NotAccepted", within, &log);
     assert_eq!(cluster.jsonpath("bad", "{.status.observedGeneration}"), "1");
+}
+
+/// A RequestAuthentication with an inline JWKS and an AuthorizationPolicy allowing
+/// everything, both in istio-system (so for every workload); `action` is the policy's.
+fn policies(action: &str) -> String {
+    [
+        "apiVersion: security.istio.io/v1\nkind: RequestAuthentication\nmetadata: {name: jwt, namespace: istio-system}\nspec:\n  jwtRules:\n  - issuer: https://issuer.test\n    jwks: '{\"keys\": []}'\n".to_string(),
+        format!("apiVersion: security.istio.io/v1\nkind: AuthorizationPolicy\nmetadata: {{name: allow, namespace: istio-system}}\nspec:\n  action: {action}\n  rules:\n  - {{}}\n"),
+    ]
+    .join("---\n")
+}
+
+#[test]
+fn kubectl_shows_the_security_policies_accepted_and_applied_or_the_field_path() {
+    let (_echo, cluster, gateway) = one_gateway();
+    let log = || gateway.log();
+    let within = Duration::from_secs(30);
+    let wait = |name: &str, kind: &str, status: &str, reason: &str| {
+        cluster.wait_condition(name, kind, status, reason, within, &log)
+    };
+
+    cluster.apply("policies.yaml", &policies("ALLOW"));
+    for object in ["ra/jwt", "ap/allow"] {
+        let ready = wait(object, "Ready", "True", "Applied");
+        assert_eq!(ready["message"], "applied by 1 gateway of 1", "{object}");
+        assert_eq!(ready["observedGeneration"], 1, "{object}");
+        wait(object, "Accepted", "True", "Valid");
+    }
+    // the CRDs' printer columns, as `kubectl get ra,ap` shows them: one table per kind
+    let shown = cluster.kubectl(&["get", "ra,ap", "-n", "istio-system"]);
+    let mut header: Vec<&str> = Vec::new();
+    let mut rows = 0;
+    for line in shown.lines().filter(|l| !l.trim().is_empty()) {
+        let cells: Vec<&str> = line.split_whitespace().collect();
+        if cells[0] == "NAME" {
+            header = cells;
+            continue;
+        }
+        let column = |name: &str| {
+            let i = header.iter().position(|h| *h == name);
+            i.and_then(|i| cells.get(i).copied())
+        };
+        assert_eq!(
+            (column("ACCEPTED"), column("READY")),
+            (Some("True"), Some("True")),
+            "{shown}"
+        );
+        rows += 1;
+    }
+    assert_eq!(rows, 2, "{shown}");
+
+    // an invalid AuthorizationPolicy: Accepted=False with the field path and value
+    cluster.apply("policies.yaml", &policies("PERMIT"));
+    let rejected = wait("ap/allow", "Accepted", "False", "Invalid");
+    let message = rejected["message"].as_str().unwrap();
+    assert!(
+        message.starts_with("spec.action: unknown variant `PERMIT`"),
+        "{message}"
+    );
+    wait("ap/allow", "Ready", "False", "NotAccepted");
+    assert_eq!(cluster.jsonpath("ap/allow", "{.status.observedGeneration}"), "2");
+    // the RequestAuthentication, unchanged, stays applied
+    wait("ra/jwt", "Ready", "True", "Applied");
 }
 
 #[test]

@@ -5,11 +5,13 @@
 use std::sync::Arc;
 use std::time::Duration;
 
-use wasmesh_kube::status::{GatewayReport, PluginReport, PluginState, ServedReport, StatusReporter};
+use wasmesh_kube::status::{
+    GatewayReport, PluginReport, PluginState, PolicyReport, ServedReport, StatusReporter,
+};
 use wasmesh_wasm::VmState;
 
 use crate::plugin::status::{PluginEntry, PluginStatus};
-use crate::run::{lock, Shared};
+use crate::run::{lock, AppliedPolicy, Shared};
 
 const EVERY: Duration = Duration::from_secs(1);
 
@@ -23,7 +25,11 @@ pub async fn run(shared: Arc<Shared>, reporter: StatusReporter, served: Option<S
         if shared.snapshots.borrow().version > 0 {
             let plugins = lock(&shared.status).plugins.clone();
             let mut report = report(&plugins);
-            let generation = lock(&shared.status).proxy_generation;
+            let (generation, policies) = {
+                let status = lock(&shared.status);
+                (status.proxy_generation, status.policies.clone())
+            };
+            report.policies = policies.iter().map(policy).collect();
             report.gateway = served.clone().map(|gateway| ServedReport {
                 gateway,
                 generation,
@@ -32,6 +38,16 @@ pub async fn run(shared: Arc<Shared>, reporter: StatusReporter, served: Option<S
             reporter.report(report);
         }
         tokio::time::sleep(EVERY).await;
+    }
+}
+
+/// A policy the snapshot in force applies, as the report names it.
+fn policy(p: &AppliedPolicy) -> PolicyReport {
+    PolicyReport {
+        kind: p.kind.to_string(),
+        namespace: p.namespace.clone(),
+        name: p.name.clone(),
+        generation: p.generation,
     }
 }
 
@@ -53,6 +69,7 @@ pub fn report(status: &PluginStatus) -> GatewayReport {
         .collect();
     GatewayReport {
         plugins,
+        policies: Vec::new(),
         gateway: None,
     }
 }

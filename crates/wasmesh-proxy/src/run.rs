@@ -87,6 +87,18 @@ pub struct Status {
     /// The `metadata.generation` of the workload's Proxy in force (with `--gateway`: the
     /// Gateway's), for the Gateway's `Programmed` (`kube_status.rs`).
     pub proxy_generation: Option<i64>,
+    /// The RequestAuthentications and AuthorizationPolicies the snapshot in force applies,
+    /// for their `Ready` (`kube_status.rs`).
+    pub policies: Vec<AppliedPolicy>,
+}
+
+/// One security policy a snapshot's `authn` or `authz` filter enforces.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct AppliedPolicy {
+    pub kind: wasmesh_api::Kind,
+    pub namespace: String,
+    pub name: String,
+    pub generation: Option<i64>,
 }
 
 /// State shared by the control thread and the workers. Only the snapshot channel and the

@@ -99,6 +99,7 @@ pub async fn follow(
                 retry_only,
             };
             let mut jwks: Option<bool> = None;
+            let mut applied = Vec::new();
             let built = snapshot(
                 &options,
                 labels.as_ref(),
@@ -108,6 +109,7 @@ pub async fn follow(
                 &mut loader,
                 &shared,
                 &mut jwks,
+                &mut applied,
             )
             .await;
             if !matches!(built, Ok(None)) {
@@ -124,7 +126,10 @@ pub async fn follow(
                         .proxy(&workload.namespace, &workload.name)
                         .and_then(|p| p.metadata.generation);
                     shared.publish(s);
-                    lock(&shared.status).proxy_generation = generation;
+                    let mut status = lock(&shared.status);
+                    status.proxy_generation = generation;
+                    status.policies = applied;
+                    drop(status);
                     if !problems.is_empty() {
                         // wasmesh-config has logged each one; keep them for the admin API.
                         shared.note_problems(problems.join("\n"));
@@ -220,6 +225,7 @@ async fn snapshot(
     loader: &mut Loader,
     shared: &Shared,
     jwks_state: &mut Option<bool>,
+    applied: &mut Vec<crate::run::AppliedPolicy>,
 ) -> Result<Option<crate::snapshot::Snapshot>, String> {
     let key = ResourceKey::new(Kind::Proxy, &options.workload.namespace, &options.workload.name);
     let Some(Resource::Proxy(proxy)) = resources.get(&key) else {
@@ -241,6 +247,24 @@ async fn snapshot(
         None => proxy,
     };
     let chains = resolve(proxy, resources, &options.root_namespace);
+    // the policies the chains enforce, for their status once this snapshot is in force
+    let ras = chains
+        .request_authentications
+        .iter()
+        .map(|p| (Kind::RequestAuthentication, &p.metadata));
+    let aps = chains
+        .authorization_policies
+        .iter()
+        .map(|p| (Kind::AuthorizationPolicy, &p.metadata));
+    *applied = ras
+        .chain(aps)
+        .map(|(kind, meta)| crate::run::AppliedPolicy {
+            kind,
+            namespace: meta.namespace().to_string(),
+            name: meta.name.clone(),
+            generation: meta.generation,
+        })
+        .collect();
     let mut plugins: Vec<Arc<WasmPlugin>> = Vec::new();
     for lc in &chains.listeners {
         for p in lc.plugins() {

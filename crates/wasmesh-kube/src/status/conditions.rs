@@ -1,14 +1,15 @@
-//! The `Accepted` and `Ready` conditions of one WasmPlugin, from its validation and the
-//! gateways' reports (docs/kubernetes.md, "Status"). Pure: the same inputs give the same
+//! The `Accepted` and `Ready` conditions of one WasmPlugin, RequestAuthentication or
+//! AuthorizationPolicy, from its validation and the gateways' reports (docs/kubernetes.md,
+//! "Status"). Pure: the same inputs give the same
 //! status, and a condition's `lastTransitionTime` moves only when its `status` does, so a
 //! status that is already right is never written again.
 
 use wasmesh_api::crd::status::{Condition, ConditionStatus, ConditionType, ResourceStatus};
 use wasmesh_api::timestamp::Timestamp;
 
-use super::report::{GatewayReport, PluginReport, PluginState};
+use super::report::{GatewayReport, PluginReport, PluginState, PolicyReport};
 
-/// One WasmPlugin as the API server has it.
+/// One object (a WasmPlugin or a security policy) as the API server has it.
 pub struct Object<'a> {
     pub namespace: &'a str,
     pub name: &'a str,
@@ -36,34 +37,97 @@ fn wanted(kind: ConditionType, status: ConditionStatus, reason: &str, message: S
     }
 }
 
-/// `Accepted` and `Ready` for `object`, given each live gateway's report (by identity).
-pub fn conditions(object: &Object, gateways: &[(String, GatewayReport)]) -> [Wanted; 2] {
-    use ConditionStatus::{False, True, Unknown};
-    use ConditionType::{Accepted, Ready};
-    let accepted = if object.invalid.is_empty() {
-        wanted(Accepted, True, "Valid", "valid".into())
+/// `Accepted`: valid, or each error's field path and value.
+fn accepted(object: &Object) -> Wanted {
+    use ConditionStatus::{False, True};
+    if object.invalid.is_empty() {
+        wanted(ConditionType::Accepted, True, "Valid", "valid".into())
     } else {
-        wanted(Accepted, False, "Invalid", object.invalid.join("\n"))
-    };
-    let selecting: Vec<(&str, &PluginReport)> = gateways
+        wanted(
+            ConditionType::Accepted,
+            False,
+            "Invalid",
+            object.invalid.join("\n"),
+        )
+    }
+}
+
+/// Each live gateway's entry for the object (`find` picks it from its report), by identity.
+fn entries<'a, T>(
+    gateways: &'a [(String, GatewayReport)],
+    find: impl Fn(&'a GatewayReport) -> Option<&'a T>,
+) -> Vec<(&'a str, &'a T)> {
+    gateways
         .iter()
-        .filter_map(|(id, report)| {
-            report
-                .plugins
-                .iter()
-                .find(|p| p.namespace == object.namespace && p.name == object.name)
-                .map(|p| (id.as_str(), p))
-        })
-        .collect();
-    let (n, m) = (selecting.len(), gateways.len());
-    let of = format!("selected by {n} gateway{} of {m}", if n == 1 { "" } else { "s" });
+        .filter_map(|(id, report)| find(report).map(|entry| (id.as_str(), entry)))
+        .collect()
+}
+
+/// `selected by 1 gateway of 2`.
+fn count(what: &str, n: usize, m: usize) -> String {
+    format!("{what} {n} gateway{} of {m}", if n == 1 { "" } else { "s" })
+}
+
+/// `Ready` when it cannot be: the object is invalid (this generation is not `done`), or no
+/// gateway has it (none matches its `matched_by`). `of` is [`count`]'s.
+fn unready(object: &Object, n: usize, of: &str, done: &str, matched_by: &str) -> Option<Wanted> {
+    use ConditionStatus::{False, Unknown};
     if !object.invalid.is_empty() {
-        let message = format!("{of}; this generation is not run: it is invalid (see Accepted)");
-        return [accepted, wanted(Ready, False, "NotAccepted", message)];
+        let message = format!("{of}; this generation is not {done}: it is invalid (see Accepted)");
+        return Some(wanted(ConditionType::Ready, False, "NotAccepted", message));
     }
     if n == 0 {
-        let message = format!("{of}: no gateway's workload matches its selector, or none reports");
-        return [accepted, wanted(Ready, Unknown, "NotSelected", message)];
+        let message = format!("{of}: no gateway's workload matches its {matched_by}, or none reports");
+        return Some(wanted(ConditionType::Ready, Unknown, "NotSelected", message));
+    }
+    None
+}
+
+/// `Ready` while `lagging` gateways have not caught up (`what` they are doing).
+fn loading(of: &str, what: &str, lagging: &[&str]) -> Wanted {
+    let message = format!("{of}; {what} on {}: {}", lagging.len(), lagging.join(", "));
+    wanted(ConditionType::Ready, ConditionStatus::Unknown, "Loading", message)
+}
+
+/// `Accepted` and `Ready` for the RequestAuthentication or AuthorizationPolicy `object`
+/// (`kind` names which), given each live gateway's report (by identity): ready when every
+/// gateway whose running snapshot applies it applies this generation.
+pub fn policy_conditions(object: &Object, kind: &str, gateways: &[(String, GatewayReport)]) -> [Wanted; 2] {
+    use ConditionStatus::True;
+    use ConditionType::Ready;
+    let accepted = accepted(object);
+    let applying: Vec<(&str, &PolicyReport)> = entries(gateways, |report| {
+        let same =
+            |p: &&PolicyReport| p.kind == kind && p.namespace == object.namespace && p.name == object.name;
+        report.policies.iter().find(same)
+    });
+    let of = count("applied by", applying.len(), gateways.len());
+    if let Some(ready) = unready(object, applying.len(), &of, "applied", "selector or targetRefs") {
+        return [accepted, ready];
+    }
+    let lagging: Vec<&str> = applying
+        .iter()
+        .filter(|(_, p)| object.generation.is_some() && p.generation != object.generation)
+        .map(|(id, _)| *id)
+        .collect();
+    if !lagging.is_empty() {
+        return [accepted, loading(&of, "an older generation still runs", &lagging)];
+    }
+    [accepted, wanted(Ready, True, "Applied", of)]
+}
+
+/// `Accepted` and `Ready` for `object`, given each live gateway's report (by identity).
+pub fn conditions(object: &Object, gateways: &[(String, GatewayReport)]) -> [Wanted; 2] {
+    use ConditionStatus::{False, True};
+    use ConditionType::Ready;
+    let accepted = accepted(object);
+    let selecting: Vec<(&str, &PluginReport)> = entries(gateways, |report| {
+        let same = |p: &&PluginReport| p.namespace == object.namespace && p.name == object.name;
+        report.plugins.iter().find(same)
+    });
+    let of = count("selected by", selecting.len(), gateways.len());
+    if let Some(ready) = unready(object, selecting.len(), &of, "run", "selector") {
+        return [accepted, ready];
     }
     // a gateway that runs another generation (or has not tried this one) is catching up
     let current = |p: &PluginReport| object.generation.is_none() || p.generation == object.generation;
@@ -86,12 +150,7 @@ pub fn conditions(object: &Object, gateways: &[(String, GatewayReport)]) -> [Wan
         .map(|(id, _)| *id)
         .collect();
     if !lagging.is_empty() {
-        let message = format!(
-            "{of}; not loaded yet on {}: {}",
-            lagging.len(),
-            lagging.join(", ")
-        );
-        return [accepted, wanted(Ready, Unknown, "Loading", message)];
+        return [accepted, loading(&of, "not loaded yet", &lagging)];
     }
     let mut digests: Vec<&str> = selecting
         .iter()

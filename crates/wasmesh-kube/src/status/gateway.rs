@@ -163,6 +163,7 @@ mod tests {
     fn report(gateway: &str, not_ready: Option<&str>) -> GatewayReport {
         GatewayReport {
             plugins: Vec::new(),
+            policies: Vec::new(),
             gateway: Some(ServedReport {
                 gateway: gateway.into(),
                 generation: Some(2),

@@ -1,7 +1,8 @@
-//! Status back on each WasmPlugin (docs/kubernetes.md, "Status"): `Accepted` (valid, or the
-//! field path and value of each error) and `Ready` (run by the gateways that select it, or
-//! their fetch / signature / compile / `on_configure` error), with `observedGeneration`,
-//! written through the status subresource.
+//! Status back on each WasmPlugin, RequestAuthentication and AuthorizationPolicy
+//! (docs/kubernetes.md, "Status"): `Accepted` (valid, or the field path and value of each
+//! error) and `Ready` (run by the gateways that select it, or their fetch / signature /
+//! compile / `on_configure` error; for a policy: applied by the gateways that select it),
+//! with `observedGeneration`, written through the status subresource.
 //!
 //! Replicas do not fight over it:
 //! - each gateway publishes what it runs in a Lease of its own (`report`), which no other
@@ -39,8 +40,14 @@ use tokio::sync::watch;
 use crate::client::{connect, Options, StartError};
 use crate::follow::Task;
 pub use gateway::GatewayFeed;
-pub use report::{GatewayReport, PluginReport, PluginState, ServedReport};
+pub use report::{GatewayReport, PluginReport, PluginState, PolicyReport, ServedReport};
 
+/// The kinds whose status the election holder writes (the `Proxy` kind's is not written).
+const STATUS_KINDS: [wasmesh_api::Kind; 3] = [
+    wasmesh_api::Kind::WasmPlugin,
+    wasmesh_api::Kind::RequestAuthentication,
+    wasmesh_api::Kind::AuthorizationPolicy,
+];
 /// The Lease whose holder writes the status.
 pub const ELECTION_LEASE: &str = "wasmesh-status";
 /// How often the loop looks at the reports and the objects (while it writes).
@@ -84,24 +91,32 @@ pub async fn start(
 ) -> Result<StatusReporter, StartError> {
     let (client, _) = connect(options).await?;
     let identity = report::identity();
-    let resource = crate::kinds::resource_of(wasmesh_api::Kind::WasmPlugin);
     // the namespaces the source follows, the root namespace among them
     let namespaces = options.followed_namespaces();
     let mut tasks = Vec::new();
-    let mut stores = Vec::new();
-    for namespace in namespaces {
-        let api: Api<DynamicObject> = match &namespace {
-            Some(ns) => Api::namespaced_with(client.clone(), ns, &resource),
-            None => Api::all_with(client.clone(), &resource),
-        };
-        let store = Writer::<DynamicObject>::new(resource.clone());
-        stores.push(store.as_reader());
-        let stream = reflector(store, watcher(api, watcher::Config::default())).default_backoff();
-        tasks.push(Task::spawn(stream.for_each(|_| async {})));
+    let mut kinds = Vec::new();
+    for kind in STATUS_KINDS {
+        let resource = crate::kinds::resource_of(kind);
+        let mut stores = Vec::new();
+        for namespace in &namespaces {
+            let api: Api<DynamicObject> = match namespace {
+                Some(ns) => Api::namespaced_with(client.clone(), ns, &resource),
+                None => Api::all_with(client.clone(), &resource),
+            };
+            let store = Writer::<DynamicObject>::new(resource.clone());
+            stores.push(store.as_reader());
+            let stream = reflector(store, watcher(api, watcher::Config::default())).default_backoff();
+            tasks.push(Task::spawn(stream.for_each(|_| async {})));
+        }
+        kinds.push(writer::Written {
+            kind,
+            resource,
+            stores,
+        });
     }
     let (tx, rx) = watch::channel(None);
     let leases: Api<Lease> = Api::namespaced(client.clone(), lease_namespace);
-    let writer = writer::Writer::new(client.clone(), resource, stores, identity.clone());
+    let writer = writer::Writer::new(client.clone(), kinds, identity.clone());
     let gateway = gateway.map(|feed| Elected::new(feed, client));
     tasks.push(Task::spawn(run(leases, identity.clone(), rx, writer, gateway)));
     tracing::info!(

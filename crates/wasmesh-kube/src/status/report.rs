@@ -38,11 +38,28 @@ pub enum PluginState {
     Failed { reason: String, message: String },
 }
 
-/// Every plugin one gateway selects (none: it selects none but is counted), and with
-/// `--gateway` the Gateway it serves.
+/// One RequestAuthentication or AuthorizationPolicy that one gateway's running snapshot
+/// applies (its `authn` / `authz` filter enforces it).
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "camelCase")]
+pub struct PolicyReport {
+    /// `RequestAuthentication` or `AuthorizationPolicy`.
+    pub kind: String,
+    pub namespace: String,
+    pub name: String,
+    /// The `metadata.generation` of the object the running snapshot was built from.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub generation: Option<i64>,
+}
+
+/// Every plugin one gateway selects (none: it selects none but is counted), the security
+/// policies it applies, and with `--gateway` the Gateway it serves.
 #[derive(Debug, Clone, Default, PartialEq, Eq, Serialize, Deserialize)]
 pub struct GatewayReport {
     pub plugins: Vec<PluginReport>,
+    /// Absent from the reports of older gateways: read as none.
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub policies: Vec<PolicyReport>,
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub gateway: Option<ServedReport>,
 }
@@ -122,6 +139,12 @@ mod tests {
                     },
                 },
             ],
+            policies: vec![PolicyReport {
+                kind: "AuthorizationPolicy".into(),
+                namespace: "web".into(),
+                name: "allow".into(),
+                generation: Some(4),
+            }],
             gateway: Some(ServedReport {
                 gateway: "edge/public".into(),
                 generation: Some(3),
@@ -131,6 +154,10 @@ mod tests {
         let text = serde_json::to_string(&report).unwrap();
         assert!(text.contains(r#""state":"ready","digest":"sha256:ab""#), "{text}");
         assert_eq!(serde_json::from_str::<GatewayReport>(&text).unwrap(), report);
+        // an older gateway's report, without `policies`, still reads
+        let old = r#"{"plugins":[{"namespace":"web","name":"a","state":"pending"}]}"#;
+        let old: GatewayReport = serde_json::from_str(old).unwrap();
+        assert!(old.policies.is_empty() && old.plugins.len() == 1);
         assert_eq!(lease_name("Host_A-12"), "wasmesh-gateway-host-a-12");
         assert_eq!(lease_name("gw-7d9f.x"), "wasmesh-gateway-gw-7d9f.x");
     }

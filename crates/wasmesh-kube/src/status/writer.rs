@@ -1,7 +1,8 @@
-//! The WasmPlugin status writer, run by the holder of the election Lease: every live
-//! gateway report and every WasmPlugin followed, into `status` — written (`patch`: a JSON
-//! merge patch on `wasmplugins/NAME/status`) only where it differs from what the object
-//! has; a new failure written is also reported as an Event (`events`).
+//! The status writer, run by the holder of the election Lease: every live gateway report
+//! and every WasmPlugin, RequestAuthentication and AuthorizationPolicy followed, into
+//! `status` — written (`patch`: a JSON merge patch on `<plural>/NAME/status`) only where it
+//! differs from what the object has; a new failure of a WasmPlugin written is also reported
+//! as an Event (`events`); the security kinds get no Events (docs/kubernetes.md, "Status").
 
 use std::collections::{BTreeMap, HashMap, HashSet};
 use std::time::Duration;
@@ -14,6 +15,8 @@ use serde_json::Value;
 use wasmesh_api::crd::status::{Condition, ResourceStatus};
 use wasmesh_api::timestamp::Timestamp;
 
+use wasmesh_api::Kind;
+
 use super::conditions::{self, Object};
 use super::events;
 use super::patch::Patcher;
@@ -22,13 +25,20 @@ use super::report::{GatewayReport, REPORT_ANNOTATION, REPORT_LABEL};
 /// How long after its last renewal a gateway's report Lease is deleted.
 const GONE_AFTER: Duration = Duration::from_secs(300);
 
+/// The objects of one kind whose status is written.
+pub struct Written {
+    pub kind: Kind,
+    pub resource: ApiResource,
+    /// One reflector store per namespace followed.
+    pub stores: Vec<Store<DynamicObject>>,
+}
+
 pub struct Writer {
     client: Client,
-    resource: ApiResource,
-    stores: Vec<Store<DynamicObject>>,
+    kinds: Vec<Written>,
     patcher: Patcher,
     events: events::Reporter,
-    /// Per `namespace/name`: the `resourceVersion` at which its status was found right,
+    /// Per `Kind namespace/name`: the `resourceVersion` at which its status was found right,
     /// given `reports`. Such an object is not looked at again (parsed, its conditions
     /// worked out) until it or a report changes: with a thousand WasmPlugins, a pass over
     /// all of them every second cost a few % of a core at rest (BENCHMARKS.md, "Kubernetes
@@ -40,17 +50,11 @@ pub struct Writer {
 
 impl Writer {
     /// `identity` is this gateway's, the Events' `reportingInstance`.
-    pub fn new(
-        client: Client,
-        resource: ApiResource,
-        stores: Vec<Store<DynamicObject>>,
-        identity: String,
-    ) -> Self {
+    pub fn new(client: Client, kinds: Vec<Written>, identity: String) -> Self {
         Writer {
             events: events::Reporter::new(client.clone(), identity),
             client,
-            resource,
-            stores,
+            kinds,
             patcher: Patcher::default(),
             settled: HashMap::new(),
             reports: Vec::new(),
@@ -64,68 +68,80 @@ impl Writer {
             self.settled.clear();
             self.reports = gateways.to_vec();
         }
-        let objects: Vec<_> = self.stores.iter().flat_map(|s| s.state()).collect();
-        let mut seen = HashSet::with_capacity(objects.len());
-        for object in objects {
-            let namespace = object.metadata.namespace.clone().unwrap_or_default();
-            let name = object.metadata.name.clone().unwrap_or_default();
-            let key = format!("{namespace}/{name}");
-            seen.insert(key.clone());
-            let version = object.metadata.resource_version.clone().unwrap_or_default();
-            if self.settled.get(&key) == Some(&version) {
-                continue;
-            }
-            let generation = object.metadata.generation;
-            let invalid = match crate::object::parse(&self.resource, &object) {
-                Ok(_) => Vec::new(),
-                Err(e) => e
-                    .errors
-                    .iter()
-                    .map(|e| match e.path.as_str() {
-                        "" => e.kind.to_string(),
-                        path => format!("{path}: {}", e.kind),
-                    })
-                    .collect(),
-            };
-            let view = Object {
-                namespace: &namespace,
-                name: &name,
-                generation,
-                invalid,
-            };
-            let wanted = conditions::conditions(&view, gateways);
-            let current = current_status(&object);
-            let next = conditions::status(&current, wanted.clone(), generation, now_timestamp());
-            if next == current {
-                self.patcher.settled(&key);
-                self.settled.insert(key, version);
-                continue;
-            }
-            let api: Api<DynamicObject> =
-                Api::namespaced_with(self.client.clone(), &namespace, &self.resource);
-            let status = serde_json::to_value(&next).unwrap_or(Value::Null);
-            let hint = "may this service account patch wasmplugins/status? does the CRD have the \
-                        status subresource?";
-            let fingerprint = format!("{wanted:?} {generation:?}");
-            let written = self
-                .patcher
-                .patch(
-                    &api,
-                    &format!("WasmPlugin {key}"),
-                    &name,
-                    &status,
-                    fingerprint,
-                    hint,
-                )
-                .await;
-            if written {
-                self.events
-                    .report(&object, &self.resource.api_version, &current, &next)
-                    .await;
+        let mut seen = HashSet::new();
+        for i in 0..self.kinds.len() {
+            let objects: Vec<_> = self.kinds[i].stores.iter().flat_map(|s| s.state()).collect();
+            for object in objects {
+                self.write_one(i, &object, gateways, &mut seen).await;
             }
         }
-        // plugins gone are forgotten
+        // objects gone are forgotten
         self.settled.retain(|key, _| seen.contains(key));
+    }
+
+    /// The status of one object of `self.kinds[i]`, written if it differs.
+    async fn write_one(
+        &mut self,
+        i: usize,
+        object: &DynamicObject,
+        gateways: &[(String, GatewayReport)],
+        seen: &mut HashSet<String>,
+    ) {
+        let (kind, resource) = (self.kinds[i].kind, self.kinds[i].resource.clone());
+        let namespace = object.metadata.namespace.clone().unwrap_or_default();
+        let name = object.metadata.name.clone().unwrap_or_default();
+        let key = format!("{} {namespace}/{name}", resource.kind);
+        seen.insert(key.clone());
+        let version = object.metadata.resource_version.clone().unwrap_or_default();
+        if self.settled.get(&key) == Some(&version) {
+            return;
+        }
+        let generation = object.metadata.generation;
+        // each error as `wasmesh validate` prints it: `path: what is wrong`
+        let invalid = match crate::object::parse(&resource, object) {
+            Ok(_) => Vec::new(),
+            Err(e) => e
+                .errors
+                .iter()
+                .map(|e| match e.path.as_str() {
+                    "" => e.kind.to_string(),
+                    path => format!("{path}: {}", e.kind),
+                })
+                .collect(),
+        };
+        let view = Object {
+            namespace: &namespace,
+            name: &name,
+            generation,
+            invalid,
+        };
+        let wanted = match kind {
+            Kind::WasmPlugin => conditions::conditions(&view, gateways),
+            _ => conditions::policy_conditions(&view, &resource.kind, gateways),
+        };
+        let current = current_status(object);
+        let next = conditions::status(&current, wanted.clone(), generation, now_timestamp());
+        if next == current {
+            self.patcher.settled(&key);
+            self.settled.insert(key, version);
+            return;
+        }
+        let api: Api<DynamicObject> = Api::namespaced_with(self.client.clone(), &namespace, &resource);
+        let status = serde_json::to_value(&next).unwrap_or(Value::Null);
+        let hint = format!(
+            "may this service account patch {}/status? does the CRD have the status subresource?",
+            resource.plural
+        );
+        let fingerprint = format!("{wanted:?} {generation:?}");
+        let written = self
+            .patcher
+            .patch(&api, &key, &name, &status, fingerprint, &hint)
+            .await;
+        if written && kind == Kind::WasmPlugin {
+            self.events
+                .report(object, &resource.api_version, &current, &next)
+                .await;
+        }
     }
 }
 

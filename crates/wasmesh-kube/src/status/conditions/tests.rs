@@ -24,6 +24,7 @@ fn gateway(id: &str, generation: i64, state: Option<PluginState>) -> (String, Ga
         id.to_string(),
         GatewayReport {
             plugins,
+            policies: Vec::new(),
             gateway: None,
         },
     )
@@ -161,4 +162,84 @@ fn the_transition_time_moves_only_when_the_status_does() {
             .observed_generation,
         Some(4)
     );
+}
+
+fn applying(id: &str, kind: &str, generation: i64) -> (String, GatewayReport) {
+    (
+        id.to_string(),
+        GatewayReport {
+            plugins: Vec::new(),
+            policies: vec![crate::status::report::PolicyReport {
+                kind: kind.into(),
+                namespace: "web".into(),
+                name: "auth".into(),
+                generation: Some(generation),
+            }],
+            gateway: None,
+        },
+    )
+}
+
+#[test]
+fn a_policy_is_ready_when_every_gateway_applying_it_runs_its_generation() {
+    const AP: &str = "AuthorizationPolicy";
+    let gateways = [
+        applying("a", AP, 3),
+        applying("b", AP, 3),
+        // selects a RequestAuthentication of the same name: not this one
+        applying("c", "RequestAuthentication", 3),
+    ];
+    let [accepted, ready] = policy_conditions(&object(&[]), AP, &gateways);
+    assert_eq!(
+        (accepted.status, accepted.reason.as_str()),
+        (ConditionStatus::True, "Valid")
+    );
+    assert_eq!(
+        (ready.status, ready.reason.as_str(), ready.message.as_str()),
+        (ConditionStatus::True, "Applied", "applied by 2 gateways of 3")
+    );
+
+    let gateways = [applying("a", AP, 3), applying("b", AP, 2)];
+    let [_, loading] = policy_conditions(&object(&[]), AP, &gateways);
+    let shown = |w: &Wanted| (w.status, w.reason.clone(), w.message.clone());
+    let loading_message = "applied by 2 gateways of 2; an older generation still runs on 1: b";
+    assert_eq!(
+        shown(&loading),
+        (ConditionStatus::Unknown, "Loading".into(), loading_message.into())
+    );
+
+    let [_, none] = policy_conditions(&object(&[]), "RequestAuthentication", &[applying("a", AP, 3)]);
+    let why = "applied by 0 gateways of 1: no gateway's workload matches its selector or targetRefs, \
+               or none reports";
+    assert_eq!(
+        shown(&none),
+        (ConditionStatus::Unknown, "NotSelected".into(), why.into())
+    );
+}
+
+#[test]
+fn an_invalid_policy_is_not_accepted_with_its_field_path() {
+    let bad = "spec.action: unknown variant `PERMIT`, expected one of `ALLOW`, `DENY`";
+    let [accepted, ready] = policy_conditions(
+        &object(&[bad]),
+        "AuthorizationPolicy",
+        &[applying("a", "AuthorizationPolicy", 2)],
+    );
+    assert_eq!(
+        (
+            accepted.status,
+            accepted.reason.as_str(),
+            accepted.message.as_str()
+        ),
+        (ConditionStatus::False, "Invalid", bad)
+    );
+    assert_eq!(
+        (ready.status, ready.reason.as_str()),
+        (ConditionStatus::False, "NotAccepted")
+    );
+    // the status made of it is the WasmPlugin's, at the object's generation
+    let t0 = Timestamp::from_unix_seconds(1_000);
+    let made = status(&ResourceStatus::default(), [accepted, ready], Some(3), t0);
+    assert_eq!(made.observed_generation, Some(3));
+    assert_eq!(made.conditions.len(), 2);
 }
