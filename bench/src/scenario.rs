@@ -158,6 +158,14 @@ pub fn all() -> Vec<Scenario> {
             "/",
             Some(10),
         ),
+        // the body rewrite's own baseline: the same 64 KiB response through no plugin
+        s(
+            "wasmesh-64k",
+            "wasmesh, 64 KiB body, no plugins",
+            Wasmesh(Headers(0)),
+            "/64k",
+            None,
+        ),
         s(
             "wasmesh-body",
             "wasmesh, 64 KiB body rewrite",
