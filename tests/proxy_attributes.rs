@@ -346,28 +346,12 @@ async fn local_replies_and_upstream_failures_carry_envoys_details_and_flags() {
 /// besides its DNS name (a SPIFFE id, as Istio's workload certificates carry).
 fn certificate_with_names(dir: &std::path::Path) -> (std::path::PathBuf, std::path::PathBuf) {
     let (cert, key) = (dir.join("cert.pem"), dir.join("key.pem"));
-    let out = std::process::Command::new("openssl")
-        .args([
-            "req",
-            "-x509",
-            "-newkey",
-            "ec",
-            "-pkeyopt",
-            "ec_paramgen_curve:prime256v1",
-        ])
-        .args(["-nodes", "-days", "1", "-subj", "/O=wasmesh test/CN=localhost"])
-        .args(["-addext", "basicConstraints=critical,CA:FALSE"])
-        .args([
-            "-addext",
-            "subjectAltName=DNS:localhost,IP:127.0.0.1,URI:spiffe://cluster.local/ns/istio-system/sa/gw",
-        ])
-        .arg("-keyout")
-        .arg(&key)
-        .arg("-out")
-        .arg(&cert)
-        .output()
-        .expect("openssl (scripts/setup installs it)");
-    assert!(out.status.success(), "{}", String::from_utf8_lossy(&out.stderr));
+    wasmesh_testkit::certificate::self_signed(
+        &cert,
+        &key,
+        "/O=wasmesh test/CN=localhost",
+        "DNS:localhost,IP:127.0.0.1,URI:spiffe://cluster.local/ns/istio-system/sa/gw",
+    );
     (cert, key)
 }
 

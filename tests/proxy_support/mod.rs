@@ -250,7 +250,7 @@ pub fn route_yaml(name: &str, matcher: &str, cluster: &str) -> String {
 /// (certificate file, key file).
 pub fn self_signed(dir: &Path) -> (PathBuf, PathBuf) {
     let (cert, key) = (dir.join("cert.pem"), dir.join("key.pem"));
-    openssl_self_signed(&cert, &key, "localhost", "DNS:localhost,IP:127.0.0.1");
+    wasmesh_testkit::certificate::self_signed(&cert, &key, "/CN=localhost", "DNS:localhost,IP:127.0.0.1");
     (cert, key)
 }
 
@@ -258,36 +258,8 @@ pub fn self_signed(dir: &Path) -> (PathBuf, PathBuf) {
 /// (`DNS:a.test,DNS:b.test`), and its key, written in `dir` as `<cn>.crt` and `<cn>.key`.
 pub fn self_signed_as(dir: &Path, cn: &str, san: &str) -> (PathBuf, PathBuf) {
     let (cert, key) = (dir.join(format!("{cn}.crt")), dir.join(format!("{cn}.key")));
-    openssl_self_signed(&cert, &key, cn, san);
+    wasmesh_testkit::certificate::self_signed(&cert, &key, &format!("/CN={cn}"), san);
     (cert, key)
-}
-
-fn openssl_self_signed(cert: &Path, key: &Path, cn: &str, san: &str) {
-    let out = std::process::Command::new("openssl")
-        .args([
-            "req",
-            "-x509",
-            "-newkey",
-            "ec",
-            "-pkeyopt",
-            "ec_paramgen_curve:prime256v1",
-            "-nodes",
-            "-days",
-            "1",
-        ])
-        .args([
-            "-subj",
-            &format!("/CN={cn}"),
-            "-addext",
-            &format!("subjectAltName={san}"),
-        ])
-        .args(["-addext", "basicConstraints=critical,CA:FALSE", "-keyout"])
-        .arg(key)
-        .arg("-out")
-        .arg(cert)
-        .output()
-        .expect("openssl (scripts/setup installs it)");
-    assert!(out.status.success(), "{}", String::from_utf8_lossy(&out.stderr));
 }
 
 /// The subject (RFC 2253) of the certificate served on `addr` to a client asking for

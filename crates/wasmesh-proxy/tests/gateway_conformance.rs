@@ -1571,37 +1571,16 @@ fn http_route_redirect_port_and_scheme() {
 /// A `kubernetes.io/tls` Secret `infra/NAME` with a self-signed certificate made for the
 /// run (openssl, as the end-to-end tests make theirs).
 fn tls_secret(name: &str) -> String {
-    let out = std::process::Command::new("openssl")
-        .args([
-            "req",
-            "-x509",
-            "-newkey",
-            "ec",
-            "-pkeyopt",
-            "ec_paramgen_curve:prime256v1",
-        ])
-        .args([
-            "-nodes",
-            "-days",
-            "1",
-            "-subj",
-            "/CN=example.org",
-            "-keyout",
-            "-",
-            "-out",
-            "-",
-        ])
-        .output()
-        .expect("openssl (scripts/setup installs it)");
-    assert!(out.status.success(), "{}", String::from_utf8_lossy(&out.stderr));
-    let pem = String::from_utf8(out.stdout).unwrap();
-    let split = pem.find("-----BEGIN CERTIFICATE-----").expect("a certificate");
+    let dir = tempfile::tempdir().unwrap();
+    let (cert, key) = (dir.path().join("cert.pem"), dir.path().join("key.pem"));
+    wasmesh_testkit::certificate::self_signed(&cert, &key, "/CN=example.org", "DNS:example.org");
+    let read = |file: &std::path::Path| std::fs::read_to_string(file).unwrap();
     let indent = |block: &str| block.lines().map(|l| format!("    {l}\n")).collect::<String>();
     format!(
         "apiVersion: v1\nkind: Secret\nmetadata: {{name: {name}, namespace: infra}}\ntype: kubernetes.io/tls\n\
          stringData:\n  tls.crt: |\n{}  tls.key: |\n{}",
-        indent(&pem[split..]),
-        indent(&pem[..split])
+        indent(&read(&cert)),
+        indent(&read(&key))
     )
 }
 

@@ -10,6 +10,7 @@
 
 pub mod apiserver;
 mod assemblyscript;
+pub mod certificate;
 pub mod kubectl;
 mod plugins;
 mod ports;
