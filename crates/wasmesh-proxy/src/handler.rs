@@ -2,6 +2,7 @@
 //! request path, the router, the chain's response path, then stats.
 
 use futures::future::Either;
+use futures::FutureExt as _;
 use http::{header, request, Request, Response, StatusCode};
 use http_body::Body as _;
 use std::future::Future;
@@ -481,49 +482,56 @@ async fn route_and_send(
         Some((v, on)) => (Some(v), Some(on)),
         None => (None, None),
     };
-    // Plugin contexts still to end (`proxy_on_log`) read the request head as it left the
-    // filters. A plain HTTP/1.1 request without a body, route edits or mirrors is encoded
-    // for the upstream straight from that head, which stays where it is; any other goes as
-    // a copy (docs/performance.md).
-    let plain = keep_head
-        && upgrade.is_none()
-        && body.is_end_stream()
-        && cluster.protocol == ClusterProtocol::Http1
-        && route.mirrors.is_empty()
-        && !forward.edits_request();
-    let encoded = if plain {
+    // A request without a body to an HTTP/1.1 upstream goes as encoded bytes on the lean
+    // client. Without route edits or mirrors they are encoded straight from the request
+    // head, which stays where it is: plugin contexts still to end (`proxy_on_log`) read it
+    // as it left the filters. Any other request goes as a copy (docs/performance.md).
+    let lean = upgrade.is_none() && body.is_end_stream() && cluster.protocol == ClusterProtocol::Http1;
+    let in_place = if lean && route.mirrors.is_empty() && !forward.edits_request() {
         let request = ex.request();
         crate::h1::encode_upstream_head(&request, &endpoint.authority).map(|h| (h, request.method.clone()))
     } else {
         None
     };
-    if let Some((head, method)) = encoded {
-        drop(body);
-        let send = conn
-            .worker
-            .pool
-            .send_head(Target { cluster, endpoint }, &head, &method);
-        let (resp, local) = one_try(route, timeout, send).await?;
-        return answered(ex, keep_head, &forward, cluster, endpoint, None, resp, local);
-    }
-    let mut parts = if keep_head {
-        ex.request().clone()
-    } else {
-        std::mem::replace(&mut *ex.request_mut(), empty_parts())
+    let target = Target { cluster, endpoint };
+    let pool = &conn.worker.pool;
+    let outgoing = match in_place {
+        Some((head, method)) => Outgoing::Encoded(head, method),
+        None => {
+            let mut parts = if keep_head {
+                ex.request().clone()
+            } else {
+                std::mem::replace(&mut *ex.request_mut(), empty_parts())
+            };
+            // the route's edits, after the filters (as Envoy's router)
+            forward.edit_request(&mut parts);
+            if !route.mirrors.is_empty() {
+                crate::mirroring::send_copies(listener, conn, route, &parts, &body, timeout);
+            }
+            forward::to_upstream(&mut parts, cluster.protocol, endpoint, upgrade.as_ref());
+            forward::frame_body(&mut parts, &body);
+            if lean {
+                Outgoing::Encoded(crate::h1::encode_head(&parts), parts.method)
+            } else {
+                Outgoing::Parts(parts)
+            }
+        }
     };
-    // the route's edits, after the filters (as Envoy's router)
-    forward.edit_request(&mut parts);
-    if !route.mirrors.is_empty() {
-        crate::mirroring::send_copies(listener, conn, route, &parts, &body, timeout);
-    }
-    forward::to_upstream(&mut parts, cluster.protocol, endpoint, upgrade.as_ref());
-    forward::frame_body(&mut parts, &body);
-    let upstream_req = Request::from_parts(parts, body);
-    let send = conn
-        .worker
-        .pool
-        .send(Target { cluster, endpoint }, upstream_req, upgrade.is_some());
-    let (resp, local) = one_try(route, timeout, send).await?;
+    // Each way's future is awaited where it was made: a future moved is a future copied,
+    // and these are the largest a request makes (docs/performance.md, "Futures that move").
+    let ((resp, local), downstream_upgrade) = match outgoing {
+        Outgoing::Encoded(head, method) => {
+            drop(body);
+            (
+                one_try(route, timeout, pool.send_head(target, &head, &method)).await?,
+                None,
+            )
+        }
+        Outgoing::Parts(parts) => {
+            let send = pool.send(target, Request::from_parts(parts, body), upgrade.is_some());
+            (one_try(route, timeout, send).await?, downstream_upgrade)
+        }
+    };
     answered(
         ex,
         keep_head,
@@ -536,15 +544,28 @@ async fn route_and_send(
     )
 }
 
+/// How a request leaves for the upstream.
+enum Outgoing {
+    /// A head without a body, encoded for the lean HTTP/1.1 client, and its method.
+    Encoded(Vec<u8>, http::Method),
+    /// A request for hyper's client (a body, an upgrade or HTTP/2), its body apart.
+    Parts(request::Parts),
+}
+
 /// Waits for the upstream's answer to one try: within the route's `timeout` (`timeout`
 /// here, its default applied), or its `perTryTimeout` when shorter (docs/proxy.md), else 504.
-async fn one_try<T>(
-    route: &crate::route::Route,
+/// A combinator rather than an `async fn`, so that `send` is not moved once more into a
+/// future of its own.
+fn one_try<'r, T, F>(
+    route: &'r crate::route::Route,
     timeout: Duration,
-    send: impl Future<Output = Result<T, ProxyError>>,
-) -> Result<T, ProxyError> {
+    send: F,
+) -> impl Future<Output = Result<T, ProxyError>> + 'r
+where
+    F: Future<Output = Result<T, ProxyError>> + 'r,
+{
     let per_try = route.per_try_timeout.filter(|t| *t < timeout);
-    match tokio::time::timeout(per_try.unwrap_or(timeout), send).await {
+    tokio::time::timeout(per_try.unwrap_or(timeout), send).map(move |answer| match answer {
         Ok(answer) => answer,
         Err(_) => {
             let route = route.name.clone();
@@ -553,7 +574,7 @@ async fn one_try<T>(
                 None => ProxyError::RouteTimeout { route, timeout },
             })
         }
-    }
+    })
 }
 
 /// The upstream's response head, for the filters' response path: the router's try noted

@@ -108,20 +108,9 @@ impl UpstreamPool {
                 },
             }
         }
-        let stream = connect(&target).await?;
-        let local = stream.local_addr().ok();
-        // The same limits on a response head as the lean client's.
-        let (mut sender, conn) = http1::Builder::new()
-            .max_buf_size(h1::MAX_HEAD_BYTES)
-            .max_headers(crate::worker::MAX_HEADERS)
-            .handshake(TokioIo::new(stream))
-            .await
-            .map_err(|e| reset(&target, e))?;
-        tokio::task::spawn_local(async move {
-            if let Err(e) = conn.with_upgrades().await {
-                tracing::debug!(error = %e, "upstream connection ended with an error");
-            }
-        });
+        // Opening a connection is rare next to reusing one: boxed, it does not grow every
+        // request's future (docs/performance.md, "Futures that move").
+        let (mut sender, local) = Box::pin(open_h1(&target)).await?;
         let resp = sender.send_request(req).await.map_err(|e| reset(&target, e))?;
         Ok((self.wrap_h1(resp, addr, sender, local, upgrade), local))
     }
@@ -158,7 +147,7 @@ impl UpstreamPool {
                 Err(e) => return Err(lean_error(&target, e)),
             }
         }
-        let mut conn = h1::Conn::new(connect(&target).await?);
+        let mut conn = h1::Conn::new(Box::pin(connect(&target)).await?);
         match conn.send(head, method).await {
             Ok(resp) => Ok(self.wrap_lean(resp, conn, addr)),
             Err(e) => Err(lean_error(&target, e)),
@@ -266,25 +255,50 @@ impl UpstreamPool {
         let (mut sender, local) = match existing {
             Some((s, local)) if !s.is_closed() => (s, local),
             _ => {
-                let stream = connect(&target).await?;
-                let local = stream.local_addr().ok();
-                let (sender, conn) = http2::Builder::new(LocalExec)
-                    .handshake(TokioIo::new(stream))
-                    .await
-                    .map_err(|e| reset(&target, e))?;
-                tokio::task::spawn_local(async move {
-                    if let Err(e) = conn.await {
-                        tracing::debug!(error = %e, "upstream h2 connection ended with an error");
-                    }
-                });
-                self.h2.borrow_mut().insert(addr, (sender.clone(), local));
-                (sender, local)
+                let opened = Box::pin(open_h2(&target)).await?;
+                self.h2.borrow_mut().insert(addr, opened.clone());
+                opened
             }
         };
         sender.ready().await.map_err(|e| reset(&target, e))?;
         let resp = sender.send_request(req).await.map_err(|e| reset(&target, e))?;
         Ok((resp.map(ProxyBody::Incoming), local))
     }
+}
+
+/// A new hyper HTTP/1.1 connection to the target's endpoint, its driver spawned.
+async fn open_h1(target: &Target<'_>) -> Result<H1Sender, ProxyError> {
+    let stream = connect(target).await?;
+    let local = stream.local_addr().ok();
+    // The same limits on a response head as the lean client's.
+    let (sender, conn) = http1::Builder::new()
+        .max_buf_size(h1::MAX_HEAD_BYTES)
+        .max_headers(crate::worker::MAX_HEADERS)
+        .handshake(TokioIo::new(stream))
+        .await
+        .map_err(|e| reset(target, e))?;
+    tokio::task::spawn_local(async move {
+        if let Err(e) = conn.with_upgrades().await {
+            tracing::debug!(error = %e, "upstream connection ended with an error");
+        }
+    });
+    Ok((sender, local))
+}
+
+/// A new HTTP/2 connection to the target's endpoint, its driver spawned.
+async fn open_h2(target: &Target<'_>) -> Result<H2Sender, ProxyError> {
+    let stream = connect(target).await?;
+    let local = stream.local_addr().ok();
+    let (sender, conn) = http2::Builder::new(LocalExec)
+        .handshake(TokioIo::new(stream))
+        .await
+        .map_err(|e| reset(target, e))?;
+    tokio::task::spawn_local(async move {
+        if let Err(e) = conn.await {
+            tracing::debug!(error = %e, "upstream h2 connection ended with an error");
+        }
+    });
+    Ok((sender, local))
 }
 
 async fn connect(target: &Target<'_>) -> Result<TcpStream, ProxyError> {
