@@ -145,19 +145,16 @@ async fn serve(request: Arrived, conn: Rc<ConnCtx>) -> Result<Response<Metered>,
     if has_plugins {
         contexts = (0..chain.filters.len()).map(|_| None).collect();
         ex.started = std::time::SystemTime::now();
-        let mut properties = Vec::with_capacity(6);
-        properties.push(crate::plugin::attributes::listener_direction(
-            listener.config.traffic_direction,
-        ));
-        if let Some(sni) = &conn.info.sni {
-            properties.push(("connection.requested_server_name".into(), sni.clone().into()));
-        }
         // Envoy computes the route before the filters run: plugins can read it.
-        if let Some(route) = listener.config.routes.find(&ex.request()) {
-            properties.extend(crate::plugin::attributes::route(&route.name, &route.cluster));
+        let routes = &listener.config.routes;
+        let found = routes.position(&ex.request());
+        if let Some(route) = found.and_then(|i| routes.get(i)) {
             pause_limit = route.timeout.unwrap_or(DEFAULT_ROUTE_TIMEOUT);
         }
-        ex.properties = properties.into();
+        let made = &listener.route_properties;
+        let route_properties = &made[found.unwrap_or(made.len() - 1)];
+        ex.properties =
+            crate::plugin::attributes::request_properties(route_properties, conn.info.sni.as_deref());
     }
     let end_of_stream = body.is_end_stream();
     // The plugin paths live in boxed futures, so that the common path's future stays small

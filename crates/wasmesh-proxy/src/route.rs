@@ -173,14 +173,24 @@ impl RouteTable {
 
     /// The first route that matches the request, if any.
     pub fn find(&self, req: &Parts) -> Option<&Route> {
+        self.position(req).map(|i| &self.routes[i])
+    }
+
+    /// Where the first route that matches the request stands in the table, if any.
+    pub fn position(&self, req: &Parts) -> Option<usize> {
         let path = req.uri.path();
-        self.routes.iter().find(|r| {
+        self.routes.iter().position(|r| {
             r.path.matches(path)
                 && r.method.as_ref().is_none_or(|m| *m == req.method)
                 && (r.hosts.is_empty() || host_matches(&r.hosts, req))
                 && r.headers.iter().all(|h| h.matches(&req.headers))
                 && r.query_params.iter().all(|q| q.matches(req.uri.query()))
         })
+    }
+
+    /// The route at `index` in the table.
+    pub fn get(&self, index: usize) -> Option<&Route> {
+        self.routes.get(index)
     }
 
     pub fn iter(&self) -> impl Iterator<Item = &Route> {

@@ -65,6 +65,10 @@ pub struct WorkerListener {
     pub snapshot: Arc<Snapshot>,
     /// This worker's VM for each plugin filter of the chain, by filter index.
     pub vms: Vec<Option<Rc<PluginVm>>>,
+    /// The properties plugins read of each route (by its place in the table; one more,
+    /// last, for a request no route takes), made once, not per request (empty without
+    /// plugins).
+    pub route_properties: Vec<Properties>,
     /// Round-robin positions, per cluster index.
     rr: Vec<Cell<usize>>,
     /// Cluster names, per cluster index, as worker-local strings for stats labels.
@@ -77,6 +81,9 @@ pub struct WorkerListener {
     /// apart; a short list, scanned, so a request costs no label hashing.
     series: RefCell<Vec<(StatKey, Arc<Series>)>>,
 }
+
+/// Properties by dotted path, as plugins read them (`wasmesh_wasm::StreamInfo::extra`).
+pub type Properties = Arc<[(String, bytes::Bytes)]>;
 
 /// What distinguishes the stats series of one listener's requests.
 #[derive(Clone, Copy, PartialEq, Eq)]
@@ -127,9 +134,15 @@ impl WorkerListener {
         let mut http = base.clone();
         // hyper starts its header timer when it waits for a head, keep-alive included.
         http.http1().header_read_timeout(config.timeouts.head_wait());
+        let route_properties = if config.chain.has_plugins() {
+            crate::plugin::attributes::route_properties(&config)
+        } else {
+            Vec::new()
+        };
         WorkerListener {
             http: Rc::new(http),
             vms,
+            route_properties,
             rr: (0..clusters.len()).map(|_| Cell::new(0)).collect(),
             cluster_names: clusters.iter().map(|c| Rc::from(c.name.as_str())).collect(),
             reporter: match config.traffic_direction {

@@ -7,7 +7,9 @@ use std::collections::BTreeMap;
 use bytes::Bytes;
 use wasmesh_wasm::{AttributeValue, MetaValue, NodeInfo, TrafficDirection as Direction};
 
-use crate::snapshot::TrafficDirection;
+use crate::snapshot::{ListenerConfig, TrafficDirection};
+use crate::worker::Properties;
+use std::sync::Arc;
 
 /// `xds.listener_direction`: `INBOUND` (1) for a SERVER listener, `OUTBOUND` (2) for a
 /// CLIENT one, as an integer.
@@ -31,6 +33,37 @@ pub fn route(route: &str, cluster: &str) -> [(String, Bytes); 4] {
         ("xds.cluster_name".into(), Bytes::from(cluster.to_owned())),
         ("xds.cluster_metadata".into(), Bytes::new()),
     ]
+}
+
+/// The properties a listener's plugins read of each route, in the table's order
+/// (`xds.listener_direction` and [`route`]'s), and last those of a request no route takes
+/// (`xds.listener_direction` alone): made once per listener and worker, shared by every
+/// request (docs/performance.md).
+pub fn route_properties(config: &ListenerConfig) -> Vec<Properties> {
+    let direction = listener_direction(config.traffic_direction);
+    let routes = config.routes.iter().map(|r| {
+        std::iter::once(direction.clone())
+            .chain(route(&r.name, &r.cluster))
+            .collect()
+    });
+    routes
+        .chain(std::iter::once(Arc::from([direction.clone()])))
+        .collect()
+}
+
+/// A request's properties: its route's, with `connection.requested_server_name` when the
+/// connection named a server (TLS SNI).
+pub fn request_properties(route: &Properties, sni: Option<&str>) -> Properties {
+    match sni {
+        None => route.clone(),
+        Some(sni) => {
+            let sni = (
+                "connection.requested_server_name".to_string(),
+                Bytes::copy_from_slice(sni.as_bytes()),
+            );
+            route.iter().cloned().chain(std::iter::once(sni)).collect()
+        }
+    }
 }
 
 /// [`node_with`] with `CLUSTER_ID` and `MESH_ID` from this process's environment, the
