@@ -309,18 +309,33 @@ impl VmCore {
         self.fail(self.failure(reason))
     }
 
-    /// Creates a stream context (`proxy_on_context_create(id, root)`).
+    /// Creates a stream context (`proxy_on_context_create(id, root)`), under one borrow of
+    /// the store.
     pub fn create_stream(&self, info: StreamInfo, headers: Option<SharedHeaders>) -> Result<u32, Failure> {
         let id = self.next_context.get();
         self.next_context.set(id.wrapping_add(1).max(ROOT_CONTEXT_ID + 1));
-        self.with_state(|s| {
-            s.contexts.insert(id, StreamState::new(info, headers));
-        })?;
-        if let Some(f) = &self.exports.on_context_create {
-            if let Err(failure) = self.call("proxy_on_context_create", f, id, (id, ROOT_CONTEXT_ID)) {
-                let _ = self.with_state(|s| s.contexts.remove(&id));
-                return Err(failure);
-            }
+        let Ok(mut store) = self.store.try_borrow_mut() else {
+            return Err(self.failure(FailureReason::VmFailed("the VM was busy".into())));
+        };
+        let Some(f) = &self.exports.on_context_create else {
+            store
+                .data_mut()
+                .contexts
+                .insert(id, StreamState::new(info, headers));
+            return Ok(id);
+        };
+        if let Some(failed) = self.failed() {
+            return Err(self.failure(FailureReason::VmFailed(failed.reason.to_string())));
+        }
+        store
+            .data_mut()
+            .contexts
+            .insert(id, StreamState::new(info, headers));
+        if let Err(error) = self.enter(&mut store, f, id, (id, ROOT_CONTEXT_ID)) {
+            store.data_mut().contexts.remove(&id);
+            let memory_denied = store.data().cap.denied;
+            drop(store);
+            return Err(self.call_failed("proxy_on_context_create", error, memory_denied));
         }
         Ok(id)
     }
@@ -338,31 +353,42 @@ impl VmCore {
         self.with_state(|s| s.contexts.get_mut(&id).map(f)).ok().flatten()
     }
 
-    /// Ends a stream context: `proxy_on_done`, `proxy_on_log`, `proxy_on_delete`; cancels
-    /// its calls. Errors are already logged and counted by `call`.
-    pub fn finish_stream(&self, id: u32) {
+    /// Ends a stream context: `ending` sets its last state (e.g. `request.duration`), then
+    /// `proxy_on_done`, `proxy_on_log`, `proxy_on_delete`; cancels its calls. All under one
+    /// borrow of the store. Errors are logged and counted as any call's.
+    pub fn finish_stream(&self, id: u32, ending: impl FnOnce(&mut StreamState)) {
+        let Ok(mut store) = self.store.try_borrow_mut() else {
+            return;
+        };
+        if let Some(stream) = store.data_mut().contexts.get_mut(&id) {
+            ending(stream);
+        }
         if self.failed().is_none() {
             let ex = &self.exports;
+            let mut result = Ok(());
             if let Some(f) = &ex.on_done {
-                let _ = self.call("proxy_on_done", f, id, id);
+                result = self
+                    .enter(&mut store, f, id, id)
+                    .map(drop)
+                    .map_err(|e| ("proxy_on_done", e));
             }
-            if let Some(f) = &ex.on_log {
-                let _ = self.call("proxy_on_log", f, id, id);
+            if let (Ok(()), Some(f)) = (&result, &ex.on_log) {
+                result = self.enter(&mut store, f, id, id).map_err(|e| ("proxy_on_log", e));
             }
-            if let Some(f) = &ex.on_delete {
-                let _ = self.call("proxy_on_delete", f, id, id);
+            if let (Ok(()), Some(f)) = (&result, &ex.on_delete) {
+                result = self
+                    .enter(&mut store, f, id, id)
+                    .map_err(|e| ("proxy_on_delete", e));
+            }
+            if let Err((callback, error)) = result {
+                let memory_denied = store.data().cap.denied;
+                drop(store);
+                self.call_failed(callback, error, memory_denied);
+                let _ = self.with_state(|s| forget_stream(s, id));
+                return;
             }
         }
-        let _ = self.with_state(|s| {
-            s.contexts.remove(&id);
-            s.calls.retain(|_, call| {
-                let mine = call.context == id;
-                if mine {
-                    call.task.abort();
-                }
-                !mine
-            });
-        });
+        forget_stream(store.data_mut(), id);
     }
 
     /// The root context's end: `proxy_on_done`, `proxy_on_delete`; stops timers and calls.
@@ -382,6 +408,18 @@ impl VmCore {
 /// What went wrong, as one sentence: the trap's own description (wasmtime's error chain
 /// puts the guest's call stack first, which buries it), or the error a hostcall ended the
 /// guest with.
+/// A stream context's state dropped, and the calls it made cancelled.
+fn forget_stream(state: &mut VmState, id: u32) {
+    state.contexts.remove(&id);
+    state.calls.retain(|_, call| {
+        let mine = call.context == id;
+        if mine {
+            call.task.abort();
+        }
+        !mine
+    });
+}
+
 fn trap_sentence(error: &wasmtime::Error) -> String {
     match error.downcast_ref::<Trap>() {
         Some(Trap::UnreachableCodeReached) => {

@@ -160,9 +160,8 @@ impl TcpContext {
 impl Drop for TcpContext {
     fn drop(&mut self) {
         // `request.duration` is known from `proxy_on_log` on, as on Envoy.
-        self.core.with_stream(self.id, |s| {
+        self.core.finish_stream(self.id, |s| {
             s.duration = s.info.start.and_then(|t| t.elapsed().ok());
         });
-        self.core.finish_stream(self.id);
     }
 }
