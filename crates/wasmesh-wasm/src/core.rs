@@ -317,20 +317,15 @@ impl VmCore {
         let Ok(mut store) = self.store.try_borrow_mut() else {
             return Err(self.failure(FailureReason::VmFailed("the VM was busy".into())));
         };
-        let Some(f) = &self.exports.on_context_create else {
-            store
-                .data_mut()
-                .contexts
-                .insert(id, StreamState::new(info, headers));
-            return Ok(id);
-        };
-        if let Some(failed) = self.failed() {
+        let create = self.exports.on_context_create.as_ref();
+        if let (Some(_), Some(failed)) = (create, self.failed()) {
             return Err(self.failure(FailureReason::VmFailed(failed.reason.to_string())));
         }
-        store
-            .data_mut()
-            .contexts
-            .insert(id, StreamState::new(info, headers));
+        let state = StreamState::new(info, headers);
+        store.data_mut().contexts.insert(id, state);
+        let Some(f) = create else {
+            return Ok(id);
+        };
         if let Err(error) = self.enter(&mut store, f, id, (id, ROOT_CONTEXT_ID)) {
             store.data_mut().contexts.remove(&id);
             let memory_denied = store.data().cap.denied;
@@ -405,9 +400,6 @@ impl VmCore {
     }
 }
 
-/// What went wrong, as one sentence: the trap's own description (wasmtime's error chain
-/// puts the guest's call stack first, which buries it), or the error a hostcall ended the
-/// guest with.
 /// A stream context's state dropped, and the calls it made cancelled.
 fn forget_stream(state: &mut VmState, id: u32) {
     state.contexts.remove(&id);
@@ -420,6 +412,9 @@ fn forget_stream(state: &mut VmState, id: u32) {
     });
 }
 
+/// What went wrong, as one sentence: the trap's own description (wasmtime's error chain
+/// puts the guest's call stack first, which buries it), or the error a hostcall ended the
+/// guest with.
 fn trap_sentence(error: &wasmtime::Error) -> String {
     match error.downcast_ref::<Trap>() {
         Some(Trap::UnreachableCodeReached) => {
