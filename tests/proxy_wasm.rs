@@ -259,6 +259,34 @@ async fn plugins_read_envoy_attributes_and_the_authn_result() {
     assert_eq!(h["x-prop-request-id"], id);
 }
 
+/// `request.id` is the stream's id, as on Envoy (its stream id provider, set from the
+/// header before any filter): a plugin that rewrites `x-request-id` changes what the
+/// upstream sees, not what a later plugin reads as `request.id`.
+#[tokio::test]
+async fn request_id_is_the_streams_even_after_a_plugin_rewrites_the_header() {
+    let echo = Echo::start("up");
+    let plugins = format!(
+        "{}{}",
+        plugin_yaml(
+            "edit",
+            "header_chain",
+            "  phase: AUTHN\n  pluginConfig: {name: edit, replace: [[x-request-id, edited]]}\n"
+        ),
+        plugin_yaml("props", "properties", "  phase: AUTHZ\n")
+    );
+    let (_proxy, listen) = start(echo.addr, "", &plugins);
+    let resp = client()
+        .get(format!("http://{listen}/x"))
+        .header("x-request-id", "client-1")
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(resp.status(), 200);
+    let v: serde_json::Value = resp.json().await.unwrap();
+    assert_eq!(v["headers"]["x-request-id"], "edited", "{v}");
+    assert_eq!(v["headers"]["x-prop-request-id"], "client-1", "{v}");
+}
+
 #[tokio::test]
 async fn a_plugin_that_never_resumes_is_bounded_by_the_route_timeout() {
     let echo = Echo::start("up");

@@ -11,8 +11,6 @@
 //! seen again (the worker's cache of verified tokens) gets the same verdict and principal;
 //! an accepted token names a configured issuer, and the audience a rule requires.
 
-use std::sync::Arc;
-
 use base64::engine::general_purpose::URL_SAFE_NO_PAD;
 use base64::Engine as _;
 use http::{header, HeaderValue, Request, StatusCode, Uri};
@@ -109,8 +107,7 @@ fn check_token(token: &str) {
                 head: SharedHead::new(parts.clone(), false),
                 conn: &conn,
                 auth: None,
-                properties: Arc::from([]),
-                started: std::time::SystemTime::now(),
+                plugin_info: None,
             };
             match authn.on_request(&mut ex) {
                 Some(reply) => {

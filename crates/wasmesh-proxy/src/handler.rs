@@ -134,9 +134,7 @@ async fn serve(request: Arrived, conn: Rc<ConnCtx>) -> Result<Response<Metered>,
         head: head.clone(),
         conn: &conn.info,
         auth: None,
-        properties: Default::default(),
-        // Read by plugins only: the clock is read when the chain has some.
-        started: std::time::UNIX_EPOCH,
+        plugin_info: None,
     };
     let chain = &listener.config.chain;
     let mut contexts: Contexts = Vec::new();
@@ -144,7 +142,6 @@ async fn serve(request: Arrived, conn: Rc<ConnCtx>) -> Result<Response<Metered>,
     let has_plugins = chain.has_plugins();
     if has_plugins {
         contexts = (0..chain.filters.len()).map(|_| None).collect();
-        ex.started = std::time::SystemTime::now();
         // Envoy computes the route before the filters run: plugins can read it.
         let routes = &listener.config.routes;
         let found = routes.position(&ex.request());
@@ -153,8 +150,10 @@ async fn serve(request: Arrived, conn: Rc<ConnCtx>) -> Result<Response<Metered>,
         }
         let made = &listener.route_properties;
         let route_properties = &made[found.unwrap_or(made.len() - 1)];
-        ex.properties =
+        let properties =
             crate::plugin::attributes::request_properties(route_properties, conn.info.sni.as_deref());
+        let info = crate::plugin::stream::stream_info(&conn.info, &head.request(), properties);
+        ex.plugin_info = Some(info);
     }
     let end_of_stream = body.is_end_stream();
     // The plugin paths live in boxed futures, so that the common path's future stays small

@@ -311,7 +311,11 @@ impl VmCore {
 
     /// Creates a stream context (`proxy_on_context_create(id, root)`), under one borrow of
     /// the store.
-    pub fn create_stream(&self, info: StreamInfo, headers: Option<SharedHeaders>) -> Result<u32, Failure> {
+    pub fn create_stream(
+        &self,
+        info: Arc<StreamInfo>,
+        headers: Option<SharedHeaders>,
+    ) -> Result<u32, Failure> {
         let id = self.next_context.get();
         self.next_context.set(id.wrapping_add(1).max(ROOT_CONTEXT_ID + 1));
         let Ok(mut store) = self.store.try_borrow_mut() else {

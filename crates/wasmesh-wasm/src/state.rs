@@ -94,7 +94,8 @@ pub struct StreamState {
     /// never pause).
     notify: Option<Rc<Notify>>,
     pub properties: HashMap<String, Bytes>,
-    pub info: StreamInfo,
+    /// What the proxy knows of the request, shared by the request's plugins.
+    pub info: Arc<StreamInfo>,
     /// Envoy filter state the plugin set (`set_envoy_filter_state`), e.g.
     /// `envoy.tcp_proxy.cluster`.
     pub filter_state: HashMap<String, Bytes>,
@@ -127,7 +128,7 @@ impl StreamState {
         }
     }
 
-    pub fn new(info: StreamInfo, headers: Option<SharedHeaders>) -> Self {
+    pub fn new(info: Arc<StreamInfo>, headers: Option<SharedHeaders>) -> Self {
         StreamState {
             headers,
             request_body: Bytes::new(),

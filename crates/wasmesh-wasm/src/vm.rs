@@ -107,16 +107,21 @@ impl PluginVm {
     pub fn shutdown(self) {}
 
     /// A new HTTP stream context for one request, whose header calls act on `headers`:
-    /// the request's own maps, shared by every filter of the request.
-    pub fn http_context_on(&self, info: StreamInfo, headers: SharedHeaders) -> Result<HttpContext, Failure> {
+    /// the request's own maps, shared by every filter of the request. `info` too can be
+    /// shared by the request's plugins (an `Arc` made once per request).
+    pub fn http_context_on(
+        &self,
+        info: impl Into<Arc<StreamInfo>>,
+        headers: SharedHeaders,
+    ) -> Result<HttpContext, Failure> {
         let core = self.healthy()?;
-        let id = core.create_stream(info, Some(headers.clone()))?;
+        let id = core.create_stream(info.into(), Some(headers.clone()))?;
         Ok(HttpContext::new(core, id, headers))
     }
 
     /// [`PluginVm::http_context_on`] with header maps of its own ([`OwnedHeaders`], empty):
     /// for a stream no proxy holds (tests, benchmarks); [`HttpContext::owned`] reaches them.
-    pub fn http_context(&self, info: StreamInfo) -> Result<HttpContext, Failure> {
+    pub fn http_context(&self, info: impl Into<Arc<StreamInfo>>) -> Result<HttpContext, Failure> {
         let owned = OwnedHeaders::default().shared();
         let mut ctx = self.http_context_on(info, owned.clone())?;
         ctx.owned = Some(owned);
@@ -124,9 +129,9 @@ impl PluginVm {
     }
 
     /// A new TCP stream context for one connection.
-    pub fn tcp_context(&self, info: StreamInfo) -> Result<TcpContext, Failure> {
+    pub fn tcp_context(&self, info: impl Into<Arc<StreamInfo>>) -> Result<TcpContext, Failure> {
         let core = self.healthy()?;
-        let id = core.create_stream(info, None)?;
+        let id = core.create_stream(info.into(), None)?;
         Ok(TcpContext::new(core, id))
     }
 }

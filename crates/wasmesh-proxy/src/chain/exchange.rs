@@ -36,13 +36,10 @@ pub struct Exchange<'a> {
     pub head: SharedHead,
     pub conn: &'a ConnInfo,
     pub auth: Option<RequestAuth>,
-    /// Envoy attributes the proxy knows for this request (`xds.route_name`,
-    /// `xds.cluster_name`, …), handed to plugins; filled only when the chain has plugins.
-    /// Shared by the plugins of the request.
-    pub properties: std::sync::Arc<[(String, bytes::Bytes)]>,
-    /// When the request arrived (Envoy's `request.time`); set only when the chain has
-    /// plugins, which are the only ones to read it.
-    pub started: std::time::SystemTime,
+    /// What the request's plugins read of it beside its headers (Envoy's `request.id`,
+    /// `request.time`, `source.*`, the route's `xds.*`, …): made once, when the chain has
+    /// plugins (`crate::plugin::stream::stream_info`), and shared by them.
+    pub plugin_info: Option<std::sync::Arc<wasmesh_wasm::StreamInfo>>,
 }
 
 /// The next downstream connection's [`ConnInfo::id`].

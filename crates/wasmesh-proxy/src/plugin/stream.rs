@@ -3,16 +3,17 @@
 //! StopIterationAndBuffer semantics and a per-request buffer limit.
 
 use bytes::{Bytes, BytesMut};
-use http::{response, Response, StatusCode};
+use http::{request, response, Response, StatusCode};
 use http_body::{Body, Frame};
 use http_body_util::BodyExt;
+use std::sync::Arc;
 use tokio::sync::mpsc;
 use wasmesh_wasm::{FailAction, Failure, HttpContext, PluginVm, StreamInfo, Verdict};
 
 use super::headers;
 use crate::body::{BodyError, ProxyBody};
 use crate::chain::head::SharedHead;
-use crate::chain::Exchange;
+use crate::chain::{ConnInfo, Exchange};
 use crate::error::ProxyError;
 
 /// Envoy's default per-stream buffer limit (1 MiB): a plugin that buffers more gets the
@@ -54,6 +55,31 @@ fn protocol_name(version: http::Version) -> &'static str {
     }
 }
 
+/// What a request's plugins read of it beside its headers, made once for all of them when
+/// the chain starts: Envoy too takes `request.id` from the stream, not from the header as a
+/// plugin may have changed it since.
+pub fn stream_info(
+    conn: &ConnInfo,
+    request: &request::Parts,
+    properties: Arc<[(String, Bytes)]>,
+) -> Arc<StreamInfo> {
+    Arc::new(StreamInfo {
+        source: Some(conn.peer),
+        destination: Some(conn.local),
+        protocol: Some(protocol_name(request.version).into()),
+        // visible ASCII and tabs only (`to_str`), else none
+        request_id: request
+            .headers
+            .get("x-request-id")
+            .and_then(|v| v.to_str().ok())
+            .map(str::to_owned),
+        start: Some(std::time::SystemTime::now()),
+        connection_id: Some(conn.id),
+        tls: conn.tls.clone(),
+        extra: properties,
+    })
+}
+
 /// Creates the plugin's context and runs `on_request_headers` on the request's head,
 /// which every filter of the request shares. The context is in `slot` while it runs, so
 /// that a reply made in its place (a pause that timed out) still passes its response
@@ -64,24 +90,10 @@ pub async fn request_headers(
     end_of_stream: bool,
     slot: &mut Option<HttpContext>,
 ) -> Outcome {
-    let info = {
-        let request = ex.request();
-        StreamInfo {
-            source: Some(ex.conn.peer),
-            destination: Some(ex.conn.local),
-            protocol: Some(protocol_name(request.version).into()),
-            // visible ASCII and tabs only (`to_str`), else none
-            request_id: request
-                .headers
-                .get("x-request-id")
-                .and_then(|v| v.to_str().ok())
-                .map(str::to_owned),
-            start: Some(ex.started),
-            connection_id: Some(ex.conn.id),
-            tls: ex.conn.tls.clone(),
-            extra: ex.properties.clone(),
-        }
-    };
+    let info = ex
+        .plugin_info
+        .get_or_insert_with(|| stream_info(ex.conn, &ex.head.request(), Arc::default()))
+        .clone();
     let ctx = match vm.http_context_on(info, ex.head.for_plugins()) {
         Ok(ctx) => ctx,
         Err(failure) => return on_failure(failure),

@@ -62,8 +62,7 @@ fn run_request(
         head: SharedHead::new(b.body(()).unwrap().into_parts().0, false),
         conn: &conn,
         auth: None,
-        properties: Default::default(),
-        started: std::time::SystemTime::now(),
+        plugin_info: None,
     };
     let reply = authn.on_request(&mut ex);
     let status = reply.as_ref().map(|r| r.status().as_u16());

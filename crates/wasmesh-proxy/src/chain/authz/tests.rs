@@ -33,8 +33,7 @@ fn check(
         head: SharedHead::new(b.body(()).unwrap().into_parts().0, false),
         conn: &c,
         auth,
-        properties: Default::default(),
-        started: std::time::SystemTime::now(),
+        plugin_info: None,
     };
     authz.allows(&ex)
 }

@@ -27,7 +27,7 @@ fn stream(response: bool) -> StreamState {
         connection_id: Some(9),
         ..Default::default()
     };
-    StreamState::new(info, Some(headers.shared()))
+    StreamState::new(info.into(), Some(headers.shared()))
 }
 
 fn get(s: &StreamState, path: &str) -> Option<Bytes> {
@@ -103,7 +103,7 @@ fn with_progress(progress: crate::StreamProgress, tls: Option<crate::ConnectionT
         tls: tls.map(std::sync::Arc::new),
         ..Default::default()
     };
-    StreamState::new(info, Some(headers.shared()))
+    StreamState::new(info.into(), Some(headers.shared()))
 }
 
 fn int(s: &StreamState, path: &str) -> i64 {
