@@ -223,8 +223,7 @@ impl StreamHeaders for StreamHead {
         }
     }
 
-    fn add(&mut self, kind: HeadersKind, name: Bytes, value: Bytes) {
-        let name = &name[..];
+    fn add(&mut self, kind: HeadersKind, name: &[u8], value: Bytes) {
         if name.starts_with(b":") || is_host(kind, name) {
             let name = if is_host(kind, name) {
                 &b":authority"[..]
@@ -241,8 +240,7 @@ impl StreamHeaders for StreamHead {
         }
     }
 
-    fn replace(&mut self, kind: HeadersKind, name: Bytes, value: Bytes) {
-        let name = &name[..];
+    fn replace(&mut self, kind: HeadersKind, name: &[u8], value: Bytes) {
         if name.starts_with(b":") || is_host(kind, name) {
             let name = if is_host(kind, name) {
                 &b":authority"[..]
@@ -283,7 +281,7 @@ impl StreamHeaders for StreamHead {
         }
         *old = headers;
         for (k, v) in pairs.into_pairs() {
-            self.add(kind, k, v);
+            self.add(kind, &k, v);
         }
     }
 
