@@ -39,10 +39,10 @@ pub trait StreamHeaders {
         self.for_each(kind, &mut |_, _| n += 1);
         n
     }
-    /// Appends a pair. `name` is lower-case, and lent: the map makes what it keeps of it.
-    fn add(&mut self, kind: HeadersKind, name: &[u8], value: Bytes);
+    /// Appends a pair. `name` is lower-case.
+    fn add(&mut self, kind: HeadersKind, name: Bytes, value: Bytes);
     /// Replaces every value of `name` (lower-case) by `value` (added when absent).
-    fn replace(&mut self, kind: HeadersKind, name: &[u8], value: Bytes);
+    fn replace(&mut self, kind: HeadersKind, name: Bytes, value: Bytes);
     /// Removes every value of `name`.
     fn remove(&mut self, kind: HeadersKind, name: &[u8]);
     /// Replaces the whole map by `pairs` (`proxy_set_header_map_pairs`).
@@ -102,12 +102,11 @@ impl StreamHeaders for OwnedHeaders {
         }
     }
 
-    fn add(&mut self, kind: HeadersKind, name: &[u8], value: Bytes) {
-        self.map_mut(kind)
-            .add_lowercase(Bytes::copy_from_slice(name), value);
+    fn add(&mut self, kind: HeadersKind, name: Bytes, value: Bytes) {
+        self.map_mut(kind).add_lowercase(name, value);
     }
 
-    fn replace(&mut self, kind: HeadersKind, name: &[u8], value: Bytes) {
+    fn replace(&mut self, kind: HeadersKind, name: Bytes, value: Bytes) {
         self.map_mut(kind).set(name, value);
     }
 

@@ -223,7 +223,8 @@ impl StreamHeaders for StreamHead {
         }
     }
 
-    fn add(&mut self, kind: HeadersKind, name: &[u8], value: Bytes) {
+    fn add(&mut self, kind: HeadersKind, name: Bytes, value: Bytes) {
+        let name = &name[..];
         if name.starts_with(b":") || is_host(kind, name) {
             let name = if is_host(kind, name) {
                 &b":authority"[..]
@@ -240,7 +241,8 @@ impl StreamHeaders for StreamHead {
         }
     }
 
-    fn replace(&mut self, kind: HeadersKind, name: &[u8], value: Bytes) {
+    fn replace(&mut self, kind: HeadersKind, name: Bytes, value: Bytes) {
+        let name = &name[..];
         if name.starts_with(b":") || is_host(kind, name) {
             let name = if is_host(kind, name) {
                 &b":authority"[..]
@@ -281,7 +283,7 @@ impl StreamHeaders for StreamHead {
         }
         *old = headers;
         for (k, v) in pairs.into_pairs() {
-            self.add(kind, &k, v);
+            self.add(kind, k, v);
         }
     }
 

@@ -222,28 +222,26 @@ enum Change {
 }
 
 fn change(c: &mut C<'_>, map: u32, key: (u32, u32), value: Option<(u32, u32)>, how: Change) -> HostResult {
+    let mut key = read(c, key.0, key.1)?;
     let value = match value {
         Some((ptr, size)) => Bytes::from(read(c, ptr, size)?),
         None => Bytes::new(),
     };
-    // The name is copied onto the stack: the stream's map makes its own `HeaderName`.
-    with_bytes(c, key.0, key.1, |c, key| {
-        match target(c.data_mut(), map)? {
-            Target::Stream(h, kind) => {
-                let mut h = h.try_borrow_mut().map_err(|_| Status::InternalFailure)?;
-                key.make_ascii_lowercase();
-                match how {
-                    Change::Add => h.add(kind, key, value),
-                    Change::Replace => h.replace(kind, key, value),
-                    Change::Remove => h.remove(kind, key),
-                }
+    match target(c.data_mut(), map)? {
+        Target::Stream(h, kind) => {
+            let mut h = h.try_borrow_mut().map_err(|_| Status::InternalFailure)?;
+            key.make_ascii_lowercase();
+            match how {
+                Change::Add => h.add(kind, Bytes::from(key), value),
+                Change::Replace => h.replace(kind, Bytes::from(key), value),
+                Change::Remove => h.remove(kind, &key),
             }
-            Target::Map(_) => with_map(c.data_mut(), map, |m| match how {
-                Change::Add => m.add_owned(key.to_vec(), value),
-                Change::Replace => m.set(&*key, value),
-                Change::Remove => m.remove(key),
-            })?,
         }
-        Ok(())
-    })?
+        Target::Map(_) => with_map(c.data_mut(), map, |m| match how {
+            Change::Add => m.add_owned(key, value),
+            Change::Replace => m.set(&key, value),
+            Change::Remove => m.remove(&key),
+        })?,
+    }
+    Ok(())
 }

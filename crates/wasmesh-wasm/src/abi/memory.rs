@@ -67,17 +67,16 @@ pub fn read(caller: &mut Caller<'_, VmState>, ptr: u32, len: u32) -> Result<Vec<
 const STACK_KEY: usize = 256;
 
 /// Runs `f` on a copy of `[ptr, ptr + len)`, made on the stack when it is short (header
-/// names): a lookup or change by key allocates nothing for the key. The copy lets `f` call
-/// back into the guest, and is `f`'s to change (lower-case it).
+/// names): a lookup by key allocates nothing. The copy lets `f` call back into the guest.
 pub fn with_bytes<R>(
     caller: &mut Caller<'_, VmState>,
     ptr: u32,
     len: u32,
-    f: impl FnOnce(&mut Caller<'_, VmState>, &mut [u8]) -> R,
+    f: impl FnOnce(&mut Caller<'_, VmState>, &[u8]) -> R,
 ) -> Result<R, Status> {
     if len as usize > STACK_KEY {
-        let mut key = read(caller, ptr, len)?;
-        return Ok(f(caller, &mut key));
+        let key = read(caller, ptr, len)?;
+        return Ok(f(caller, &key));
     }
     let mut buf = [0u8; STACK_KEY];
     let n = len as usize;
@@ -85,7 +84,7 @@ pub fn with_bytes<R>(
         buf[..n].copy_from_slice(slice(memory, ptr, len)?);
         Ok(())
     })?;
-    Ok(f(caller, &mut buf[..n]))
+    Ok(f(caller, &buf[..n]))
 }
 
 /// Reads a UTF-8 string (`BadArgument` when it is not UTF-8).

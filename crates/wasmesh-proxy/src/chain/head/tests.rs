@@ -47,17 +47,29 @@ fn the_request_reads_as_envoy_presents_it_and_changes_in_place() {
 
     h.replace(
         HeadersKind::Request,
-        b":path",
+        Bytes::from_static(b":path"),
         Bytes::from_static(b"/rewritten?q"),
     );
     h.replace(
         HeadersKind::Request,
-        b":authority",
+        Bytes::from_static(b":authority"),
         Bytes::from_static(b"other.local"),
     );
-    h.replace(HeadersKind::Request, b":method", Bytes::from_static(b"PUT"));
-    h.add(HeadersKind::Request, b"x-added", Bytes::from_static(b"yes"));
-    h.add(HeadersKind::Request, b"bad name", Bytes::from_static(b"x"));
+    h.replace(
+        HeadersKind::Request,
+        Bytes::from_static(b":method"),
+        Bytes::from_static(b"PUT"),
+    );
+    h.add(
+        HeadersKind::Request,
+        Bytes::from_static(b"x-added"),
+        Bytes::from_static(b"yes"),
+    );
+    h.add(
+        HeadersKind::Request,
+        Bytes::from_static(b"bad name"),
+        Bytes::from_static(b"x"),
+    );
     h.remove(HeadersKind::Request, b"x-one");
     h.remove(HeadersKind::Request, b":authority");
     assert_eq!(h.request.uri, "/rewritten?q");
@@ -77,12 +89,16 @@ fn an_absolute_uri_keeps_its_authority_in_step_with_host() {
     );
     h.replace(
         HeadersKind::Request,
-        b":authority",
+        Bytes::from_static(b":authority"),
         Bytes::from_static(b"b.local"),
     );
     assert_eq!(h.request.uri, "http://b.local/x");
     assert_eq!(h.request.headers["host"], "b.local");
-    h.replace(HeadersKind::Request, b":path", Bytes::from_static(b"/y"));
+    h.replace(
+        HeadersKind::Request,
+        Bytes::from_static(b":path"),
+        Bytes::from_static(b"/y"),
+    );
     assert_eq!(h.request.uri, "http://b.local/y");
 }
 
@@ -90,7 +106,11 @@ fn an_absolute_uri_keeps_its_authority_in_step_with_host() {
 fn the_response_exists_only_once_it_arrived_and_its_status_can_change() {
     let mut h = head(http::Request::builder().uri("/"));
     assert_eq!(h.get(HeadersKind::Response, b":status"), None);
-    h.add(HeadersKind::Response, b"x", Bytes::from_static(b"dropped"));
+    h.add(
+        HeadersKind::Response,
+        Bytes::from_static(b"x"),
+        Bytes::from_static(b"dropped"),
+    );
     assert!(pairs(&h, HeadersKind::Response).is_empty());
     let (parts, _) = http::Response::builder()
         .status(200)
@@ -103,7 +123,11 @@ fn the_response_exists_only_once_it_arrived_and_its_status_can_change() {
         pairs(&h, HeadersKind::Response),
         [(":status".into(), "200".into()), ("a".into(), "b".into())]
     );
-    h.replace(HeadersKind::Response, b":status", Bytes::from_static(b"418"));
+    h.replace(
+        HeadersKind::Response,
+        Bytes::from_static(b":status"),
+        Bytes::from_static(b"418"),
+    );
     let mut map = WasmHeaders::new();
     map.add(":status", "201");
     map.add("c", "d");
