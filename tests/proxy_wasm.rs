@@ -244,6 +244,9 @@ async fn plugins_read_envoy_attributes_and_the_authn_result() {
         h["x-prop-request-auth-principal"], "https://issuer.test/carol",
         "{v}"
     );
+    let claims: serde_json::Value =
+        serde_json::from_str(h["x-prop-request-auth-claims"].as_str().expect("claims")).unwrap();
+    assert_eq!(claims["sub"], "carol", "{claims}");
     assert_eq!(h["x-prop-request-url-path"], "/some/path");
     assert_eq!(h["x-prop-request-method"], "GET");
     assert_eq!(h["x-prop-plugin-name"], "istio-system.props");

@@ -30,6 +30,8 @@ const STRINGS: &[&str] = &[
     "xds.cluster_name",
     "xds.listener_direction",
     "request.auth.principal",
+    // JSON, one line
+    "request.auth.claims",
 ];
 
 const INTEGERS: &[&str] = &["source.port", "destination.port"];

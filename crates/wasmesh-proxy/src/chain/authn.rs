@@ -270,7 +270,7 @@ impl Authn {
             claims.get("iss").and_then(Value::as_str).unwrap_or_default(),
             claims.get("sub").and_then(Value::as_str).unwrap_or_default()
         );
-        ex.auth = Some(RequestAuth { principal, claims });
+        ex.auth = Some(RequestAuth::new(principal, claims));
         None
     }
 

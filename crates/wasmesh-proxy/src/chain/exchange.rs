@@ -27,6 +27,35 @@ pub struct RequestAuth {
     pub principal: String,
     /// Shared: a token seen again reuses the claims it was verified with.
     pub claims: std::sync::Arc<serde_json::Map<String, serde_json::Value>>,
+    /// `principal` and `claims` as plugins read them (`request.auth.principal`, and
+    /// `request.auth.claims` as JSON): encoded once, for the first plugin, and shared by
+    /// the others.
+    for_plugins: std::cell::OnceCell<(bytes::Bytes, bytes::Bytes)>,
+}
+
+impl RequestAuth {
+    pub fn new(
+        principal: String,
+        claims: std::sync::Arc<serde_json::Map<String, serde_json::Value>>,
+    ) -> Self {
+        RequestAuth {
+            principal,
+            claims,
+            for_plugins: std::cell::OnceCell::new(),
+        }
+    }
+
+    /// The principal and the claims (JSON) as plugins read them.
+    pub fn for_plugins(&self) -> &(bytes::Bytes, bytes::Bytes) {
+        self.for_plugins.get_or_init(|| {
+            // A map of JSON values always serialises; empty only if that ever changed.
+            let claims = serde_json::to_vec(&*self.claims).unwrap_or_default();
+            (
+                bytes::Bytes::copy_from_slice(self.principal.as_bytes()),
+                claims.into(),
+            )
+        })
+    }
 }
 
 /// One request on its way through the chain.

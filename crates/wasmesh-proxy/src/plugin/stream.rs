@@ -99,10 +99,9 @@ pub async fn request_headers(
         Err(failure) => return on_failure(failure),
     };
     if let Some(auth) = &ex.auth {
-        ctx.set_property("request.auth.principal", auth.principal.clone());
-        if let Ok(claims) = serde_json::to_vec(&auth.claims) {
-            ctx.set_property("request.auth.claims", claims);
-        }
+        let (principal, claims) = auth.for_plugins();
+        ctx.set_property("request.auth.principal", principal.clone());
+        ctx.set_property("request.auth.claims", claims.clone());
     }
     let ctx = slot.insert(ctx);
     match ctx.on_request_headers(end_of_stream).await {

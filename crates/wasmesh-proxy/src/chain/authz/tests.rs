@@ -52,10 +52,10 @@ fn s(v: &[&str]) -> Vec<String> {
 
 fn alice() -> Option<RequestAuth> {
     let claims = serde_json::json!({"iss": "issuer", "sub": "alice", "groups": ["admin", "dev"]});
-    Some(RequestAuth {
-        principal: "issuer/alice".into(),
-        claims: std::sync::Arc::new(claims.as_object().unwrap().clone()),
-    })
+    Some(RequestAuth::new(
+        "issuer/alice".into(),
+        std::sync::Arc::new(claims.as_object().unwrap().clone()),
+    ))
 }
 
 #[test]
